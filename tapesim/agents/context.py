@@ -1,0 +1,76 @@
+"""What an agent policy may look at and act on inside one shard."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import simpy
+
+from tapesim.agents.latent import LatentPath
+from tapesim.agents.ledger import Ledger
+from tapesim.sim.calendar import NS_PER_S, Session
+from tapesim.sim.config import RunConfig, SymbolConfig
+from tapesim.venues.equity import EquityVenues
+
+
+@dataclass
+class Impact:
+    """Transient price impact of executed flow, in log-price units.
+
+    Each execution of q shares shifts the level by sign * k * sqrt(q / 100); the
+    level decays exponentially. Market makers quote around value * (1 + level), so
+    order flow moves prices concavely in size, and the move partly reverts.
+    """
+
+    per_sqrt_lot: float
+    decay_ns: float
+    level: float = 0.0
+    last_ns: int = 0
+
+    def at(self, now_ns: int) -> float:
+        if now_ns != self.last_ns:
+            self.level *= math.exp(-(now_ns - self.last_ns) / self.decay_ns)
+            self.last_ns = now_ns
+        return self.level
+
+    def on_trade(self, now_ns: int, side: int, qty: int) -> None:
+        self.level = self.at(now_ns) + side * self.per_sqrt_lot * math.sqrt(qty / 100.0)
+
+
+@dataclass
+class MarketContext:
+    """The shard's shared state: clock, latent path, venues, ledger and settings."""
+
+    env: simpy.Environment
+    session: Session
+    config: RunConfig
+    symbol: SymbolConfig
+    latent: LatentPath
+    envelope: list[float]
+    venues: EquityVenues
+    ledger: Ledger
+    impact: Impact
+    lit_codes: list[str]
+    trf_codes: list[str]
+    agents: list[object] = field(default_factory=list)
+
+    def step_index(self, now_ns: int | None = None) -> int:
+        return self.latent.index(self.env.now if now_ns is None else now_ns)
+
+    def activity(self, now_ns: int) -> float:
+        """Arrival-rate multiplier now: the symbol's activity times the envelope."""
+        return self.symbol.activity * self.envelope[self.latent.index(now_ns)]
+
+    def fair_value_cents(self) -> float:
+        """The price market makers centre on: latent value moved by recent impact."""
+        now = self.env.now
+        k = self.latent.index(now)
+        return float(self.latent.value[k]) * 100.0 * (1.0 + self.impact.at(now))
+
+    def minutes_since_open(self) -> float:
+        return self.env.now / (60 * NS_PER_S)
+
+    def trf_venue(self, i: int) -> int:
+        """Tape venue index of TRF number ``i``: TRF codes follow the lit codes."""
+        return len(self.lit_codes) + i % len(self.trf_codes)

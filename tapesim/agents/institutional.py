@@ -1,0 +1,80 @@
+"""Institutional execution: parent orders worked over time in child slices.
+
+Parent sizes are Pareto-tailed. Each parent runs as its own SimPy process (an
+execution algorithm, not a person): children of a few hundred shares at random
+intervals that shorten when the market is busy (participation follows volume),
+each taking liquidity at the touch across venues. The long runs of same-sign
+children are what gives trade signs their long memory. Now and then a large
+parent crosses part of its size as a benign dark block at the midpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+
+import simpy
+
+from tapesim.agents.context import MarketContext
+from tapesim.sim.calendar import NS_PER_S
+from tapesim.sim.rng import Draws
+from tapesim.venues.book import BUY, SELL
+
+
+class InstitutionalDesk:
+    """Spawns parent orders for one stock and executes them."""
+
+    def __init__(self, ctx: MarketContext, draws_for: Callable[..., Draws], until: int) -> None:
+        self.ctx = ctx
+        self.cfg = ctx.config.institutional
+        self.agent = ctx.ledger.register("institutional")
+        self.contra = ctx.ledger.register("block-contra")
+        self.draws = draws_for("agent", "institutional")
+        self.until = until
+        self.parents = 0
+
+    def rate(self, now_ns: int) -> float:
+        return self.cfg.parents_per_hour / 3600.0 * self.ctx.activity(now_ns) ** 0.5
+
+    def _parent_size(self) -> int:
+        cfg = self.cfg
+        size = cfg.min_shares * (1.0 - self.draws.uniform()) ** (-1.0 / cfg.size_tail_alpha)
+        return int(min(size, cfg.max_shares)) // 100 * 100
+
+    def act(self) -> None:
+        self.parents += 1
+        side = BUY if self.draws.chance(0.5) else SELL
+        env = self.ctx.env
+        env.process(self._work(self.parents, side, self._parent_size()))
+
+    def _child_size(self) -> int:
+        low, high = self.cfg.child_shares
+        size = low + self.draws.below(high - low + 1)
+        return size // 100 * 100 if self.draws.chance(0.6) else size
+
+    def _work(self, parent: int, side: int, remaining: int) -> Generator[simpy.Event, None, None]:
+        ctx, cfg, d = self.ctx, self.cfg, self.draws
+        venues = ctx.venues
+        if remaining >= cfg.block_min_shares and d.chance(cfg.block_probability):
+            remaining -= self._block(parent, side, remaining)
+        while remaining > 0:
+            busy = max(ctx.activity(ctx.env.now), 0.05)
+            delay = int(d.exponential() * cfg.child_interval_s * NS_PER_S / busy) + 1
+            if ctx.env.now + delay >= self.until:
+                return
+            yield ctx.env.timeout(delay)
+            if not venues.two_sided():
+                continue
+            touch = venues.nbo if side == BUY else venues.nbb
+            remaining -= venues.take(self.agent, side, min(remaining, self._child_size()), touch,
+                                     parent)
+
+    def _block(self, parent: int, side: int, remaining: int) -> int:
+        ctx, venues = self.ctx, self.ctx.venues
+        if not venues.two_sided():
+            return 0
+        share = 0.3 + 0.3 * self.draws.uniform()
+        qty = int(remaining * share) // 100 * 100
+        mid = venues.nbb + (venues.nbo - venues.nbb) // 2
+        trf = ctx.trf_venue(self.draws.below(len(ctx.trf_codes)))
+        venues.report_off_exchange(trf, self.agent, self.contra, side, qty, mid, parent)
+        return qty

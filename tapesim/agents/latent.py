@@ -1,0 +1,152 @@
+"""The latent state of an underlying: its fundamental value path and activity envelope.
+
+All of it is drawn up front, vectorised, on a fixed time grid. The market factor
+(with its volatility regime) and each sector factor come from streams keyed only
+by the root seed, so every shard draws the same paths independently, whatever the
+number of workers; the symbol's own noise and jumps come from its own stream.
+
+Model, per grid step of length dt (in session time):
+  log V += beta * m_t + w_s * s_t + idio_t + jump_t
+  m_t   = sigma_m * regime_t * exp(h_t) * env_vol(t) * sqrt(dt) * z
+  h_t   : Ornstein-Uhlenbeck log-volatility (clustering), shared by the market
+  regime: a three-state Markov chain (calm, normal, stress)
+so returns are heavy-tailed (stochastic vol + jumps), volatility clusters over tens
+of minutes, and activity and volatility follow the intraday U-shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tapesim.sim.config import LatentConfig, SymbolConfig
+from tapesim.sim.rng import stream
+
+SECONDS_PER_YEAR_OF_SESSIONS = 252 * 23_400.0
+
+
+def intraday_envelope(frac: np.ndarray, cfg: LatentConfig, session_minutes: float) -> np.ndarray:
+    """Activity multiplier over the session (mean 1): high at the open and close."""
+    minutes = frac * session_minutes
+    shape = (
+        1.0
+        + cfg.open_boost * np.exp(-minutes / cfg.open_decay_minutes)
+        + cfg.close_boost * np.exp(-(session_minutes - minutes) / cfg.close_decay_minutes)
+    )
+    return shape / shape.mean()
+
+
+@dataclass(frozen=True)
+class MarketState:
+    """Market-wide paths on the grid, identical in every shard."""
+
+    factor: np.ndarray  # log-return increments of the market factor (unit annual vol)
+    vol_state: np.ndarray  # regime * SV multiplier, mean about 1
+    envelope: np.ndarray  # activity multiplier (mean 1)
+
+
+def _ou_log_vol(gen: np.random.Generator, n: int, dt_s: float, cfg: LatentConfig) -> np.ndarray:
+    """A stationary OU path of log-volatility, exact discretisation."""
+    tau = cfg.sv_reversion_minutes * 60.0
+    a = np.exp(-dt_s / tau)
+    stationary_sd = cfg.sv_vol_of_vol / np.sqrt(2.0)
+    noise = gen.standard_normal(n) * stationary_sd * np.sqrt(1.0 - a * a)
+    h = np.empty(n)
+    level = gen.standard_normal() * stationary_sd
+    for i, shock in enumerate(noise.tolist()):  # the AR(1) recursion: ~10 ms a day
+        h[i] = level
+        level = a * level + shock
+    return h - stationary_sd**2  # so E[exp(2h)] is about 1
+
+
+def _regimes(gen: np.random.Generator, n: int, dt_s: float, cfg: LatentConfig) -> np.ndarray:
+    """Volatility multiplier of a three-state Markov chain that starts in 'normal'.
+
+    Scaled so its mean square over the chain's (uniform) stationary law is 1.
+    """
+    p_switch = 1.0 - np.exp(-cfg.regime_switch_per_hour * dt_s / 3600.0)
+    switches = np.flatnonzero(gen.random(n) < p_switch)
+    moves = gen.choice(np.array([-1, 1]), size=switches.size)
+    state = np.ones(n, dtype=np.int64)
+    current = 1
+    for at, move in zip(switches, moves, strict=True):  # a few switches a day
+        current = min(max(current + int(move), 0), 2)
+        state[at:] = current
+    levels = np.asarray(cfg.regime_vol)
+    return levels[state] / np.sqrt(np.mean(levels**2))
+
+
+def _slow_grid(n: int, step_ms: int) -> tuple[int, int]:
+    """(coarse points, fine steps per coarse point) for the slow volatility state."""
+    per = max(1, 1000 // step_ms)
+    return -(-n // per), per
+
+
+def market_state(root_seed: int, cfg: LatentConfig, n: int, session_minutes: float) -> MarketState:
+    dt_s = cfg.step_ms / 1000.0
+    gen = stream(root_seed, "market", "factor")
+    frac = (np.arange(n) + 0.5) / n
+    envelope = intraday_envelope(frac, cfg, session_minutes)
+    coarse, per = _slow_grid(n, cfg.step_ms)
+    slow_dt = dt_s * per
+    slow = _regimes(gen, coarse, slow_dt, cfg) * np.exp(_ou_log_vol(gen, coarse, slow_dt, cfg))
+    vol_state = np.repeat(slow, per)[:n] * np.sqrt(envelope)
+    step_sd = np.sqrt(dt_s / SECONDS_PER_YEAR_OF_SESSIONS)
+    factor = gen.standard_normal(n) * step_sd * vol_state
+    return MarketState(factor=factor, vol_state=vol_state, envelope=envelope)
+
+
+def sector_factor(root_seed: int, sector: str, market: MarketState, dt_s: float) -> np.ndarray:
+    """Unit-annual-vol sector factor, sharing the market's volatility state."""
+    gen = stream(root_seed, "sector", sector)
+    step_sd = np.sqrt(dt_s / SECONDS_PER_YEAR_OF_SESSIONS)
+    return gen.standard_normal(market.factor.size) * step_sd * market.vol_state
+
+
+@dataclass(frozen=True)
+class LatentPath:
+    """One underlying's fundamental value and volatility on the grid."""
+
+    step_ns: int
+    value: np.ndarray  # fundamental value (price units)
+    vol_ratio: np.ndarray  # current volatility / the symbol's average
+
+    def index(self, sim_ns: int) -> int:
+        k = sim_ns // self.step_ns
+        return k if k < self.value.size else self.value.size - 1
+
+
+def latent_path(
+    root_seed: int, symbol: SymbolConfig, cfg: LatentConfig, market: MarketState
+) -> LatentPath:
+    dt_s = cfg.step_ms / 1000.0
+    n = market.factor.size
+    gen = stream(root_seed, symbol.symbol, "latent")
+    step_sd = np.sqrt(dt_s / SECONDS_PER_YEAR_OF_SESSIONS)
+    coarse, per = _slow_grid(n, cfg.step_ms)
+    idio_h = np.repeat(np.exp(_ou_log_vol(gen, coarse, dt_s * per, cfg)), per)[:n]
+    idio = gen.standard_normal(n) * step_sd * idio_h * np.sqrt(market.envelope)
+    sector = sector_factor(root_seed, symbol.sector, market, dt_s)
+
+    m_share = cfg.market_share
+    s_share = (1.0 - m_share) * symbol.sector_weight
+    i_share = max(1.0 - m_share - s_share, 0.0)
+    sigma = symbol.annual_vol
+    beta = symbol.market_beta
+    increments = sigma * (
+        beta * np.sqrt(m_share) * market.factor
+        + np.sqrt(s_share) * sector
+        + np.sqrt(i_share) * idio
+    )
+    jump_p = cfg.jumps_per_day * dt_s / 23_400.0
+    jumps = gen.random(n) < jump_p
+    increments[jumps] += gen.standard_normal(int(jumps.sum())) * cfg.jump_bps * 1e-4
+    log_value = np.log(symbol.price) + np.cumsum(increments)
+    inst_var = (
+        beta**2 * m_share * market.vol_state**2
+        + s_share * market.vol_state**2
+        + i_share * idio_h**2 * market.envelope
+    )
+    vol_ratio = np.sqrt(inst_var / inst_var.mean())
+    return LatentPath(cfg.step_ms * 1_000_000, np.exp(log_value), vol_ratio)

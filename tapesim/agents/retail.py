@@ -1,0 +1,75 @@
+"""Retail equity flow, internalised by wholesalers and printed off-exchange.
+
+Each arrival is one retail order: a side that tends to repeat the previous one
+(retail herds), a size that is an odd lot or a round-lot mode (100, 200, 500, ...).
+A wholesaler fills it against its own inventory at the NBBO, improving the price
+when the spread leaves room, and reports the print through its TRF. A wholesaler
+whose inventory passes its limit lays half of it off on the lit venues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tapesim.agents.context import MarketContext
+from tapesim.sim.rng import Draws
+from tapesim.venues.book import BUY, SELL
+
+ROUND_LOTS = (100, 100, 100, 100, 200, 200, 300, 500, 500, 1000)
+
+
+class Wholesaler:
+    def __init__(self, ctx: MarketContext, name: str, trf: int) -> None:
+        self.ctx = ctx
+        self.agent = ctx.ledger.register(name)
+        self.trf = trf
+
+    def lay_off(self) -> None:
+        ctx = self.ctx
+        limit = ctx.config.retail.inventory_limit
+        position = ctx.ledger.shares[self.agent]
+        if abs(position) <= limit:
+            return
+        side = SELL if position > 0 else BUY
+        touch = ctx.venues.nbb if side == SELL else ctx.venues.nbo
+        ctx.venues.take(self.agent, side, abs(position) // 2, touch)
+
+
+class RetailFlow:
+    """The retail population of one stock."""
+
+    SIDE_PERSISTENCE = 0.55
+
+    def __init__(self, ctx: MarketContext, draws_for: Callable[..., Draws]) -> None:
+        self.ctx = ctx
+        self.cfg = ctx.config.retail
+        self.agent = ctx.ledger.register("retail")
+        self.draws = draws_for("agent", "retail")
+        self.wholesalers = [
+            Wholesaler(ctx, name, ctx.trf_venue(i)) for i, name in enumerate(self.cfg.wholesalers)
+        ]
+        self.side = BUY
+
+    def rate(self, now_ns: int) -> float:
+        return self.cfg.orders_per_s * self.ctx.activity(now_ns)
+
+    def _size(self) -> int:
+        d = self.draws
+        if d.chance(self.cfg.odd_lot_share):
+            return 1 + int(99 * d.uniform() ** 2.2)
+        return ROUND_LOTS[d.below(len(ROUND_LOTS))]
+
+    def act(self) -> None:
+        ctx, d = self.ctx, self.draws
+        venues = ctx.venues
+        if not venues.two_sided():
+            return
+        if not d.chance(self.SIDE_PERSISTENCE):
+            self.side = BUY if d.chance(0.5) else SELL
+        spread = venues.nbo - venues.nbb
+        improvement = d.below(spread // 2 + 1) if spread >= 2 else 0
+        price = venues.nbo - improvement if self.side == BUY else venues.nbb + improvement
+        dealer = self.wholesalers[d.below(len(self.wholesalers))]
+        venues.report_off_exchange(dealer.trf, self.agent, dealer.agent, self.side,
+                                   self._size(), price, -1)
+        dealer.lay_off()

@@ -1,0 +1,86 @@
+"""Noise and momentum traders: small, uninformed or trend-following flow.
+
+Noise traders either take liquidity at the touch or rest a short-lived post-only
+limit order at or inside it; expired orders are cancelled at the population's next
+arrival. Momentum traders compare the mid with where it was a lookback ago and
+trade in the direction of a move larger than their threshold.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable
+
+from tapesim.agents.context import MarketContext
+from tapesim.sim.calendar import NS_PER_S
+from tapesim.sim.rng import Draws
+from tapesim.venues.book import BUY, SELL
+
+
+class NoiseTraders:
+    def __init__(self, ctx: MarketContext, draws_for: Callable[..., Draws]) -> None:
+        self.ctx = ctx
+        self.cfg = ctx.config.noise
+        self.agent = ctx.ledger.register("noise")
+        self.draws = draws_for("agent", "noise")
+        self.expiries: list[tuple[int, int, int]] = []  # (expiry ns, order id, venue)
+
+    def rate(self, now_ns: int) -> float:
+        return self.cfg.orders_per_s * self.ctx.activity(now_ns)
+
+    def _cancel_expired(self) -> None:
+        venues, now = self.ctx.venues, self.ctx.env.now
+        while self.expiries and self.expiries[0][0] <= now:
+            _, oid, venue = heapq.heappop(self.expiries)
+            if venues.cancel(venue, oid):
+                venues.publish(venue)
+
+    def act(self) -> None:
+        ctx, d, venues = self.ctx, self.draws, self.ctx.venues
+        self._cancel_expired()
+        if not venues.two_sided():
+            return
+        side = BUY if d.chance(0.5) else SELL
+        if d.chance(self.cfg.limit_share):
+            venue = d.below(len(venues.books))
+            inside = venues.nbo - venues.nbb >= 2 and d.chance(0.5)
+            price = (venues.nbb + inside) if side == BUY else (venues.nbo - inside)
+            size = 100 * (1 + d.below(3)) if d.chance(0.7) else 1 + d.below(99)
+            oid = venues.post(self.agent, venue, side, price, size)
+            venues.publish(venue)
+            life = int(d.exponential() * self.cfg.limit_lifetime_s * NS_PER_S)
+            heapq.heappush(self.expiries, (ctx.env.now + life, oid, venue))
+        else:
+            size = 1 + d.below(99) if d.chance(0.5) else 100 * (1 + d.below(3))
+            touch = venues.nbo if side == BUY else venues.nbb
+            venues.take(self.agent, side, size, touch)
+
+
+class MomentumTraders:
+    def __init__(self, ctx: MarketContext, draws_for: Callable[..., Draws]) -> None:
+        self.ctx = ctx
+        self.cfg = ctx.config.momentum
+        self.agent = ctx.ledger.register("momentum")
+        self.draws = draws_for("agent", "momentum")
+        self.history: deque[tuple[int, float]] = deque()
+
+    def rate(self, now_ns: int) -> float:
+        return self.cfg.orders_per_s * self.ctx.activity(now_ns)
+
+    def act(self) -> None:
+        ctx, venues = self.ctx, self.ctx.venues
+        if not venues.two_sided():
+            return
+        now, mid = ctx.env.now, venues.mid()
+        horizon = now - int(self.cfg.lookback_s * NS_PER_S)
+        while len(self.history) > 1 and self.history[1][0] <= horizon:
+            self.history.popleft()
+        past = self.history[0][1] if self.history else mid
+        self.history.append((now, mid))
+        move_bps = (mid / past - 1.0) * 1e4
+        if abs(move_bps) < self.cfg.threshold_bps:
+            return
+        side = BUY if move_bps > 0 else SELL
+        touch = venues.nbo if side == BUY else venues.nbb
+        venues.take(self.agent, side, 100 * (1 + self.draws.below(5)), touch)

@@ -1,0 +1,1 @@
+"""Calibration: stylized facts, realism targets and the scorecard."""

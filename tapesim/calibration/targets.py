@@ -1,0 +1,115 @@
+"""Target bands for the calibration scorecard, transcribed from ``realism-targets.md``.
+
+Each equity stylized fact computed by :mod:`tapesim.calibration.facts` has a stable id
+(e.g. ``"return_kurtosis_1m"``), a human title and, unless it is reported only, a
+:class:`Band` it should fall in for a run of the default profiles. The ids are the
+keys the scorecard, notebooks and tests use, so they never change meaning.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+EN_DASH = "\u2013"
+LE = "\u2264"
+GE = "\u2265"
+
+
+@dataclass(frozen=True)
+class Band:
+    """An interval a statistic should fall in; ``None`` leaves that side open.
+
+    ``inclusive`` applies to both finite ends: ``Band(2, 30)`` is 2 <= x <= 30,
+    ``Band(0, None, inclusive=False)`` is x > 0.
+    """
+
+    low: float | None
+    high: float | None
+    inclusive: bool = True
+
+    def contains(self, x: float | None) -> bool:
+        """Whether ``x`` lies in the band; ``None`` and NaN never do."""
+        if x is None or math.isnan(x):
+            return False
+        if self.low is not None and (x < self.low or (not self.inclusive and x == self.low)):
+            return False
+        return not (
+            self.high is not None and (x > self.high or (not self.inclusive and x == self.high))
+        )
+
+    @property
+    def text(self) -> str:
+        """The band as a short human string, e.g. ``"2–30"``, ``"[-0.25, 0.05]"``, ``"> 0"``."""
+        lo, hi = self.low, self.high
+        if lo is not None and hi is not None:
+            if not self.inclusive:
+                return f"({lo:g}, {hi:g})"
+            if lo < 0:
+                return f"[{lo:g}, {hi:g}]"
+            return f"{lo:g}{EN_DASH}{hi:g}"
+        if lo is not None:
+            return f"{GE if self.inclusive else '>'} {lo:g}"
+        if hi is not None:
+            return f"{LE if self.inclusive else '<'} {hi:g}"
+        return "any"
+
+
+#: Human titles of every equity fact, in scorecard order.
+EQUITY_TITLES: dict[str, str] = {
+    "return_kurtosis_1m": "excess kurtosis, 1-min returns",
+    "return_tail_index_1m": "Hill tail index, top 5% |1-min returns|",
+    "return_acf1_1m": "ACF lag 1, 1-min returns",
+    "return_acf_max_6_20": "max |ACF| lags 6-20, 1-min returns",
+    "absret_acf1_1m": "ACF lag 1, |1-min returns|",
+    "absret_acf30_1m": "ACF lag 30, |1-min returns|",
+    "aggregational_gaussianity": "largest kurtosis rise across 1/5/15/30-min scales",
+    "volume_volatility_corr": "corr(|1-min return|, 1-min volume)",
+    "ushape_first_bin": "volume, first 30-min bin / mean bin",
+    "ushape_midday": "volume, midday 30-min bins / mean bin",
+    "ushape_last_bin": "volume, last 30-min bin / mean bin",
+    "spread_median_ticks": "time-weighted median spread (ticks)",
+    "spread_open_ratio": "mean spread, first 30 min / rest",
+    "odd_lot_share": "share of prints < 100 sh",
+    "round_lot_share": "share of prints at multiples of 100 sh",
+    "size_modes_100_200_500": "size modes 100/200/500: min peak / max neighbour",
+    "size_tail_exponent": "Hill tail exponent, top 5% print sizes",
+    "off_exchange_share": "share of prints off-exchange",
+    "duration_cv": "CV of trade durations",
+    "duration_weibull_shape": "Weibull shape, positive trade durations",
+    "sign_acf1": "ACF lag 1, Lee-Ready trade signs",
+    "sign_acf10": "ACF lag 10, Lee-Ready trade signs",
+    "quote_trade_ratio": "NBBO changes per print",
+    "impact_exponent": "metaorder impact exponent vs Q/V",
+}
+
+#: Target bands of the equity facts (realism-targets.md, "Equities (stylized facts)").
+#: Facts in :data:`EQUITY_TITLES` without a band here are reported only.
+EQUITY_BANDS: dict[str, Band] = {
+    "return_kurtosis_1m": Band(2.0, 30.0),
+    "return_tail_index_1m": Band(2.0, 5.0),
+    "return_acf1_1m": Band(-0.25, 0.05),
+    "return_acf_max_6_20": Band(None, 0.05),
+    "absret_acf1_1m": Band(0.05, 0.4),
+    "absret_acf30_1m": Band(0.0, None, inclusive=False),
+    # value = max over successive scales of kurtosis(next) - kurtosis(previous);
+    # "decreasing with scale" means no rise, i.e. <= 0.
+    "aggregational_gaussianity": Band(None, 0.0),
+    "volume_volatility_corr": Band(0.2, 0.6),
+    "ushape_first_bin": Band(1.4, 3.0),
+    "ushape_midday": Band(0.4, 0.8),
+    "ushape_last_bin": Band(1.4, 3.0),
+    "spread_median_ticks": Band(1.0, 3.0),
+    "spread_open_ratio": Band(1.0, None, inclusive=False),
+    "odd_lot_share": Band(0.25, 0.55),
+    # value = min over the modes of count(mode) / max(1, largest count at mode +-1..10)
+    "size_modes_100_200_500": Band(1.0, None, inclusive=False),
+    "size_tail_exponent": Band(1.0, 2.5),
+    "off_exchange_share": Band(0.20, 0.45),
+    "duration_cv": Band(1.5, 4.0),
+    "duration_weibull_shape": Band(0.3, 0.8),
+    "sign_acf1": Band(0.3, 0.8),
+    "sign_acf10": Band(0.03, 0.2),
+    "quote_trade_ratio": Band(3.0, 40.0),
+    "impact_exponent": Band(0.4, 0.7),
+}

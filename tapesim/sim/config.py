@@ -1,0 +1,276 @@
+"""The run config: pydantic v2 models, loadable from YAML, JSON or TOML.
+
+Every model forbids unknown keys, so a misspelt field is an error that names the
+field instead of a silently ignored setting. A config file may start from a
+shipped profile with ``base_profile = "NAME"`` and override any field; the fully
+resolved config, seed included, is the run's parameter snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tapesim.sim.calendar import REGULAR_OPEN, Session, close_time, is_trading_day
+
+
+class ConfigError(ValueError):
+    """A config, profile or flag that cannot be used; the message names field and fix."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SessionConfig(Strict):
+    """Which trading day, and which part of it, to simulate (New York time)."""
+
+    date: dt.date = dt.date(2026, 3, 10)
+    start: dt.time | None = None
+    end: dt.time | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> SessionConfig:
+        if not is_trading_day(self.date):
+            raise ValueError(
+                f"{self.date} is not an NYSE trading day; pick a weekday that is not a holiday"
+            )
+        close = close_time(self.date)
+        start = self.start or REGULAR_OPEN
+        end = self.end or close
+        if not (REGULAR_OPEN <= start < end <= close):
+            raise ValueError(
+                f"start {start} and end {end} must satisfy 09:30 <= start < end <= {close:%H:%M}"
+            )
+        return self
+
+    def session(self) -> Session:
+        return Session.build(self.date, self.start, self.end)
+
+
+class SymbolConfig(Strict):
+    """One underlying: its price level, volatility, factor loadings and activity."""
+
+    symbol: str = Field(pattern=r"^[A-Z][A-Z.]{0,5}$")
+    price: float = Field(gt=1.0, lt=100_000.0)
+    annual_vol: float = Field(gt=0.0, le=3.0)
+    sector: str = "broad"
+    market_beta: float = 1.0
+    sector_weight: float = Field(default=0.3, ge=0.0, le=1.0)
+    activity: float = Field(default=1.0, gt=0.0, le=10.0)
+    spread_scale: float = Field(default=1.0, gt=0.0, le=50.0)
+    is_etf: bool = False
+
+
+class LatentConfig(Strict):
+    """The latent fundamental: regime-switching stochastic volatility, factors, jumps."""
+
+    step_ms: int = Field(default=25, ge=5, le=1_000)
+    regime_vol: tuple[float, float, float] = (0.75, 1.0, 1.9)
+    regime_switch_per_hour: float = Field(default=0.35, ge=0.0)
+    sv_reversion_minutes: float = Field(default=40.0, gt=0.0)
+    sv_vol_of_vol: float = Field(default=0.9, ge=0.0)
+    market_share: float = Field(default=0.45, ge=0.0, le=1.0)
+    jumps_per_day: float = Field(default=3.0, ge=0.0)
+    jump_bps: float = Field(default=18.0, ge=0.0)
+    open_boost: float = Field(default=2.2, ge=0.0)
+    open_decay_minutes: float = Field(default=18.0, gt=0.0)
+    close_boost: float = Field(default=1.4, ge=0.0)
+    close_decay_minutes: float = Field(default=22.0, gt=0.0)
+
+
+class VenueConfig(Strict):
+    """Lit exchanges, off-exchange reporting facilities and the SIP feed's latency."""
+
+    lit: list[str] = ["NYSE", "NASDAQ", "ARCA", "BATS", "IEX", "MEMX"]
+    trf: list[str] = ["FINN", "FINY"]
+    sip_latency_ms: float = Field(default=1.2, ge=0.0, le=1000.0)
+
+    @field_validator("lit")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError("lit venues must be a non-empty list of distinct codes")
+        return v
+
+
+class MarketMakerConfig(Strict):
+    """Equity market makers: one or more per lit venue."""
+
+    per_venue: int = Field(default=1, ge=1, le=8)
+    half_spread_ticks: float = Field(default=0.9, gt=0.0)
+    spread_per_bps_vol: float = Field(default=0.35, ge=0.0)
+    open_widening: float = Field(default=1.5, ge=0.0)
+    inventory_skew_ticks: float = Field(default=0.6, ge=0.0)
+    inventory_unit: int = Field(default=2000, gt=0)
+    quote_lots: tuple[int, int] = (1, 8)
+    requote_per_s: float = Field(default=2.5, gt=0.0)
+    inside_requote_share: float = Field(default=0.7, ge=0.0, le=1.0)
+    quote_noise_ticks: float = Field(default=0.6, ge=0.0)
+
+
+class RetailConfig(Strict):
+    """Retail orders routed to wholesalers, internalised and printed off-exchange."""
+
+    orders_per_s: float = Field(default=0.5, ge=0.0)
+    odd_lot_share: float = Field(default=0.55, ge=0.0, le=1.0)
+    wholesalers: list[str] = ["wholesaler-a", "wholesaler-b", "wholesaler-c"]
+    inventory_limit: int = Field(default=3000, gt=0)
+
+
+class InstitutionalConfig(Strict):
+    """Parent orders worked over time in child slices; occasional dark blocks."""
+
+    parents_per_hour: float = Field(default=40.0, ge=0.0)
+    size_tail_alpha: float = Field(default=1.4, gt=0.5)
+    min_shares: int = Field(default=1500, gt=0)
+    max_shares: int = Field(default=400_000, gt=0)
+    child_interval_s: float = Field(default=12.0, gt=0.0)
+    child_shares: tuple[int, int] = (100, 600)
+    block_probability: float = Field(default=0.08, ge=0.0, le=1.0)
+    block_min_shares: int = Field(default=10_000, gt=0)
+
+
+class NoiseConfig(Strict):
+    """Uninformed traders: marketable orders and short-lived limit orders."""
+
+    orders_per_s: float = Field(default=0.8, ge=0.0)
+    limit_share: float = Field(default=0.45, ge=0.0, le=1.0)
+    limit_lifetime_s: float = Field(default=20.0, gt=0.0)
+
+
+class MomentumConfig(Strict):
+    """Trend followers: trade in the direction of the recent mid move."""
+
+    orders_per_s: float = Field(default=0.25, ge=0.0)
+    lookback_s: float = Field(default=60.0, gt=0.0)
+    threshold_bps: float = Field(default=4.0, ge=0.0)
+
+
+class ImpactConfig(Strict):
+    """How executed order flow moves the price market makers quote around."""
+
+    bps_per_sqrt_lot: float = Field(default=0.05, ge=0.0)
+    decay_minutes: float = Field(default=20.0, gt=0.0)
+
+
+class RunConfig(Strict):
+    """Everything a run needs; its JSON form is the parameter snapshot."""
+
+    name: str = "custom"
+    description: str = ""
+    seed: int = Field(default=1, ge=0, lt=2**63)
+    session: SessionConfig = SessionConfig()
+    symbols: list[SymbolConfig] = Field(min_length=1)
+    latent: LatentConfig = LatentConfig()
+    venues: VenueConfig = VenueConfig()
+    market_makers: MarketMakerConfig = MarketMakerConfig()
+    retail: RetailConfig = RetailConfig()
+    institutional: InstitutionalConfig = InstitutionalConfig()
+    noise: NoiseConfig = NoiseConfig()
+    momentum: MomentumConfig = MomentumConfig()
+    impact: ImpactConfig = ImpactConfig()
+
+    @field_validator("symbols")
+    @classmethod
+    def _distinct(cls, v: list[SymbolConfig]) -> list[SymbolConfig]:
+        names = [s.symbol for s in v]
+        if len(set(names)) != len(names):
+            raise ValueError("symbols must be distinct")
+        return v
+
+    def snapshot(self) -> dict[str, Any]:
+        """The parameter snapshot: the resolved config as plain JSON values."""
+        return self.model_dump(mode="json")
+
+
+PROFILE_PACKAGE = "tapesim.profiles"
+
+
+def profile_names() -> list[str]:
+    files = resources.files(PROFILE_PACKAGE).iterdir()
+    return sorted(f.name.removesuffix(".toml") for f in files if f.name.endswith(".toml"))
+
+
+def _profile_data(name: str) -> dict[str, Any]:
+    if name not in profile_names():
+        raise ConfigError(
+            f"unknown profile '{name}': choose one of {', '.join(profile_names())} "
+            "(`tapesim profiles` lists them)"
+        )
+    text = resources.files(PROFILE_PACKAGE).joinpath(f"{name}.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist: pass an existing --config FILE")
+    text = path.read_text("utf-8")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            data = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        elif suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise ConfigError(f"config file {path}: use a .toml, .yaml, .yml or .json file")
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError) as err:
+        raise ConfigError(f"config file {path} is not valid {suffix[1:].upper()}: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings at the top")
+    return data
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "config"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        return f"unknown field '{where}': remove it or check its spelling"
+    if first["type"] == "missing":
+        return f"missing field '{where}': add it to the config"
+    return f"field '{where}': {msg}"
+
+
+def build_config(data: dict[str, Any]) -> RunConfig:
+    """Validate a config mapping, turning pydantic's report into one clear line."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_describe(err)) from None
+
+
+def load_profile(name: str) -> RunConfig:
+    return build_config(_profile_data(name))
+
+
+def load_config_file(path: Path) -> RunConfig:
+    data = _read_file(path)
+    base = data.pop("base_profile", None)
+    if base is not None:
+        data = _merge(_profile_data(str(base)), data)
+    return build_config(data)
+
+
+def with_overrides(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """A copy of ``config`` with nested overrides applied and validated again."""
+    return build_config(_merge(config.snapshot(), overrides))

@@ -1,0 +1,103 @@
+"""The feed adapter: turns NBBO changes and executions into shard-local event rows.
+
+Rows are buffered as Python lists and written as Arrow record batches to the
+shard's spool file, so a shard never holds its whole output. The spool layout is
+internal (integer cents, venue and agent indices); the run writer turns it into
+canonical events when it merges the shards into replay order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from tapesim.sim.calendar import NS_PER_MS
+from tapesim.sim.rng import Draws
+
+QUOTE = 0
+PRINT = 1
+
+SPOOL_SCHEMA = pa.schema(
+    [
+        ("kind", pa.int8()),
+        ("ts", pa.int64()),
+        ("ingest_ts", pa.int64()),
+        ("price", pa.int64()),  # cents: the bid of a quote, the price of a print
+        ("ask", pa.int64()),  # cents: the ask of a quote, 0 for a print
+        ("size", pa.int64()),  # 0 for a quote
+        ("venue", pa.int16()),  # index into the run's venue codes, -1 for a quote
+        ("agent", pa.int32()),  # aggressor of a print, -1 for a quote
+        ("contra", pa.int32()),  # passive side of a print, -1 for a quote
+        ("parent", pa.int64()),  # parent order of the aggressor, -1 if none
+    ]
+)
+_COLUMNS = [f.name for f in SPOOL_SCHEMA]
+
+
+class Tape:
+    """Collects one shard's market events in generation order and spools them."""
+
+    FLUSH_ROWS = 1 << 16
+
+    def __init__(self, path: Path, open_ms: int, latency_ms: float, draws: Draws) -> None:
+        self._writer = pa.ipc.new_file(str(path), SPOOL_SCHEMA)
+        self._open_ms = open_ms
+        self._latency_ms = latency_ms
+        self._draws = draws
+        self._cols: list[list[int]] = [[] for _ in _COLUMNS]
+        self.counts = [0, 0]
+
+    def _latency(self) -> int:
+        return int(self._draws.exponential() * self._latency_ms)
+
+    def quote(self, now_ns: int, bid: int, ask: int) -> None:
+        ts = self._open_ms + now_ns // NS_PER_MS
+        c = self._cols
+        c[0].append(QUOTE)
+        c[1].append(ts)
+        c[2].append(ts + self._latency())
+        c[3].append(bid)
+        c[4].append(ask)
+        c[5].append(0)
+        c[6].append(-1)
+        c[7].append(-1)
+        c[8].append(-1)
+        c[9].append(-1)
+        self.counts[QUOTE] += 1
+        if len(c[0]) >= self.FLUSH_ROWS:
+            self.flush()
+
+    def trade(
+        self, now_ns: int, price: int, size: int, venue: int, agent: int, contra: int, parent: int
+    ) -> None:
+        ts = self._open_ms + now_ns // NS_PER_MS
+        c = self._cols
+        c[0].append(PRINT)
+        c[1].append(ts)
+        c[2].append(ts + self._latency())
+        c[3].append(price)
+        c[4].append(0)
+        c[5].append(size)
+        c[6].append(venue)
+        c[7].append(agent)
+        c[8].append(contra)
+        c[9].append(parent)
+        self.counts[PRINT] += 1
+        if len(c[0]) >= self.FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._cols[0]:
+            return
+        arrays = [
+            pa.array(np.asarray(col, dtype=field.type.to_pandas_dtype()), type=field.type)
+            for col, field in zip(self._cols, SPOOL_SCHEMA, strict=True)
+        ]
+        self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=SPOOL_SCHEMA))
+        self._cols = [[] for _ in _COLUMNS]
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.close()
