@@ -70,7 +70,7 @@ def hill_tail_index(x: ArrayLike, tail_fraction: float = 0.05) -> float:
     """
     a = np.abs(np.asarray(x, dtype=np.float64))
     a = a[np.isfinite(a)]
-    k = int(math.floor(tail_fraction * a.size))
+    k = math.floor(tail_fraction * a.size)
     if k < 2 or a.size <= k:
         return math.nan
     top = -np.partition(-a, k)[: k + 1]  # the k+1 largest values of a
@@ -147,7 +147,9 @@ def grid_log_returns(
         return np.diff(np.log(m))
 
 
-def bar_sums(ts: ArrayLike, values: ArrayLike, start: int, width_ms: int, n_bars: int) -> FloatArray:
+def bar_sums(
+    ts: ArrayLike, values: ArrayLike, start: int, width_ms: int, n_bars: int
+) -> FloatArray:
     """Sum of ``values`` per bar ``[start + i w, start + (i+1) w)``, i < n_bars."""
     t = np.asarray(ts, dtype=np.int64)
     v = np.asarray(values, dtype=np.float64)
@@ -194,6 +196,14 @@ def weighted_mean(values: ArrayLike, weights: ArrayLike) -> float:
     keep = np.isfinite(v) & (w > 0)
     total = float(w[keep].sum())
     return float(v[keep] @ w[keep]) / total if total > 0 else math.nan
+
+
+def pearson(x: ArrayLike, y: ArrayLike) -> float:
+    """Pearson correlation; NaN when either side is constant or has fewer than 3 values."""
+    a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if a.size < 3 or float(np.std(a)) == 0.0 or float(np.std(b)) == 0.0:
+        return math.nan
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 def coefficient_of_variation(x: ArrayLike) -> float:

@@ -40,7 +40,8 @@ class Band:
 
     @property
     def text(self) -> str:
-        """The band as a short human string, e.g. ``"2–30"``, ``"[-0.25, 0.05]"``, ``"> 0"``."""
+        """The band as a short human string: ``2-30`` (with an en dash), ``[-0.25, 0.05]``,
+        ``> 0``, ``\u2264 0.05``."""
         lo, hi = self.low, self.high
         if lo is not None and hi is not None:
             if not self.inclusive:

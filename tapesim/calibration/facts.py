@@ -1,0 +1,409 @@
+"""Equity stylized facts of a run directory, each compared with its target band.
+
+:func:`equity_facts` reads a run directory one symbol at a time (only the columns it
+needs, filtered on ``underlying_id``), computes the statistics of the "Equities
+(stylized facts)" table of ``realism-targets.md`` and returns one :class:`FactRow` per
+statistic and symbol; :func:`facts_table` renders them. The statistics themselves are
+the pure helpers of :mod:`tapesim.calibration.stats`.
+
+Conventions: returns are log returns of the NBBO mid (forward-filled, last two-sided
+quote at or before a time) over 1-minute bars of the simulated window
+``[start_ts, end_ts)``; prints are those inside the window; volume is shares.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from rich.table import Table
+
+from tapesim.calibration import stats as st
+from tapesim.calibration.targets import EQUITY_BANDS, EQUITY_TITLES
+
+TICK = 0.01
+MINUTE_MS = 60_000
+BIN_MS = 30 * MINUTE_MS
+AGG_SCALES = (1, 5, 15, 30)
+SIZE_MODES = (100, 200, 500)
+MIN_PARENTS = 20
+NEW_YORK = ZoneInfo("America/New_York")
+MIDDAY = (dt.time(11, 30), dt.time(14, 30))
+
+Status = Literal["in", "out", "n/a"]
+
+
+@dataclass(frozen=True)
+class FactRow:
+    """One statistic of one symbol, its target band and whether it falls inside."""
+
+    symbol: str
+    fact: str
+    title: str
+    value: float | None
+    band: str
+    status: Status
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Session:
+    """The trading session of a run (``manifest.json`` ``"session"``), epoch ms UTC."""
+
+    date: dt.date
+    open_ts: int
+    close_ts: int
+    start_ts: int
+    end_ts: int
+
+    @property
+    def covers_session(self) -> bool:
+        """Whether the simulated window spans the whole open-to-close session."""
+        return self.start_ts <= self.open_ts and self.end_ts >= self.close_ts
+
+    def ny_ms(self, clock: dt.time) -> int:
+        """Epoch ms of a New York wall-clock time on the session date."""
+        return int(dt.datetime.combine(self.date, clock, tzinfo=NEW_YORK).timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class Quotes:
+    """A symbol's NBBO changes in replay order, and the two-sided ones with their mid."""
+
+    ts: st.IntArray
+    seq: st.IntArray
+    spread_ticks: st.FloatArray
+    valid: np.ndarray
+    mid_ts: st.IntArray
+    mid_seq: st.IntArray
+    mid: st.FloatArray
+
+
+@dataclass(frozen=True)
+class Prints:
+    """A symbol's prints inside the simulated window, in replay order."""
+
+    ts: st.IntArray
+    seq: st.IntArray
+    price: st.FloatArray
+    size: st.IntArray
+    off_exchange: np.ndarray
+    trace_id: pa.Array | None
+
+
+def read_manifest(run_dir: Path) -> tuple[Session, list[str]]:
+    """The session and symbol list of a run directory's ``manifest.json``."""
+    path = Path(run_dir) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    try:
+        s = manifest["session"]
+        session = Session(
+            dt.date.fromisoformat(s["date"]),
+            *(int(s[k]) for k in ("open_ts", "close_ts", "start_ts", "end_ts")),
+        )
+        symbols = [str(x) for x in manifest["symbols"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: bad or missing session/symbols field ({exc!r})") from exc
+    return session, symbols
+
+
+def _read_sorted(dataset: ds.Dataset, columns: list[str], flt: pc.Expression) -> pa.Table:
+    """Selected columns of the filtered rows, in replay (``seq``) order."""
+    table = dataset.to_table(columns=columns, filter=flt)
+    seq = table.column("seq").to_numpy()
+    if seq.size > 1 and not bool(np.all(np.diff(seq) > 0)):
+        table = table.sort_by("seq")
+    return table
+
+
+def _load_quotes(dataset: ds.Dataset, symbol: str, session: Session) -> Quotes:
+    flt = (pc.field("underlying_id") == symbol) & (pc.field("ts") < session.end_ts)
+    t = _read_sorted(dataset, ["ts", "seq", "bid", "ask"], flt)
+    ts, seq = t.column("ts").to_numpy(), t.column("seq").to_numpy()
+    bid = t.column("bid").to_numpy(zero_copy_only=False).astype(np.float64)
+    ask = t.column("ask").to_numpy(zero_copy_only=False).astype(np.float64)
+    valid = np.isfinite(bid) & np.isfinite(ask) & (bid > 0) & (ask > 0)
+    return Quotes(
+        ts, seq, (ask - bid) / TICK, valid, ts[valid], seq[valid], 0.5 * (bid + ask)[valid]
+    )
+
+
+def _load_prints(dataset: ds.Dataset, symbol: str, session: Session, with_ids: bool) -> Prints:
+    flt = (
+        (pc.field("underlying_id") == symbol)
+        & (pc.field("ts") >= session.start_ts)
+        & (pc.field("ts") < session.end_ts)
+    )
+    cols = ["ts", "seq", "price", "size", "offExchangeFlag"] + (["trace_id"] if with_ids else [])
+    t = _read_sorted(dataset, cols, flt)
+    return Prints(
+        t.column("ts").to_numpy(),
+        t.column("seq").to_numpy(),
+        t.column("price").to_numpy(zero_copy_only=False).astype(np.float64),
+        t.column("size").to_numpy(zero_copy_only=False).astype(np.int64),
+        t.column("offExchangeFlag").to_numpy(zero_copy_only=False).astype(bool),
+        t.column("trace_id").combine_chunks() if with_ids else None,
+    )
+
+
+def _load_parents(run_dir: Path) -> pa.Table | None:
+    """Provenance rows that belong to a parent order: ``trace_id``, ``parent_order_id``."""
+    path = Path(run_dir) / "provenance.parquet"
+    if not path.exists():
+        return None
+    dataset = ds.dataset(path, format="parquet")
+    if not {"trace_id", "parent_order_id"} <= set(dataset.schema.names):
+        return None
+    return dataset.to_table(
+        columns=["trace_id", "parent_order_id"], filter=pc.field("parent_order_id").is_valid()
+    )
+
+
+def _row(symbol: str, fact: str, value: float | None, note: str = "", na: bool = False) -> FactRow:
+    """A FactRow with band and status looked up; NaN becomes None, ``na`` forces n/a."""
+    if value is not None and not math.isfinite(value):
+        value = None
+    band = EQUITY_BANDS.get(fact)
+    if value is None or band is None or na:
+        status: Status = "n/a"
+        if value is None and not note:
+            note = "not enough data"
+    else:
+        status = "in" if band.contains(value) else "out"
+    text = band.text if band is not None else "report only"
+    return FactRow(symbol, fact, EQUITY_TITLES[fact], value, text, status, note)
+
+
+def _return_facts(sym: str, q: Quotes, p: Prints, session: Session) -> list[FactRow]:
+    """Heavy tails, autocorrelations, aggregational Gaussianity, volume-volatility."""
+    r = st.grid_log_returns(q.mid_ts, q.mid, session.start_ts, session.end_ts, MINUTE_MS)
+    vol = st.bar_sums(p.ts, p.size, session.start_ts, MINUTE_MS, r.size)
+    ok = np.isfinite(r)
+    first = int(np.argmax(ok)) if ok.any() else r.size  # bars before the first quote
+    r, vol = r[first:], vol[first:]
+    n = r.size
+    floor = f"noise floor 2/sqrt(n) = {2 / math.sqrt(n):.3f}, n = {n} bars" if n else ""
+    a = st.acf(r, [1, *range(6, 21)])
+    abs_a = st.acf(np.abs(r), [1, 30])
+    max_6_20 = float(np.max(np.abs(a[1:]))) if np.all(np.isfinite(a[1:])) else math.nan
+    kurt = [st.excess_kurtosis(st.aggregate_returns(r, m)) for m in AGG_SCALES]
+    rise = float(np.max(np.diff(kurt))) if all(map(math.isfinite, kurt)) else math.nan
+    scales = " / ".join(f"{m}m {k:.3g} (n={n // m})" for m, k in zip(AGG_SCALES, kurt, strict=True))
+    return [
+        _row(sym, "return_kurtosis_1m", st.excess_kurtosis(r), f"n = {n} bars"),
+        _row(
+            sym,
+            "return_tail_index_1m",
+            st.hill_tail_index(r, 0.05),
+            f"k = {int(0.05 * n)} of n = {n} bars; per symbol-day, target is pooled",
+        ),
+        _row(sym, "return_acf1_1m", a[0], floor),
+        _row(sym, "return_acf_max_6_20", max_6_20, floor),
+        _row(sym, "absret_acf1_1m", abs_a[0], floor),
+        _row(sym, "absret_acf30_1m", abs_a[1], floor),
+        _row(
+            sym, "aggregational_gaussianity", rise, f"excess kurtosis {scales}; pass = never rises"
+        ),
+        _row(sym, "volume_volatility_corr", st.pearson(np.abs(r), vol), f"n = {n} bars"),
+    ]
+
+
+def _ushape_facts(sym: str, p: Prints, session: Session) -> list[FactRow]:
+    """Volume per 30-min bin over the mean bin: first, midday, last."""
+    facts = ("ushape_first_bin", "ushape_midday", "ushape_last_bin")
+    if not session.covers_session:
+        note = "window does not cover the whole session (open to close)"
+        return [_row(sym, f, None, note) for f in facts]
+    o, c = session.open_ts, session.close_ts
+    ratios = st.volume_bin_ratios(p.ts, p.size, o, c, BIN_MS)
+    starts = o + BIN_MS * np.arange(ratios.size, dtype=np.int64)
+    centres = (starts + np.minimum(starts + BIN_MS, c)) // 2
+    lo, hi = (session.ny_ms(t) for t in MIDDAY)
+    midday = (centres >= lo) & (centres <= hi)
+    mid_value = float(ratios[midday].mean()) if midday.any() else math.nan
+    note = f"{ratios.size} bins; midday = {int(midday.sum())} bins centred 11:30-14:30 NY"
+    return [
+        _row(sym, facts[0], float(ratios[0]), note),
+        _row(sym, facts[1], mid_value, note),
+        _row(sym, facts[2], float(ratios[-1]), note),
+    ]
+
+
+def _spread_facts(sym: str, q: Quotes, session: Session) -> list[FactRow]:
+    """Time-weighted median spread in ticks; mean spread in the first 30 min vs the rest."""
+    s, e, o = session.start_ts, session.end_ts, session.open_ts
+    spread = q.spread_ticks[q.valid]
+    dur = st.clipped_durations(q.ts, s, e)[q.valid]
+    median = st.weighted_median(np.round(spread, 6), dur)
+    rows = [_row(sym, "spread_median_ticks", median, "weighted by time in force")]
+    if s > o or e <= o + BIN_MS:
+        note = "window must hold the first 30 min after the open and time after them"
+        rows.append(_row(sym, "spread_open_ratio", None, note))
+        return rows
+    first = st.weighted_mean(spread, st.clipped_durations(q.ts, o, o + BIN_MS)[q.valid])
+    rest = st.weighted_mean(spread, st.clipped_durations(q.ts, o + BIN_MS, e)[q.valid])
+    ratio = first / rest if rest > 0 else math.nan
+    note = f"time-weighted mean {first:.3g} vs {rest:.3g} ticks"
+    rows.append(_row(sym, "spread_open_ratio", ratio, note))
+    return rows
+
+
+def _size_facts(sym: str, p: Prints) -> list[FactRow]:
+    """Odd lots, round lots, modes at 100/200/500, size tail, off-exchange share."""
+    s, n = p.size, p.size.size
+    if n == 0:
+        facts = (
+            "odd_lot_share",
+            "round_lot_share",
+            "size_modes_100_200_500",
+            "size_tail_exponent",
+            "off_exchange_share",
+        )
+        return [_row(sym, f, None, "no prints") for f in facts]
+    peaks = [(m, *st.mode_peak_ratio(s, m)) for m in SIZE_MODES]
+    ratio = min(c / max(nb, 1) for _m, c, nb in peaks)
+    tail = st.hill_tail_index(s, 0.05)
+    tail_note = f"k = {int(0.05 * n)} of n = {n}" + (
+        "; undefined: the top sizes all tie at the threshold" if math.isnan(tail) else ""
+    )
+    mode_note = "; ".join(f"{m}: {c} vs max neighbour {nb}" for m, c, nb in peaks)
+    return [
+        _row(sym, "odd_lot_share", float(np.mean(s < 100)), f"n = {n} prints"),
+        _row(
+            sym,
+            "round_lot_share",
+            float(np.mean((s > 0) & (s % 100 == 0))),
+            "reported only; the target is the mode check",
+        ),
+        _row(sym, "size_modes_100_200_500", ratio, f"{mode_note} (neighbours = +-1..10 sh)"),
+        _row(sym, "size_tail_exponent", tail, tail_note),
+        _row(sym, "off_exchange_share", float(np.mean(p.off_exchange)), f"n = {n} prints"),
+    ]
+
+
+def _flow_facts(
+    sym: str, q: Quotes, p: Prints, signs: np.ndarray, session: Session
+) -> list[FactRow]:
+    """Inter-arrival times, trade-sign memory and the quote/trade ratio."""
+    dur = np.diff(p.ts).astype(np.float64)
+    n_zero = int(np.sum(dur == 0))
+    nz = signs[signs != 0]
+    a = st.acf(nz.astype(np.float64), [1, 10])
+    n_quotes = int(np.sum((q.ts >= session.start_ts) & (q.ts < session.end_ts)))
+    qtr = n_quotes / p.ts.size if p.ts.size else math.nan
+    sign_note = f"{nz.size} signed prints ({p.ts.size - nz.size} unsigned dropped)"
+    return [
+        _row(sym, "duration_cv", st.coefficient_of_variation(dur), f"{dur.size} durations"),
+        _row(
+            sym,
+            "duration_weibull_shape",
+            st.weibull_shape(dur),
+            f"{dur.size - n_zero} positive durations ({n_zero} same-ms excluded)",
+        ),
+        _row(sym, "sign_acf1", a[0], sign_note),
+        _row(sym, "sign_acf10", a[1], sign_note),
+        _row(sym, "quote_trade_ratio", qtr, f"{n_quotes} NBBO changes / {p.ts.size} prints"),
+    ]
+
+
+def _impact_fact(
+    sym: str,
+    q: Quotes,
+    p: Prints,
+    signs: np.ndarray,
+    mid_before: st.FloatArray,
+    parents: pa.Table | None,
+) -> FactRow:
+    """Square-root law exponent from the parent orders' child prints (provenance)."""
+    fact = "impact_exponent"
+    if parents is None or p.trace_id is None:
+        return _row(sym, fact, None, "no provenance.parquet with parent_order_id")
+    pos = pc.index_in(p.trace_id, value_set=parents.column("trace_id").combine_chunks())
+    ids = pc.dictionary_encode(pc.take(parents.column("parent_order_id"), pos).combine_chunks())
+    codes = ids.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    child = np.flatnonzero(codes >= 0)
+    n_par = len(ids.dictionary)
+    if n_par == 0:
+        return _row(sym, fact, None, "no parent-order prints", na=True)
+    c = codes[child]
+    qty = np.bincount(c, weights=p.size[child], minlength=n_par)
+    first = np.full(n_par, p.ts.size, dtype=np.int64)
+    last = np.full(n_par, -1, dtype=np.int64)
+    np.minimum.at(first, c, child)
+    np.maximum.at(last, c, child)
+    side = np.sign(np.bincount(c, weights=signs[child].astype(np.float64), minlength=n_par))
+    m0 = mid_before[first]
+    m1 = st.value_at(q.mid_ts, q.mid, p.ts[last])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        impact = side * (m1 - m0) / m0
+    keep = (side != 0) & np.isfinite(impact)
+    used = int(keep.sum())
+    volume = float(p.size.sum())
+    n_bins = min(10, max(3, used // 5))
+    delta, bins = st.impact_exponent(qty[keep] / volume, impact[keep], n_bins)
+    note = (
+        f"{used} signed parents of {n_par}; {bins} of {n_bins} Q/V quantile bins with "
+        "positive mean sign-adjusted impact"
+    )
+    if used < MIN_PARENTS:
+        return _row(sym, fact, delta, f"only {used} parents (< {MIN_PARENTS}); {note}", na=True)
+    return _row(sym, fact, delta, note)
+
+
+def symbol_facts(
+    symbol: str, quotes: Quotes, prints: Prints, session: Session, parents: pa.Table | None
+) -> list[FactRow]:
+    """All equity fact rows of one symbol from its loaded quotes and prints."""
+    qi = st.quote_index_before(prints.ts, prints.seq, quotes.mid_ts, quotes.mid_seq)
+    mid_before = st.take_or_nan(quotes.mid, qi)
+    signs = st.lee_ready_signs(prints.price, mid_before)
+    return [
+        *_return_facts(symbol, quotes, prints, session),
+        *_ushape_facts(symbol, prints, session),
+        *_spread_facts(symbol, quotes, session),
+        *_size_facts(symbol, prints),
+        *_flow_facts(symbol, quotes, prints, signs, session),
+        _impact_fact(symbol, quotes, prints, signs, mid_before, parents),
+    ]
+
+
+def equity_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRow]:
+    """Every equity stylized fact of every symbol (manifest order when ``symbols`` is None)."""
+    run_dir = Path(run_dir)
+    session, listed = read_manifest(run_dir)
+    quotes_ds = ds.dataset(run_dir / "equity_quotes.parquet", format="parquet")
+    prints_ds = ds.dataset(run_dir / "equity_prints.parquet", format="parquet")
+    parents = _load_parents(run_dir)
+    unknown = sorted(set(symbols or ()) - set(listed))
+    if unknown:
+        raise ValueError(f"symbols {unknown} are not in manifest.json symbols {listed}")
+    rows: list[FactRow] = []
+    for symbol in listed if symbols is None else symbols:
+        quotes = _load_quotes(quotes_ds, symbol, session)
+        prints = _load_prints(prints_ds, symbol, session, with_ids=parents is not None)
+        rows.extend(symbol_facts(symbol, quotes, prints, session, parents))
+    return rows
+
+
+_STATUS_STYLE = {"in": "green", "out": "red", "n/a": "dim"}
+
+
+def facts_table(rows: list[FactRow]) -> Table:
+    """A rich table of fact rows: symbol, fact, value, band and a coloured status."""
+    table = Table(title="Equity stylized facts")
+    for name in ("symbol", "fact", "value", "band", "status"):
+        table.add_column(name, justify="right" if name == "value" else "left")
+    for r in rows:
+        value = "-" if r.value is None else f"{r.value:.4g}"
+        style = _STATUS_STYLE[r.status]
+        table.add_row(r.symbol, r.title, value, r.band, f"[{style}]{r.status}[/{style}]")
+    return table

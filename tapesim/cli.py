@@ -1,0 +1,203 @@
+"""The ``tapesim`` command line.
+
+Exit codes: 0 success; 2 bad input (unknown profile, bad flag or config field,
+existing output, a run directory that fails verification); 1 an internal error.
+Errors are one line naming the field or flag and the fix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from tapesim.sim.config import (
+    ConfigError,
+    RunConfig,
+    load_config_file,
+    load_profile,
+    profile_names,
+    with_overrides,
+)
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Synthetic US equity tape: simulate, verify and inspect runs.")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class InputError(Exception):
+    """Bad input found by the CLI itself."""
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def guarded(fn: F) -> F:
+    """Map exceptions to the exit-code contract."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except (ConfigError, InputError, FileExistsError, FileNotFoundError) as e:
+            fail(str(e))
+        except KeyboardInterrupt:
+            fail("interrupted; nothing was written", 130)
+        except Exception as e:  # noqa: BLE001 - the last line of defence
+            fail(f"internal error: {type(e).__name__}: {e}", 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _clock(flag: str, value: str | None) -> dt.time | None:
+    if value is None:
+        return None
+    try:
+        return dt.datetime.strptime(value, "%H:%M").time()
+    except ValueError:
+        raise InputError(f"{flag} {value!r} is not a time: use HH:MM, e.g. {flag} 10:30") from None
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--date {value!r} is not a date: use YYYY-MM-DD") from None
+
+
+def resolve_config(
+    profile: str | None, config: Path | None, seed: int | None, symbols: str | None,
+    start: str | None, end: str | None, date: str | None,
+) -> RunConfig:
+    """The run config from a profile or file plus command-line overrides."""
+    if (profile is None) == (config is None):
+        raise InputError("give exactly one of --profile NAME or --config FILE")
+    base = load_profile(profile) if profile else load_config_file(config)  # type: ignore[arg-type]
+    overrides: dict[str, Any] = {}
+    if seed is not None:
+        if seed < 0:
+            raise InputError("--seed must be a non-negative integer")
+        overrides["seed"] = seed
+    session: dict[str, Any] = {}
+    for key, value in (("start", _clock("--start", start)), ("end", _clock("--end", end)),
+                       ("date", _date(date))):
+        if value is not None:
+            session[key] = value.isoformat()
+    if session:
+        overrides["session"] = session
+    if symbols is not None:
+        wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+        known = {s.symbol: s for s in base.symbols}
+        unknown = [s for s in wanted if s not in known]
+        if unknown or not wanted:
+            raise InputError(f"--symbols {','.join(unknown) or symbols!r} not in this profile: "
+                             f"choose from {','.join(known)}")
+        overrides["symbols"] = [known[s].model_dump(mode="json") for s in wanted]
+    return with_overrides(base, overrides) if overrides else base
+
+
+@app.command()
+@guarded
+def run(
+    out_dir: Annotated[Path, typer.Option("--out", help="Run directory to create.")],
+    profile: Annotated[str | None, typer.Option(help="A shipped profile (see `profiles`).")] = None,
+    config: Annotated[Path | None, typer.Option(help="A TOML, YAML or JSON config file.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Root seed (default: the config's).")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    symbols: Annotated[str | None, typer.Option(help="Only these symbols, e.g. SPY,AAPL.")] = None,
+    start: Annotated[str | None, typer.Option(help="Window start, HH:MM New York.")] = None,
+    end: Annotated[str | None, typer.Option(help="Window end, HH:MM New York.")] = None,
+    date: Annotated[str | None, typer.Option(help="Trading day, YYYY-MM-DD.")] = None,
+    jsonl: Annotated[bool, typer.Option(help="Also write events as JSON lines.")] = False,
+    force: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Simulate a session and write a verified run directory."""
+    from tapesim.io.writer import check_output
+    from tapesim.runs import execute_run
+    from tapesim.ui import progress_bar
+
+    cfg = resolve_config(profile, config, seed, symbols, start, end, date)
+    check_output(out_dir, force)
+    with progress_bar(cfg, enabled=not quiet and sys.stderr.isatty()) as progress:
+        summary = execute_run(cfg, out_dir, workers=workers, force=force, jsonl=jsonl,
+                              progress=progress)
+    counts = summary.manifest["counts"]
+    out.print(f"wrote {out_dir}: {counts['total']:,} events "
+              f"({counts['equity_quote']:,} quotes, {counts['equity_print']:,} prints), "
+              f"run id {summary.manifest['run_id']}")
+
+
+@app.command()
+@guarded
+def verify(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+    """Recompute every hash and invariant of a run directory."""
+    from tapesim.io.verify import verify_run
+
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir} is not a directory: pass a run directory")
+    problems = verify_run(run_dir)
+    if problems:
+        for p in problems:
+            err.print(f"FAIL {p}", markup=False, highlight=False)
+        raise typer.Exit(2)
+    out.print(f"ok {run_dir}: every hash and invariant checks out")
+
+
+@app.command()
+@guarded
+def inspect(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+    """Counts per kind, symbol and venue, time range and spreads."""
+    from tapesim.ui import inspect_tables
+
+    for table in inspect_tables(run_dir):
+        out.print(table)
+
+
+@app.command()
+@guarded
+def profiles() -> None:
+    """List the shipped profiles."""
+    from rich.table import Table
+
+    table = Table("profile", "symbols", "window", "description")
+    for name in profile_names():
+        cfg = load_profile(name)
+        s = cfg.session.session()
+        window = f"{cfg.session.date} {(s.end_ns - s.start_ns) / 60e9:.0f} min"
+        table.add_row(name, ",".join(x.symbol for x in cfg.symbols), window, cfg.description)
+    out.print(table)
+
+
+@app.command()
+@guarded
+def facts(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    symbols: Annotated[str | None, typer.Option(help="Only these symbols.")] = None,
+) -> None:
+    """Stylized facts of a run against the realism targets."""
+    from tapesim.calibration.facts import equity_facts, facts_table
+
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir} is not a directory: pass a run directory")
+    wanted = [s.strip().upper() for s in symbols.split(",")] if symbols else None
+    out.print(facts_table(equity_facts(run_dir, wanted)))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,67 @@
+"""The run manifest: what a run directory holds and how to check it.
+
+Written last, as canonical JSON (sorted keys). It pins the generator version,
+seed bundle, parameter snapshot hash, counts, time range, ordering rule, the sha256
+of every artifact and of the event stream in replay order. Nothing in it depends
+on the wall clock, the machine or the worker count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.json"
+PARAMETER_SNAPSHOT = "parameter_snapshot.json"
+PROVENANCE = "provenance.parquet"
+FORMAT = "tapesim-run-v1"
+ORDER_BY = ["ts", "ingest_ts", "seq", "trace_id"]
+TIE_BREAK = (
+    "seq is assigned in replay order: by ts, then ingest_ts, then quotes before prints, "
+    "then the symbol's position in the config, then generation order within the symbol"
+)
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, two-space indent, newline at the end."""
+    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def snapshot_hash(snapshot: dict[str, Any]) -> str:
+    text = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def run_id_for(snapshot_hash_value: str) -> str:
+    """A short, stable run id derived from the parameter snapshot (seed included)."""
+    return "tsim-" + snapshot_hash_value.removeprefix("sha256:")[:12]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def artifact_entry(path: Path, rows: int | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    if rows is not None:
+        entry["rows"] = rows
+    return entry
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} has no {MANIFEST}: it is not a complete run directory")
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); the run directory is damaged") from err
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a {FORMAT} manifest")
+    return data

@@ -1,0 +1,76 @@
+"""Streaming k-way merge of ordered Arrow sources, one window at a time.
+
+Each source yields tables whose ``key`` column never decreases. The merge keeps a
+small buffer per source and repeatedly emits every buffered row whose key is below
+the smallest "last key seen" among sources that still have more to give: no later
+row can sort before those. Each emitted window is sorted with Arrow's multi-key
+sort, so the whole stream comes out in total order while memory holds only a few
+batches per source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+class _Cursor:
+    def __init__(self, source: Iterable[pa.Table], key: str) -> None:
+        self._it = iter(source)
+        self._key = key
+        self.buffer: pa.Table | None = None
+        self.exhausted = False
+
+    def fill(self) -> None:
+        """Append the next non-empty table from the source, if any."""
+        for table in self._it:
+            if table.num_rows:
+                self.buffer = table if self.buffer is None else pa.concat_tables([self.buffer, table])
+                return
+        self.exhausted = True
+
+    @property
+    def last_key(self) -> int:
+        assert self.buffer is not None
+        return self.buffer.column(self._key)[-1].as_py()
+
+    def take_below(self, cutoff: int | None) -> pa.Table | None:
+        if self.buffer is None or self.buffer.num_rows == 0:
+            return None
+        if cutoff is None:
+            out, self.buffer = self.buffer, None
+            return out
+        keys = self.buffer.column(self._key)
+        split = int(pc.sum(pc.less(keys, cutoff)).as_py() or 0)  # keys are sorted
+        if split == 0:
+            return None
+        out = self.buffer.slice(0, split)
+        self.buffer = self.buffer.slice(split)
+        return out
+
+
+def windowed_merge(
+    sources: list[Iterable[pa.Table]], key: str, sort_keys: list[tuple[str, str]]
+) -> Iterator[pa.Table]:
+    """Merge sources ordered by ``key`` into windows sorted by ``sort_keys``."""
+    cursors = [_Cursor(s, key) for s in sources]
+    while True:
+        for c in cursors:
+            if (c.buffer is None or c.buffer.num_rows == 0) and not c.exhausted:
+                c.fill()
+        live = [c for c in cursors if c.buffer is not None and c.buffer.num_rows]
+        if not live:
+            return
+        pending = [c for c in live if not c.exhausted]
+        cutoff = min(c.last_key for c in pending) if pending else None
+        parts = [t for c in live if (t := c.take_below(cutoff)) is not None]
+        if not parts:
+            # Every buffered row sits at the cutoff: read further in the sources that set it.
+            for c in pending:
+                if c.last_key == cutoff:
+                    c.fill()
+            continue
+        window = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        yield window.take(pc.sort_indices(window, sort_keys=sort_keys))

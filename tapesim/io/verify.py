@@ -1,0 +1,242 @@
+"""Checks a run directory against its manifest and the event contract.
+
+Recomputes the sha256 of every artifact, the parameter snapshot hash and the
+event-stream digest, and checks every invariant row by row (streamed in batches):
+schema, replay order, contiguous run-wide seq, trace ids, ingest after source,
+prices on the penny grid, positive sizes, uncrossed quotes, exchange codes,
+conservation, provenance alignment. Returns the problems found, each one line
+naming the file and what is wrong; an empty list means the run is sound.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tapesim.events.models import KINDS, KINDS_BY_NAME, EventKind
+from tapesim.io.canonical import (
+    PROVENANCE_SCHEMA,
+    STREAM_LAYOUT,
+    StreamDigest,
+    RECORD,
+    pack_records,
+)
+from tapesim.io.manifest import (
+    PARAMETER_SNAPSHOT,
+    PROVENANCE,
+    read_manifest,
+    run_id_for,
+    sha256_file,
+    snapshot_hash,
+)
+from tapesim.io.merge import windowed_merge
+
+BATCH = 1 << 16
+TOLERANCE = 1e-6
+
+
+class _Problems(list[str]):
+    def add(self, text: str) -> None:
+        if len(self) < 50:
+            self.append(text)
+
+
+def verify_run(run_dir: Path) -> list[str]:
+    problems = _Problems()
+    try:
+        manifest = read_manifest(run_dir)
+    except (FileNotFoundError, ValueError) as err:
+        return [str(err)]
+    if not _check_artifacts(run_dir, manifest, problems):
+        return list(problems)
+    _check_snapshot(run_dir, manifest, problems)
+    _check_events(run_dir, manifest, problems)
+    _check_provenance(run_dir, manifest, problems)
+    for symbol, totals in manifest.get("conservation", {}).items():
+        if totals.get("shares") != 0 or totals.get("cash_cents") != 0:
+            problems.add(f"{symbol}: shares or cash not conserved across agents: {totals}")
+    return list(problems)
+
+
+def _check_artifacts(run_dir: Path, manifest: dict[str, Any], problems: _Problems) -> bool:
+    artifacts = manifest.get("artifacts", {})
+    required = [f"{k.file_stem}.parquet" for k in KINDS] + [PROVENANCE, PARAMETER_SNAPSHOT]
+    for name in required:
+        if name not in artifacts:
+            problems.add(f"manifest lists no {name}")
+    sound = True
+    for name, entry in sorted(artifacts.items()):
+        path = run_dir / name
+        if not path.is_file():
+            problems.add(f"{name} is missing")
+            sound = False
+            continue
+        size = path.stat().st_size
+        if size != entry.get("bytes"):
+            problems.add(f"{name} has {size} bytes, the manifest says {entry.get('bytes')} "
+                         "(truncated or replaced)")
+            sound = False
+        elif sha256_file(path) != entry.get("sha256"):
+            problems.add(f"{name} does not match its sha256 in the manifest (corrupted)")
+            sound = False
+    return sound or not problems or all("sha256" in p or "bytes" in p for p in problems)
+
+
+def _check_snapshot(run_dir: Path, manifest: dict[str, Any], problems: _Problems) -> None:
+    try:
+        snapshot = json.loads((run_dir / PARAMETER_SNAPSHOT).read_text("utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        problems.add(f"{PARAMETER_SNAPSHOT} cannot be read: {err}")
+        return
+    h = snapshot_hash(snapshot)
+    if h != manifest.get("parameter_snapshot_hash"):
+        problems.add(f"{PARAMETER_SNAPSHOT} hashes to {h}, the manifest says "
+                     f"{manifest.get('parameter_snapshot_hash')}")
+    if run_id_for(h) != manifest.get("run_id"):
+        problems.add(f"run_id {manifest.get('run_id')} does not derive from the snapshot hash")
+
+
+def _batches(path: Path, problems: _Problems) -> Iterator[pa.Table]:
+    try:
+        pf = pq.ParquetFile(str(path))
+        for batch in pf.iter_batches(batch_size=BATCH):
+            yield pa.Table.from_batches([batch])
+    except (OSError, pa.ArrowException) as err:
+        problems.add(f"{path.name} cannot be read as Parquet: {err}")
+
+
+def _check_kind_batch(
+    kind: EventKind, t: pa.Table, manifest: dict[str, Any], state: dict[str, Any],
+    problems: _Problems,
+) -> None:
+    name = f"{kind.file_stem}.parquet"
+    if t.schema != kind.schema:
+        problems.add(f"{name}: schema differs from the {kind.name} contract")
+        state["broken"] = True
+        return
+    ts = t.column("ts").to_numpy()
+    ingest = t.column("ingest_ts").to_numpy()
+    seq = t.column("seq").to_numpy()
+    keys = np.stack([ts, ingest, seq])
+    prev = state.get("last")
+    if prev is not None:
+        keys = np.concatenate([np.array(prev).reshape(3, 1), keys], axis=1)
+    d = np.diff(keys, axis=1)
+    out_of_order = (d[0] < 0) | ((d[0] == 0) & (d[1] < 0)) | ((d[0] == 0) & (d[1] == 0) & (d[2] <= 0))
+    if out_of_order.any():
+        problems.add(f"{name}: rows out of replay order near seq {int(keys[2][np.argmax(out_of_order) + 1])}")
+    state["last"] = (int(ts[-1]), int(ingest[-1]), int(seq[-1]))
+    if (ingest < t.column("source_ts").to_numpy()).any():
+        problems.add(f"{name}: ingest_ts before source_ts")
+    session = manifest["session"]
+    if ts.min() < session["start_ts"] or ts.max() > session["end_ts"]:
+        problems.add(f"{name}: ts outside the session window")
+    expected = [f"{manifest['run_id']}:{kind.stream}:{s}" for s in seq.tolist()]
+    if t.column("trace_id").to_pylist() != expected:
+        problems.add(f"{name}: trace_id is not <run_id>:{kind.stream}:<seq>")
+    symbols = set(manifest["symbols"])
+    if not set(t.column("underlying_id").unique().to_pylist()) <= symbols:
+        problems.add(f"{name}: underlying_id outside the manifest's symbols")
+    if kind.name == "equity_quote":
+        bid, ask = t.column("bid").to_numpy(), t.column("ask").to_numpy()
+        _on_grid(name, "bid", bid, problems)
+        _on_grid(name, "ask", ask, problems)
+        if (bid >= ask).any() or (bid <= 0).any():
+            problems.add(f"{name}: a quote with bid >= ask or bid <= 0 (locked or crossed NBBO)")
+    else:
+        price = t.column("price").to_numpy()
+        _on_grid(name, "price", price, problems)
+        if (price <= 0).any():
+            problems.add(f"{name}: a print with price <= 0")
+        if (t.column("size").to_numpy() <= 0).any():
+            problems.add(f"{name}: a print with size <= 0")
+        lit, trf = manifest["venues"]["lit"], manifest["venues"]["trf"]
+        exchange = t.column("exchange").to_pylist()
+        off = t.column("offExchangeFlag").to_pylist()
+        for code, flag in set(zip(exchange, off, strict=True)):
+            if code not in lit + trf or flag != (code in trf):
+                problems.add(f"{name}: exchange {code!r} with offExchangeFlag={flag} is not a "
+                             "lit venue (flag false) or TRF code (flag true) of this run")
+
+
+def _on_grid(name: str, column: str, values: np.ndarray, problems: _Problems) -> None:
+    cents = values * 100.0
+    if (np.abs(cents - np.round(cents)) > TOLERANCE).any():
+        problems.add(f"{name}: {column} off the $0.01 grid")
+
+
+def _checked(kind: EventKind, run_dir: Path, manifest: dict[str, Any], problems: _Problems,
+             counts: dict[str, int]) -> Iterator[pa.Table]:
+    state: dict[str, Any] = {}
+    for t in _batches(run_dir / f"{kind.file_stem}.parquet", problems):
+        _check_kind_batch(kind, t, manifest, state, problems)
+        if state.get("broken"):
+            return
+        counts[kind.name] += t.num_rows
+        records = pack_records(kind, t)
+        yield pa.table({name: records[name] for name in records.dtype.names})
+
+
+def _check_events(run_dir: Path, manifest: dict[str, Any], problems: _Problems) -> None:
+    counts = {k.name: 0 for k in KINDS}
+    sources = [_checked(k, run_dir, manifest, problems, counts) for k in KINDS]
+    digest = StreamDigest()
+    expected_seq = 1
+    last_key: tuple[int, int, int] | None = None
+    for window in windowed_merge(sources, "seq", [("seq", "ascending")]):
+        records = np.zeros(window.num_rows, dtype=RECORD)
+        for name in RECORD.names:
+            records[name] = window.column(name).to_numpy(zero_copy_only=False)
+        seq = records["seq"]
+        if not np.array_equal(seq, np.arange(expected_seq, expected_seq + seq.size)):
+            problems.add(f"seq is not contiguous from 1 across kinds near seq {expected_seq}")
+            return
+        expected_seq += seq.size
+        key = np.stack([records["ts"], records["ingest_ts"], records["kind"].astype(np.int64)])
+        if last_key is not None:
+            key = np.concatenate([np.array(last_key).reshape(3, 1), key], axis=1)
+        d = np.diff(key, axis=1)
+        bad = (d[0] < 0) | ((d[0] == 0) & (d[1] < 0)) | ((d[0] == 0) & (d[1] == 0) & (d[2] < 0))
+        if bad.any():
+            problems.add("events across kinds are not in replay order "
+                         "(ts, ingest_ts, quotes before prints) by seq")
+        last_key = (int(key[0][-1]), int(key[1][-1]), int(key[2][-1]))
+        digest.update(records)
+    for kind in KINDS:
+        want = manifest.get("counts", {}).get(kind.name)
+        if counts[kind.name] != want:
+            problems.add(f"{kind.file_stem}.parquet has {counts[kind.name]} rows, "
+                         f"the manifest counts {want}")
+    stream = manifest.get("event_stream", {})
+    if stream.get("layout") != STREAM_LAYOUT:
+        problems.add(f"unknown event stream layout {stream.get('layout')!r}")
+    elif digest.hexdigest() != stream.get("sha256"):
+        problems.add("the event stream in replay order does not match the manifest's digest")
+
+
+def _check_provenance(run_dir: Path, manifest: dict[str, Any], problems: _Problems) -> None:
+    row = 0
+    run_id = manifest["run_id"]
+    for t in _batches(run_dir / PROVENANCE, problems):
+        if t.schema != PROVENANCE_SCHEMA:
+            problems.add(f"{PROVENANCE}: unexpected schema")
+            return
+        kinds = t.column("event_kind").to_pylist()
+        if not set(kinds) <= set(KINDS_BY_NAME):
+            problems.add(f"{PROVENANCE}: unknown event_kind")
+            return
+        expected = [f"{run_id}:{KINDS_BY_NAME[k].stream}:{row + i + 1}" for i, k in enumerate(kinds)]
+        if t.column("trace_id").to_pylist() != expected:
+            problems.add(f"{PROVENANCE}: trace ids do not follow the events in seq order")
+            return
+        if set(t.column("source_kind").unique().to_pylist()) != {"synthetic_market"}:
+            problems.add(f"{PROVENANCE}: source_kind must be synthetic_market")
+        row += t.num_rows
+    if row != manifest.get("counts", {}).get("total"):
+        problems.add(f"{PROVENANCE} has {row} rows, the run has {manifest.get('counts', {}).get('total')} events")

@@ -1,0 +1,168 @@
+"""Writes a run directory atomically.
+
+Everything goes into a hidden temporary directory beside the target; only when
+every file and the manifest are complete is it renamed into place, so a crash
+never leaves a directory that claims to be complete. Parquet files are written in
+fixed-size row groups whatever the merge windows were, so their bytes depend
+only on the event stream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tapesim.events.models import KINDS
+from tapesim.io.canonical import PROVENANCE_SCHEMA
+from tapesim.io.manifest import (
+    MANIFEST,
+    PARAMETER_SNAPSHOT,
+    PROVENANCE,
+    artifact_entry,
+    canonical_json,
+)
+
+ROW_GROUP = 1 << 17
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_statistics": True}
+
+
+class OutputExistsError(FileExistsError):
+    pass
+
+
+class _GroupedParquet:
+    """A Parquet writer that cuts row groups at fixed row counts."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self._writer = pq.ParquetWriter(str(path), schema, **PARQUET_OPTIONS)
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        self.rows += table.num_rows
+        if self._pending_rows >= ROW_GROUP:
+            self._drain(final=False)
+
+    def _drain(self, final: bool) -> None:
+        if not self._pending:
+            return
+        data = pa.concat_tables(self._pending)
+        start = 0
+        while data.num_rows - start >= ROW_GROUP or (final and start < data.num_rows):
+            group = data.slice(start, ROW_GROUP)
+            self._writer.write_table(group, row_group_size=ROW_GROUP)
+            start += group.num_rows
+        rest = data.slice(start)
+        self._pending = [rest] if rest.num_rows else []
+        self._pending_rows = rest.num_rows
+
+    def close(self) -> None:
+        self._drain(final=True)
+        self._writer.close()
+
+
+class _JsonLines:
+    """Events as JSON lines in replay order, with the contract's field names."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = path.open("w", encoding="utf-8")
+
+    def write(self, table: pa.Table) -> None:
+        dumps = json.dumps
+        lines = [dumps(row, separators=(",", ":")) for row in table.to_pylist()]
+        if lines:
+            self._file.write("\n".join(lines) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class RunWriter:
+    """Streams canonical tables into a temporary run directory, then publishes it."""
+
+    def __init__(self, out: Path, force: bool = False, jsonl: bool = False) -> None:
+        self.out = out
+        self.force = force
+        check_output(out, force)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir()
+        self.events = {k.name: _GroupedParquet(self.tmp / f"{k.file_stem}.parquet", k.schema)
+                       for k in KINDS}
+        self.provenance = _GroupedParquet(self.tmp / PROVENANCE, PROVENANCE_SCHEMA)
+        self.jsonl = ({k.name: _JsonLines(self.tmp / f"{k.file_stem}.jsonl") for k in KINDS}
+                      if jsonl else {})
+
+    @property
+    def scratch(self) -> Path:
+        """A folder for intermediate files; removed before publishing."""
+        path = self.tmp / ".scratch"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def write(self, kind: str, table: pa.Table) -> None:
+        self.events[kind].write(table)
+        if self.jsonl:
+            self.jsonl[kind].write(table)
+
+    def finish(self, snapshot: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
+        """Close every file, hash it, write the manifest last, rename into place."""
+        artifacts: dict[str, Any] = {}
+        for writer in [*self.events.values(), self.provenance]:
+            writer.close()
+            artifacts[writer.path.name] = artifact_entry(writer.path, writer.rows)
+        for lines in self.jsonl.values():
+            lines.close()
+            artifacts[lines.path.name] = artifact_entry(lines.path)
+        shutil.rmtree(self.tmp / ".scratch", ignore_errors=True)
+        snapshot_path = self.tmp / PARAMETER_SNAPSHOT
+        snapshot_path.write_text(canonical_json(snapshot), "utf-8")
+        artifacts[PARAMETER_SNAPSHOT] = artifact_entry(snapshot_path)
+        manifest = {**manifest, "artifacts": artifacts}
+        (self.tmp / MANIFEST).write_text(canonical_json(manifest), "utf-8")
+        self._publish()
+        return manifest
+
+    def _publish(self) -> None:
+        trash = None
+        if self.out.exists():
+            check_output(self.out, self.force)
+            trash = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
+            self.out.rename(trash)
+        self.tmp.rename(self.out)
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def abort(self) -> None:
+        """Remove everything written so far."""
+        for writer in [*self.events.values(), self.provenance, *self.jsonl.values()]:
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - best effort while failing anyway
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def check_output(out: Path, force: bool) -> None:
+    """Refuse to overwrite a non-empty output directory unless forced."""
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"--out {out} exists and is not a directory: choose another path")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise OutputExistsError(
+            f"--out {out} exists and is not empty: choose another path or pass --force"
+        )

@@ -1,0 +1,123 @@
+"""A whole run: shards in parallel, merged into one verified run directory.
+
+config -> shards (agents act on venues, events spooled per symbol) -> a streaming
+merge into replay order -> canonical events, provenance and digest -> the run
+directory, manifest last. Nothing flows back upstream.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from tapesim import __version__
+from tapesim.io.canonical import STREAM_LAYOUT, Canonicaliser, ShardNames, StreamDigest
+from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK, run_id_for, snapshot_hash
+from tapesim.io.merge import windowed_merge
+from tapesim.io.writer import RunWriter
+from tapesim.market import ShardResult, simulate_equity_shard
+from tapesim.sim.config import RunConfig
+from tapesim.sim.shards import Progress, run_shards
+
+GENERATOR = "tapesim"
+SEED_NAMESPACE = "tapesim"
+SEED_PARTITION = "market"
+SORT_KEYS = [("ts", "ascending"), ("ingest_ts", "ascending"), ("kind", "ascending"),
+             ("shard", "ascending"), ("local", "ascending")]
+
+
+def library_versions() -> dict[str, str]:
+    """Versions whose change may change output bytes; pinned in the manifest."""
+    return {name: md.version(name) for name in ("numpy", "pyarrow", "simpy")}
+
+
+def _spool_batches(path: Path, shard: int) -> Iterator[pa.Table]:
+    """A shard's spool as tables, tagged with the shard and each row's generation index."""
+    reader = pa.ipc.open_file(str(path))
+    offset = 0
+    for i in range(reader.num_record_batches):
+        batch = reader.get_batch(i)
+        n = batch.num_rows
+        table = pa.Table.from_batches([batch])
+        table = table.append_column("shard", pa.array([shard] * n, pa.int32()))
+        table = table.append_column("local", pa.array(range(offset, offset + n), pa.int64()))
+        offset += n
+        yield table
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    out: Path
+    manifest: dict[str, Any]
+
+
+def execute_run(
+    config: RunConfig,
+    out: Path,
+    workers: int = 1,
+    force: bool = False,
+    jsonl: bool = False,
+    progress: Progress | None = None,
+) -> RunSummary:
+    snapshot = config.snapshot()
+    params_hash = snapshot_hash(snapshot)
+    run_id = run_id_for(params_hash)
+    writer = RunWriter(out, force=force, jsonl=jsonl)
+    try:
+        results: list[ShardResult] = run_shards(
+            simulate_equity_shard, config, writer.scratch, workers, progress)
+        manifest = _merge_and_describe(config, run_id, params_hash, results, writer)
+        manifest = writer.finish(snapshot, manifest)
+    except BaseException:
+        writer.abort()
+        raise
+    return RunSummary(out, manifest)
+
+
+def _merge_and_describe(
+    config: RunConfig, run_id: str, params_hash: str, results: list[ShardResult],
+    writer: RunWriter,
+) -> dict[str, Any]:
+    venues = config.venues
+    canon = Canonicaliser(run_id, [ShardNames(r.symbol, r.agent_names) for r in results],
+                          [*venues.lit, *venues.trf], len(venues.lit))
+    digest = StreamDigest()
+    first_ts = last_ts = None
+    sources = [_spool_batches(Path(r.spool), i) for i, r in enumerate(results)]
+    for window in windowed_merge(sources, "ts", SORT_KEYS):
+        quotes, prints, provenance, records = canon.window(window)
+        writer.write("equity_quote", quotes)
+        writer.write("equity_print", prints)
+        writer.provenance.write(provenance)
+        digest.update(records)
+        ts = window.column("ts")
+        first_ts = ts[0].as_py() if first_ts is None else first_ts
+        last_ts = ts[-1].as_py()
+    session = config.session.session()
+    counts = {"equity_quote": sum(r.quotes for r in results),
+              "equity_print": sum(r.prints for r in results)}
+    return {
+        "format": FORMAT,
+        "generator": {"name": GENERATOR, "version": __version__, "libraries": library_versions()},
+        "run_id": run_id,
+        "profile": config.name,
+        "seed_bundle": {"seed": config.seed, "namespace": SEED_NAMESPACE,
+                        "partition": SEED_PARTITION},
+        "parameter_snapshot_hash": params_hash,
+        "session": {"date": session.date.isoformat(), "open_ts": session.open_ms,
+                    "close_ts": session.close_ms, "start_ts": session.start_ms,
+                    "end_ts": session.end_ms},
+        "symbols": [r.symbol for r in results],
+        "venues": {"lit": list(venues.lit), "trf": list(venues.trf)},
+        "counts": {**counts, "total": sum(counts.values())},
+        "time_range": {"first_ts": first_ts, "last_ts": last_ts},
+        "ordering": {"order_by": ORDER_BY, "tie_break": TIE_BREAK, "seq_start": 1},
+        "event_stream": {"layout": STREAM_LAYOUT, "sha256": digest.hexdigest()},
+        "conservation": {r.symbol: {"shares": r.shares_total, "cash_cents": r.cash_total}
+                         for r in results},
+    }

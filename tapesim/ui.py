@@ -1,0 +1,84 @@
+"""Terminal presentation: the run progress bar and the `inspect` tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tapesim.io.manifest import read_manifest
+from tapesim.sim.config import RunConfig
+from tapesim.sim.shards import Progress as ProgressCallback
+
+
+@contextmanager
+def progress_bar(config: RunConfig, enabled: bool) -> Iterator[ProgressCallback | None]:
+    """A bar over simulated time summed across shards; None when disabled."""
+    if not enabled:
+        yield None
+        return
+    session = config.session.session()
+    span = session.end_ns - session.start_ns
+    done: dict[str, int] = {}
+    columns = (TextColumn("simulating"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+               TextColumn("{task.fields[clock]}"), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("run", total=span * len(config.symbols), clock="")
+
+        def update(symbol: str, sim_ns: int) -> None:
+            done[symbol] = sim_ns - session.start_ns
+            minutes = min(done.values()) // 60_000_000_000 if len(done) == len(
+                config.symbols) else 0
+            bar.update(task, completed=sum(done.values()),
+                       clock=f"{minutes // 60 + 9 + (30 + minutes % 60) // 60:02d}:"
+                             f"{(30 + minutes % 60) % 60:02d} NY")
+
+        yield update
+
+
+def inspect_tables(run_dir: Path) -> list[Table]:
+    manifest = read_manifest(run_dir)
+    counts = manifest["counts"]
+    summary = Table("run", "value", title=f"{run_dir}")
+    summary.add_row("run id", manifest["run_id"])
+    summary.add_row("profile", manifest["profile"])
+    summary.add_row("seed", str(manifest["seed_bundle"]["seed"]))
+    summary.add_row("session", manifest["session"]["date"])
+    summary.add_row("time range (ms)",
+                    f"{manifest['time_range']['first_ts']} .. {manifest['time_range']['last_ts']}")
+    for kind, n in counts.items():
+        summary.add_row(f"{kind} events", f"{n:,}")
+
+    quotes = ds.dataset(run_dir / "equity_quotes.parquet").to_table(
+        columns=["underlying_id", "bid", "ask"])
+    spread = pc.round(pc.multiply(pc.subtract(quotes.column("ask"), quotes.column("bid")), 100.0))
+    quotes = pa.table({"underlying_id": quotes.column("underlying_id"), "spread": spread})
+    by_symbol = quotes.group_by("underlying_id").aggregate(
+        [("spread", "count"), ("spread", "approximate_median"), ("spread", "mean")])
+    prints = ds.dataset(run_dir / "equity_prints.parquet").to_table(
+        columns=["underlying_id", "exchange", "size", "offExchangeFlag"])
+    per_symbol = prints.group_by("underlying_id").aggregate([("size", "count"), ("size", "sum")])
+    print_rows = {r["underlying_id"]: r for r in per_symbol.to_pylist()}
+    symbols = Table("symbol", "quotes", "prints", "shares", "median spread (ticks)",
+                    "mean spread (ticks)", title="per symbol")
+    for r in sorted(by_symbol.to_pylist(), key=lambda r: manifest["symbols"].index(
+            r["underlying_id"])):
+        p = print_rows.get(r["underlying_id"], {})
+        symbols.add_row(r["underlying_id"], f"{r['spread_count']:,}", f"{p.get('size_count', 0):,}",
+                        f"{p.get('size_sum', 0):,}", f"{r['spread_approximate_median']:.1f}",
+                        f"{r['spread_mean']:.2f}")
+    venues = prints.group_by(["exchange", "offExchangeFlag"]).aggregate(
+        [("size", "count"), ("size", "sum")])
+    total = max(prints.num_rows, 1)
+    venue_table = Table("exchange", "off-exchange", "prints", "share of prints", "shares",
+                        title="per venue")
+    for r in sorted(venues.to_pylist(), key=lambda r: -r["size_count"]):
+        venue_table.add_row(r["exchange"], str(r["offExchangeFlag"]), f"{r['size_count']:,}",
+                            f"{r['size_count'] / total:.1%}", f"{r['size_sum']:,}")
+    return [summary, symbols, venue_table]
