@@ -1,0 +1,97 @@
+"""The command line: happy path and every class of bad input (exit 2, one line, no output)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tapesim.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_run_verify_inspect(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    result = invoke("run", "--profile", "equities-smoke", "--seed", "2", "--end", "09:32",
+                    "--symbols", "SPY", "--out", str(out), "--jsonl")
+    assert result.exit_code == 0, result.output
+    assert (out / "manifest.json").is_file()
+    assert (out / "equity_quotes.jsonl").is_file()
+    assert invoke("verify", str(out)).exit_code == 0
+    inspected = invoke("inspect", str(out))
+    assert inspected.exit_code == 0 and "SPY" in inspected.output
+    assert invoke("profiles").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--profile", "no-such-profile"], "unknown profile"),
+        (["--profile", "equities-smoke", "--seed", "abc"], "seed"),
+        (["--profile", "equities-smoke", "--start", "9h"], "--start"),
+        (["--profile", "equities-smoke", "--start", "09:00"], "09:30"),
+        (["--profile", "equities-smoke", "--date", "2026-03-14"], "not an NYSE trading day"),
+        (["--profile", "equities-smoke", "--symbols", "ZZZZ"], "--symbols"),
+        (["--profile", "equities-smoke", "--workers", "0"], "workers"),
+        ([], "--profile"),
+    ],
+)
+def test_bad_input_exits_2_without_output(tmp_path: Path, args: list[str], needle: str) -> None:
+    out = tmp_path / "never"
+    result = invoke("run", *args, "--out", str(out))
+    assert result.exit_code == 2
+    assert needle in result.output
+    assert not out.exists()
+    assert not list(tmp_path.glob(".never*"))
+
+
+def test_existing_output_needs_force(tmp_path: Path) -> None:
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    args = ["run", "--profile", "equities-smoke", "--end", "09:31", "--symbols", "SPY",
+            "--out", str(out)]
+    result = invoke(*args)
+    assert result.exit_code == 2 and "--force" in result.output
+    assert (out / "keep.txt").read_text() == "mine"
+    assert invoke(*args, "--force").exit_code == 0
+    assert not (out / "keep.txt").exists()
+
+
+def test_bad_config_field(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("base_profile: equities-smoke\nnoise:\n  orders_per_sec: 3\n")
+    result = invoke("run", "--config", str(cfg), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    assert "noise.orders_per_sec" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_verify_damaged_exits_2(tiny_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "damaged"
+    shutil.copytree(tiny_run, copy)
+    (copy / "equity_prints.parquet").unlink()
+    result = invoke("verify", str(copy))
+    assert result.exit_code == 2 and "equity_prints.parquet is missing" in result.output
+    assert invoke("verify", str(tmp_path / "nothing")).exit_code == 2
+
+
+def test_failed_run_leaves_no_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tapesim.runs
+
+    def boom(*_a, **_k):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(tapesim.runs, "run_shards", boom)
+    out = tmp_path / "crash"
+    result = invoke("run", "--profile", "equities-smoke", "--out", str(out))
+    assert result.exit_code == 1 and "simulated crash" in result.output
+    assert not out.exists() and not list(tmp_path.iterdir())
