@@ -52,11 +52,11 @@ def guarded(fn: F) -> F:
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
-        except (ConfigError, InputError, FileExistsError, FileNotFoundError) as e:
+        except (ConfigError, InputError, FileExistsError, FileNotFoundError, ValueError) as e:
             fail(str(e))
         except KeyboardInterrupt:
             fail("interrupted; nothing was written", 130)
-        except Exception as e:  # noqa: BLE001 - the last line of defence
+        except Exception as e:
             fail(f"internal error: {type(e).__name__}: {e}", 1)
 
     return wrapper  # type: ignore[return-value]
@@ -195,7 +195,14 @@ def facts(
 
     if not run_dir.is_dir():
         raise InputError(f"{run_dir} is not a directory: pass a run directory")
+    from tapesim.io.manifest import read_manifest
+
+    known = read_manifest(run_dir)["symbols"]
     wanted = [s.strip().upper() for s in symbols.split(",")] if symbols else None
+    unknown = sorted(set(wanted or []) - set(known))
+    if unknown:
+        raise InputError(f"--symbols {','.join(unknown)} not in this run: choose from "
+                         f"{','.join(known)}")
     out.print(facts_table(equity_facts(run_dir, wanted)))
 
 

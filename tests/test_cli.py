@@ -95,3 +95,11 @@ def test_failed_run_leaves_no_directory(tmp_path: Path, monkeypatch: pytest.Monk
     result = invoke("run", "--profile", "equities-smoke", "--out", str(out))
     assert result.exit_code == 1 and "simulated crash" in result.output
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_facts_command(tiny_run: Path) -> None:
+    result = invoke("facts", str(tiny_run), "--symbols", "SPY")
+    assert result.exit_code == 0, result.output
+    assert "NBBO changes per print" in result.output
+    bad = invoke("facts", str(tiny_run), "--symbols", "NOPE")
+    assert bad.exit_code == 2

@@ -70,7 +70,7 @@ def test_bad_files(tmp_path: Path) -> None:
         load_config_file(bad)
     other = tmp_path / "c.ini"
     other.write_text("x")
-    with pytest.raises(ConfigError, match=".toml, .yaml"):
+    with pytest.raises(ConfigError, match=r"\.toml, \.yaml"):
         load_config_file(other)
 
 

@@ -27,7 +27,8 @@ class _Cursor:
         """Append the next non-empty table from the source, if any."""
         for table in self._it:
             if table.num_rows:
-                self.buffer = table if self.buffer is None else pa.concat_tables([self.buffer, table])
+                buffered = self.buffer
+                self.buffer = table if buffered is None else pa.concat_tables([buffered, table])
                 return
         self.exhausted = True
 

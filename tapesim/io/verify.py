@@ -22,9 +22,9 @@ import pyarrow.parquet as pq
 from tapesim.events.models import KINDS, KINDS_BY_NAME, EventKind
 from tapesim.io.canonical import (
     PROVENANCE_SCHEMA,
+    RECORD,
     STREAM_LAYOUT,
     StreamDigest,
-    RECORD,
     pack_records,
 )
 from tapesim.io.manifest import (
@@ -123,15 +123,10 @@ def _check_kind_batch(
     ts = t.column("ts").to_numpy()
     ingest = t.column("ingest_ts").to_numpy()
     seq = t.column("seq").to_numpy()
-    keys = np.stack([ts, ingest, seq])
-    prev = state.get("last")
-    if prev is not None:
-        keys = np.concatenate([np.array(prev).reshape(3, 1), keys], axis=1)
-    d = np.diff(keys, axis=1)
-    out_of_order = (d[0] < 0) | ((d[0] == 0) & (d[1] < 0)) | ((d[0] == 0) & (d[1] == 0) & (d[2] <= 0))
-    if out_of_order.any():
-        problems.add(f"{name}: rows out of replay order near seq {int(keys[2][np.argmax(out_of_order) + 1])}")
-    state["last"] = (int(ts[-1]), int(ingest[-1]), int(seq[-1]))
+    bad, state["last"] = _order_breaks(np.stack([ts, ingest, seq]), state.get("last"),
+                                       strict=True)
+    if bad is not None:
+        problems.add(f"{name}: rows out of replay order near seq {int(seq[bad])}")
     if (ingest < t.column("source_ts").to_numpy()).any():
         problems.add(f"{name}: ingest_ts before source_ts")
     session = manifest["session"]
@@ -165,6 +160,30 @@ def _check_kind_batch(
                              "lit venue (flag false) or TRF code (flag true) of this run")
 
 
+def _order_breaks(
+    keys: np.ndarray, previous: tuple[int, ...] | None, strict: bool
+) -> tuple[int | None, tuple[int, ...]]:
+    """First row whose key tuple (rows of ``keys``) sorts before the row above it.
+
+    ``previous`` is the last key of the preceding batch; ``strict`` also rejects
+    equal keys. Returns (index of the first offending row or None, this batch's last key).
+    """
+    if previous is not None:
+        keys = np.concatenate([np.asarray(previous).reshape(-1, 1), keys], axis=1)
+    d = np.diff(keys, axis=1)
+    tied = np.ones(d.shape[1], dtype=bool)
+    bad = np.zeros(d.shape[1], dtype=bool)
+    for row in d[:-1]:
+        bad |= tied & (row < 0)
+        tied &= row == 0
+    bad |= tied & ((d[-1] <= 0) if strict else (d[-1] < 0))
+    last = tuple(int(k) for k in keys[:, -1])
+    if not bad.any():
+        return None, last
+    first = int(np.argmax(bad)) + (0 if previous is not None else 1)
+    return first, last
+
+
 def _on_grid(name: str, column: str, values: np.ndarray, problems: _Problems) -> None:
     cents = values * 100.0
     if (np.abs(cents - np.round(cents)) > TOLERANCE).any():
@@ -188,7 +207,7 @@ def _check_events(run_dir: Path, manifest: dict[str, Any], problems: _Problems) 
     sources = [_checked(k, run_dir, manifest, problems, counts) for k in KINDS]
     digest = StreamDigest()
     expected_seq = 1
-    last_key: tuple[int, int, int] | None = None
+    last_key: tuple[int, ...] | None = None
     for window in windowed_merge(sources, "seq", [("seq", "ascending")]):
         records = np.zeros(window.num_rows, dtype=RECORD)
         for name in RECORD.names:
@@ -199,14 +218,10 @@ def _check_events(run_dir: Path, manifest: dict[str, Any], problems: _Problems) 
             return
         expected_seq += seq.size
         key = np.stack([records["ts"], records["ingest_ts"], records["kind"].astype(np.int64)])
-        if last_key is not None:
-            key = np.concatenate([np.array(last_key).reshape(3, 1), key], axis=1)
-        d = np.diff(key, axis=1)
-        bad = (d[0] < 0) | ((d[0] == 0) & (d[1] < 0)) | ((d[0] == 0) & (d[1] == 0) & (d[2] < 0))
-        if bad.any():
+        bad, last_key = _order_breaks(key, last_key, strict=False)
+        if bad is not None:
             problems.add("events across kinds are not in replay order "
                          "(ts, ingest_ts, quotes before prints) by seq")
-        last_key = (int(key[0][-1]), int(key[1][-1]), int(key[2][-1]))
         digest.update(records)
     for kind in KINDS:
         want = manifest.get("counts", {}).get(kind.name)
@@ -231,7 +246,8 @@ def _check_provenance(run_dir: Path, manifest: dict[str, Any], problems: _Proble
         if not set(kinds) <= set(KINDS_BY_NAME):
             problems.add(f"{PROVENANCE}: unknown event_kind")
             return
-        expected = [f"{run_id}:{KINDS_BY_NAME[k].stream}:{row + i + 1}" for i, k in enumerate(kinds)]
+        expected = [f"{run_id}:{KINDS_BY_NAME[k].stream}:{row + i + 1}"
+                    for i, k in enumerate(kinds)]
         if t.column("trace_id").to_pylist() != expected:
             problems.add(f"{PROVENANCE}: trace ids do not follow the events in seq order")
             return
@@ -239,4 +255,5 @@ def _check_provenance(run_dir: Path, manifest: dict[str, Any], problems: _Proble
             problems.add(f"{PROVENANCE}: source_kind must be synthetic_market")
         row += t.num_rows
     if row != manifest.get("counts", {}).get("total"):
-        problems.add(f"{PROVENANCE} has {row} rows, the run has {manifest.get('counts', {}).get('total')} events")
+        total = manifest.get("counts", {}).get("total")
+        problems.add(f"{PROVENANCE} has {row} rows, the run has {total} events")

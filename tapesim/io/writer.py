@@ -9,6 +9,7 @@ only on the event stream.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -151,10 +152,8 @@ class RunWriter:
     def abort(self) -> None:
         """Remove everything written so far."""
         for writer in [*self.events.values(), self.provenance, *self.jsonl.values()]:
-            try:
+            with contextlib.suppress(Exception):
                 writer.close()
-            except Exception:  # noqa: BLE001 - best effort while failing anyway
-                pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
