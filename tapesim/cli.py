@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
+from tapesim.io.manifest import RunDirectoryError
 from tapesim.sim.config import (
     ConfigError,
     RunConfig,
@@ -52,7 +53,8 @@ def guarded(fn: F) -> F:
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
-        except (ConfigError, InputError, FileExistsError, FileNotFoundError, ValueError) as e:
+        except (ConfigError, InputError, FileExistsError, FileNotFoundError,
+                RunDirectoryError) as e:
             fail(str(e))
         except KeyboardInterrupt:
             fail("interrupted; nothing was written", 130)

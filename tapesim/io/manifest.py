@@ -54,14 +54,19 @@ def artifact_entry(path: Path, rows: int | None = None) -> dict[str, Any]:
     return entry
 
 
+class RunDirectoryError(ValueError):
+    """A directory that is not a readable tapesim run."""
+
+
 def read_manifest(run_dir: Path) -> dict[str, Any]:
     path = run_dir / MANIFEST
     if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} has no {MANIFEST}: it is not a complete run directory")
+        raise RunDirectoryError(f"{run_dir} has no {MANIFEST}: it is not a complete run directory")
     try:
         data = json.loads(path.read_text("utf-8"))
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); the run directory is damaged") from err
+        raise RunDirectoryError(
+            f"{path} is not valid JSON ({err}); the run directory is damaged") from err
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a {FORMAT} manifest")
+        raise RunDirectoryError(f"{path} is not a {FORMAT} manifest")
     return data

@@ -30,6 +30,7 @@ from tapesim.io.canonical import (
 from tapesim.io.manifest import (
     PARAMETER_SNAPSHOT,
     PROVENANCE,
+    RunDirectoryError,
     read_manifest,
     run_id_for,
     sha256_file,
@@ -51,7 +52,7 @@ def verify_run(run_dir: Path) -> list[str]:
     problems = _Problems()
     try:
         manifest = read_manifest(run_dir)
-    except (FileNotFoundError, ValueError) as err:
+    except RunDirectoryError as err:
         return [str(err)]
     if not _check_artifacts(run_dir, manifest, problems):
         return list(problems)
