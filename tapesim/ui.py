@@ -33,11 +33,10 @@ def progress_bar(config: RunConfig, enabled: bool) -> Iterator[ProgressCallback 
 
         def update(symbol: str, sim_ns: int) -> None:
             done[symbol] = sim_ns - session.start_ns
-            minutes = min(done.values()) // 60_000_000_000 if len(done) == len(
-                config.symbols) else 0
+            slowest = min(done.values()) if len(done) == len(config.symbols) else 0
+            minutes = (session.start_ns + slowest) // 60_000_000_000 + 9 * 60 + 30
             bar.update(task, completed=sum(done.values()),
-                       clock=f"{minutes // 60 + 9 + (30 + minutes % 60) // 60:02d}:"
-                             f"{(30 + minutes % 60) % 60:02d} NY")
+                       clock=f"{minutes // 60:02d}:{minutes % 60:02d} New York")
 
         yield update
 

@@ -8,6 +8,7 @@ Progress (simulated nanoseconds per shard) flows back through a queue.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import queue as queue_mod
 from collections.abc import Callable
@@ -51,24 +52,25 @@ def run_shards(
     order = sorted(config.symbols, key=lambda s: (-s.activity, symbols.index(s.symbol)))
     ctx = mp.get_context("spawn")
     results: dict[str, Any] = {}
-    with ctx.Manager() as manager:
-        q = manager.Queue()
-        forward = _QueueProgress(q) if progress is not None else None
-        with ProcessPoolExecutor(max_workers=min(workers, len(symbols)), mp_context=ctx) as pool:
-            futures = {pool.submit(shard, config, s.symbol, spools[s.symbol], forward): s.symbol
-                       for s in order}
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                _drain(q, progress)
-                for f in done:
-                    results[futures[f]] = f.result()
+    with contextlib.ExitStack() as stack:
+        q = stack.enter_context(ctx.Manager()).Queue() if progress is not None else None
+        forward = _QueueProgress(q) if q is not None else None
+        pool = stack.enter_context(
+            ProcessPoolExecutor(max_workers=min(workers, len(symbols)), mp_context=ctx))
+        futures = {pool.submit(shard, config, s.symbol, spools[s.symbol], forward): s.symbol
+                   for s in order}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(q, progress)
+            for f in done:
+                results[futures[f]] = f.result()
+        _drain(q, progress)
     return [results[s] for s in symbols]
 
 
 def _drain(q: Any, progress: Progress | None) -> None:
-    if progress is None:
+    if q is None or progress is None:
         return
     while True:
         try:
