@@ -1,0 +1,91 @@
+"""Option contract identities and their two string forms.
+
+The contract allows ``ROOT-YYYY-MM-DD-STRIKE-C|P`` (strike with trailing zeros
+trimmed, e.g. ``SPY-2026-01-16-500-C``, ``SPY-2026-01-16-502.5-P``) or the
+21-character OCC form (root padded with spaces to six, ``YYMMDD``, ``C|P``, strike
+x 1000 as eight digits, e.g. ``SPY   260116C00500000``). A run uses one form
+throughout; both parse back to the same contract.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Right = Literal["C", "P"]
+_DASHED = re.compile(r"^([A-Z][A-Z0-9.]{0,5})-(\d{4}-\d{2}-\d{2})-(\d+(?:\.\d{1,3})?)-([CP])$")
+_OCC = re.compile(r"^([A-Z][A-Z0-9. ]{5})(\d{6})([CP])(\d{8})$")
+
+
+@dataclass(frozen=True, order=True)
+class OptionContract:
+    """One listed option: root, expiry, strike (in thousandths of a dollar), call or put."""
+
+    root: str
+    expiry: dt.date
+    strike_mills: int
+    right: Right
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Z][A-Z0-9.]{0,5}", self.root):
+            raise ValueError(f"option root {self.root!r} must be 1-6 upper-case characters")
+        if not 0 < self.strike_mills < 100_000_000:
+            raise ValueError(f"strike {self.strike_mills / 1000} is outside (0, 100000)")
+        if self.right not in ("C", "P"):
+            raise ValueError(f"right {self.right!r} must be 'C' or 'P'")
+
+    @classmethod
+    def of(cls, root: str, expiry: dt.date, strike: float, right: Right) -> OptionContract:
+        return cls(root, expiry, round(strike * 1000), right)
+
+    @property
+    def strike(self) -> float:
+        return self.strike_mills / 1000
+
+    @property
+    def option_type(self) -> str:
+        """The contract's ``option_type`` value: ``call`` or ``put``."""
+        return "call" if self.right == "C" else "put"
+
+    def dashed(self) -> str:
+        whole, frac = divmod(self.strike_mills, 1000)
+        strike = str(whole) if frac == 0 else f"{whole}.{frac:03d}".rstrip("0")
+        return f"{self.root}-{self.expiry.isoformat()}-{strike}-{self.right}"
+
+    def occ(self) -> str:
+        return f"{self.root:<6}{self.expiry:%y%m%d}{self.right}{self.strike_mills:08d}"
+
+    def format(self, style: ContractIdStyle) -> str:
+        return self.dashed() if style == "dashed" else self.occ()
+
+
+ContractIdStyle = Literal["dashed", "occ"]
+
+
+def parse_contract_id(text: str) -> OptionContract:
+    """Parse either form; ValueError names what is wrong."""
+    m = _DASHED.match(text)
+    if m:
+        root, day, strike, right = m.groups()
+        whole, _, frac = strike.partition(".")
+        mills = int(whole) * 1000 + int((frac + "000")[:3])
+        return OptionContract(root, _date(day, text), mills, right)  # type: ignore[arg-type]
+    m = _OCC.match(text)
+    if m and len(text) == 21:
+        root, day, right, strike = m.groups()
+        if root != root.rstrip() + " " * (6 - len(root.rstrip())) or not root.strip():
+            raise ValueError(f"option id {text!r}: the OCC root must be left-aligned")
+        full = f"20{day[:2]}-{day[2:4]}-{day[4:]}"
+        return OptionContract(root.rstrip(), _date(full, text), int(strike), right)  # type: ignore[arg-type]
+    raise ValueError(
+        f"option id {text!r} is neither ROOT-YYYY-MM-DD-STRIKE-C|P nor the 21-character OCC form"
+    )
+
+
+def _date(text: str, whole: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"option id {whole!r}: {text} is not a valid date") from None
