@@ -1,0 +1,109 @@
+"""The latent implied-volatility surface of one underlying.
+
+Built as an SSVI surface (Gatheral and Jacquier 2014) on total implied variance
+w(k, T) = theta_T / 2 * (1 + rho*phi*k + sqrt((phi*k + rho)^2 + 1 - rho^2)),
+k = ln(K / F), which is free of butterfly arbitrage when
+eta * (1 + |rho|) <= 4 and eta^2 * (1 + |rho|) <= 4 (checked at construction),
+and free of calendar arbitrage while the ATM total variance theta_T rises with T
+(enforced). On top of that:
+  ATM vol by expiry: a short-end level that follows the underlying's volatility
+    regime and a long-run level, blended over a term time-scale, so the term
+    structure slopes upward when calm and inverts in stress;
+  put skew through rho (steeper for index-like ETFs);
+  an event (earnings) adds a lump of variance to every expiry after the event;
+  roughness: a small, smooth, seeded wiggle in strike, bounded in size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tapesim.sim.rng import stream
+
+
+@dataclass(frozen=True)
+class SurfaceParams:
+    base_vol: float  # the underlying's average ATM implied vol
+    long_run_premium: float = 0.08  # long-dated ATM above the average when calm
+    term_days: float = 30.0  # how fast the short end blends into the long run
+    regime_beta: float = 0.9  # how strongly the short end follows the vol regime
+    rho: float = -0.25  # skew: negative puts the smile's weight on low strikes
+    eta: float = 0.8  # smile curvature scale
+    roughness: float = 0.002  # largest absolute vol wiggle across strikes
+    event_move: float = 0.0  # expected absolute event move (fraction of spot); 0 = none
+
+    def __post_init__(self) -> None:
+        if not -1.0 < self.rho < 1.0:
+            raise ValueError("rho must lie in (-1, 1)")
+        if self.eta * (1 + abs(self.rho)) > 4 or self.eta**2 * (1 + abs(self.rho)) > 4:
+            raise ValueError("eta too large for rho: the SSVI surface would admit butterflies")
+
+
+INDEX_LIKE_SKEW = {"rho": -0.7, "eta": 1.3}
+
+
+def atm_term_structure(params: SurfaceParams, vol_ratio: float, t_years) -> np.ndarray:
+    """ATM implied vol per expiry, before the event."""
+    short = params.base_vol * vol_ratio**params.regime_beta
+    long = params.base_vol * (1.0 + params.long_run_premium)
+    blend = np.exp(-np.asarray(t_years, dtype=float) * 365.0 / params.term_days)
+    return long + (short - long) * blend
+
+
+def atm_total_variance(
+    params: SurfaceParams, vol_ratio: float, t_years, t_event_years: float | None = None
+) -> np.ndarray:
+    """theta_T, made non-decreasing in T so the surface has no calendar arbitrage."""
+    t = np.maximum(np.asarray(t_years, dtype=float), 1e-6)
+    theta = atm_term_structure(params, vol_ratio, t) ** 2 * t
+    if t_event_years is not None and params.event_move > 0:
+        theta = theta + np.where(t > t_event_years, (params.event_move * np.sqrt(np.pi / 2)) ** 2,
+                                 0.0)
+    order = np.argsort(t, axis=None, kind="stable")
+    flat = theta.reshape(-1)[order]
+    monotone = np.empty_like(flat)
+    monotone[order] = np.maximum.accumulate(flat)
+    return monotone.reshape(theta.shape)
+
+
+@dataclass(frozen=True)
+class Roughness:
+    """A smooth, bounded wiggle in log-moneyness: a few seeded low-frequency waves."""
+
+    amplitude: float
+    frequencies: np.ndarray
+    phases: np.ndarray
+
+    @classmethod
+    def draw(cls, root_seed: int, symbol: str, amplitude: float, waves: int = 3) -> Roughness:
+        gen = stream(root_seed, symbol, "surface", "roughness")
+        return cls(amplitude, gen.uniform(2.0, 6.0, waves), gen.uniform(0, 2 * np.pi, waves))
+
+    def __call__(self, k: np.ndarray) -> np.ndarray:
+        k = np.asarray(k, dtype=float)[..., None]
+        waves = np.sin(self.frequencies * k + self.phases).mean(axis=-1)
+        return self.amplitude * waves
+
+
+def implied_vols(
+    params: SurfaceParams,
+    vol_ratio: float,
+    forward,
+    strike,
+    t_years,
+    roughness: Roughness | None = None,
+    t_event_years: float | None = None,
+) -> np.ndarray:
+    """Implied vol for each (strike, expiry) pair, broadcast together."""
+    t = np.maximum(np.asarray(t_years, dtype=float), 1e-6)
+    theta = atm_total_variance(params, vol_ratio, t, t_event_years)
+    k = np.log(np.asarray(strike, dtype=float) / np.asarray(forward, dtype=float))
+    phi = params.eta / np.sqrt(theta * (1.0 + theta))
+    rho = params.rho
+    w = theta / 2.0 * (1.0 + rho * phi * k + np.sqrt((phi * k + rho) ** 2 + 1.0 - rho * rho))
+    vol = np.sqrt(w / t)
+    if roughness is not None:
+        vol = vol + roughness(k)
+    return np.maximum(vol, 0.01)
