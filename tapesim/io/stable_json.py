@@ -1,0 +1,99 @@
+"""The downstream pipeline's stable stringification and FNV-1a 32-bit hash.
+
+``stable_stringify`` reproduces the pipeline's JavaScript: JSON with object keys
+sorted (by UTF-16 code units, as JavaScript sorts), entries whose value is
+undefined dropped (``UNDEFINED`` here; ``None`` is JSON null and kept), no spaces,
+numbers in JavaScript's shortest round-trip form (``500`` not ``500.0``, ``1e+21``,
+``1e-7``), non-finite numbers as ``null``, non-ASCII characters raw.
+``stable_hash`` is FNV-1a over the string's UTF-16 code units, written
+``fnv1a32:`` plus eight lowercase hex digits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+FNV_OFFSET = 0x811C9DC5
+FNV_PRIME = 0x01000193
+
+
+class _Undefined:
+    def __repr__(self) -> str:
+        return "UNDEFINED"
+
+
+UNDEFINED: Any = _Undefined()
+
+
+def js_number(value: float | int) -> str:
+    """ECMAScript Number::toString for a finite number."""
+    if isinstance(value, bool):
+        raise TypeError("a bool is not a number here")
+    if isinstance(value, int):
+        value = float(value) if abs(value) >= 2**53 else value
+        if isinstance(value, int):
+            return str(value)
+    if not math.isfinite(value):
+        return "null"
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    mantissa, _, exp = repr(abs(value)).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = (whole + frac).lstrip("0")
+    # n: position of the decimal point relative to the digit string (ECMAScript's n).
+    n = len(whole.lstrip("0")) if whole.strip("0") else -(len(frac) - len(frac.lstrip("0")))
+    n += int(exp) if exp else 0
+    digits = digits.rstrip("0") or "0"
+    k = len(digits)
+    if k <= n <= 21:
+        out = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        out = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        out = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        tail = ("." + digits[1:]) if k > 1 else ""
+        out = f"{digits[0]}{tail}e{'+' if e >= 0 else '-'}{abs(e)}"
+    return sign + out
+
+
+def _utf16_key(text: str) -> bytes:
+    return text.encode("utf-16-be", "surrogatepass")
+
+
+def stable_stringify(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int | float):
+        return js_number(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        items = ("null" if v is UNDEFINED else stable_stringify(v) for v in value)
+        return "[" + ",".join(items) + "]"
+    if isinstance(value, dict):
+        keys = sorted((k for k, v in value.items() if v is not UNDEFINED), key=_utf16_key)
+        parts = (json.dumps(k, ensure_ascii=False) + ":" + stable_stringify(value[k]) for k in keys)
+        return "{" + ",".join(parts) + "}"
+    raise TypeError(f"cannot stringify a {type(value).__name__}")
+
+
+def fnv1a32(text: str) -> int:
+    h = FNV_OFFSET
+    data = text.encode("utf-16-le", "surrogatepass")
+    for i in range(0, len(data), 2):
+        h ^= data[i] | (data[i + 1] << 8)
+        h = (h * FNV_PRIME) & 0xFFFFFFFF
+    return h
+
+
+def stable_hash(value: Any) -> str:
+    return f"fnv1a32:{fnv1a32(stable_stringify(value)):08x}"
