@@ -13,6 +13,8 @@ import contextlib
 import json
 import os
 import shutil
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +40,20 @@ class OutputExistsError(FileExistsError):
 
 
 class _GroupedParquet:
-    """A Parquet writer that cuts row groups at fixed row counts."""
+    """A Parquet writer that cuts row groups at fixed row counts.
+
+    Row groups are encoded on a background thread (pyarrow releases the GIL while
+    compressing), one thread per file so each file's groups stay in order; at most
+    ``BACKLOG`` groups wait, so memory stays bounded.
+    """
+
+    BACKLOG = 2
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.path = path
         self._writer = pq.ParquetWriter(str(path), schema, **PARQUET_OPTIONS)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=path.stem)
+        self._inflight: deque[Future[None]] = deque()
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self.rows = 0
@@ -56,6 +67,12 @@ class _GroupedParquet:
         if self._pending_rows >= ROW_GROUP:
             self._drain(final=False)
 
+    def _submit(self, group: pa.Table) -> None:
+        while len(self._inflight) >= self.BACKLOG:
+            self._inflight.popleft().result()
+        self._inflight.append(
+            self._thread.submit(self._writer.write_table, group, row_group_size=ROW_GROUP))
+
     def _drain(self, final: bool) -> None:
         if not self._pending:
             return
@@ -63,15 +80,20 @@ class _GroupedParquet:
         start = 0
         while data.num_rows - start >= ROW_GROUP or (final and start < data.num_rows):
             group = data.slice(start, ROW_GROUP)
-            self._writer.write_table(group, row_group_size=ROW_GROUP)
+            self._submit(group)
             start += group.num_rows
         rest = data.slice(start)
         self._pending = [rest] if rest.num_rows else []
         self._pending_rows = rest.num_rows
 
     def close(self) -> None:
-        self._drain(final=True)
-        self._writer.close()
+        try:
+            self._drain(final=True)
+            while self._inflight:
+                self._inflight.popleft().result()
+        finally:
+            self._thread.shutdown(wait=True)
+            self._writer.close()
 
 
 class _JsonLines:
