@@ -1,35 +1,48 @@
 """The model of one shard: a stock, its venues and the agents that trade it.
 
 ``simulate_equity_shard`` builds the latent path, the venues and every agent
-population, starts one SimPy process per population in a fixed order, runs the
-session window and spools the shard's events. It is a pure function of (config,
+population, starts one SimPy process per trader population in a fixed order, runs
+the session window and spools the shard's events. It is a pure function of (config,
 symbol): the same arguments give the same spool file in any process.
+
+The market makers are not a SimPy process: their quotes are a function of the
+latent step and their state, which the venues consolidate lazily. Before each
+trader arrival the venues catch up (``EquityVenues.sync``) with every step since
+the last one, writing the NBBO changes in between in time order; the last catch-up
+runs at the end of the window. A step at the same nanosecond as an arrival counts
+as before it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 import simpy
 
 from tapesim.agents.context import Impact, MarketContext
 from tapesim.agents.institutional import InstitutionalDesk
-from tapesim.agents.latent import latent_path, market_state
+from tapesim.agents.latent import MarketState, activity_path, latent_path, market_state
 from tapesim.agents.ledger import Ledger
-from tapesim.agents.market_maker import make_market_makers
+from tapesim.agents.market_maker import MakerDesk
 from tapesim.agents.retail import RetailFlow
 from tapesim.agents.traders import MomentumTraders, NoiseTraders
 from tapesim.sim.calendar import NS_PER_S
-from tapesim.sim.config import RunConfig
+from tapesim.sim.config import LatentConfig, RunConfig
 from tapesim.sim.population import arrivals, ticker
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.equity import EquityVenues
 from tapesim.venues.tape import Tape
 
 PROGRESS_EVERY_NS = 60 * NS_PER_S
+
+
+@lru_cache(maxsize=2)
+def _market_state(seed: int, lat: LatentConfig, n_steps: int, minutes: float) -> MarketState:
+    """The market-wide paths, shared by the shards one worker runs (read-only)."""
+    return market_state(seed, lat, n_steps, minutes)
 
 
 @dataclass(frozen=True)
@@ -56,7 +69,7 @@ def simulate_equity_shard(
     seed = config.seed
     lat = config.latent
     n_steps = -(-session.length_ns // (lat.step_ms * 1_000_000))
-    market = market_state(seed, lat, n_steps, session.length_ns / (60 * NS_PER_S))
+    market = _market_state(seed, lat, n_steps, session.length_ns / (60 * NS_PER_S))
     latent = latent_path(seed, sym, lat, market)
 
     def draws_for(*names: str) -> Draws:
@@ -69,42 +82,26 @@ def simulate_equity_shard(
                     last_ns=session.start_ns)
     lit, trf = list(config.venues.lit), list(config.venues.trf)
     venues = EquityVenues(env, len(lit), tape, ledger, impact.on_trade)
-    ctx = MarketContext(env, session, config, sym, latent, market.envelope.tolist(), venues,
+    activity = activity_path(latent, market.envelope, lat.activity_vol_elasticity)
+    ctx = MarketContext(env, session, config, sym, latent, activity.tolist(), venues,
                         ledger, impact, lit, trf)
 
-    makers = make_market_makers(ctx, draws_for)
+    makers = MakerDesk(ctx, draws_for)
     retail = RetailFlow(ctx, draws_for)
     desk = InstitutionalDesk(ctx, draws_for, session.end_ns)
     noise = NoiseTraders(ctx, draws_for)
     momentum = MomentumTraders(ctx, draws_for)
+    venues.attach(makers)
 
-    for maker in makers:
-        maker.requote()
     end = session.end_ns
-    mm_draws = draws_for("population", "market-makers")
-    mm_rate = config.market_makers.requote_per_s * len(makers)
-
-    by_venue = [[m for m in makers if m.venue == v] for v in range(len(lit))]
-    inside_share = config.market_makers.inside_requote_share
-
-    def requote_one() -> None:
-        # Makers at the inside are the most exposed to a stale quote and requote most.
-        u = mm_draws.uniform()
-        if u < inside_share:
-            quotes, best = ((venues.bids, venues.nbb) if u < inside_share / 2
-                            else (venues.asks, venues.nbo))
-            at_inside = by_venue[quotes.index(best)] if best in quotes else makers
-            at_inside[mm_draws.below(len(at_inside))].requote()
-        else:
-            makers[mm_draws.below(len(makers))].requote()
-
-    env.process(arrivals(env, mm_draws, lambda t: mm_rate * ctx.activity(t), end, requote_one))
+    sync = venues.sync
     for population in (retail, desk, noise, momentum):
         env.process(arrivals(env, draws_for("population", type(population).__name__),
-                             population.rate, end, population.act))
+                             population.rate, end, population.act, sync))
     if progress is not None:
         env.process(ticker(env, PROGRESS_EVERY_NS, end, partial(progress, symbol)))
     env.run(until=end)
+    sync(end - 1)  # the makers' quote changes after the last trader action
     tape.close()
     if progress is not None:
         progress(symbol, end)

@@ -52,3 +52,17 @@ def test_window_start_is_honoured(tmp_path: Path) -> None:
     assert m["time_range"]["first_ts"] >= m["session"]["start_ts"]
     assert m["time_range"]["last_ts"] < m["session"]["end_ts"]
     assert m["session"]["start_ts"] - m["session"]["open_ts"] == 30 * 60 * 1000
+
+
+# The tiny run's event stream, pinned. If a change to the engine alters any event,
+# this fails: check that the change is intended, then update the value (and say so
+# in the commit: every earlier run of this config + seed differs from now on).
+GOLDEN_STREAM_SHA256 = "528fb0cc423d934e69112c842638b31b0ec26e58ae5bfb2d07424b56e6cfe93a"
+GOLDEN_COUNTS = {"equity_quote": 11843, "equity_print": 2809, "total": 14652}
+
+
+def test_golden_tiny_run(tiny_run: Path) -> None:
+    manifest = json.loads((tiny_run / "manifest.json").read_text())
+    assert manifest["counts"] == GOLDEN_COUNTS
+    assert manifest["event_stream"]["sha256"] == GOLDEN_STREAM_SHA256
+    assert manifest["run_id"] == "tsim-bff6f0e2dc42"

@@ -47,7 +47,7 @@ class MarketContext:
     config: RunConfig
     symbol: SymbolConfig
     latent: LatentPath
-    envelope: list[float]
+    activity_path: list[float]  # per latent step, mean 1: envelope and volatility spells
     venues: EquityVenues
     ledger: Ledger
     impact: Impact
@@ -59,14 +59,8 @@ class MarketContext:
         return self.latent.index(self.env.now if now_ns is None else now_ns)
 
     def activity(self, now_ns: int) -> float:
-        """Arrival-rate multiplier now: the symbol's activity times the envelope."""
-        return self.symbol.activity * self.envelope[self.latent.index(now_ns)]
-
-    def fair_value_cents(self) -> float:
-        """The price market makers centre on: latent value moved by recent impact."""
-        now = self.env.now
-        k = self.latent.index(now)
-        return float(self.latent.value[k]) * 100.0 * (1.0 + self.impact.at(now))
+        """Arrival-rate multiplier now: the symbol's activity times its activity path."""
+        return self.symbol.activity * self.activity_path[self.latent.index(now_ns)]
 
     def minutes_since_open(self) -> float:
         return self.env.now / (60 * NS_PER_S)

@@ -1,11 +1,13 @@
 """Institutional execution: parent orders worked over time in child slices.
 
 Parent sizes are Pareto-tailed. Each parent runs as its own SimPy process (an
-execution algorithm, not a person): children of a few hundred shares at random
-intervals that shorten when the market is busy (participation follows volume),
-each taking liquidity at the touch across venues. The long runs of same-sign
-children are what gives trade signs their long memory. Now and then a large
-parent crosses part of its size as a benign dark block at the midpoint.
+execution algorithm, not a person): Pareto-sized children (mostly a few hundred
+shares, sometimes thousands) at random intervals that shorten when the market is
+busy (participation follows volume). A child takes liquidity at the touch across
+venues, or, with ``dark_share``, crosses in a dark pool at the midpoint (a TRF
+print). The long runs of same-sign children are what gives trade signs their long
+memory. Now and then a large parent crosses part of its size as a benign dark
+block at the midpoint.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class InstitutionalDesk:
         self.parents = 0
 
     def rate(self, now_ns: int) -> float:
-        return self.cfg.parents_per_hour / 3600.0 * self.ctx.activity(now_ns) ** 0.5
+        return self.cfg.parents_per_hour / 3600.0 * self.ctx.activity(now_ns)
 
     def _parent_size(self) -> int:
         cfg = self.cfg
@@ -48,8 +50,9 @@ class InstitutionalDesk:
 
     def _child_size(self) -> int:
         low, high = self.cfg.child_shares
-        size = low + self.draws.below(high - low + 1)
-        return size // 100 * 100 if self.draws.chance(0.6) else size
+        size = low * (1.0 - self.draws.uniform()) ** (-1.0 / self.cfg.child_tail_alpha)
+        size = int(min(size, high))
+        return max(size // 100 * 100, low) if self.draws.chance(0.6) else size
 
     def _work(self, parent: int, side: int, remaining: int) -> Generator[simpy.Event, None, None]:
         ctx, cfg, d = self.ctx, self.cfg, self.draws
@@ -62,19 +65,30 @@ class InstitutionalDesk:
             if ctx.env.now + delay >= self.until:
                 return
             yield ctx.env.timeout(delay)
+            venues.sync()
             if not venues.two_sided():
                 continue
+            child = min(remaining, self._child_size())
+            if d.chance(cfg.dark_share):
+                remaining -= self._cross(parent, side, child)
+                continue
             touch = venues.nbo if side == BUY else venues.nbb
-            remaining -= venues.take(self.agent, side, min(remaining, self._child_size()), touch,
-                                     parent)
+            remaining -= venues.take(self.agent, side, child, touch, parent)
 
     def _block(self, parent: int, side: int, remaining: int) -> int:
-        ctx, venues = self.ctx, self.ctx.venues
-        if not venues.two_sided():
+        if not self.ctx.venues.two_sided():
             return 0
         share = 0.3 + 0.3 * self.draws.uniform()
-        qty = int(remaining * share) // 100 * 100
-        mid = venues.nbb + (venues.nbo - venues.nbb) // 2
+        return self._cross(parent, side, int(remaining * share) // 100 * 100)
+
+    def _cross(self, parent: int, side: int, qty: int) -> int:
+        """Cross ``qty`` in a dark pool at the midpoint; prices are whole cents, so an
+        odd spread's half-cent midpoint rounds against the initiating side."""
+        ctx, venues = self.ctx, self.ctx.venues
+        if qty <= 0:
+            return 0
+        twice = venues.nbb + venues.nbo
+        mid = (twice + 1) // 2 if side == BUY else twice // 2
         trf = ctx.trf_venue(self.draws.below(len(ctx.trf_codes)))
         venues.report_off_exchange(trf, self.agent, self.contra, side, qty, mid, parent)
         return qty

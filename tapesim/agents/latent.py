@@ -150,3 +150,12 @@ def latent_path(
     )
     vol_ratio = np.sqrt(inst_var / inst_var.mean())
     return LatentPath(cfg.step_ms * 1_000_000, np.exp(log_value), vol_ratio)
+
+
+def activity_path(path: LatentPath, envelope: np.ndarray, elasticity: float) -> np.ndarray:
+    """Arrival-rate multiplier per grid step (mean 1): the intraday envelope, raised in
+    the symbol's high-volatility spells (``vol_ratio`` without its envelope part) to
+    the power ``elasticity``, so volume and volatility move together."""
+    spell = path.vol_ratio / np.sqrt(envelope)
+    activity = envelope * spell**elasticity
+    return activity / activity.mean()

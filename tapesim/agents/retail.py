@@ -38,8 +38,6 @@ class Wholesaler:
 class RetailFlow:
     """The retail population of one stock."""
 
-    SIDE_PERSISTENCE = 0.55
-
     def __init__(self, ctx: MarketContext, draws_for: Callable[..., Draws]) -> None:
         self.ctx = ctx
         self.cfg = ctx.config.retail
@@ -64,7 +62,7 @@ class RetailFlow:
         venues = ctx.venues
         if not venues.two_sided():
             return
-        if not d.chance(self.SIDE_PERSISTENCE):
+        if not d.chance(self.cfg.side_persistence):  # else repeat the last side: retail herds
             self.side = BUY if d.chance(0.5) else SELL
         spread = venues.nbo - venues.nbb
         improvement = d.below(spread // 2 + 1) if spread >= 2 else 0

@@ -70,7 +70,11 @@ class SymbolConfig(Strict):
 
 
 class LatentConfig(Strict):
-    """The latent fundamental: regime-switching stochastic volatility, factors, jumps."""
+    """The latent fundamental: regime-switching stochastic volatility, factors, jumps.
+
+    Trading activity follows the intraday envelope (``open_*``, ``close_*``) and
+    rises in the symbol's high-volatility spells with ``activity_vol_elasticity``.
+    """
 
     step_ms: int = Field(default=25, ge=5, le=1_000)
     regime_vol: tuple[float, float, float] = (0.75, 1.0, 1.9)
@@ -80,10 +84,11 @@ class LatentConfig(Strict):
     market_share: float = Field(default=0.45, ge=0.0, le=1.0)
     jumps_per_day: float = Field(default=3.0, ge=0.0)
     jump_bps: float = Field(default=18.0, ge=0.0)
-    open_boost: float = Field(default=2.2, ge=0.0)
-    open_decay_minutes: float = Field(default=18.0, gt=0.0)
-    close_boost: float = Field(default=1.4, ge=0.0)
-    close_decay_minutes: float = Field(default=22.0, gt=0.0)
+    open_boost: float = Field(default=3.5, ge=0.0)
+    open_decay_minutes: float = Field(default=30.0, gt=0.0)
+    close_boost: float = Field(default=2.5, ge=0.0)
+    close_decay_minutes: float = Field(default=30.0, gt=0.0)
+    activity_vol_elasticity: float = Field(default=0.25, ge=0.0, le=3.0)
 
 
 class VenueConfig(Strict):
@@ -102,63 +107,96 @@ class VenueConfig(Strict):
 
 
 class MarketMakerConfig(Strict):
-    """Equity market makers: one or more per lit venue."""
+    """Equity market makers: one or more per lit venue, quoting on the latent grid.
+
+    Half-width in ticks: ``half_spread_ticks`` times the symbol's ``spread_scale``,
+    with ``spread_vol_share`` of it scaled by current volatility, widened by
+    ``open_widening`` just after the open. Each maker adds a slowly mean-reverting
+    valuation offset (sd ``offset_ticks``, reversion ``offset_reversion_s``) and a
+    fixed extra half-width up to ``width_ticks``, and skews both sides by
+    ``inventory_skew_ticks`` per ``inventory_unit`` shares held. Displayed sizes are
+    Pareto(``quote_lots_alpha``) round lots within ``quote_lots``; a side filled out
+    comes back after ``refill_ms`` on average.
+    """
 
     per_venue: int = Field(default=1, ge=1, le=8)
-    half_spread_ticks: float = Field(default=0.9, gt=0.0)
-    spread_per_bps_vol: float = Field(default=0.35, ge=0.0)
-    open_widening: float = Field(default=1.5, ge=0.0)
+    half_spread_ticks: float = Field(default=0.8, gt=0.0)
+    spread_vol_share: float = Field(default=0.3, ge=0.0, le=1.0)
+    open_widening: float = Field(default=0.6, ge=0.0)
     inventory_skew_ticks: float = Field(default=0.6, ge=0.0)
     inventory_unit: int = Field(default=2000, gt=0)
-    quote_lots: tuple[int, int] = (1, 8)
-    requote_per_s: float = Field(default=2.5, gt=0.0)
-    inside_requote_share: float = Field(default=0.7, ge=0.0, le=1.0)
-    quote_noise_ticks: float = Field(default=0.6, ge=0.0)
+    quote_lots: tuple[int, int] = (1, 40)
+    quote_lots_alpha: float = Field(default=1.3, gt=0.0)
+    offset_ticks: float = Field(default=0.4, ge=0.0)
+    offset_reversion_s: float = Field(default=30.0, gt=0.0)
+    width_ticks: float = Field(default=0.5, ge=0.0)
+    refill_ms: float = Field(default=150.0, ge=0.0)
+
+    @field_validator("quote_lots")
+    @classmethod
+    def _lots(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not 1 <= v[0] <= v[1]:
+            raise ValueError("quote_lots must be (smallest, largest) round lots, 1 <= low <= high")
+        return v
 
 
 class RetailConfig(Strict):
     """Retail orders routed to wholesalers, internalised and printed off-exchange."""
 
-    orders_per_s: float = Field(default=0.5, ge=0.0)
+    orders_per_s: float = Field(default=0.6, ge=0.0)
+    side_persistence: float = Field(default=0.7, ge=0.0, le=1.0)
     odd_lot_share: float = Field(default=0.55, ge=0.0, le=1.0)
     wholesalers: list[str] = ["wholesaler-a", "wholesaler-b", "wholesaler-c"]
     inventory_limit: int = Field(default=3000, gt=0)
 
 
 class InstitutionalConfig(Strict):
-    """Parent orders worked over time in child slices; occasional dark blocks."""
+    """Parent orders worked over time in child slices; occasional dark blocks.
 
-    parents_per_hour: float = Field(default=40.0, ge=0.0)
+    Children are Pareto(``child_tail_alpha``) sized within ``child_shares``; a share
+    ``dark_share`` of them crosses in a dark pool at the midpoint (a TRF print).
+    """
+
+    parents_per_hour: float = Field(default=50.0, ge=0.0)
     size_tail_alpha: float = Field(default=1.4, gt=0.5)
     min_shares: int = Field(default=1500, gt=0)
     max_shares: int = Field(default=400_000, gt=0)
-    child_interval_s: float = Field(default=12.0, gt=0.0)
-    child_shares: tuple[int, int] = (100, 600)
+    child_interval_s: float = Field(default=6.0, gt=0.0)
+    child_shares: tuple[int, int] = (100, 5000)
+    child_tail_alpha: float = Field(default=1.6, gt=0.5)
+    dark_share: float = Field(default=0.2, ge=0.0, le=1.0)
     block_probability: float = Field(default=0.08, ge=0.0, le=1.0)
     block_min_shares: int = Field(default=10_000, gt=0)
 
 
 class NoiseConfig(Strict):
-    """Uninformed traders: marketable orders and short-lived limit orders."""
+    """Uninformed traders: marketable orders and short-lived limit orders.
 
-    orders_per_s: float = Field(default=0.8, ge=0.0)
+    They herd: after a take, with ``herd_probability`` another trader follows on the
+    same side at ``burst_orders_per_s``, so takes come in same-sign bursts.
+    """
+
+    orders_per_s: float = Field(default=0.6, ge=0.0)
     limit_share: float = Field(default=0.45, ge=0.0, le=1.0)
     limit_lifetime_s: float = Field(default=20.0, gt=0.0)
+    herd_probability: float = Field(default=0.75, ge=0.0, lt=1.0)
+    burst_orders_per_s: float = Field(default=6.0, gt=0.0)
 
 
 class MomentumConfig(Strict):
-    """Trend followers: trade in the direction of the recent mid move."""
+    """Trend followers: trade in the direction of a mid move over ``lookback_s`` larger
+    than ``threshold_sd`` of the symbol's typical move over that horizon."""
 
     orders_per_s: float = Field(default=0.25, ge=0.0)
     lookback_s: float = Field(default=60.0, gt=0.0)
-    threshold_bps: float = Field(default=4.0, ge=0.0)
+    threshold_sd: float = Field(default=1.0, ge=0.0)
 
 
 class ImpactConfig(Strict):
     """How executed order flow moves the price market makers quote around."""
 
-    bps_per_sqrt_lot: float = Field(default=0.05, ge=0.0)
-    decay_minutes: float = Field(default=20.0, gt=0.0)
+    bps_per_sqrt_lot: float = Field(default=0.025, ge=0.0)
+    decay_minutes: float = Field(default=10.0, gt=0.0)
 
 
 class RunConfig(Strict):

@@ -23,18 +23,26 @@ def arrivals(
     rate_at: Callable[[int], float],
     until: int,
     act: Callable[[], None],
+    before: Callable[[int], None] | None = None,
 ) -> Generator[simpy.Event, None, None]:
-    """Call ``act`` at Poisson arrival times of intensity ``rate_at(now)`` per second."""
+    """Call ``act`` at Poisson arrival times of intensity ``rate_at(now)`` per second.
+
+    ``before(now)``, if given, runs first at each arrival (the venues catching up
+    with the market makers' quotes, so the member acts on the market as it is now).
+    """
     timeout = env.timeout
     exponential = draws.exponential
     while True:
-        rate = rate_at(env.now)
+        now = env.now
+        rate = rate_at(now)
         if rate <= 0.0:
             return
         delay = int(exponential() * NS_PER_S / rate) + 1
-        if env.now + delay >= until:
+        if now + delay >= until:
             return
         yield timeout(delay)
+        if before is not None:
+            before(now + delay)
         act()
 
 

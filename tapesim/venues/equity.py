@@ -1,13 +1,30 @@
 """The equity market of one stock: lit venues, SIP consolidation, routing, the TRF.
 
-``EquityVenues`` owns one order book per lit venue. After each change of a venue's
-top of book it consolidates the NBBO the way the SIP does and writes an
-``EquityQuote`` row only when the NBBO itself changed. Marketable orders are routed
-level by level to the venue showing the best price, so no execution ever trades
-through a better displayed price elsewhere; resting orders are post-only and
-slide one tick off an away quote they would lock or cross, so the NBBO is never
-locked or crossed. Off-exchange executions (wholesaler internalisation, dark
-blocks) are reported through a TRF code with no book involved.
+Each lit venue shows two kinds of liquidity:
+
+* **Standing maker quotes** (:class:`StandingQuotes`): the market makers' two-sided
+  quotes, a pure function of the latent step and the makers' state (positions,
+  displayed sizes). They are not orders in a book; the venue evaluates them when
+  it needs them, vectorised over every step between two trader actions.
+* **Book orders**: everything else rests in the venue's price-time ``OrderBook``.
+
+Consolidation. :meth:`EquityVenues.sync` brings the market up to a time: for the
+latent steps since the last sync it takes the makers' best quotes from one
+vectorised pass, applies the rules below, adds the books' best and writes an
+``EquityQuote`` row (stamped with the step's time) only where the NBBO changed.
+After any trader action :meth:`EquityVenues.publish` re-consolidates at the
+current step. Everything executed is stamped with :attr:`EquityVenues.now`.
+
+Rules that keep the market sane:
+* post-only: a book order slides one tick off the NBBO it would lock or cross; a
+  maker quote that would lock another maker's quote slides (the ask moves up);
+* a maker whose quote would cross a resting book order picks it off (a routed take);
+* routing: a marketable order always takes the best displayed price across venues,
+  choosing the venue with most size there (ties to the lower venue index), so no
+  execution trades through a better displayed price. On a venue, book orders at a
+  price fill before the maker quote that moved onto that price;
+* off-exchange executions (wholesaler internalisation, dark blocks) are reported
+  through a TRF code with no book involved.
 """
 
 from __future__ import annotations
@@ -15,20 +32,40 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+import numpy as np
 import simpy
 
 from tapesim.agents.ledger import Ledger
 from tapesim.venues.book import BUY, NO_ASK, NO_BID, Order, OrderBook
 from tapesim.venues.tape import Tape
 
+MAX_PICK_OFFS = 4  # per re-consolidation; a rare remainder is left to the slide rule
+MAX_PASS_STEPS = 200  # latent steps per vectorised pass (impact is read once per pass)
 
-class FillListener(Protocol):
-    def on_depleted(self, venue: int, order: Order) -> None:
-        """One of the listener's resting orders was filled completely."""
+
+class StandingQuotes(Protocol):
+    """The market makers as the venues see them (see ``tapesim.agents.market_maker``)."""
+
+    agents: list[int]
+    venue_of: list[int]
+    bid_qty: list[int]
+    ask_qty: list[int]
+    times: np.ndarray
+
+    def step_at(self, now_ns: int) -> int: ...
+    def time_of(self, j: int) -> int: ...
+    def best_path(self, a: int, b: int) -> np.ndarray: ...
+    def quotes_at(self, j: int) -> tuple[list[int], list[int]]: ...
+    def best_at(self, j: int) -> tuple[int, int]: ...
+    def leader(self, j: int, side: int) -> int: ...
+    def next_due(self) -> int: ...
+    def apply_due(self, j: int) -> None: ...
+    def on_fill(self, i: int, side: int, qty: int, now_ns: int) -> None: ...
+    def touch(self) -> None: ...
 
 
 class EquityVenues:
-    """Lit books, the consolidated quote and order routing for one stock."""
+    """Lit books, standing maker quotes, the consolidated quote and routing for one stock."""
 
     def __init__(
         self,
@@ -40,31 +77,113 @@ class EquityVenues:
     ) -> None:
         self.env = env
         self.books = [OrderBook() for _ in range(n_lit)]
-        self.bids = [NO_BID] * n_lit
-        self.asks = [NO_ASK] * n_lit
+        self.book_bids = [NO_BID] * n_lit
+        self.book_asks = [NO_ASK] * n_lit
         self.nbb = NO_BID
         self.nbo = NO_ASK
         self.tape = tape
         self.ledger = ledger
-        self.listeners: dict[int, FillListener] = {}
         self._on_trade = on_trade  # (now_ns, signed side, qty): the impact model's hook
         self._next_oid = 1
+        self.makers: StandingQuotes | None = None
+        self._by_venue: list[list[int]] = [[] for _ in range(n_lit)]
+        self.j = 0  # the latent step the market is consolidated at
+        self.now = env.now  # the time executions and quotes are stamped with
+
+    def attach(self, makers: StandingQuotes) -> None:
+        """Put the makers' standing quotes on their venues and publish the first NBBO."""
+        self.makers = makers
+        for i, venue in enumerate(makers.venue_of):
+            self._by_venue[venue].append(i)
+        self.now = self.env.now
+        self.j = makers.step_at(self.now)
+        self.publish()
 
     # --- consolidation -------------------------------------------------------
-    def publish(self, venue: int) -> None:
-        """Consolidate after ``venue``'s book changed; emit a quote if the NBBO moved."""
-        book = self.books[venue]
-        if book.best_bid == self.bids[venue] and book.best_ask == self.asks[venue]:
-            return
-        self.bids[venue] = book.best_bid
-        self.asks[venue] = book.best_ask
-        nbb = max(self.bids)
-        nbo = min(self.asks)
+    def sync(self, now: int | None = None) -> None:
+        """Consolidate every latent step up to ``now`` (default: the clock), emitting changes."""
+        now = self.env.now if now is None else now
+        mk = self.makers
+        target = mk.step_at(now)
+        while self.j < target:
+            a = self.j + 1
+            due = mk.next_due()
+            if due <= a:
+                mk.apply_due(a)
+                due = mk.next_due()
+            self.j = self._segment(a, min(target, due - 1, a + MAX_PASS_STEPS - 1))
+        self.now = now
+
+    def _segment(self, a: int, b: int) -> int:
+        """Steps a..b with the state held fixed; stops early at a pick-off.
+
+        The makers' best quotes come from one vectorised pass; this loop applies the
+        slide rules, adds the book's best and writes the NBBO where it changed.
+        Returns the last step done.
+        """
+        mk = self.makers
+        bids, neg_asks = mk.best_path(a, b + 1).tolist()
+        times = mk.times[a:b + 1].tolist()
+        bb, ba = max(self.book_bids), min(self.book_asks)
+        quote = self.tape.quote
+        nbb, nbo = self.nbb, self.nbo
+        for t, x, y in zip(times, bids, neg_asks, strict=True):
+            y = -y  # (x, y): the best maker bid and ask; -inf / inf when nobody shows one
+            if x >= ba or y <= bb:  # a maker quote would cross a book order: pick it off
+                self.nbb, self.nbo = int(nbb), int(nbo)
+                self.j = a + times.index(t)
+                self.now = t
+                self.publish()
+                return self.j
+            if y <= x:  # a maker ask slides off the best maker bid
+                y = x + 1
+            bid = x if x > bb else bb
+            ask = y if y < ba else ba
+            if bid != nbb or ask != nbo:
+                nbb, nbo = bid, ask
+                if bid != NO_BID and ask != NO_ASK:  # a one-sided market is not a quote
+                    quote(t, int(bid), int(ask))
+        self.nbb, self.nbo = int(nbb), int(nbo)
+        return b
+
+    def _slide(self, bids: list[int], asks: list[int]) -> tuple[list[int], list[int]]:
+        """Makers' quotes after the slide rules (off book orders, asks off the best bid)."""
+        ba = min(self.book_asks)
+        bids = [b if b < ba else ba - 1 for b in bids]
+        floor = max(max(self.book_bids), max(bids)) + 1
+        return bids, [a if a > floor else floor for a in asks]
+
+    def publish(self) -> None:
+        """Re-consolidate at the current step after a change; emit a quote if the NBBO moved."""
+        mk = self.makers
+        bid, ask = mk.best_at(self.j)
+        bb, ba = max(self.book_bids), min(self.book_asks)
+        for _ in range(MAX_PICK_OFFS):
+            if bid >= ba:
+                self._pick_off(BUY, bid)
+            elif ask <= bb:
+                self._pick_off(-BUY, ask)
+            else:
+                break
+            bid, ask = mk.best_at(self.j)
+            bb, ba = max(self.book_bids), min(self.book_asks)
+        bid = bid if bid < ba else ba - 1  # the slide rules, as in _segment
+        ask = max(ask, bid + 1, bb + 1)
+        nbb = bid if bid > bb else bb
+        nbo = ask if ask < ba else ba
         if nbb != self.nbb or nbo != self.nbo:
             self.nbb = nbb
             self.nbo = nbo
-            if nbb != NO_BID and nbo != NO_ASK:  # a one-sided market is not a quote
-                self.tape.quote(self.env.now, nbb, nbo)
+            if nbb != NO_BID and nbo != NO_ASK:
+                self.tape.quote(self.now, nbb, nbo)
+
+    def _pick_off(self, side: int, limit: int) -> None:
+        """The keenest maker takes the book orders its quote would cross."""
+        i = self.makers.leader(self.j, side)
+        qty = sum(size for book in self.books for p, size in book.levels(-side)
+                  if (p <= limit if side == BUY else p >= limit))
+        self._take(self.makers.agents[i], side, qty, limit, -1, skip=i)
+        self.makers.touch()  # the picking maker's position changed
 
     def mid(self) -> float:
         return (self.nbb + self.nbo) / 2.0
@@ -75,85 +194,95 @@ class EquityVenues:
     # --- marketable orders ---------------------------------------------------
     def take(self, agent: int, side: int, qty: int, limit: int, parent: int = -1) -> int:
         """Route an immediate-or-cancel order; returns the quantity filled."""
-        filled = 0
-        depleted: list[tuple[int, Order]] = []
-        while qty > 0:
-            price = self.nbo if side == BUY else self.nbb
-            if price in (NO_ASK, NO_BID) or (price > limit if side == BUY else price < limit):
-                break
-            venue = self._route(side, price)
-            fills = self.books[venue].execute(side, qty, price)
-            for order, q, p in fills:
-                self._execute(venue, agent, order.agent, side, q, p, parent)
-                if order.qty == 0:
-                    depleted.append((venue, order))
-                qty -= q
-                filled += q
-            self.publish(venue)
-        for venue, order in depleted:
-            listener = self.listeners.get(order.agent)
-            if listener is not None:
-                listener.on_depleted(venue, order)
+        filled = self._take(agent, side, qty, limit, parent)
+        self.publish()
         return filled
 
-    def _route(self, side: int, price: int) -> int:
+    def _take(
+        self, agent: int, side: int, qty: int, limit: int, parent: int, skip: int = -1
+    ) -> int:
+        mk = self.makers
+        bids, asks = self._slide(*mk.quotes_at(self.j))  # quotes stand still during a sweep
+        if side == BUY:
+            prices, sizes, book_best, better = asks, mk.ask_qty, self.book_asks, min
+        else:
+            prices, sizes, book_best, better = bids, mk.bid_qty, self.book_bids, max
+        live = [i for i in range(len(prices)) if i != skip]
+        filled = 0
+        while qty > 0:
+            shown = [prices[i] for i in live if sizes[i] > 0]
+            best = better(better(book_best), better(shown)) if shown else better(book_best)
+            if best in (NO_ASK, NO_BID) or (best > limit if side == BUY else best < limit):
+                break
+            venue = self._route(side, best, prices, sizes, live)
+            if book_best[venue] == best:
+                for order, q, p in self.books[venue].execute(side, qty, best):
+                    self._execute(venue, agent, order.agent, side, q, p, parent)
+                    qty -= q
+                    filled += q
+                self._refresh(venue)
+            for i in self._by_venue[venue]:
+                if qty == 0:
+                    break
+                if i != skip and prices[i] == best and sizes[i] > 0:
+                    q = min(qty, sizes[i])
+                    self._execute(venue, agent, mk.agents[i], side, q, best, parent)
+                    mk.on_fill(i, -side, q, self.now)
+                    qty -= q
+                    filled += q
+        return filled
+
+    def _route(self, side: int, price: int, prices: list[int], sizes: list[int],
+               live: list[int]) -> int:
         """The venue to hit at ``price``: the one showing most size; ties to the lower index."""
-        quotes = self.asks if side == BUY else self.bids
-        best = -1
-        best_size = -1
-        for venue, q in enumerate(quotes):
-            if q == price:
-                size = self.books[venue].depth(-side, price)
-                if size > best_size:
-                    best, best_size = venue, size
-        return best
+        shown = [0] * len(self.books)
+        book_best = self.book_asks if side == BUY else self.book_bids
+        for venue, p in enumerate(book_best):
+            if p == price:
+                shown[venue] += self.books[venue].depth(-side, price)
+        for i in live:
+            if prices[i] == price and sizes[i] > 0:
+                shown[self.makers.venue_of[i]] += sizes[i]
+        return shown.index(max(shown))
 
     def _execute(
         self, venue: int, aggressor: int, passive: int, side: int, qty: int, price: int, parent: int
     ) -> None:
         buyer, seller = (aggressor, passive) if side == BUY else (passive, aggressor)
         self.ledger.transfer(buyer, seller, qty, price)
-        self.tape.trade(self.env.now, price, qty, venue, aggressor, passive, parent)
-        self._on_trade(self.env.now, side, qty)
+        self.tape.trade(self.now, price, qty, venue, aggressor, passive, parent)
+        self._on_trade(self.now, side, qty)
 
     # --- resting orders ------------------------------------------------------
-    def away_best(self, venue: int, side: int) -> int:
-        """Best opposite price a resting order on ``venue`` must not lock or cross."""
-        if side == BUY:
-            quotes, own = self.asks, self.books[venue].best_ask
-            saved, quotes[venue] = quotes[venue], NO_ASK
-            best = min(quotes)
-            quotes[venue] = saved
-            return best if best < own else own
-        quotes, own = self.bids, self.books[venue].best_bid
-        saved, quotes[venue] = quotes[venue], NO_BID
-        best = max(quotes)
-        quotes[venue] = saved
-        return best if best > own else own
+    def _refresh(self, venue: int) -> None:
+        book = self.books[venue]
+        self.book_bids[venue] = book.best_bid
+        self.book_asks[venue] = book.best_ask
 
     def post(self, agent: int, venue: int, side: int, price: int, qty: int, tag: int = -1) -> int:
-        """Rest a post-only order, sliding it off any quote it would lock; returns its id.
+        """Rest a post-only order, sliding it off the NBBO it would lock; returns its id.
 
-        The caller publishes the venue once its whole update is done.
+        The caller publishes once its whole update is done.
         """
-        away = self.away_best(venue, side)
-        price = min(price, away - 1) if side == BUY else max(price, away + 1)
+        price = min(price, self.nbo - 1) if side == BUY else max(price, self.nbb + 1)
         oid = self._next_oid
         self._next_oid += 1
         if price > 0:
             self.books[venue].rest(Order(oid, agent, side, price, qty, tag))
+            self._refresh(venue)
         return oid
 
     def cancel(self, venue: int, oid: int) -> bool:
         """Cancel a resting order (no publish); False if it had already traded away."""
-        return self.books[venue].cancel(oid) is not None
+        if self.books[venue].cancel(oid) is None:
+            return False
+        self._refresh(venue)
+        return True
 
     # --- off-exchange --------------------------------------------------------
     def report_off_exchange(
         self, trf: int, aggressor: int, contra: int, side: int, qty: int, price: int, parent: int
     ) -> None:
-        """An execution away from the lit books, printed through a TRF code."""
-        buyer, seller = (aggressor, contra) if side == BUY else (contra, aggressor)
-        self.ledger.transfer(buyer, seller, qty, price)
-        self.tape.trade(self.env.now, price, qty, trf, aggressor, contra, parent)
-        self._on_trade(self.env.now, side, qty)
+        """An execution away from the lit books, printed through a TRF code (its impact
+        reaches the makers' quotes at the next latent step)."""
+        self._execute(trf, aggressor, contra, side, qty, price, parent)
