@@ -72,3 +72,16 @@ def test_windowed_merge_equals_full_sort(sources: list[list[int]], chunk: int) -
     full = full.take(pc.sort_indices(full, sort_keys=sort_keys))
     got = pa.concat_tables(merged) if merged else full.slice(0, 0)
     assert got.equals(full)
+
+
+def test_ar1_filter_matches_the_recursion() -> None:
+    from tapesim.agents.latent import ar1_filter
+
+    gen = np.random.default_rng(3)
+    for a in (0.2, 0.97, 0.9996):
+        shocks = gen.standard_normal(5000)
+        want, y = [], 0.7
+        for e in shocks:
+            y = a * y + e
+            want.append(y)
+        assert np.allclose(ar1_filter(shocks, a, 0.7), want, rtol=1e-9, atol=1e-9)

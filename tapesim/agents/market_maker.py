@@ -37,9 +37,9 @@ from collections.abc import Callable
 from operator import add
 
 import numpy as np
-from scipy.signal import lfilter
 
 from tapesim.agents.context import MarketContext
+from tapesim.agents.latent import ar1_filter
 from tapesim.sim.rng import Draws
 from tapesim.venues.book import BUY, NO_ASK, NO_BID
 
@@ -63,7 +63,7 @@ def offset_path(gen: np.random.Generator, n: int, per: int, sd: float, tau_s: fl
     a = math.exp(-1.0 / tau_s)
     shocks = gen.standard_normal(coarse) * (sd * math.sqrt(1.0 - a * a))
     start = gen.standard_normal() * sd
-    path, _ = lfilter([1.0], [1.0, -a], shocks, zi=[a * start])
+    path = ar1_filter(shocks, a, start)
     return np.repeat(path.astype(np.float32), per)[:n]
 
 
