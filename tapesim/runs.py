@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from tapesim import __version__
@@ -44,8 +45,8 @@ def _spool_batches(path: Path, shard: int) -> Iterator[pa.Table]:
         batch = reader.get_batch(i)
         n = batch.num_rows
         table = pa.Table.from_batches([batch])
-        table = table.append_column("shard", pa.array([shard] * n, pa.int32()))
-        table = table.append_column("local", pa.array(range(offset, offset + n), pa.int64()))
+        table = table.append_column("shard", pa.array(np.full(n, shard, dtype=np.int32)))
+        table = table.append_column("local", pa.array(np.arange(offset, offset + n)))
         offset += n
         yield table
 

@@ -1,9 +1,11 @@
 """Runs a run's shards, one per underlying, on one or more worker processes.
 
 A shard is a pure function of (config, symbol) that writes its own spool file, so
-the order and place shards run in cannot change any byte of the output. Shards
-are submitted largest first (by activity), which balances two workers well.
-Progress (simulated nanoseconds per shard) flows back through a queue.
+the order and place shards run in cannot change any byte of the output. With N
+workers the shards are split into N bins of about equal estimated cost (longest
+first onto the lightest bin); this process runs the first bin itself while N - 1
+spawned processes run the others. Progress (simulated nanoseconds per shard) from
+the other processes flows back through a queue.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import contextlib
 import multiprocessing as mp
 import queue as queue_mod
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
-from tapesim.sim.config import RunConfig
+from tapesim.sim.config import RunConfig, SymbolConfig
 
 Progress = Callable[[str, int], None]
+FIXED_SHARD_COST = 0.3  # a shard's cost beyond its activity, in units of activity 1
 
 
 class ShardFunction(Protocol):
@@ -37,6 +40,23 @@ class _QueueProgress:
         self.q.put((symbol, sim_ns))
 
 
+def balanced_bins(symbols: list[SymbolConfig], bins: int) -> list[list[str]]:
+    """Longest-processing-time split of the shards into ``bins`` lists, heaviest first."""
+    out: list[list[str]] = [[] for _ in range(bins)]
+    load = [0.0] * bins
+    order = sorted(enumerate(symbols), key=lambda p: (-(p[1].activity + FIXED_SHARD_COST), p[0]))
+    for _, sym in order:
+        lightest = load.index(min(load))
+        out[lightest].append(sym.symbol)
+        load[lightest] += sym.activity + FIXED_SHARD_COST
+    return [b for b in out if b]
+
+
+def _run_bin(shard: ShardFunction, config: RunConfig, symbols: list[str],
+             spools: dict[str, Path], progress: Progress | None) -> list[Any]:
+    return [shard(config, s, spools[s], progress) for s in symbols]
+
+
 def run_shards(
     shard: ShardFunction,
     config: RunConfig,
@@ -47,24 +67,32 @@ def run_shards(
     """Run every symbol's shard; results come back in config order."""
     symbols = [s.symbol for s in config.symbols]
     spools = {s: spool_dir / f"shard-{i:03d}-{s}.arrow" for i, s in enumerate(symbols)}
-    if workers <= 1 or len(symbols) == 1:
-        return [shard(config, s, spools[s], progress) for s in symbols]
-    order = sorted(config.symbols, key=lambda s: (-s.activity, symbols.index(s.symbol)))
+    bins = balanced_bins(list(config.symbols), max(1, min(workers, len(symbols))))
+    if len(bins) == 1:
+        return _run_bin(shard, config, symbols, spools, progress)
     ctx = mp.get_context("spawn")
     results: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
         q = stack.enter_context(ctx.Manager()).Queue() if progress is not None else None
+        pool = stack.enter_context(ProcessPoolExecutor(max_workers=len(bins) - 1, mp_context=ctx))
         forward = _QueueProgress(q) if q is not None else None
-        pool = stack.enter_context(
-            ProcessPoolExecutor(max_workers=min(workers, len(symbols)), mp_context=ctx))
-        futures = {pool.submit(shard, config, s.symbol, spools[s.symbol], forward): s.symbol
-                   for s in order}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        futures = [pool.submit(_run_bin, shard, config, b, spools, forward) for b in bins[1:]]
+
+        def local_progress(symbol: str, sim_ns: int) -> None:
+            progress(symbol, sim_ns)  # type: ignore[misc]
             _drain(q, progress)
-            for f in done:
-                results[futures[f]] = f.result()
+
+        own = _run_bin(shard, config, bins[0], spools,
+                       local_progress if progress is not None else None)
+        results.update(zip(bins[0], own, strict=True))
+        for b, f in zip(bins[1:], futures, strict=True):
+            while True:
+                try:
+                    done = f.result(timeout=0.2)
+                    break
+                except TimeoutError:
+                    _drain(q, progress)
+            results.update(zip(b, done, strict=True))
         _drain(q, progress)
     return [results[s] for s in symbols]
 
