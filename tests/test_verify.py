@@ -84,3 +84,22 @@ def test_schema_change_is_caught(copy: Path) -> None:
     table = pq.read_table(copy / "equity_prints.parquet").drop_columns(["exchange"])
     _rewrite_with_fixed_hash(copy, "equity_prints.parquet", table)
     assert any("schema differs" in p for p in verify_run(copy))
+
+
+def test_parquet_bytes_do_not_depend_on_windowing(tiny_run: Path, tmp_path: Path) -> None:
+    """The same rows written in one piece or in ragged pieces give the same file."""
+    from tapesim.io.writer import ROW_GROUP, _GroupedParquet
+
+    table = pq.read_table(tiny_run / "equity_quotes.parquet")
+    table = pa.concat_tables([table] * (2 * ROW_GROUP // table.num_rows + 1))
+    whole = _GroupedParquet(tmp_path / "whole.parquet", table.schema)
+    whole.write(table)
+    whole.close()
+    ragged = _GroupedParquet(tmp_path / "ragged.parquet", table.schema)
+    start, step = 0, 1
+    while start < table.num_rows:
+        ragged.write(table.slice(start, step))
+        start += step
+        step = step * 3 % 9973 + 1
+    ragged.close()
+    assert (tmp_path / "whole.parquet").read_bytes() == (tmp_path / "ragged.parquet").read_bytes()

@@ -79,7 +79,9 @@ class _GroupedParquet:
         data = pa.concat_tables(self._pending)
         start = 0
         while data.num_rows - start >= ROW_GROUP or (final and start < data.num_rows):
-            group = data.slice(start, ROW_GROUP)
+            # One chunk per column: page boundaries then depend only on the rows,
+            # never on how the merge happened to window them.
+            group = data.slice(start, ROW_GROUP).combine_chunks()
             self._submit(group)
             start += group.num_rows
         rest = data.slice(start)

@@ -37,9 +37,15 @@ _COLUMNS = [f.name for f in SPOOL_SCHEMA]
 
 
 class Tape:
-    """Collects one shard's market events in generation order and spools them."""
+    """Collects one shard's market events in generation order and spools them.
+
+    A batch is flushed at ``FLUSH_ROWS`` rows or once it spans ``FLUSH_SPAN_MS`` of
+    event time, whichever comes first: the merge's windows are bounded by the
+    sparsest shard's batches, so a quiet symbol must not hold hours in one batch.
+    """
 
     FLUSH_ROWS = 1 << 16
+    FLUSH_SPAN_MS = 300_000
 
     def __init__(self, path: Path, open_ms: int, latency_ms: float, draws: Draws) -> None:
         self._writer = pa.ipc.new_file(str(path), SPOOL_SCHEMA)
@@ -47,6 +53,7 @@ class Tape:
         self._latency_ms = latency_ms
         self._draws = draws
         self._cols: list[list[int]] = [[] for _ in _COLUMNS]
+        self._flush_at = open_ms + self.FLUSH_SPAN_MS  # event time (ms) of the next flush
         self.counts = [0, 0]
 
     def _latency(self) -> int:
@@ -66,7 +73,7 @@ class Tape:
         c[8].append(-1)
         c[9].append(-1)
         self.counts[QUOTE] += 1
-        if len(c[0]) >= self.FLUSH_ROWS:
+        if len(c[0]) >= self.FLUSH_ROWS or ts >= self._flush_at:
             self.flush()
 
     def trade(
@@ -85,12 +92,13 @@ class Tape:
         c[8].append(contra)
         c[9].append(parent)
         self.counts[PRINT] += 1
-        if len(c[0]) >= self.FLUSH_ROWS:
+        if len(c[0]) >= self.FLUSH_ROWS or ts >= self._flush_at:
             self.flush()
 
     def flush(self) -> None:
         if not self._cols[0]:
             return
+        self._flush_at = self._cols[1][-1] + self.FLUSH_SPAN_MS
         arrays = [
             pa.array(np.asarray(col, dtype=field.type.to_pandas_dtype()), type=field.type)
             for col, field in zip(self._cols, SPOOL_SCHEMA, strict=True)
