@@ -167,6 +167,8 @@ def inspect(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -
     """Counts per kind, symbol and venue, time range and spreads."""
     from tapesim.ui import inspect_tables
 
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir} is not a directory: pass a run directory")
     for table in inspect_tables(run_dir):
         out.print(table)
 
@@ -197,9 +199,9 @@ def facts(
 
     if not run_dir.is_dir():
         raise InputError(f"{run_dir} is not a directory: pass a run directory")
-    from tapesim.io.manifest import read_manifest
+    from tapesim.io.manifest import open_run
 
-    known = read_manifest(run_dir)["symbols"]
+    known = open_run(run_dir)["symbols"]
     wanted = [s.strip().upper() for s in symbols.split(",")] if symbols else None
     unknown = sorted(set(wanted or []) - set(known))
     if unknown:

@@ -12,7 +12,7 @@ import pyarrow.dataset as ds
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tapesim.io.manifest import read_manifest
+from tapesim.io.manifest import open_run
 from tapesim.sim.config import RunConfig
 from tapesim.sim.shards import Progress as ProgressCallback
 
@@ -42,7 +42,7 @@ def progress_bar(config: RunConfig, enabled: bool) -> Iterator[ProgressCallback 
 
 
 def inspect_tables(run_dir: Path) -> list[Table]:
-    manifest = read_manifest(run_dir)
+    manifest = open_run(run_dir)
     counts = manifest["counts"]
     summary = Table("run", "value", title=f"{run_dir}")
     summary.add_row("run id", manifest["run_id"])

@@ -103,3 +103,17 @@ def test_facts_command(tiny_run: Path) -> None:
     assert "NBBO changes per print" in result.output
     bad = invoke("facts", str(tiny_run), "--symbols", "NOPE")
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize("command", ["inspect", "facts"])
+def test_reading_a_damaged_run_exits_2(tiny_run: Path, tmp_path: Path, command: str) -> None:
+    import shutil
+
+    copy = tmp_path / "damaged"
+    shutil.copytree(tiny_run, copy)
+    (copy / "equity_prints.parquet").write_bytes(b"garbage")
+    result = invoke(command, str(copy))
+    assert result.exit_code == 2
+    assert "damaged" in result.output and "tapesim verify" in result.output
+    (copy / "equity_prints.parquet").unlink()
+    assert invoke(command, str(copy)).exit_code == 2

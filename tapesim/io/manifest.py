@@ -70,3 +70,23 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise RunDirectoryError(f"{path} is not a {FORMAT} manifest")
     return data
+
+
+def open_run(run_dir: Path) -> dict[str, Any]:
+    """The manifest of a run directory whose artifacts are all present at their sizes.
+
+    A cheap check (no hashing) for commands that read a run; ``verify`` does the
+    full one.
+    """
+    manifest = read_manifest(run_dir)
+    for name, entry in sorted(manifest.get("artifacts", {}).items()):
+        path = run_dir / name
+        if not path.is_file():
+            raise RunDirectoryError(
+                f"{path} is missing: the run directory is damaged (`tapesim verify {run_dir}` "
+                "names every problem)")
+        if path.stat().st_size != entry.get("bytes"):
+            raise RunDirectoryError(
+                f"{path} is not the size its manifest records: the run directory is damaged "
+                f"(`tapesim verify {run_dir}` names every problem)")
+    return manifest
