@@ -1,0 +1,320 @@
+"""Options market makers' quotes: a whole listed chain priced and quoted in one numpy pass.
+
+A maker values every contract of a chain from the latent vol surface
+(:func:`theo_and_vega`), then :func:`quote_chain` turns values into integer-cent
+quotes on the contract's minimum price variation (MPV) grid:
+
+    half-width h = max(MPV, share * theo, vol_risk * vega)
+                   * otm * short-dated * illiquid * open_factor
+
+    centre M = theo rounded to the nearest half tick
+    bid = M - H, ask = M + H, H the smallest half-width that keeps both sides on
+          the grid and still contains theo +- h (bid <= theo - h, ask >= theo + h)
+
+Quoting around the nearest half tick keeps every mid within a quarter tick of the
+theoretical value and makes mids a monotone function of it, so the quotes inherit
+the surface's freedom from static arbitrage: call mids never rise with strike, put
+mids never fall, butterflies on mids are >= -1 MPV and put-call parity holds on
+mids to within the spreads. Where the bid would go below zero the maker quotes
+0 bid and an ask of 2M (the mid stays on theo), and the far wings (theo below
+``wing_theo_share`` of the wing ask) quote 0 x 0.05, or 0 x 0.01 for the all-penny
+(index-like) roots.
+
+Prices are integer cents (int64), so MPV checks are exact. The $3 boundary of the
+penny/nickel rule is handled per side: a bid below $3 sits on the penny grid, an
+ask at or above $3 on the nickel grid, with the bid widened by as much as the ask
+was so the mid is unchanged.
+
+Chains list calls and puts for every strike of every listed expiry
+(:func:`list_chain`), laid out expiry-major, then calls before puts, then strikes
+ascending. Time to expiry is calendar days / 365 to 16:00 New York on the expiry
+day; a contract expiring today expires at the session's close.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from tapesim.agents.pricing import MIN_T, price, vega
+from tapesim.agents.vol_surface import Roughness, SurfaceParams, implied_vols
+from tapesim.events.contracts import OptionContract
+from tapesim.venues.chains import (
+    INDEX_LIKE,
+    ListingPolicy,
+    expiries,
+    listed_strikes,
+    moneyness_range,
+    strike_interval,
+)
+
+MINUTES_PER_YEAR = 365.0 * 24.0 * 60.0
+REGULAR_SESSION_MINUTES = 390.0  # 09:30 to 16:00 New York
+NICKEL_FROM_CENTS = 300  # the MPV is $0.05 at or above $3 outside the all-penny roots
+
+
+@dataclass(frozen=True, eq=False)
+class Chain:
+    """Every listed contract of one underlying on one day, as parallel numpy arrays.
+
+    Order: expiry-major, then calls before puts, then strike ascending.
+    ``t_years`` is the time to expiry at the session's open.
+    """
+
+    root: str
+    today: dt.date
+    annual_vol: float  # the vol the listing ranges (and quoting distances) are scaled with
+    expiry_dates: tuple[dt.date, ...]
+    strike: np.ndarray  # float dollars
+    strike_mills: np.ndarray  # int64, strike x 1000
+    expiry_index: np.ndarray  # int64 index into expiry_dates
+    days_to_expiry: np.ndarray  # int64 calendar days from today
+    t_years: np.ndarray  # float, at the open
+    is_call: np.ndarray  # bool
+    contracts: list[OptionContract]
+
+    @property
+    def size(self) -> int:
+        return int(self.strike.size)
+
+    @property
+    def all_penny(self) -> bool:
+        """True for the index-like roots, quoted in pennies at every price level."""
+        return self.root in INDEX_LIKE
+
+
+def list_chain(
+    root: str,
+    today: dt.date,
+    spot: float,
+    annual_vol: float,
+    is_etf: bool,
+    policy: ListingPolicy | None = None,
+) -> Chain:
+    """The chain listed on ``today``: calls and puts on each expiry's strike range."""
+    days = expiries(today, root, policy)
+    interval = strike_interval(spot, is_etf)
+    strikes: list[float] = []
+    exp_idx: list[int] = []
+    dtes: list[int] = []
+    calls: list[bool] = []
+    for i, day in enumerate(days):
+        dte = (day - today).days
+        low, high = moneyness_range(dte, annual_vol)
+        grid = listed_strikes(spot, interval, low, high)
+        for is_call in (True, False):
+            strikes += grid
+            exp_idx += [i] * len(grid)
+            dtes += [dte] * len(grid)
+            calls += [is_call] * len(grid)
+    strike = np.asarray(strikes, dtype=float)
+    mills = np.rint(strike * 1000).astype(np.int64)
+    dte_arr = np.asarray(dtes, dtype=np.int64)
+    contracts = [
+        OptionContract(root, days[e], int(m), "C" if c else "P")
+        for e, m, c in zip(exp_idx, mills.tolist(), calls, strict=True)
+    ]
+    return Chain(
+        root=root,
+        today=today,
+        annual_vol=float(annual_vol),
+        expiry_dates=tuple(days),
+        strike=strike,
+        strike_mills=mills,
+        expiry_index=np.asarray(exp_idx, dtype=np.int64),
+        days_to_expiry=dte_arr,
+        t_years=(dte_arr * 1440.0 + REGULAR_SESSION_MINUTES) / MINUTES_PER_YEAR,
+        is_call=np.asarray(calls, dtype=bool),
+        contracts=contracts,
+    )
+
+
+def t_years_at(
+    chain: Chain, minutes_since_open: float, session_minutes: float = REGULAR_SESSION_MINUTES
+) -> np.ndarray:
+    """Time to expiry (years) at an intraday time; never below ``pricing.MIN_T``.
+
+    Contracts expiring today run out at the session's close (``session_minutes``
+    after the open), so a 0DTE contract decays to the floor at the close.
+    """
+    later = chain.t_years - minutes_since_open / MINUTES_PER_YEAR
+    today = (session_minutes - minutes_since_open) / MINUTES_PER_YEAR
+    return np.maximum(np.where(chain.days_to_expiry == 0, today, later), MIN_T)
+
+
+@dataclass(frozen=True)
+class QuoteParams:
+    """How wide a maker quotes, and how much it shows.
+
+    Half-width before rounding, in cents:
+    ``max(MPV, premium_share * theo, vol_risk_points / 100 * vega) * multipliers``
+    where ``z = ln(K / S) / (annual_vol * sqrt(t))`` is the distance from the money
+    in standard deviations and the multipliers are
+    ``1 + otm_slope * min(otm z, otm_cap_z)`` (out-of-the-money side only),
+    ``1 + short_extra * clip(1 - days / short_days, 0, 1)`` (short-dated),
+    ``1 + illiquid_slope * clip(|z| - illiquid_z, 0, illiquid_cap_z)`` (far from
+    the money either side) and the caller's ``open_factor`` (see :func:`open_factor`).
+    """
+
+    premium_share: float = 0.006  # half-width as a share of the theoretical value
+    vol_risk_points: float = 0.15  # half-width in vol points times vega
+    otm_slope: float = 0.6
+    otm_cap_z: float = 3.0
+    short_extra: float = 0.5  # 0DTE quotes up to 1.5x as wide
+    short_days: float = 7.0
+    illiquid_slope: float = 0.3
+    illiquid_z: float = 1.5
+    illiquid_cap_z: float = 3.0
+    open_extra: float = 1.0  # just after the open quotes are twice as wide ...
+    open_decay_minutes: float = 10.0  # ... decaying with this time-scale
+    wing_ask_cents: int = 5  # far wings: 0 bid x 0.05 ask
+    penny_wing_ask_cents: int = 1  # ... and 0 x 0.01 on the all-penny roots
+    wing_theo_share: float = 0.5  # a contract is a wing when theo < this share of the wing ask
+    atm_lots: int = 50  # displayed size at the money, in contracts
+    wing_lots: int = 5  # displayed size far from the money
+    lots_width_z: float = 1.5  # how fast the displayed size falls off with |z|
+
+    def __post_init__(self) -> None:
+        if self.premium_share < 0 or self.vol_risk_points < 0:
+            raise ValueError("premium_share and vol_risk_points must be >= 0")
+        if self.wing_ask_cents < 1 or self.penny_wing_ask_cents < 1:
+            raise ValueError("wing ask must be at least one cent")
+        if self.wing_ask_cents >= NICKEL_FROM_CENTS:
+            raise ValueError("wing_ask_cents must be below $3 (the penny grid)")
+        if not 0 <= self.wing_theo_share <= 1:
+            raise ValueError("wing_theo_share must lie in [0, 1]")
+        if self.wing_lots < 1 or self.atm_lots < self.wing_lots:
+            raise ValueError("lot sizes must satisfy 1 <= wing_lots <= atm_lots")
+
+
+def open_factor(minutes_since_open: float, params: QuoteParams) -> float:
+    """Width multiplier for the time of day: ``1 + open_extra`` at the open, -> 1 later."""
+    return 1.0 + params.open_extra * float(
+        np.exp(-max(minutes_since_open, 0.0) / params.open_decay_minutes)
+    )
+
+
+def theo_and_vega(
+    chain: Chain,
+    spot: float,
+    t_years: np.ndarray,
+    surface_params: SurfaceParams,
+    vol_ratio: float,
+    roughness: Roughness | None = None,
+    t_event_years: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Theoretical values and vegas in cents per share, from the latent surface.
+
+    Zero rates and no dividends: the forward is the spot, so put-call parity on the
+    values is exactly C - P = S - K. Vega is cents per 1.00 (100 vol points) of vol.
+    """
+    iv = implied_vols(surface_params, vol_ratio, spot, chain.strike, t_years, roughness,
+                      t_event_years)
+    theo = price(spot, chain.strike, t_years, iv, chain.is_call) * 100.0
+    veg = vega(spot, chain.strike, t_years, iv) * 100.0
+    return theo, veg
+
+
+def tick_cents(chain: Chain, price_cents: np.ndarray) -> np.ndarray:
+    """The MPV in cents at each price level: 1 below $3 (always on all-penny roots), else 5."""
+    price_cents = np.asarray(price_cents)
+    if chain.all_penny:
+        return np.ones(price_cents.shape, dtype=np.int64)
+    return np.where(price_cents >= NICKEL_FROM_CENTS, 5, 1).astype(np.int64)
+
+
+def moneyness_z(chain: Chain, spot: float, t_years: np.ndarray) -> np.ndarray:
+    """Signed distance from the money in standard deviations: ln(K / S) / (vol sqrt(t))."""
+    return np.log(chain.strike / spot) / (chain.annual_vol * np.sqrt(np.maximum(t_years, MIN_T)))
+
+
+def half_width(
+    chain: Chain,
+    theo_cents: np.ndarray,
+    vega_cents: np.ndarray,
+    t_years: np.ndarray,
+    spot: float,
+    params: QuoteParams,
+    open_factor: float,
+) -> np.ndarray:
+    """The unrounded half-width in cents (see :class:`QuoteParams`)."""
+    base = np.maximum.reduce([
+        tick_cents(chain, theo_cents).astype(float),
+        params.premium_share * theo_cents,
+        params.vol_risk_points / 100.0 * vega_cents,
+    ])
+    z = moneyness_z(chain, spot, t_years)
+    otm_z = np.where(chain.is_call, z, -z)
+    otm = 1.0 + params.otm_slope * np.clip(otm_z, 0.0, params.otm_cap_z)
+    days = t_years * 365.0
+    short = 1.0 + params.short_extra * np.clip(1.0 - days / params.short_days, 0.0, 1.0)
+    far = np.clip(np.abs(z) - params.illiquid_z, 0.0, params.illiquid_cap_z)
+    illiquid = 1.0 + params.illiquid_slope * far
+    return base * otm * short * illiquid * open_factor
+
+
+def quote_chain(
+    chain: Chain,
+    theo_cents: np.ndarray,
+    vega_cents: np.ndarray,
+    t_years: np.ndarray,
+    spot: float,
+    params: QuoteParams,
+    open_factor: float,
+    maker_offset_vol: float | np.ndarray = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One maker's (bid, ask) in int64 cents for every contract of the chain.
+
+    ``maker_offset_vol`` shifts the maker's values by that many vols (0.01 = one
+    vol point) times vega: its own view of the surface, or its inventory skew (a
+    maker long vega passes a negative offset and lowers both sides). A scalar
+    offset keeps the quotes free of static arbitrage; per-contract offsets are the
+    caller's responsibility.
+    Every quote satisfies 0 <= bid < ask, both on the contract's MPV grid.
+    """
+    theo = np.maximum(np.asarray(theo_cents, dtype=float)
+                      + np.asarray(maker_offset_vol, dtype=float) * vega_cents, 0.0)
+    h = half_width(chain, theo, vega_cents, t_years, spot, params, open_factor)
+    tick = tick_cents(chain, theo)
+    # Centre on the nearest half tick: n half ticks, M = n * tick / 2.
+    n = np.floor(theo / (tick / 2.0) + 0.5).astype(np.int64)
+    odd = n & 1
+    centre = n * tick / 2.0
+    need = h + np.abs(theo - centre)
+    k = np.ceil(np.maximum(need / tick - 0.5 * odd - 1e-9, 0.0)).astype(np.int64)
+    k = np.where((odd == 0) & (k == 0), 1, k)  # a quote on the tick grid is >= one tick wide
+    bid = (n // 2 - k) * tick
+    ask = ((n + 1) // 2 + k) * tick
+    if not chain.all_penny:  # an ask at or above $3 sits on the nickel grid
+        nickel = np.where(ask >= NICKEL_FROM_CENTS, -(-ask // 5) * 5, ask)
+        bid = np.where(bid < NICKEL_FROM_CENTS, bid - (nickel - ask), bid)
+        ask = nickel
+    # Below zero: 0 bid and an ask of twice the centre (the mid stays on theo).
+    twice = n * tick
+    if not chain.all_penny:
+        twice = np.where(twice >= NICKEL_FROM_CENTS, -(-twice // 5) * 5, twice)
+    clamped = bid < 0
+    ask = np.where(clamped, twice, ask)
+    bid = np.where(clamped, 0, bid)
+    wing_ask = params.penny_wing_ask_cents if chain.all_penny else params.wing_ask_cents
+    wing = (theo < params.wing_theo_share * wing_ask) | (ask <= 0)
+    bid = np.where(wing, 0, bid).astype(np.int64)
+    ask = np.where(wing, wing_ask, ask).astype(np.int64)
+    return bid, ask
+
+
+def quote_sizes(chain: Chain, spot: float, t_years: np.ndarray, params: QuoteParams) -> np.ndarray:
+    """Displayed size in contracts: ``atm_lots`` at the money, falling to ``wing_lots``."""
+    z = moneyness_z(chain, spot, t_years)
+    shape = np.exp(-0.5 * (z / params.lots_width_z) ** 2)
+    lots = params.wing_lots + (params.atm_lots - params.wing_lots) * shape
+    return np.rint(lots).astype(np.int64)
+
+
+def requote_mask(
+    prev_bid: np.ndarray, prev_ask: np.ndarray, bid: np.ndarray, ask: np.ndarray
+) -> np.ndarray:
+    """Contracts whose rounded quote changed: only these are requoted on the venues."""
+    return (np.asarray(prev_bid) != bid) | (np.asarray(prev_ask) != ask)

@@ -1,0 +1,73 @@
+"""OPRA-style consolidation: the national best bid and offer of every option contract.
+
+Venue quotes come as ``[venue, contract]`` int64 arrays (prices in cents, sizes in
+contracts) and are consolidated for the whole chain at once:
+
+* a venue shows a bid when its bid size > 0 and its bid price > 0 (a 0 bid, as in
+  a far wing's "0 x 0.05", is no bid); it shows an ask when its ask size > 0;
+* the best bid is the highest shown bid, the best ask the lowest shown ask, and
+  each side's size is the sum of the sizes of the venues at that best price;
+* a contract with no bid gets ``nbb = 0`` and ``nbb_size = 0`` (an OptionNBBO with a
+  zero bid is valid: ints >= 0); a contract with no ask gets ``nbo = NO_ASK`` (the
+  order books' sentinel) and ``nbo_size = 0``, and the caller does not emit an
+  OptionNBBO for it until some venue offers it (see :func:`has_offer`).
+
+:func:`nbbo_changes` then names the contracts whose consolidated quote changed,
+so the feed emits exactly one OptionNBBO per change.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from tapesim.venues.book import NO_ASK
+
+
+class OptionNBBOs(NamedTuple):
+    """The consolidated quote of every contract: prices in cents, sizes in contracts."""
+
+    nbb: np.ndarray
+    nbo: np.ndarray
+    nbb_size: np.ndarray
+    nbo_size: np.ndarray
+
+
+def consolidate(
+    bids: np.ndarray, asks: np.ndarray, bid_sizes: np.ndarray, ask_sizes: np.ndarray
+) -> OptionNBBOs:
+    """Best bid and offer over venues (axis 0) for every contract (axis 1)."""
+    bids = np.asarray(bids, dtype=np.int64)
+    asks = np.asarray(asks, dtype=np.int64)
+    bid_sizes = np.asarray(bid_sizes, dtype=np.int64)
+    ask_sizes = np.asarray(ask_sizes, dtype=np.int64)
+    if not bids.shape == asks.shape == bid_sizes.shape == ask_sizes.shape or bids.ndim != 2:
+        raise ValueError("bids, asks and sizes must all be [venue, contract] arrays of one shape")
+    has_bid = (bid_sizes > 0) & (bids > 0)
+    has_ask = ask_sizes > 0
+    shown_bids = np.where(has_bid, bids, 0)
+    shown_asks = np.where(has_ask, asks, NO_ASK)
+    nbb = shown_bids.max(axis=0, initial=0)
+    nbo = shown_asks.min(axis=0, initial=NO_ASK)
+    nbb_size = np.where(has_bid & (shown_bids == nbb), bid_sizes, 0).sum(axis=0)
+    nbo_size = np.where(has_ask & (shown_asks == nbo), ask_sizes, 0).sum(axis=0)
+    return OptionNBBOs(nbb, nbo, nbb_size, nbo_size)
+
+
+def has_offer(nbbo: OptionNBBOs) -> np.ndarray:
+    """Contracts some venue offers: only these are emitted as OptionNBBO."""
+    return nbbo.nbo != NO_ASK
+
+
+def nbbo_changes(prev: OptionNBBOs | None, new: OptionNBBOs) -> np.ndarray:
+    """Indices (ascending) of contracts whose (nbb, nbo, nbb_size, nbo_size) changed.
+
+    With no previous state (``prev is None``) every contract counts as changed.
+    """
+    if prev is None:
+        return np.arange(new.nbb.size)
+    changed = np.zeros(new.nbb.shape, dtype=bool)
+    for old, now in zip(prev, new, strict=True):
+        changed |= np.asarray(old) != np.asarray(now)
+    return np.flatnonzero(changed)
