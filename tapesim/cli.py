@@ -191,23 +191,29 @@ def profiles() -> None:
 @app.command()
 @guarded
 def facts(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    run_dirs: Annotated[list[Path], typer.Argument(help="One run directory, or several to pool.")],
     symbols: Annotated[str | None, typer.Option(help="Only these symbols.")] = None,
+    notes: Annotated[bool | None, typer.Option(help="Show each row's note (default: when "
+                                                    "pooling).")] = None,
 ) -> None:
-    """Stylized facts of a run against the realism targets."""
+    """Stylized facts of a run against the realism targets; several runs are pooled."""
     from tapesim.calibration.facts import equity_facts, facts_table
-
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir} is not a directory: pass a run directory")
+    from tapesim.calibration.pooling import pooled_facts
     from tapesim.io.manifest import open_run
 
-    known = open_run(run_dir)["symbols"]
     wanted = [s.strip().upper() for s in symbols.split(",")] if symbols else None
-    unknown = sorted(set(wanted or []) - set(known))
-    if unknown:
-        raise InputError(f"--symbols {','.join(unknown)} not in this run: choose from "
-                         f"{','.join(known)}")
-    out.print(facts_table(equity_facts(run_dir, wanted)))
+    runs = []
+    for run_dir in run_dirs:
+        if not run_dir.is_dir():
+            raise InputError(f"{run_dir} is not a directory: pass run directories")
+        known = open_run(run_dir)["symbols"]
+        unknown = sorted(set(wanted or []) - set(known))
+        if unknown:
+            raise InputError(f"--symbols {','.join(unknown)} not in {run_dir}: choose from "
+                             f"{','.join(known)}")
+        runs.append(equity_facts(run_dir, wanted))
+    rows = runs[0] if len(runs) == 1 else pooled_facts(runs)
+    out.print(facts_table(rows, notes=len(runs) > 1 if notes is None else notes))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -117,3 +117,9 @@ def test_reading_a_damaged_run_exits_2(tiny_run: Path, tmp_path: Path, command: 
     assert "damaged" in result.output and "tapesim verify" in result.output
     (copy / "equity_prints.parquet").unlink()
     assert invoke(command, str(copy)).exit_code == 2
+
+
+def test_facts_pool_several_runs(tiny_run: Path) -> None:
+    result = invoke("facts", str(tiny_run), str(tiny_run), "--symbols", "SPY")
+    assert result.exit_code == 0, result.output
+    assert "median" in result.output  # the pooled note (wrapped at 80 columns)

@@ -362,3 +362,18 @@ def test_square_root_impact_from_parent_orders(tmp_path: Path) -> None:
     assert row.value == pytest.approx(0.47, abs=0.03)
     assert row.status == "in"
     assert row.note.startswith("24 signed parents of 24; 4 of 4 Q/V quantile bins")
+
+
+def test_pooled_facts_take_the_median_and_count_runs_in_band() -> None:
+    from tapesim.calibration.facts import FactRow
+    from tapesim.calibration.pooling import pooled_facts
+
+    def row(value: float | None, status: str) -> FactRow:
+        return FactRow("SPY", "return_acf1_1m", "ACF lag 1, 1-min returns", value,
+                       "[-0.25, 0.05]", status)  # type: ignore[arg-type]
+
+    pooled = pooled_facts([[row(0.12, "out")], [row(0.01, "in")], [row(-0.02, "in")]])
+    assert len(pooled) == 1
+    assert pooled[0].value == pytest.approx(0.01) and pooled[0].status == "in"
+    assert "in band in 2/3" in pooled[0].note
+    assert pooled_facts([[row(None, "n/a")], [row(None, "n/a")]])[0].status == "n/a"

@@ -397,13 +397,15 @@ def equity_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRo
 _STATUS_STYLE = {"in": "green", "out": "red", "n/a": "dim"}
 
 
-def facts_table(rows: list[FactRow]) -> Table:
-    """A rich table of fact rows: symbol, fact, value, band and a coloured status."""
+def facts_table(rows: list[FactRow], notes: bool = False) -> Table:
+    """A rich table of fact rows: symbol, fact, value, band, a coloured status and,
+    with ``notes``, each row's note."""
     table = Table(title="Equity stylized facts")
-    for name in ("symbol", "fact", "value", "band", "status"):
+    for name in ("symbol", "fact", "value", "band", "status", *(("note",) if notes else ())):
         table.add_column(name, justify="right" if name == "value" else "left")
     for r in rows:
         value = "-" if r.value is None else f"{r.value:.4g}"
         style = _STATUS_STYLE[r.status]
-        table.add_row(r.symbol, r.title, value, r.band, f"[{style}]{r.status}[/{style}]")
+        cells = [r.symbol, r.title, value, r.band, f"[{style}]{r.status}[/{style}]"]
+        table.add_row(*cells, *((r.note,) if notes else ()))
     return table
