@@ -127,6 +127,8 @@ def run(
     date: Annotated[str | None, typer.Option(help="Trading day, YYYY-MM-DD.")] = None,
     jsonl: Annotated[bool, typer.Option(help="Also write events as JSON lines.")] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
+    verify_after: Annotated[bool, typer.Option("--verify", help="Verify the written "
+                                               "directory before exiting.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Simulate a session and write a verified run directory."""
@@ -143,6 +145,15 @@ def run(
     out.print(f"wrote {out_dir}: {counts['total']:,} events "
               f"({counts['equity_quote']:,} quotes, {counts['equity_print']:,} prints), "
               f"run id {summary.manifest['run_id']}")
+    if verify_after:
+        from tapesim.io.verify import verify_run
+
+        problems = verify_run(out_dir)
+        for p in problems:
+            err.print(f"FAIL {p}", markup=False, highlight=False)
+        if problems:
+            fail(f"{out_dir} was written but does not verify: this is a bug, please report it", 1)
+        out.print(f"verified {out_dir}")
 
 
 @app.command()

@@ -19,8 +19,9 @@ def invoke(*args: str):
 def test_run_verify_inspect(tmp_path: Path) -> None:
     out = tmp_path / "r"
     result = invoke("run", "--profile", "equities-smoke", "--seed", "2", "--end", "09:32",
-                    "--symbols", "SPY", "--out", str(out), "--jsonl")
+                    "--symbols", "SPY", "--out", str(out), "--jsonl", "--verify")
     assert result.exit_code == 0, result.output
+    assert "verified" in result.output
     assert (out / "manifest.json").is_file()
     assert (out / "equity_quotes.jsonl").is_file()
     assert invoke("verify", str(out)).exit_code == 0
