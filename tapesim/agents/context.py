@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import simpy
 
 from tapesim.agents.latent import LatentPath
 from tapesim.agents.ledger import Ledger
-from tapesim.sim.calendar import NS_PER_S, Session
+from tapesim.sim.calendar import Session
 from tapesim.sim.config import RunConfig, SymbolConfig
 from tapesim.venues.equity import EquityVenues
 
@@ -53,17 +53,10 @@ class MarketContext:
     impact: Impact
     lit_codes: list[str]
     trf_codes: list[str]
-    agents: list[object] = field(default_factory=list)
-
-    def step_index(self, now_ns: int | None = None) -> int:
-        return self.latent.index(self.env.now if now_ns is None else now_ns)
 
     def activity(self, now_ns: int) -> float:
         """Arrival-rate multiplier now: the symbol's activity times its activity path."""
         return self.symbol.activity * self.activity_path[self.latent.index(now_ns)]
-
-    def minutes_since_open(self) -> float:
-        return self.env.now / (60 * NS_PER_S)
 
     def trf_venue(self, i: int) -> int:
         """Tape venue index of TRF number ``i``: TRF codes follow the lit codes."""

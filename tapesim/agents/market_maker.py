@@ -138,9 +138,6 @@ class MakerDesk:
             j -= 1
         return j if j > 0 else 0
 
-    def time_of(self, j: int) -> int:
-        return self.times.item(j)
-
     # --- state --------------------------------------------------------------
     def _size(self, i: int) -> int:
         low, high = self.cfg.quote_lots
