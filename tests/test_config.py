@@ -85,3 +85,23 @@ def test_arbitrary_extra_keys_never_pass_silently(extra: dict[str, int]) -> None
     data["market_makers"] = {**data["market_makers"], **{f"x_{k}": v for k, v in extra.items()}}
     with pytest.raises(ConfigError, match="unknown field"):
         build_config(data)
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "needle"),
+    [
+        ("venues", {"trf": []}, "venues.trf"),
+        ("venues", {"lit": ["NYSE", "NYSE"]}, "distinct"),
+        ("venues", {"lit": ["A_VERY_LONG_CODE"]}, "1-8 upper-case"),
+        ("venues", {"trf": ["NYSE"]}, "both a lit venue and a TRF"),
+        ("retail", {"wholesalers": []}, "retail.wholesalers"),
+        ("institutional", {"min_shares": 5000, "max_shares": 100}, "min_shares"),
+        ("institutional", {"child_shares": [500, 100]}, "child_shares"),
+        ("market_makers", {"quote_lots": [5, 1]}, "quote_lots"),
+    ],
+)
+def test_inconsistent_settings_are_named(section: str, values: dict, needle: str) -> None:
+    data = load_profile("equities-smoke").snapshot()
+    data[section] = {**data[section], **values}
+    with pytest.raises(ConfigError, match=needle):
+        build_config(data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -98,12 +99,21 @@ class VenueConfig(Strict):
     trf: list[str] = ["FINN", "FINY"]
     sip_latency_ms: float = Field(default=1.2, ge=0.0, le=1000.0)
 
-    @field_validator("lit")
+    @field_validator("lit", "trf")
     @classmethod
-    def _unique(cls, v: list[str]) -> list[str]:
+    def _codes(cls, v: list[str]) -> list[str]:
         if not v or len(set(v)) != len(v):
-            raise ValueError("lit venues must be a non-empty list of distinct codes")
+            raise ValueError("must be a non-empty list of distinct venue codes")
+        bad = [c for c in v if not re.fullmatch(r"[A-Z0-9_]{1,8}", c)]
+        if bad:
+            raise ValueError(f"venue codes are 1-8 upper-case letters, digits or _: {bad}")
         return v
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> VenueConfig:
+        if set(self.lit) & set(self.trf):
+            raise ValueError("a code cannot be both a lit venue and a TRF")
+        return self
 
 
 class MarketMakerConfig(Strict):
@@ -146,7 +156,8 @@ class RetailConfig(Strict):
     orders_per_s: float = Field(default=0.6, ge=0.0)
     side_persistence: float = Field(default=0.7, ge=0.0, le=1.0)
     odd_lot_share: float = Field(default=0.55, ge=0.0, le=1.0)
-    wholesalers: list[str] = ["wholesaler-a", "wholesaler-b", "wholesaler-c"]
+    wholesalers: list[str] = Field(default=["wholesaler-a", "wholesaler-b", "wholesaler-c"],
+                                   min_length=1)
     inventory_limit: int = Field(default=3000, gt=0)
 
 
@@ -167,6 +178,15 @@ class InstitutionalConfig(Strict):
     dark_share: float = Field(default=0.2, ge=0.0, le=1.0)
     block_probability: float = Field(default=0.08, ge=0.0, le=1.0)
     block_min_shares: int = Field(default=10_000, gt=0)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> InstitutionalConfig:
+        if self.min_shares > self.max_shares:
+            raise ValueError("min_shares must not exceed max_shares")
+        low, high = self.child_shares
+        if not 1 <= low <= high:
+            raise ValueError("child_shares must be (smallest, largest) with 1 <= low <= high")
+        return self
 
 
 class NoiseConfig(Strict):
