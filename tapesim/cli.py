@@ -227,5 +227,32 @@ def facts(
     out.print(facts_table(rows, notes=len(runs) > 1 if notes is None else notes))
 
 
+@app.command()
+@guarded
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="islandflow (the pipeline's fixture) "
+                                                      "or jsonl.")] = "islandflow",
+    symbols: Annotated[str | None, typer.Option(help="Only these symbols.")] = None,
+    start: Annotated[str | None, typer.Option(help="Slice start, HH:MM New York.")] = None,
+    end: Annotated[str | None, typer.Option(help="Slice end, HH:MM New York.")] = None,
+    max_events: Annotated[int, typer.Option(min=1, help="Refuse larger slices.")] = 100_000,
+    force: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
+) -> None:
+    """Export a slice of a run for the downstream pipeline."""
+    from tapesim.io.islandflow import ExportError, Slice, export_run
+
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir} is not a directory: pass a run directory")
+    wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else None
+    sl = Slice(wanted, _clock("--start", start), _clock("--end", end), max_events)
+    try:
+        n = export_run(run_dir, out_dir, fmt, sl, force=force)
+    except ExportError as e:
+        raise InputError(str(e)) from None
+    out.print(f"exported {n:,} events to {out_dir} ({fmt})")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
