@@ -85,3 +85,10 @@ def test_ar1_filter_matches_the_recursion() -> None:
             y = a * y + e
             want.append(y)
         assert np.allclose(ar1_filter(shocks, a, 0.7), want, rtol=1e-9, atol=1e-9)
+
+
+def test_bulk_exponentials_continue_the_scalar_sequence() -> None:
+    one, many = Draws(stream(4, "x")), Draws(stream(4, "x"))
+    want = [one.exponential() for _ in range(3 * Draws.BLOCK + 7)]
+    got = [*many.exponentials(5), many.exponential(), *many.exponentials(3 * Draws.BLOCK + 1)]
+    assert got == want

@@ -70,6 +70,21 @@ class Draws:
         self._i_exp = i + 1
         return self._exp[i]
 
+    def exponentials(self, n: int) -> list[float]:
+        """The next ``n`` standard exponentials: the same numbers ``n`` calls of
+        :meth:`exponential` would give."""
+        out: list[float] = []
+        while n > 0:
+            i = self._i_exp
+            if i >= len(self._exp):
+                self._exp = self._gen.standard_exponential(self.BLOCK).tolist()
+                i = 0
+            take = min(n, len(self._exp) - i)
+            out += self._exp[i:i + take]
+            self._i_exp = i + take
+            n -= take
+        return out
+
     def below(self, n: int) -> int:
         """A uniform integer in [0, n)."""
         return int(self.uniform() * n)

@@ -124,13 +124,16 @@ class EquityVenues:
         bids, neg_asks = mk.best_path(a, b + 1).tolist()
         times = mk.times[a:b + 1].tolist()
         bb, ba = max(self.book_bids), min(self.book_asks)
-        quote = self.tape.quote
+        q_times: list[int] = []
+        q_bids: list[int] = []
+        q_asks: list[int] = []
         nbb, nbo = self.nbb, self.nbo
-        for t, x, y in zip(times, bids, neg_asks, strict=True):
+        for k, (t, x, y) in enumerate(zip(times, bids, neg_asks, strict=True)):
             y = -y  # (x, y): the best maker bid and ask; -inf / inf when nobody shows one
             if x >= ba or y <= bb:  # a maker quote would cross a book order: pick it off
+                self.tape.quotes(q_times, q_bids, q_asks)
                 self.nbb, self.nbo = int(nbb), int(nbo)
-                self.j = a + times.index(t)
+                self.j = a + k
                 self.now = t
                 self.publish()
                 return self.j
@@ -141,7 +144,10 @@ class EquityVenues:
             if bid != nbb or ask != nbo:
                 nbb, nbo = bid, ask
                 if bid != NO_BID and ask != NO_ASK:  # a one-sided market is not a quote
-                    quote(t, int(bid), int(ask))
+                    q_times.append(t)
+                    q_bids.append(int(bid))
+                    q_asks.append(int(ask))
+        self.tape.quotes(q_times, q_bids, q_asks)
         self.nbb, self.nbo = int(nbb), int(nbo)
         return b
 

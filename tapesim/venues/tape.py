@@ -76,6 +76,29 @@ class Tape:
         if len(c[0]) >= self.FLUSH_ROWS or ts >= self._flush_at:
             self.flush()
 
+    def quotes(self, times_ns: list[int], bids: list[int], asks: list[int]) -> None:
+        """Several NBBO changes at once, in time order: the same rows as one
+        :meth:`quote` call each, for a fraction of the cost."""
+        n = len(times_ns)
+        if n == 0:
+            return
+        open_ms, latency_ms = self._open_ms, self._latency_ms
+        ts = [open_ms + t // NS_PER_MS for t in times_ns]
+        c = self._cols
+        c[0] += [QUOTE] * n
+        c[1] += ts
+        c[2] += [t + int(e * latency_ms)
+                 for t, e in zip(ts, self._draws.exponentials(n), strict=True)]
+        c[3] += bids
+        c[4] += asks
+        c[5] += [0] * n
+        none = [-1] * n
+        for col in c[6:]:
+            col += none
+        self.counts[QUOTE] += n
+        if len(c[0]) >= self.FLUSH_ROWS or ts[-1] >= self._flush_at:
+            self.flush()
+
     def trade(
         self, now_ns: int, price: int, size: int, venue: int, agent: int, contra: int, parent: int
     ) -> None:
