@@ -64,6 +64,12 @@ def guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _run_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise InputError(f"{path} is not a directory: pass a run directory")
+    return path
+
+
 def _clock(flag: str, value: str | None) -> dt.time | None:
     if value is None:
         return None
@@ -162,8 +168,7 @@ def verify(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) ->
     """Recompute every hash and invariant of a run directory."""
     from tapesim.io.verify import verify_run
 
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir} is not a directory: pass a run directory")
+    _run_dir(run_dir)
     problems = verify_run(run_dir)
     if problems:
         for p in problems:
@@ -178,8 +183,7 @@ def inspect(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -
     """Counts per kind, symbol and venue, time range and spreads."""
     from tapesim.ui import inspect_tables
 
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir} is not a directory: pass a run directory")
+    _run_dir(run_dir)
     for table in inspect_tables(run_dir):
         out.print(table)
 
@@ -215,8 +219,7 @@ def facts(
     wanted = [s.strip().upper() for s in symbols.split(",")] if symbols else None
     runs = []
     for run_dir in run_dirs:
-        if not run_dir.is_dir():
-            raise InputError(f"{run_dir} is not a directory: pass run directories")
+        _run_dir(run_dir)
         known = open_run(run_dir)["symbols"]
         unknown = sorted(set(wanted or []) - set(known))
         if unknown:
@@ -243,8 +246,7 @@ def export(
     """Export a slice of a run for the downstream pipeline."""
     from tapesim.io.islandflow import ExportError, Slice, export_run
 
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir} is not a directory: pass a run directory")
+    _run_dir(run_dir)
     wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else None
     sl = Slice(wanted, _clock("--start", start), _clock("--end", end), max_events)
     try:

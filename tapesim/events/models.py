@@ -8,8 +8,8 @@ the downstream pipeline's contract, camelCase included.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar, get_args
+from dataclasses import dataclass, field
+from typing import get_args
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
@@ -73,14 +73,10 @@ class EventKind:
     file_stem: str  # run-directory file stem, e.g. "equity_quotes"
     model: type[EventMeta]
     code: int  # ordering rank at equal (ts, ingest_ts): quotes before prints
+    schema: pa.Schema = field(init=False)  # generated from ``model``
 
-    schemas: ClassVar[dict[str, pa.Schema]] = {}
-
-    @property
-    def schema(self) -> pa.Schema:
-        if self.name not in EventKind.schemas:
-            EventKind.schemas[self.name] = arrow_schema(self.model)
-        return EventKind.schemas[self.name]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "schema", arrow_schema(self.model))
 
 
 EQUITY_QUOTE = EventKind("equity_quote", "equity-quote", "equity_quotes", EquityQuote, 0)
