@@ -211,13 +211,15 @@ def facts(
     notes: Annotated[bool | None, typer.Option(help="Show each row's note (default: when "
                                                     "pooling).")] = None,
 ) -> None:
-    """Stylized facts of a run against the realism targets; several runs are pooled."""
+    """Equity and options facts of a run against the realism targets; several runs are
+    pooled."""
     from tapesim.calibration.facts import equity_facts, facts_table
+    from tapesim.calibration.options_facts import option_facts
     from tapesim.calibration.pooling import pooled_facts
     from tapesim.io.manifest import open_run
 
     wanted = [s.strip().upper() for s in symbols.split(",")] if symbols else None
-    runs = []
+    equity_runs, option_runs = [], []
     for run_dir in run_dirs:
         _run_dir(run_dir)
         known = open_run(run_dir)["symbols"]
@@ -225,9 +227,13 @@ def facts(
         if unknown:
             raise InputError(f"--symbols {','.join(unknown)} not in {run_dir}: choose from "
                              f"{','.join(known)}")
-        runs.append(equity_facts(run_dir, wanted))
-    rows = runs[0] if len(runs) == 1 else pooled_facts(runs)
-    out.print(facts_table(rows, notes=len(runs) > 1 if notes is None else notes))
+        equity_runs.append(equity_facts(run_dir, wanted))
+        option_runs.append(option_facts(run_dir, wanted))
+    show_notes = len(run_dirs) > 1 if notes is None else notes
+    for title, runs in (("Equity stylized facts", equity_runs), ("Options facts", option_runs)):
+        rows = runs[0] if len(runs) == 1 else pooled_facts(runs)
+        if rows:  # a run without options has no options rows
+            out.print(facts_table(rows, notes=show_notes, title=title))
 
 
 @app.command()

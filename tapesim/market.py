@@ -29,6 +29,7 @@ from tapesim.agents.ledger import Ledger
 from tapesim.agents.market_maker import MakerDesk
 from tapesim.agents.retail import RetailFlow
 from tapesim.agents.traders import MomentumTraders, NoiseTraders
+from tapesim.market_options import OptionSide
 from tapesim.sim.calendar import NS_PER_S
 from tapesim.sim.config import LatentConfig, RunConfig
 from tapesim.sim.population import arrivals, ticker
@@ -51,11 +52,15 @@ class ShardResult:
 
     symbol: str
     spool: str
-    quotes: int
-    prints: int
+    option_spool: str | None
+    counts: dict[str, int]  # events per kind name
     agent_names: tuple[str, ...]
-    shares_total: int
-    cash_total: int
+    conservation: dict[str, int]  # per quantity, its sum across agents: all zero
+    contracts: tuple[str, ...] = ()
+    calls: tuple[bool, ...] = ()
+    strikes: tuple[float, ...] = ()
+    expiry_ms: tuple[int, ...] = ()
+    open_interest: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())  # (start, end)
 
 
 def simulate_equity_shard(
@@ -92,12 +97,19 @@ def simulate_equity_shard(
     noise = NoiseTraders(ctx, draws_for)
     momentum = MomentumTraders(ctx, draws_for)
     venues.attach(makers)
+    options = (OptionSide.build(ctx, spool.with_suffix(".options"), draws_for, venues.sync)
+               if sym.options else None)
 
     end = session.end_ns
     sync = venues.sync
     for population in (retail, desk, noise, momentum):
         env.process(arrivals(env, draws_for("population", type(population).__name__),
                              population.rate, end, population.act, sync))
+    if options is not None:
+        option_sync = options.desk_sync
+        for population in options.populations:
+            env.process(arrivals(env, draws_for("population", type(population).__name__),
+                                 population.rate, end, population.act, option_sync))
     if progress is not None:
         env.process(ticker(env, PROGRESS_EVERY_NS, end, partial(progress, symbol)))
     env.run(until=end)
@@ -106,5 +118,17 @@ def simulate_equity_shard(
     if progress is not None:
         progress(symbol, end)
     shares, cash = ledger.totals()
-    return ShardResult(symbol, str(spool), tape.counts[0], tape.counts[1], tuple(ledger.names),
-                       shares, cash)
+    counts = {"equity_quote": tape.quote_count, "equity_print": tape.print_count}
+    conservation = {"shares": shares, "cash_cents": cash}
+    if options is None:
+        return ShardResult(symbol, str(spool), None, counts, tuple(ledger.names), conservation)
+    options.close(end)
+    contracts, premium = options.venues.ledger.totals()
+    counts.update(option_nbbo=options.tape.nbbo_count, option_print=options.tape.print_count)
+    conservation.update(contracts=contracts, premium_cents=premium)
+    chain = options.chain
+    return ShardResult(
+        symbol, str(spool), str(spool.with_suffix(".options")), counts, tuple(ledger.names),
+        conservation, options.contract_ids(config.options.contract_ids),
+        tuple(chain.is_call.tolist()), tuple(chain.strike.tolist()), options.expiry_ms(),
+        (tuple(options.start_oi.tolist()), tuple(options.venues.ledger.open_interest().tolist())))

@@ -17,7 +17,9 @@ import numpy as np
 import pyarrow as pa
 
 from tapesim import __version__
-from tapesim.io.canonical import STREAM_LAYOUT, Canonicaliser, ShardNames, StreamDigest
+from tapesim.events.models import KINDS
+from tapesim.io.canonical import Canonicaliser, ShardNames
+from tapesim.io.digest import STREAM_LAYOUT, StreamDigest
 from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK, run_id_for, snapshot_hash
 from tapesim.io.merge import windowed_merge
 from tapesim.io.writer import RunWriter
@@ -85,23 +87,27 @@ def _merge_and_describe(
     writer: RunWriter,
 ) -> dict[str, Any]:
     venues = config.venues
-    canon = Canonicaliser(run_id, [ShardNames(r.symbol, r.agent_names) for r in results],
-                          [*venues.lit, *venues.trf], len(venues.lit))
+    shard_names = [ShardNames(r.symbol, r.agent_names, r.contracts, r.calls, r.strikes, r.expiry_ms)
+                   for r in results]
+    canon = Canonicaliser(run_id, shard_names, [*venues.lit, *venues.trf], len(venues.lit),
+                          tuple(config.options.venues), config.options.signal_mode)
     digest = StreamDigest()
     first_ts = last_ts = None
     sources = [_spool_batches(Path(r.spool), i) for i, r in enumerate(results)]
+    sources += [_spool_batches(Path(r.option_spool), i) for i, r in enumerate(results)
+                if r.option_spool is not None]
     for window in windowed_merge(sources, "ts", SORT_KEYS):
-        quotes, prints, provenance, records = canon.window(window)
-        writer.write("equity_quote", quotes)
-        writer.write("equity_print", prints)
+        tables, provenance, records, details = canon.window(window)
+        for name, table in tables.items():
+            writer.write(name, table)
         writer.provenance.write(provenance)
         digest.update(records)
+        digest.update_details(details)
         ts = window.column("ts")
         first_ts = ts[0].as_py() if first_ts is None else first_ts
         last_ts = ts[-1].as_py()
     session = config.session.session()
-    counts = {"equity_quote": sum(r.quotes for r in results),
-              "equity_print": sum(r.prints for r in results)}
+    counts = {k.name: sum(r.counts.get(k.name, 0) for r in results) for k in KINDS}
     return {
         "format": FORMAT,
         "generator": {"name": GENERATOR, "version": __version__, "libraries": library_versions()},
@@ -114,11 +120,11 @@ def _merge_and_describe(
                     "close_ts": session.close_ms, "start_ts": session.start_ms,
                     "end_ts": session.end_ms},
         "symbols": [r.symbol for r in results],
-        "venues": {"lit": list(venues.lit), "trf": list(venues.trf)},
+        "venues": {"lit": list(venues.lit), "trf": list(venues.trf),
+                   "options": list(config.options.venues)},
         "counts": {**counts, "total": sum(counts.values())},
         "time_range": {"first_ts": first_ts, "last_ts": last_ts},
         "ordering": {"order_by": ORDER_BY, "tie_break": TIE_BREAK, "seq_start": 1},
         "event_stream": {"layout": STREAM_LAYOUT, "sha256": digest.hexdigest()},
-        "conservation": {r.symbol: {"shares": r.shares_total, "cash_cents": r.cash_total}
-                         for r in results},
+        "conservation": {r.symbol: r.conservation for r in results},
     }

@@ -10,7 +10,7 @@ import pyarrow as pa
 from tapesim.market import simulate_equity_shard
 from tapesim.runs import execute_run
 from tapesim.sim.config import with_overrides
-from tests.conftest import file_bytes, tiny_config
+from tests.conftest import file_bytes, tiny_config, tiny_options_config
 
 
 def test_rerun_is_byte_identical(tiny_run: Path, tmp_path: Path) -> None:
@@ -21,6 +21,14 @@ def test_rerun_is_byte_identical(tiny_run: Path, tmp_path: Path) -> None:
 def test_two_workers_match_one(tiny_run: Path, tmp_path: Path) -> None:
     execute_run(tiny_config(), tmp_path / "two", workers=2)
     assert file_bytes(tmp_path / "two") == file_bytes(tiny_run)
+
+
+def test_options_run_is_byte_identical_across_workers(tiny_options_run: Path,
+                                                      tmp_path: Path) -> None:
+    execute_run(tiny_options_config(), tmp_path / "again")
+    execute_run(tiny_options_config(), tmp_path / "two", workers=2)
+    assert file_bytes(tmp_path / "again") == file_bytes(tiny_options_run)
+    assert file_bytes(tmp_path / "two") == file_bytes(tiny_options_run)
 
 
 def test_other_seed_differs(tiny_run: Path, tmp_path: Path) -> None:
@@ -57,12 +65,23 @@ def test_window_start_is_honoured(tmp_path: Path) -> None:
 # The tiny run's event stream, pinned. If a change to the engine alters any event,
 # this fails: check that the change is intended, then update the value (and say so
 # in the commit: every earlier run of this config + seed differs from now on).
-GOLDEN_STREAM_SHA256 = "528fb0cc423d934e69112c842638b31b0ec26e58ae5bfb2d07424b56e6cfe93a"
-GOLDEN_COUNTS = {"equity_quote": 11843, "equity_print": 2809, "total": 14652}
+GOLDEN_STREAM_SHA256 = "62378774ae324d30aebf9199766e4ddf8e2843b605d6132b198fb8c6c0bddaa2"
+GOLDEN_COUNTS = {"equity_quote": 11843, "equity_print": 2809, "option_nbbo": 0,
+                 "option_print": 0, "total": 14652}
+GOLDEN_OPTIONS_SHA256 = "4837f884ece6e540843c351d2459a4796b55bf6dca4356a268fcd3d74c25e9db"
+GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11953, "equity_print": 3518, "option_nbbo": 104442,
+                         "option_print": 693, "total": 120606}
 
 
 def test_golden_tiny_run(tiny_run: Path) -> None:
     manifest = json.loads((tiny_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_STREAM_SHA256
-    assert manifest["run_id"] == "tsim-bff6f0e2dc42"
+    assert manifest["run_id"] == "tsim-27f15b0ccff3"
+
+
+def test_golden_tiny_options_run(tiny_options_run: Path) -> None:
+    manifest = json.loads((tiny_options_run / "manifest.json").read_text())
+    assert manifest["counts"] == GOLDEN_OPTIONS_COUNTS
+    assert manifest["event_stream"]["sha256"] == GOLDEN_OPTIONS_SHA256
+    assert manifest["run_id"] == "tsim-eba44bbaf8b1"

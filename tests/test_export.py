@@ -9,7 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from tapesim.cli import app
+from tapesim.events.models import OPTION_PRINT
 from tapesim.io.stable_json import stable_hash, stable_stringify
+from tests.synthetic_run import write_option_run
 
 REFERENCE = Path(__file__).parent / "data/islandflow/fixture-small"
 LABEL_LIKE = {"label", "labels", "hidden_label", "hidden_labels", "expected_outputs",
@@ -108,3 +110,75 @@ def test_bad_slices_exit_2_and_write_nothing(
     assert result.exit_code == 2
     assert needle in result.output
     assert not out.exists() and not list(tmp_path.glob(".never*"))
+
+
+# --- option events -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def option_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_option_run(tmp_path_factory.mktemp("runs") / "options", jsonl=True)
+
+
+def _export(run: Path, out: Path, *args: str) -> None:
+    result = runner.invoke(app, ["export", str(run), "--out", str(out), *args])
+    assert result.exit_code == 0, result.output
+
+
+def test_islandflow_export_of_option_events(option_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "fx"
+    _export(option_run, out, "--format", "islandflow")
+    m = load_like_the_pipeline(out)
+    events = json.loads((out / "market-events.json").read_text())
+    assert m["replay_plan"]["event_kind_counts"] == {
+        "equity_quote": 2, "equity_print": 2, "option_nbbo": 3, "option_print": 3}
+    reference = json.loads((REFERENCE / "market-events.json").read_text())
+    shape = {e["kind"]: set(e["event"]) for e in reference}
+    for e in events:
+        event = e["event"]
+        assert None not in event.values(), "a null field must be omitted"
+        if e["kind"] == "option_print":
+            assert set(event) <= set(OPTION_PRINT.schema.names)
+        else:
+            assert set(event) == shape[e["kind"]]
+    prints = [e["event"] for e in events if e["kind"] == "option_print"]
+    swept = next(p for p in prints if p["nbbo_side"] == "A")
+    assert shape["option_print"] <= set(swept)
+    assert swept["conditions"] == ["SWEEP"] and swept["signal_reasons"] == ["ask-side", "sweep"]
+    assert swept["notional"] == 62600 and swept["signal_pass"] is True
+    unquoted = next(p for p in prints if p["nbbo_side"] == "MISSING")
+    assert not any(k.startswith("execution_nbbo_") and k != "execution_nbbo_side"
+                   for k in unquoted)
+    assert unquoted["conditions"] == [] and unquoted["signal_reasons"] == []
+    text = (out / "market-events.json").read_text()
+    assert '"notional":62600,' in text and '"conditions":["SWEEP"]' in text
+
+
+def test_option_events_follow_the_symbol_slice(option_run: Path, tmp_path: Path) -> None:
+    """Option NBBOs carry no underlying_id: the slice goes by the contract's root."""
+    out = tmp_path / "aapl"
+    _export(option_run, out, "--format", "jsonl", "--symbols", "AAPL")
+    entries = [json.loads(line) for line in (out / "market-events.jsonl").read_text()
+               .splitlines()]
+    kinds = [e["kind"] for e in entries]
+    assert kinds == ["equity_quote", "equity_print", "option_print", "option_nbbo"]
+    assert all(e["event"].get("underlying_id", "AAPL") == "AAPL" for e in entries)
+    assert all(e["event"]["option_contract_id"].startswith("AAPL-")
+               for e in entries if e["kind"].startswith("option"))
+
+
+def test_jsonl_export_of_option_events_omits_nulls(option_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "lines"
+    _export(option_run, out, "--format", "jsonl")
+    entries = [json.loads(line) for line in (out / "market-events.jsonl").read_text()
+               .splitlines()]
+    assert [e["event"]["seq"] for e in entries] == list(range(1, 11))
+    assert all(None not in e["event"].values() for e in entries)
+
+
+def test_run_json_lines_omit_nulls(option_run: Path) -> None:
+    """The run's own JSON lines (``run --jsonl``) also drop null fields."""
+    rows = [json.loads(line) for line in (option_run / "option_prints.jsonl").read_text()
+            .splitlines()]
+    assert len(rows) == 3 and all(None not in row.values() for row in rows)
+    assert {"execution_nbbo_bid", "execution_iv"} <= set(rows[1])
+    assert "execution_nbbo_bid" not in rows[0]

@@ -18,6 +18,7 @@ from tapesim.market import simulate_equity_shard
 from tapesim.sim.config import with_overrides
 from tapesim.venues.book import NO_ASK, NO_BID
 from tapesim.venues.equity import EquityVenues
+from tapesim.venues.tape import PRINT, QUOTE
 from tests.conftest import tiny_config
 
 DEFAULTS: dict = {}
@@ -64,13 +65,13 @@ def test_invariants_hold_at_every_consolidation(
     config = with_overrides(tiny_config(minutes=4), overrides)
     result = simulate_equity_shard(config, symbol, tmp_path / "spool.arrow")
     assert checks["publishes"] > 500
-    assert result.shares_total == 0 and result.cash_total == 0
+    assert set(result.conservation.values()) == {0}
 
     rows = pa.ipc.open_file(str(tmp_path / "spool.arrow")).read_all()
     kind = rows.column("kind").to_numpy()
     ts = rows.column("ts").to_numpy()
     assert (ts[1:] >= ts[:-1]).all(), "the spool must be in time order"
-    quotes, prints = rows.filter(pa.array(kind == 0)), rows.filter(pa.array(kind == 1))
+    quotes, prints = rows.filter(pa.array(kind == QUOTE)), rows.filter(pa.array(kind == PRINT))
     assert (quotes.column("price").to_numpy() < quotes.column("ask").to_numpy()).all()
     assert (prints.column("size").to_numpy() > 0).all()
     assert (prints.column("price").to_numpy() > 0).all()

@@ -4,7 +4,7 @@ A maker values every contract of a chain from the latent vol surface
 (:func:`theo_and_vega`), then :func:`quote_chain` turns values into integer-cent
 quotes on the contract's minimum price variation (MPV) grid:
 
-    half-width h = max(MPV, share * theo, vol_risk * vega)
+    half-width h = max(MPV, share * time value + small share * intrinsic, vol_risk * vega)
                    * otm * short-dated * illiquid * open_factor
 
     centre M = theo rounded to the nearest half tick
@@ -149,7 +149,8 @@ class QuoteParams:
     """How wide a maker quotes, and how much it shows.
 
     Half-width before rounding, in cents:
-    ``max(MPV, premium_share * theo, vol_risk_points / 100 * vega) * multipliers``
+    ``max(MPV, premium_share * time value + intrinsic_share * intrinsic value,
+    vol_risk_points / 100 * vega) * multipliers``
     where ``z = ln(K / S) / (annual_vol * sqrt(t))`` is the distance from the money
     in standard deviations and the multipliers are
     ``1 + otm_slope * min(otm z, otm_cap_z)`` (out-of-the-money side only),
@@ -158,7 +159,8 @@ class QuoteParams:
     the money either side) and the caller's ``open_factor`` (see :func:`open_factor`).
     """
 
-    premium_share: float = 0.006  # half-width as a share of the theoretical value
+    premium_share: float = 0.006  # half-width as a share of the time value ...
+    intrinsic_share: float = 0.0005  # ... plus this share of the intrinsic value
     vol_risk_points: float = 0.15  # half-width in vol points times vega
     otm_slope: float = 0.6
     otm_cap_z: float = 3.0
@@ -240,11 +242,12 @@ def half_width(
     open_factor: float,
 ) -> np.ndarray:
     """The unrounded half-width in cents (see :class:`QuoteParams`)."""
-    base = np.maximum.reduce([
-        tick_cents(chain, theo_cents).astype(float),
-        params.premium_share * theo_cents,
-        params.vol_risk_points / 100.0 * vega_cents,
-    ])
+    intrinsic = np.maximum(np.where(chain.is_call, spot - chain.strike,
+                                    chain.strike - spot), 0.0) * 100.0
+    extrinsic = np.maximum(theo_cents - intrinsic, 0.0)
+    premium = params.premium_share * extrinsic + params.intrinsic_share * intrinsic
+    base = np.maximum(np.maximum(tick_cents(chain, theo_cents).astype(float), premium),
+                      params.vol_risk_points / 100.0 * vega_cents)
     z = moneyness_z(chain, spot, t_years)
     otm_z = np.where(chain.is_call, z, -z)
     otm = 1.0 + params.otm_slope * np.clip(otm_z, 0.0, params.otm_cap_z)

@@ -63,3 +63,10 @@ def implied_vol(
         hi = np.where(above, mid, hi)
         lo = np.where(above, lo, mid)
     return np.where(inside, 0.5 * (lo + hi), np.nan)
+
+
+def gamma(spot, strike, t, vol, rate=0.0, carry=0.0) -> np.ndarray:
+    """d(delta)/d(spot) per share, the same for calls and puts."""
+    d1, _, _, t = _d1_d2(spot, strike, t, vol, rate, carry)
+    sd = np.maximum(vol, 1e-6) * np.sqrt(t)
+    return np.exp(-carry * t) * np.exp(-0.5 * d1 * d1) / np.sqrt(2 * np.pi) / (spot * sd)

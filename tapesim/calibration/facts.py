@@ -397,10 +397,12 @@ def equity_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRo
 _STATUS_STYLE = {"in": "green", "out": "red", "n/a": "dim"}
 
 
-def facts_table(rows: list[FactRow], notes: bool = False) -> Table:
+def facts_table(
+    rows: list[FactRow], notes: bool = False, title: str = "Equity stylized facts"
+) -> Table:
     """A rich table of fact rows: symbol, fact, value, band, a coloured status and,
     with ``notes``, each row's note."""
-    table = Table(title="Equity stylized facts")
+    table = Table(title=title)
     for name in ("symbol", "fact", "value", "band", "status", *(("note",) if notes else ())):
         table.add_column(name, justify="right" if name == "value" else "left")
     for r in rows:

@@ -1,9 +1,9 @@
-"""Stylized facts pooled over several runs (seeds or days).
+"""Stylized facts (equity and options) pooled over several runs (seeds or days).
 
 One simulated day gives about 390 one-minute returns, so rows such as the ACF at
 lags 6-20 or kurtosis at 30 minutes sit at or below their sampling noise. Pooling
 reports, per symbol and fact, the median of the per-run values, judged against the
-same band, and how many runs fell in band.
+same band, and how many runs fell in band; a fact without a band gets the median only.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 import statistics
 
 from tapesim.calibration.facts import FactRow
-from tapesim.calibration.targets import EQUITY_BANDS
+from tapesim.calibration.targets import BANDS
 
 
 def pooled_facts(runs: list[list[FactRow]]) -> list[FactRow]:
@@ -25,8 +25,14 @@ def pooled_facts(runs: list[list[FactRow]]) -> list[FactRow]:
     for (symbol, fact), rows in groups.items():
         judged = [r for r in rows if r.status != "n/a"]
         values = [r.value for r in judged if r.value is not None and math.isfinite(r.value)]
-        band = EQUITY_BANDS.get(fact)
-        if not values or band is None:
+        band = BANDS.get(fact)
+        if band is None:  # reported only: the median of the values, never judged
+            values = [r.value for r in rows if r.value is not None and math.isfinite(r.value)]
+            value = statistics.median(values) if values else None
+            out.append(FactRow(symbol, fact, rows[0].title, value, rows[0].band, "n/a",
+                               f"median of {len(values)} runs; report only"))
+            continue
+        if not values:
             out.append(FactRow(symbol, fact, rows[0].title, None, rows[0].band, "n/a",
                                f"no judged value in {len(rows)} runs"))
             continue

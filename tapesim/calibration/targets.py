@@ -1,8 +1,9 @@
 """Target bands for the calibration scorecard, transcribed from ``realism-targets.md``.
 
-Each equity stylized fact computed by :mod:`tapesim.calibration.facts` has a stable id
-(e.g. ``"return_kurtosis_1m"``), a human title and, unless it is reported only, a
-:class:`Band` it should fall in for a run of the default profiles. The ids are the
+Each equity stylized fact computed by :mod:`tapesim.calibration.facts` and each options
+fact computed by :mod:`tapesim.calibration.options_facts` has a stable id (e.g.
+``"return_kurtosis_1m"``, ``"opt_chain_sparsity"``), a human title and, unless it is
+reported only, a :class:`Band` it should fall in for a run of the default profiles. The ids are the
 keys the scorecard, notebooks and tests use, so they never change meaning.
 """
 
@@ -114,3 +115,54 @@ EQUITY_BANDS: dict[str, Band] = {
     "quote_trade_ratio": Band(3.0, 40.0),
     "impact_exponent": Band(0.4, 0.7),
 }
+
+#: Human titles of every options fact, in scorecard order. Facts ending ``_index`` apply
+#: to index-like underlyings (SPY, QQQ, IWM, DIA), ``_single`` to single names; the rest
+#: to both.
+OPTION_TITLES: dict[str, str] = {
+    "opt_dte_0_7_share_single": "volume share 0-7 DTE (single name)",
+    "opt_dte_0_7_share_index": "volume share 0-7 DTE (index-like)",
+    "opt_0dte_share_index": "volume share 0DTE (index-like)",
+    "opt_0dte_share_single": "volume share 0DTE (single name)",
+    "opt_atm_volume_share": "volume share, strike within +-2.5% of spot",
+    "opt_far_volume_share": "volume share, strike beyond +-10% of spot",
+    "opt_put_call_ratio_single": "put/call volume ratio (single name)",
+    "opt_put_call_ratio_index": "put/call volume ratio (index-like)",
+    "opt_small_print_share": f"share of prints {LE} 10 contracts",
+    "opt_block_print_share": f"share of prints {GE} 500 contracts",
+    "opt_complex_volume_share": "volume share printed COMPLEX/SPREAD",
+    "opt_spread_atm_front": "median spread / mid, ATM front (time-weighted)",
+    "opt_spread_otm_front": "median spread / mid, OTM 2.5-10% front (time-weighted)",
+    "opt_far_otm_zero_bid_share": f"far-OTM front quote time at 0 bid x {LE} 0.05 ask",
+    "opt_quote_trade_ratio": "OptionNBBO changes per option print",
+    "opt_chain_sparsity": "share of quoted contracts with no print",
+    "opt_venue_max_share": "largest options exchange's share of prints",
+    "opt_volume_oi_median": "median volume / start OI, front near-ATM",
+    "opt_skew_25d_index": "25-delta put IV - ATM IV, vol pts (index-like)",
+    "opt_skew_25d_single": "25-delta put IV - ATM IV, vol pts (single name)",
+}
+
+#: Target bands of the options facts (realism-targets.md, "Options"). Facts in
+#: :data:`OPTION_TITLES` without a band here are reported only.
+OPTION_BANDS: dict[str, Band] = {
+    "opt_dte_0_7_share_single": Band(0.40, 0.80),
+    "opt_0dte_share_index": Band(0.30, 0.60),
+    "opt_atm_volume_share": Band(0.40, 0.80),
+    "opt_far_volume_share": Band(0.05, 0.20),
+    "opt_put_call_ratio_single": Band(0.4, 0.9),
+    "opt_put_call_ratio_index": Band(0.9, 1.5),
+    "opt_small_print_share": Band(0.60, 0.90),
+    "opt_complex_volume_share": Band(0.15, 0.40),
+    "opt_spread_atm_front": Band(0.01, 0.06),
+    "opt_spread_otm_front": Band(0.05, 0.25),
+    "opt_quote_trade_ratio": Band(100.0, None),
+    "opt_chain_sparsity": Band(0.50, 0.95),
+    "opt_venue_max_share": Band(None, 0.35),
+    "opt_volume_oi_median": Band(0.1, 0.5),
+    "opt_skew_25d_index": Band(3.0, 8.0),
+    "opt_skew_25d_single": Band(0.0, 4.0),
+}
+
+#: Every fact's title and band, equity and options, by fact id.
+TITLES: dict[str, str] = {**EQUITY_TITLES, **OPTION_TITLES}
+BANDS: dict[str, Band] = {**EQUITY_BANDS, **OPTION_BANDS}

@@ -19,6 +19,23 @@ ETF_ROOTS = frozenset({"SPY", "QQQ", "IWM", "DIA", "TLT", "GLD", "SLV", "SMH", "
 
 SignalMode = Literal["smart-flow", "balanced", "all"]
 
+#: Trade conditions an option print may carry, in the order they are listed.
+CONDITIONS = ("FILL", "SWEEP", "ISO", "COMPLEX", "SPREAD", "OPENING", "CLOSING", "AUCTION",
+              "CROSS")
+CONDITION_BIT = {name: 1 << i for i, name in enumerate(CONDITIONS)}
+SWEEP_OR_ISO = CONDITION_BIT["SWEEP"] | CONDITION_BIT["ISO"]
+
+
+def condition_lists(masks: np.ndarray) -> list[list[str]]:
+    """The condition names of each print's bit mask, in :data:`CONDITIONS` order."""
+    table = {}
+    out = []
+    for m in np.asarray(masks).tolist():
+        if m not in table:
+            table[m] = [name for name, bit in CONDITION_BIT.items() if m & bit]
+        out.append(table[m])
+    return out
+
 
 def is_etf(root: str) -> bool:
     """The contract's ETF list: the named funds and every XL* sector fund."""

@@ -9,7 +9,7 @@ the downstream pipeline's contract, camelCase included.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import get_args
+from typing import Any, get_args, get_origin
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,6 +45,58 @@ class EquityPrint(EventMeta):
     offExchangeFlag: bool
 
 
+class OptionNBBO(EventMeta):
+    """A change of an option contract's consolidated best bid and offer (OPRA)."""
+
+    option_contract_id: str
+    bid: float
+    ask: float
+    bidSize: int = Field(ge=0)
+    askSize: int = Field(ge=0)
+
+
+class OptionPrint(EventMeta):
+    """One execution of an option contract, enriched from the run's state at the print.
+
+    Everything after ``exchange`` is optional in the contract; tapesim fills it so
+    the pipeline needs no enrichment step. A field without a value is null here and
+    omitted from JSON.
+    """
+
+    option_contract_id: str
+    price: float
+    size: int = Field(gt=0)
+    exchange: str
+    conditions: list[str] | None = None
+    underlying_id: str | None = None
+    option_type: str | None = None  # "call" | "put"
+    notional: float | None = None  # price * size * 100, in dollars rounded to cents
+    nbbo_side: str | None = None
+    execution_nbbo_side: str | None = None
+    execution_nbbo_bid: float | None = None
+    execution_nbbo_ask: float | None = None
+    execution_nbbo_mid: float | None = None
+    execution_nbbo_spread: float | None = None
+    execution_nbbo_bid_size: int | None = None
+    execution_nbbo_ask_size: int | None = None
+    execution_nbbo_ts: int | None = None
+    execution_nbbo_age_ms: int | None = None
+    execution_underlying_spot: float | None = None
+    execution_underlying_bid: float | None = None
+    execution_underlying_ask: float | None = None
+    execution_underlying_mid: float | None = None
+    execution_underlying_spread: float | None = None
+    execution_underlying_ts: int | None = None
+    execution_underlying_age_ms: int | None = None
+    execution_underlying_source: str | None = None
+    execution_iv: float | None = Field(default=None, ge=0)
+    execution_iv_source: str | None = None
+    is_etf: bool | None = None
+    signal_pass: bool | None = None
+    signal_reasons: list[str] | None = None
+    signal_profile: str | None = None
+
+
 _ARROW_TYPES: dict[type, pa.DataType] = {
     int: pa.int64(),
     float: pa.float64(),
@@ -53,14 +105,26 @@ _ARROW_TYPES: dict[type, pa.DataType] = {
 }
 
 
+def _arrow_type(annotation: Any) -> pa.DataType:
+    if get_origin(annotation) is list:
+        (item,) = get_args(annotation)
+        return pa.list_(pa.field("item", _ARROW_TYPES[item], nullable=False))
+    return _ARROW_TYPES[annotation]
+
+
 def arrow_schema(model: type[BaseModel]) -> pa.Schema:
-    """The Arrow schema of a model: one non-nullable column per field, in field order."""
+    """The Arrow schema of a model: one column per field, in field order.
+
+    A field is nullable exactly when its annotation admits ``None``; ``list[str]``
+    becomes a list of non-null strings.
+    """
     fields = []
     for name, info in model.model_fields.items():
         annotation = info.annotation
         nullable = type(None) in get_args(annotation)
-        base = next((a for a in get_args(annotation) if a is not type(None)), annotation)
-        fields.append(pa.field(name, _ARROW_TYPES[base], nullable=nullable))
+        if nullable:
+            annotation = next(a for a in get_args(annotation) if a is not type(None))
+        fields.append(pa.field(name, _arrow_type(annotation), nullable=nullable))
     return pa.schema(fields)
 
 
@@ -80,7 +144,9 @@ class EventKind:
 
 
 EQUITY_QUOTE = EventKind("equity_quote", "equity-quote", "equity_quotes", EquityQuote, 0)
-EQUITY_PRINT = EventKind("equity_print", "equity-print", "equity_prints", EquityPrint, 1)
+OPTION_NBBO = EventKind("option_nbbo", "option-nbbo", "option_nbbo", OptionNBBO, 1)
+EQUITY_PRINT = EventKind("equity_print", "equity-print", "equity_prints", EquityPrint, 2)
+OPTION_PRINT = EventKind("option_print", "option-print", "option_prints", OptionPrint, 3)
 
-KINDS: tuple[EventKind, ...] = (EQUITY_QUOTE, EQUITY_PRINT)
+KINDS: tuple[EventKind, ...] = (EQUITY_QUOTE, EQUITY_PRINT, OPTION_NBBO, OPTION_PRINT)
 KINDS_BY_NAME: dict[str, EventKind] = {k.name: k for k in KINDS}

@@ -1,43 +1,35 @@
-"""From merged spool rows to canonical events, provenance rows and the stream digest.
+"""From merged spool rows to canonical events, provenance rows and digest records.
 
-The spool (see ``tapesim.venues.tape``) is the engines' compact internal form.
-Here, once rows are in replay order, each gets its run-wide ``seq`` (from 1) and
-``trace_id``, prices become dollars, venue indices become exchange codes, and
-agent indices become provenance records. The event-stream digest is defined on
-the canonical values, so ``verify`` can recompute it from the Parquet files alone.
+The spools (``tapesim.venues.tape`` for the stock, ``tapesim.venues.option_tape``
+for the chain) are the engines' compact internal form. Here, once rows are in
+replay order, each gets its run-wide ``seq`` (from 1) and ``trace_id``, prices
+become dollars, venue and contract indices become codes and ids, agent indices
+become provenance records, and option prints get every enrichment field from the
+raw state the shard recorded at the print (see :mod:`tapesim.io.option_prints`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tapesim.events.models import EQUITY_PRINT, EQUITY_QUOTE, EventKind
-from tapesim.venues.tape import PRINT, QUOTE
-
-STREAM_LAYOUT = "tapesim-event-stream-v1"
-SOURCE_KIND = "synthetic_market"
-
-# One packed little-endian record per event, in seq order: the digest's input.
-RECORD = np.dtype(
-    [
-        ("seq", "<i8"),
-        ("ts", "<i8"),
-        ("source_ts", "<i8"),
-        ("ingest_ts", "<i8"),
-        ("kind", "u1"),
-        ("underlying_id", "S8"),
-        ("price", "<f8"),  # bid of a quote, price of a print
-        ("ask", "<f8"),  # 0 for a print
-        ("size", "<i8"),  # 0 for a quote
-        ("exchange", "S8"),  # empty for a quote
-        ("off_exchange", "u1"),
-    ]
+from tapesim.events.enrichment import SignalMode
+from tapesim.events.models import (
+    EQUITY_PRINT,
+    EQUITY_QUOTE,
+    KINDS,
+    OPTION_NBBO,
+    OPTION_PRINT,
+    EventKind,
 )
+from tapesim.io.digest import RECORD, pack_details
+from tapesim.io.option_prints import ContractBook, option_print_columns
+
+SOURCE_KIND = "synthetic_market"
+POSITION_EFFECTS = ("closing", "opening")
 
 PROVENANCE_SCHEMA = pa.schema(
     [
@@ -48,53 +40,14 @@ PROVENANCE_SCHEMA = pa.schema(
         ("agent_id", pa.string()),
         ("contra_agent_id", pa.string()),
         ("parent_order_id", pa.string()),
+        ("position_effect", pa.string()),  # option prints: the aggressor's opening/closing
+        ("contra_position_effect", pa.string()),  # ... and the passive side's
         ("scenario_id", pa.string()),
     ]
 )
 
-
-class StreamDigest:
-    """sha256 over the packed records of every event in seq order."""
-
-    def __init__(self) -> None:
-        self._h = hashlib.sha256()
-
-    def update(self, records: np.ndarray) -> None:
-        self._h.update(records.tobytes())
-
-    def hexdigest(self) -> str:
-        return self._h.hexdigest()
-
-
-def pack_records(kind: EventKind, table: pa.Table) -> np.ndarray:
-    """The digest records of one kind's canonical rows."""
-    n = table.num_rows
-    rec = np.zeros(n, dtype=RECORD)
-    for name in ("seq", "ts", "source_ts", "ingest_ts"):
-        rec[name] = table.column(name).to_numpy()
-    rec["kind"] = kind.code
-    rec["underlying_id"] = _bytes(table.column("underlying_id"))
-    if kind is EQUITY_QUOTE:
-        rec["price"] = table.column("bid").to_numpy()
-        rec["ask"] = table.column("ask").to_numpy()
-    else:
-        rec["price"] = table.column("price").to_numpy()
-        rec["size"] = table.column("size").to_numpy()
-        rec["exchange"] = _bytes(table.column("exchange"))
-        rec["off_exchange"] = table.column("offExchangeFlag").to_numpy(zero_copy_only=False)
-    return rec
-
-
-def _bytes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A string column as fixed-width bytes, via its (small) dictionary."""
-    encoded = pc.dictionary_encode(column)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks() if encoded.num_chunks else pa.array([], pa.string())
-        if not isinstance(encoded, pa.DictionaryArray):
-            return np.zeros(0, dtype="S8")
-    values = np.array([v.encode("ascii") for v in encoded.dictionary.to_pylist()], dtype="S8")
-    return values[encoded.indices.to_numpy(zero_copy_only=False)] if len(values) else (
-        np.zeros(0, dtype="S8"))
+_BY_CODE: dict[int, EventKind] = {k.code: k for k in KINDS}
+_STREAM_ORDER = sorted(KINDS, key=lambda k: k.code)
 
 
 def _by_code(codes: np.ndarray, values: list[str]) -> pa.Array:
@@ -103,12 +56,20 @@ def _by_code(codes: np.ndarray, values: list[str]) -> pa.Array:
     return pc.cast(pa.DictionaryArray.from_arrays(indices, pa.array(values)), pa.string())
 
 
+def _dollars(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return pc.divide(pc.cast(column, pa.float64()), 100.0)
+
+
 @dataclass(frozen=True)
 class ShardNames:
     """How one shard's indices map to names."""
 
     symbol: str
     agents: tuple[str, ...]
+    contracts: tuple[str, ...] = ()  # option_contract_id of each listed contract
+    calls: tuple[bool, ...] = ()  # whether each listed contract is a call
+    strikes: tuple[float, ...] = ()  # each listed contract's strike (dollars)
+    expiry_ms: tuple[int, ...] = ()  # epoch ms of each listed contract's expiry (the close)
 
 
 @dataclass
@@ -119,6 +80,8 @@ class Canonicaliser:
     shards: list[ShardNames]
     venue_codes: list[str]
     n_lit: int
+    option_venues: tuple[str, ...] = ()
+    signal_mode: SignalMode = "smart-flow"
     next_seq: int = 1
 
     def __post_init__(self) -> None:
@@ -127,6 +90,9 @@ class Canonicaliser:
         # Indexed by venue; -1 (a quote's venue) reads the last entry, masked out anyway.
         self._venue_bytes = np.array([v.encode("ascii") for v in self.venue_codes], dtype="S8")
         self._venues = pa.array(self.venue_codes)
+        self._option_venue_bytes = np.array(
+            [v.encode("ascii") for v in self.option_venues] or [b""], dtype="S8")
+        self.contracts = ContractBook.of(self.shards)
         names = sorted({a for s in self.shards for a in s.agents})
         self._agent_dict = pa.array(names)
         index = {a: i for i, a in enumerate(names)}
@@ -134,22 +100,27 @@ class Canonicaliser:
         self._agent_maps = [np.array([index[a] for a in s.agents], dtype=np.int32)
                             for s in self.shards]
 
-    def window(self, rows: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table, np.ndarray]:
-        """(quotes, prints, provenance, digest records) of one replay-ordered window."""
+    def window(self, rows: pa.Table) -> tuple[dict[str, pa.Table], pa.Table, np.ndarray,
+                                              np.ndarray]:
+        """(tables by kind name, provenance, core records, detail records) of a window."""
         n = rows.num_rows
         seq = np.arange(self.next_seq, self.next_seq + n, dtype=np.int64)
         self.next_seq += n
         kind = rows.column("kind").to_numpy()
-        out = []
-        for code, event_kind in ((QUOTE, EQUITY_QUOTE), (PRINT, EQUITY_PRINT)):
-            mask = kind == code
-            out.append(self._events(event_kind, rows.filter(pa.array(mask)), seq[mask]))
-        quotes, prints = out
+        tables = {}
+        for event_kind in KINDS:
+            mask = kind == event_kind.code
+            if mask.any():
+                tables[event_kind.name] = self._events(event_kind, rows.filter(pa.array(mask)),
+                                                       seq[mask])
+            else:
+                tables[event_kind.name] = event_kind.schema.empty_table()
+        details = pack_details(tables[OPTION_PRINT.name])
         provenance = self._provenance(rows, seq, kind)
-        return quotes, prints, provenance, self._records(rows, seq, kind)
+        return tables, provenance, self._records(rows, seq, kind), details
 
     def _records(self, rows: pa.Table, seq: np.ndarray, kind: np.ndarray) -> np.ndarray:
-        """The digest records of a replay-ordered window, straight from its rows.
+        """The core digest records of a replay-ordered window, straight from its rows.
 
         Field for field what ``pack_records`` makes of the canonical tables (the same
         float division of cents by 100), without splitting and re-interleaving.
@@ -159,14 +130,26 @@ class Canonicaliser:
         rec["ts"] = rec["source_ts"] = rows.column("ts").to_numpy()
         rec["ingest_ts"] = rows.column("ingest_ts").to_numpy()
         rec["kind"] = kind
-        rec["underlying_id"] = self._symbol_bytes[rows.column("shard").to_numpy()]
-        is_print = kind == PRINT
+        shard = rows.column("shard").to_numpy()
+        rec["underlying_id"] = np.where(kind == OPTION_NBBO.code, b"", self._symbol_bytes[shard])
+        is_print = (kind == EQUITY_PRINT.code) | (kind == OPTION_PRINT.code)
         rec["price"] = rows.column("price").to_numpy() / 100.0
         rec["ask"] = np.where(is_print, 0.0, rows.column("ask").to_numpy() / 100.0)
-        rec["size"] = np.where(is_print, rows.column("size").to_numpy(), 0)
+        rec["size"] = np.where(kind == EQUITY_QUOTE.code, 0, rows.column("size").to_numpy())
         venue = rows.column("venue").to_numpy()
-        rec["exchange"] = np.where(is_print, self._venue_bytes[venue], b"")
-        rec["off_exchange"] = is_print & (venue >= self.n_lit)
+        equity_print = kind == EQUITY_PRINT.code
+        rec["exchange"] = np.where(equity_print, self._venue_bytes[venue], b"")
+        rec["off_exchange"] = equity_print & (venue >= self.n_lit)
+        option = (kind == OPTION_NBBO.code) | (kind == OPTION_PRINT.code)
+        if option.any():
+            opt_rows = rows.filter(pa.array(option))
+            rec["contract"][option] = self.contracts.id_bytes(
+                opt_rows.column("shard").to_numpy(), opt_rows.column("contract").to_numpy())
+            rec["ask_size"][option] = np.where(kind[option] == OPTION_NBBO.code,
+                                               opt_rows.column("ask_size").to_numpy(), 0)
+            option_print = kind == OPTION_PRINT.code
+            rec["exchange"][option_print] = self._option_venue_bytes[
+                venue[option_print].astype(np.int64)]
         return rec
 
     def trace_ids(self, stream: str, seq: np.ndarray) -> pa.Array:
@@ -180,20 +163,29 @@ class Canonicaliser:
             "ts": ts,
             "source_ts": ts,
             "ingest_ts": rows.column("ingest_ts"),
-            "seq": pa.array(seq),
+            "seq": pa.array(seq, pa.int64()),
             "trace_id": self.trace_ids(kind.stream, seq),
-            "underlying_id": self._symbols.take(shard),
         }
-        price = pc.divide(pc.cast(rows.column("price"), pa.float64()), 100.0)
         if kind is EQUITY_QUOTE:
-            cols["bid"] = price
-            cols["ask"] = pc.divide(pc.cast(rows.column("ask"), pa.float64()), 100.0)
-        else:
+            cols["underlying_id"] = self._symbols.take(shard)
+            cols["bid"] = _dollars(rows.column("price"))
+            cols["ask"] = _dollars(rows.column("ask"))
+        elif kind is EQUITY_PRINT:
             venue = rows.column("venue")
-            cols["price"] = price
+            cols["underlying_id"] = self._symbols.take(shard)
+            cols["price"] = _dollars(rows.column("price"))
             cols["size"] = rows.column("size")
             cols["exchange"] = self._venues.take(venue)
             cols["offExchangeFlag"] = pc.greater_equal(venue, self.n_lit)
+        elif kind is OPTION_NBBO:
+            cols["option_contract_id"] = self.contracts.ids_of(rows)
+            cols["bid"] = _dollars(rows.column("price"))
+            cols["ask"] = _dollars(rows.column("ask"))
+            cols["bidSize"] = rows.column("size")
+            cols["askSize"] = rows.column("ask_size")
+        else:
+            cols.update(option_print_columns(rows, self.contracts, self._symbols,
+                                             self.option_venues, self.signal_mode))
         return pa.table(cols, schema=kind.schema)
 
     def _names(self, rows: pa.Table, column: str) -> pa.Array:
@@ -206,24 +198,38 @@ class Canonicaliser:
         indices = pa.array(out, mask=out < 0)
         return pc.cast(pa.DictionaryArray.from_arrays(indices, self._agent_dict), pa.string())
 
+    def _effects(self, rows: pa.Table, kind: np.ndarray, bit: int) -> pa.Array:
+        if "effect" not in rows.column_names:
+            return pa.nulls(rows.num_rows, pa.string())
+        effect = rows.column("effect").to_numpy(zero_copy_only=False)
+        opening = (np.nan_to_num(effect.astype(float)).astype(np.int64) >> bit) & 1
+        indices = pa.array(opening.astype(np.int32), mask=kind != OPTION_PRINT.code)
+        return pc.cast(pa.DictionaryArray.from_arrays(indices, pa.array(POSITION_EFFECTS)),
+                       pa.string())
+
     def _provenance(self, rows: pa.Table, seq: np.ndarray, kind: np.ndarray) -> pa.Table:
         n = rows.num_rows
-        streams = [f"{self.run_id}:{k.stream}:" for k in (EQUITY_QUOTE, EQUITY_PRINT)]
+        streams = [f"{self.run_id}:{k.stream}:" for k in _STREAM_ORDER]
         trace = pc.binary_join_element_wise(
             _by_code(kind, streams), pc.cast(pa.array(seq), pa.string()), "")
         parent = rows.column("parent").to_numpy()
         symbols = self._symbols.take(rows.column("shard"))
+        # Equity child orders name their parent order, option prints their package.
+        prefixes = _by_code((kind == OPTION_PRINT.code).astype(np.int8),
+                            [":parent-", ":package-"])
         parent_ids = pc.binary_join_element_wise(
-            symbols, pc.cast(pa.array(parent, mask=parent < 0), pa.string()), ":parent-")
+            symbols, prefixes, pc.cast(pa.array(parent, mask=parent < 0), pa.string()), "")
         return pa.table(
             {
                 "trace_id": trace,
-                "event_kind": _by_code(kind, [EQUITY_QUOTE.name, EQUITY_PRINT.name]),
+                "event_kind": _by_code(kind, [k.name for k in _STREAM_ORDER]),
                 "underlying_id": symbols,
                 "source_kind": _by_code(np.zeros(n, np.int8), [SOURCE_KIND]),
                 "agent_id": self._names(rows, "agent"),
                 "contra_agent_id": self._names(rows, "contra"),
                 "parent_order_id": parent_ids,
+                "position_effect": self._effects(rows, kind, 0),
+                "contra_position_effect": self._effects(rows, kind, 1),
                 "scenario_id": pa.nulls(n, pa.string()),
             },
             schema=PROVENANCE_SCHEMA,

@@ -7,10 +7,13 @@ replay order), ``provenance.json`` (keyed by trace id) and
 newline, with the FNV-1a hashes the pipeline's loader recomputes. Scenario runs
 will add ``labels.json`` and ``smart-flow-expected-outputs.json``.
 ``jsonl``: the same ``{kind, event}`` entries, one stable line each, in replay order.
+Every kind is exported (equity quotes and prints, option NBBOs and prints); a field
+whose value is null is omitted, as the contract reads null as missing.
 
-A slice is chosen by symbols and a New York time window; one that would exceed
-``max_events`` is refused before anything is written, with a hint to narrow it.
-The output directory appears only when complete.
+A slice is chosen by symbols (for option events, the contract's root) and a New
+York time window; one that would exceed ``max_events`` is refused before anything
+is written, with a hint to narrow it. The output directory appears only when
+complete.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from tapesim import __version__
-from tapesim.events.models import KINDS
+from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT, EventKind
 from tapesim.io.manifest import PROVENANCE, RunDirectoryError, open_run
 from tapesim.io.stable_json import stable_hash, stable_stringify
 from tapesim.io.writer import check_output
@@ -67,24 +70,46 @@ def _window(manifest: dict[str, Any], sl: Slice) -> tuple[int, int]:
     return lo, hi
 
 
-def _filter(manifest: dict[str, Any], sl: Slice) -> pc.Expression:
+def _of_roots(symbols: list[str]) -> pc.Expression:
+    """Option contract ids whose root is one of ``symbols``, in either id form: the
+    dashed form starts with ``ROOT-``, the OCC form with the root padded to six."""
+    contract = pc.field("option_contract_id")
+    expr = None
+    for s in symbols:
+        term = (pc.starts_with(contract, pattern=f"{s}-")
+                | pc.starts_with(contract, pattern=f"{s:<6}"))
+        expr = term if expr is None else expr | term
+    assert expr is not None
+    return expr
+
+
+def _filters(manifest: dict[str, Any], sl: Slice) -> dict[str, pc.Expression]:
+    """The slice's filter of each kind, by kind name."""
     lo, hi = _window(manifest, sl)
     expr = (pc.field("ts") >= lo) & (pc.field("ts") < hi)
-    if sl.symbols:
-        unknown = sorted(set(sl.symbols) - set(manifest["symbols"]))
-        if unknown:
-            raise ExportError(f"--symbols {','.join(unknown)} not in this run: choose from "
-                              f"{','.join(manifest['symbols'])}")
-        expr &= pc.field("underlying_id").isin(sl.symbols)
-    return expr
+    if not sl.symbols:
+        return {k.name: expr for k in KINDS}
+    unknown = sorted(set(sl.symbols) - set(manifest["symbols"]))
+    if unknown:
+        raise ExportError(f"--symbols {','.join(unknown)} not in this run: choose from "
+                          f"{','.join(manifest['symbols'])}")
+    options = expr & _of_roots(sl.symbols)
+    stocks = expr & pc.field("underlying_id").isin(sl.symbols)
+    return {k.name: options if k in (OPTION_NBBO, OPTION_PRINT) else stocks for k in KINDS}
+
+
+def _entries(kind: EventKind, table: pa.Table) -> list[dict[str, Any]]:
+    """``{kind, event}`` per row; fields without a value are omitted."""
+    return [{"kind": kind.name, "event": {k: v for k, v in row.items() if v is not None}}
+            for row in table.to_pylist()]
 
 
 def select_events(run_dir: Path, sl: Slice) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(run manifest, ``{kind, event}`` entries of the slice in replay order)."""
     manifest = open_run(run_dir)
-    expr = _filter(manifest, sl)
+    filters = _filters(manifest, sl)
     datasets = {k.name: ds.dataset(run_dir / f"{k.file_stem}.parquet") for k in KINDS}
-    total = sum(d.count_rows(filter=expr) for d in datasets.values())
+    total = sum(d.count_rows(filter=filters[name]) for name, d in datasets.items())
     if total > sl.max_events:
         raise ExportError(
             f"the slice holds {total:,} events, more than --max-events {sl.max_events:,}: "
@@ -93,8 +118,7 @@ def select_events(run_dir: Path, sl: Slice) -> tuple[dict[str, Any], list[dict[s
         raise ExportError("the slice holds no events: widen --start/--end or --symbols")
     entries = []
     for kind in KINDS:
-        table: pa.Table = datasets[kind.name].to_table(filter=expr)
-        entries += [{"kind": kind.name, "event": row} for row in table.to_pylist()]
+        entries += _entries(kind, datasets[kind.name].to_table(filter=filters[kind.name]))
     entries.sort(key=lambda e: e["event"]["seq"])  # seq is assigned in replay order
     return manifest, entries
 

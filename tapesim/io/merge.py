@@ -73,5 +73,7 @@ def windowed_merge(
                 if c.last_key == cutoff:
                     c.fill()
             continue
-        window = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        # Sources may differ in columns (stock and option spools): missing ones read null.
+        window = pa.concat_tables(parts, promote_options="default") if len(parts) > 1 else (
+            parts[0])
         yield window.take(pc.sort_indices(window, sort_keys=sort_keys))

@@ -1,11 +1,13 @@
 """Checks a run directory against its manifest and the event contract.
 
 Recomputes the sha256 of every artifact, the parameter snapshot hash and the
-event-stream digest, and checks every invariant row by row (streamed in batches):
+event-stream digest (core records of every event merged by seq, detail records of
+option prints), and checks every invariant row by row (streamed in batches):
 schema, replay order, contiguous run-wide seq, trace ids, ingest after source,
-prices on the penny grid, positive sizes, uncrossed quotes, exchange codes,
-conservation, provenance alignment. Returns the problems found, each one line
-naming the file and what is wrong; an empty list means the run is sound.
+prices on their grid, positive sizes, uncrossed quotes, exchange codes, the option
+kinds' checks (:mod:`tapesim.io.verify_options`), conservation, provenance
+alignment. Returns the problems found, each one line naming the file and what is
+wrong; an empty list means the run is sound.
 """
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tapesim.events.models import KINDS, KINDS_BY_NAME, EventKind
-from tapesim.io.canonical import (
-    PROVENANCE_SCHEMA,
-    RECORD,
-    STREAM_LAYOUT,
-    StreamDigest,
-    pack_records,
+from tapesim.events.models import (
+    EQUITY_PRINT,
+    EQUITY_QUOTE,
+    KINDS,
+    KINDS_BY_NAME,
+    OPTION_NBBO,
+    OPTION_PRINT,
+    EventKind,
 )
+from tapesim.io.canonical import POSITION_EFFECTS, PROVENANCE_SCHEMA
+from tapesim.io.digest import RECORD, STREAM_LAYOUT, StreamDigest, pack_details, pack_records
 from tapesim.io.manifest import (
     PARAMETER_SNAPSHOT,
     PROVENANCE,
@@ -37,14 +43,28 @@ from tapesim.io.manifest import (
     snapshot_hash,
 )
 from tapesim.io.merge import windowed_merge
+from tapesim.io.verify_options import (
+    AT_SEQ,
+    ContractIds,
+    option_nbbo_problems,
+    option_print_problems,
+)
 
 BATCH = 1 << 16
 TOLERANCE = 1e-6
 
 
 class _Problems(list[str]):
+    """At most 50 problems; a problem repeated in a later batch is named once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[str] = set()
+
     def add(self, text: str) -> None:
-        if len(self) < 50:
+        key = text.split(AT_SEQ)[0]
+        if len(self) < 50 and key not in self._seen:
+            self._seen.add(key)
             self.append(text)
 
 
@@ -59,10 +79,23 @@ def verify_run(run_dir: Path) -> list[str]:
     _check_snapshot(run_dir, manifest, problems)
     _check_events(run_dir, manifest, problems)
     _check_provenance(run_dir, manifest, problems)
-    for symbol, totals in manifest.get("conservation", {}).items():
-        if totals.get("shares") != 0 or totals.get("cash_cents") != 0:
-            problems.add(f"{symbol}: shares or cash not conserved across agents: {totals}")
+    _check_conservation(manifest, problems)
     return list(problems)
+
+
+def _check_conservation(manifest: dict[str, Any], problems: _Problems) -> None:
+    """Every symbol's totals across agents (shares, cash, contracts, premium...) are 0."""
+    conservation = manifest.get("conservation", {})
+    for symbol in manifest.get("symbols", []):
+        if symbol not in conservation:
+            problems.add(f"manifest: no conservation totals for {symbol}")
+    for symbol, totals in conservation.items():
+        if not isinstance(totals, dict) or not totals:
+            problems.add(f"manifest: conservation of {symbol} is not a dict of totals")
+            continue
+        off = {k: v for k, v in totals.items() if v != 0}
+        if off:
+            problems.add(f"{symbol}: not conserved across agents (every total must be 0): {off}")
 
 
 def _check_artifacts(run_dir: Path, manifest: dict[str, Any], problems: _Problems) -> bool:
@@ -121,6 +154,8 @@ def _check_kind_batch(
         problems.add(f"{name}: schema differs from the {kind.name} contract")
         state["broken"] = True
         return
+    if t.num_rows == 0:
+        return
     ts = t.column("ts").to_numpy()
     ingest = t.column("ingest_ts").to_numpy()
     seq = t.column("seq").to_numpy()
@@ -133,19 +168,28 @@ def _check_kind_batch(
     session = manifest["session"]
     if ts.min() < session["start_ts"] or ts.max() > session["end_ts"]:
         problems.add(f"{name}: ts outside the session window")
-    expected = [f"{manifest['run_id']}:{kind.stream}:{s}" for s in seq.tolist()]
-    if t.column("trace_id").to_pylist() != expected:
+    expected = pc.binary_join_element_wise(f"{manifest['run_id']}:{kind.stream}:",
+                                           pc.cast(t.column("seq"), pa.string()), "")
+    if not pc.all(pc.equal(t.column("trace_id"), expected)).as_py():
         problems.add(f"{name}: trace_id is not <run_id>:{kind.stream}:<seq>")
     symbols = set(manifest["symbols"])
-    if not set(t.column("underlying_id").unique().to_pylist()) <= symbols:
+    if kind is not OPTION_NBBO and not (
+            set(t.column("underlying_id").drop_null().unique().to_pylist()) <= symbols):
         problems.add(f"{name}: underlying_id outside the manifest's symbols")
-    if kind.name == "equity_quote":
+    if kind is OPTION_NBBO:
+        for text in option_nbbo_problems(t, state["contracts"]):
+            problems.add(text)
+    elif kind is OPTION_PRINT:
+        venues = frozenset(manifest["venues"].get("options", []))
+        for text in option_print_problems(t, state["contracts"], venues):
+            problems.add(text)
+    elif kind is EQUITY_QUOTE:
         bid, ask = t.column("bid").to_numpy(), t.column("ask").to_numpy()
         _on_grid(name, "bid", bid, problems)
         _on_grid(name, "ask", ask, problems)
         if (bid >= ask).any() or (bid <= 0).any():
             problems.add(f"{name}: a quote with bid >= ask or bid <= 0 (locked or crossed NBBO)")
-    else:
+    elif kind is EQUITY_PRINT:
         price = t.column("price").to_numpy()
         _on_grid(name, "price", price, problems)
         if (price <= 0).any():
@@ -153,9 +197,10 @@ def _check_kind_batch(
         if (t.column("size").to_numpy() <= 0).any():
             problems.add(f"{name}: a print with size <= 0")
         lit, trf = manifest["venues"]["lit"], manifest["venues"]["trf"]
-        exchange = t.column("exchange").to_pylist()
-        off = t.column("offExchangeFlag").to_pylist()
-        for code, flag in set(zip(exchange, off, strict=True)):
+        pairs = t.select(["exchange", "offExchangeFlag"]).group_by(
+            ["exchange", "offExchangeFlag"]).aggregate([])
+        for code, flag in zip(pairs.column("exchange").to_pylist(),
+                              pairs.column("offExchangeFlag").to_pylist(), strict=True):
             if code not in lit + trf or flag != (code in trf):
                 problems.add(f"{name}: exchange {code!r} with offExchangeFlag={flag} is not a "
                              "lit venue (flag false) or TRF code (flag true) of this run")
@@ -192,21 +237,28 @@ def _on_grid(name: str, column: str, values: np.ndarray, problems: _Problems) ->
 
 
 def _checked(kind: EventKind, run_dir: Path, manifest: dict[str, Any], problems: _Problems,
-             counts: dict[str, int]) -> Iterator[pa.Table]:
-    state: dict[str, Any] = {}
+             counts: dict[str, int], digest: StreamDigest,
+             contracts: ContractIds) -> Iterator[pa.Table]:
+    """A kind's checked batches as core records; option prints' detail records go
+    straight into the digest, in file order (which is seq order)."""
+    state: dict[str, Any] = {"contracts": contracts}
     for t in _batches(run_dir / f"{kind.file_stem}.parquet", problems):
         _check_kind_batch(kind, t, manifest, state, problems)
         if state.get("broken"):
             return
         counts[kind.name] += t.num_rows
+        if kind is OPTION_PRINT:
+            digest.update_details(pack_details(t))
         records = pack_records(kind, t)
         yield pa.table({name: records[name] for name in records.dtype.names})
 
 
 def _check_events(run_dir: Path, manifest: dict[str, Any], problems: _Problems) -> None:
     counts = {k.name: 0 for k in KINDS}
-    sources = [_checked(k, run_dir, manifest, problems, counts) for k in KINDS]
     digest = StreamDigest()
+    contracts = ContractIds(frozenset(manifest["symbols"]))
+    sources = [_checked(k, run_dir, manifest, problems, counts, digest, contracts)
+               for k in KINDS]
     expected_seq = 1
     last_key: tuple[int, ...] | None = None
     for window in windowed_merge(sources, "seq", [("seq", "ascending")]):
@@ -222,7 +274,8 @@ def _check_events(run_dir: Path, manifest: dict[str, Any], problems: _Problems) 
         bad, last_key = _order_breaks(key, last_key, strict=False)
         if bad is not None:
             problems.add("events across kinds are not in replay order "
-                         "(ts, ingest_ts, quotes before prints) by seq")
+                         "(ts, ingest_ts, then equity quote, option NBBO, equity print, "
+                         "option print) by seq")
         digest.update(records)
     for kind in KINDS:
         want = manifest.get("counts", {}).get(kind.name)
@@ -254,6 +307,14 @@ def _check_provenance(run_dir: Path, manifest: dict[str, Any], problems: _Proble
             return
         if set(t.column("source_kind").unique().to_pylist()) != {"synthetic_market"}:
             problems.add(f"{PROVENANCE}: source_kind must be synthetic_market")
+        option_print = np.array(kinds, dtype=object) == OPTION_PRINT.name
+        for column in ("position_effect", "contra_position_effect"):
+            effect = t.column(column)
+            known = pc.is_in(effect, value_set=pa.array(POSITION_EFFECTS))
+            if (option_print != known.to_numpy(zero_copy_only=False)).any() or (
+                    effect.null_count != int((~option_print).sum())):
+                problems.add(f"{PROVENANCE}: {column} must be one of {POSITION_EFFECTS} on "
+                             "option prints and null on other events")
         row += t.num_rows
     if row != manifest.get("counts", {}).get("total"):
         total = manifest.get("counts", {}).get("total")

@@ -99,7 +99,8 @@ class _GroupedParquet:
 
 
 class _JsonLines:
-    """Events as JSON lines in replay order, with the contract's field names."""
+    """Events as JSON lines in replay order, with the contract's field names; a field
+    whose value is null is omitted, as the contract reads null as missing."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -107,7 +108,8 @@ class _JsonLines:
 
     def write(self, table: pa.Table) -> None:
         dumps = json.dumps
-        lines = [dumps(row, separators=(",", ":")) for row in table.to_pylist()]
+        lines = [dumps({k: v for k, v in row.items() if v is not None}, separators=(",", ":"))
+                 for row in table.to_pylist()]
         if lines:
             self._file.write("\n".join(lines) + "\n")
 

@@ -14,7 +14,7 @@ import re
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -68,6 +68,11 @@ class SymbolConfig(Strict):
     activity: float = Field(default=1.0, gt=0.0, le=10.0)
     spread_scale: float = Field(default=1.0, gt=0.0, le=50.0)
     is_etf: bool = False
+    options: bool = False  # list and simulate the symbol's option chain
+    option_activity: float = Field(default=1.0, gt=0.0, le=20.0)  # option flow multiplier
+    implied_vol_premium: float = Field(default=1.1, gt=0.3, le=3.0)  # ATM IV / realised vol
+    earnings_in_days: int | None = Field(default=None, ge=0, le=400)  # event expiry bump
+    earnings_move: float = Field(default=0.05, ge=0.0, le=0.5)  # expected absolute move
 
 
 class LatentConfig(Strict):
@@ -219,6 +224,80 @@ class ImpactConfig(Strict):
     decay_minutes: float = Field(default=10.0, gt=0.0)
 
 
+class OptionMakerConfig(Strict):
+    """Options market makers: each quotes the whole chain on several options venues.
+
+    Quotes are repriced every ``requote_ms`` for contracts near the money
+    (``|z| <= active_z`` standard deviations, at most ``active_days`` to expiry) and
+    every ``slow_requote_s`` for the rest. Widths follow ``tapesim.agents.option_quotes``;
+    each maker adds 0-``extra_ticks`` ticks per side and contract, and skews both sides
+    by one tick per ``skew_lots`` contracts of inventory. A maker delta-hedges in the
+    stock once its net delta passes ``hedge_shares``.
+    """
+
+    makers: int = Field(default=4, ge=1, le=16)
+    venues_per_maker: int = Field(default=3, ge=1, le=16)
+    requote_ms: int = Field(default=1000, ge=25, le=60_000)
+    block_steps: int = Field(default=20, ge=1, le=600)
+    slow_requote_s: float = Field(default=60.0, gt=0.0, le=3600.0)
+    active_z: float = Field(default=2.5, gt=0.0)
+    active_days: int = Field(default=60, ge=0)
+    premium_share: float = Field(default=0.01, ge=0.0, le=0.5)
+    vol_risk_points: float = Field(default=0.25, ge=0.0, le=10.0)
+    open_extra: float = Field(default=1.0, ge=0.0)
+    extra_ticks: int = Field(default=2, ge=0, le=10)
+    skew_lots: int = Field(default=50, gt=0)
+    hedge_shares: int = Field(default=500, gt=0)
+    atm_lots: int = Field(default=50, ge=1)
+    wing_lots: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _lots(self) -> OptionMakerConfig:
+        if self.wing_lots > self.atm_lots:
+            raise ValueError("wing_lots must not exceed atm_lots")
+        return self
+
+
+class OptionFlowConfig(Strict):
+    """Option order flow per underlying (rates scale with the symbol's option_activity
+    and its intraday activity)."""
+
+    retail_per_s: float = Field(default=0.12, ge=0.0)
+    retail_buy_share: float = Field(default=0.62, ge=0.0, le=1.0)
+    retail_call_share: float = Field(default=0.6, ge=0.0, le=1.0)
+    etf_call_share: float = Field(default=0.45, ge=0.0, le=1.0)
+    zero_dte_share: float = Field(default=0.45, ge=0.0, le=1.0)  # ETFs with dailies
+    improve_share: float = Field(default=0.3, ge=0.0, le=1.0)  # fills inside the spread
+    complex_per_hour: float = Field(default=40.0, ge=0.0)
+    sweeps_per_hour: float = Field(default=12.0, ge=0.0)
+    hedgers_per_hour: float = Field(default=20.0, ge=0.0)
+    open_interest_lots: float = Field(default=2000.0, ge=0.0)  # start OI near the money
+
+
+class OptionsConfig(Strict):
+    """Listed options: venues, the OPRA feed, makers, flow and how prints are enriched."""
+
+    venues: list[str] = ["CBOE", "C2", "PHLX", "ISE", "ARCA", "BOX", "MIAX", "NOM"]
+    opra_latency_ms: float = Field(default=1.5, ge=0.0, le=1000.0)
+    contract_ids: Literal["dashed", "occ"] = "dashed"
+    signal_mode: Literal["smart-flow", "balanced", "all"] = "smart-flow"
+    monthlies: int = Field(default=6, ge=1, le=24)
+    weeklies: int = Field(default=5, ge=0, le=12)
+    dailies: int = Field(default=5, ge=0, le=10)
+    makers: OptionMakerConfig = OptionMakerConfig()
+    flow: OptionFlowConfig = OptionFlowConfig()
+
+    @field_validator("venues")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError("must be a non-empty list of distinct option venue codes")
+        bad = [c for c in v if not re.fullmatch(r"[A-Z0-9_]{1,8}", c)]
+        if bad:
+            raise ValueError(f"venue codes are 1-8 upper-case letters, digits or _: {bad}")
+        return v
+
+
 class RunConfig(Strict):
     """Everything a run needs; its JSON form is the parameter snapshot."""
 
@@ -235,6 +314,7 @@ class RunConfig(Strict):
     noise: NoiseConfig = NoiseConfig()
     momentum: MomentumConfig = MomentumConfig()
     impact: ImpactConfig = ImpactConfig()
+    options: OptionsConfig = OptionsConfig()
 
     @field_validator("symbols")
     @classmethod

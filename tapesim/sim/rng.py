@@ -39,14 +39,16 @@ class Draws:
 
     BLOCK = 8192
 
-    __slots__ = ("_exp", "_gen", "_i_exp", "_i_uni", "_uni")
+    __slots__ = ("_exp", "_gen", "_i_exp", "_i_nrm", "_i_uni", "_nrm", "_uni")
 
     def __init__(self, gen: np.random.Generator) -> None:
         self._gen = gen
         self._uni: list[float] = []
         self._exp: list[float] = []
+        self._nrm: list[float] = []
         self._i_uni = 0
         self._i_exp = 0
+        self._i_nrm = 0
 
     @property
     def generator(self) -> np.random.Generator:
@@ -69,6 +71,15 @@ class Draws:
             i = 0
         self._i_exp = i + 1
         return self._exp[i]
+
+    def normal(self) -> float:
+        """A standard normal draw."""
+        i = self._i_nrm
+        if i >= len(self._nrm):
+            self._nrm = self._gen.standard_normal(self.BLOCK).tolist()
+            i = 0
+        self._i_nrm = i + 1
+        return self._nrm[i]
 
     def exponentials(self, n: int) -> list[float]:
         """The next ``n`` standard exponentials: the same numbers ``n`` calls of

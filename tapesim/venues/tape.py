@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from tapesim.events.models import EQUITY_PRINT, EQUITY_QUOTE
 from tapesim.sim.calendar import NS_PER_MS
 from tapesim.sim.rng import Draws
 
-QUOTE = 0
-PRINT = 1
+QUOTE = EQUITY_QUOTE.code  # spool kinds are the event kinds' ordering codes
+PRINT = EQUITY_PRINT.code
 
 SPOOL_SCHEMA = pa.schema(
     [
@@ -54,7 +55,10 @@ class Tape:
         self._draws = draws
         self._cols: list[list[int]] = [[] for _ in _COLUMNS]
         self._flush_at = open_ms + self.FLUSH_SPAN_MS  # event time (ms) of the next flush
-        self.counts = [0, 0]
+        self.quote_count = 0
+        self.print_count = 0
+        # The SIP quote in force: (ts ms, bid, ask) of the last NBBO written, if any.
+        self.last_quote: tuple[int, int, int] | None = None
 
     def _latency(self) -> int:
         return int(self._draws.exponential() * self._latency_ms)
@@ -72,7 +76,8 @@ class Tape:
         c[7].append(-1)
         c[8].append(-1)
         c[9].append(-1)
-        self.counts[QUOTE] += 1
+        self.quote_count += 1
+        self.last_quote = (ts, bid, ask)
         if len(c[0]) >= self.FLUSH_ROWS or ts >= self._flush_at:
             self.flush()
 
@@ -95,7 +100,8 @@ class Tape:
         none = [-1] * n
         for col in c[6:]:
             col += none
-        self.counts[QUOTE] += n
+        self.quote_count += n
+        self.last_quote = (ts[-1], bids[-1], asks[-1])
         if len(c[0]) >= self.FLUSH_ROWS or ts[-1] >= self._flush_at:
             self.flush()
 
@@ -114,7 +120,7 @@ class Tape:
         c[7].append(agent)
         c[8].append(contra)
         c[9].append(parent)
-        self.counts[PRINT] += 1
+        self.print_count += 1
         if len(c[0]) >= self.FLUSH_ROWS or ts >= self._flush_at:
             self.flush()
 

@@ -1,0 +1,277 @@
+"""Option order flow: retail, institutional packages, benign sweeps and hedgers.
+
+Each class is one population (its arrivals are one SimPy process, see
+``tapesim.sim.population``): ``rate(now)`` is its intensity per second and ``act()``
+what one arriving member does. Contract choice concentrates activity near the money
+and near expiry, so most listed contracts quote but rarely trade.
+
+* :class:`RetailOptions` buys short-dated, mostly out-of-the-money contracts in
+  small lots (0DTE churn on index-like ETFs), and sells what it holds to close;
+  some fills get a penny of price improvement inside the spread.
+* :class:`ComplexOrders` trades packages (verticals, straddles, strangles,
+  calendars, rolls) against a maker, every leg near its mid, so the package prints
+  near its net mid with the COMPLEX (and for spreads SPREAD) condition.
+* :class:`Sweeps` sends intermarket-sweep (ISO) children to every venue showing
+  the contract, best-priced venues first, a millisecond or so apart, walking up to
+  two ticks through the book.
+* :class:`Hedgers` buy protective puts and sell covered calls, in blocks, mostly
+  negotiated near the mid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from tapesim.agents.context import MarketContext
+from tapesim.agents.option_quotes import Chain, t_years_at
+from tapesim.events.enrichment import CONDITION_BIT
+from tapesim.sim.config import OptionFlowConfig
+from tapesim.sim.rng import Draws
+from tapesim.venues.book import BUY, SELL
+from tapesim.venues.options import OptionVenues
+
+FILL = CONDITION_BIT["FILL"]
+ISO_SWEEP = CONDITION_BIT["SWEEP"] | CONDITION_BIT["ISO"]
+COMPLEX = CONDITION_BIT["COMPLEX"]
+SPREAD = CONDITION_BIT["SPREAD"]
+
+
+@dataclass
+class OptionDesk:
+    """What option flow sees: the stock's context, the chain and its venues."""
+
+    ctx: MarketContext
+    chain: Chain
+    venues: OptionVenues
+    cfg: OptionFlowConfig
+    sync: Callable[[int], None]  # bring stock and options up to a time
+
+    def __post_init__(self) -> None:
+        chain = self.chain
+        self.by_expiry = [[np.flatnonzero((chain.expiry_index == e) & (chain.is_call == call))
+                           for call in (False, True)] for e in range(len(chain.expiry_dates))]
+        self.dte = [(d - chain.today).days for d in chain.expiry_dates]
+        self.next_parent = 1
+
+    def activity(self, now_ns: int) -> float:
+        return self.ctx.symbol.option_activity * self.ctx.activity(now_ns)
+
+    def spot(self) -> float:
+        venues = self.ctx.venues
+        return venues.mid() / 100.0 if venues.two_sided() else float(self.ctx.latent.value[0])
+
+    def expiry(self, d: Draws, scale_days: float, max_days: int, zero_dte: float = 0.0) -> int:
+        """An expiry index: today's with probability ``zero_dte`` (if listed), else weighted
+        towards the front by exp(-days / scale_days) up to ``max_days``."""
+        if zero_dte > 0 and self.dte[0] == 0 and d.chance(zero_dte):
+            return 0
+        weights = [math.exp(-t / scale_days) if 0 < t <= max_days else 0.0 for t in self.dte]
+        total = sum(weights)
+        if total == 0:
+            return 0
+        u, acc = d.uniform() * total, 0.0
+        for e, w in enumerate(weights):
+            acc += w
+            if u < acc:
+                return e
+        return len(weights) - 1
+
+    def contract(self, e: int, call: bool, z: float) -> int:
+        """The listed contract of expiry e and right nearest to z standard deviations
+        from the money."""
+        chain = self.chain
+        idx = self.by_expiry[e][int(call)]
+        spot = self.spot()
+        t = float(t_years_at(chain, self.ctx.env.now / 60e9)[idx[0]])
+        target = spot * math.exp(z * chain.annual_vol * math.sqrt(max(t, 1e-6)))
+        k = int(np.searchsorted(chain.strike[idx], target))
+        k = min(max(k, 0), idx.size - 1)
+        if k > 0 and abs(chain.strike[idx[k - 1]] - target) < abs(chain.strike[idx[k]] - target):
+            k -= 1
+        return int(idx[k])
+
+    def tick(self, price: int) -> int:
+        return 1 if self.chain.all_penny or price < 300 else 5
+
+    def mid_price(self, c: int) -> int:
+        """The NBBO mid on the contract's price grid (at least one tick)."""
+        nb = self.venues.nbbo
+        bid, ask = int(nb.nbb[c]), int(nb.nbo[c])
+        mid = (bid + ask) / 2.0
+        tick = self.tick(int(mid))
+        return max(round(mid / tick) * tick, tick)
+
+    def parent(self) -> int:
+        self.next_parent += 1
+        return self.next_parent - 1
+
+
+def _lots(d: Draws, low: int, high: int, alpha: float) -> int:
+    """A Pareto(alpha) size from ``low``, capped at ``high``."""
+    return min(int(low * (1.0 - d.uniform()) ** (-1.0 / alpha)), high)
+
+
+class RetailOptions:
+    """Retail option traders of one underlying."""
+
+    def __init__(self, desk: OptionDesk, draws_for: Callable[..., Draws]) -> None:
+        self.desk = desk
+        self.agent = desk.ctx.ledger.register("retail-options")
+        self.draws = draws_for("agent", "retail-options")
+        self.call_share = (desk.cfg.etf_call_share if desk.ctx.symbol.is_etf
+                           else desk.cfg.retail_call_share)
+
+    def rate(self, now_ns: int) -> float:
+        return self.desk.cfg.retail_per_s * self.desk.activity(now_ns)
+
+    def act(self) -> None:
+        desk, d, cfg = self.desk, self.draws, self.desk.cfg
+        e = desk.expiry(d, scale_days=6.0, max_days=45, zero_dte=cfg.zero_dte_share)
+        call = d.chance(self.call_share)
+        z = abs(0.35 + 0.45 * d.normal())
+        c = desk.contract(e, call, z if call else -z)
+        held = int(desk.venues.ledger.account(self.agent)[c])
+        side = SELL if held > 0 and not d.chance(cfg.retail_buy_share) else BUY
+        qty = _lots(d, 1, 200, 1.1)
+        if side == SELL:
+            qty = min(qty, held)
+        nb = desk.venues.nbbo
+        bid, ask = int(nb.nbb[c]), int(nb.nbo[c])
+        touch = ask if side == BUY else bid
+        if touch <= 0:
+            return
+        tick = desk.tick(touch)
+        if ask - bid >= 2 * tick and d.chance(cfg.improve_share):  # a price-improvement auction
+            makers = desk.venues.makers
+            slot = d.below(makers.n_slots)
+            price = touch - tick if side == BUY else touch + tick
+            desk.venues.cross(self.agent, c, side, qty, price, int(makers.slot_maker[slot]),
+                              int(makers.slot_venue[slot]), FILL)
+        else:
+            desk.venues.take(self.agent, c, side, qty, touch, FILL)
+
+
+class ComplexOrders:
+    """Institutional multi-leg packages traded against a maker near the net mid."""
+
+    STRUCTURES = ("vertical", "straddle", "strangle", "calendar", "roll")
+
+    def __init__(self, desk: OptionDesk, draws_for: Callable[..., Draws]) -> None:
+        self.desk = desk
+        self.agent = desk.ctx.ledger.register("institutional-options")
+        self.draws = draws_for("agent", "institutional-options")
+
+    def rate(self, now_ns: int) -> float:
+        return self.desk.cfg.complex_per_hour / 3600.0 * self.desk.activity(now_ns)
+
+    def _legs(self, kind: str) -> list[tuple[int, int]]:
+        """(contract, side) per leg of the package, the first leg bought."""
+        desk, d = self.desk, self.draws
+        e = desk.expiry(d, scale_days=25.0, max_days=120)
+        call = d.chance(0.5)
+        z = 0.3 + 0.7 * d.uniform()
+        if kind == "vertical":
+            near = desk.contract(e, call, 0.0)
+            far = desk.contract(e, call, z if call else -z)
+            return [(near, BUY), (far, SELL)] if near != far else [(near, BUY)]
+        if kind == "straddle":
+            return [(desk.contract(e, True, 0.0), BUY), (desk.contract(e, False, 0.0), BUY)]
+        if kind == "strangle":
+            return [(desk.contract(e, True, z), BUY), (desk.contract(e, False, -z), BUY)]
+        later = min(e + 1 + d.below(3), len(desk.dte) - 1)
+        first, second = desk.contract(e, call, 0.0), desk.contract(later, call, 0.0)
+        if kind == "calendar":
+            return [(second, BUY), (first, SELL)] if first != second else [(first, BUY)]
+        return [(first, SELL), (second, BUY)] if first != second else [(first, SELL)]  # roll
+
+    def act(self) -> None:
+        desk, d = self.desk, self.draws
+        kind = self.STRUCTURES[d.below(len(self.STRUCTURES))]
+        legs = self._legs(kind)
+        flip = d.chance(0.4)  # the package is sold rather than bought
+        qty = _lots(d, 10, 1000, 1.3)
+        makers = desk.venues.makers
+        slot = d.below(makers.n_slots)
+        maker, venue = int(makers.slot_maker[slot]), int(makers.slot_venue[slot])
+        conditions = COMPLEX | (SPREAD if kind in ("vertical", "calendar", "roll") else 0)
+        parent = desk.parent()
+        for c, side in legs:
+            side = -side if flip else side
+            desk.venues.cross(self.agent, c, side, qty, desk.mid_price(c), maker, venue,
+                              conditions, parent)
+
+
+class Sweeps:
+    """Benign intermarket sweeps: ISO children to every venue showing the contract."""
+
+    def __init__(self, desk: OptionDesk, draws_for: Callable[..., Draws]) -> None:
+        self.desk = desk
+        self.agent = desk.ctx.ledger.register("sweep-options")
+        self.draws = draws_for("agent", "sweep-options")
+
+    def rate(self, now_ns: int) -> float:
+        return self.desk.cfg.sweeps_per_hour / 3600.0 * self.desk.activity(now_ns)
+
+    def act(self) -> None:
+        desk, d = self.desk, self.draws
+        e = desk.expiry(d, scale_days=7.0, max_days=30)
+        call = d.chance(0.55)
+        z = 0.8 * d.normal()
+        c = desk.contract(e, call, z)
+        side = BUY if d.chance(0.6) else SELL
+        qty = _lots(d, 50, 2000, 1.5)
+        desk.ctx.env.process(self._children(c, side, qty, desk.parent()))
+
+    def _children(self, c: int, side: int, qty: int,
+                  parent: int) -> Generator[simpy.Event, None, None]:
+        desk, d = self.desk, self.draws
+        venues = desk.venues
+        nb = venues.nbbo
+        touch = int(nb.nbo[c]) if side == BUY else int(nb.nbb[c])
+        if touch <= 0:
+            return
+        tick = desk.tick(touch)
+        limit = touch + 2 * tick if side == BUY else max(touch - 2 * tick, tick)
+        for i, venue in enumerate(venues.venues_by_price(c, side)):
+            if qty <= 0:
+                return
+            if i:
+                yield desk.ctx.env.timeout(int(d.exponential() * 400_000) + 1)
+                desk.sync(desk.ctx.env.now)
+            qty -= venues.take(self.agent, c, side, qty, limit, ISO_SWEEP, parent, venue=venue)
+
+
+class Hedgers:
+    """Institutions buying protective puts and writing covered calls."""
+
+    def __init__(self, desk: OptionDesk, draws_for: Callable[..., Draws]) -> None:
+        self.desk = desk
+        self.agent = desk.ctx.ledger.register("hedger-options")
+        self.draws = draws_for("agent", "hedger-options")
+
+    def rate(self, now_ns: int) -> float:
+        return self.desk.cfg.hedgers_per_hour / 3600.0 * self.desk.activity(now_ns)
+
+    def act(self) -> None:
+        desk, d = self.desk, self.draws
+        e = desk.expiry(d, scale_days=40.0, max_days=120)
+        protect = d.chance(0.6)
+        z = 0.4 + 1.0 * d.uniform()
+        c = desk.contract(e, not protect, -z if protect else z)
+        side = BUY if protect else SELL
+        qty = _lots(d, 20, 2000, 1.4)
+        if d.chance(0.7):
+            makers = desk.venues.makers
+            slot = d.below(makers.n_slots)
+            desk.venues.cross(self.agent, c, side, qty, desk.mid_price(c),
+                              int(makers.slot_maker[slot]), int(makers.slot_venue[slot]), FILL)
+        else:
+            nb = desk.venues.nbbo
+            touch = int(nb.nbo[c]) if side == BUY else int(nb.nbb[c])
+            if touch > 0:
+                desk.venues.take(self.agent, c, side, qty, touch, FILL)

@@ -1,0 +1,93 @@
+"""Pure, vectorised helpers behind the options facts.
+
+Like :mod:`tapesim.calibration.stats`, every function takes plain numpy arrays and
+returns numbers or arrays, NaN (never an exception) when the statistic does not exist.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import ndtr
+
+from tapesim.calibration.stats import FloatArray, IntArray, weighted_median
+
+
+def contract_durations(ts: ArrayLike, code: ArrayLike, lo: int, hi: int) -> FloatArray:
+    """How long each quote is in force inside ``[lo, hi)``, per contract.
+
+    Rows are in time order and ``code`` names each row's contract: a quote lasts until
+    the next quote of the same contract (the last one of a contract until ``hi``),
+    clipped to the window.
+    """
+    t = np.asarray(ts, dtype=np.int64)
+    c = np.asarray(code, dtype=np.int64)
+    if t.size == 0:
+        return np.zeros(0)
+    order = np.argsort(c, kind="stable")  # stable: time order within a contract
+    t_o, c_o = t[order], c[order]
+    ends = np.full(t.size, hi, dtype=np.int64)
+    ends[:-1] = np.where(c_o[1:] == c_o[:-1], t_o[1:], ends[:-1])
+    d = np.clip(np.minimum(ends, hi) - np.maximum(t_o, lo), 0, None).astype(np.float64)
+    out = np.empty(t.size, dtype=np.float64)
+    out[order] = d
+    return out
+
+
+def share(mask: ArrayLike, weights: ArrayLike | None = None) -> float:
+    """Weighted share of rows where ``mask`` holds (count share without weights); NaN
+    when the total weight is zero."""
+    m = np.asarray(mask, dtype=bool)
+    w = np.ones(m.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    total = float(w.sum())
+    return float(w[m].sum()) / total if total > 0 else math.nan
+
+
+def ratio(num: float, den: float) -> float:
+    """``num / den``, NaN when ``den`` is not positive."""
+    return num / den if den > 0 else math.nan
+
+
+def bs_delta(
+    spot: ArrayLike, strike: ArrayLike, t_years: ArrayLike, vol: ArrayLike, put: ArrayLike
+) -> FloatArray:
+    """Black-Scholes delta with zero rates and carry: calls in (0, 1), puts in (-1, 0);
+    NaN where an input is missing or not positive."""
+    s, k = np.asarray(spot, dtype=np.float64), np.asarray(strike, dtype=np.float64)
+    t, v = np.asarray(t_years, dtype=np.float64), np.asarray(vol, dtype=np.float64)
+    ok = (s > 0) & (k > 0) & (t > 0) & (v > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = v * np.sqrt(t)
+        d1 = (np.log(s / k) + 0.5 * sd * sd) / sd
+    call = ndtr(d1)
+    return np.where(ok, np.where(np.asarray(put, dtype=bool), call - 1.0, call), np.nan)
+
+
+def skew_by_expiry(
+    expiry: IntArray,
+    iv: FloatArray,
+    weight: FloatArray,
+    wing: np.ndarray,
+    atm: np.ndarray,
+    min_count: int,
+) -> tuple[float, int]:
+    """Wing IV minus ATM IV, per expiry, averaged over expiries.
+
+    For each expiry with at least ``min_count`` rows in both the ``wing`` and the
+    ``atm`` group, the difference of their ``weight``-weighted median IVs; the result
+    is the mean of those differences weighted by the expiry's weight in both groups,
+    with the number of expiries used (NaN, 0 when none qualifies).
+    """
+    diffs, ws = [], []
+    for e in np.unique(expiry[wing | atm]):  # a loop over a chain's few expiries
+        on = expiry == e
+        a, b = atm & on, wing & on
+        if int(a.sum()) < min_count or int(b.sum()) < min_count:
+            continue
+        diffs.append(weighted_median(iv[b], weight[b]) - weighted_median(iv[a], weight[a]))
+        ws.append(float(weight[a].sum() + weight[b].sum()))
+    if not diffs:
+        return math.nan, 0
+    return float(np.average(diffs, weights=ws)), len(diffs)

@@ -1,0 +1,380 @@
+"""Options facts of a run directory, each compared with its target band.
+
+:func:`option_facts` returns one :class:`~tapesim.calibration.facts.FactRow` per
+statistic of the "Options" table of ``realism-targets.md`` and underlying.
+``option_prints.parquet`` is read once (the prints are few); ``option_nbbo.parquet``
+one underlying at a time, only the columns needed, filtered on that underlying's
+contract ids. A run without options (files absent or empty) gives no rows.
+
+Conventions:
+
+- window: prints with ``start_ts <= ts < end_ts``; NBBO changes before ``end_ts``, as
+  for the equity facts. Volume is contracts. DTE is calendar days from the session
+  date to the expiry in the contract id.
+- moneyness is the strike's distance from spot, ``|K / S - 1|``: ATM within 2.5%,
+  far beyond 10%; OTM means on the out-of-the-money side (calls above spot, puts
+  below). Spot at a print is its ``execution_underlying_mid``; spot at an NBBO change
+  is the last two-sided equity NBBO mid at or before it (``equity_quotes.parquet``).
+- front: expiries 1-31 calendar days out. 0DTE is left out: its premium runs to zero
+  by the close, so its spread as a share of premium does too.
+- quoted spreads are weighted by time in force: an NBBO change of a contract lasts
+  until that contract's next change (the last until ``end_ts``), clipped to the
+  window; one-sided quotes (no bid) have no spread / mid and are left out.
+- index-like roots (:data:`INDEX_LIKE`) and single names get separate fact ids where
+  their targets differ.
+- chain sparsity counts the contracts that appear in ``option_nbbo.parquet`` (the
+  quoted set) and have no print in the window.
+- volume / open interest needs ``open_interest.parquet`` (``option_contract_id``,
+  ``start_oi``): the median of volume / start OI over front contracts within 2.5% of
+  the spot at the window start with start OI > 0 (volume 0 included); n/a without it.
+- put skew: from the prints' ``execution_iv``. Each print's Black-Scholes delta (its
+  own IV and spot, zero rates, calendar time to 16:00 New York on the expiry) puts it
+  in the ATM group (|delta| 0.40-0.60) or the 25-delta put group (put delta -0.30 to
+  -0.20). Per front expiry with at least :data:`MIN_SKEW_PRINTS` prints in each group,
+  the difference of the volume-weighted median IVs; the value is their mean weighted
+  by the expiry's volume in both groups, in vol points.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from tapesim.calibration import option_stats as ost
+from tapesim.calibration import stats as st
+from tapesim.calibration.facts import (
+    NEW_YORK,
+    FactRow,
+    Quotes,
+    Session,
+    Status,
+    _load_quotes,
+    _read_sorted,
+    read_manifest,
+)
+from tapesim.calibration.targets import OPTION_BANDS, OPTION_TITLES
+from tapesim.events.contracts import parse_contract_id
+
+INDEX_LIKE = frozenset({"SPY", "QQQ", "IWM", "DIA"})
+ATM_DIST = 0.025  # |K / S - 1| at or below: at the money
+FAR_DIST = 0.10  # |K / S - 1| above: far from the money
+FRONT_DTE = (1, 31)  # calendar days to expiry of a front contract, inclusive
+WEEK_DTE = 7
+SMALL_LOTS, BLOCK_LOTS = 10, 500
+ZERO_BID_MAX_ASK = 0.05 + 1e-9  # a "0 x 0.05" (or 0 x 0.01) quote
+MULTI_LEG = ("COMPLEX", "SPREAD")
+ATM_DELTA = (0.40, 0.60)  # |delta| of an ATM print
+WING_DELTA = (-0.30, -0.20)  # delta of a 25-delta put print
+MIN_SKEW_PRINTS = 5  # per expiry and group
+MS_PER_YEAR = 365.0 * 86_400_000.0
+EXPIRY_CLOSE = dt.time(16, 0)
+_ID = "option_contract_id"
+PRINT_COLUMNS = ["ts", "seq", _ID, "size", "exchange"]
+OPTIONAL_PRINT_COLUMNS = ["conditions", "execution_underlying_mid", "execution_iv"]
+
+
+@dataclass(frozen=True)
+class Contracts:
+    """Every contract a run names, sorted by id; arrays are per contract."""
+
+    ids: pa.Array
+    root: np.ndarray  # str per contract
+    strike: st.FloatArray
+    put: np.ndarray
+    dte: st.IntArray
+    expiry_ms: st.IntArray  # 16:00 New York on the expiry date
+
+    @classmethod
+    def of(cls, ids: set[str], date: dt.date) -> Contracts:
+        names = sorted(ids)
+        parsed = [parse_contract_id(i) for i in names]  # once per contract, not per row
+        expiry = [dt.datetime.combine(c.expiry, EXPIRY_CLOSE, tzinfo=NEW_YORK) for c in parsed]
+        return cls(
+            pa.array(names, pa.string()),
+            np.array([c.root for c in parsed], dtype=object),
+            np.array([c.strike for c in parsed], dtype=np.float64),
+            np.array([c.right == "P" for c in parsed], dtype=bool),
+            np.array([(c.expiry - date).days for c in parsed], dtype=np.int64),
+            np.array([int(e.timestamp() * 1000) for e in expiry], dtype=np.int64),
+        )
+
+    def codes(self, column: pa.ChunkedArray | pa.Array) -> st.IntArray:
+        """Each row's contract index (-1 for an id not listed here)."""
+        idx = pc.index_in(column, value_set=self.ids)
+        return idx.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class OptionPrints:
+    """The run's option prints inside the window, in replay order."""
+
+    ts: st.IntArray
+    code: st.IntArray
+    size: st.FloatArray
+    venue: st.IntArray  # index into ``venues``
+    venues: list[str]
+    multi_leg: np.ndarray
+    spot: st.FloatArray  # execution_underlying_mid, NaN when missing
+    iv: st.FloatArray  # execution_iv, NaN when missing
+
+    @classmethod
+    def empty(cls) -> OptionPrints:
+        i, f = np.zeros(0, dtype=np.int64), np.zeros(0)
+        return cls(i, i, f, i, [], np.zeros(0, dtype=bool), f, f)
+
+    def subset(self, mask: np.ndarray) -> OptionPrints:
+        return OptionPrints(self.ts[mask], self.code[mask], self.size[mask], self.venue[mask],
+                            self.venues, self.multi_leg[mask], self.spot[mask], self.iv[mask])
+
+
+def _dataset(path: Path, columns: list[str]) -> ds.Dataset | None:
+    """The Parquet dataset at ``path`` if it exists and has ``columns``."""
+    if not path.exists():
+        return None
+    fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=[_ID]))
+    dataset = ds.dataset(path, format=fmt)
+    return dataset if set(columns) <= set(dataset.schema.names) else None
+
+
+def _distinct_ids(dataset: ds.Dataset | None) -> set[str]:
+    out: set[str] = set()
+    for batch in [] if dataset is None else dataset.to_batches(columns=[_ID]):
+        col = batch.column(0)
+        out.update((col.dictionary if pa.types.is_dictionary(col.type) else pc.unique(col))
+                   .to_pylist())
+    return out
+
+
+def _floats(table: pa.Table, name: str) -> st.FloatArray:
+    col = table.column(name).cast(pa.float64())
+    return col.fill_null(math.nan).to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def _load_prints(dataset: ds.Dataset, c: Contracts, session: Session) -> OptionPrints:
+    flt = (pc.field("ts") >= session.start_ts) & (pc.field("ts") < session.end_ts)
+    present = [n for n in OPTIONAL_PRINT_COLUMNS if n in dataset.schema.names]
+    t = _read_sorted(dataset, PRINT_COLUMNS + present, flt)
+    missing = {"conditions": pa.list_(pa.string()), "execution_underlying_mid": pa.float64(),
+               "execution_iv": pa.float64()}
+    for name, type_ in missing.items():  # optional in the contract: absent means null
+        if name not in present:
+            t = t.append_column(name, pa.nulls(t.num_rows, type_))
+    venue = pc.dictionary_encode(t.column("exchange").cast(pa.string()).combine_chunks())
+    cond = t.column("conditions").combine_chunks()
+    tagged = pc.is_in(pc.list_flatten(cond), value_set=pa.array(MULTI_LEG)).to_numpy(
+        zero_copy_only=False)
+    parents = pc.list_parent_indices(cond).to_numpy(zero_copy_only=False)
+    multi = np.bincount(parents[tagged], minlength=t.num_rows)[: t.num_rows] > 0
+    return OptionPrints(
+        t.column("ts").to_numpy(),
+        c.codes(t.column(_ID)),
+        _floats(t, "size"),
+        venue.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+        venue.dictionary.to_pylist(),
+        multi,
+        _floats(t, "execution_underlying_mid"),
+        _floats(t, "execution_iv"),
+    )
+
+
+def _row(symbol: str, fact: str, value: float | None, note: str = "") -> FactRow:
+    """A FactRow with band and status looked up; NaN becomes None (n/a)."""
+    if value is not None and not math.isfinite(value):
+        value = None
+    band = OPTION_BANDS.get(fact)
+    if value is None or band is None:
+        status: Status = "n/a"
+        note = note or ("not enough data" if value is None else "")
+    else:
+        status = "in" if band.contains(value) else "out"
+    text = band.text if band is not None else "report only"
+    return FactRow(symbol, fact, OPTION_TITLES[fact], value, text, status, note)
+
+
+def _cls(index_like: bool) -> str:
+    return "index" if index_like else "single"
+
+
+def _print_rows(sym: str, index_like: bool, c: Contracts, p: OptionPrints) -> list[FactRow]:
+    """Expiry and moneyness concentration, put/call, sizes, complex share, venues."""
+    n, size, k = p.size.size, p.size, p.code
+    dte, put = c.dte[k], c.put[k]
+    has_spot = np.isfinite(p.spot) & (p.spot > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dist = np.abs(c.strike[k] / p.spot - 1.0)
+    spot_note = f"{int(has_spot.sum())} of {n} prints with an underlying mid"
+    vol_note = f"{size.sum():.0f} contracts in {n} prints"
+    counts = np.bincount(p.venue, minlength=len(p.venues))
+    top = int(np.argmax(counts)) if n else 0
+    cls = _cls(index_like)
+    return [
+        _row(sym, f"opt_dte_0_7_share_{cls}", ost.share(dte <= WEEK_DTE, size), vol_note),
+        _row(sym, f"opt_0dte_share_{cls}", ost.share(dte == 0, size), vol_note),
+        _row(sym, "opt_atm_volume_share",
+             ost.share(dist[has_spot] <= ATM_DIST, size[has_spot]), spot_note),
+        _row(sym, "opt_far_volume_share",
+             ost.share(dist[has_spot] > FAR_DIST, size[has_spot]), spot_note),
+        _row(sym, f"opt_put_call_ratio_{cls}",
+             ost.ratio(float(size[put].sum()), float(size[~put].sum())),
+             f"{size[put].sum():.0f} put / {size[~put].sum():.0f} call contracts"),
+        _row(sym, "opt_small_print_share", ost.share(size <= SMALL_LOTS), f"n = {n} prints"),
+        _row(sym, "opt_block_print_share", ost.share(size >= BLOCK_LOTS),
+             f"{int(np.sum(size >= BLOCK_LOTS))} of {n} prints; should be rare"),
+        _row(sym, "opt_complex_volume_share", ost.share(p.multi_leg, size), vol_note),
+        _row(sym, "opt_venue_max_share", ost.ratio(float(counts.max(initial=0)), n),
+             f"{p.venues[top]}: {counts[top]} of {n} prints" if n else "no prints"),
+    ]
+
+
+def _skew_row(sym: str, index_like: bool, c: Contracts, p: OptionPrints) -> FactRow:
+    """25-delta put IV minus ATM IV (vol points) from front prints' execution_iv."""
+    k = p.code
+    front = (c.dte[k] >= FRONT_DTE[0]) & (c.dte[k] <= FRONT_DTE[1])
+    t_years = (c.expiry_ms[k] - p.ts) / MS_PER_YEAR
+    delta = ost.bs_delta(p.spot, c.strike[k], t_years, p.iv, c.put[k])
+    ok = front & np.isfinite(delta)
+    atm = ok & (np.abs(delta) >= ATM_DELTA[0]) & (np.abs(delta) <= ATM_DELTA[1])
+    wing = ok & c.put[k] & (delta >= WING_DELTA[0]) & (delta <= WING_DELTA[1])
+    value, used = ost.skew_by_expiry(c.expiry_ms[k], p.iv, p.size, wing, atm, MIN_SKEW_PRINTS)
+    note = (f"{used} front expiries with >= {MIN_SKEW_PRINTS} prints at |delta| "
+            f"{ATM_DELTA[0]:g}-{ATM_DELTA[1]:g} and put delta {WING_DELTA[0]:g} to "
+            f"{WING_DELTA[1]:g}; volume-weighted median IVs")
+    return _row(sym, f"opt_skew_25d_{_cls(index_like)}", 100.0 * value, note)
+
+
+def _front_nbbo(
+    c: Contracts, nbbo: pa.Table
+) -> tuple[st.IntArray, st.IntArray, st.FloatArray, st.FloatArray]:
+    """``ts``, contract, bid and ask of the NBBO changes of front contracts (whole contracts
+    are kept or dropped, so each keeps its sequence of changes)."""
+    k = c.codes(nbbo.column(_ID))
+    keep = (c.dte[k] >= FRONT_DTE[0]) & (c.dte[k] <= FRONT_DTE[1])
+    return (nbbo.column("ts").to_numpy()[keep], k[keep], _floats(nbbo, "bid")[keep],
+            _floats(nbbo, "ask")[keep])
+
+
+def _spread_rows(
+    sym: str, c: Contracts, nbbo: pa.Table, q: Quotes | None, session: Session
+) -> list[FactRow]:
+    """Quoted spreads / mid of ATM and OTM front contracts, far-OTM zero bids."""
+    facts = ("opt_spread_atm_front", "opt_spread_otm_front", "opt_far_otm_zero_bid_share")
+    if q is None or q.mid.size == 0:
+        return [_row(sym, f, None, "no equity quotes for the underlying") for f in facts]
+    ts, k, bid, ask = _front_nbbo(c, nbbo)
+    dur = ost.contract_durations(ts, k, session.start_ts, session.end_ts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = c.strike[k] / st.value_at(q.mid_ts, q.mid, ts) - 1.0
+        pct = (ask - bid) / (0.5 * (ask + bid))
+    dist = np.abs(rel)  # NaN before the first equity quote: in no group
+    otm_side = np.where(c.put[k], rel < 0, rel > 0)
+    two_sided = np.isfinite(bid) & np.isfinite(ask) & (bid > 0) & (ask >= bid)
+    atm = dist <= ATM_DIST
+    otm = otm_side & (dist > ATM_DIST) & (dist <= FAR_DIST)
+    far = otm_side & (dist > FAR_DIST) & (ask > 0)
+    zero_bid = (bid <= 0) & (ask <= ZERO_BID_MAX_ASK)
+    rows = []
+    for name, m in zip(facts[:2], (atm, otm), strict=True):
+        sel = m & two_sided
+        note = (f"time-weighted over {dur[sel].sum() / 1000:.0f} quote-s of "
+                f"{len(np.unique(k[sel]))} contracts ({int(np.sum(m & ~two_sided))} one-sided "
+                "changes left out)")
+        rows.append(_row(sym, name, st.weighted_median(pct[sel], dur[sel]), note))
+    note = (f"time-weighted over {dur[far].sum() / 1000:.0f} quote-s of "
+            f"{len(np.unique(k[far]))} contracts beyond 10% OTM; report only")
+    rows.append(_row(sym, facts[2], ost.share(zero_bid[far], dur[far]), note))
+    return rows
+
+
+def _oi_row(
+    sym: str, c: Contracts, oi: pa.Table | None, p: OptionPrints, spot0: float
+) -> FactRow:
+    """Median volume / start OI over front near-ATM contracts (spot at window start)."""
+    fact = "opt_volume_oi_median"
+    if oi is None:
+        return _row(sym, fact, None, "no open_interest.parquet")
+    k = c.codes(oi.column(_ID))
+    start_oi = _floats(oi, "start_oi")
+    volume = np.bincount(p.code, weights=p.size, minlength=len(c.ids))
+    keep = (k >= 0) & (start_oi > 0)
+    k, start_oi = k[keep], start_oi[keep]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dist = np.abs(c.strike[k] / spot0 - 1.0)
+    m = (c.root[k] == sym) & (c.dte[k] >= FRONT_DTE[0]) & (c.dte[k] <= FRONT_DTE[1])
+    m &= dist <= ATM_DIST
+    value = float(np.median(volume[k[m]] / start_oi[m])) if m.any() else math.nan
+    return _row(sym, fact, value, f"{int(m.sum())} contracts with start OI > 0, spot "
+                f"{spot0:.2f} at the window start")
+
+
+def _underlying_rows(
+    sym: str, c: Contracts, quoted: np.ndarray, p: OptionPrints, nbbo_ds: ds.Dataset | None,
+    eq_ds: ds.Dataset | None, oi: pa.Table | None, session: Session,
+) -> list[FactRow]:
+    """Every options fact of one underlying; ``quoted`` flags its contracts in the NBBO."""
+    index_like = sym in INDEX_LIKE
+    ids = c.ids.filter(pa.array(quoted))
+    cols = ["ts", "seq", _ID, "bid", "ask"]
+    if nbbo_ds is not None and len(ids):
+        flt = pc.field(_ID).isin(ids) & (pc.field("ts") < session.end_ts)
+        nbbo = _read_sorted(nbbo_ds, cols, flt)
+    else:
+        nbbo = pa.schema([("ts", pa.int64()), ("seq", pa.int64()), (_ID, pa.string()),
+                          ("bid", pa.float64()), ("ask", pa.float64())]).empty_table()
+    spot0 = math.nan
+    q = _load_quotes(eq_ds, sym, session) if eq_ds is not None else None
+    if q is not None and q.mid.size:
+        first = float(st.value_at(q.mid_ts, q.mid, [session.start_ts])[0])
+        spot0 = first if math.isfinite(first) else float(q.mid[0])
+    n_quotes = int(np.sum(nbbo.column("ts").to_numpy() >= session.start_ts))
+    n_prints = p.size.size
+    idle = quoted & (np.bincount(p.code, minlength=quoted.size) == 0)
+    sparsity = ost.ratio(float(idle.sum()), float(quoted.sum()))
+    by_fact = {r.fact: r for r in (
+        *_print_rows(sym, index_like, c, p),
+        _row(sym, "opt_quote_trade_ratio", ost.ratio(n_quotes, n_prints),
+             f"{n_quotes} NBBO changes / {n_prints} prints"),
+        *_spread_rows(sym, c, nbbo, q, session),
+        _row(sym, "opt_chain_sparsity", sparsity,
+             f"{int(idle.sum())} of {int(quoted.sum())} quoted contracts never printed"),
+        _oi_row(sym, c, oi, p, spot0),
+        _skew_row(sym, index_like, c, p),
+    )}
+    return [by_fact[f] for f in OPTION_TITLES if f in by_fact]
+
+
+def option_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRow]:
+    """Every options fact of every underlying with options in the run, in manifest order
+    (only ``symbols`` when given); no rows when the run has no options."""
+    run_dir = Path(run_dir)
+    session, listed = read_manifest(run_dir)
+    nbbo_ds = _dataset(run_dir / "option_nbbo.parquet", ["ts", "seq", _ID, "bid", "ask"])
+    prints_ds = _dataset(run_dir / "option_prints.parquet", PRINT_COLUMNS)
+    oi_ds = _dataset(run_dir / "open_interest.parquet", [_ID, "start_oi"])
+    oi = None if oi_ds is None else oi_ds.to_table(columns=[_ID, "start_oi"])
+    quoted_ids, printed_ids = _distinct_ids(nbbo_ds), _distinct_ids(prints_ds)
+    if not quoted_ids | printed_ids:
+        return []
+    c = Contracts.of(quoted_ids | printed_ids | _distinct_ids(oi_ds), session.date)
+    quoted = np.zeros(len(c.ids), dtype=bool)
+    quoted[c.codes(pa.array(sorted(quoted_ids), pa.string()))] = True
+    printed = np.zeros(len(c.ids), dtype=bool)
+    printed[c.codes(pa.array(sorted(printed_ids), pa.string()))] = True
+    roots = set(c.root[quoted | printed])
+    order = [s for s in listed if s in roots] + sorted(roots - set(listed))
+    p_all = _load_prints(prints_ds, c, session) if prints_ds is not None else OptionPrints.empty()
+    p_root = c.root[p_all.code]
+    eq_path = run_dir / "equity_quotes.parquet"
+    eq_ds = ds.dataset(eq_path, format="parquet") if eq_path.exists() else None
+    rows: list[FactRow] = []
+    for sym in order if symbols is None else [s for s in order if s in symbols]:
+        mine = quoted & (c.root == sym)
+        rows += _underlying_rows(sym, c, mine, p_all.subset(p_root == sym), nbbo_ds, eq_ds, oi,
+                                 session)
+    return rows

@@ -1,0 +1,99 @@
+"""The option side of a shard: the chain, its makers, venues, flow and starting positions.
+
+``OptionSide.build`` lists the chain the session starts with, seeds yesterday's
+open interest (held long by the public, short by option writers), sets up the
+makers, venues and flow populations, and hands back what the shard needs: the
+populations to start, a ``sync`` to run before each option action, and what the
+run writer needs to name contracts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tapesim.agents.context import MarketContext
+from tapesim.agents.option_flow import ComplexOrders, Hedgers, OptionDesk, RetailOptions, Sweeps
+from tapesim.agents.option_makers import OptionMakers
+from tapesim.agents.option_quotes import Chain, list_chain, moneyness_z
+from tapesim.sim.calendar import close_time, epoch_ms
+from tapesim.sim.rng import Draws, stream
+from tapesim.venues.chains import ListingPolicy
+from tapesim.venues.option_tape import OptionTape
+from tapesim.venues.options import OptionVenues
+
+PUBLIC_LONG_SHARES = (("retail-options", 0.6), ("institutional-options", 0.4))
+WRITERS = "option-writers"
+
+
+def open_interest(chain: Chain, spot: float, lots: float) -> np.ndarray:
+    """Yesterday's open interest per contract: largest near the money, smaller for
+    expiries only recently listed (dailies) and far from the money."""
+    z = moneyness_z(chain, spot, chain.t_years)
+    days = chain.days_to_expiry
+    age = np.minimum((days + 3) / 10.0, 1.0)
+    return np.rint(lots * np.exp(-0.5 * (z / 1.2) ** 2) * age).astype(np.int64)
+
+
+@dataclass
+class OptionSide:
+    chain: Chain
+    tape: OptionTape
+    makers: OptionMakers
+    venues: OptionVenues
+    populations: list
+    start_oi: np.ndarray
+    desk_sync: Callable[[int], None]  # stock then options, before each option action
+
+    @classmethod
+    def build(cls, ctx: MarketContext, spool: Path, draws_for: Callable[..., Draws],
+              sync_stock: Callable[[int], None]) -> OptionSide:
+        cfg = ctx.config.options
+        sym = ctx.symbol
+        session = ctx.session
+        policy = ListingPolicy(cfg.monthlies, cfg.weeklies, cfg.dailies)
+        chain = list_chain(sym.symbol, session.date, sym.price, sym.annual_vol, sym.is_etf,
+                           policy)
+        tape = OptionTape(spool, session.open_ms, cfg.opra_latency_ms,
+                          stream(ctx.config.seed, sym.symbol, "feed", "opra"))
+        makers = OptionMakers(ctx, chain, cfg, len(cfg.venues), draws_for)
+        venues = OptionVenues(makers, tape, ctx.venues.tape, session.start_ns, session.end_ns)
+
+        def sync(now: int) -> None:
+            sync_stock(now)
+            venues.sync(now)
+
+        desk = OptionDesk(ctx, chain, venues, cfg.flow, sync)
+        populations = [RetailOptions(desk, draws_for), ComplexOrders(desk, draws_for),
+                       Sweeps(desk, draws_for), Hedgers(desk, draws_for)]
+        lots = cfg.flow.open_interest_lots * sym.option_activity
+        start_oi = open_interest(chain, sym.price, lots)
+        side = cls(chain, tape, makers, venues, populations, start_oi, sync)
+        side._seed_positions(ctx)
+        return side
+
+    def _seed_positions(self, ctx: MarketContext) -> None:
+        ledger = self.venues.ledger
+        names = ctx.ledger.names
+        writers = ledger.account(ctx.ledger.register(WRITERS))
+        held = np.zeros_like(self.start_oi)
+        for i, (name, share) in enumerate(PUBLIC_LONG_SHARES):
+            last = i == len(PUBLIC_LONG_SHARES) - 1
+            part = self.start_oi - held if last else np.rint(self.start_oi * share).astype(np.int64)
+            ledger.account(names.index(name))[:] += part
+            held += part
+        writers -= self.start_oi
+
+    def close(self, end_ns: int) -> None:
+        self.venues.sync(end_ns - 1)
+        self.tape.close()
+
+    def contract_ids(self, style: str) -> tuple[str, ...]:
+        return tuple(c.format(style) for c in self.chain.contracts)  # type: ignore[arg-type]
+
+    def expiry_ms(self) -> tuple[int, ...]:
+        by_date = {d: epoch_ms(d, close_time(d)) for d in self.chain.expiry_dates}
+        return tuple(by_date[c.expiry] for c in self.chain.contracts)

@@ -1,0 +1,150 @@
+"""The options feed adapter: OPRA NBBO changes and option prints, spooled per shard.
+
+NBBO changes arrive in vectorised chunks (one chunk per consolidation pass);
+prints arrive one at a time with the raw state the run had at the print (the
+NBBO in force and its time, the SIP quote in force and its time, the implied vol
+of the print). Rows keep generation order, which is time order, and are written
+as Arrow record batches like the equity spool (:mod:`tapesim.venues.tape`); the
+run writer derives every enrichment field from these raw values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from tapesim.events.models import OPTION_NBBO, OPTION_PRINT
+from tapesim.sim.calendar import NS_PER_MS
+
+NBBO = OPTION_NBBO.code
+PRINT = OPTION_PRINT.code
+NONE = -1  # "no value" in the integer columns
+
+OPTION_SPOOL_SCHEMA = pa.schema(
+    [
+        ("kind", pa.int8()),
+        ("ts", pa.int64()),
+        ("ingest_ts", pa.int64()),
+        ("price", pa.int64()),  # cents: the bid of an NBBO, the price of a print
+        ("ask", pa.int64()),  # cents: the ask of an NBBO, 0 for a print
+        ("size", pa.int64()),  # the bid size of an NBBO, the size of a print
+        ("ask_size", pa.int64()),  # the ask size of an NBBO, 0 for a print
+        ("venue", pa.int16()),  # index into the run's option venues, -1 for an NBBO
+        ("agent", pa.int32()),  # aggressor of a print
+        ("contra", pa.int32()),  # passive side of a print
+        ("parent", pa.int64()),  # the package or sweep the print belongs to, -1 if none
+        ("contract", pa.int32()),  # index into the shard's listed contracts
+        ("conditions", pa.int32()),  # bit i set: CONDITIONS[i] applies
+        ("nbbo_bid", pa.int64()),  # the OPRA NBBO in force at the print (cents) ...
+        ("nbbo_ask", pa.int64()),
+        ("nbbo_bid_size", pa.int64()),
+        ("nbbo_ask_size", pa.int64()),
+        ("nbbo_ts", pa.int64()),  # ... and when it was published (ms), -1 if none
+        ("und_bid", pa.int64()),  # the SIP quote in force at the print (cents) ...
+        ("und_ask", pa.int64()),
+        ("und_ts", pa.int64()),  # ... and when it was published (ms), -1 if none
+        ("effect", pa.int8()),  # bit 0: aggressor opening, bit 1: contra opening
+    ]
+)
+_NAMES = [f.name for f in OPTION_SPOOL_SCHEMA]
+_DTYPES = [f.type.to_pandas_dtype() for f in OPTION_SPOOL_SCHEMA]
+_NBBO_FIXED = {  # columns an NBBO row does not use
+    "venue": NONE, "agent": NONE, "contra": NONE, "parent": NONE, "conditions": 0,
+    "nbbo_bid": NONE, "nbbo_ask": NONE, "nbbo_bid_size": NONE, "nbbo_ask_size": NONE,
+    "nbbo_ts": NONE, "und_bid": NONE, "und_ask": NONE, "und_ts": NONE, "effect": 0,
+}
+
+
+class OptionTape:
+    """Collects one shard's option events in generation order and spools them."""
+
+    FLUSH_ROWS = 1 << 16
+    FLUSH_SPAN_MS = 300_000
+
+    def __init__(
+        self, path: Path, open_ms: int, latency_ms: float, gen: np.random.Generator
+    ) -> None:
+        self._writer = pa.ipc.new_file(str(path), OPTION_SPOOL_SCHEMA)
+        self._open_ms = open_ms
+        self._latency_ms = latency_ms
+        self._gen = gen  # feed latencies, drawn in blocks as rows arrive
+        self._segments: list[list[np.ndarray]] = []
+        self._prints: list[list[float | int]] = []
+        self._rows = 0
+        self._flush_at = open_ms + self.FLUSH_SPAN_MS
+        self.nbbo_count = 0
+        self.print_count = 0
+
+    def ms(self, now_ns: int) -> int:
+        """Event time (epoch ms) of a simulation time."""
+        return self._open_ms + now_ns // NS_PER_MS
+
+    def nbbos(
+        self, times_ns: np.ndarray, contracts: np.ndarray, bids: np.ndarray, asks: np.ndarray,
+        bid_sizes: np.ndarray, ask_sizes: np.ndarray,
+    ) -> None:
+        """NBBO changes in time order (parallel arrays; prices in cents)."""
+        n = int(np.size(contracts))
+        if n == 0:
+            return
+        self._close_prints()
+        ts = self._open_ms + np.asarray(times_ns, dtype=np.int64) // NS_PER_MS
+        ingest = ts + (self._gen.standard_exponential(n) * self._latency_ms).astype(np.int64)
+        given = {"kind": NBBO, "ts": ts, "ingest_ts": ingest, "price": bids, "ask": asks,
+                 "size": bid_sizes, "ask_size": ask_sizes, "contract": contracts}
+        columns = []
+        for name, dtype in zip(_NAMES, _DTYPES, strict=True):
+            value = given[name] if name in given else _NBBO_FIXED[name]
+            if np.ndim(value) == 0:
+                columns.append(np.full(n, value, dtype=dtype))
+            else:
+                columns.append(np.asarray(value, dtype=dtype))
+        self._segments.append(columns)
+        self.nbbo_count += n
+        self._added(n, int(ts[-1]))
+
+    def trade(
+        self, now_ns: int, contract: int, price: int, size: int, venue: int, agent: int,
+        contra: int, parent: int, conditions: int, nbbo: tuple[int, int, int, int, int] | None,
+        underlying: tuple[int, int, int] | None, effect: int,
+    ) -> None:
+        """One option print. ``nbbo`` = (bid, ask, bid size, ask size, ts ms) in force,
+        ``underlying`` = (bid, ask, ts ms) of the SIP quote in force."""
+        ts = self.ms(now_ns)
+        ingest = ts + int(self._gen.standard_exponential() * self._latency_ms)
+        nb = nbbo if nbbo is not None else (NONE,) * 5
+        und = underlying if underlying is not None else (NONE,) * 3
+        self._prints.append([PRINT, ts, ingest, price, 0, size, 0, venue, agent, contra, parent,
+                             contract, conditions, *nb, *und, effect])
+        self.print_count += 1
+        self._added(1, ts)
+
+    def _added(self, n: int, last_ts: int) -> None:
+        self._rows += n
+        if self._rows >= self.FLUSH_ROWS or last_ts >= self._flush_at:
+            self.flush()
+
+    def _close_prints(self) -> None:
+        if self._prints:
+            by_column = zip(*self._prints, strict=True)
+            self._segments.append([np.asarray(col, dtype=dtype)
+                                   for col, dtype in zip(by_column, _DTYPES, strict=True)])
+            self._prints = []
+
+    def flush(self) -> None:
+        self._close_prints()
+        if not self._segments:
+            return
+        columns = [np.concatenate(parts) for parts in zip(*self._segments, strict=True)]
+        self._flush_at = int(columns[1][-1]) + self.FLUSH_SPAN_MS
+        arrays = [pa.array(col, type=f.type)
+                  for col, f in zip(columns, OPTION_SPOOL_SCHEMA, strict=True)]
+        self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=OPTION_SPOOL_SCHEMA))
+        self._segments = []
+        self._rows = 0
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.close()
