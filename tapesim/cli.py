@@ -148,8 +148,12 @@ def run(
         summary = execute_run(cfg, out_dir, workers=workers, force=force, jsonl=jsonl,
                               progress=progress)
     counts = summary.manifest["counts"]
-    out.print(f"wrote {out_dir}: {counts['total']:,} events "
-              f"({counts['equity_quote']:,} quotes, {counts['equity_print']:,} prints), "
+    detail = (f"{counts['equity_quote']:,} equity quotes, {counts['equity_print']:,} equity "
+              f"prints")
+    if counts.get("option_nbbo") or counts.get("option_print"):
+        detail += (f", {counts['option_nbbo']:,} option NBBOs, "
+                   f"{counts['option_print']:,} option prints")
+    out.print(f"wrote {out_dir}: {counts['total']:,} events ({detail}), "
               f"run id {summary.manifest['run_id']}")
     if verify_after:
         from tapesim.io.verify import verify_run

@@ -82,6 +82,26 @@ def execute_run(
     return RunSummary(out, manifest)
 
 
+OPEN_INTEREST = "open_interest.parquet"
+OPEN_INTEREST_SCHEMA = pa.schema([("option_contract_id", pa.string()),
+                                  ("underlying_id", pa.string()),
+                                  ("start_oi", pa.int64()), ("end_oi", pa.int64())])
+
+
+def _write_open_interest(results: list[ShardResult], writer: RunWriter) -> None:
+    """Each listed contract's open interest at the start and end of the session (the end
+    is the next session's start), when any option chain ran."""
+    if not any(r.contracts for r in results):
+        return
+    table = pa.table({
+        "option_contract_id": [c for r in results for c in r.contracts],
+        "underlying_id": [r.symbol for r in results for _ in r.contracts],
+        "start_oi": [v for r in results for v in r.open_interest[0]],
+        "end_oi": [v for r in results for v in r.open_interest[1]],
+    }, schema=OPEN_INTEREST_SCHEMA)
+    writer.sidecar(OPEN_INTEREST, table)
+
+
 def _merge_and_describe(
     config: RunConfig, run_id: str, params_hash: str, results: list[ShardResult],
     writer: RunWriter,
@@ -106,6 +126,7 @@ def _merge_and_describe(
         ts = window.column("ts")
         first_ts = ts[0].as_py() if first_ts is None else first_ts
         last_ts = ts[-1].as_py()
+    _write_open_interest(results, writer)
     session = config.session.session()
     counts = {k.name: sum(r.counts.get(k.name, 0) for r in results) for k in KINDS}
     return {

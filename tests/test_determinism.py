@@ -68,20 +68,20 @@ def test_window_start_is_honoured(tmp_path: Path) -> None:
 GOLDEN_STREAM_SHA256 = "62378774ae324d30aebf9199766e4ddf8e2843b605d6132b198fb8c6c0bddaa2"
 GOLDEN_COUNTS = {"equity_quote": 11843, "equity_print": 2809, "option_nbbo": 0,
                  "option_print": 0, "total": 14652}
-GOLDEN_OPTIONS_SHA256 = "4837f884ece6e540843c351d2459a4796b55bf6dca4356a268fcd3d74c25e9db"
-GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11953, "equity_print": 3518, "option_nbbo": 104442,
-                         "option_print": 693, "total": 120606}
+GOLDEN_OPTIONS_SHA256 = "a2a839c77cd07a541bd52237e56bcf6e06141bbb639c1dd79872fa9ddb37ff6a"
+GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11836, "equity_print": 3412, "option_nbbo": 24269,
+                         "option_print": 674, "total": 40191}
 
 
 def test_golden_tiny_run(tiny_run: Path) -> None:
     manifest = json.loads((tiny_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_STREAM_SHA256
-    assert manifest["run_id"] == "tsim-27f15b0ccff3"
+    assert manifest["run_id"] == "tsim-6d125402210d"
 
 
 def test_golden_tiny_options_run(tiny_options_run: Path) -> None:
     manifest = json.loads((tiny_options_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_OPTIONS_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_OPTIONS_SHA256
-    assert manifest["run_id"] == "tsim-eba44bbaf8b1"
+    assert manifest["run_id"] == "tsim-9e2564746416"

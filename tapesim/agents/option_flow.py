@@ -134,6 +134,8 @@ class RetailOptions:
         e = desk.expiry(d, scale_days=6.0, max_days=45, zero_dte=cfg.zero_dte_share)
         call = d.chance(self.call_share)
         z = abs(0.35 + 0.45 * d.normal())
+        if d.chance(0.1):  # a lottery ticket far out of the money
+            z = 2.0 + 2.0 * d.uniform()
         c = desk.contract(e, call, z if call else -z)
         held = int(desk.venues.ledger.account(self.agent)[c])
         side = SELL if held > 0 and not d.chance(cfg.retail_buy_share) else BUY
@@ -172,7 +174,7 @@ class ComplexOrders:
     def _legs(self, kind: str) -> list[tuple[int, int]]:
         """(contract, side) per leg of the package, the first leg bought."""
         desk, d = self.desk, self.draws
-        e = desk.expiry(d, scale_days=25.0, max_days=120)
+        e = desk.expiry(d, scale_days=25.0, max_days=120, zero_dte=desk.cfg.zero_dte_share / 2)
         call = d.chance(0.5)
         z = 0.3 + 0.7 * d.uniform()
         if kind == "vertical":
@@ -219,7 +221,7 @@ class Sweeps:
 
     def act(self) -> None:
         desk, d = self.desk, self.draws
-        e = desk.expiry(d, scale_days=7.0, max_days=30)
+        e = desk.expiry(d, scale_days=7.0, max_days=30, zero_dte=desk.cfg.zero_dte_share)
         call = d.chance(0.55)
         z = 0.8 * d.normal()
         c = desk.contract(e, call, z)
@@ -259,9 +261,9 @@ class Hedgers:
 
     def act(self) -> None:
         desk, d = self.desk, self.draws
-        e = desk.expiry(d, scale_days=40.0, max_days=120)
+        e = desk.expiry(d, scale_days=60.0, max_days=250)
         protect = d.chance(0.6)
-        z = 0.4 + 1.0 * d.uniform()
+        z = 0.5 + 2.5 * d.uniform()
         c = desk.contract(e, not protect, -z if protect else z)
         side = BUY if protect else SELL
         qty = _lots(d, 20, 2000, 1.4)

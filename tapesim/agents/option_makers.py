@@ -20,8 +20,11 @@ Speed. Contracts near the money and expiry (the *active* set) are repriced on a
 ``requote_ms`` grid; the rest every ``slow_requote_s``. Prices for a block of
 ``block_steps`` grid steps come from one vectorised pass: values and greeks at the
 block's start, the stock's fair path over the block and a second-order expansion
-(delta, gamma, and theta interpolated across the block). Only quotes that change
-after rounding reach the tape (see :mod:`tapesim.venues.options`).
+(delta, gamma, and theta interpolated across the block). A maker requotes a
+contract only once its value has moved by ``requote_vol_points`` of vega (at least
+a cent) since it last quoted it, and widths are set once per block, so quotes do
+not flicker with every cent the stock moves. Only quotes that change after rounding
+reach the tape (see :mod:`tapesim.venues.options`).
 """
 
 from __future__ import annotations
@@ -90,7 +93,8 @@ class OptionMakers:
         sym = ctx.symbol
         self.params = QuoteParams(premium_share=mk.premium_share,
                                   vol_risk_points=mk.vol_risk_points, open_extra=mk.open_extra,
-                                  atm_lots=mk.atm_lots, wing_lots=mk.wing_lots)
+                                  atm_lots=mk.atm_lots, wing_lots=mk.wing_lots,
+                                  otm_slope=mk.otm_slope, illiquid_slope=mk.illiquid_slope)
         earnings = sym.earnings_in_days
         skew = INDEX_LIKE_SKEW if chain.all_penny else {}
         self.surface = SurfaceParams(base_vol=sym.annual_vol * sym.implied_vol_premium,
@@ -114,6 +118,8 @@ class OptionMakers:
         self.size_factor = gen.uniform(0.3, 1.0, size=(n_slots, n))
         self.position = np.zeros((mk.makers, n), dtype=np.int64)  # contracts held, per maker
         self.net_delta = np.zeros(mk.makers)  # shares of stock the option book is worth
+        self.quoted_theo = np.full(n, np.nan)  # the value each contract was last quoted at
+        self.greeks = np.zeros((3, n))  # delta, gamma and spot of each contract's last valuation
         self.draws = draws_for("agent", "option-makers")
 
     @property
@@ -154,18 +160,33 @@ class OptionMakers:
                           self.t_event)
         theo0 = price(s0, chain.strike, t0, iv, chain.is_call) * 100.0
         ds = (spots - s0)[:, None]
-        theo = theo0[None, :] + ds * (delta(s0, chain.strike, t0, iv, chain.is_call) * 100.0)
-        theo = theo + 0.5 * ds * ds * (gamma(s0, chain.strike, t0, iv) * 100.0)
+        dlt = delta(s0, chain.strike, t0, iv, chain.is_call)
+        gam = gamma(s0, chain.strike, t0, iv)
+        self.greeks[0, idx], self.greeks[1, idx], self.greeks[2, idx] = dlt, gam, s0
+        theo = theo0[None, :] + ds * (dlt * 100.0) + 0.5 * ds * ds * (gam * 100.0)
         if times_ns.size > 1:
             decay = price(s0, chain.strike, t1, iv, chain.is_call) * 100.0 - theo0
             frac = (times_ns - times_ns[0]) / float(times_ns[-1] - times_ns[0])
             theo = theo + frac[:, None] * decay[None, :]
         veg = vega(s0, chain.strike, t0, iv) * 100.0
+        theo = self._held(idx, np.maximum(theo, 0.0), veg)
         width = open_factor(m0, self.params)
-        bid, ask = quote_chain(chain, np.maximum(theo, 0.0), veg, t0, spots[:, None],
-                               self.params, width)
+        bid, ask = quote_chain(chain, theo, veg, t0, s0, self.params, width)
         sizes = quote_sizes(chain, s0, t0, self.params)
         return self._shade(idx, bid, ask, sizes)
+
+    def _held(self, idx: np.ndarray, theo: np.ndarray, veg: np.ndarray) -> np.ndarray:
+        """The values the makers quote: each contract's value is held until it moves by
+        more than ``requote_vol_points`` of vega (or a cent) from the last one quoted."""
+        threshold = np.maximum(self.cfg.requote_vol_points / 100.0 * veg, 1.0)
+        last = self.quoted_theo[idx]
+        out = np.empty_like(theo)
+        for s in range(theo.shape[0]):
+            moved = ~(np.abs(theo[s] - last) < threshold)  # a first quote (NaN) moves
+            last = np.where(moved, theo[s], last)
+            out[s] = last
+        self.quoted_theo[idx] = last
+        return out
 
     def _shade(self, idx: np.ndarray, bid: np.ndarray, ask: np.ndarray,
                sizes: np.ndarray) -> SlotQuotes:
@@ -191,19 +212,16 @@ class OptionMakers:
         return SlotQuotes(b, a, np.where(b > 0, shown, 0), shown.copy())
 
     # --- inventory and hedging -----------------------------------------------
-    def contract_delta(self, c: int, spot: float, minutes: float) -> float:
-        """Shares of stock one contract is worth now (delta x 100)."""
-        chain = self.chain
-        t = t_years_at(_subset(chain, np.array([c])), minutes, self.session_minutes)
-        k = chain.strike[c:c + 1]
-        iv = implied_vols(self.surface, float(self.ctx.latent.vol_ratio[
-            self.ctx.latent.index(self.ctx.env.now)]), spot, k, t, self.roughness, self.t_event)
-        return float(delta(spot, k, t, iv, chain.is_call[c:c + 1])[0]) * 100.0
+    def contract_delta(self, c: int, spot: float) -> float:
+        """Shares of stock one contract is worth now (delta x 100), from the greeks of the
+        contract's last valuation moved to the current spot."""
+        dlt, gam, s0 = self.greeks[:, c]
+        return float(dlt + gam * (spot - s0)) * 100.0
 
-    def on_fill(self, maker: int, c: int, signed_qty: int, spot: float, now_ns: int) -> None:
+    def on_fill(self, maker: int, c: int, signed_qty: int, spot: float) -> None:
         """A maker bought (+) or sold (-) contracts: book them, then hedge if needed."""
         self.position[maker, c] += signed_qty
-        self.net_delta[maker] += signed_qty * self.contract_delta(c, spot, self.minutes(now_ns))
+        self.net_delta[maker] += signed_qty * self.contract_delta(c, spot)
         self._hedge(maker)
 
     def _hedge(self, maker: int) -> None:

@@ -132,6 +132,7 @@ class RunWriter:
         self.events = {k.name: _GroupedParquet(self.tmp / f"{k.file_stem}.parquet", k.schema)
                        for k in KINDS}
         self.provenance = _GroupedParquet(self.tmp / PROVENANCE, PROVENANCE_SCHEMA)
+        self._sidecars: dict[str, int] = {}
         self.jsonl = ({k.name: _JsonLines(self.tmp / f"{k.file_stem}.jsonl") for k in KINDS}
                       if jsonl else {})
 
@@ -147,9 +148,16 @@ class RunWriter:
         if self.jsonl:
             self.jsonl[kind].write(table)
 
+    def sidecar(self, name: str, table: pa.Table) -> None:
+        """A small Parquet table written whole (e.g. open interest), hashed like the rest."""
+        pq.write_table(table, str(self.tmp / name), **PARQUET_OPTIONS)
+        self._sidecars[name] = table.num_rows
+
     def finish(self, snapshot: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
         """Close every file, hash it, write the manifest last, rename into place."""
         artifacts: dict[str, Any] = {}
+        for name, rows in self._sidecars.items():
+            artifacts[name] = artifact_entry(self.tmp / name, rows)
         for writer in [*self.events.values(), self.provenance]:
             writer.close()
             artifacts[writer.path.name] = artifact_entry(writer.path, writer.rows)

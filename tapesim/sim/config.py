@@ -229,9 +229,11 @@ class OptionMakerConfig(Strict):
 
     Quotes are repriced every ``requote_ms`` for contracts near the money
     (``|z| <= active_z`` standard deviations, at most ``active_days`` to expiry) and
-    every ``slow_requote_s`` for the rest. Widths follow ``tapesim.agents.option_quotes``;
-    each maker adds 0-``extra_ticks`` ticks per side and contract, and skews both sides
-    by one tick per ``skew_lots`` contracts of inventory. A maker delta-hedges in the
+    every ``slow_requote_s`` for the rest; a contract is requoted only once its value
+    moved by ``requote_vol_points`` of vega (or a cent). Widths follow
+    ``tapesim.agents.option_quotes``; each maker adds 0-``extra_ticks`` ticks per side
+    and contract, and skews both sides by one tick per ``skew_lots`` contracts of
+    inventory. A maker delta-hedges in the
     stock once its net delta passes ``hedge_shares``.
     """
 
@@ -240,11 +242,14 @@ class OptionMakerConfig(Strict):
     requote_ms: int = Field(default=1000, ge=25, le=60_000)
     block_steps: int = Field(default=20, ge=1, le=600)
     slow_requote_s: float = Field(default=60.0, gt=0.0, le=3600.0)
-    active_z: float = Field(default=2.5, gt=0.0)
-    active_days: int = Field(default=60, ge=0)
+    active_z: float = Field(default=2.0, gt=0.0)
+    active_days: int = Field(default=30, ge=0)
+    requote_vol_points: float = Field(default=0.15, ge=0.0, le=10.0)
     premium_share: float = Field(default=0.01, ge=0.0, le=0.5)
     vol_risk_points: float = Field(default=0.25, ge=0.0, le=10.0)
     open_extra: float = Field(default=1.0, ge=0.0)
+    otm_slope: float = Field(default=0.25, ge=0.0)
+    illiquid_slope: float = Field(default=0.1, ge=0.0)
     extra_ticks: int = Field(default=2, ge=0, le=10)
     skew_lots: int = Field(default=50, gt=0)
     hedge_shares: int = Field(default=500, gt=0)
@@ -268,7 +273,7 @@ class OptionFlowConfig(Strict):
     etf_call_share: float = Field(default=0.45, ge=0.0, le=1.0)
     zero_dte_share: float = Field(default=0.45, ge=0.0, le=1.0)  # ETFs with dailies
     improve_share: float = Field(default=0.3, ge=0.0, le=1.0)  # fills inside the spread
-    complex_per_hour: float = Field(default=40.0, ge=0.0)
+    complex_per_hour: float = Field(default=25.0, ge=0.0)
     sweeps_per_hour: float = Field(default=12.0, ge=0.0)
     hedgers_per_hour: float = Field(default=20.0, ge=0.0)
     open_interest_lots: float = Field(default=2000.0, ge=0.0)  # start OI near the money

@@ -70,7 +70,8 @@ class OptionTape:
         self._open_ms = open_ms
         self._latency_ms = latency_ms
         self._gen = gen  # feed latencies, drawn in blocks as rows arrive
-        self._segments: list[list[np.ndarray]] = []
+        # (rows, column values): an array per column, or a scalar for a constant column
+        self._segments: list[tuple[int, dict[str, np.ndarray | int | float]]] = []
         self._prints: list[list[float | int]] = []
         self._rows = 0
         self._flush_at = open_ms + self.FLUSH_SPAN_MS
@@ -92,16 +93,9 @@ class OptionTape:
         self._close_prints()
         ts = self._open_ms + np.asarray(times_ns, dtype=np.int64) // NS_PER_MS
         ingest = ts + (self._gen.standard_exponential(n) * self._latency_ms).astype(np.int64)
-        given = {"kind": NBBO, "ts": ts, "ingest_ts": ingest, "price": bids, "ask": asks,
-                 "size": bid_sizes, "ask_size": ask_sizes, "contract": contracts}
-        columns = []
-        for name, dtype in zip(_NAMES, _DTYPES, strict=True):
-            value = given[name] if name in given else _NBBO_FIXED[name]
-            if np.ndim(value) == 0:
-                columns.append(np.full(n, value, dtype=dtype))
-            else:
-                columns.append(np.asarray(value, dtype=dtype))
-        self._segments.append(columns)
+        self._segments.append((n, {"kind": NBBO, "ts": ts, "ingest_ts": ingest, "price": bids,
+                                   "ask": asks, "size": bid_sizes, "ask_size": ask_sizes,
+                                   "contract": contracts}))
         self.nbbo_count += n
         self._added(n, int(ts[-1]))
 
@@ -129,15 +123,22 @@ class OptionTape:
     def _close_prints(self) -> None:
         if self._prints:
             by_column = zip(*self._prints, strict=True)
-            self._segments.append([np.asarray(col, dtype=dtype)
-                                   for col, dtype in zip(by_column, _DTYPES, strict=True)])
+            self._segments.append((len(self._prints), {
+                name: np.asarray(col, dtype=dtype)
+                for col, name, dtype in zip(by_column, _NAMES, _DTYPES, strict=True)}))
             self._prints = []
 
     def flush(self) -> None:
         self._close_prints()
         if not self._segments:
             return
-        columns = [np.concatenate(parts) for parts in zip(*self._segments, strict=True)]
+        total = sum(n for n, _ in self._segments)
+        columns = [np.empty(total, dtype=dtype) for dtype in _DTYPES]
+        start = 0
+        for n, values in self._segments:
+            for name, column in zip(_NAMES, columns, strict=True):
+                column[start:start + n] = values.get(name, _NBBO_FIXED.get(name, 0))
+            start += n
         self._flush_at = int(columns[1][-1]) + self.FLUSH_SPAN_MS
         arrays = [pa.array(col, type=f.type)
                   for col, f in zip(columns, OPTION_SPOOL_SCHEMA, strict=True)]

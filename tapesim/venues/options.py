@@ -170,10 +170,9 @@ class OptionVenues:
                         rows.nbb_size[step, col], rows.nbo_size[step, col])
         for held, new in zip(self.nbbo, rows, strict=True):
             held[idx] = new[-1]
-        last = np.full(idx.size, -1)
-        np.maximum.at(last, col, step)
-        hit = last >= 0
-        self.nbbo_ts[idx[hit]] = self.tape.ms(0) + times[last[hit]] // NS_PER_MS
+        hit = changed.any(axis=0)
+        last = changed.shape[0] - 1 - np.argmax(changed[::-1, hit], axis=0)
+        self.nbbo_ts[idx[hit]] = self.tape.ms(0) + times[last] // NS_PER_MS
 
     def _republish(self, c: int) -> None:
         """Re-consolidate one contract after a fill; publish it now if it changed."""
@@ -256,4 +255,4 @@ class OptionVenues:
         stock = mk.ctx.venues
         spot = stock.mid() / 100.0 if stock.two_sided() else mk.fair(
             mk.ctx.latent.index(self.now))
-        mk.on_fill(maker, c, -qty if side == BUY else qty, spot, self.now)
+        mk.on_fill(maker, c, -qty if side == BUY else qty, spot)
