@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
+from tapesim.cli_scenarios import scenarios_app
 from tapesim.io.manifest import RunDirectoryError
 from tapesim.sim.config import (
     ConfigError,
@@ -28,7 +29,9 @@ from tapesim.sim.config import (
 )
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Synthetic US equity tape: simulate, verify and inspect runs.")
+                  help="Synthetic US equity and options tape: simulate, verify, inspect and "
+                       "export runs, with injected scenarios.")
+app.add_typer(scenarios_app, name="scenarios")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -88,9 +91,22 @@ def _date(value: str | None) -> dt.date | None:
         raise InputError(f"--date {value!r} is not a date: use YYYY-MM-DD") from None
 
 
+def _scenario(flag: str) -> dict[str, str]:
+    name, at, when = flag.partition("@")
+    if not at or not name:
+        raise InputError(f"--scenario {flag!r}: use NAME@HH:MM, e.g. "
+                         "--scenario stale-quote-trap@11:30")
+    for form in ("%H:%M", "%H:%M:%S"):
+        try:
+            return {"name": name, "at": dt.datetime.strptime(when, form).time().isoformat()}
+        except ValueError:
+            continue
+    raise InputError(f"--scenario {flag!r}: {when!r} is not a time; use HH:MM or HH:MM:SS")
+
+
 def resolve_config(
     profile: str | None, config: Path | None, seed: int | None, symbols: str | None,
-    start: str | None, end: str | None, date: str | None,
+    start: str | None, end: str | None, date: str | None, scenarios: list[str] | None = None,
 ) -> RunConfig:
     """The run config from a profile or file plus command-line overrides."""
     if (profile is None) == (config is None):
@@ -116,6 +132,9 @@ def resolve_config(
             raise InputError(f"--symbols {','.join(unknown) or symbols!r} not in this profile: "
                              f"choose from {','.join(known)}")
         overrides["symbols"] = [known[s].model_dump(mode="json") for s in wanted]
+    if scenarios:
+        overrides["scenarios"] = ([s.model_dump(mode="json") for s in base.scenarios]
+                                  + [_scenario(s) for s in scenarios])
     return with_overrides(base, overrides) if overrides else base
 
 
@@ -136,13 +155,15 @@ def run(
     verify_after: Annotated[bool, typer.Option("--verify", help="Verify the written "
                                                "directory before exiting.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    scenario: Annotated[list[str] | None, typer.Option(
+        "--scenario", help="Inject a catalog scenario, NAME@HH:MM[:SS]; repeatable.")] = None,
 ) -> None:
     """Simulate a session and write a verified run directory."""
     from tapesim.io.writer import check_output
     from tapesim.runs import execute_run
     from tapesim.ui import progress_bar
 
-    cfg = resolve_config(profile, config, seed, symbols, start, end, date)
+    cfg = resolve_config(profile, config, seed, symbols, start, end, date, scenario or [])
     check_output(out_dir, force)
     with progress_bar(cfg, enabled=not quiet and sys.stderr.isatty()) as progress:
         summary = execute_run(cfg, out_dir, workers=workers, force=force, jsonl=jsonl,

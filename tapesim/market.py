@@ -110,6 +110,8 @@ def simulate_equity_shard(
         for population in options.populations:
             env.process(arrivals(env, draws_for("population", type(population).__name__),
                                  population.rate, end, population.act, option_sync))
+        for injection in options.injections:
+            env.process(injection.process())
     if progress is not None:
         env.process(ticker(env, PROGRESS_EVERY_NS, end, partial(progress, symbol)))
     env.run(until=end)

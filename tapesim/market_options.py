@@ -10,7 +10,7 @@ run writer needs to name contracts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from tapesim.agents.context import MarketContext
 from tapesim.agents.option_flow import ComplexOrders, Hedgers, OptionDesk, RetailOptions, Sweeps
 from tapesim.agents.option_makers import OptionMakers
 from tapesim.agents.option_quotes import Chain, list_chain, moneyness_z
+from tapesim.scenarios.policies import Injection, injections_for
 from tapesim.sim.calendar import close_time, epoch_ms
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.chains import ListingPolicy
@@ -47,6 +48,7 @@ class OptionSide:
     populations: list
     start_oi: np.ndarray
     desk_sync: Callable[[int], None]  # stock then options, before each option action
+    injections: list[Injection] = field(default_factory=list)
 
     @classmethod
     def build(cls, ctx: MarketContext, spool: Path, draws_for: Callable[..., Draws],
@@ -73,6 +75,7 @@ class OptionSide:
         start_oi = open_interest(chain, sym.price, lots)
         side = cls(chain, tape, makers, venues, populations, start_oi, sync)
         side._seed_positions(ctx)
+        side.injections = injections_for(desk, ctx.config.scenarios)
         return side
 
     def _seed_positions(self, ctx: MarketContext) -> None:

@@ -24,6 +24,7 @@ from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK, run_id_for, snapsho
 from tapesim.io.merge import windowed_merge
 from tapesim.io.writer import RunWriter
 from tapesim.market import ShardResult, simulate_equity_shard
+from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS, label_documents
 from tapesim.sim.config import RunConfig
 from tapesim.sim.shards import Progress, run_shards
 
@@ -75,6 +76,8 @@ def execute_run(
         results: list[ShardResult] = run_shards(
             simulate_equity_shard, config, writer.scratch, workers, progress)
         manifest = _merge_and_describe(config, run_id, params_hash, results, writer)
+        if config.scenarios:
+            manifest["scenarios"] = _write_labels(config, run_id, writer)
         manifest = writer.finish(snapshot, manifest)
     except BaseException:
         writer.abort()
@@ -102,6 +105,17 @@ def _write_open_interest(results: list[ShardResult], writer: RunWriter) -> None:
     writer.sidecar(OPEN_INTEREST, table)
 
 
+def _write_labels(config: RunConfig, run_id: str, writer: RunWriter) -> dict[str, Any]:
+    """labels.json and expected_outputs.json, from the finished event files."""
+    writer.close_events()
+    labels, expected = label_documents(writer.tmp, run_id, config.session.date,
+                                       config.scenarios)
+    writer.json_sidecar(LABELS, labels)
+    writer.json_sidecar(EXPECTED_OUTPUTS, expected)
+    return {"ids": [s.scenario_id() for s in config.scenarios], "labels_path": LABELS,
+            "expected_outputs_path": EXPECTED_OUTPUTS, "label_count": len(labels["labels"])}
+
+
 def _merge_and_describe(
     config: RunConfig, run_id: str, params_hash: str, results: list[ShardResult],
     writer: RunWriter,
@@ -110,7 +124,8 @@ def _merge_and_describe(
     shard_names = [ShardNames(r.symbol, r.agent_names, r.contracts, r.calls, r.strikes, r.expiry_ms)
                    for r in results]
     canon = Canonicaliser(run_id, shard_names, [*venues.lit, *venues.trf], len(venues.lit),
-                          tuple(config.options.venues), config.options.signal_mode)
+                          tuple(config.options.venues), config.options.signal_mode,
+                          tuple(s.scenario_id() for s in config.scenarios))
     digest = StreamDigest()
     first_ts = last_ts = None
     sources = [_spool_batches(Path(r.spool), i) for i, r in enumerate(results)]

@@ -65,7 +65,7 @@ def _stock_rows() -> pa.Table:
     for i, (s, kind, ms, price, ask, size) in enumerate(STOCK):
         venue = -1 if kind == 0 else (0 if s == 0 else len(LIT))  # AAPL's print is off-exchange
         row = [kind, OPEN + ms, OPEN + ms + 1, price, ask, size, venue,
-               -1 if kind == 0 else 1, -1 if kind == 0 else 0, -1]
+               -1 if kind == 0 else 1, -1 if kind == 0 else 0, -1, -1]
         for name, value in zip(cols, row, strict=True):
             cols[name].append(value)
         shard.append(s)
@@ -85,7 +85,7 @@ def _option_rows() -> pa.Table:
         un = (*und[:2], OPEN + und[2]) if und else (-1,) * 3
         row = [kind, OPEN + ms, OPEN + ms + 2, price, ask, size, ask_size, venue,
                1 if printed else -1, 0 if printed else -1, -1, contract, cond, *nb, *un,
-               1 if printed else 0]
+               1 if printed else 0, -1]
         for name, value in zip(cols, row, strict=True):
             cols[name].append(value)
         shard.append(s)

@@ -68,20 +68,20 @@ def test_window_start_is_honoured(tmp_path: Path) -> None:
 GOLDEN_STREAM_SHA256 = "62378774ae324d30aebf9199766e4ddf8e2843b605d6132b198fb8c6c0bddaa2"
 GOLDEN_COUNTS = {"equity_quote": 11843, "equity_print": 2809, "option_nbbo": 0,
                  "option_print": 0, "total": 14652}
-GOLDEN_OPTIONS_SHA256 = "a2a839c77cd07a541bd52237e56bcf6e06141bbb639c1dd79872fa9ddb37ff6a"
-GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11836, "equity_print": 3412, "option_nbbo": 24269,
-                         "option_print": 674, "total": 40191}
+GOLDEN_OPTIONS_SHA256 = "39747e5819f6c018ce34b349883a49d85fe5edbbfef699f706fdf9336637eb0f"
+GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11940, "equity_print": 3211, "option_nbbo": 63435,
+                         "option_print": 679, "total": 79265}
 
 
 def test_golden_tiny_run(tiny_run: Path) -> None:
     manifest = json.loads((tiny_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_STREAM_SHA256
-    assert manifest["run_id"] == "tsim-6d125402210d"
+    assert manifest["run_id"] == "tsim-8404e5808711"
 
 
 def test_golden_tiny_options_run(tiny_options_run: Path) -> None:
     manifest = json.loads((tiny_options_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_OPTIONS_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_OPTIONS_SHA256
-    assert manifest["run_id"] == "tsim-9e2564746416"
+    assert manifest["run_id"] == "tsim-3844c4d9f555"

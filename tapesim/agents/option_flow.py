@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ import simpy
 from tapesim.agents.context import MarketContext
 from tapesim.agents.option_quotes import Chain, t_years_at
 from tapesim.events.enrichment import CONDITION_BIT
-from tapesim.sim.config import OptionFlowConfig
+from tapesim.sim.options_config import OptionFlowConfig
 from tapesim.sim.rng import Draws
 from tapesim.venues.book import BUY, SELL
 from tapesim.venues.options import OptionVenues
@@ -109,6 +110,37 @@ class OptionDesk:
     def parent(self) -> int:
         self.next_parent += 1
         return self.next_parent - 1
+
+    def sweep(self, agent: int, d: Draws, c: int, side: int, qty: int, conditions: int,
+              parent: int, levels: int,
+              acting: Callable[[], AbstractContextManager[None]] = nullcontext,
+              ) -> Generator[simpy.Event, None, None]:
+        """ISO children, price level by price level: at each level (the touch, then a tick
+        worse, ...) one child to every venue showing that price, a fraction of a
+        millisecond apart; so no child trades at a price worse than one still displayed
+        elsewhere, except venues being swept at the same level. ``acting`` wraps each
+        child (an injected scenario marks what its children cause)."""
+        venues = self.venues
+        nb = venues.nbbo
+        touch = int(nb.nbo[c]) if side == BUY else int(nb.nbb[c])
+        if touch <= 0:
+            return
+        tick = self.tick(touch)
+        first = True
+        for level in range(levels):
+            limit = touch + level * tick if side == BUY else touch - level * tick
+            if limit <= 0:
+                return
+            for venue in venues.venues_by_price(c, side, limit):
+                if qty <= 0:
+                    return
+                if not first:
+                    yield self.ctx.env.timeout(int(d.exponential() * 300_000) + 1)
+                    self.sync(self.ctx.env.now)
+                first = False
+                with acting():
+                    qty -= venues.take(agent, c, side, qty, limit, conditions, parent,
+                                       venue=venue)
 
 
 def _lots(d: Draws, low: int, high: int, alpha: float) -> int:
@@ -231,21 +263,8 @@ class Sweeps:
 
     def _children(self, c: int, side: int, qty: int,
                   parent: int) -> Generator[simpy.Event, None, None]:
-        desk, d = self.desk, self.draws
-        venues = desk.venues
-        nb = venues.nbbo
-        touch = int(nb.nbo[c]) if side == BUY else int(nb.nbb[c])
-        if touch <= 0:
-            return
-        tick = desk.tick(touch)
-        limit = touch + 2 * tick if side == BUY else max(touch - 2 * tick, tick)
-        for i, venue in enumerate(venues.venues_by_price(c, side)):
-            if qty <= 0:
-                return
-            if i:
-                yield desk.ctx.env.timeout(int(d.exponential() * 400_000) + 1)
-                desk.sync(desk.ctx.env.now)
-            qty -= venues.take(self.agent, c, side, qty, limit, ISO_SWEEP, parent, venue=venue)
+        yield from self.desk.sweep(self.agent, self.draws, c, side, qty, ISO_SWEEP, parent,
+                                   levels=3)
 
 
 class Hedgers:

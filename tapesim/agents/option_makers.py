@@ -49,7 +49,7 @@ from tapesim.agents.option_quotes import (
 )
 from tapesim.agents.pricing import delta, gamma, price, vega
 from tapesim.agents.vol_surface import INDEX_LIKE_SKEW, Roughness, SurfaceParams, implied_vols
-from tapesim.sim.config import OptionsConfig
+from tapesim.sim.options_config import OptionsConfig
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.book import BUY, SELL
 from tapesim.venues.opra import OptionNBBOs, consolidate
@@ -119,6 +119,7 @@ class OptionMakers:
         self.position = np.zeros((mk.makers, n), dtype=np.int64)  # contracts held, per maker
         self.net_delta = np.zeros(mk.makers)  # shares of stock the option book is worth
         self.quoted_theo = np.full(n, np.nan)  # the value each contract was last quoted at
+        self.shown_base = np.zeros(n, dtype=np.int64)  # displayed size before slot factors
         self.greeks = np.zeros((3, n))  # delta, gamma and spot of each contract's last valuation
         self.draws = draws_for("agent", "option-makers")
 
@@ -137,12 +138,15 @@ class OptionMakers:
         return now_ns / 60e9
 
     def active(self, spot: float, minutes: float) -> np.ndarray:
-        """Indices of the contracts repriced on the fast grid: near the money and expiry."""
+        """Indices of the contracts repriced on the fast grid: those near expiry that are
+        near the money or in the money (an in-the-money value moves with the stock
+        nearly one for one, so a slow requote would leave it stale against the rest)."""
         chain = self.chain
         t = t_years_at(chain, minutes, self.session_minutes)
         z = moneyness_z(chain, spot, t)
-        near = (np.abs(z) <= self.cfg.active_z) & (chain.days_to_expiry <= self.cfg.active_days)
-        return np.flatnonzero(near)
+        in_money = np.where(chain.is_call, z < 0, z > 0)
+        near = (np.abs(z) <= self.cfg.active_z) | in_money
+        return np.flatnonzero(near & (chain.days_to_expiry <= self.cfg.active_days))
 
     def quotes(self, idx: np.ndarray, times_ns: np.ndarray) -> SlotQuotes:
         """Every slot's quote for contracts ``idx`` at each time (one vectorised pass)."""
@@ -173,6 +177,7 @@ class OptionMakers:
         width = open_factor(m0, self.params)
         bid, ask = quote_chain(chain, theo, veg, t0, s0, self.params, width)
         sizes = quote_sizes(chain, s0, t0, self.params)
+        self.shown_base[idx] = sizes
         return self._shade(idx, bid, ask, sizes)
 
     def _held(self, idx: np.ndarray, theo: np.ndarray, veg: np.ndarray) -> np.ndarray:

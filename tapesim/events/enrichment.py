@@ -8,6 +8,7 @@ prints is enriched at once, and both follow CONTRACT.md to the letter.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,20 +20,31 @@ ETF_ROOTS = frozenset({"SPY", "QQQ", "IWM", "DIA", "TLT", "GLD", "SLV", "SMH", "
 
 SignalMode = Literal["smart-flow", "balanced", "all"]
 
-#: Trade conditions an option print may carry, in the order they are listed.
+#: Trade conditions an option print may carry, in the order they are listed. A print
+#: may also carry ``EVENT_<N>D`` (an event N days out), listed last.
 CONDITIONS = ("FILL", "SWEEP", "ISO", "COMPLEX", "SPREAD", "OPENING", "CLOSING", "AUCTION",
               "CROSS")
 CONDITION_BIT = {name: 1 << i for i, name in enumerate(CONDITIONS)}
 SWEEP_OR_ISO = CONDITION_BIT["SWEEP"] | CONDITION_BIT["ISO"]
+EVENT_SHIFT = 16  # bits 16.. of a condition mask hold N + 1 of EVENT_<N>D, 0 for none
+EVENT_CONDITION = re.compile(r"^EVENT_(\d+)D$")
+
+
+def event_condition(days: int) -> int:
+    """The mask bits of ``EVENT_<days>D``."""
+    return (days + 1) << EVENT_SHIFT
 
 
 def condition_lists(masks: np.ndarray) -> list[list[str]]:
-    """The condition names of each print's bit mask, in :data:`CONDITIONS` order."""
-    table = {}
+    """The condition names of each print's mask, in :data:`CONDITIONS` order."""
+    table: dict[int, list[str]] = {}
     out = []
     for m in np.asarray(masks).tolist():
         if m not in table:
-            table[m] = [name for name, bit in CONDITION_BIT.items() if m & bit]
+            names = [name for name, bit in CONDITION_BIT.items() if m & bit]
+            if m >> EVENT_SHIFT:
+                names.append(f"EVENT_{(m >> EVENT_SHIFT) - 1}D")
+            table[m] = names
         out.append(table[m])
     return out
 

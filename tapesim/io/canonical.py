@@ -82,6 +82,7 @@ class Canonicaliser:
     n_lit: int
     option_venues: tuple[str, ...] = ()
     signal_mode: SignalMode = "smart-flow"
+    scenario_ids: tuple[str, ...] = ()  # provenance names of the injected scenarios
     next_seq: int = 1
 
     def __post_init__(self) -> None:
@@ -207,6 +208,14 @@ class Canonicaliser:
         return pc.cast(pa.DictionaryArray.from_arrays(indices, pa.array(POSITION_EFFECTS)),
                        pa.string())
 
+    def _scenarios(self, rows: pa.Table) -> pa.Array:
+        cause = rows.column("cause").to_numpy(zero_copy_only=False).astype(np.int32)
+        if not self.scenario_ids or (cause < 0).all():
+            return pa.nulls(rows.num_rows, pa.string())
+        indices = pa.array(cause, mask=cause < 0)
+        return pc.cast(pa.DictionaryArray.from_arrays(indices, pa.array(self.scenario_ids)),
+                       pa.string())
+
     def _provenance(self, rows: pa.Table, seq: np.ndarray, kind: np.ndarray) -> pa.Table:
         n = rows.num_rows
         streams = [f"{self.run_id}:{k.stream}:" for k in _STREAM_ORDER]
@@ -230,7 +239,7 @@ class Canonicaliser:
                 "parent_order_id": parent_ids,
                 "position_effect": self._effects(rows, kind, 0),
                 "contra_position_effect": self._effects(rows, kind, 1),
-                "scenario_id": pa.nulls(n, pa.string()),
+                "scenario_id": self._scenarios(rows),
             },
             schema=PROVENANCE_SCHEMA,
         )

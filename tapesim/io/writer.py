@@ -57,6 +57,7 @@ class _GroupedParquet:
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self.rows = 0
+        self.closed = False
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
@@ -89,6 +90,7 @@ class _GroupedParquet:
         self._pending_rows = rest.num_rows
 
     def close(self) -> None:
+        self.closed = True
         try:
             self._drain(final=True)
             while self._inflight:
@@ -132,7 +134,7 @@ class RunWriter:
         self.events = {k.name: _GroupedParquet(self.tmp / f"{k.file_stem}.parquet", k.schema)
                        for k in KINDS}
         self.provenance = _GroupedParquet(self.tmp / PROVENANCE, PROVENANCE_SCHEMA)
-        self._sidecars: dict[str, int] = {}
+        self._sidecars: dict[str, int | None] = {}
         self.jsonl = ({k.name: _JsonLines(self.tmp / f"{k.file_stem}.jsonl") for k in KINDS}
                       if jsonl else {})
 
@@ -148,6 +150,18 @@ class RunWriter:
         if self.jsonl:
             self.jsonl[kind].write(table)
 
+    def close_events(self) -> None:
+        """Finish the event and provenance files so they can be read back (e.g. to label
+        a scenario run) before the run is published."""
+        for writer in [*self.events.values(), self.provenance]:
+            if not writer.closed:
+                writer.close()
+
+    def json_sidecar(self, name: str, value: Any) -> None:
+        """A JSON document (canonical form), hashed like the rest."""
+        (self.tmp / name).write_text(canonical_json(value), "utf-8")
+        self._sidecars[name] = None
+
     def sidecar(self, name: str, table: pa.Table) -> None:
         """A small Parquet table written whole (e.g. open interest), hashed like the rest."""
         pq.write_table(table, str(self.tmp / name), **PARQUET_OPTIONS)
@@ -159,7 +173,8 @@ class RunWriter:
         for name, rows in self._sidecars.items():
             artifacts[name] = artifact_entry(self.tmp / name, rows)
         for writer in [*self.events.values(), self.provenance]:
-            writer.close()
+            if not writer.closed:
+                writer.close()
             artifacts[writer.path.name] = artifact_entry(writer.path, writer.rows)
         for lines in self.jsonl.values():
             lines.close()

@@ -14,20 +14,18 @@ import re
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from tapesim.sim.calendar import REGULAR_OPEN, Session, close_time, is_trading_day
+from tapesim.sim.calendar import REGULAR_OPEN, Session, close_time, epoch_ms, is_trading_day
+from tapesim.sim.options_config import OptionsConfig, ScenarioConfig
+from tapesim.sim.strict import Strict
 
 
 class ConfigError(ValueError):
     """A config, profile or flag that cannot be used; the message names field and fix."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SessionConfig(Strict):
@@ -100,8 +98,9 @@ class LatentConfig(Strict):
 class VenueConfig(Strict):
     """Lit exchanges, off-exchange reporting facilities and the SIP feed's latency."""
 
-    lit: list[str] = ["NYSE", "NASDAQ", "ARCA", "BATS", "IEX", "MEMX"]
-    trf: list[str] = ["FINN", "FINY"]
+    lit: list[str] = Field(default_factory=lambda: ["NYSE", "NASDAQ", "ARCA", "BATS", "IEX",
+                                                    "MEMX"])
+    trf: list[str] = Field(default_factory=lambda: ["FINN", "FINY"])
     sip_latency_ms: float = Field(default=1.2, ge=0.0, le=1000.0)
 
     @field_validator("lit", "trf")
@@ -224,85 +223,6 @@ class ImpactConfig(Strict):
     decay_minutes: float = Field(default=10.0, gt=0.0)
 
 
-class OptionMakerConfig(Strict):
-    """Options market makers: each quotes the whole chain on several options venues.
-
-    Quotes are repriced every ``requote_ms`` for contracts near the money
-    (``|z| <= active_z`` standard deviations, at most ``active_days`` to expiry) and
-    every ``slow_requote_s`` for the rest; a contract is requoted only once its value
-    moved by ``requote_vol_points`` of vega (or a cent). Widths follow
-    ``tapesim.agents.option_quotes``; each maker adds 0-``extra_ticks`` ticks per side
-    and contract, and skews both sides by one tick per ``skew_lots`` contracts of
-    inventory. A maker delta-hedges in the
-    stock once its net delta passes ``hedge_shares``.
-    """
-
-    makers: int = Field(default=4, ge=1, le=16)
-    venues_per_maker: int = Field(default=3, ge=1, le=16)
-    requote_ms: int = Field(default=1000, ge=25, le=60_000)
-    block_steps: int = Field(default=20, ge=1, le=600)
-    slow_requote_s: float = Field(default=60.0, gt=0.0, le=3600.0)
-    active_z: float = Field(default=2.0, gt=0.0)
-    active_days: int = Field(default=30, ge=0)
-    requote_vol_points: float = Field(default=0.15, ge=0.0, le=10.0)
-    premium_share: float = Field(default=0.01, ge=0.0, le=0.5)
-    vol_risk_points: float = Field(default=0.25, ge=0.0, le=10.0)
-    open_extra: float = Field(default=1.0, ge=0.0)
-    otm_slope: float = Field(default=0.25, ge=0.0)
-    illiquid_slope: float = Field(default=0.1, ge=0.0)
-    extra_ticks: int = Field(default=2, ge=0, le=10)
-    skew_lots: int = Field(default=50, gt=0)
-    hedge_shares: int = Field(default=500, gt=0)
-    atm_lots: int = Field(default=50, ge=1)
-    wing_lots: int = Field(default=5, ge=1)
-
-    @model_validator(mode="after")
-    def _lots(self) -> OptionMakerConfig:
-        if self.wing_lots > self.atm_lots:
-            raise ValueError("wing_lots must not exceed atm_lots")
-        return self
-
-
-class OptionFlowConfig(Strict):
-    """Option order flow per underlying (rates scale with the symbol's option_activity
-    and its intraday activity)."""
-
-    retail_per_s: float = Field(default=0.12, ge=0.0)
-    retail_buy_share: float = Field(default=0.62, ge=0.0, le=1.0)
-    retail_call_share: float = Field(default=0.6, ge=0.0, le=1.0)
-    etf_call_share: float = Field(default=0.45, ge=0.0, le=1.0)
-    zero_dte_share: float = Field(default=0.45, ge=0.0, le=1.0)  # ETFs with dailies
-    improve_share: float = Field(default=0.3, ge=0.0, le=1.0)  # fills inside the spread
-    complex_per_hour: float = Field(default=25.0, ge=0.0)
-    sweeps_per_hour: float = Field(default=12.0, ge=0.0)
-    hedgers_per_hour: float = Field(default=20.0, ge=0.0)
-    open_interest_lots: float = Field(default=2000.0, ge=0.0)  # start OI near the money
-
-
-class OptionsConfig(Strict):
-    """Listed options: venues, the OPRA feed, makers, flow and how prints are enriched."""
-
-    venues: list[str] = ["CBOE", "C2", "PHLX", "ISE", "ARCA", "BOX", "MIAX", "NOM"]
-    opra_latency_ms: float = Field(default=1.5, ge=0.0, le=1000.0)
-    contract_ids: Literal["dashed", "occ"] = "dashed"
-    signal_mode: Literal["smart-flow", "balanced", "all"] = "smart-flow"
-    monthlies: int = Field(default=6, ge=1, le=24)
-    weeklies: int = Field(default=5, ge=0, le=12)
-    dailies: int = Field(default=5, ge=0, le=10)
-    makers: OptionMakerConfig = OptionMakerConfig()
-    flow: OptionFlowConfig = OptionFlowConfig()
-
-    @field_validator("venues")
-    @classmethod
-    def _codes(cls, v: list[str]) -> list[str]:
-        if not v or len(set(v)) != len(v):
-            raise ValueError("must be a non-empty list of distinct option venue codes")
-        bad = [c for c in v if not re.fullmatch(r"[A-Z0-9_]{1,8}", c)]
-        if bad:
-            raise ValueError(f"venue codes are 1-8 upper-case letters, digits or _: {bad}")
-        return v
-
-
 class RunConfig(Strict):
     """Everything a run needs; its JSON form is the parameter snapshot."""
 
@@ -320,6 +240,7 @@ class RunConfig(Strict):
     momentum: MomentumConfig = MomentumConfig()
     impact: ImpactConfig = ImpactConfig()
     options: OptionsConfig = OptionsConfig()
+    scenarios: list[ScenarioConfig] = Field(default_factory=list)
 
     @field_validator("symbols")
     @classmethod
@@ -328,6 +249,27 @@ class RunConfig(Strict):
         if len(set(names)) != len(names):
             raise ValueError("symbols must be distinct")
         return v
+
+    @model_validator(mode="after")
+    def _scenarios_fit(self) -> RunConfig:
+        session = self.session.session()
+        optioned = [s.symbol for s in self.symbols if s.options]
+        ids = [s.scenario_id() for s in self.scenarios]
+        if len(set(ids)) != len(ids):
+            raise ValueError("scenarios: two injections share a name and time; give one an id")
+        for i, sc in enumerate(self.scenarios):
+            at_ms = epoch_ms(self.session.date, sc.at)
+            if not session.start_ms <= at_ms < session.end_ms:
+                start = self.session.start or REGULAR_OPEN
+                end = self.session.end or close_time(self.session.date)
+                raise ValueError(f"scenarios.{i}.at {sc.at:%H:%M:%S} is outside the simulated "
+                                 f"window {start:%H:%M}-{end:%H:%M}; pick a time inside it")
+            if sc.underlying is not None and sc.underlying not in optioned:
+                raise ValueError(f"scenarios.{i}.underlying {sc.underlying} has no option chain "
+                                 f"in this run: choose one of {', '.join(optioned) or 'none'}")
+            if sc.underlying is None and not optioned:
+                raise ValueError(f"scenarios.{i}: no symbol has options = true to inject into")
+        return self
 
     def snapshot(self) -> dict[str, Any]:
         """The parameter snapshot: the resolved config as plain JSON values."""

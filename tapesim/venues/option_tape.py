@@ -46,6 +46,7 @@ OPTION_SPOOL_SCHEMA = pa.schema(
         ("und_ask", pa.int64()),
         ("und_ts", pa.int64()),  # ... and when it was published (ms), -1 if none
         ("effect", pa.int8()),  # bit 0: aggressor opening, bit 1: contra opening
+        ("cause", pa.int16()),  # the injected scenario whose action caused it, -1 if none
     ]
 )
 _NAMES = [f.name for f in OPTION_SPOOL_SCHEMA]
@@ -54,6 +55,7 @@ _NBBO_FIXED = {  # columns an NBBO row does not use
     "venue": NONE, "agent": NONE, "contra": NONE, "parent": NONE, "conditions": 0,
     "nbbo_bid": NONE, "nbbo_ask": NONE, "nbbo_bid_size": NONE, "nbbo_ask_size": NONE,
     "nbbo_ts": NONE, "und_bid": NONE, "und_ask": NONE, "und_ts": NONE, "effect": 0,
+    "cause": NONE,
 }
 
 
@@ -75,6 +77,7 @@ class OptionTape:
         self._prints: list[list[float | int]] = []
         self._rows = 0
         self._flush_at = open_ms + self.FLUSH_SPAN_MS
+        self.cause = -1  # set while an injected scenario acts (see tapesim.scenarios)
         self.nbbo_count = 0
         self.print_count = 0
 
@@ -95,7 +98,7 @@ class OptionTape:
         ingest = ts + (self._gen.standard_exponential(n) * self._latency_ms).astype(np.int64)
         self._segments.append((n, {"kind": NBBO, "ts": ts, "ingest_ts": ingest, "price": bids,
                                    "ask": asks, "size": bid_sizes, "ask_size": ask_sizes,
-                                   "contract": contracts}))
+                                   "contract": contracts, "cause": self.cause}))
         self.nbbo_count += n
         self._added(n, int(ts[-1]))
 
@@ -111,7 +114,7 @@ class OptionTape:
         nb = nbbo if nbbo is not None else (NONE,) * 5
         und = underlying if underlying is not None else (NONE,) * 3
         self._prints.append([PRINT, ts, ingest, price, 0, size, 0, venue, agent, contra, parent,
-                             contract, conditions, *nb, *und, effect])
+                             contract, conditions, *nb, *und, effect, self.cause])
         self.print_count += 1
         self._added(1, ts)
 

@@ -16,6 +16,9 @@ displayed size. Every print records the state it traded in: the NBBO in force an
 when it was published, and the SIP quote in force. The last displayed offer of a
 contract is never taken out, so an NBBO with an ask is always in force.
 
+Feed faults. :meth:`OptionVenues.freeze` stops the feed publishing some contracts
+for a while (the venues still trade them), so prints meet a stale NBBO in force.
+
 Positions. :class:`OptionLedger` moves contracts and premium between agents, so
 both sum to zero across agents at any time; each print is tagged opening or
 closing for each side from the positions before it.
@@ -112,6 +115,7 @@ class OptionVenues:
         self._block: _Block | None = None
         self.ledger = OptionLedger(n)
         self.now = start_ns
+        self.frozen: dict[int, int] = {}  # contract -> ns until which the feed does not publish it
 
     # --- consolidation -------------------------------------------------------
     def sync(self, now: int) -> None:
@@ -163,16 +167,32 @@ class OptionVenues:
         for held, new in zip(self.nbbo, rows, strict=True):
             changed[0] |= new[0] != held[idx]
             changed[1:] |= new[1:] != new[:-1]
+        if self.frozen:
+            for c, until in self.frozen.items():
+                hit = np.flatnonzero(idx == c)
+                if hit.size:
+                    changed[:, hit[0]] &= times >= until
         step, col = np.nonzero(changed)
         if step.size == 0:
             return
         self.tape.nbbos(times[step], idx[col], rows.nbb[step, col], rows.nbo[step, col],
                         rows.nbb_size[step, col], rows.nbo_size[step, col])
-        for held, new in zip(self.nbbo, rows, strict=True):
-            held[idx] = new[-1]
         hit = changed.any(axis=0)
+        if self.frozen:  # a frozen contract keeps the NBBO it last published
+            last_row = changed.shape[0] - 1 - np.argmax(changed[::-1], axis=0)
+            for held, new in zip(self.nbbo, rows, strict=True):
+                held[idx[hit]] = new[last_row[hit], hit]
+        else:
+            for held, new in zip(self.nbbo, rows, strict=True):
+                held[idx] = new[-1]
         last = changed.shape[0] - 1 - np.argmax(changed[::-1, hit], axis=0)
         self.nbbo_ts[idx[hit]] = self.tape.ms(0) + times[last] // NS_PER_MS
+
+    def freeze(self, contracts: list[int], until_ns: int) -> None:
+        """Stop publishing these contracts' NBBO changes until ``until_ns`` (a feed fault);
+        their NBBO in force stays the last one published."""
+        for c in contracts:
+            self.frozen[c] = until_ns
 
     def _republish(self, c: int) -> None:
         """Re-consolidate one contract after a fill; publish it now if it changed."""
@@ -182,10 +202,26 @@ class OptionVenues:
         self._publish(np.array([c]), one, now)
 
     # --- executions ----------------------------------------------------------
+    def refresh(self, c: int) -> None:
+        """Makers re-post their displayed sizes on ``c`` as an order arrives for it (prices
+        stay), so the order meets a freshly published quote rather than one left
+        unchanged since the contract was last repriced."""
+        mk, s = self.makers, self.slots
+        base = mk.shown_base[c]
+        draw = mk.draws.uniform
+        for k in range(mk.n_slots):
+            size = max(1, int(base * mk.size_factor[k, c] * (0.6 + 0.8 * draw()) + 0.5))
+            if s.ask_size[k, c] > 0:
+                s.ask_size[k, c] = size
+            if s.bid_size[k, c] > 0:
+                s.bid_size[k, c] = size
+        self._republish(c)
+
     def take(self, agent: int, c: int, side: int, qty: int, limit: int, conditions: int,
              parent: int = -1, venue: int = -1) -> int:
         """A marketable order on contract ``c`` (IOC, up to ``limit`` cents); returns the
         quantity filled. ``venue`` >= 0 restricts it to one venue (an ISO child)."""
+        self.refresh(c)
         mk = self.makers
         s = self.slots
         prices = s.ask[:, c] if side == BUY else s.bid[:, c]
@@ -214,14 +250,17 @@ class OptionVenues:
             self._republish(c)
         return filled
 
-    def venues_by_price(self, c: int, side: int) -> list[int]:
-        """Venues showing contract ``c`` on the side a ``side`` order takes, best price
-        first (then more size, then venue index)."""
+    def venues_by_price(self, c: int, side: int, limit: int | None = None) -> list[int]:
+        """Venues showing contract ``c`` on the side a ``side`` order takes (at ``limit`` or
+        better, if given), best price first (then more size, then venue index)."""
         mk, s = self.makers, self.slots
         prices = s.ask[:, c] if side == BUY else -s.bid[:, c]
         sizes = s.ask_size[:, c] if side == BUY else s.bid_size[:, c]
+        shown = sizes > 0
+        if limit is not None:
+            shown &= prices <= (limit if side == BUY else -limit)
         best: dict[int, tuple[int, int]] = {}
-        for k in np.flatnonzero(sizes > 0).tolist():
+        for k in np.flatnonzero(shown).tolist():
             v, p, q = int(mk.slot_venue[k]), int(prices[k]), int(sizes[k])
             old = best.get(v)
             if old is None or p < old[0]:
@@ -233,6 +272,7 @@ class OptionVenues:
     def cross(self, agent: int, c: int, side: int, qty: int, price: int, maker: int,
               venue: int, conditions: int, parent: int = -1) -> None:
         """A print at a negotiated ``price`` against ``maker`` (displayed size untouched)."""
+        self.refresh(c)
         self._print(c, price, qty, venue, agent, maker, side, conditions, parent)
 
     def _print(self, c: int, price: int, qty: int, venue: int, agent: int, maker: int,

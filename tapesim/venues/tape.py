@@ -32,6 +32,7 @@ SPOOL_SCHEMA = pa.schema(
         ("agent", pa.int32()),  # aggressor of a print, -1 for a quote
         ("contra", pa.int32()),  # passive side of a print, -1 for a quote
         ("parent", pa.int64()),  # parent order of the aggressor, -1 if none
+        ("cause", pa.int16()),  # the injected scenario whose action caused it, -1 if none
     ]
 )
 _COLUMNS = [f.name for f in SPOOL_SCHEMA]
@@ -55,6 +56,7 @@ class Tape:
         self._draws = draws
         self._cols: list[list[int]] = [[] for _ in _COLUMNS]
         self._flush_at = open_ms + self.FLUSH_SPAN_MS  # event time (ms) of the next flush
+        self.cause = -1  # set while an injected scenario acts (see tapesim.scenarios)
         self.quote_count = 0
         self.print_count = 0
         # The SIP quote in force: (ts ms, bid, ask) of the last NBBO written, if any.
@@ -76,6 +78,7 @@ class Tape:
         c[7].append(-1)
         c[8].append(-1)
         c[9].append(-1)
+        c[10].append(self.cause)
         self.quote_count += 1
         self.last_quote = (ts, bid, ask)
         if len(c[0]) >= self.FLUSH_ROWS or ts >= self._flush_at:
@@ -98,8 +101,9 @@ class Tape:
         c[4] += asks
         c[5] += [0] * n
         none = [-1] * n
-        for col in c[6:]:
+        for col in c[6:10]:
             col += none
+        c[10] += [self.cause] * n
         self.quote_count += n
         self.last_quote = (ts[-1], bids[-1], asks[-1])
         if len(c[0]) >= self.FLUSH_ROWS or ts[-1] >= self._flush_at:
@@ -120,6 +124,7 @@ class Tape:
         c[7].append(agent)
         c[8].append(contra)
         c[9].append(parent)
+        c[10].append(self.cause)
         self.print_count += 1
         if len(c[0]) >= self.FLUSH_ROWS or ts >= self._flush_at:
             self.flush()

@@ -1,0 +1,59 @@
+"""``tapesim scenarios``: the catalog, and one entry explained."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tapesim.scenarios.catalog import CATALOG
+
+scenarios_app = typer.Typer(add_completion=False, invoke_without_command=True,
+                            help="The scenario catalog: `scenarios` lists it, "
+                                 "`scenarios show NAME` explains one entry.")
+out = Console(soft_wrap=True)
+
+
+@scenarios_app.callback(invoke_without_command=True)
+def catalog(ctx: typer.Context) -> None:
+    """List every scenario: its family, expected class and alert expectation."""
+    if ctx.invoked_subcommand is not None:
+        return
+    table = Table("name", "family", "expected class", "direction", "alert", "intent")
+    for spec in CATALOG.values():
+        table.add_row(spec.name, spec.family, spec.expected_class, spec.direction, spec.alert,
+                      spec.intent)
+    out.print(table)
+    out.print("Inject with `tapesim run ... --scenario NAME@HH:MM` (repeatable), or a config "
+              "file's [[scenarios]] entries (name, at, underlying, intensity, side, "
+              "duration_s, contracts, id).")
+
+
+@scenarios_app.command()
+def show(name: Annotated[str, typer.Argument(help="A catalog entry.")]) -> None:
+    """Explain one scenario: intent, parameters, its label and what a classifier should do."""
+    spec = CATALOG.get(name)
+    if spec is None:
+        typer.echo(f"error: unknown scenario {name!r}: `tapesim scenarios` lists the catalog",
+                   err=True)
+        raise typer.Exit(2)
+    low, high = spec.confidence
+    score, severity, reason = spec.penalty
+    out.print(f"[bold]{spec.name}[/bold]  ({spec.family})")
+    out.print(f"intent: {spec.intent}")
+    out.print(f"a good classifier: {spec.should}")
+    out.print(f"label: class {spec.expected_class}, direction {spec.direction}, "
+              f"confidence {spec.band} ({low:.2f}-{high:.2f}), expectation {spec.alert}")
+    out.print(f"false-positive penalty: {score} ({severity}): {reason}")
+    for title, reqs in (("required evidence", spec.required),
+                        ("forbidden evidence", spec.forbidden)):
+        for r in reqs:
+            out.print(f"{title}: {r.feature_key} {r.operator} {r.value}  ({r.rationale})",
+                      markup=False)
+    out.print("policy defaults (a run may override side, intensity, duration_s, contracts, "
+              "underlying):")
+    for f in dataclasses.fields(spec.policy):
+        out.print(f"  {f.name} = {getattr(spec.policy, f.name)}", markup=False)

@@ -1,0 +1,238 @@
+"""Ground-truth labels and expected outputs of a scenario run, from what its agents caused.
+
+Each injection becomes one label. Its ``event_refs`` are found causally, not by
+search: provenance names the scenario of every event its agent's actions wrote
+(its prints, the makers' hedges they triggered, the quotes they moved). The label
+lists every caused print (the first option print is the ``anchor``, the rest are
+``member``s) and, as ``context``, the OPRA NBBO and the SIP quote in force at the
+anchor. Evidence values are computed from those events
+(:mod:`tapesim.scenarios.evidence`) and recorded alongside; ``verify`` recomputes
+them. Shapes follow CONTRACT.md §2 and the example fixtures; tapesim's own fields
+sit under ``tapesim``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from tapesim.scenarios.catalog import CATALOG, CATALOG_VERSION
+from tapesim.scenarios.evidence import contradictions, features
+from tapesim.sim.options_config import ScenarioConfig
+
+LABELS = "labels.json"
+EXPECTED_OUTPUTS = "expected_outputs.json"
+LABEL_SCHEMA = "synthetic-market-labels-v1"
+EXPECTED_SCHEMA = "synthetic-smart-flow-expected-outputs-v1"
+
+_ALERT_EVENTS = [
+    ("flow_evidence_candidate", "present", "The scenario should resolve into traceable "
+     "candidate evidence.", ["candidate_id", "observation_refs", "feature_vector",
+                             "evidence_quality"]),
+    ("flow_evidence_cluster", "present", "Evidence should remain explainable before "
+     "hypothesis scoring.", ["cluster_id", "candidate_ids", "feature_summary",
+                             "evidence_facts"]),
+    ("flow_hypothesis_event", "present", "The expected class is a smart-flow hypothesis, "
+     "not a label on raw events.", ["hypothesis_type", "direction", "scores", "abstention",
+                                    "evidence_refs"]),
+]
+_QUIET_EVENTS = [
+    ("flow_evidence_candidate", "present", "The case may still produce evidence candidates.",
+     ["candidate_id", "eligibility", "evidence_quality"]),
+    ("flow_hypothesis_event", "absent", "No alerting smart-flow hypothesis should be "
+     "emitted.", []),
+    ("smart_flow_insight", "absent", "No user-facing insight should be projected.", []),
+]
+_ABSTENTION = {"alert": ["not_abstained"], "no_alert": ["below_policy_threshold"],
+               "suppress": ["structure_explains_flow"], "abstain": ["weak_quote_context"]}
+
+
+def _seq(trace_id: str) -> int:
+    return int(trace_id.rsplit(":", 1)[1])
+
+
+def _rows(run_dir: Path, stem: str, expr: pc.Expression, columns: list[str] | None = None,
+          ) -> list[dict[str, Any]]:
+    table = ds.dataset(run_dir / f"{stem}.parquet").to_table(filter=expr, columns=columns)
+    return table.sort_by("seq").to_pylist()
+
+
+def _ref(role: str, kind: str, row: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"role": role, "event_kind": kind, "event_id": row["trace_id"],
+            "trace_id": row["trace_id"], "source_ts": row["source_ts"], "seq": row["seq"],
+            "description": description}
+
+
+def _direction(spec: Any, values: dict[str, Any]) -> str:
+    """An informed entry picks its side at run time (from the latent path ahead): its
+    label states the direction its own prints show."""
+    stated = spec.direction
+    if spec.policy.informed_s <= 0:
+        return stated
+    bias = values.get("net_directional_bias", 0.0)
+    return "bullish" if bias > 0.2 else "bearish" if bias < -0.2 else "mixed"
+
+
+class LabelWriter:
+    """Builds every injection's label from a finished (closed) run directory."""
+
+    def __init__(self, run_dir: Path, run_id: str, session_date: dt.date) -> None:
+        self.run_dir = run_dir
+        self.run_id = run_id
+        self.date = session_date
+        prov = ds.dataset(run_dir / "provenance.parquet").to_table(
+            filter=pc.is_valid(pc.field("scenario_id")),
+            columns=["trace_id", "event_kind", "scenario_id", "agent_id", "position_effect"])
+        self.caused = prov
+
+    def label(self, cfg: ScenarioConfig) -> dict[str, Any]:
+        sid = cfg.scenario_id()
+        spec = CATALOG[cfg.name]
+        mine = self.caused.filter(pc.equal(self.caused.column("scenario_id"), sid))
+        kinds = mine.column("event_kind").to_pylist()
+        traces = mine.column("trace_id").to_pylist()
+        effects = dict(zip(traces, mine.column("position_effect").to_pylist(), strict=True))
+        agents = sorted({a for a, k in zip(mine.column("agent_id").to_pylist(), kinds,
+                                           strict=True) if k == "option_print" and a})
+        option_ids = [t for t, k in zip(traces, kinds, strict=True) if k == "option_print"]
+        equity_ids = [t for t, k in zip(traces, kinds, strict=True) if k == "equity_print"]
+        o_prints = _rows(self.run_dir, "option_prints",
+                         pc.field("trace_id").isin(pa.array(option_ids, pa.string())))
+        e_prints = _rows(self.run_dir, "equity_prints",
+                         pc.field("trace_id").isin(pa.array(equity_ids, pa.string())),
+                         ["trace_id", "source_ts", "seq", "size", "price"])
+        refs: list[dict[str, Any]] = []
+        anchor = o_prints[0] if o_prints else None
+        for p in o_prints:
+            role = "anchor" if p is anchor else "member"
+            refs.append(_ref(role, "option_print", p, "Option print the scenario's orders "
+                             "caused." if role == "member" else "First option print the "
+                             "scenario's orders caused: the label's anchor."))
+        refs += [_ref("member", "equity_print", p, "Stock print the scenario caused (a maker's "
+                      "hedge of its fill, or its own stock order).") for p in e_prints]
+        anchor_mid = end_mid = None
+        if anchor is not None:
+            refs += self._context(anchor)
+            anchor_mid = anchor.get("execution_underlying_mid")
+            last_seq = max(_seq(t) for t in traces)
+            end_mid = self._mid_at(anchor["underlying_id"], last_seq)
+        informed = spec.policy.informed_s > 0  # its side comes from the path ahead
+        side = "both" if spec.policy.alternate or informed else (cfg.side or spec.policy.side)
+        values = features(o_prints, [effects.get(p["trace_id"]) for p in o_prints], side,
+                          self.date, anchor_mid, end_mid)
+        return self._document(cfg, spec, sid, refs, values, agents, o_prints, e_prints, traces,
+                              side)
+
+    def _context(self, anchor: dict[str, Any]) -> list[dict[str, Any]]:
+        out = []
+        if anchor.get("execution_nbbo_ts") is not None:
+            rows = _rows(self.run_dir, "option_nbbo",
+                         (pc.field("option_contract_id") == anchor["option_contract_id"])
+                         & (pc.field("ts") == anchor["execution_nbbo_ts"])
+                         & (pc.field("seq") < anchor["seq"]),
+                         ["trace_id", "source_ts", "seq"])
+            if rows:
+                out.append(_ref("context", "option_nbbo", rows[-1],
+                                "OPRA NBBO in force at the anchor print."))
+        if anchor.get("execution_underlying_ts") is not None:
+            rows = _rows(self.run_dir, "equity_quotes",
+                         (pc.field("underlying_id") == anchor["underlying_id"])
+                         & (pc.field("ts") == anchor["execution_underlying_ts"])
+                         & (pc.field("seq") < anchor["seq"]),
+                         ["trace_id", "source_ts", "seq"])
+            if rows:
+                out.append(_ref("context", "equity_quote", rows[-1],
+                                "Underlying SIP quote in force at the anchor print."))
+        return out
+
+    def _mid_at(self, underlying: str, seq: int) -> float | None:
+        rows = _rows(self.run_dir, "equity_quotes",
+                     (pc.field("underlying_id") == underlying) & (pc.field("seq") <= seq),
+                     ["seq", "bid", "ask"])
+        return (rows[-1]["bid"] + rows[-1]["ask"]) / 2.0 if rows else None
+
+    def _document(self, cfg: ScenarioConfig, spec: Any, sid: str, refs: list[dict[str, Any]],
+                  values: dict[str, Any], agents: list[str], o_prints: list[dict[str, Any]],
+                  e_prints: list[dict[str, Any]], traces: list[str],
+                  side: str) -> dict[str, Any]:
+        score, severity, reason = spec.penalty
+        label = {
+            "label_id": f"label:{self.run_id}:{sid}",
+            "run_id": self.run_id,
+            "scenario_id": sid,
+            "family": spec.family,
+            "event_refs": refs,
+            "expected_class": spec.expected_class,
+            "expected_direction": _direction(spec, values),
+            "confidence_band": spec.band,
+            "required_evidence": [r.as_json() for r in spec.required],
+            "forbidden_evidence": [r.as_json() for r in spec.forbidden],
+            "false_positive_penalty": {"score": score, "severity": severity, "reason": reason},
+            "notes": spec.notes,
+            "schema_version": LABEL_SCHEMA,
+        }
+        times = [r["source_ts"] for r in refs if r["role"] != "context"]
+        label["tapesim"] = {
+            "scenario": cfg.name,
+            "agent_ids": agents,
+            "intent": spec.intent,
+            "window": {"start_ts": min(times) if times else None,
+                       "end_ts": max(times) if times else None},
+            "instruments": sorted({p["option_contract_id"] for p in o_prints}),
+            "underlying_id": o_prints[0]["underlying_id"] if o_prints else cfg.underlying,
+            "side": side,
+            "quantities": {"contracts": sum(p["size"] for p in o_prints),
+                           "shares": sum(p["size"] for p in e_prints)},
+            "notional": values.get("total_premium", 0.0),
+            "caused_event_count": len(traces),
+            "evidence_values": values,
+            "parameters": cfg.model_dump(mode="json"),
+        }
+        label["tapesim"]["contradicted"] = contradictions(label, values)
+        return label
+
+
+def expected_output(label: dict[str, Any]) -> dict[str, Any]:
+    """The smart-flow expected output of one label."""
+    spec = CATALOG[label["tapesim"]["scenario"]]
+    events = _ALERT_EVENTS if spec.alert == "alert" else _QUIET_EVENTS
+    low, high = spec.confidence
+    return {
+        "expected_output_id": label["label_id"].replace("label:", "expected:", 1),
+        "label_id": label["label_id"],
+        "alert_expectation": spec.alert,
+        "expected_class": spec.expected_class,
+        "expected_direction": label["expected_direction"],
+        "confidence_band": spec.band,
+        "confidence_range": {"min": low, "max": high},
+        "expected_pipeline_events": [
+            {"event_kind": k, "expectation": e, "notes": n, "required_fields": f}
+            for k, e, n, f in events],
+        "required_evidence": label["required_evidence"],
+        "forbidden_evidence": label["forbidden_evidence"],
+        "false_positive_penalty": label["false_positive_penalty"],
+        "abstention_reasons": _ABSTENTION[spec.alert],
+    }
+
+
+def label_documents(run_dir: Path, run_id: str, session_date: dt.date,
+                    scenarios: list[ScenarioConfig]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(labels.json, expected_outputs.json) of a run with scenarios."""
+    from tapesim.io.stable_json import stable_hash
+
+    writer = LabelWriter(run_dir, run_id, session_date)
+    labels = [writer.label(s) for s in scenarios]
+    scenario_id = "+".join(s.scenario_id() for s in scenarios)
+    labels_doc = {"catalog_version": CATALOG_VERSION, "run_id": run_id,
+                  "scenario_id": scenario_id, "schema_version": LABEL_SCHEMA, "labels": labels}
+    expected_doc = {"catalog_version": CATALOG_VERSION, "run_id": run_id,
+                    "scenario_id": scenario_id, "schema_version": EXPECTED_SCHEMA,
+                    "label_schema_version": LABEL_SCHEMA,
+                    "source_label_hash": stable_hash(labels_doc),
+                    "expectations": [expected_output(lb) for lb in labels]}
+    return labels_doc, expected_doc

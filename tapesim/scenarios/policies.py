@@ -1,0 +1,247 @@
+"""The injected agents: each acts out one catalog entry through the shard's venues.
+
+An :class:`Injection` is one scenario in one shard. It registers its own agent,
+waits (a SimPy process) until its start time, picks its contracts from the chain
+listed that day, and sends its orders evenly over its duration: marketable orders
+at the touch, ISO sweeps across venues, crosses near the mid, or packages. It never
+writes an event itself; the venues print its fills like anyone else's. While it
+acts, both tapes record its index as the *cause* of every event they write (its
+prints, the makers' hedges its fills trigger, the quotes those move), which is how
+labels find exactly the events it caused. Nothing it does happens before its start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from tapesim.agents.option_flow import COMPLEX, FILL, ISO_SWEEP, SPREAD, OptionDesk
+from tapesim.events.contracts import parse_contract_id
+from tapesim.events.enrichment import event_condition
+from tapesim.scenarios.catalog import CATALOG, Policy
+from tapesim.sim.calendar import NS_PER_MS, NS_PER_S, epoch_ms
+from tapesim.sim.config import ConfigError
+from tapesim.sim.options_config import ScenarioConfig
+from tapesim.sim.rng import Draws, stream
+from tapesim.venues.book import BUY, SELL
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An injection's settings after the config's overrides."""
+
+    policy: Policy
+    side: int
+    start_ns: int
+    duration_ns: int
+    orders: int
+
+
+class Injection:
+    """One scenario acting in one shard."""
+
+    def __init__(self, desk: OptionDesk, cfg: ScenarioConfig, index: int,
+                 start_ns: int) -> None:
+        self.desk = desk
+        self.cfg = cfg
+        self.index = index
+        spec = CATALOG[cfg.name]
+        policy = spec.policy
+        side = cfg.side or policy.side
+        self.settings = Resolved(
+            policy, BUY if side == "buy" else SELL, start_ns,
+            int((cfg.duration_s or policy.duration_s) * NS_PER_S),
+            max(1, round(policy.orders * cfg.intensity)))
+        seed = desk.ctx.config.seed
+        self.draws = Draws(stream(seed, desk.ctx.symbol.symbol, "scenario", cfg.scenario_id()))
+        self.agent = desk.ctx.ledger.register(f"scenario-agent-{index}")
+        self.explicit = [self._listed(c) for c in cfg.contracts or []]
+
+    def _listed(self, contract_id: str) -> int:
+        chain = self.desk.chain
+        try:
+            wanted = parse_contract_id(contract_id)
+        except ValueError as err:
+            raise ConfigError(f"scenario {self.cfg.scenario_id()} contracts: {err}") from None
+        for i, c in enumerate(chain.contracts):
+            if c == wanted:
+                return i
+        raise ConfigError(f"scenario {self.cfg.scenario_id()} contracts: {contract_id} is not "
+                          f"listed on {chain.today}; pick a listed strike and expiry")
+
+    @contextmanager
+    def _acting(self) -> Iterator[None]:
+        """Everything written while the agent acts is caused by this scenario."""
+        tapes = (self.desk.ctx.venues.tape, self.desk.venues.tape)
+        for tape in tapes:
+            tape.cause = self.index
+        try:
+            yield
+        finally:
+            for tape in tapes:
+                tape.cause = -1
+
+    # --- the schedule ----------------------------------------------------------
+    def process(self) -> Generator[simpy.Event, None, None]:
+        env = self.desk.ctx.env
+        s = self.settings
+        yield env.timeout(max(s.start_ns - env.now, 0))
+        self.desk.sync(env.now)
+        contracts = self._contracts()
+        if s.policy.freeze_s > 0:
+            self.desk.venues.freeze(contracts, env.now + int(s.policy.freeze_s * NS_PER_S))
+            yield env.timeout(int(s.policy.freeze_s * NS_PER_S / 2))
+        side = self._direction(s.side)
+        gap = s.duration_ns // s.orders
+        for k in range(s.orders):
+            if k:
+                yield env.timeout(max(1, int(gap * (0.5 + self.draws.uniform()))))
+            self.desk.sync(env.now)
+            order_side = -side if s.policy.alternate and k % 2 else side
+            c = contracts[k % len(contracts)]
+            yield from self._order(c, order_side, k)
+        if s.policy.stock_follow_shares:
+            yield from self._follow_in_stock(side)
+
+    def _direction(self, side: int) -> int:
+        """The informed policies look ahead in the latent path and trade its way."""
+        p = self.settings.policy
+        if p.informed_s <= 0:
+            return side
+        latent = self.desk.ctx.latent
+        now = self.desk.ctx.env.now
+        later = latent.index(now + int(p.informed_s * NS_PER_S))
+        return BUY if latent.value[later] >= latent.value[latent.index(now)] else SELL
+
+    def _contracts(self) -> list[int]:
+        """The contracts this injection trades, in order of use."""
+        if self.explicit:
+            return self.explicit
+        desk, p = self.desk, self.settings.policy
+        e = self._expiry(p.days)
+        rights = [True, False] if p.right == "both" else [p.right == "call"]
+        out = []
+        for call in rights:
+            z = p.z if call else -p.z
+            if p.structure == "straddle":
+                out += [desk.contract(e, True, 0.0), desk.contract(e, False, 0.0)]
+                break
+            out.append(desk.contract(e, call, z))
+        return out
+
+    def _expiry(self, days: tuple[int, int]) -> int:
+        dte = self.desk.dte
+        inside = [e for e, d in enumerate(dte) if days[0] <= d <= days[1]]
+        if inside:
+            return inside[0]
+        return int(np.argmin([abs(d - days[0]) for d in dte]))
+
+    # --- one order -------------------------------------------------------------
+    def _lots(self) -> int:
+        low, high = self.settings.policy.lots
+        return low + self.draws.below(high - low + 1)
+
+    def _order(self, c: int, side: int, k: int) -> Generator[simpy.Event, None, None]:
+        desk, p = self.desk, self.settings.policy
+        venues = desk.venues
+        qty = self._lots()
+        extra = event_condition(p.event_days) if p.event_days is not None else 0
+        if p.structure in ("vertical", "straddle") and p.style == "mid":
+            self._package(c, side, qty, extra)
+            return
+        if p.style == "sweep":  # children spread over time: cause set per child only
+            yield from self.desk.sweep(self.agent, self.draws, c, side, qty, ISO_SWEEP | extra,
+                                       self._parent(), levels=4, acting=self._acting)
+            return
+        with self._acting():
+            if p.style in ("mid", "stale-mid"):
+                self._cross_mid(c, side, qty, FILL | extra)
+            elif p.style == "ask-block":  # one outsized print at the touch, against a maker
+                nb = venues.nbbo
+                touch = int(nb.nbo[c]) if side == BUY else int(nb.nbb[c])
+                slot = self.draws.below(venues.makers.n_slots)
+                venues.cross(self.agent, c, side, qty, touch, int(venues.makers.slot_maker[slot]),
+                             int(venues.makers.slot_venue[slot]), FILL | extra, self._parent())
+            else:
+                nb = venues.nbbo
+                touch = int(nb.nbo[c]) if side == BUY else int(nb.nbb[c])
+                if touch > 0:
+                    venues.take(self.agent, c, side, qty, touch, FILL | extra)
+
+    def _cross_mid(self, c: int, side: int, qty: int, conditions: int) -> None:
+        """A print at the true mid against a maker (the venues' own quotes, not the feed)."""
+        venues = self.desk.venues
+        s = venues.slots
+        live_b = s.bid[:, c][s.bid_size[:, c] > 0]
+        live_a = s.ask[:, c][s.ask_size[:, c] > 0]
+        if live_a.size == 0:
+            return
+        bid = int(live_b.max()) if live_b.size else 0
+        mid = (bid + int(live_a.min())) / 2.0
+        tick = self.desk.tick(int(mid))
+        price = max(round(mid / tick) * tick, tick)
+        slot = self.draws.below(venues.makers.n_slots)
+        venues.cross(self.agent, c, side, qty, price, int(venues.makers.slot_maker[slot]),
+                     int(venues.makers.slot_venue[slot]), conditions, self._parent())
+
+    def _package(self, c: int, side: int, qty: int, extra: int) -> None:
+        """A vertical (c and a strike further out) or a straddle, each leg at its mid."""
+        desk, p = self.desk, self.settings.policy
+        chain = desk.chain
+        if p.structure == "straddle":
+            legs = [(desk.contract(int(chain.expiry_index[c]), True, 0.0), side),
+                    (desk.contract(int(chain.expiry_index[c]), False, 0.0), side)]
+            conditions = COMPLEX | extra
+        else:
+            call = bool(chain.is_call[c])
+            far_z = p.z + 0.8
+            far = desk.contract(int(chain.expiry_index[c]), call, far_z if call else -far_z)
+            legs = [(c, side), (far, -side)] if far != c else [(c, side)]
+            conditions = COMPLEX | SPREAD | extra
+        parent = self._parent()
+        with self._acting():
+            for leg, leg_side in legs:
+                slot = self.draws.below(desk.venues.makers.n_slots)
+                mk = desk.venues.makers
+                desk.venues.cross(self.agent, leg, leg_side, qty, desk.mid_price(leg),
+                                  int(mk.slot_maker[slot]), int(mk.slot_venue[slot]),
+                                  conditions, parent)
+
+    def _follow_in_stock(self, side: int) -> Generator[simpy.Event, None, None]:
+        """Informed stock trading after the options: child orders over a minute."""
+        desk = self.desk
+        venues = desk.ctx.venues
+        left = self.settings.policy.stock_follow_shares
+        child = max(100, left // 20)
+        while left > 0:
+            yield desk.ctx.env.timeout(int(1.5 * NS_PER_S + self.draws.uniform() * NS_PER_S))
+            desk.sync(desk.ctx.env.now)
+            if not venues.two_sided():
+                continue
+            spread = venues.nbo - venues.nbb
+            limit = venues.nbo + 5 * spread if side == BUY else max(venues.nbb - 5 * spread, 1)
+            with self._acting():
+                filled = venues.take(self.agent, side, min(child, left), limit)
+            left -= max(filled, 1)
+
+    def _parent(self) -> int:
+        return self.desk.parent()
+
+
+def injections_for(desk: OptionDesk, scenarios: list[ScenarioConfig]) -> list[Injection]:
+    """This shard's injections (index = position in the run's scenario list)."""
+    session = desk.ctx.session
+    optioned = [s.symbol for s in desk.ctx.config.symbols if s.options]
+    out = []
+    for i, sc in enumerate(scenarios):
+        target = sc.underlying or (optioned[0] if optioned else None)
+        if target != desk.ctx.symbol.symbol:
+            continue
+        start_ns = (epoch_ms(session.date, sc.at) - session.open_ms) * NS_PER_MS
+        out.append(Injection(desk, sc, i, start_ns))
+    return out
+
