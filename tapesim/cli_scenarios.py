@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from tapesim.scenarios.catalog import CATALOG
 
@@ -22,14 +21,14 @@ def catalog(ctx: typer.Context) -> None:
     """List every scenario: its family, expected class and alert expectation."""
     if ctx.invoked_subcommand is not None:
         return
-    table = Table("name", "family", "expected class", "direction", "alert", "intent")
+    width = max(len(name) for name in CATALOG)
     for spec in CATALOG.values():
-        table.add_row(spec.name, spec.family, spec.expected_class, spec.direction, spec.alert,
-                      spec.intent)
-    out.print(table)
-    out.print("Inject with `tapesim run ... --scenario NAME@HH:MM` (repeatable), or a config "
+        out.print(f"{spec.name:<{width}}  {spec.alert:<8}  {spec.expected_class} "
+                  f"({spec.direction}): {spec.intent}", markup=False, highlight=False)
+    out.print("\nInject with `tapesim run ... --scenario NAME@HH:MM` (repeatable), or a config "
               "file's [[scenarios]] entries (name, at, underlying, intensity, side, "
-              "duration_s, contracts, id).")
+              "duration_s, contracts, id). `tapesim scenarios show NAME` explains one.",
+              markup=False, highlight=False)
 
 
 @scenarios_app.command()

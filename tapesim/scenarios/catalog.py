@@ -205,7 +205,7 @@ _ENTRIES = [
         "directional_accumulation", "mixed", "high", (0.65, 0.9), "alert",
         (0.2, "low", "Confirmed flow should be caught."),
         Policy(right="call", z=0.3, days=(7, 30), orders=6, lots=(100, 250), duration_s=180,
-               informed_s=600, stock_follow_shares=30_000),
+               informed_s=240, stock_follow_shares=30_000),
         (BIG_PREMIUM, _r("underlying-confirms", "underlying_context", "confirming_move_bps",
                          "gte", 2.0, "The stock then moves the flow's way.")), (),
         "Direction chosen from the latent path ahead; stock buying follows."),

@@ -129,12 +129,18 @@ class LabelWriter:
                               side)
 
     def _context(self, anchor: dict[str, Any]) -> list[dict[str, Any]]:
+        """The quotes the anchor traded against: the OPRA NBBO and SIP quote it recorded as
+        in force, found by time and value (feed latency may replay a quote published in
+        the print's own millisecond just after it)."""
         out = []
         if anchor.get("execution_nbbo_ts") is not None:
             rows = _rows(self.run_dir, "option_nbbo",
                          (pc.field("option_contract_id") == anchor["option_contract_id"])
                          & (pc.field("ts") == anchor["execution_nbbo_ts"])
-                         & (pc.field("seq") < anchor["seq"]),
+                         & (pc.field("bid") == anchor["execution_nbbo_bid"])
+                         & (pc.field("ask") == anchor["execution_nbbo_ask"])
+                         & (pc.field("bidSize") == anchor["execution_nbbo_bid_size"])
+                         & (pc.field("askSize") == anchor["execution_nbbo_ask_size"]),
                          ["trace_id", "source_ts", "seq"])
             if rows:
                 out.append(_ref("context", "option_nbbo", rows[-1],
@@ -143,7 +149,8 @@ class LabelWriter:
             rows = _rows(self.run_dir, "equity_quotes",
                          (pc.field("underlying_id") == anchor["underlying_id"])
                          & (pc.field("ts") == anchor["execution_underlying_ts"])
-                         & (pc.field("seq") < anchor["seq"]),
+                         & (pc.field("bid") == anchor["execution_underlying_bid"])
+                         & (pc.field("ask") == anchor["execution_underlying_ask"]),
                          ["trace_id", "source_ts", "seq"])
             if rows:
                 out.append(_ref("context", "equity_quote", rows[-1],

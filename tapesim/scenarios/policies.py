@@ -29,6 +29,8 @@ from tapesim.sim.options_config import ScenarioConfig
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.book import BUY, SELL
 
+CONFIRM_BPS = 3.0  # an informed stock follow trades on until the stock has moved this far
+
 
 @dataclass(frozen=True)
 class Resolved:
@@ -60,6 +62,7 @@ class Injection:
         self.draws = Draws(stream(seed, desk.ctx.symbol.symbol, "scenario", cfg.scenario_id()))
         self.agent = desk.ctx.ledger.register(f"scenario-agent-{index}")
         self.explicit = [self._listed(c) for c in cfg.contracts or []]
+        self.anchor_mid: float | None = None  # the stock's mid (cents) as its options trade
 
     def _listed(self, contract_id: str) -> int:
         chain = self.desk.chain
@@ -96,6 +99,8 @@ class Injection:
             self.desk.venues.freeze(contracts, env.now + int(s.policy.freeze_s * NS_PER_S))
             yield env.timeout(int(s.policy.freeze_s * NS_PER_S / 2))
         side = self._direction(s.side)
+        venues = self.desk.ctx.venues
+        self.anchor_mid = venues.mid() if venues.two_sided() else None
         gap = s.duration_ns // s.orders
         for k in range(s.orders):
             if k:
@@ -212,12 +217,15 @@ class Injection:
                                   conditions, parent)
 
     def _follow_in_stock(self, side: int) -> Generator[simpy.Event, None, None]:
-        """Informed stock trading after the options: child orders over a minute."""
+        """Informed stock trading after the options, in child orders a couple of seconds
+        apart: at least ``stock_follow_shares``, and on (up to eight times as much) until
+        the stock stands ``CONFIRM_BPS`` the flow's way from where the options traded."""
         desk = self.desk
         venues = desk.ctx.venues
-        left = self.settings.policy.stock_follow_shares
-        child = max(100, left // 20)
-        while left > 0:
+        planned = self.settings.policy.stock_follow_shares
+        child = max(100, planned // 20)
+        traded = 0
+        while traded < planned or (not self._confirmed(side) and traded < 8 * planned):
             yield desk.ctx.env.timeout(int(1.5 * NS_PER_S + self.draws.uniform() * NS_PER_S))
             desk.sync(desk.ctx.env.now)
             if not venues.two_sided():
@@ -225,8 +233,14 @@ class Injection:
             spread = venues.nbo - venues.nbb
             limit = venues.nbo + 5 * spread if side == BUY else max(venues.nbb - 5 * spread, 1)
             with self._acting():
-                filled = venues.take(self.agent, side, min(child, left), limit)
-            left -= max(filled, 1)
+                traded += max(venues.take(self.agent, side, child, limit), 1)
+
+    def _confirmed(self, side: int) -> bool:
+        venues = self.desk.ctx.venues
+        if self.anchor_mid is None or not venues.two_sided():
+            return False
+        move = (venues.mid() - self.anchor_mid) / self.anchor_mid * 1e4
+        return move * side >= CONFIRM_BPS
 
     def _parent(self) -> int:
         return self.desk.parent()

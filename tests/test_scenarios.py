@@ -1,0 +1,174 @@
+"""Injected scenarios: every catalog entry labels what it caused, and leaves the rest alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from tapesim.cli import app
+from tapesim.events.models import KINDS
+from tapesim.market import simulate_equity_shard
+from tapesim.runs import execute_run
+from tapesim.scenarios.catalog import CATALOG
+from tapesim.sim.config import ConfigError, RunConfig, build_config, load_profile, with_overrides
+from tests.conftest import tiny_options_config
+
+FORBIDDEN_KEYS = {"label", "labels", "hidden_label", "hidden_labels", "expected_outputs",
+                  "scenario_id", "source_kind"}
+
+
+def _smoke(end: str, scenarios: list[dict[str, Any]], seed: int = 3) -> RunConfig:
+    return with_overrides(load_profile("options-smoke"),
+                          {"seed": seed, "session": {"end": end}, "scenarios": scenarios})
+
+
+def _catalog_schedule() -> list[dict[str, Any]]:
+    """Every entry once, 25 s apart from 09:31."""
+    out = []
+    for i, name in enumerate(CATALOG):
+        seconds = 60 + 25 * i
+        out.append({"name": name, "at": f"09:{31 + seconds // 60 - 1:02d}:{seconds % 60:02d}"})
+    return out
+
+
+@pytest.fixture(scope="module")
+def catalog_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("scenarios") / "all"
+    execute_run(_smoke("09:45:00", _catalog_schedule()), out)
+    return out
+
+
+def _labels(run: Path) -> list[dict[str, Any]]:
+    return json.loads((run / "labels.json").read_text())["labels"]
+
+
+def test_every_catalog_entry_labels_events_that_bear_it_out(catalog_run: Path) -> None:
+    labels = _labels(catalog_run)
+    assert len(CATALOG) >= 16
+    assert [lb["tapesim"]["scenario"] for lb in labels] == list(CATALOG)
+    for label in labels:
+        sid = label["scenario_id"]
+        roles = [r["role"] for r in label["event_refs"]]
+        assert roles.count("anchor") == 1, sid
+        assert label["tapesim"]["evidence_values"]["candidate_count"] >= 1, sid
+        assert label["tapesim"]["contradicted"] == [], (sid, label["tapesim"]["evidence_values"])
+        kinds = {r["event_kind"] for r in label["event_refs"] if r["role"] == "context"}
+        assert kinds == {"option_nbbo", "equity_quote"}, sid
+
+
+def test_label_refs_are_the_events_the_scenario_caused(catalog_run: Path) -> None:
+    prov = pq.read_table(catalog_run / "provenance.parquet")
+    caused = prov.filter(pc.is_valid(prov.column("scenario_id")))
+    for label in _labels(catalog_run):
+        mine = caused.filter(pc.equal(caused.column("scenario_id"), label["scenario_id"]))
+        prints = {t for t, k in zip(mine.column("trace_id").to_pylist(),
+                                    mine.column("event_kind").to_pylist(), strict=True)
+                  if k.endswith("print")}
+        refs = {r["trace_id"] for r in label["event_refs"] if r["role"] != "context"}
+        assert refs == prints, label["scenario_id"]
+        agents = set(mine.filter(pc.equal(mine.column("event_kind"), "option_print"))
+                     .column("agent_id").to_pylist())
+        assert agents == set(label["tapesim"]["agent_ids"]), label["scenario_id"]
+
+
+def test_stale_quote_trap_prints_meet_a_frozen_quote(catalog_run: Path) -> None:
+    label = next(lb for lb in _labels(catalog_run) if lb["family"] == "benign_trap"
+                 and lb["tapesim"]["scenario"] == "stale-quote-trap")
+    assert label["tapesim"]["evidence_values"]["nbbo_stale_ratio_mean"] == 1.0
+
+
+def test_market_events_carry_no_trace_of_scenarios(catalog_run: Path) -> None:
+    names = list(CATALOG)
+    for kind in KINDS:
+        table = pq.read_table(catalog_run / f"{kind.file_stem}.parquet")
+        assert not FORBIDDEN_KEYS & set(table.column_names), kind.name
+        for column in table.columns:
+            if pa.types.is_string(column.type) or pa.types.is_list(column.type):
+                values = set(pc.list_flatten(column).to_pylist() if pa.types.is_list(
+                    column.type) else column.unique().to_pylist())
+                leaked = [v for v in values if v and any(n in v for n in names)]
+                assert not leaked, (kind.name, leaked[:3])
+
+
+def _events_before(run: Path, cutoff_ms: int) -> dict[str, list[dict[str, Any]]]:
+    out = {}
+    for kind in KINDS:
+        table = pq.read_table(run / f"{kind.file_stem}.parquet")
+        table = table.filter(pc.less(table.column("ts"), cutoff_ms)).drop_columns(["trace_id"])
+        out[kind.name] = table.to_pylist()
+    return out
+
+
+def test_nothing_changes_before_the_start_time(tmp_path: Path) -> None:
+    at = "09:33:00"
+    plain = execute_run(_smoke("09:35:00", []), tmp_path / "plain").manifest
+    injected = execute_run(_smoke("09:35:00", [{"name": "stale-quote-trap", "at": at},
+                                               {"name": "informed-put-sweep", "at": at}]),
+                           tmp_path / "injected").manifest
+    cutoff = plain["session"]["open_ts"] + 3 * 60_000
+    before = _events_before(tmp_path / "plain", cutoff)
+    assert sum(len(v) for v in before.values()) > 10_000
+    assert _events_before(tmp_path / "injected", cutoff) == before
+    after_plain = _events_before(tmp_path / "plain", plain["session"]["end_ts"])
+    assert _events_before(tmp_path / "injected", injected["session"]["end_ts"]) != after_plain
+
+
+def test_other_underlyings_are_untouched(tmp_path: Path) -> None:
+    base = tiny_options_config(minutes=2)
+    injected = with_overrides(base, {"scenarios": [
+        {"name": "institutional-directional-flow", "at": "09:30:30", "underlying": "AAPL"}]})
+    for symbol, same in (("SPY", True), ("AAPL", False)):
+        a = simulate_equity_shard(base, symbol, tmp_path / f"{symbol}-a.arrow")
+        b = simulate_equity_shard(injected, symbol, tmp_path / f"{symbol}-b.arrow")
+        for suffix in (".arrow", ".options"):
+            pa_ = Path(a.spool).with_suffix(suffix).read_bytes()
+            pb = Path(b.spool).with_suffix(suffix).read_bytes()
+            assert (pa_ == pb) is same, (symbol, suffix)
+
+
+@pytest.mark.parametrize(("scenario", "message"), [
+    ({"name": "no-such-thing", "at": "09:35:00"}, "unknown scenario 'no-such-thing'"),
+    ({"name": "benign-block", "at": "11:00:00"}, "outside the simulated window 09:30-09:45"),
+    ({"name": "benign-block", "at": "09:35:00", "size": 5}, "unknown field 'scenarios.0.size'"),
+    ({"name": "benign-block", "at": "09:35:00", "underlying": "QQQ"}, "has no option chain"),
+    ({"name": "benign-block", "at": "09:35:00", "intensity": 0}, "scenarios.0.intensity"),
+])
+def test_bad_scenarios_are_refused_with_the_field_named(scenario: dict[str, Any],
+                                                        message: str) -> None:
+    data = load_profile("options-smoke").snapshot()
+    data["scenarios"] = [scenario]
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        build_config(data)
+
+
+def test_an_unlisted_contract_is_refused(tmp_path: Path) -> None:
+    cfg = _smoke("09:36:00", [{"name": "benign-block", "at": "09:35:00",
+                               "contracts": ["SPY-2031-01-17-500-C"]}])
+    with pytest.raises(ConfigError, match="is not listed on 2026-03-10"):
+        execute_run(cfg, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_injects_and_refuses(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(app, ["run", "--profile", "options-smoke", "--out", str(tmp_path / "x"),
+                              "--scenario", "stale-quote-trap"])
+    assert bad.exit_code == 2 and "NAME@HH:MM" in bad.output
+    ok = runner.invoke(app, ["run", "--profile", "options-smoke", "--end", "09:34",
+                             "--out", str(tmp_path / "s"), "--scenario", "benign-block@09:31",
+                             "--scenario", "zero-dte-churn@09:32", "--quiet", "--verify"])
+    assert ok.exit_code == 0, ok.output
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["scenarios"]["ids"] == ["benign-block@09:31", "zero-dte-churn@09:32"]
+    assert {"labels.json", "expected_outputs.json"} <= set(manifest["artifacts"])
+    listing = runner.invoke(app, ["scenarios"])
+    assert listing.exit_code == 0 and "stale-quote-trap" in listing.output
+    shown = runner.invoke(app, ["scenarios", "show", "informed-put-sweep"])
+    assert shown.exit_code == 0 and "sweep_ratio" in shown.output
