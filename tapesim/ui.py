@@ -80,4 +80,29 @@ def inspect_tables(run_dir: Path) -> list[Table]:
     for r in sorted(venues.to_pylist(), key=lambda r: -r["size_count"]):
         venue_table.add_row(r["exchange"], str(r["offExchangeFlag"]), f"{r['size_count']:,}",
                             f"{r['size_count'] / total:.1%}", f"{r['size_sum']:,}")
-    return [summary, symbols, venue_table]
+    return [summary, symbols, venue_table, *_option_tables(run_dir)]
+
+
+def _option_tables(run_dir: Path) -> list[Table]:
+    """Per underlying and per options venue, when the run has option prints."""
+    prints = ds.dataset(run_dir / "option_prints.parquet").to_table(
+        columns=["underlying_id", "option_contract_id", "exchange", "size", "notional",
+                 "signal_pass"])
+    if prints.num_rows == 0:
+        return []
+    by_underlying = prints.group_by("underlying_id").aggregate(
+        [("size", "count"), ("size", "sum"), ("notional", "sum"),
+         ("option_contract_id", "count_distinct"), ("signal_pass", "sum")])
+    table = Table("underlying", "option prints", "contracts traded", "listed contracts "
+                  "traded", "premium ($)", "signal prints", title="options per underlying")
+    for r in by_underlying.to_pylist():
+        table.add_row(r["underlying_id"], f"{r['size_count']:,}", f"{r['size_sum']:,}",
+                      f"{r['option_contract_id_count_distinct']:,}",
+                      f"{r['notional_sum']:,.0f}", f"{r['signal_pass_sum']:,}")
+    venues = prints.group_by("exchange").aggregate([("size", "count"), ("size", "sum")])
+    venue_table = Table("exchange", "option prints", "share of prints", "contracts",
+                        title="per options venue")
+    for r in sorted(venues.to_pylist(), key=lambda r: -r["size_count"]):
+        venue_table.add_row(r["exchange"], f"{r['size_count']:,}",
+                            f"{r['size_count'] / prints.num_rows:.1%}", f"{r['size_sum']:,}")
+    return [table, venue_table]
