@@ -281,10 +281,16 @@ def export(
     wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else None
     sl = Slice(wanted, _clock("--start", start), _clock("--end", end), max_events)
     try:
-        n = export_run(run_dir, out_dir, fmt, sl, force=force)
+        done = export_run(run_dir, out_dir, fmt, sl, force=force)
     except ExportError as e:
         raise InputError(str(e)) from None
-    out.print(f"exported {n:,} events to {out_dir} ({fmt})")
+    labels = ""
+    if done.labels or done.dropped_labels:
+        labels = f" and {done.labels} scenario label(s)"
+        if done.dropped_labels:
+            labels += f" ({done.dropped_labels} whose anchor print is outside the slice left out)"
+    out.print(f"exported {done.events:,} events{labels} to {out_dir} ({fmt})", markup=False,
+              highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -60,7 +60,7 @@ class OptionSide:
         chain = list_chain(sym.symbol, session.date, sym.price, sym.annual_vol, sym.is_etf,
                            policy)
         tape = OptionTape(spool, session.open_ms, cfg.opra_latency_ms,
-                          stream(ctx.config.seed, sym.symbol, "feed", "opra"))
+                          stream(ctx.config.seed, sym.symbol, "feed", "opra"), chain.size)
         makers = OptionMakers(ctx, chain, cfg, len(cfg.venues), draws_for)
         venues = OptionVenues(makers, tape, ctx.venues.tape, session.start_ns, session.end_ns)
 

@@ -50,7 +50,36 @@ def load_like_the_pipeline(fixture: Path) -> dict:
         assert not LABEL_LIKE & set(e["event"]), "a label-like key on a market event"
         assert e["event"]["trace_id"] in prov
     assert all(p["source_kind"] == "synthetic_market" for p in prov.values())
+    contract = m["expected_output_contract"]
+    assert contract["hidden_labels_embedded_in_market_events"] is False
+    if contract["labels_path"] is not None:
+        _check_labels_like_the_pipeline(fixture, m, {e["event"]["trace_id"] for e in events})
     return m
+
+
+def _check_labels_like_the_pipeline(fixture: Path, m: dict, trace_ids: set[str]) -> None:
+    contract = m["expected_output_contract"]
+    docs = {}
+    for key in ("labels", "smart_flow_outputs"):
+        name = contract[f"{key}_path"]
+        assert m["artifacts"][f"{key}_path"] == name
+        text = (fixture / name).read_text("utf-8")
+        docs[key] = json.loads(text)
+        assert text == stable_stringify(docs[key]) + "\n", f"{name} is not stable JSON"
+        assert contract[f"{key}_hash"] == stable_hash(docs[key])
+    labels, outputs = docs["labels"], docs["smart_flow_outputs"]
+    assert labels["schema_version"] == "synthetic-market-labels-v1"
+    assert outputs["schema_version"] == "synthetic-smart-flow-expected-outputs-v1"
+    assert outputs["source_label_hash"] == contract["labels_hash"]
+    assert contract["label_count"] == len(labels["labels"])
+    assert contract["expected_output_count"] == len(outputs["expectations"])
+    assert m["run"]["scenario_id"] == labels["scenario_id"] == outputs["scenario_id"]
+    assert [e["label_id"] for e in outputs["expectations"]] == [
+        lb["label_id"] for lb in labels["labels"]]
+    for label in labels["labels"]:
+        assert [r["role"] for r in label["event_refs"]].count("anchor") == 1
+        for ref in label["event_refs"]:
+            assert ref["trace_id"] in trace_ids, "a label ref to an event not in the fixture"
 
 
 def key_tree(value):
@@ -59,8 +88,10 @@ def key_tree(value):
     return None
 
 
-def test_reference_fixture_passes_our_loader_checks() -> None:
-    load_like_the_pipeline(REFERENCE)
+@pytest.mark.parametrize("name", ["fixture-small", "scenario-institutional-directional-flow",
+                                  "scenario-no-alert-wide-quote-chop"])
+def test_reference_fixtures_pass_our_loader_checks(name: str) -> None:
+    load_like_the_pipeline(REFERENCE.parent / name)
 
 
 def test_islandflow_export(tiny_run: Path, tmp_path: Path) -> None:

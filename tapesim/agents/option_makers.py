@@ -12,6 +12,9 @@ venue), and shades it per contract:
   skew   the maker's inventory in the contract / skew_lots, capped at 2 ticks: a long
          maker lowers both sides to sell more and buy less
 
+and a bid that would lock or cross another slot's offer steps down below it (makers
+do not post marketable quotes), so the consolidated quote is never locked or crossed.
+
 Sizes are the base displayed size (largest at the money) times a fixed per-slot
 factor. After every fill a maker adds the contract's delta to its net delta and,
 once that passes ``hedge_shares``, trades the stock on the lit venues to flatten it.
@@ -211,6 +214,13 @@ class OptionMakers:
             a = np.where(a >= NICKEL_FROM_CENTS, -(-a // 5) * 5, a)
         else:
             a = np.maximum(a, b + 1)
+        # No maker bids at or above another's offer: a bid that would lock or cross the
+        # best ask across slots steps down to the price just below it.
+        best_ask = a.min(axis=0, keepdims=True)
+        below = best_ask - 1
+        if not penny:
+            below = np.where(below >= NICKEL_FROM_CENTS, below // 5 * 5, below)
+        b = np.where(b >= best_ask, np.maximum(below, 0), b)
         shown = np.maximum(np.rint(sizes[None, None, :] * self.size_factor[:, idx][:, None, :]),
                            1).astype(np.int64)
         shown = np.broadcast_to(shown, b.shape)

@@ -4,9 +4,14 @@
 compact JSON files - ``manifest.json``, ``market-events.json`` (``{kind, event}`` in
 replay order), ``provenance.json`` (keyed by trace id) and
 ``parameter-snapshot.json`` - each the stable stringification of its value plus a
-newline, with the FNV-1a hashes the pipeline's loader recomputes. Scenario runs
-will add ``labels.json`` and ``smart-flow-expected-outputs.json``.
-``jsonl``: the same ``{kind, event}`` entries, one stable line each, in replay order.
+newline, with the FNV-1a hashes the pipeline's loader recomputes. A scenario run's
+slice adds ``labels.json`` and ``smart-flow-expected-outputs.json`` (hashed in the
+manifest's ``expected_output_contract``), restricted to the slice: a label whose
+anchor print is outside it is dropped with its expectation, and the others keep
+only the refs of exported events. Labels carry exactly the pipeline's keys
+(tapesim's own ``tapesim`` block stays in the run directory).
+``jsonl``: the same ``{kind, event}`` entries, one stable line each, in replay order,
+in ``market-events.jsonl``; for a scenario run, the same two label files beside it.
 Every kind is exported (equity quotes and prints, option NBBOs and prints); a field
 whose value is null is omitted, as the contract reads null as missing.
 
@@ -19,6 +24,7 @@ complete.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -33,6 +39,7 @@ from tapesim import __version__
 from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT, EventKind
 from tapesim.io.manifest import PROVENANCE, RunDirectoryError, open_run
 from tapesim.io.stable_json import stable_hash, stable_stringify
+from tapesim.io.verify_labels import EXPECTATION_KEYS, LABEL_KEYS
 from tapesim.io.writer import check_output
 from tapesim.sim.calendar import NEW_YORK, epoch_ms
 
@@ -40,6 +47,8 @@ FIXTURE_FORMAT = "synthetic-market-fixture-v1"
 LOADER_VERSION = "synthetic-market-spine-v1"
 ORDER_BY = ["ts", "ingest_ts", "seq", "trace_id"]
 EVENTS_FILE = "market-events.json"
+LABELS_FILE = "labels.json"
+OUTPUTS_FILE = "smart-flow-expected-outputs.json"
 FORMATS = ("islandflow", "jsonl")
 
 
@@ -164,27 +173,95 @@ def _write_atomically(out: Path, files: dict[str, str], force: bool) -> None:
         raise
 
 
-def export_run(run_dir: Path, out: Path, fmt: str, sl: Slice, force: bool = False) -> int:
-    """Write the slice in ``fmt``; returns the number of events exported."""
+@dataclass(frozen=True)
+class Exported:
+    """What an export wrote: events, and for a scenario run the labels kept and dropped."""
+
+    events: int
+    labels: int = 0
+    dropped_labels: int = 0
+
+
+@dataclass(frozen=True)
+class SliceLabels:
+    """A scenario run's labels and expected outputs restricted to an exported slice."""
+
+    labels: dict[str, Any]
+    outputs: dict[str, Any]
+    dropped: int
+
+    @property
+    def count(self) -> int:
+        return len(self.labels["labels"])
+
+
+def slice_labels(run_dir: Path, manifest: dict[str, Any], trace_ids: list[str],
+                 ) -> SliceLabels | None:
+    """The run's labels restricted to the exported events, or None for a run without
+    scenarios. A label whose anchor is not exported is dropped with its expectation;
+    the rest keep the refs of exported events only, and the pipeline's label keys."""
+    entry = manifest.get("scenarios")
+    if not entry:
+        return None
+    try:
+        labels_doc = json.loads((run_dir / entry["labels_path"]).read_text("utf-8"))
+        outputs_doc = json.loads((run_dir / entry["expected_outputs_path"]).read_text("utf-8"))
+    except (OSError, KeyError, json.JSONDecodeError) as err:
+        raise RunDirectoryError(f"{run_dir}: the scenario labels cannot be read ({err}): run "
+                                f"`tapesim verify {run_dir}`") from None
+    exported = set(trace_ids)
+    labels, expectations = [], []
+    try:
+        outputs = {e["label_id"]: e for e in outputs_doc["expectations"]}
+        for label in labels_doc["labels"]:
+            anchor = next((r for r in label["event_refs"] if r["role"] == "anchor"), None)
+            if anchor is None or anchor["trace_id"] not in exported:
+                continue
+            kept = {k: label[k] for k in LABEL_KEYS}
+            kept["event_refs"] = [r for r in label["event_refs"] if r["trace_id"] in exported]
+            labels.append(kept)
+            expectation = outputs[label["label_id"]]
+            expectations.append({k: expectation[k] for k in EXPECTATION_KEYS})
+        scenario_id = "+".join(lb["scenario_id"] for lb in labels)
+        new_labels = {"catalog_version": labels_doc["catalog_version"],
+                      "run_id": manifest["run_id"], "scenario_id": scenario_id,
+                      "schema_version": labels_doc["schema_version"], "labels": labels}
+        new_outputs = {"catalog_version": outputs_doc["catalog_version"],
+                       "run_id": manifest["run_id"], "scenario_id": scenario_id,
+                       "schema_version": outputs_doc["schema_version"],
+                       "label_schema_version": outputs_doc["label_schema_version"],
+                       "source_label_hash": stable_hash(new_labels),
+                       "expectations": expectations}
+    except (KeyError, TypeError) as err:
+        raise RunDirectoryError(f"{run_dir}: the scenario labels are damaged (no {err}): run "
+                                f"`tapesim verify {run_dir}`") from None
+    return SliceLabels(new_labels, new_outputs, len(labels_doc["labels"]) - len(labels))
+
+
+def export_run(run_dir: Path, out: Path, fmt: str, sl: Slice, force: bool = False) -> Exported:
+    """Write the slice in ``fmt``; returns what was exported."""
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     check_output(out, force)
     manifest, entries = select_events(run_dir, sl)
+    labelled = slice_labels(run_dir, manifest, [e["event"]["trace_id"] for e in entries])
+    kept = labelled if labelled is not None and labelled.count else None
     if fmt == "jsonl":
-        lines = "".join(stable_stringify(e) + "\n" for e in entries)
-        _write_atomically(out, {"market-events.jsonl": lines}, force)
-        return len(entries)
-    files = islandflow_fixture(run_dir, manifest, entries, sl)
-    _write_atomically(out, {name: stable_stringify(value) + "\n" for name, value in files.items()},
-                      force)
-    return len(entries)
+        files = {"market-events.jsonl": "".join(stable_stringify(e) + "\n" for e in entries)}
+        if kept is not None:
+            files[LABELS_FILE] = stable_stringify(kept.labels) + "\n"
+            files[OUTPUTS_FILE] = stable_stringify(kept.outputs) + "\n"
+    else:
+        values = islandflow_fixture(run_dir, manifest, entries, sl, kept)
+        files = {name: stable_stringify(value) + "\n" for name, value in values.items()}
+    _write_atomically(out, files, force)
+    return Exported(len(entries), kept.count if kept else 0,
+                    labelled.dropped if labelled else 0)
 
 
 def islandflow_fixture(run_dir: Path, manifest: dict[str, Any], entries: list[dict[str, Any]],
-                       sl: Slice) -> dict[str, Any]:
-    """The fixture's four JSON values, keyed by file name."""
-    import json
-
+                       sl: Slice, labelled: SliceLabels | None = None) -> dict[str, Any]:
+    """The fixture's JSON values, keyed by file name: four, six with labels."""
     profile = json.loads((run_dir / "parameter_snapshot.json").read_text("utf-8"))
     seed_bundle = manifest["seed_bundle"]
     snapshot = {"generator_version": f"tapesim-{__version__}", "profile": profile,
@@ -198,7 +275,7 @@ def islandflow_fixture(run_dir: Path, manifest: dict[str, Any], entries: list[di
     counts: dict[str, int] = {}
     for e in entries:
         counts[e["kind"]] = counts.get(e["kind"], 0) + 1
-    fixture_manifest = {
+    fixture_manifest: dict[str, Any] = {
         "manifest_version": FIXTURE_FORMAT,
         "generator": {"name": "tapesim", "version": LOADER_VERSION},
         "run": {"run_id": manifest["run_id"], "run_name": f"{manifest['profile']} seed "
@@ -228,5 +305,20 @@ def islandflow_fixture(run_dir: Path, manifest: dict[str, Any], entries: list[di
         "expected_output_contract": {"hidden_labels_embedded_in_market_events": False,
                                      "labels_path": None, "smart_flow_outputs_path": None},
     }
-    return {"manifest.json": fixture_manifest, EVENTS_FILE: entries,
-            "provenance.json": provenance, "parameter-snapshot.json": snapshot}
+    files = {"manifest.json": fixture_manifest, EVENTS_FILE: entries,
+             "provenance.json": provenance, "parameter-snapshot.json": snapshot}
+    if labelled is None:
+        return files
+    fixture_manifest["run"]["scenario_id"] = labelled.labels["scenario_id"]
+    fixture_manifest["artifacts"].update(labels_path=LABELS_FILE,
+                                         smart_flow_outputs_path=OUTPUTS_FILE)
+    fixture_manifest["expected_output_contract"] = {
+        "hidden_labels_embedded_in_market_events": False,
+        "labels_path": LABELS_FILE,
+        "smart_flow_outputs_path": OUTPUTS_FILE,
+        "labels_hash": stable_hash(labelled.labels),
+        "smart_flow_outputs_hash": stable_hash(labelled.outputs),
+        "label_count": labelled.count,
+        "expected_output_count": len(labelled.outputs["expectations"]),
+    }
+    return {**files, LABELS_FILE: labelled.labels, OUTPUTS_FILE: labelled.outputs}

@@ -6,8 +6,10 @@ option prints), and checks every invariant row by row (streamed in batches):
 schema, replay order, contiguous run-wide seq, trace ids, ingest after source,
 prices on their grid, positive sizes, uncrossed quotes, exchange codes, the option
 kinds' checks (:mod:`tapesim.io.verify_options`), conservation, provenance
-alignment. Returns the problems found, each one line naming the file and what is
-wrong; an empty list means the run is sound.
+alignment, and for a scenario run its labels and expected outputs against the
+events they reference (:mod:`tapesim.io.verify_labels`). Returns the problems
+found, each one line naming the file and what is wrong; an empty list means the
+run is sound.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from tapesim.io.manifest import (
     snapshot_hash,
 )
 from tapesim.io.merge import windowed_merge
+from tapesim.io.verify_labels import label_problems
 from tapesim.io.verify_options import (
     AT_SEQ,
     ContractIds,
@@ -80,7 +83,18 @@ def verify_run(run_dir: Path) -> list[str]:
     _check_events(run_dir, manifest, problems)
     _check_provenance(run_dir, manifest, problems)
     _check_conservation(manifest, problems)
+    _check_labels(run_dir, manifest, problems)
     return list(problems)
+
+
+def _check_labels(run_dir: Path, manifest: dict[str, Any], problems: _Problems) -> None:
+    """A scenario run's labels and expected outputs (:mod:`tapesim.io.verify_labels`)."""
+    try:
+        found = label_problems(run_dir, manifest)
+    except (OSError, pa.ArrowException, KeyError, TypeError, ValueError) as err:
+        found = [f"labels cannot be checked against the events: {type(err).__name__}: {err}"]
+    for text in found:
+        problems.add(text)
 
 
 def _check_conservation(manifest: dict[str, Any], problems: _Problems) -> None:

@@ -62,6 +62,13 @@ def _rows(run_dir: Path, stem: str, expr: pc.Expression, columns: list[str] | No
     return table.sort_by("seq").to_pylist()
 
 
+def _in_force(rows: list[dict[str, Any]], anchor_seq: int) -> dict[str, Any]:
+    """Of the updates matching what the anchor recorded (seq order), the last one replayed
+    before it, else the first after it."""
+    before = [r for r in rows if r["seq"] < anchor_seq]
+    return before[-1] if before else rows[0]
+
+
 def _ref(role: str, kind: str, row: dict[str, Any], description: str) -> dict[str, Any]:
     return {"role": role, "event_kind": kind, "event_id": row["trace_id"],
             "trace_id": row["trace_id"], "source_ts": row["source_ts"], "seq": row["seq"],
@@ -143,7 +150,7 @@ class LabelWriter:
                          & (pc.field("askSize") == anchor["execution_nbbo_ask_size"]),
                          ["trace_id", "source_ts", "seq"])
             if rows:
-                out.append(_ref("context", "option_nbbo", rows[-1],
+                out.append(_ref("context", "option_nbbo", _in_force(rows, anchor["seq"]),
                                 "OPRA NBBO in force at the anchor print."))
         if anchor.get("execution_underlying_ts") is not None:
             rows = _rows(self.run_dir, "equity_quotes",
@@ -153,7 +160,7 @@ class LabelWriter:
                          & (pc.field("ask") == anchor["execution_underlying_ask"]),
                          ["trace_id", "source_ts", "seq"])
             if rows:
-                out.append(_ref("context", "equity_quote", rows[-1],
+                out.append(_ref("context", "equity_quote", _in_force(rows, anchor["seq"]),
                                 "Underlying SIP quote in force at the anchor print."))
         return out
 

@@ -66,7 +66,8 @@ class OptionTape:
     FLUSH_SPAN_MS = 300_000
 
     def __init__(
-        self, path: Path, open_ms: int, latency_ms: float, gen: np.random.Generator
+        self, path: Path, open_ms: int, latency_ms: float, gen: np.random.Generator,
+        n_contracts: int,
     ) -> None:
         self._writer = pa.ipc.new_file(str(path), OPTION_SPOOL_SCHEMA)
         self._open_ms = open_ms
@@ -78,6 +79,9 @@ class OptionTape:
         self._rows = 0
         self._flush_at = open_ms + self.FLUSH_SPAN_MS
         self.cause = -1  # set while an injected scenario acts (see tapesim.scenarios)
+        # When the feed delivered each contract's latest NBBO (ms): a print is never
+        # delivered before the quote it traded against.
+        self.nbbo_ingest = np.zeros(n_contracts, dtype=np.int64)
         self.nbbo_count = 0
         self.print_count = 0
 
@@ -96,6 +100,7 @@ class OptionTape:
         self._close_prints()
         ts = self._open_ms + np.asarray(times_ns, dtype=np.int64) // NS_PER_MS
         ingest = ts + (self._gen.standard_exponential(n) * self._latency_ms).astype(np.int64)
+        np.maximum.at(self.nbbo_ingest, np.asarray(contracts, dtype=np.int64), ingest)
         self._segments.append((n, {"kind": NBBO, "ts": ts, "ingest_ts": ingest, "price": bids,
                                    "ask": asks, "size": bid_sizes, "ask_size": ask_sizes,
                                    "contract": contracts, "cause": self.cause}))
@@ -105,12 +110,14 @@ class OptionTape:
     def trade(
         self, now_ns: int, contract: int, price: int, size: int, venue: int, agent: int,
         contra: int, parent: int, conditions: int, nbbo: tuple[int, int, int, int, int] | None,
-        underlying: tuple[int, int, int] | None, effect: int,
+        underlying: tuple[int, int, int] | None, effect: int, not_before: int = 0,
     ) -> None:
         """One option print. ``nbbo`` = (bid, ask, bid size, ask size, ts ms) in force,
-        ``underlying`` = (bid, ask, ts ms) of the SIP quote in force."""
+        ``underlying`` = (bid, ask, ts ms) of the SIP quote in force; the feed delivers
+        it no earlier than ``not_before`` (ms) nor than the contract's latest NBBO."""
         ts = self.ms(now_ns)
-        ingest = ts + int(self._gen.standard_exponential() * self._latency_ms)
+        ingest = max(ts + int(self._gen.standard_exponential() * self._latency_ms),
+                     int(self.nbbo_ingest[contract]), not_before)
         nb = nbbo if nbbo is not None else (NONE,) * 5
         und = underlying if underlying is not None else (NONE,) * 3
         self._prints.append([PRINT, ts, ingest, price, 0, size, 0, venue, agent, contra, parent,

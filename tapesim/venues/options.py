@@ -196,10 +196,8 @@ class OptionVenues:
 
     def _republish(self, c: int) -> None:
         """Re-consolidate one contract after a fill; publish it now if it changed."""
-        s = self.slots
-        one = SlotQuotes(*(x[:, c:c + 1][:, None, :] for x in s)).consolidated()
         now = np.array([self.now], dtype=np.int64)
-        self._publish(np.array([c]), one, now)
+        self._publish(np.array([c]), self._consolidated(c), now)
 
     # --- executions ----------------------------------------------------------
     def refresh(self, c: int) -> None:
@@ -215,7 +213,14 @@ class OptionVenues:
                 s.ask_size[k, c] = size
             if s.bid_size[k, c] > 0:
                 s.bid_size[k, c] = size
+        nb = self._consolidated(c)
+        if all(int(new[0, 0]) == int(held[c]) for new, held in zip(nb, self.nbbo, strict=True)):
+            best = int(np.argmin(np.where(s.ask_size[:, c] > 0, s.ask[:, c], NO_ASK)))
+            s.ask_size[best, c] += 1  # a re-post always shows: the best offer one lot larger
         self._republish(c)
+
+    def _consolidated(self, c: int) -> OptionNBBOs:
+        return SlotQuotes(*(x[:, c:c + 1][:, None, :] for x in self.slots)).consolidated()
 
     def take(self, agent: int, c: int, side: int, qty: int, limit: int, conditions: int,
              parent: int = -1, venue: int = -1) -> int:
@@ -291,7 +296,7 @@ class OptionVenues:
         last = self.stock_tape.last_quote
         underlying = None if last is None else (last[1], last[2], last[0])
         self.tape.trade(self.now, c, price, qty, venue, agent, contra, parent, conditions,
-                        nbbo, underlying, effect)
+                        nbbo, underlying, effect, self.stock_tape.last_quote_ingest)
         stock = mk.ctx.venues
         spot = stock.mid() / 100.0 if stock.two_sided() else mk.fair(
             mk.ctx.latent.index(self.now))

@@ -61,6 +61,7 @@ class Tape:
         self.print_count = 0
         # The SIP quote in force: (ts ms, bid, ask) of the last NBBO written, if any.
         self.last_quote: tuple[int, int, int] | None = None
+        self.last_quote_ingest = 0  # ... and when the feed delivered it (ms)
 
     def _latency(self) -> int:
         return int(self._draws.exponential() * self._latency_ms)
@@ -70,7 +71,8 @@ class Tape:
         c = self._cols
         c[0].append(QUOTE)
         c[1].append(ts)
-        c[2].append(ts + self._latency())
+        ingest = ts + self._latency()
+        c[2].append(ingest)
         c[3].append(bid)
         c[4].append(ask)
         c[5].append(0)
@@ -81,6 +83,7 @@ class Tape:
         c[10].append(self.cause)
         self.quote_count += 1
         self.last_quote = (ts, bid, ask)
+        self.last_quote_ingest = ingest
         if len(c[0]) >= self.FLUSH_ROWS or ts >= self._flush_at:
             self.flush()
 
@@ -95,8 +98,9 @@ class Tape:
         c = self._cols
         c[0] += [QUOTE] * n
         c[1] += ts
-        c[2] += [t + int(e * latency_ms)
-                 for t, e in zip(ts, self._draws.exponentials(n), strict=True)]
+        ingest = [t + int(e * latency_ms)
+                  for t, e in zip(ts, self._draws.exponentials(n), strict=True)]
+        c[2] += ingest
         c[3] += bids
         c[4] += asks
         c[5] += [0] * n
@@ -106,6 +110,7 @@ class Tape:
         c[10] += [self.cause] * n
         self.quote_count += n
         self.last_quote = (ts[-1], bids[-1], asks[-1])
+        self.last_quote_ingest = ingest[-1]
         if len(c[0]) >= self.FLUSH_ROWS or ts[-1] >= self._flush_at:
             self.flush()
 
