@@ -68,9 +68,9 @@ def test_window_start_is_honoured(tmp_path: Path) -> None:
 GOLDEN_STREAM_SHA256 = "62378774ae324d30aebf9199766e4ddf8e2843b605d6132b198fb8c6c0bddaa2"
 GOLDEN_COUNTS = {"equity_quote": 11843, "equity_print": 2809, "option_nbbo": 0,
                  "option_print": 0, "total": 14652}
-GOLDEN_OPTIONS_SHA256 = "4f86f1133177dffc532852f40b8a4b9b2329c6ae1c671e51b407455fce9a9ac1"
-GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11940, "equity_print": 3211, "option_nbbo": 63458,
-                         "option_print": 679, "total": 79288}
+GOLDEN_OPTIONS_SHA256 = "4b97e3d60c947edb08559b95c83127daf83afba46739474b9fc86ac7a0a872c7"
+GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11940, "equity_print": 3211, "option_nbbo": 84659,
+                         "option_print": 679, "total": 100489}
 
 
 def test_golden_tiny_run(tiny_run: Path) -> None:

@@ -546,11 +546,11 @@ def test_no_static_arbitrage_right_after_the_whole_chain_is_requoted(
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "quotes between full requotes are not all current: contracts beyond active_days are "
-    "requoted only every slow_requote_s (a deep in-the-money long-dated put keeps a price "
-    "from up to a minute ago), and each maker holds a value until it moves by "
-    "requote_vol_points of vega, which for same-day contracts near the money lets "
-    "neighbouring strikes lag by different amounts (negative butterflies of cents)"))
+    "quotes between full requotes are not all current: contracts outside the fast set "
+    "(beyond active_days, or out of the money beyond active_z) are requoted only every "
+    "slow_requote_s, so a deep in-the-money long-dated put keeps a price from up to a "
+    "minute ago (parity off by tens of cents) and strikes at the edge of the fast set "
+    "disagree with their slow neighbours (butterflies of -0.2 across the boundary)"))
 def test_no_static_arbitrage_between_full_requotes(tiny_options_run: Path) -> None:
     problems, _ = arbitrage_problems(tiny_options_run, tiny_options_config(), "SPY",
                                      EVERY_10S)

@@ -184,13 +184,19 @@ class OptionMakers:
         return self._shade(idx, bid, ask, sizes)
 
     def _held(self, idx: np.ndarray, theo: np.ndarray, veg: np.ndarray) -> np.ndarray:
-        """The values the makers quote: each contract's value is held until it moves by
-        more than ``requote_vol_points`` of vega (or a cent) from the last one quoted."""
+        """The values the makers quote. A maker requotes an expiry as a whole, once any of
+        its contracts' values has moved by more than ``requote_vol_points`` of vega (or a
+        cent) from the one last quoted; until then the expiry's values are held. Holding
+        whole expiries keeps strikes of one expiry consistent with each other."""
         threshold = np.maximum(self.cfg.requote_vol_points / 100.0 * veg, 1.0)
+        expiry = self.chain.expiry_index[idx]
+        starts = np.flatnonzero(np.r_[True, expiry[1:] != expiry[:-1]])  # idx is expiry-major
+        sizes = np.diff(np.r_[starts, idx.size])
         last = self.quoted_theo[idx]
         out = np.empty_like(theo)
         for s in range(theo.shape[0]):
             moved = ~(np.abs(theo[s] - last) < threshold)  # a first quote (NaN) moves
+            moved = np.repeat(np.logical_or.reduceat(moved, starts), sizes)
             last = np.where(moved, theo[s], last)
             out[s] = last
         self.quoted_theo[idx] = last
