@@ -148,18 +148,36 @@ def _lots(d: Draws, low: int, high: int, alpha: float) -> int:
     return min(int(low * (1.0 - d.uniform()) ** (-1.0 / alpha)), high)
 
 
-class RetailOptions:
-    """Retail option traders of one underlying."""
+class OptionPopulation:
+    """One option-flow population: its own agent and random stream, arriving at
+    :meth:`per_second` times the underlying's option activity."""
+
+    AGENT = ""
 
     def __init__(self, desk: OptionDesk, draws_for: Callable[..., Draws]) -> None:
         self.desk = desk
-        self.agent = desk.ctx.ledger.register("retail-options")
-        self.draws = draws_for("agent", "retail-options")
+        self.agent = desk.ctx.ledger.register(self.AGENT)
+        self.draws = draws_for("agent", self.AGENT)
+
+    def per_second(self) -> float:
+        raise NotImplementedError
+
+    def rate(self, now_ns: int) -> float:
+        return self.per_second() * self.desk.activity(now_ns)
+
+
+class RetailOptions(OptionPopulation):
+    """Retail option traders of one underlying."""
+
+    AGENT = "retail-options"
+
+    def __init__(self, desk: OptionDesk, draws_for: Callable[..., Draws]) -> None:
+        super().__init__(desk, draws_for)
         self.call_share = (desk.cfg.etf_call_share if desk.ctx.symbol.is_etf
                            else desk.cfg.retail_call_share)
 
-    def rate(self, now_ns: int) -> float:
-        return self.desk.cfg.retail_per_s * self.desk.activity(now_ns)
+    def per_second(self) -> float:
+        return self.desk.cfg.retail_per_s
 
     def act(self) -> None:
         desk, d, cfg = self.desk, self.draws, self.desk.cfg
@@ -190,18 +208,15 @@ class RetailOptions:
             desk.venues.take(self.agent, c, side, qty, touch, FILL)
 
 
-class ComplexOrders:
+class ComplexOrders(OptionPopulation):
     """Institutional multi-leg packages traded against a maker near the net mid."""
 
     STRUCTURES = ("vertical", "straddle", "strangle", "calendar", "roll")
 
-    def __init__(self, desk: OptionDesk, draws_for: Callable[..., Draws]) -> None:
-        self.desk = desk
-        self.agent = desk.ctx.ledger.register("institutional-options")
-        self.draws = draws_for("agent", "institutional-options")
+    AGENT = "institutional-options"
 
-    def rate(self, now_ns: int) -> float:
-        return self.desk.cfg.complex_per_hour / 3600.0 * self.desk.activity(now_ns)
+    def per_second(self) -> float:
+        return self.desk.cfg.complex_per_hour / 3600.0
 
     def _legs(self, kind: str) -> list[tuple[int, int]]:
         """(contract, side) per leg of the package, the first leg bought."""
@@ -240,16 +255,13 @@ class ComplexOrders:
                               conditions, parent)
 
 
-class Sweeps:
+class Sweeps(OptionPopulation):
     """Benign intermarket sweeps: ISO children to every venue showing the contract."""
 
-    def __init__(self, desk: OptionDesk, draws_for: Callable[..., Draws]) -> None:
-        self.desk = desk
-        self.agent = desk.ctx.ledger.register("sweep-options")
-        self.draws = draws_for("agent", "sweep-options")
+    AGENT = "sweep-options"
 
-    def rate(self, now_ns: int) -> float:
-        return self.desk.cfg.sweeps_per_hour / 3600.0 * self.desk.activity(now_ns)
+    def per_second(self) -> float:
+        return self.desk.cfg.sweeps_per_hour / 3600.0
 
     def act(self) -> None:
         desk, d = self.desk, self.draws
@@ -267,16 +279,13 @@ class Sweeps:
                                    levels=3)
 
 
-class Hedgers:
+class Hedgers(OptionPopulation):
     """Institutions buying protective puts and writing covered calls."""
 
-    def __init__(self, desk: OptionDesk, draws_for: Callable[..., Draws]) -> None:
-        self.desk = desk
-        self.agent = desk.ctx.ledger.register("hedger-options")
-        self.draws = draws_for("agent", "hedger-options")
+    AGENT = "hedger-options"
 
-    def rate(self, now_ns: int) -> float:
-        return self.desk.cfg.hedgers_per_hour / 3600.0 * self.desk.activity(now_ns)
+    def per_second(self) -> float:
+        return self.desk.cfg.hedgers_per_hour / 3600.0
 
     def act(self) -> None:
         desk, d = self.desk, self.draws

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -21,7 +20,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from tapesim.sim.calendar import REGULAR_OPEN, Session, close_time, epoch_ms, is_trading_day
 from tapesim.sim.options_config import OptionsConfig, ScenarioConfig
-from tapesim.sim.strict import Strict
+from tapesim.sim.strict import Strict, venue_codes
 
 
 class ConfigError(ValueError):
@@ -106,12 +105,7 @@ class VenueConfig(Strict):
     @field_validator("lit", "trf")
     @classmethod
     def _codes(cls, v: list[str]) -> list[str]:
-        if not v or len(set(v)) != len(v):
-            raise ValueError("must be a non-empty list of distinct venue codes")
-        bad = [c for c in v if not re.fullmatch(r"[A-Z0-9_]{1,8}", c)]
-        if bad:
-            raise ValueError(f"venue codes are 1-8 upper-case letters, digits or _: {bad}")
-        return v
+        return venue_codes(v)
 
     @model_validator(mode="after")
     def _disjoint(self) -> VenueConfig:

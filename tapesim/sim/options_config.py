@@ -7,12 +7,11 @@ readable. Every model forbids unknown keys.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tapesim.sim.strict import Strict
+from tapesim.sim.strict import Strict, venue_codes
 
 
 class OptionMakerConfig(Strict):
@@ -87,12 +86,7 @@ class OptionsConfig(Strict):
     @field_validator("venues")
     @classmethod
     def _codes(cls, v: list[str]) -> list[str]:
-        if not v or len(set(v)) != len(v):
-            raise ValueError("must be a non-empty list of distinct option venue codes")
-        bad = [c for c in v if not re.fullmatch(r"[A-Z0-9_]{1,8}", c)]
-        if bad:
-            raise ValueError(f"venue codes are 1-8 upper-case letters, digits or _: {bad}")
-        return v
+        return venue_codes(v)
 
 
 class ScenarioConfig(Strict):

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def venue_codes(codes: list[str]) -> list[str]:
+    """A field validator's check of a list of venue codes: non-empty, distinct, short."""
+    if not codes or len(set(codes)) != len(codes):
+        raise ValueError("must be a non-empty list of distinct venue codes")
+    bad = [c for c in codes if not re.fullmatch(r"[A-Z0-9_]{1,8}", c)]
+    if bad:
+        raise ValueError(f"venue codes are 1-8 upper-case letters, digits or _: {bad}")
+    return codes
