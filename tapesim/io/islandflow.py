@@ -38,7 +38,7 @@ import pyarrow.dataset as ds
 from tapesim import __version__
 from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT, EventKind
 from tapesim.io.manifest import PROVENANCE, RunDirectoryError, open_run
-from tapesim.io.stable_json import stable_hash, stable_stringify
+from tapesim.io.stable_json import fnv1a32_many, hash_text, stable_hash, stable_stringify
 from tapesim.io.verify_labels import EXPECTATION_KEYS, LABEL_KEYS
 from tapesim.io.writer import check_output
 from tapesim.sim.calendar import NEW_YORK, epoch_ms
@@ -50,6 +50,10 @@ EVENTS_FILE = "market-events.json"
 LABELS_FILE = "labels.json"
 OUTPUTS_FILE = "smart-flow-expected-outputs.json"
 FORMATS = ("islandflow", "jsonl")
+
+
+class Rendered(str):
+    """A value already in its stable stringification."""
 
 
 class ExportError(ValueError):
@@ -253,7 +257,8 @@ def export_run(run_dir: Path, out: Path, fmt: str, sl: Slice, force: bool = Fals
             files[OUTPUTS_FILE] = stable_stringify(kept.outputs) + "\n"
     else:
         values = islandflow_fixture(run_dir, manifest, entries, sl, kept)
-        files = {name: stable_stringify(value) + "\n" for name, value in values.items()}
+        files = {name: (value if isinstance(value, Rendered) else stable_stringify(value)) + "\n"
+                 for name, value in values.items()}
     _write_atomically(out, files, force)
     return Exported(len(entries), kept.count if kept else 0,
                     labelled.dropped if labelled else 0)
@@ -272,6 +277,13 @@ def islandflow_fixture(run_dir: Path, manifest: dict[str, Any], entries: list[di
     start_ts = _window(manifest, sl)[0]
     run = {"run_id": manifest["run_id"], "seed_bundle": seed_bundle, "start_ts": start_ts,
            "event_count": len(entries), "parameter_snapshot_hash": snapshot_hash}
+    # Each event is stringified once; the events array and the batch are built from
+    # those texts exactly as stable_stringify would build them (keys in sorted order).
+    texts = [stable_stringify(e) for e in entries]
+    events_text = Rendered("[" + ",".join(texts) + "]")
+    batch_text = ('{"events":' + events_text + ',"provenance_by_trace_id":'
+                  + stable_stringify(provenance) + ',"run":' + stable_stringify(run) + "}")
+    event_hashes = [f"fnv1a32:{h:08x}" for h in fnv1a32_many(texts)]
     counts: dict[str, int] = {}
     for e in entries:
         counts[e["kind"]] = counts.get(e["kind"], 0) + 1
@@ -284,11 +296,11 @@ def islandflow_fixture(run_dir: Path, manifest: dict[str, Any], entries: list[di
         "profile_identity": {"profile_hash": stable_hash(profile)},
         "parameter_snapshot_hash": snapshot_hash,
         "event_hashes": {
-            "batch_hash": stable_hash({"run": run, "events": entries,
-                                       "provenance_by_trace_id": provenance}),
-            "events_hash": stable_hash(entries),
+            "batch_hash": hash_text(batch_text),
+            "events_hash": hash_text(events_text),
             "events": [{"index": i, "kind": e["kind"], "trace_id": e["event"]["trace_id"],
-                        "hash": stable_hash(e)} for i, e in enumerate(entries)],
+                        "hash": h} for i, (e, h) in enumerate(zip(entries, event_hashes,
+                                                                   strict=True))],
         },
         "replay_plan": {
             "market_events_path": EVENTS_FILE,
@@ -305,7 +317,7 @@ def islandflow_fixture(run_dir: Path, manifest: dict[str, Any], entries: list[di
         "expected_output_contract": {"hidden_labels_embedded_in_market_events": False,
                                      "labels_path": None, "smart_flow_outputs_path": None},
     }
-    files = {"manifest.json": fixture_manifest, EVENTS_FILE: entries,
+    files = {"manifest.json": fixture_manifest, EVENTS_FILE: events_text,
              "provenance.json": provenance, "parameter-snapshot.json": snapshot}
     if labelled is None:
         return files

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import json
 import math
+from functools import lru_cache
 from typing import Any
+
+import numpy as np
 
 FNV_OFFSET = 0x811C9DC5
 FNV_PRIME = 0x01000193
@@ -65,6 +68,15 @@ def _utf16_key(text: str) -> bytes:
     return text.encode("utf-16-be", "surrogatepass")
 
 
+_quote = json.encoder.encode_basestring  # JSON string literal, non-ASCII kept raw
+
+
+@lru_cache(maxsize=4096)
+def _key_order(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(key, its quoted form + ':') in UTF-16 order; objects of one shape repeat a lot."""
+    return tuple((k, _quote(k) + ":") for k in sorted(keys, key=_utf16_key))
+
+
 def stable_stringify(value: Any) -> str:
     if value is None:
         return "null"
@@ -75,25 +87,54 @@ def stable_stringify(value: Any) -> str:
     if isinstance(value, int | float):
         return js_number(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _quote(value)
     if isinstance(value, list | tuple):
         items = ("null" if v is UNDEFINED else stable_stringify(v) for v in value)
         return "[" + ",".join(items) + "]"
     if isinstance(value, dict):
-        keys = sorted((k for k, v in value.items() if v is not UNDEFINED), key=_utf16_key)
-        parts = (json.dumps(k, ensure_ascii=False) + ":" + stable_stringify(value[k]) for k in keys)
+        keys = tuple(k for k, v in value.items() if v is not UNDEFINED)
+        parts = (quoted + stable_stringify(value[k]) for k, quoted in _key_order(keys))
         return "{" + ",".join(parts) + "}"
     raise TypeError(f"cannot stringify a {type(value).__name__}")
 
 
+def _code_units(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-16-le", "surrogatepass"), dtype="<u2")
+
+
 def fnv1a32(text: str) -> int:
     h = FNV_OFFSET
-    data = text.encode("utf-16-le", "surrogatepass")
-    for i in range(0, len(data), 2):
-        h ^= data[i] | (data[i + 1] << 8)
-        h = (h * FNV_PRIME) & 0xFFFFFFFF
+    for unit in _code_units(text).tolist():
+        h = ((h ^ unit) * FNV_PRIME) & 0xFFFFFFFF
     return h
 
 
+def fnv1a32_many(texts: list[str]) -> list[int]:
+    """:func:`fnv1a32` of many strings, one column of code units at a time across all of
+    them (the hash is sequential within a string, not across strings)."""
+    if not texts:
+        return []
+    units = [_code_units(t) for t in texts]
+    lengths = np.array([u.size for u in units])
+    order = np.argsort(-lengths, kind="stable")  # longest first: live rows are a prefix
+    table = np.zeros((len(texts), int(lengths.max())), dtype=np.uint64)
+    for row, i in enumerate(order.tolist()):
+        table[row, :lengths[i]] = units[i]
+    live = np.searchsorted(-lengths[order], -np.arange(table.shape[1]), side="left")
+    h = np.full(len(texts), FNV_OFFSET, dtype=np.uint64)
+    prime, mask = np.uint64(FNV_PRIME), np.uint64(0xFFFFFFFF)
+    for column in range(table.shape[1]):
+        k = live[column]
+        h[:k] = ((h[:k] ^ table[:k, column]) * prime) & mask
+    out = np.empty(len(texts), dtype=np.uint64)
+    out[order] = h
+    return [int(x) for x in out]
+
+
+def hash_text(text: str) -> str:
+    """The stable hash of an already stringified value."""
+    return f"fnv1a32:{fnv1a32(text):08x}"
+
+
 def stable_hash(value: Any) -> str:
-    return f"fnv1a32:{fnv1a32(stable_stringify(value)):08x}"
+    return hash_text(stable_stringify(value))
