@@ -130,10 +130,13 @@ class Tracer:
         republish, take, print_ = (OptionVenues._republish, OptionVenues.take,
                                    OptionVenues._print)
 
-        def traced_nbbos(tape: OptionTape, times: Any, contracts: Any, *values: Any) -> None:
-            cols = [np.asarray(times), np.asarray(contracts), *map(np.asarray, values)]
+        def traced_nbbos(tape: OptionTape, times: Any, contracts: Any, *values: Any,
+                         causes: Any = None) -> None:
+            quoted = values[:4]  # bids, asks, bid sizes, ask sizes (then the causes)
+            cols = [np.asarray(times), np.asarray(contracts), *map(np.asarray, quoted)]
             self.emitted += [tuple(int(v) for v in r) for r in zip(*cols, strict=True)]
-            nbbos(tape, times, contracts, *values)
+            nbbos(tape, times, contracts, *values) if causes is None else nbbos(
+                tape, times, contracts, *quoted, causes=causes)
 
         def traced_apply(venues: OptionVenues, block: Any, a: int, b: int) -> None:
             expected = self._expected_rows(venues, block, a, b)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from tapesim.events.models import (
@@ -191,7 +192,7 @@ def _check_kind_batch(
             set(t.column("underlying_id").drop_null().unique().to_pylist()) <= symbols):
         problems.add(f"{name}: underlying_id outside the manifest's symbols")
     if kind is OPTION_NBBO:
-        for text in option_nbbo_problems(t, state["contracts"]):
+        for text in option_nbbo_problems(t, state["contracts"], state["faults"]):
             problems.add(text)
     elif kind is OPTION_PRINT:
         venues = frozenset(manifest["venues"].get("options", []))
@@ -250,12 +251,26 @@ def _on_grid(name: str, column: str, values: np.ndarray, problems: _Problems) ->
         problems.add(f"{name}: {column} off the $0.01 grid")
 
 
+def _fault_quotes(run_dir: Path) -> np.ndarray:
+    """Seqs of option NBBOs an injected scenario caused: a feed fault may lock or cross
+    those, and only those."""
+    try:
+        prov = ds.dataset(run_dir / PROVENANCE).to_table(
+            columns=["trace_id"], filter=pc.is_valid(pc.field("scenario_id"))
+            & (pc.field("event_kind") == OPTION_NBBO.name))
+    except (OSError, pa.ArrowException):
+        return np.zeros(0, dtype=np.int64)
+    return np.array([int(t.rsplit(":", 1)[1]) for t in prov.column("trace_id").to_pylist()],
+                    dtype=np.int64)
+
+
 def _checked(kind: EventKind, run_dir: Path, manifest: dict[str, Any], problems: _Problems,
              counts: dict[str, int], digest: StreamDigest,
              contracts: ContractIds) -> Iterator[pa.Table]:
     """A kind's checked batches as core records; option prints' detail records go
     straight into the digest, in file order (which is seq order)."""
-    state: dict[str, Any] = {"contracts": contracts}
+    state: dict[str, Any] = {"contracts": contracts,
+                             "faults": _fault_quotes(run_dir) if kind is OPTION_NBBO else None}
     for t in _batches(run_dir / f"{kind.file_stem}.parquet", problems):
         _check_kind_batch(kind, t, manifest, state, problems)
         if state.get("broken"):

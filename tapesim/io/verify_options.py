@@ -134,16 +134,20 @@ class _Report(list[str]):
         return c
 
 
-def option_nbbo_problems(t: pa.Table, ids: ContractIds) -> list[str]:
-    """Problems of one batch of OptionNBBO rows."""
+def option_nbbo_problems(t: pa.Table, ids: ContractIds,
+                         faults: np.ndarray | None = None) -> list[str]:
+    """Problems of one batch of OptionNBBO rows. ``faults`` are the seqs of quotes an
+    injected feed fault caused: only those may be locked or crossed."""
     report = _Report(NBBO_FILE, t.column("seq").to_numpy())
     if t.num_rows == 0:
         return report
     c = report.contracts(t, ids)
     bid, ask = _num(t, "bid"), _num(t, "ask")
     bid_size, ask_size = t.column("bidSize").to_numpy(), t.column("askSize").to_numpy()
-    report.flag((bid < 0) | (bid >= ask), "a quote with bid < 0 or bid >= ask (locked or "
-                "crossed NBBO)")
+    excused = np.isin(report.seq, faults) if faults is not None and faults.size else False
+    report.flag(bid < 0, "a quote with bid < 0")
+    report.flag((bid >= ask) & ~excused, "a quote with bid >= ask (locked or crossed NBBO) "
+                "that no injected feed fault caused")
     report.flag((bid_size < 0) | (ask_size < 0), "bidSize or askSize < 0")
     report.flag((bid > 0) != (bid_size > 0), "a zero bid with a bidSize or a bid with bidSize 0")
     report.flag(ask_size == 0, "an ask with askSize 0")

@@ -49,7 +49,8 @@ class Policy:
     style: Style = "ask"
     duration_s: float = 120.0
     structure: Literal["single", "vertical", "straddle"] = "single"
-    freeze_s: float = 0.0  # feed freeze of the chosen contracts before trading
+    fault: Literal["none", "freeze", "stick"] = "none"  # a feed fault before trading ...
+    fault_s: float = 0.0  # ... lasting this long: the feed freezes, or a venue's bid sticks
     informed_s: float = 0.0  # look this far ahead in the latent path to pick the direction
     stock_follow_shares: int = 0  # then buy (or sell) this much stock, in the same direction
     event_days: int | None = None  # tag prints EVENT_<N>D
@@ -216,10 +217,22 @@ _ENTRIES = [
         "unclear", "unknown", "low", (0.0, 0.35), "abstain",
         (0.8, "high", "Alerting on stale-quote artefacts is a false positive."),
         Policy(right="call", z=0.2, days=(0, 14), orders=5, lots=(20, 60), style="stale-mid",
-               duration_s=6, freeze_s=20),
+               duration_s=6, fault="freeze", fault_s=20),
         (_r("stale-context", "quote_quality", "nbbo_stale_ratio_mean", "gte", 0.5,
             "The prints meet a frozen, stale NBBO."),), (),
         "A frozen feed makes mid prints look mispriced."),
+    ScenarioSpec(
+        "locked-crossed-quotes", "benign_trap",
+        "One venue's bid sticks at or through the offer; small prints meet a locked or "
+        "crossed NBBO.",
+        "abstain: a locked or crossed quote says nothing about intent",
+        "unclear", "unknown", "low", (0.0, 0.3), "abstain",
+        (0.7, "high", "Alerting on a crossed-market artefact is a false positive."),
+        Policy(right="call", z=0.1, days=(0, 7), orders=4, lots=(5, 20), duration_s=5,
+               fault="stick", fault_s=12),
+        (_r("crossed-context", "quote_quality", "crossed_quote_ratio", "gte", 0.5,
+            "The prints meet a locked or crossed NBBO."),), (),
+        "A stuck venue bid locks or crosses the market."),
     ScenarioSpec(
         "wide-spread-trap", "benign_trap",
         "Prints at the offer of a contract whose quote is very wide.",

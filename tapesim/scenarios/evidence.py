@@ -15,6 +15,7 @@ a name for them (CONTRACT.md §4) and are defined here:
                              MISSING or STALE)
   nbbo_stale_ratio_mean      share of prints placed STALE
   option_spread_bps_max      widest NBBO in force at a print, spread / mid in bps
+  crossed_quote_ratio        share of prints whose NBBO in force was locked or crossed
   sell_ratio                 premium share printed at B/BB
   sweep_ratio, complex_ratio share of prints with SWEEP/ISO, with COMPLEX/SPREAD
   opening_ratio              share of prints that opened the aggressor's position
@@ -76,6 +77,9 @@ def features(prints: list[dict[str, Any]], effects: list[str | None], side: str,
     out["nbbo_stale_ratio_mean"] = round(float((sides == "STALE").mean()), 6)
     spreads = [p["execution_nbbo_spread"] / p["execution_nbbo_mid"] * 1e4 for p in prints
                if p.get("execution_nbbo_mid")]
+    out["crossed_quote_ratio"] = round(float(np.mean([
+        p.get("execution_nbbo_bid") is not None
+        and p["execution_nbbo_bid"] >= p["execution_nbbo_ask"] for p in prints])), 6)
     if spreads:
         out["option_spread_bps_max"] = round(max(spreads), 2)
     out["sell_ratio"] = round(_share(notional, sell_aggr), 6)
@@ -135,6 +139,7 @@ def contradictions(label: dict[str, Any], values: dict[str, Any]) -> list[str]:
 FEATURE_KEYS = frozenset({
     "total_premium", "candidate_count", "nbbo_aggression_ratio_max",
     "nbbo_coverage_ratio_mean", "nbbo_stale_ratio_mean", "option_spread_bps_max",
+    "crossed_quote_ratio",
     "sell_ratio", "sweep_ratio", "complex_ratio", "opening_ratio", "zero_dte_ratio",
     "days_to_event", "net_directional_bias", "underlying_move_bps", "confirming_move_bps",
     "option_type"})

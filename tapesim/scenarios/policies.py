@@ -95,9 +95,12 @@ class Injection:
         yield env.timeout(max(s.start_ns - env.now, 0))
         self.desk.sync(env.now)
         contracts = self._contracts()
-        if s.policy.freeze_s > 0:
-            self.desk.venues.freeze(contracts, env.now + int(s.policy.freeze_s * NS_PER_S))
-            yield env.timeout(int(s.policy.freeze_s * NS_PER_S / 2))
+        fault_ns = int(s.policy.fault_s * NS_PER_S)
+        if s.policy.fault == "freeze":
+            self.desk.venues.freeze(contracts, env.now + fault_ns)
+            yield env.timeout(fault_ns // 2)
+        elif s.policy.fault == "stick":
+            self._stick(contracts[0], env.now + fault_ns)
         side = self._direction(s.side)
         venues = self.desk.ctx.venues
         self.anchor_mid = venues.mid() if venues.two_sided() else None
@@ -111,6 +114,14 @@ class Injection:
             yield from self._order(c, order_side, k)
         if s.policy.stock_follow_shares:
             yield from self._follow_in_stock(side)
+
+    def _stick(self, c: int, until_ns: int) -> None:
+        """One venue's bid sticks at the offer (locked) or a tick through it (crossed)."""
+        venues = self.desk.venues
+        ask = int(venues.nbbo.nbo[c])
+        bid = ask + self.desk.tick(ask) * self.draws.below(2)
+        with self._acting():
+            venues.stick(c, self.draws.below(venues.makers.n_slots), bid, until_ns, self.index)
 
     def _direction(self, side: int) -> int:
         """The informed policies look ahead in the latent path and trade its way."""

@@ -91,9 +91,10 @@ class OptionTape:
 
     def nbbos(
         self, times_ns: np.ndarray, contracts: np.ndarray, bids: np.ndarray, asks: np.ndarray,
-        bid_sizes: np.ndarray, ask_sizes: np.ndarray,
+        bid_sizes: np.ndarray, ask_sizes: np.ndarray, causes: np.ndarray | None = None,
     ) -> None:
-        """NBBO changes in time order (parallel arrays; prices in cents)."""
+        """NBBO changes in time order (parallel arrays; prices in cents). ``causes``, if
+        given, attributes each row (-1: none); else every row gets :attr:`cause`."""
         n = int(np.size(contracts))
         if n == 0:
             return
@@ -103,7 +104,8 @@ class OptionTape:
         np.maximum.at(self.nbbo_ingest, np.asarray(contracts, dtype=np.int64), ingest)
         self._segments.append((n, {"kind": NBBO, "ts": ts, "ingest_ts": ingest, "price": bids,
                                    "ask": asks, "size": bid_sizes, "ask_size": ask_sizes,
-                                   "contract": contracts, "cause": self.cause}))
+                                   "contract": contracts,
+                                   "cause": self.cause if causes is None else causes}))
         self.nbbo_count += n
         self._added(n, int(ts[-1]))
 

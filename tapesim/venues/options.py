@@ -17,7 +17,9 @@ when it was published, and the SIP quote in force. The last displayed offer of a
 contract is never taken out, so an NBBO with an ask is always in force.
 
 Feed faults. :meth:`OptionVenues.freeze` stops the feed publishing some contracts
-for a while (the venues still trade them), so prints meet a stale NBBO in force.
+for a while (the venues still trade them), so prints meet a stale NBBO in force;
+:meth:`OptionVenues.stick` holds one venue's bid at a bad price for a while, so the
+consolidated quote locks or crosses (those NBBOs are attributed to the fault).
 
 Positions. :class:`OptionLedger` moves contracts and premium between agents, so
 both sum to zero across agents at any time; each print is tagged opening or
@@ -116,6 +118,8 @@ class OptionVenues:
         self.ledger = OptionLedger(n)
         self.now = start_ns
         self.frozen: dict[int, int] = {}  # contract -> ns until which the feed does not publish it
+        # contract -> (slot, bid cents, until ns, cause): a venue quote stuck by a fault
+        self.stuck: dict[int, tuple[int, int, int, int]] = {}
 
     # --- consolidation -------------------------------------------------------
     def sync(self, now: int) -> None:
@@ -153,15 +157,54 @@ class OptionVenues:
             self._hold(block.slow, block.slow_slots, 0)
         if block.idx.size:
             rows = OptionNBBOs(*(x[r0:r1] for x in block.nbbo))
-            self._publish(block.idx, rows, block.times[r0:r1])
+            times = block.times[r0:r1]
+            causes = None
+            if self.stuck:
+                rows, causes = self._with_stuck(block, rows, r0, r1)
+            self._publish(block.idx, rows, times, causes)
             self._hold(block.idx, block.slots, r1 - 1)
+            self.stuck = {c: e for c, e in self.stuck.items() if e[2] > int(times[-1])}
 
     def _hold(self, idx: np.ndarray, quotes: SlotQuotes, row: int) -> None:
-        """Make the slot quotes of one row the quotes in force."""
+        """Make the slot quotes of one row the quotes in force (a stuck quote stays)."""
         for held, new in zip(self.slots, quotes, strict=True):
             held[:, idx] = new[:, row, :]
+        for c, (slot, bid, _, _) in self.stuck.items():
+            self.slots.bid[slot, c] = bid
+            self.slots.bid_size[slot, c] = max(int(self.slots.bid_size[slot, c]), 1)
 
-    def _publish(self, idx: np.ndarray, rows: OptionNBBOs, times: np.ndarray) -> None:
+    def _with_stuck(self, block: _Block, rows: OptionNBBOs, r0: int,
+                    r1: int) -> tuple[OptionNBBOs, np.ndarray]:
+        """The rows with each stuck venue quote in place of its maker's while it lasts, and
+        the cause of each (step, contract): the fault's scenario there, else -1."""
+        rows = OptionNBBOs(*(x.copy() for x in rows))
+        causes = np.full(rows.nbb.shape, -1, dtype=np.int64)
+        times = block.times[r0:r1]
+        for c, (slot, bid, until, cause) in self.stuck.items():
+            hit = np.flatnonzero(block.idx == c)
+            if hit.size == 0:
+                continue
+            col = int(hit[0])
+            live = times < until
+            quotes = SlotQuotes(*(x[:, r0:r1, col:col + 1].copy() for x in block.slots))
+            quotes.bid[slot, live, 0] = bid
+            quotes.bid_size[slot, live, 0] = np.maximum(quotes.bid_size[slot, live, 0], 1)
+            for held, new in zip(rows, quotes.consolidated(), strict=True):
+                held[:, col] = new[:, 0]
+            causes[live, col] = cause
+        return rows, causes
+
+    def stick(self, c: int, slot: int, bid: int, until_ns: int, cause: int) -> None:
+        """A venue's bad quote (a feed fault): slot ``slot`` shows ``bid`` on contract ``c``
+        until ``until_ns`` whatever its maker quotes, so the consolidated quote may lock or
+        cross; what it publishes meanwhile is attributed to ``cause``."""
+        self.stuck[c] = (slot, bid, until_ns, cause)
+        self.slots.bid[slot, c] = bid
+        self.slots.bid_size[slot, c] = max(int(self.slots.bid_size[slot, c]), 1)
+        self._republish(c)
+
+    def _publish(self, idx: np.ndarray, rows: OptionNBBOs, times: np.ndarray,
+                 causes: np.ndarray | None = None) -> None:
         """Publish each (step, contract) whose NBBO differs from the one before it."""
         changed = np.zeros(rows.nbb.shape, dtype=bool)
         for held, new in zip(self.nbbo, rows, strict=True):
@@ -176,7 +219,8 @@ class OptionVenues:
         if step.size == 0:
             return
         self.tape.nbbos(times[step], idx[col], rows.nbb[step, col], rows.nbo[step, col],
-                        rows.nbb_size[step, col], rows.nbo_size[step, col])
+                        rows.nbb_size[step, col], rows.nbo_size[step, col],
+                        None if causes is None else causes[step, col])
         hit = changed.any(axis=0)
         if self.frozen:  # a frozen contract keeps the NBBO it last published
             last_row = changed.shape[0] - 1 - np.argmax(changed[::-1], axis=0)
@@ -197,7 +241,9 @@ class OptionVenues:
     def _republish(self, c: int) -> None:
         """Re-consolidate one contract after a fill; publish it now if it changed."""
         now = np.array([self.now], dtype=np.int64)
-        self._publish(np.array([c]), self._consolidated(c), now)
+        fault = self.stuck.get(c)
+        causes = None if fault is None or fault[2] <= self.now else np.array([[fault[3]]])
+        self._publish(np.array([c]), self._consolidated(c), now, causes)
 
     # --- executions ----------------------------------------------------------
     def refresh(self, c: int) -> None:
