@@ -118,10 +118,9 @@ class Injection:
     def _stick(self, c: int, until_ns: int) -> None:
         """One venue's bid sticks at the offer (locked) or a tick through it (crossed)."""
         venues = self.desk.venues
-        ask = int(venues.nbbo.nbo[c])
-        bid = ask + self.desk.tick(ask) * self.draws.below(2)
         with self._acting():
-            venues.stick(c, self.draws.below(venues.makers.n_slots), bid, until_ns, self.index)
+            venues.stick(c, self.draws.below(venues.makers.n_slots), self.draws.below(2),
+                         until_ns, self.index)
 
     def _direction(self, side: int) -> int:
         """The informed policies look ahead in the latent path and trade its way."""

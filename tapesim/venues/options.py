@@ -169,9 +169,8 @@ class OptionVenues:
         """Make the slot quotes of one row the quotes in force (a stuck quote stays)."""
         for held, new in zip(self.slots, quotes, strict=True):
             held[:, idx] = new[:, row, :]
-        for c, (slot, bid, _, _) in self.stuck.items():
-            self.slots.bid[slot, c] = bid
-            self.slots.bid_size[slot, c] = max(int(self.slots.bid_size[slot, c]), 1)
+        for c in self.stuck:
+            self._cross(c)
 
     def _with_stuck(self, block: _Block, rows: OptionNBBOs, r0: int,
                     r1: int) -> tuple[OptionNBBOs, np.ndarray]:
@@ -180,28 +179,44 @@ class OptionVenues:
         rows = OptionNBBOs(*(x.copy() for x in rows))
         causes = np.full(rows.nbb.shape, -1, dtype=np.int64)
         times = block.times[r0:r1]
-        for c, (slot, bid, until, cause) in self.stuck.items():
+        for c, (slot, through, until, cause) in self.stuck.items():
             hit = np.flatnonzero(block.idx == c)
             if hit.size == 0:
                 continue
             col = int(hit[0])
             live = times < until
             quotes = SlotQuotes(*(x[:, r0:r1, col:col + 1].copy() for x in block.slots))
-            quotes.bid[slot, live, 0] = bid
+            others = np.delete(np.where(quotes.ask_size[:, :, 0] > 0, quotes.ask[:, :, 0],
+                                        NO_ASK), slot, axis=0).min(axis=0)
+            quotes.bid[slot, live, 0] = others[live] + through * self._tick(others[live])
             quotes.bid_size[slot, live, 0] = np.maximum(quotes.bid_size[slot, live, 0], 1)
             for held, new in zip(rows, quotes.consolidated(), strict=True):
                 held[:, col] = new[:, 0]
             causes[live, col] = cause
         return rows, causes
 
-    def stick(self, c: int, slot: int, bid: int, until_ns: int, cause: int) -> None:
-        """A venue's bad quote (a feed fault): slot ``slot`` shows ``bid`` on contract ``c``
-        until ``until_ns`` whatever its maker quotes, so the consolidated quote may lock or
-        cross; what it publishes meanwhile is attributed to ``cause``."""
-        self.stuck[c] = (slot, bid, until_ns, cause)
-        self.slots.bid[slot, c] = bid
-        self.slots.bid_size[slot, c] = max(int(self.slots.bid_size[slot, c]), 1)
+    def stick(self, c: int, slot: int, through: int, until_ns: int, cause: int) -> None:
+        """A venue's bad quote (a feed fault): until ``until_ns`` slot ``slot`` bids on
+        contract ``c`` at the other venues' best offer (``through`` = 0: locked) or that
+        many ticks above it (crossed), whatever its maker quotes; what the feed publishes
+        meanwhile is attributed to ``cause``."""
+        self.stuck[c] = (slot, through, until_ns, cause)
+        self._cross(c)
         self._republish(c)
+
+    def _cross(self, c: int) -> None:
+        """Apply contract ``c``'s stuck bid to the quotes in force."""
+        slot, through, _, _ = self.stuck[c]
+        s = self.slots
+        asks = np.where(s.ask_size[:, c] > 0, s.ask[:, c], NO_ASK)
+        best = int(np.delete(asks, slot).min())
+        s.bid[slot, c] = best + through * int(self._tick(np.array([best]))[0])
+        s.bid_size[slot, c] = max(int(s.bid_size[slot, c]), 1)
+
+    def _tick(self, prices: np.ndarray) -> np.ndarray:
+        if self.makers.chain.all_penny:
+            return np.ones_like(prices)
+        return np.where(prices >= 300, 5, 1)
 
     def _publish(self, idx: np.ndarray, rows: OptionNBBOs, times: np.ndarray,
                  causes: np.ndarray | None = None) -> None:
