@@ -85,7 +85,7 @@ def _option_rows() -> pa.Table:
         un = (*und[:2], OPEN + und[2]) if und else (-1,) * 3
         row = [kind, OPEN + ms, OPEN + ms + 2, price, ask, size, ask_size, venue,
                1 if printed else -1, 0 if printed else -1, -1, contract, cond, *nb, *un,
-               1 if printed else 0, -1]
+               1 if printed else 0, -1, -1]
         for name, value in zip(cols, row, strict=True):
             cols[name].append(value)
         shard.append(s)

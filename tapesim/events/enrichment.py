@@ -21,9 +21,11 @@ ETF_ROOTS = frozenset({"SPY", "QQQ", "IWM", "DIA", "TLT", "GLD", "SLV", "SMH", "
 SignalMode = Literal["smart-flow", "balanced", "all"]
 
 #: Trade conditions an option print may carry, in the order they are listed. A print
-#: may also carry ``EVENT_<N>D`` (an event N days out), listed last.
+#: may also carry ``EVENT_<N>D`` (an event N days out), listed last. LATE marks a trade
+#: reported after the fact; CANCEL and CORRECTION report on an earlier print, which
+#: provenance names (``references_trace_id``).
 CONDITIONS = ("FILL", "SWEEP", "ISO", "COMPLEX", "SPREAD", "OPENING", "CLOSING", "AUCTION",
-              "CROSS")
+              "CROSS", "LATE", "CANCEL", "CORRECTION")
 CONDITION_BIT = {name: 1 << i for i, name in enumerate(CONDITIONS)}
 SWEEP_OR_ISO = CONDITION_BIT["SWEEP"] | CONDITION_BIT["ISO"]
 EVENT_SHIFT = 16  # bits 16.. of a condition mask hold N + 1 of EVENT_<N>D, 0 for none

@@ -42,6 +42,7 @@ PROVENANCE_SCHEMA = pa.schema(
         ("parent_order_id", pa.string()),
         ("position_effect", pa.string()),  # option prints: the aggressor's opening/closing
         ("contra_position_effect", pa.string()),  # ... and the passive side's
+        ("references_trace_id", pa.string()),  # a CANCEL/CORRECTION print: the print it reports on
         ("scenario_id", pa.string()),
     ]
 )
@@ -94,6 +95,7 @@ class Canonicaliser:
         self._option_venue_bytes = np.array(
             [v.encode("ascii") for v in self.option_venues] or [b""], dtype="S8")
         self.contracts = ContractBook.of(self.shards)
+        self._printed: dict[tuple[int, int], str] = {}  # (shard, spool row) -> trace id
         names = sorted({a for s in self.shards for a in s.agents})
         self._agent_dict = pa.array(names)
         index = {a: i for i, a in enumerate(names)}
@@ -208,6 +210,26 @@ class Canonicaliser:
         return pc.cast(pa.DictionaryArray.from_arrays(indices, pa.array(POSITION_EFFECTS)),
                        pa.string())
 
+    def _references(self, rows: pa.Table, kind: np.ndarray, trace: pa.Array) -> pa.Array:
+        """The trace id of the earlier print a CANCEL or CORRECTION reports on.
+
+        Option prints are remembered by (shard, spool row) as they pass; a report always
+        comes after the print it names, so the name is known by then."""
+        n = rows.num_rows
+        if "refers" not in rows.column_names or not (kind == OPTION_PRINT.code).any():
+            return pa.nulls(n, pa.string())
+        printed = np.flatnonzero(kind == OPTION_PRINT.code)
+        shard = rows.column("shard").to_numpy()
+        local = rows.column("local").to_numpy()
+        refers = rows.column("refers").to_numpy(zero_copy_only=False)
+        traces = trace.to_pylist()
+        out: list[str | None] = [None] * n
+        for i in printed.tolist():
+            self._printed[(int(shard[i]), int(local[i]))] = traces[i]
+            if refers[i] >= 0:
+                out[i] = self._printed[(int(shard[i]), int(refers[i]))]
+        return pa.array(out, pa.string())
+
     def _scenarios(self, rows: pa.Table) -> pa.Array:
         cause = rows.column("cause").to_numpy(zero_copy_only=False).astype(np.int32)
         if not self.scenario_ids or (cause < 0).all():
@@ -239,6 +261,7 @@ class Canonicaliser:
                 "parent_order_id": parent_ids,
                 "position_effect": self._effects(rows, kind, 0),
                 "contra_position_effect": self._effects(rows, kind, 1),
+                "references_trace_id": self._references(rows, kind, trace),
                 "scenario_id": self._scenarios(rows),
             },
             schema=PROVENANCE_SCHEMA,

@@ -321,6 +321,7 @@ def _check_events(run_dir: Path, manifest: dict[str, Any], problems: _Problems) 
 def _check_provenance(run_dir: Path, manifest: dict[str, Any], problems: _Problems) -> None:
     row = 0
     run_id = manifest["run_id"]
+    earlier_prints: set[str] = set()
     for t in _batches(run_dir / PROVENANCE, problems):
         if t.schema != PROVENANCE_SCHEMA:
             problems.add(f"{PROVENANCE}: unexpected schema")
@@ -337,6 +338,16 @@ def _check_provenance(run_dir: Path, manifest: dict[str, Any], problems: _Proble
         if set(t.column("source_kind").unique().to_pylist()) != {"synthetic_market"}:
             problems.add(f"{PROVENANCE}: source_kind must be synthetic_market")
         option_print = np.array(kinds, dtype=object) == OPTION_PRINT.name
+        refs = t.column("references_trace_id")
+        reporting = pc.is_valid(refs).to_numpy(zero_copy_only=False)
+        for i in np.flatnonzero(option_print | reporting).tolist():  # in seq order
+            trace = t.column("trace_id")[i].as_py()
+            ref = refs[i].as_py()
+            if ref is not None and ref not in earlier_prints:
+                problems.add(f"{PROVENANCE}: {trace} reports on {ref}, which is not an "
+                             "earlier option print")
+            if option_print[i]:
+                earlier_prints.add(trace)
         for column in ("position_effect", "contra_position_effect"):
             effect = t.column(column)
             known = pc.is_in(effect, value_set=pa.array(POSITION_EFFECTS))

@@ -49,8 +49,10 @@ class Policy:
     style: Style = "ask"
     duration_s: float = 120.0
     structure: Literal["single", "vertical", "straddle"] = "single"
-    fault: Literal["none", "freeze", "stick"] = "none"  # a feed fault before trading ...
-    fault_s: float = 0.0  # ... lasting this long: the feed freezes, or a venue's bid sticks
+    # A feed fault: the feed freezes or a venue's bid sticks for fault_s before trading,
+    # or ("reports") fault_s after trading a late print, a cancel and a correction follow.
+    fault: Literal["none", "freeze", "stick", "reports"] = "none"
+    fault_s: float = 0.0
     informed_s: float = 0.0  # look this far ahead in the latent path to pick the direction
     stock_follow_shares: int = 0  # then buy (or sell) this much stock, in the same direction
     event_days: int | None = None  # tag prints EVENT_<N>D
@@ -206,10 +208,11 @@ _ENTRIES = [
         "directional_accumulation", "mixed", "high", (0.65, 0.9), "alert",
         (0.2, "low", "Confirmed flow should be caught."),
         Policy(right="call", z=0.3, days=(7, 30), orders=6, lots=(100, 250), duration_s=180,
-               informed_s=240, stock_follow_shares=30_000),
+               informed_s=360, stock_follow_shares=30_000),
         (BIG_PREMIUM, _r("underlying-confirms", "underlying_context", "confirming_move_bps",
                          "gte", 2.0, "The stock then moves the flow's way.")), (),
-        "Direction chosen from the latent path ahead; stock buying follows."),
+        "It waits (up to 30 min) for a coming latent move of 10 bps over its horizon, trades "
+        "options its way, then the stock."),
     ScenarioSpec(
         "stale-quote-trap", "benign_trap",
         "The OPRA feed freezes for a contract; harmless mid prints then look aggressive or stale.",
@@ -233,6 +236,18 @@ _ENTRIES = [
         (_r("crossed-context", "quote_quality", "crossed_quote_ratio", "gte", 0.5,
             "The prints meet a locked or crossed NBBO."),), (),
         "A stuck venue bid locks or crosses the market."),
+    ScenarioSpec(
+        "late-and-corrected-prints", "benign_trap",
+        "Block prints, then a late report of an earlier trade at a stale price, a cancel of "
+        "one print and a correction of another.",
+        "suppress: late, cancelled and corrected prints are not fresh intent",
+        "unclear", "unknown", "low", (0.0, 0.3), "suppress",
+        (0.7, "high", "Alerting on reports of old or void trades is a false positive."),
+        Policy(right="call", z=0.3, days=(7, 30), orders=3, lots=(50, 150), style="ask-block",
+               duration_s=30, fault="reports", fault_s=25),
+        (_r("reported-after-the-fact", "timing_context", "correction_ratio", "gte", 0.4,
+            "Late, cancelled and corrected reports make up much of the flow."),), (),
+        "LATE, CANCEL and CORRECTION prints; provenance names the prints they report on."),
     ScenarioSpec(
         "wide-spread-trap", "benign_trap",
         "Prints at the offer of a contract whose quote is very wide.",

@@ -16,6 +16,7 @@ a name for them (CONTRACT.md §4) and are defined here:
   nbbo_stale_ratio_mean      share of prints placed STALE
   option_spread_bps_max      widest NBBO in force at a print, spread / mid in bps
   crossed_quote_ratio        share of prints whose NBBO in force was locked or crossed
+  correction_ratio           share of prints that are LATE, CANCEL or CORRECTION reports
   sell_ratio                 premium share printed at B/BB
   sweep_ratio, complex_ratio share of prints with SWEEP/ISO, with COMPLEX/SPREAD
   opening_ratio              share of prints that opened the aggressor's position
@@ -83,6 +84,8 @@ def features(prints: list[dict[str, Any]], effects: list[str | None], side: str,
     if spreads:
         out["option_spread_bps_max"] = round(max(spreads), 2)
     out["sell_ratio"] = round(_share(notional, sell_aggr), 6)
+    out["correction_ratio"] = round(float(np.mean([
+        bool(c & {"LATE", "CANCEL", "CORRECTION"}) for c in conditions])), 6)
     out["sweep_ratio"] = round(float(np.mean([bool(c & {"SWEEP", "ISO"}) for c in conditions])),
                                6)
     out["complex_ratio"] = round(float(np.mean([bool(c & {"COMPLEX", "SPREAD"})
@@ -139,7 +142,7 @@ def contradictions(label: dict[str, Any], values: dict[str, Any]) -> list[str]:
 FEATURE_KEYS = frozenset({
     "total_premium", "candidate_count", "nbbo_aggression_ratio_max",
     "nbbo_coverage_ratio_mean", "nbbo_stale_ratio_mean", "option_spread_bps_max",
-    "crossed_quote_ratio",
+    "crossed_quote_ratio", "correction_ratio",
     "sell_ratio", "sweep_ratio", "complex_ratio", "opening_ratio", "zero_dte_ratio",
     "days_to_event", "net_directional_bias", "underlying_move_bps", "confirming_move_bps",
     "option_type"})

@@ -21,15 +21,19 @@ import simpy
 
 from tapesim.agents.option_flow import COMPLEX, FILL, ISO_SWEEP, SPREAD, OptionDesk
 from tapesim.events.contracts import parse_contract_id
-from tapesim.events.enrichment import event_condition
+from tapesim.events.enrichment import CONDITION_BIT, event_condition
 from tapesim.scenarios.catalog import CATALOG, Policy
 from tapesim.sim.calendar import NS_PER_MS, NS_PER_S, epoch_ms
 from tapesim.sim.config import ConfigError
 from tapesim.sim.options_config import ScenarioConfig
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.book import BUY, SELL
+from tapesim.venues.options import Printed
 
-CONFIRM_BPS = 3.0  # an informed stock follow trades on until the stock has moved this far
+LATE, CANCEL, CORRECTION = (CONDITION_BIT[c] for c in ("LATE", "CANCEL", "CORRECTION"))
+CONFIRM_BPS = 3.0
+INFORMED_MOVE_BPS = 10.0  # the latent move an informed injection waits to trade ahead of
+MAX_WAIT_S = 1800  # an informed stock follow trades on until the stock has moved this far
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class Injection:
         self.agent = desk.ctx.ledger.register(f"scenario-agent-{index}")
         self.explicit = [self._listed(c) for c in cfg.contracts or []]
         self.anchor_mid: float | None = None  # the stock's mid (cents) as its options trade
+        self.made: list[Printed] = []  # the option prints its orders made
 
     def _listed(self, contract_id: str) -> int:
         chain = self.desk.chain
@@ -78,21 +83,26 @@ class Injection:
 
     @contextmanager
     def _acting(self) -> Iterator[None]:
-        """Everything written while the agent acts is caused by this scenario."""
+        """Everything written while the agent acts is caused by this scenario (and the
+        option prints it makes are kept, to report on later)."""
         tapes = (self.desk.ctx.venues.tape, self.desk.venues.tape)
         for tape in tapes:
             tape.cause = self.index
+        self.desk.venues.recording = self.made
         try:
             yield
         finally:
             for tape in tapes:
                 tape.cause = -1
+            self.desk.venues.recording = None
 
     # --- the schedule ----------------------------------------------------------
     def process(self) -> Generator[simpy.Event, None, None]:
         env = self.desk.ctx.env
         s = self.settings
         yield env.timeout(max(s.start_ns - env.now, 0))
+        if s.policy.informed_s > 0:  # it knows a move is coming: it trades just before one
+            yield env.timeout(self._wait_for_move())
         self.desk.sync(env.now)
         contracts = self._contracts()
         fault_ns = int(s.policy.fault_s * NS_PER_S)
@@ -114,6 +124,25 @@ class Injection:
             yield from self._order(c, order_side, k)
         if s.policy.stock_follow_shares:
             yield from self._follow_in_stock(side)
+        if s.policy.fault == "reports":
+            yield env.timeout(fault_ns)
+            self.desk.sync(env.now)
+            self._reports()
+
+    def _reports(self) -> None:
+        """After the fact: a trade made at the first print's price reported LATE, the
+        first print cancelled and the second corrected to half its size."""
+        venues = self.desk.venues
+        done = self.made
+        if not done:
+            return
+        first = done[0]
+        with self._acting():
+            venues.cross(self.agent, first.contract, first.side, self._lots(), first.price,
+                         first.maker, first.venue, LATE, self._parent())
+            venues.cancel(first, CANCEL)
+            if len(done) > 1:
+                venues.correct(done[1], max(done[1].qty // 2, 1), CORRECTION)
 
     def _stick(self, c: int, until_ns: int) -> None:
         """One venue's bid sticks at the offer (locked) or a tick through it (crossed)."""
@@ -121,6 +150,25 @@ class Injection:
         with self._acting():
             venues.stick(c, self.draws.below(venues.makers.n_slots), self.draws.below(2),
                          until_ns, self.index)
+
+    def _wait_for_move(self) -> int:
+        """Nanoseconds until the first moment (within ``MAX_WAIT_S``, and leaving its
+        horizon before the window ends) after which the latent value moves at least
+        ``INFORMED_MOVE_BPS`` over the policy's horizon; else the largest move's start."""
+        latent = self.desk.ctx.latent
+        env = self.desk.ctx.env
+        horizon = max(int(self.settings.policy.informed_s * 1e9 // latent.step_ns), 1)
+        first = latent.index(env.now)
+        room = self.desk.ctx.session.end_ns - int(self.settings.policy.informed_s * NS_PER_S)
+        last = min(latent.index(min(env.now + MAX_WAIT_S * NS_PER_S, room)),
+                   latent.value.size - 1 - horizon)
+        if last <= first:
+            return 0
+        log_v = np.log(latent.value[first:last + horizon + 1])
+        moves = np.abs(log_v[horizon:] - log_v[:-horizon]) * 1e4
+        hits = np.flatnonzero(moves >= INFORMED_MOVE_BPS)
+        step = int(hits[0]) if hits.size else int(np.argmax(moves))
+        return max((first + step) * latent.step_ns - env.now, 0)
 
     def _direction(self, side: int) -> int:
         """The informed policies look ahead in the latent path and trade its way."""
@@ -228,14 +276,14 @@ class Injection:
 
     def _follow_in_stock(self, side: int) -> Generator[simpy.Event, None, None]:
         """Informed stock trading after the options, in child orders a couple of seconds
-        apart: at least ``stock_follow_shares``, and on (up to eight times as much) until
+        apart: at least ``stock_follow_shares``, and on (up to four times as much) until
         the stock stands ``CONFIRM_BPS`` the flow's way from where the options traded."""
         desk = self.desk
         venues = desk.ctx.venues
         planned = self.settings.policy.stock_follow_shares
-        child = max(100, planned // 20)
+        child = max(100, planned // 10)
         traded = 0
-        while traded < planned or (not self._confirmed(side) and traded < 8 * planned):
+        while traded < planned or (not self._confirmed(side) and traded < 4 * planned):
             yield desk.ctx.env.timeout(int(1.5 * NS_PER_S + self.draws.uniform() * NS_PER_S))
             desk.sync(desk.ctx.env.now)
             if not venues.two_sided():

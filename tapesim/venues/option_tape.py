@@ -47,6 +47,7 @@ OPTION_SPOOL_SCHEMA = pa.schema(
         ("und_ts", pa.int64()),  # ... and when it was published (ms), -1 if none
         ("effect", pa.int8()),  # bit 0: aggressor opening, bit 1: contra opening
         ("cause", pa.int16()),  # the injected scenario whose action caused it, -1 if none
+        ("refers", pa.int64()),  # a CANCEL/CORRECTION's earlier print (its row here), or -1
     ]
 )
 _NAMES = [f.name for f in OPTION_SPOOL_SCHEMA]
@@ -55,7 +56,7 @@ _NBBO_FIXED = {  # columns an NBBO row does not use
     "venue": NONE, "agent": NONE, "contra": NONE, "parent": NONE, "conditions": 0,
     "nbbo_bid": NONE, "nbbo_ask": NONE, "nbbo_bid_size": NONE, "nbbo_ask_size": NONE,
     "nbbo_ts": NONE, "und_bid": NONE, "und_ask": NONE, "und_ts": NONE, "effect": 0,
-    "cause": NONE,
+    "cause": NONE, "refers": NONE,
 }
 
 
@@ -84,6 +85,7 @@ class OptionTape:
         self.nbbo_ingest = np.zeros(n_contracts, dtype=np.int64)
         self.nbbo_count = 0
         self.print_count = 0
+        self.generated = 0  # rows written so far: a row's index in the spool
 
     def ms(self, now_ns: int) -> int:
         """Event time (epoch ms) of a simulation time."""
@@ -113,22 +115,28 @@ class OptionTape:
         self, now_ns: int, contract: int, price: int, size: int, venue: int, agent: int,
         contra: int, parent: int, conditions: int, nbbo: tuple[int, int, int, int, int] | None,
         underlying: tuple[int, int, int] | None, effect: int, not_before: int = 0,
-    ) -> None:
+        refers: int = NONE,
+    ) -> int:
         """One option print. ``nbbo`` = (bid, ask, bid size, ask size, ts ms) in force,
         ``underlying`` = (bid, ask, ts ms) of the SIP quote in force; the feed delivers
-        it no earlier than ``not_before`` (ms) nor than the contract's latest NBBO."""
+        it no earlier than ``not_before`` (ms) nor than the contract's latest NBBO.
+        ``refers`` is the row of an earlier print this one reports on. Returns this
+        print's row (its generation index in the spool)."""
         ts = self.ms(now_ns)
         ingest = max(ts + int(self._gen.standard_exponential() * self._latency_ms),
                      int(self.nbbo_ingest[contract]), not_before)
         nb = nbbo if nbbo is not None else (NONE,) * 5
         und = underlying if underlying is not None else (NONE,) * 3
         self._prints.append([PRINT, ts, ingest, price, 0, size, 0, venue, agent, contra, parent,
-                             contract, conditions, *nb, *und, effect, self.cause])
+                             contract, conditions, *nb, *und, effect, self.cause, refers])
         self.print_count += 1
+        row = self.generated
         self._added(1, ts)
+        return row
 
     def _added(self, n: int, last_ts: int) -> None:
         self._rows += n
+        self.generated += n
         if self._rows >= self.FLUSH_ROWS or last_ts >= self._flush_at:
             self.flush()
 

@@ -40,6 +40,21 @@ from tapesim.venues.option_tape import OptionTape
 from tapesim.venues.tape import Tape
 
 
+@dataclass(frozen=True)
+class Printed:
+    """A print as the venues made it: enough to cancel or correct it later."""
+
+    row: int  # its row in the option spool
+    contract: int
+    price: int
+    qty: int
+    venue: int
+    agent: int  # aggressor
+    maker: int  # the contra maker's index
+    side: int  # the aggressor's side
+    parent: int
+
+
 class OptionLedger:
     """Contracts and premium (cents) held by each agent trading one chain."""
 
@@ -116,6 +131,7 @@ class OptionVenues:
         self.done = self.first_step - 1  # the last grid step applied
         self._block: _Block | None = None
         self.ledger = OptionLedger(n)
+        self.recording: list[Printed] | None = None  # a caller's list of the prints made
         self.now = start_ns
         self.frozen: dict[int, int] = {}  # contract -> ns until which the feed does not publish it
         # contract -> (slot, bid cents, until ns, cause): a venue quote stuck by a fault
@@ -342,12 +358,17 @@ class OptionVenues:
         self._print(c, price, qty, venue, agent, maker, side, conditions, parent)
 
     def _print(self, c: int, price: int, qty: int, venue: int, agent: int, maker: int,
-               side: int, conditions: int, parent: int) -> None:
+               side: int, conditions: int, parent: int, refers: int = -1,
+               moved: int | None = None) -> Printed:
+        """Print a trade, move its contracts and premium, let the maker book (and hedge)
+        it. ``moved`` is the quantity the ledger moves (the print's own by default; a
+        cancel moves the original back, a correction the difference)."""
         mk = self.makers
         contra = mk.agents[maker]
-        buyer, seller = (agent, contra) if side == BUY else (contra, agent)
-        effect = self.ledger.transfer(buyer, seller, c, qty, price)
-        if side != BUY:  # the aggressor is the seller: its bit first
+        moved = qty if moved is None else moved
+        buyer, seller = (agent, contra) if (side == BUY) == (moved >= 0) else (contra, agent)
+        effect = self.ledger.transfer(buyer, seller, c, abs(moved), price)
+        if buyer != agent:  # the aggressor is the seller: its bit first
             effect = ((effect >> 1) & 1) | ((effect & 1) << 1)
         nbbo = None
         if self.nbbo_ts[c] >= 0:
@@ -356,9 +377,29 @@ class OptionVenues:
                     int(self.nbbo_ts[c]))
         last = self.stock_tape.last_quote
         underlying = None if last is None else (last[1], last[2], last[0])
-        self.tape.trade(self.now, c, price, qty, venue, agent, contra, parent, conditions,
-                        nbbo, underlying, effect, self.stock_tape.last_quote_ingest)
+        row = self.tape.trade(self.now, c, price, qty, venue, agent, contra, parent, conditions,
+                              nbbo, underlying, effect, self.stock_tape.last_quote_ingest,
+                              refers)
         stock = mk.ctx.venues
         spot = stock.mid() / 100.0 if stock.two_sided() else mk.fair(
             mk.ctx.latent.index(self.now))
-        mk.on_fill(maker, c, -qty if side == BUY else qty, spot)
+        mk.on_fill(maker, c, -moved if side == BUY else moved, spot)
+        printed = Printed(row, c, price, qty, venue, agent, maker, side, parent)
+        if self.recording is not None:
+            self.recording.append(printed)
+        return printed
+
+    # --- reports on earlier prints ---------------------------------------------
+    def cancel(self, original: Printed, conditions: int) -> None:
+        """Report ``original`` cancelled: a print repeating it, its contracts and premium
+        moved back."""
+        o = original
+        self._print(o.contract, o.price, o.qty, o.venue, o.agent, o.maker, o.side, conditions,
+                    o.parent, refers=o.row, moved=-o.qty)
+
+    def correct(self, original: Printed, qty: int, conditions: int) -> None:
+        """Report ``original`` corrected to ``qty`` contracts: a print of the corrected
+        trade; the ledger moves the difference."""
+        o = original
+        self._print(o.contract, o.price, qty, o.venue, o.agent, o.maker, o.side, conditions,
+                    o.parent, refers=o.row, moved=qty - o.qty)
