@@ -22,7 +22,7 @@ from tapesim.agents.option_quotes import Chain, list_chain, moneyness_z
 from tapesim.scenarios.policies import Injection, injections_for
 from tapesim.sim.calendar import close_time, epoch_ms
 from tapesim.sim.rng import Draws, stream
-from tapesim.venues.chains import ListingPolicy
+from tapesim.venues.chains import ListingPolicy, strike_interval
 from tapesim.venues.option_tape import OptionTape
 from tapesim.venues.options import OptionVenues
 
@@ -30,13 +30,16 @@ PUBLIC_LONG_SHARES = (("retail-options", 0.6), ("institutional-options", 0.4))
 WRITERS = "option-writers"
 
 
-def open_interest(chain: Chain, spot: float, lots: float) -> np.ndarray:
+def open_interest(chain: Chain, spot: float, lots: float, interval: float) -> np.ndarray:
     """Yesterday's open interest per contract: largest near the money, smaller for
-    expiries only recently listed (dailies) and far from the money."""
+    expiries only recently listed (dailies) and far from the money, and spread thinner
+    where strikes are dense (``interval`` below 1% of spot): the same interest is shared
+    by more contracts."""
     z = moneyness_z(chain, spot, chain.t_years)
     days = chain.days_to_expiry
     age = np.minimum((days + 3) / 10.0, 1.0)
-    return np.rint(lots * np.exp(-0.5 * (z / 1.2) ** 2) * age).astype(np.int64)
+    density = min(interval / (0.01 * spot), 1.0)
+    return np.rint(lots * density * np.exp(-0.5 * (z / 1.2) ** 2) * age).astype(np.int64)
 
 
 @dataclass
@@ -72,7 +75,7 @@ class OptionSide:
         populations = [RetailOptions(desk, draws_for), ComplexOrders(desk, draws_for),
                        Sweeps(desk, draws_for), Hedgers(desk, draws_for)]
         lots = cfg.flow.open_interest_lots * sym.option_activity
-        start_oi = open_interest(chain, sym.price, lots)
+        start_oi = open_interest(chain, sym.price, lots, strike_interval(sym.price, sym.is_etf))
         side = cls(chain, tape, makers, venues, populations, start_oi, sync)
         side._seed_positions(ctx)
         side.injections = injections_for(desk, ctx.config.scenarios)

@@ -68,20 +68,20 @@ def test_window_start_is_honoured(tmp_path: Path) -> None:
 GOLDEN_STREAM_SHA256 = "62378774ae324d30aebf9199766e4ddf8e2843b605d6132b198fb8c6c0bddaa2"
 GOLDEN_COUNTS = {"equity_quote": 11843, "equity_print": 2809, "option_nbbo": 0,
                  "option_print": 0, "total": 14652}
-GOLDEN_OPTIONS_SHA256 = "4b97e3d60c947edb08559b95c83127daf83afba46739474b9fc86ac7a0a872c7"
-GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11940, "equity_print": 3211, "option_nbbo": 84659,
-                         "option_print": 679, "total": 100489}
+GOLDEN_OPTIONS_SHA256 = "afc5df0f8db26b94fe9933b90f687a438c77b001a0bfb64ac1aac24a3e6f0ba8"
+GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11856, "equity_print": 3408, "option_nbbo": 84657,
+                         "option_print": 681, "total": 100602}
 
 
 def test_golden_tiny_run(tiny_run: Path) -> None:
     manifest = json.loads((tiny_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_STREAM_SHA256
-    assert manifest["run_id"] == "tsim-8404e5808711"
+    assert manifest["run_id"] == "tsim-2eb58deb1a15"
 
 
 def test_golden_tiny_options_run(tiny_options_run: Path) -> None:
     manifest = json.loads((tiny_options_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_OPTIONS_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_OPTIONS_SHA256
-    assert manifest["run_id"] == "tsim-3844c4d9f555"
+    assert manifest["run_id"] == "tsim-c38a83c1f84b"

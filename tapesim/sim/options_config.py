@@ -35,7 +35,7 @@ class OptionMakerConfig(Strict):
     active_z: float = Field(default=2.0, gt=0.0)
     active_days: int = Field(default=30, ge=0)
     requote_vol_points: float = Field(default=0.15, ge=0.0, le=10.0)
-    premium_share: float = Field(default=0.01, ge=0.0, le=0.5)
+    premium_share: float = Field(default=0.015, ge=0.0, le=0.5)
     vol_risk_points: float = Field(default=0.25, ge=0.0, le=10.0)
     open_extra: float = Field(default=1.0, ge=0.0)
     otm_slope: float = Field(default=0.25, ge=0.0)
@@ -59,14 +59,14 @@ class OptionFlowConfig(Strict):
 
     retail_per_s: float = Field(default=0.12, ge=0.0)
     retail_buy_share: float = Field(default=0.62, ge=0.0, le=1.0)
-    retail_call_share: float = Field(default=0.6, ge=0.0, le=1.0)
+    retail_call_share: float = Field(default=0.66, ge=0.0, le=1.0)
     etf_call_share: float = Field(default=0.45, ge=0.0, le=1.0)
-    zero_dte_share: float = Field(default=0.45, ge=0.0, le=1.0)  # ETFs with dailies
+    zero_dte_share: float = Field(default=0.6, ge=0.0, le=1.0)  # ETFs with dailies
     improve_share: float = Field(default=0.3, ge=0.0, le=1.0)  # fills inside the spread
     complex_per_hour: float = Field(default=25.0, ge=0.0)
     sweeps_per_hour: float = Field(default=12.0, ge=0.0)
     hedgers_per_hour: float = Field(default=20.0, ge=0.0)
-    open_interest_lots: float = Field(default=2000.0, ge=0.0)  # start OI near the money
+    open_interest_lots: float = Field(default=1000.0, ge=0.0)  # start OI near the money
 
 
 class OptionsConfig(Strict):
