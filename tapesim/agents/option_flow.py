@@ -29,7 +29,7 @@ import numpy as np
 import simpy
 
 from tapesim.agents.context import MarketContext
-from tapesim.agents.option_quotes import Chain, t_years_at
+from tapesim.agents.option_quotes import Chain, t_years_at, tick_cents
 from tapesim.events.enrichment import CONDITION_BIT
 from tapesim.sim.options_config import OptionFlowConfig
 from tapesim.sim.rng import Draws
@@ -97,7 +97,8 @@ class OptionDesk:
         return int(idx[k])
 
     def tick(self, price: int) -> int:
-        return 1 if self.chain.all_penny or price < 300 else 5
+        """The contract's MPV in cents at a price (see ``option_quotes.tick_cents``)."""
+        return int(tick_cents(self.chain, np.asarray(price)))
 
     def mid_price(self, c: int) -> int:
         """The NBBO mid on the contract's price grid (at least one tick)."""

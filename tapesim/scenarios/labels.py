@@ -14,6 +14,8 @@ sit under ``tapesim``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from pathlib import Path
 from typing import Any
 
@@ -139,29 +141,24 @@ class LabelWriter:
         """The quotes the anchor traded against: the OPRA NBBO and SIP quote it recorded as
         in force, found by time and value (feed latency may replay a quote published in
         the print's own millisecond just after it)."""
+        quotes = (
+            ("option_nbbo", "option_nbbo", "OPRA NBBO in force at the anchor print.",
+             {"option_contract_id": "option_contract_id", "ts": "execution_nbbo_ts",
+              "bid": "execution_nbbo_bid", "ask": "execution_nbbo_ask",
+              "bidSize": "execution_nbbo_bid_size", "askSize": "execution_nbbo_ask_size"}),
+            ("equity_quotes", "equity_quote", "Underlying SIP quote in force at the anchor "
+             "print.", {"underlying_id": "underlying_id", "ts": "execution_underlying_ts",
+                        "bid": "execution_underlying_bid", "ask": "execution_underlying_ask"}),
+        )
         out = []
-        if anchor.get("execution_nbbo_ts") is not None:
-            rows = _rows(self.run_dir, "option_nbbo",
-                         (pc.field("option_contract_id") == anchor["option_contract_id"])
-                         & (pc.field("ts") == anchor["execution_nbbo_ts"])
-                         & (pc.field("bid") == anchor["execution_nbbo_bid"])
-                         & (pc.field("ask") == anchor["execution_nbbo_ask"])
-                         & (pc.field("bidSize") == anchor["execution_nbbo_bid_size"])
-                         & (pc.field("askSize") == anchor["execution_nbbo_ask_size"]),
-                         ["trace_id", "source_ts", "seq"])
+        for stem, kind, description, recorded in quotes:
+            if anchor.get(recorded["ts"]) is None:
+                continue
+            match = functools.reduce(operator.and_, (pc.field(column) == anchor[field]
+                                                     for column, field in recorded.items()))
+            rows = _rows(self.run_dir, stem, match, ["trace_id", "source_ts", "seq"])
             if rows:
-                out.append(_ref("context", "option_nbbo", _in_force(rows, anchor["seq"]),
-                                "OPRA NBBO in force at the anchor print."))
-        if anchor.get("execution_underlying_ts") is not None:
-            rows = _rows(self.run_dir, "equity_quotes",
-                         (pc.field("underlying_id") == anchor["underlying_id"])
-                         & (pc.field("ts") == anchor["execution_underlying_ts"])
-                         & (pc.field("bid") == anchor["execution_underlying_bid"])
-                         & (pc.field("ask") == anchor["execution_underlying_ask"]),
-                         ["trace_id", "source_ts", "seq"])
-            if rows:
-                out.append(_ref("context", "equity_quote", _in_force(rows, anchor["seq"]),
-                                "Underlying SIP quote in force at the anchor print."))
+                out.append(_ref("context", kind, _in_force(rows, anchor["seq"]), description))
         return out
 
     def _mid_at(self, underlying: str, seq: int) -> float | None:

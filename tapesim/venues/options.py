@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tapesim.agents.option_makers import OptionMakers, SlotQuotes
+from tapesim.agents.option_quotes import tick_cents
 from tapesim.sim.calendar import NS_PER_MS
 from tapesim.venues.book import BUY, NO_ASK
 from tapesim.venues.opra import OptionNBBOs
@@ -150,6 +151,8 @@ class OptionVenues:
             self._apply(block, k, upto)
             self.done = upto
         self.now = now
+        if self.frozen:  # a freeze that has ended no longer affects anything
+            self.frozen = {c: until for c, until in self.frozen.items() if until > now}
 
     def _make_block(self, k: int) -> _Block:
         mk = self.makers
@@ -204,7 +207,8 @@ class OptionVenues:
             quotes = SlotQuotes(*(x[:, r0:r1, col:col + 1].copy() for x in block.slots))
             others = np.delete(np.where(quotes.ask_size[:, :, 0] > 0, quotes.ask[:, :, 0],
                                         NO_ASK), slot, axis=0).min(axis=0)
-            quotes.bid[slot, live, 0] = others[live] + through * self._tick(others[live])
+            best = others[live]
+            quotes.bid[slot, live, 0] = best + through * tick_cents(self.makers.chain, best)
             quotes.bid_size[slot, live, 0] = np.maximum(quotes.bid_size[slot, live, 0], 1)
             for held, new in zip(rows, quotes.consolidated(), strict=True):
                 held[:, col] = new[:, 0]
@@ -226,13 +230,8 @@ class OptionVenues:
         s = self.slots
         asks = np.where(s.ask_size[:, c] > 0, s.ask[:, c], NO_ASK)
         best = int(np.delete(asks, slot).min())
-        s.bid[slot, c] = best + through * int(self._tick(np.array([best]))[0])
+        s.bid[slot, c] = best + through * int(tick_cents(self.makers.chain, np.asarray(best)))
         s.bid_size[slot, c] = max(int(s.bid_size[slot, c]), 1)
-
-    def _tick(self, prices: np.ndarray) -> np.ndarray:
-        if self.makers.chain.all_penny:
-            return np.ones_like(prices)
-        return np.where(prices >= 300, 5, 1)
 
     def _publish(self, idx: np.ndarray, rows: OptionNBBOs, times: np.ndarray,
                  causes: np.ndarray | None = None) -> None:
