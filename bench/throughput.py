@@ -55,7 +55,7 @@ import pyarrow.parquet as pq
 import simpy
 
 if TYPE_CHECKING:
-    from tapesim.sim.config import RunConfig
+    from tapesim.config.run import RunConfig
 
 GIB = 1024**3
 MIB = 1024**2
@@ -120,7 +120,7 @@ def _clock(flag: str, value: str | None) -> str | None:
 def resolve(profile: str, seed: int, start: str | None,
             end: str | None) -> tuple[RunConfig, bool]:
     """The run config, and whether its window is still the profile's own."""
-    from tapesim.sim.config import load_profile, with_overrides
+    from tapesim.config.run import load_profile, with_overrides
 
     try:
         base = load_profile(profile)

@@ -17,15 +17,16 @@ import numpy as np
 import pyarrow as pa
 
 from tapesim import __version__
+from tapesim.config.run import RunConfig
 from tapesim.events.models import KINDS
 from tapesim.io.canonical import Canonicaliser, ShardNames
 from tapesim.io.digest import STREAM_LAYOUT, StreamDigest
 from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK, run_id_for, snapshot_hash
 from tapesim.io.merge import windowed_merge
 from tapesim.io.writer import RunWriter
-from tapesim.market import ShardResult, simulate_equity_shard
+from tapesim.market.shard import ShardResult, simulate_equity_shard
+from tapesim.scenarios.catalog import check_names
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS, label_documents
-from tapesim.sim.config import RunConfig
 from tapesim.sim.shards import Progress, run_shards
 
 GENERATOR = "tapesim"
@@ -33,6 +34,14 @@ SEED_NAMESPACE = "tapesim"
 SEED_PARTITION = "market"
 SORT_KEYS = [("ts", "ascending"), ("ingest_ts", "ascending"), ("kind", "ascending"),
              ("shard", "ascending"), ("local", "ascending")]
+
+
+FIXED_SHARD_COST = 0.3  # a shard's cost beyond its activity, in units of activity 1
+
+
+def shard_costs(config: RunConfig) -> list[tuple[str, float]]:
+    """Each symbol's shard with its estimated cost (activity plus a fixed part), config order."""
+    return [(s.symbol, s.activity + FIXED_SHARD_COST) for s in config.symbols]
 
 
 def library_versions() -> dict[str, str]:
@@ -68,13 +77,21 @@ def execute_run(
     jsonl: bool = False,
     progress: Progress | None = None,
 ) -> RunSummary:
+    """Simulate ``config`` into the run directory ``out`` (written whole or not at all).
+
+    Raises:
+        ConfigError: a scenario the catalog lacks, or a setting found unusable once
+            the market is built (e.g. an unlisted contract); nothing is left at ``out``.
+        FileExistsError: ``out`` exists and ``force`` is false.
+    """
+    check_names(config)
     snapshot = config.snapshot()
     params_hash = snapshot_hash(snapshot)
     run_id = run_id_for(params_hash)
     writer = RunWriter(out, force=force, jsonl=jsonl)
     try:
         results: list[ShardResult] = run_shards(
-            simulate_equity_shard, config, writer.scratch, workers, progress)
+            simulate_equity_shard, config, shard_costs(config), writer.scratch, workers, progress)
         manifest = _merge_and_describe(config, run_id, params_hash, results, writer)
         if config.scenarios:
             manifest["scenarios"] = _write_labels(config, run_id, writer)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tapesim.config.run import RunConfig, load_profile, with_overrides
 from tapesim.runs import execute_run
-from tapesim.sim.config import RunConfig, load_profile, with_overrides
 
 
 def tiny_config(seed: int = 7, minutes: int = 3) -> RunConfig:

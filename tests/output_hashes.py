@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tapesim.config.run import load_profile, with_overrides
 from tapesim.runs import execute_run
-from tapesim.sim.config import load_profile, with_overrides
 
 GOLDEN = Path(__file__).parent / "golden" / "output_hashes.json"
 LIBRARIES = ("numpy", "pyarrow", "simpy")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tapesim.cli import app
+from tapesim.cli.main import app
 
 runner = CliRunner()
 

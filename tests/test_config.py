@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tapesim.sim.config import (
+from tapesim.config.run import (
     ConfigError,
     build_config,
     load_config_file,

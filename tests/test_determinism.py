@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tapesim.market import simulate_equity_shard
+from tapesim.config.run import with_overrides
+from tapesim.market.shard import simulate_equity_shard
 from tapesim.runs import execute_run
-from tapesim.sim.config import with_overrides
 from tests.conftest import file_bytes, tiny_config, tiny_options_config
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tapesim.cli import app
+from tapesim.cli.main import app
 from tapesim.events.models import OPTION_PRINT
-from tapesim.io.stable_json import stable_hash, stable_stringify
+from tapesim.events.stable_json import stable_hash, stable_stringify
 from tests.synthetic_run import write_option_run
 
 REFERENCE = Path(__file__).parent / "data/islandflow/fixture-small"

@@ -14,8 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tapesim.market import simulate_equity_shard
-from tapesim.sim.config import with_overrides
+from tapesim.config.run import with_overrides
+from tapesim.market.shard import simulate_equity_shard
 from tapesim.venues.book import NO_ASK, NO_BID
 from tapesim.venues.equity import EquityVenues
 from tapesim.venues.tape import PRINT, QUOTE

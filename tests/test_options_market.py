@@ -31,10 +31,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from tapesim.agents.option_makers import MAX_SKEW_TICKS, OptionMakers
+from tapesim.config.run import RunConfig, with_overrides
 from tapesim.events.enrichment import signal_filter
-from tapesim.market import simulate_equity_shard
-from tapesim.market_options import PUBLIC_LONG_SHARES, WRITERS
-from tapesim.sim.config import RunConfig, with_overrides
+from tapesim.market.options import PUBLIC_LONG_SHARES, WRITERS
+from tapesim.market.shard import simulate_equity_shard
 from tapesim.venues.book import BUY, NO_ASK
 from tapesim.venues.option_tape import OptionTape
 from tapesim.venues.options import OptionVenues

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tapesim.cli import app
-from tapesim.io.islandflow import Exported, Slice, export_run
+from tapesim.cli.main import app
+from tapesim.config.run import load_profile, with_overrides
+from tapesim.events.stable_json import stable_hash
+from tapesim.export.islandflow import Exported, Slice, export_run
 from tapesim.io.manifest import artifact_entry, canonical_json
-from tapesim.io.stable_json import stable_hash
-from tapesim.io.verify import verify_run
 from tapesim.runs import execute_run
-from tapesim.sim.config import load_profile, with_overrides
+from tapesim.verify.run import verify_run
 from tests.test_export import key_tree, load_like_the_pipeline
 
 EXAMPLES = Path(__file__).parent / "data/islandflow"

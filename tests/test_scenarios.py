@@ -12,12 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from tapesim.cli import app
+from tapesim.cli.main import app
+from tapesim.config.run import ConfigError, RunConfig, build_config, load_profile, with_overrides
 from tapesim.events.models import KINDS
-from tapesim.market import simulate_equity_shard
+from tapesim.market.shard import simulate_equity_shard
 from tapesim.runs import execute_run
 from tapesim.scenarios.catalog import CATALOG
-from tapesim.sim.config import ConfigError, RunConfig, build_config, load_profile, with_overrides
 from tests.conftest import tiny_options_config
 
 FORBIDDEN_KEYS = {"label", "labels", "hidden_label", "hidden_labels", "expected_outputs",
@@ -134,7 +134,6 @@ def test_other_underlyings_are_untouched(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("scenario", "message"), [
-    ({"name": "no-such-thing", "at": "09:35:00"}, "unknown scenario 'no-such-thing'"),
     ({"name": "benign-block", "at": "11:00:00"}, "outside the simulated window 09:30-09:45"),
     ({"name": "benign-block", "at": "09:35:00", "size": 5}, "unknown field 'scenarios.0.size'"),
     ({"name": "benign-block", "at": "09:35:00", "underlying": "QQQ"}, "has no option chain"),
@@ -146,6 +145,13 @@ def test_bad_scenarios_are_refused_with_the_field_named(scenario: dict[str, Any]
     data["scenarios"] = [scenario]
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         build_config(data)
+
+
+def test_an_unknown_scenario_is_refused_before_any_output(tmp_path: Path) -> None:
+    cfg = _smoke("09:36:00", [{"name": "no-such-thing", "at": "09:35:00"}])
+    with pytest.raises(ConfigError, match=r"'scenarios.0.name': unknown scenario 'no-such-thing'"):
+        execute_run(cfg, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_an_unlisted_contract_is_refused(tmp_path: Path) -> None:

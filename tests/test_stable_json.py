@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tapesim.io.stable_json import UNDEFINED, js_number, stable_hash, stable_stringify
+from tapesim.events.stable_json import UNDEFINED, js_number, stable_hash, stable_stringify
 
 VECTORS = json.loads((Path(__file__).parent / "data/islandflow/stable-hash-vectors.json")
                      .read_text("utf-8"))

@@ -12,17 +12,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tapesim.config.run import load_profile
 from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT
 from tapesim.io.manifest import artifact_entry, canonical_json
-from tapesim.io.verify import verify_run
-from tapesim.io.verify_options import (
+from tapesim.runs import execute_run
+from tapesim.verify.options import (
     ContractIds,
     off_grid,
     option_nbbo_problems,
     option_print_problems,
 )
-from tapesim.runs import execute_run
-from tapesim.sim.config import load_profile
+from tapesim.verify.run import verify_run
 from tests.synthetic_run import write_option_run
 
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import simpy
 
 from tapesim.agents.latent import LatentPath
-from tapesim.agents.ledger import Ledger
+from tapesim.config.run import RunConfig, SymbolConfig
 from tapesim.sim.calendar import Session
-from tapesim.sim.config import RunConfig, SymbolConfig
 from tapesim.venues.equity import EquityVenues
+from tapesim.venues.ledger import Ledger
 
 
 @dataclass

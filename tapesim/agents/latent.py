@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tapesim.sim.config import LatentConfig, SymbolConfig
+from tapesim.config.run import LatentConfig, SymbolConfig
 from tapesim.sim.rng import stream
 
 SECONDS_PER_YEAR_OF_SESSIONS = 252 * 23_400.0

@@ -30,8 +30,8 @@ import simpy
 
 from tapesim.agents.context import MarketContext
 from tapesim.agents.option_quotes import Chain, t_years_at, tick_cents
+from tapesim.config.options import OptionFlowConfig
 from tapesim.events.enrichment import CONDITION_BIT
-from tapesim.sim.options_config import OptionFlowConfig
 from tapesim.sim.rng import Draws
 from tapesim.venues.book import BUY, SELL
 from tapesim.venues.options import OptionVenues

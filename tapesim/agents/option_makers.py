@@ -52,7 +52,7 @@ from tapesim.agents.option_quotes import (
 )
 from tapesim.agents.pricing import delta, gamma, price, vega
 from tapesim.agents.vol_surface import INDEX_LIKE_SKEW, Roughness, SurfaceParams, implied_vols
-from tapesim.sim.options_config import OptionsConfig
+from tapesim.config.options import OptionsConfig
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.book import BUY, SELL
 from tapesim.venues.opra import OptionNBBOs, consolidate

@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from tapesim.config.run import RunConfig
+from tapesim.sim.strict import ConfigError
+
 CATALOG_VERSION = "synthetic-market-scenarios-v1"
 
 Style = Literal["ask", "ask-block", "sweep", "mid", "bid", "stale-mid"]
@@ -312,3 +315,15 @@ _ENTRIES = [
 ]
 
 CATALOG: dict[str, ScenarioSpec] = {s.name: s for s in _ENTRIES}
+
+
+def check_names(config: RunConfig) -> None:
+    """Refuse a config that names a scenario the catalog does not have.
+
+    Raises:
+        ConfigError: naming ``scenarios.N.name`` and pointing to ``tapesim scenarios``.
+    """
+    for i, sc in enumerate(config.scenarios):
+        if sc.name not in CATALOG:
+            raise ConfigError(f"field 'scenarios.{i}.name': unknown scenario {sc.name!r}: "
+                              "`tapesim scenarios` lists the catalog")

@@ -23,9 +23,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from tapesim.config.options import ScenarioConfig
+from tapesim.events.stable_json import stable_hash
 from tapesim.scenarios.catalog import CATALOG, CATALOG_VERSION
 from tapesim.scenarios.evidence import contradictions, features
-from tapesim.sim.options_config import ScenarioConfig
 
 LABELS = "labels.json"
 EXPECTED_OUTPUTS = "expected_outputs.json"
@@ -234,7 +235,6 @@ def expected_output(label: dict[str, Any]) -> dict[str, Any]:
 def label_documents(run_dir: Path, run_id: str, session_date: dt.date,
                     scenarios: list[ScenarioConfig]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(labels.json, expected_outputs.json) of a run with scenarios."""
-    from tapesim.io.stable_json import stable_hash
 
     writer = LabelWriter(run_dir, run_id, session_date)
     labels = [writer.label(s) for s in scenarios]

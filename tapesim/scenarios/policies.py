@@ -20,12 +20,12 @@ import numpy as np
 import simpy
 
 from tapesim.agents.option_flow import COMPLEX, FILL, ISO_SWEEP, SPREAD, OptionDesk
+from tapesim.config.options import ScenarioConfig
+from tapesim.config.run import ConfigError
 from tapesim.events.contracts import parse_contract_id
 from tapesim.events.enrichment import CONDITION_BIT, event_condition
 from tapesim.scenarios.catalog import CATALOG, Policy
 from tapesim.sim.calendar import NS_PER_MS, NS_PER_S, epoch_ms
-from tapesim.sim.config import ConfigError
-from tapesim.sim.options_config import ScenarioConfig
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.book import BUY, SELL
 from tapesim.venues.options import Printed

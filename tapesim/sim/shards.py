@@ -1,6 +1,8 @@
 """Runs a run's shards, one per underlying, on one or more worker processes.
 
-A shard is a pure function of (config, symbol) that writes its own spool file, so
+The runner knows nothing of markets: a shard is named by a string, carries an
+estimated cost, and is a pure function of (config, name) that writes its own
+spool file, so
 the order and place shards run in cannot change any byte of the output. With N
 workers the shards are split into N bins of about equal estimated cost (longest
 first onto the lightest bin); this process runs the first bin itself while N - 1
@@ -18,15 +20,15 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
-from tapesim.sim.config import RunConfig, SymbolConfig
-
 Progress = Callable[[str, int], None]
-FIXED_SHARD_COST = 0.3  # a shard's cost beyond its activity, in units of activity 1
+"""Progress callback: (shard name, simulated ns reached)."""
 
 
 class ShardFunction(Protocol):
+    """A shard: simulate ``name`` under ``config`` (any picklable value) into ``spool``."""
+
     def __call__(
-        self, config: RunConfig, symbol: str, spool: Path, progress: Progress | None
+        self, config: Any, name: str, spool: Path, progress: Progress | None
     ) -> Any: ...
 
 
@@ -40,34 +42,43 @@ class _QueueProgress:
         self.q.put((symbol, sim_ns))
 
 
-def balanced_bins(symbols: list[SymbolConfig], bins: int) -> list[list[str]]:
-    """Longest-processing-time split of the shards into ``bins`` lists, heaviest first."""
+def balanced_bins(costs: list[tuple[str, float]], bins: int) -> list[list[str]]:
+    """Longest-processing-time split of ``(name, cost)`` shards into ``bins`` lists.
+
+    Heaviest first onto the lightest bin; ties keep the input order. Empty bins are
+    dropped, so fewer than ``bins`` lists come back when there are fewer shards.
+    """
     out: list[list[str]] = [[] for _ in range(bins)]
     load = [0.0] * bins
-    order = sorted(enumerate(symbols), key=lambda p: (-(p[1].activity + FIXED_SHARD_COST), p[0]))
-    for _, sym in order:
+    order = sorted(enumerate(costs), key=lambda p: (-p[1][1], p[0]))
+    for _, (name, cost) in order:
         lightest = load.index(min(load))
-        out[lightest].append(sym.symbol)
-        load[lightest] += sym.activity + FIXED_SHARD_COST
+        out[lightest].append(name)
+        load[lightest] += cost
     return [b for b in out if b]
 
 
-def _run_bin(shard: ShardFunction, config: RunConfig, symbols: list[str],
+def _run_bin(shard: ShardFunction, config: Any, symbols: list[str],
              spools: dict[str, Path], progress: Progress | None) -> list[Any]:
     return [shard(config, s, spools[s], progress) for s in symbols]
 
 
 def run_shards(
     shard: ShardFunction,
-    config: RunConfig,
+    config: Any,
+    costs: list[tuple[str, float]],
     spool_dir: Path,
     workers: int,
     progress: Progress | None = None,
 ) -> list[Any]:
-    """Run every symbol's shard; results come back in config order."""
-    symbols = [s.symbol for s in config.symbols]
+    """Run every shard named in ``costs``; results come back in that order.
+
+    Shard ``i`` named ``s`` spools to ``spool_dir / f"shard-{i:03d}-{s}.arrow"``.
+    Exceptions raised by a shard propagate (from a worker, re-raised here).
+    """
+    symbols = [name for name, _ in costs]
     spools = {s: spool_dir / f"shard-{i:03d}-{s}.arrow" for i, s in enumerate(symbols)}
-    bins = balanced_bins(list(config.symbols), max(1, min(workers, len(symbols))))
+    bins = balanced_bins(costs, max(1, min(workers, len(symbols))))
     if len(bins) == 1:
         return _run_bin(shard, config, symbols, spools, progress)
     ctx = mp.get_context("spawn")

@@ -7,7 +7,13 @@ import re
 from pydantic import BaseModel, ConfigDict
 
 
+class ConfigError(ValueError):
+    """A config, profile or flag that cannot be used; the message names field and fix."""
+
+
 class Strict(BaseModel):
+    """A config model: unknown keys are errors (naming the key), instances are frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

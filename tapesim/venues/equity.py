@@ -35,8 +35,8 @@ from typing import Protocol
 import numpy as np
 import simpy
 
-from tapesim.agents.ledger import Ledger
 from tapesim.venues.book import BUY, NO_ASK, NO_BID, Order, OrderBook
+from tapesim.venues.ledger import Ledger
 from tapesim.venues.tape import Tape
 
 MAX_PICK_OFFS = 4  # per re-consolidation; a rare remainder is left to the slide rule

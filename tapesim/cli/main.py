@@ -17,9 +17,8 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from tapesim.cli_scenarios import scenarios_app
-from tapesim.io.manifest import RunDirectoryError
-from tapesim.sim.config import (
+from tapesim.cli.scenarios import scenarios_app
+from tapesim.config.run import (
     ConfigError,
     RunConfig,
     load_config_file,
@@ -27,6 +26,7 @@ from tapesim.sim.config import (
     profile_names,
     with_overrides,
 )
+from tapesim.io.manifest import RunDirectoryError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Synthetic US equity and options tape: simulate, verify, inspect and "
@@ -159,9 +159,9 @@ def run(
         "--scenario", help="Inject a catalog scenario, NAME@HH:MM[:SS]; repeatable.")] = None,
 ) -> None:
     """Simulate a session and write a verified run directory."""
+    from tapesim.cli.ui import progress_bar
     from tapesim.io.writer import check_output
     from tapesim.runs import execute_run
-    from tapesim.ui import progress_bar
 
     cfg = resolve_config(profile, config, seed, symbols, start, end, date, scenario or [])
     check_output(out_dir, force)
@@ -177,7 +177,7 @@ def run(
     out.print(f"wrote {out_dir}: {counts['total']:,} events ({detail}), "
               f"run id {summary.manifest['run_id']}")
     if verify_after:
-        from tapesim.io.verify import verify_run
+        from tapesim.verify.run import verify_run
 
         problems = verify_run(out_dir)
         for p in problems:
@@ -191,7 +191,7 @@ def run(
 @guarded
 def verify(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """Recompute every hash and invariant of a run directory."""
-    from tapesim.io.verify import verify_run
+    from tapesim.verify.run import verify_run
 
     _run_dir(run_dir)
     problems = verify_run(run_dir)
@@ -206,7 +206,7 @@ def verify(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) ->
 @guarded
 def inspect(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """Counts per kind, symbol and venue, time range and spreads."""
-    from tapesim.ui import inspect_tables
+    from tapesim.cli.ui import inspect_tables
 
     _run_dir(run_dir)
     for table in inspect_tables(run_dir):
@@ -275,7 +275,7 @@ def export(
     force: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
 ) -> None:
     """Export a slice of a run for the downstream pipeline."""
-    from tapesim.io.islandflow import ExportError, Slice, export_run
+    from tapesim.export.islandflow import ExportError, Slice, export_run
 
     _run_dir(run_dir)
     wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else None

@@ -25,16 +25,16 @@ import simpy
 from tapesim.agents.context import Impact, MarketContext
 from tapesim.agents.institutional import InstitutionalDesk
 from tapesim.agents.latent import MarketState, activity_path, latent_path, market_state
-from tapesim.agents.ledger import Ledger
 from tapesim.agents.market_maker import MakerDesk
 from tapesim.agents.retail import RetailFlow
 from tapesim.agents.traders import MomentumTraders, NoiseTraders
-from tapesim.market_options import OptionSide
+from tapesim.config.run import LatentConfig, RunConfig
+from tapesim.market.options import OptionSide
 from tapesim.sim.calendar import NS_PER_S
-from tapesim.sim.config import LatentConfig, RunConfig
 from tapesim.sim.population import arrivals, ticker
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.equity import EquityVenues
+from tapesim.venues.ledger import Ledger
 from tapesim.venues.tape import Tape
 
 PROGRESS_EVERY_NS = 60 * NS_PER_S

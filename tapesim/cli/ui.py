@@ -12,8 +12,8 @@ import pyarrow.dataset as ds
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tapesim.config.run import RunConfig
 from tapesim.io.manifest import open_run
-from tapesim.sim.config import RunConfig
 from tapesim.sim.shards import Progress as ProgressCallback
 
 

@@ -37,11 +37,11 @@ import pyarrow.dataset as ds
 
 from tapesim import __version__
 from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT, EventKind
+from tapesim.events.stable_json import fnv1a32_many, hash_text, stable_hash, stable_stringify
 from tapesim.io.manifest import PROVENANCE, RunDirectoryError, open_run
-from tapesim.io.stable_json import fnv1a32_many, hash_text, stable_hash, stable_stringify
-from tapesim.io.verify_labels import EXPECTATION_KEYS, LABEL_KEYS
 from tapesim.io.writer import check_output
 from tapesim.sim.calendar import NEW_YORK, epoch_ms
+from tapesim.verify.labels import EXPECTATION_KEYS, LABEL_KEYS
 
 FIXTURE_FORMAT = "synthetic-market-fixture-v1"
 LOADER_VERSION = "synthetic-market-spine-v1"

@@ -18,13 +18,9 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from tapesim.config.options import OptionsConfig, ScenarioConfig
 from tapesim.sim.calendar import REGULAR_OPEN, Session, close_time, epoch_ms, is_trading_day
-from tapesim.sim.options_config import OptionsConfig, ScenarioConfig
-from tapesim.sim.strict import Strict, venue_codes
-
-
-class ConfigError(ValueError):
-    """A config, profile or flag that cannot be used; the message names field and fix."""
+from tapesim.sim.strict import ConfigError, Strict, venue_codes
 
 
 class SessionConfig(Strict):

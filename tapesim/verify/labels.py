@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pydantic import ValidationError
 
+from tapesim.config.options import ScenarioConfig
 from tapesim.events.models import (
     EQUITY_PRINT,
     EQUITY_QUOTE,
@@ -48,8 +49,8 @@ from tapesim.events.models import (
     OPTION_NBBO,
     OPTION_PRINT,
 )
+from tapesim.events.stable_json import stable_hash
 from tapesim.io.manifest import PARAMETER_SNAPSHOT, PROVENANCE
-from tapesim.io.stable_json import stable_hash
 from tapesim.scenarios.catalog import CATALOG, CATALOG_VERSION
 from tapesim.scenarios.evidence import contradictions, features
 from tapesim.scenarios.labels import (
@@ -60,7 +61,6 @@ from tapesim.scenarios.labels import (
     _direction,
     expected_output,
 )
-from tapesim.sim.options_config import ScenarioConfig
 
 # The documented shapes (CONTRACT.md section 2 and the pipeline's example fixtures).
 LABELS_DOC_KEYS = ("catalog_version", "labels", "run_id", "scenario_id", "schema_version")

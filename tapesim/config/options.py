@@ -1,6 +1,6 @@
 """Config of the option side of a run and of the scenarios injected into it.
 
-Part of the run config (:mod:`tapesim.sim.config`); split out to keep each module
+Part of the run config (:mod:`tapesim.config.run`); split out to keep each module
 readable. Every model forbids unknown keys.
 """
 
@@ -105,15 +105,6 @@ class ScenarioConfig(Strict):
     side: Literal["buy", "sell"] | None = None
     duration_s: float | None = Field(default=None, gt=0.0, le=23_400.0)
     contracts: list[str] | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        from tapesim.scenarios.catalog import CATALOG
-
-        if v not in CATALOG:
-            raise ValueError(f"unknown scenario {v!r}: `tapesim scenarios` lists the catalog")
-        return v
 
     def scenario_id(self) -> str:
         """The injection's id in labels and provenance: ``id``, else ``NAME@HH:MM[:SS]``."""

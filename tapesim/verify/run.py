@@ -5,9 +5,9 @@ event-stream digest (core records of every event merged by seq, detail records o
 option prints), and checks every invariant row by row (streamed in batches):
 schema, replay order, contiguous run-wide seq, trace ids, ingest after source,
 prices on their grid, positive sizes, uncrossed quotes, exchange codes, the option
-kinds' checks (:mod:`tapesim.io.verify_options`), conservation, provenance
+kinds' checks (:mod:`tapesim.verify.options`), conservation, provenance
 alignment, and for a scenario run its labels and expected outputs against the
-events they reference (:mod:`tapesim.io.verify_labels`). Returns the problems
+events they reference (:mod:`tapesim.verify.labels`). Returns the problems
 found, each one line naming the file and what is wrong; an empty list means the
 run is sound.
 """
@@ -46,8 +46,8 @@ from tapesim.io.manifest import (
     snapshot_hash,
 )
 from tapesim.io.merge import windowed_merge
-from tapesim.io.verify_labels import label_problems
-from tapesim.io.verify_options import (
+from tapesim.verify.labels import label_problems
+from tapesim.verify.options import (
     AT_SEQ,
     ContractIds,
     option_nbbo_problems,
@@ -89,7 +89,7 @@ def verify_run(run_dir: Path) -> list[str]:
 
 
 def _check_labels(run_dir: Path, manifest: dict[str, Any], problems: _Problems) -> None:
-    """A scenario run's labels and expected outputs (:mod:`tapesim.io.verify_labels`)."""
+    """A scenario run's labels and expected outputs (:mod:`tapesim.verify.labels`)."""
     try:
         found = label_problems(run_dir, manifest)
     except (OSError, pa.ArrowException, KeyError, TypeError, ValueError) as err:

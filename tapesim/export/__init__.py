@@ -1,0 +1,1 @@
+"""Export a run slice in another format: the pipeline's fixture or JSON lines."""

@@ -1,0 +1,1 @@
+"""``verify``: recompute a run directory's hashes, invariants and labels from its files."""
