@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import simpy
 
 from tapesim.agents.latent import LatentPath
-from tapesim.config.run import RunConfig, SymbolConfig
+from tapesim.config.run import RunConfig, SymbolProfile
 from tapesim.sim.calendar import Session
 from tapesim.venues.equity import EquityVenues
 from tapesim.venues.ledger import Ledger
@@ -45,7 +45,7 @@ class MarketContext:
     env: simpy.Environment
     session: Session
     config: RunConfig
-    symbol: SymbolConfig
+    symbol: SymbolProfile
     latent: LatentPath
     activity_path: list[float]  # per latent step, mean 1: envelope and volatility spells
     venues: EquityVenues

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tapesim.config.run import LatentConfig, SymbolConfig
+from tapesim.config.run import SymbolProfile, VolatilityRegime
 from tapesim.sim.rng import stream
 
 SECONDS_PER_YEAR_OF_SESSIONS = 252 * 23_400.0
 
 
-def intraday_envelope(frac: np.ndarray, cfg: LatentConfig, session_minutes: float) -> np.ndarray:
+def intraday_envelope(frac: np.ndarray, cfg: VolatilityRegime,
+                      session_minutes: float) -> np.ndarray:
     """Activity multiplier over the session (mean 1): high at the open and close."""
     minutes = frac * session_minutes
     shape = (
@@ -66,7 +67,7 @@ def ar1_filter(shocks: np.ndarray, a: float, start: float) -> np.ndarray:
     return out
 
 
-def _ou_log_vol(gen: np.random.Generator, n: int, dt_s: float, cfg: LatentConfig) -> np.ndarray:
+def _ou_log_vol(gen: np.random.Generator, n: int, dt_s: float, cfg: VolatilityRegime) -> np.ndarray:
     """A stationary OU path of log-volatility, exact discretisation."""
     tau = cfg.sv_reversion_minutes * 60.0
     a = np.exp(-dt_s / tau)
@@ -78,7 +79,7 @@ def _ou_log_vol(gen: np.random.Generator, n: int, dt_s: float, cfg: LatentConfig
     return h - stationary_sd**2  # so E[exp(2h)] is about 1
 
 
-def _regimes(gen: np.random.Generator, n: int, dt_s: float, cfg: LatentConfig) -> np.ndarray:
+def _regimes(gen: np.random.Generator, n: int, dt_s: float, cfg: VolatilityRegime) -> np.ndarray:
     """Volatility multiplier of a three-state Markov chain that starts in 'normal'.
 
     Scaled so its mean square over the chain's (uniform) stationary law is 1.
@@ -101,7 +102,8 @@ def _slow_grid(n: int, step_ms: int) -> tuple[int, int]:
     return -(-n // per), per
 
 
-def market_state(root_seed: int, cfg: LatentConfig, n: int, session_minutes: float) -> MarketState:
+def market_state(root_seed: int, cfg: VolatilityRegime, n: int,
+                 session_minutes: float) -> MarketState:
     dt_s = cfg.step_ms / 1000.0
     gen = stream(root_seed, "market", "factor")
     frac = (np.arange(n) + 0.5) / n
@@ -136,7 +138,7 @@ class LatentPath:
 
 
 def latent_path(
-    root_seed: int, symbol: SymbolConfig, cfg: LatentConfig, market: MarketState
+    root_seed: int, symbol: SymbolProfile, cfg: VolatilityRegime, market: MarketState
 ) -> LatentPath:
     dt_s = cfg.step_ms / 1000.0
     n = market.factor.size

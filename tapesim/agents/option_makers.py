@@ -52,7 +52,7 @@ from tapesim.agents.option_quotes import (
 )
 from tapesim.agents.pricing import delta, gamma, price, vega
 from tapesim.agents.vol_surface import INDEX_LIKE_SKEW, Roughness, SurfaceParams, implied_vols
-from tapesim.config.options import OptionsConfig
+from tapesim.config.options import OptionChainProfile
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.book import BUY, SELL
 from tapesim.venues.opra import OptionNBBOs, consolidate
@@ -86,7 +86,7 @@ class OptionMakers:
     """The options market makers of one underlying."""
 
     def __init__(
-        self, ctx: MarketContext, chain: Chain, cfg: OptionsConfig, n_venues: int,
+        self, ctx: MarketContext, chain: Chain, cfg: OptionChainProfile, n_venues: int,
         draws_for: Callable[..., Draws],
     ) -> None:
         self.ctx = ctx

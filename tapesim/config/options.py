@@ -69,7 +69,7 @@ class OptionFlowConfig(Strict):
     open_interest_lots: float = Field(default=1000.0, ge=0.0)  # start OI near the money
 
 
-class OptionsConfig(Strict):
+class OptionChainProfile(Strict):
     """Listed options: venues, the OPRA feed, makers, flow and how prints are enriched."""
 
     venues: list[str] = Field(default_factory=lambda: ["CBOE", "C2", "PHLX", "ISE", "ARCA",
@@ -89,7 +89,7 @@ class OptionsConfig(Strict):
         return venue_codes(v)
 
 
-class ScenarioConfig(Strict):
+class ScenarioInjection(Strict):
     """One injected scenario: a catalog entry, when it starts, and its parameters.
 
     ``tapesim scenarios show NAME`` explains an entry and its defaults; a field left

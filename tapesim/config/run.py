@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from tapesim.config.options import OptionsConfig, ScenarioConfig
+from tapesim.config.options import OptionChainProfile, ScenarioInjection
 from tapesim.sim.calendar import REGULAR_OPEN, Session, close_time, epoch_ms, is_trading_day
 from tapesim.sim.strict import ConfigError, Strict, venue_codes
 
@@ -49,7 +49,7 @@ class SessionConfig(Strict):
         return Session.build(self.date, self.start, self.end)
 
 
-class SymbolConfig(Strict):
+class SymbolProfile(Strict):
     """One underlying: its price level, volatility, factor loadings and activity."""
 
     symbol: str = Field(pattern=r"^[A-Z][A-Z.]{0,5}$")
@@ -68,7 +68,7 @@ class SymbolConfig(Strict):
     earnings_move: float = Field(default=0.05, ge=0.0, le=0.5)  # expected absolute move
 
 
-class LatentConfig(Strict):
+class VolatilityRegime(Strict):
     """The latent fundamental: regime-switching stochastic volatility, factors, jumps.
 
     Trading activity follows the intraday envelope (``open_*``, ``close_*``) and
@@ -110,7 +110,7 @@ class VenueConfig(Strict):
         return self
 
 
-class MarketMakerConfig(Strict):
+class LiquidityProfile(Strict):
     """Equity market makers: one or more per lit venue, quoting on the latent grid.
 
     Half-width in ticks: ``half_spread_ticks`` times the symbol's ``spread_scale``,
@@ -220,21 +220,21 @@ class RunConfig(Strict):
     description: str = ""
     seed: int = Field(default=1, ge=0, lt=2**63)
     session: SessionConfig = SessionConfig()
-    symbols: list[SymbolConfig] = Field(min_length=1)
-    latent: LatentConfig = LatentConfig()
+    symbols: list[SymbolProfile] = Field(min_length=1)
+    latent: VolatilityRegime = VolatilityRegime()
     venues: VenueConfig = VenueConfig()
-    market_makers: MarketMakerConfig = MarketMakerConfig()
+    market_makers: LiquidityProfile = LiquidityProfile()
     retail: RetailConfig = RetailConfig()
     institutional: InstitutionalConfig = InstitutionalConfig()
     noise: NoiseConfig = NoiseConfig()
     momentum: MomentumConfig = MomentumConfig()
     impact: ImpactConfig = ImpactConfig()
-    options: OptionsConfig = OptionsConfig()
-    scenarios: list[ScenarioConfig] = Field(default_factory=list)
+    options: OptionChainProfile = OptionChainProfile()
+    scenarios: list[ScenarioInjection] = Field(default_factory=list)
 
     @field_validator("symbols")
     @classmethod
-    def _distinct(cls, v: list[SymbolConfig]) -> list[SymbolConfig]:
+    def _distinct(cls, v: list[SymbolProfile]) -> list[SymbolProfile]:
         names = [s.symbol for s in v]
         if len(set(names)) != len(names):
             raise ValueError("symbols must be distinct")

@@ -28,7 +28,7 @@ from tapesim.agents.latent import MarketState, activity_path, latent_path, marke
 from tapesim.agents.market_maker import MakerDesk
 from tapesim.agents.retail import RetailFlow
 from tapesim.agents.traders import MomentumTraders, NoiseTraders
-from tapesim.config.run import LatentConfig, RunConfig
+from tapesim.config.run import RunConfig, VolatilityRegime
 from tapesim.market.options import OptionSide
 from tapesim.sim.calendar import NS_PER_S
 from tapesim.sim.population import arrivals, ticker
@@ -41,7 +41,7 @@ PROGRESS_EVERY_NS = 60 * NS_PER_S
 
 
 @lru_cache(maxsize=2)
-def _market_state(seed: int, lat: LatentConfig, n_steps: int, minutes: float) -> MarketState:
+def _market_state(seed: int, lat: VolatilityRegime, n_steps: int, minutes: float) -> MarketState:
     """The market-wide paths, shared by the shards one worker runs (read-only)."""
     return market_state(seed, lat, n_steps, minutes)
 

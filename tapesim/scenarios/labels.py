@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from tapesim.config.options import ScenarioConfig
+from tapesim.config.options import ScenarioInjection
 from tapesim.events.stable_json import stable_hash
 from tapesim.scenarios.catalog import CATALOG, CATALOG_VERSION
 from tapesim.scenarios.evidence import contradictions, features
@@ -100,7 +100,7 @@ class LabelWriter:
             columns=["trace_id", "event_kind", "scenario_id", "agent_id", "position_effect"])
         self.caused = prov
 
-    def label(self, cfg: ScenarioConfig) -> dict[str, Any]:
+    def label(self, cfg: ScenarioInjection) -> dict[str, Any]:
         sid = cfg.scenario_id()
         spec = CATALOG[cfg.name]
         mine = self.caused.filter(pc.equal(self.caused.column("scenario_id"), sid))
@@ -168,7 +168,7 @@ class LabelWriter:
                      ["seq", "bid", "ask"])
         return (rows[-1]["bid"] + rows[-1]["ask"]) / 2.0 if rows else None
 
-    def _document(self, cfg: ScenarioConfig, spec: Any, sid: str, refs: list[dict[str, Any]],
+    def _document(self, cfg: ScenarioInjection, spec: Any, sid: str, refs: list[dict[str, Any]],
                   values: dict[str, Any], agents: list[str], o_prints: list[dict[str, Any]],
                   e_prints: list[dict[str, Any]], traces: list[str],
                   side: str) -> dict[str, Any]:
@@ -233,7 +233,7 @@ def expected_output(label: dict[str, Any]) -> dict[str, Any]:
 
 
 def label_documents(run_dir: Path, run_id: str, session_date: dt.date,
-                    scenarios: list[ScenarioConfig]) -> tuple[dict[str, Any], dict[str, Any]]:
+                    scenarios: list[ScenarioInjection]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(labels.json, expected_outputs.json) of a run with scenarios."""
 
     writer = LabelWriter(run_dir, run_id, session_date)

@@ -20,7 +20,7 @@ import numpy as np
 import simpy
 
 from tapesim.agents.option_flow import COMPLEX, FILL, ISO_SWEEP, SPREAD, OptionDesk
-from tapesim.config.options import ScenarioConfig
+from tapesim.config.options import ScenarioInjection
 from tapesim.config.run import ConfigError
 from tapesim.events.contracts import parse_contract_id
 from tapesim.events.enrichment import CONDITION_BIT, event_condition
@@ -50,7 +50,7 @@ class Resolved:
 class Injection:
     """One scenario acting in one shard."""
 
-    def __init__(self, desk: OptionDesk, cfg: ScenarioConfig, index: int,
+    def __init__(self, desk: OptionDesk, cfg: ScenarioInjection, index: int,
                  start_ns: int) -> None:
         self.desk = desk
         self.cfg = cfg
@@ -304,7 +304,7 @@ class Injection:
         return self.desk.parent()
 
 
-def injections_for(desk: OptionDesk, scenarios: list[ScenarioConfig]) -> list[Injection]:
+def injections_for(desk: OptionDesk, scenarios: list[ScenarioInjection]) -> list[Injection]:
     """This shard's injections (index = position in the run's scenario list)."""
     session = desk.ctx.session
     optioned = [s.symbol for s in desk.ctx.config.symbols if s.options]

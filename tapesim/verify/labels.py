@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pydantic import ValidationError
 
-from tapesim.config.options import ScenarioConfig
+from tapesim.config.options import ScenarioInjection
 from tapesim.events.models import (
     EQUITY_PRINT,
     EQUITY_QUOTE,
@@ -122,12 +122,12 @@ def _load_json(path: Path, problems: list[str]) -> Any:
         return None
 
 
-def _scenario_configs(run_dir: Path, problems: list[str]) -> list[ScenarioConfig] | None:
+def _scenario_configs(run_dir: Path, problems: list[str]) -> list[ScenarioInjection] | None:
     snapshot = _load_json(run_dir / PARAMETER_SNAPSHOT, problems)
     if not isinstance(snapshot, dict):
         return None
     try:
-        return [ScenarioConfig.model_validate(s) for s in snapshot.get("scenarios") or []]
+        return [ScenarioInjection.model_validate(s) for s in snapshot.get("scenarios") or []]
     except ValidationError as err:
         first = err.errors()[0]
         problems.append(f"{PARAMETER_SNAPSHOT}: scenarios cannot be read: "
@@ -233,7 +233,7 @@ class _LabelChecker:
     """Checks every label against the run's events, reading each file once per purpose."""
 
     def __init__(self, run_dir: Path, manifest: dict[str, Any],
-                 configs: dict[str, ScenarioConfig], problems: list[str]) -> None:
+                 configs: dict[str, ScenarioInjection], problems: list[str]) -> None:
         self.run_dir = run_dir
         self.manifest = manifest
         self.configs = configs
