@@ -156,6 +156,12 @@ class Canonicaliser:
         return rec
 
     def trace_ids(self, stream: str, seq: np.ndarray) -> pa.Array:
+        """The contract's trace ids ``<run_id>:<stream>:<seq>`` (CONTRACT.md §1) of ``seq``.
+
+        ``stream`` is an event kind's stream name (e.g. ``"option-print"``); ``seq`` is an
+        int64 array of run-wide sequence numbers. Returns a string array of the same
+        length.
+        """
         prefix = f"{self.run_id}:{stream}:"
         return pc.binary_join_element_wise(prefix, pc.cast(pa.array(seq), pa.string()), "")
 

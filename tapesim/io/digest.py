@@ -93,6 +93,9 @@ class StreamDigest:
         self._detail.update(details.tobytes())
 
     def hexdigest(self) -> str:
+        """The published digest: sha256(core digest || detail digest), 64 hex digits (the
+        manifest's ``event_stream.sha256``).
+        """
         return hashlib.sha256(self._core.digest() + self._detail.digest()).hexdigest()
 
 
