@@ -63,7 +63,12 @@ def _dollars(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 @dataclass(frozen=True)
 class ShardNames:
-    """How one shard's indices map to names."""
+    """How one shard's indices map to names.
+
+    ``agents`` is the shard's ledger names by agent index (registration order); the
+    contract tuples are parallel, one entry per listed contract in listing order,
+    empty for a shard without options.
+    """
 
     symbol: str
     agents: tuple[str, ...]
@@ -75,7 +80,13 @@ class ShardNames:
 
 @dataclass
 class Canonicaliser:
-    """Turns merged spool windows into canonical tables, numbering events as it goes."""
+    """Turns merged spool windows into canonical tables, numbering events as it goes.
+
+    ``venue_codes`` are the equity tape's venue codes (lit venues, then TRF codes;
+    ``n_lit`` of them lit), ``option_venues`` the options venue codes, in the
+    spools' index order. ``scenario_ids`` name the spools' ``cause`` indices.
+    ``next_seq`` is the ``seq`` the next row gets (from 1).
+    """
 
     run_id: str
     shards: list[ShardNames]

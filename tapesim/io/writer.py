@@ -171,7 +171,8 @@ class RunWriter:
                 writer.close()
 
     def json_sidecar(self, name: str, value: Any) -> None:
-        """A JSON document (canonical form), hashed like the rest."""
+        """A JSON document (canonical form), hashed like the rest: ``name`` is its file
+    name in the run directory, ``value`` any JSON-serialisable value."""
         (self.tmp / name).write_text(canonical_json(value), "utf-8")
         self._sidecars[name] = None
 
@@ -220,7 +221,11 @@ class RunWriter:
 
 
 def check_output(out: Path, force: bool) -> None:
-    """Refuse to overwrite a non-empty output directory unless forced."""
+    """Refuse to overwrite a non-empty output directory unless forced.
+
+    Raises :class:`OutputExistsError` when ``out`` exists and is not a directory, or
+    is a non-empty directory and ``force`` is false.
+    """
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"--out {out} exists and is not a directory: choose another path")
     if out.is_dir() and any(out.iterdir()) and not force:
