@@ -360,7 +360,11 @@ def _underlying_rows(
 
 def option_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRow]:
     """Every options fact of every underlying with options in the run, in manifest order
-    (only ``symbols`` when given); no rows when the run has no options."""
+    (only ``symbols`` when given); no rows when the run has no options.
+
+    Raises ``ValueError`` as :func:`tapesim.calibration.facts.read_manifest` does, or
+    on a contract id that does not parse.
+    """
     run_dir = Path(run_dir)
     session, listed = read_manifest(run_dir)
     nbbo_ds = _dataset(run_dir / "option_nbbo.parquet", ["ts", "seq", _ID, "bid", "ask"])

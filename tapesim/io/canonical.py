@@ -116,7 +116,15 @@ class Canonicaliser:
 
     def window(self, rows: pa.Table) -> tuple[dict[str, pa.Table], pa.Table, np.ndarray,
                                               np.ndarray]:
-        """(tables by kind name, provenance, core records, detail records) of a window."""
+        """(tables by kind name, provenance, core records, detail records) of a window.
+
+        ``rows`` is one merged window of spool rows in replay order (the spool columns
+        of :mod:`tapesim.venues.tape` and :mod:`tapesim.venues.option_tape`, plus
+        ``shard`` and ``local``); each row gets the next ``seq``. Every kind gets a
+        table in its Arrow schema (empty when the window has none of it); provenance
+        follows ``PROVENANCE_SCHEMA``, one row per event; the records are the digest's
+        ``RECORD`` and ``DETAIL`` arrays (:mod:`tapesim.io.digest`).
+        """
         n = rows.num_rows
         seq = np.arange(self.next_seq, self.next_seq + n, dtype=np.int64)
         self.next_seq += n
