@@ -29,12 +29,18 @@ class Impact:
     last_ns: int = 0
 
     def at(self, now_ns: int) -> float:
+        """The impact level at ``now_ns`` (ns since the open), in log-price units, after
+        exponential decay with time constant ``decay_ns`` since the last update.
+        """
         if now_ns != self.last_ns:
             self.level *= math.exp(-(now_ns - self.last_ns) / self.decay_ns)
             self.last_ns = now_ns
         return self.level
 
     def on_trade(self, now_ns: int, side: int, qty: int) -> None:
+        """Add one execution: ``side`` +1 (buyer-initiated) or -1, ``qty`` shares; the level
+        moves by side x ``per_sqrt_lot`` x sqrt(qty / 100) (square-root impact in lots).
+        """
         self.level = self.at(now_ns) + side * self.per_sqrt_lot * math.sqrt(qty / 100.0)
 
 

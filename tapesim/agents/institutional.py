@@ -23,7 +23,15 @@ from tapesim.venues.book import BUY, SELL
 
 
 class InstitutionalDesk:
-    """Spawns parent orders for one stock and executes them."""
+    """Spawns parent orders for one stock and executes them.
+
+    Registers the ledger agents ``institutional`` and ``block-contra`` (the other
+    side of its dark crosses and blocks), in that order; draws from the
+    ``("agent", "institutional")`` stream. ``until`` is the end of the simulated
+    window (ns since the open): no child is sent at or after it. Parent orders are
+    numbered from 1 per shard; their child prints carry that number (provenance
+    ``parent_order_id``).
+    """
 
     def __init__(self, ctx: MarketContext, draws_for: Callable[..., Draws], until: int) -> None:
         self.ctx = ctx
@@ -35,6 +43,9 @@ class InstitutionalDesk:
         self.parents = 0
 
     def rate(self, now_ns: int) -> float:
+        """Parent-order arrivals per second at ``now_ns`` (ns since the open):
+        ``institutional.parents_per_hour`` / 3600 times the shard's activity multiplier.
+        """
         return self.cfg.parents_per_hour / 3600.0 * self.ctx.activity(now_ns)
 
     def _parent_size(self) -> int:
@@ -43,6 +54,10 @@ class InstitutionalDesk:
         return int(min(size, cfg.max_shares)) // 100 * 100
 
     def act(self) -> None:
+        """Start one parent order: a fair-coin side and a Pareto size (``min_shares`` with
+        tail ``size_tail_alpha``, capped at ``max_shares``, in round lots), worked by its
+        own SimPy process until done or the session window ends.
+        """
         self.parents += 1
         side = BUY if self.draws.chance(0.5) else SELL
         env = self.ctx.env

@@ -28,7 +28,12 @@ SECONDS_PER_YEAR_OF_SESSIONS = 252 * 23_400.0
 
 def intraday_envelope(frac: np.ndarray, cfg: VolatilityRegime,
                       session_minutes: float) -> np.ndarray:
-    """Activity multiplier over the session (mean 1): high at the open and close."""
+    """Activity multiplier over the session (mean 1): high at the open and close.
+
+    ``frac`` is the fraction of the session elapsed (0..1, any shape); the shape is
+    1 + open_boost x exp(-minutes / open_decay) + close_boost x exp(-minutes to the
+    close / close_decay), normalised to mean 1 over ``frac``.
+    """
     minutes = frac * session_minutes
     shape = (
         1.0
@@ -104,6 +109,15 @@ def _slow_grid(n: int, step_ms: int) -> tuple[int, int]:
 
 def market_state(root_seed: int, cfg: VolatilityRegime, n: int,
                  session_minutes: float) -> MarketState:
+    """The market-wide paths of a session on a grid of ``n`` steps of ``cfg.step_ms``.
+
+    Drawn from the stream ``("market", "factor")`` of ``root_seed`` only, so every
+    shard computes the same arrays: the envelope (:func:`intraday_envelope`, evaluated
+    at step midpoints over ``session_minutes``), the slow volatility state (regime
+    chain x OU log-vol on a 1 s grid, repeated onto the fine grid, times the square
+    root of the envelope) and the market factor's log-return increments at unit annual
+    vol (252 sessions of 23,400 s a year). Arrays have shape ``(n,)``, float64.
+    """
     dt_s = cfg.step_ms / 1000.0
     gen = stream(root_seed, "market", "factor")
     frac = (np.arange(n) + 0.5) / n
@@ -118,7 +132,12 @@ def market_state(root_seed: int, cfg: VolatilityRegime, n: int,
 
 
 def sector_factor(root_seed: int, sector: str, market: MarketState, dt_s: float) -> np.ndarray:
-    """Unit-annual-vol sector factor, sharing the market's volatility state."""
+    """Unit-annual-vol sector factor, sharing the market's volatility state.
+
+    Drawn from the stream ``("sector", sector)`` of ``root_seed`` only, so every
+    shard of the sector draws the same path; log-return increments per grid step of
+    ``dt_s`` seconds, shape ``market.factor.shape``.
+    """
     gen = stream(root_seed, "sector", sector)
     step_sd = np.sqrt(dt_s / SECONDS_PER_YEAR_OF_SESSIONS)
     return gen.standard_normal(market.factor.size) * step_sd * market.vol_state
@@ -133,6 +152,9 @@ class LatentPath:
     vol_ratio: np.ndarray  # current volatility / the symbol's average
 
     def index(self, sim_ns: int) -> int:
+        """The grid step in force at simulation time ``sim_ns`` (ns since the open), held at
+        the last step past the end of the path.
+        """
         k = sim_ns // self.step_ns
         return k if k < self.value.size else self.value.size - 1
 
@@ -140,6 +162,18 @@ class LatentPath:
 def latent_path(
     root_seed: int, symbol: SymbolProfile, cfg: VolatilityRegime, market: MarketState
 ) -> LatentPath:
+    """One symbol's latent path over the market's grid (see the module docstring).
+
+    Log-return per step = annual vol x (beta x sqrt(market share) x market factor +
+    sqrt(sector share) x sector factor + sqrt(idiosyncratic share) x idiosyncratic
+    noise), the idiosyncratic part with its own OU log-vol and the envelope, plus
+    normal jumps of ``cfg.jump_bps`` at ``cfg.jumps_per_day``. Shares of variance:
+    market ``cfg.market_share``, sector (1 - market) x ``symbol.sector_weight``, the
+    rest idiosyncratic. Draws come from the stream ``(SYMBOL, "latent")`` (and the
+    sector's shared stream), in a fixed order. ``value`` starts from
+    ``symbol.price`` in dollars; ``vol_ratio`` is the instantaneous vol over its
+    session mean.
+    """
     dt_s = cfg.step_ms / 1000.0
     n = market.factor.size
     gen = stream(root_seed, symbol.symbol, "latent")

@@ -22,7 +22,12 @@ def _d1_d2(spot, strike, t, vol, rate, carry):
 
 
 def price(spot, strike, t, vol, is_call, rate=0.0, carry=0.0) -> np.ndarray:
-    """Option value per share (multiply by 100 for a contract)."""
+    """Option value per share (multiply by 100 for a contract).
+
+    Black-Scholes on the forward (Black 1976 form): ``spot`` and ``strike`` in
+    dollars, ``t`` in years (floored at ``MIN_T``), ``vol``, ``rate`` and ``carry``
+    annualised decimals, ``is_call`` bool; arrays broadcast together.
+    """
     d1, d2, forward, t = _d1_d2(spot, strike, t, vol, rate, carry)
     disc = np.exp(-rate * t)
     call = disc * (forward * ndtr(d1) - strike * ndtr(d2))
@@ -38,6 +43,11 @@ def delta(spot, strike, t, vol, is_call, rate=0.0, carry=0.0) -> np.ndarray:
 
 
 def vega(spot, strike, t, vol, rate=0.0, carry=0.0) -> np.ndarray:
+    """Black-Scholes vega per share: dollars of option value per unit of vol (1.00 = 100
+    vol points), e^(-rT) F phi(d1) sqrt(T). Arguments broadcast as in :func:`price`
+    (spot and strike in dollars, ``t`` in years, floored at ``MIN_T``, vol and rates
+    annualised decimals).
+    """
     d1, _, forward, t = _d1_d2(spot, strike, t, vol, rate, carry)
     return np.exp(-rate * t) * forward * np.exp(-0.5 * d1 * d1) / np.sqrt(2 * np.pi) * np.sqrt(t)
 
@@ -49,6 +59,9 @@ def implied_vol(
 
     NaN where the premium is outside the no-arbitrage bounds (below intrinsic
     value or above the forward/strike bound), so callers can tell "no IV" apart.
+    ``premium`` is dollars per share; other arguments as in :func:`price`. The
+    search brackets [``low``, ``high``] and halves it ``steps`` times (60 halvings
+    of [1e-4, 5] leave an error far below 1e-10 vol).
     """
     premium = np.asarray(premium, dtype=float)
     shape = np.broadcast(premium, spot, strike, t, is_call).shape

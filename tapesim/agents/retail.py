@@ -19,12 +19,23 @@ ROUND_LOTS = (100, 100, 100, 100, 200, 200, 300, 500, 500, 1000)
 
 
 class Wholesaler:
+    """A retail wholesaler: internalises retail orders against its own inventory and
+    reports them through its TRF code.
+
+    ``name`` is its ledger name (e.g. ``wholesaler-a``), registered on construction
+    (registration order is part of the run's identity); ``trf`` is the tape venue
+    index of the TRF it reports through.
+    """
     def __init__(self, ctx: MarketContext, name: str, trf: int) -> None:
         self.ctx = ctx
         self.agent = ctx.ledger.register(name)
         self.trf = trf
 
     def lay_off(self) -> None:
+        """Lay off inventory past the limit: when the wholesaler's position exceeds
+        ``retail.inventory_limit`` shares either way, take half of it on the lit venues
+        at the touch (sell at the NBB when long, buy at the NBO when short).
+        """
         ctx = self.ctx
         limit = ctx.config.retail.inventory_limit
         position = ctx.ledger.shares[self.agent]
@@ -36,7 +47,12 @@ class Wholesaler:
 
 
 class RetailFlow:
-    """The retail population of one stock."""
+    """The retail population of one stock.
+
+    Registers the ledger agents ``retail`` and then each configured wholesaler, in
+    that order, and draws from the ``("agent", "retail")`` stream of ``draws_for``.
+    Wholesaler ``i`` reports through TRF ``i`` (modulo the TRF count).
+    """
 
     def __init__(self, ctx: MarketContext, draws_for: Callable[..., Draws]) -> None:
         self.ctx = ctx
@@ -49,6 +65,9 @@ class RetailFlow:
         self.side = BUY
 
     def rate(self, now_ns: int) -> float:
+        """Retail order arrivals per second at ``now_ns`` (ns since the open):
+        ``retail.orders_per_s`` times the shard's activity multiplier.
+        """
         return self.cfg.orders_per_s * self.ctx.activity(now_ns)
 
     def _size(self) -> int:
@@ -58,6 +77,14 @@ class RetailFlow:
         return ROUND_LOTS[d.below(len(ROUND_LOTS))]
 
     def act(self) -> None:
+        """One retail order (does nothing while the NBBO is one-sided): keep the last side
+        with ``side_persistence``, else a fair coin; size an odd lot (1-99 shares, skewed
+        small) with ``odd_lot_share``, else a round-lot mode; price at the far touch
+        improved by a uniform whole number of cents up to half the spread (none when the
+        spread is one cent); a wholesaler drawn uniformly fills it off-exchange, then
+        lays off if past its limit. Draws come from the ``("agent", "retail")`` stream in
+        that order.
+        """
         ctx, d = self.ctx, self.draws
         venues = ctx.venues
         if not venues.two_sided():

@@ -38,6 +38,10 @@ class NoiseTraders:
         self.burst_side = 0  # the side of a herd in progress, 0 when none
 
     def rate(self, now_ns: int) -> float:
+        """Noise orders per second at ``now_ns`` (ns since the open): ``noise.orders_per_s``,
+        or ``noise.burst_orders_per_s`` while a same-side burst is in progress, times the
+        shard's activity multiplier.
+        """
         cfg = self.cfg
         base = cfg.burst_orders_per_s if self.burst_side else cfg.orders_per_s
         return base * self.ctx.activity(now_ns)
@@ -50,6 +54,12 @@ class NoiseTraders:
                 venues.publish()
 
     def act(self) -> None:
+        """One noise order (after cancelling expired resting orders; nothing while the NBBO
+        is one-sided): inside a burst, another take on the burst's side; otherwise a
+        fair-coin side and, with ``limit_share``, a post-only limit order instead of a
+        take. Takes are 1-99 shares or 100-300 in round lots, at the touch; after a take
+        a burst continues with ``herd_probability``.
+        """
         d, venues = self.draws, self.ctx.venues
         self._cancel_expired()
         follow, self.burst_side = self.burst_side, 0
@@ -95,9 +105,18 @@ class MomentumTraders:
         self.threshold_bps = self.cfg.threshold_sd * typical * 1e4
 
     def rate(self, now_ns: int) -> float:
+        """Momentum orders per second at ``now_ns`` (ns since the open):
+        ``momentum.orders_per_s`` times the shard's activity multiplier.
+        """
         return self.cfg.orders_per_s * self.ctx.activity(now_ns)
 
     def act(self) -> None:
+        """Compare the NBBO mid with the mid at this population's last arrival at least
+        ``lookback_s`` ago (or its oldest remembered one); when it moved by at least
+        ``threshold_bps`` (threshold_sd x annual vol x sqrt(lookback / trading seconds a
+        year), in basis points), take 100-500 shares at the touch in the direction of
+        the move. Nothing while the NBBO is one-sided.
+        """
         ctx, venues = self.ctx, self.ctx.venues
         if not venues.two_sided():
             return

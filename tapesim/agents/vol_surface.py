@@ -25,6 +25,12 @@ from tapesim.sim.rng import stream
 
 @dataclass(frozen=True)
 class SurfaceParams:
+    """The shape of one underlying's latent SSVI surface (vols as annualised decimals).
+
+    Raises ``ValueError`` when ``rho`` is outside (-1, 1) or ``eta`` is too large for
+    ``rho`` to keep the surface free of butterfly arbitrage (Gatheral and Jacquier
+    2014, the SSVI no-butterfly conditions in the module docstring).
+    """
     base_vol: float  # the underlying's average ATM implied vol
     long_run_premium: float = 0.08  # long-dated ATM above the average when calm
     term_days: float = 30.0  # how fast the short end blends into the long run
@@ -45,7 +51,12 @@ INDEX_LIKE_SKEW = {"rho": -0.7, "eta": 1.3}
 
 
 def atm_term_structure(params: SurfaceParams, vol_ratio: float, t_years) -> np.ndarray:
-    """ATM implied vol per expiry, before the event."""
+    """ATM implied vol per expiry, before the event.
+
+    short = base_vol x vol_ratio^regime_beta, long = base_vol x (1 +
+    long_run_premium), blended as long + (short - long) x exp(-days / term_days);
+    ``t_years`` any shape, years to expiry.
+    """
     short = params.base_vol * vol_ratio**params.regime_beta
     long = params.base_vol * (1.0 + params.long_run_premium)
     blend = np.exp(-np.asarray(t_years, dtype=float) * 365.0 / params.term_days)
@@ -55,7 +66,12 @@ def atm_term_structure(params: SurfaceParams, vol_ratio: float, t_years) -> np.n
 def atm_total_variance(
     params: SurfaceParams, vol_ratio: float, t_years, t_event_years: float | None = None
 ) -> np.ndarray:
-    """theta_T, made non-decreasing in T so the surface has no calendar arbitrage."""
+    """theta_T, made non-decreasing in T so the surface has no calendar arbitrage.
+
+    ``t_years`` (any shape) are years to expiry. An event at ``t_event_years`` adds,
+    to every later expiry, the variance of a normal move whose expected absolute
+    size is ``params.event_move`` (sigma = move x sqrt(pi / 2)).
+    """
     t = np.maximum(np.asarray(t_years, dtype=float), 1e-6)
     theta = atm_term_structure(params, vol_ratio, t) ** 2 * t
     if t_event_years is not None and params.event_move > 0:
@@ -78,10 +94,18 @@ class Roughness:
 
     @classmethod
     def draw(cls, root_seed: int, symbol: str, amplitude: float, waves: int = 3) -> Roughness:
+        """The wiggle of ``symbol``: ``waves`` sine waves in log-moneyness with frequencies
+        uniform in [2, 6) and phases uniform in [0, 2 pi), drawn from the stream
+        ``(symbol, "surface", "roughness")``; their mean is scaled by ``amplitude`` (vol
+        points as a decimal), so the wiggle never exceeds it.
+        """
         gen = stream(root_seed, symbol, "surface", "roughness")
         return cls(amplitude, gen.uniform(2.0, 6.0, waves), gen.uniform(0, 2 * np.pi, waves))
 
     def __call__(self, k: np.ndarray) -> np.ndarray:
+        """The vol wiggle (annualised decimal, |value| <= amplitude) at each log-moneyness
+        ``k`` (any shape).
+        """
         k = np.asarray(k, dtype=float)[..., None]
         waves = np.sin(self.frequencies * k + self.phases).mean(axis=-1)
         return self.amplitude * waves
@@ -96,7 +120,14 @@ def implied_vols(
     roughness: Roughness | None = None,
     t_event_years: float | None = None,
 ) -> np.ndarray:
-    """Implied vol for each (strike, expiry) pair, broadcast together."""
+    """Implied vol for each (strike, expiry) pair, broadcast together.
+
+    ``forward`` and ``strike`` in dollars, ``t_years`` years to expiry (floored at
+    1e-6), ``vol_ratio`` the underlying's current vol over its average (the regime).
+    SSVI total variance w(k, T) with phi = eta / sqrt(theta (1 + theta)) (the power-law
+    parameterisation of Gatheral and Jacquier 2014 with gamma = 1/2), vol = sqrt(w / T), plus
+    the roughness wiggle when given, floored at 0.01. Annualised decimals.
+    """
     t = np.maximum(np.asarray(t_years, dtype=float), 1e-6)
     theta = atm_total_variance(params, vol_ratio, t, t_event_years)
     k = np.log(np.asarray(strike, dtype=float) / np.asarray(forward, dtype=float))

@@ -101,7 +101,12 @@ class Prints:
 
 
 def read_manifest(run_dir: Path) -> tuple[Session, list[str]]:
-    """The session and symbol list of a run directory's ``manifest.json``."""
+    """The session and symbol list of a run directory's ``manifest.json``.
+
+    Raises ``FileNotFoundError`` when there is no manifest, ``json.JSONDecodeError``
+    when it is not JSON, and ``ValueError`` when its ``session`` or ``symbols`` field
+    is missing or malformed (see docs/DATA.md for the keys).
+    """
     path = Path(run_dir) / "manifest.json"
     manifest = json.loads(path.read_text())
     try:
@@ -362,7 +367,12 @@ def _impact_fact(
 def symbol_facts(
     symbol: str, quotes: Quotes, prints: Prints, session: Session, parents: pa.Table | None
 ) -> list[FactRow]:
-    """All equity fact rows of one symbol from its loaded quotes and prints."""
+    """All equity fact rows of one symbol from its loaded quotes and prints.
+
+    Trade signs are Lee-Ready against the mid in force before each print (replay
+    order); ``parents`` holds the provenance rows of parent-order prints (``trace_id``,
+    ``parent_order_id``), ``None`` when the run has no provenance.
+    """
     qi = st.quote_index_before(prints.ts, prints.seq, quotes.mid_ts, quotes.mid_seq)
     mid_before = st.take_or_nan(quotes.mid, qi)
     signs = st.lee_ready_signs(prints.price, mid_before)
@@ -377,7 +387,12 @@ def symbol_facts(
 
 
 def equity_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRow]:
-    """Every equity stylized fact of every symbol (manifest order when ``symbols`` is None)."""
+    """Every equity stylized fact of every symbol (manifest order when ``symbols`` is None).
+
+    Reads ``equity_quotes.parquet`` and ``equity_prints.parquet`` (and provenance for
+    the impact fact, when present) one symbol at a time. Raises ``ValueError`` for a
+    symbol the manifest does not list, or as :func:`read_manifest` does.
+    """
     run_dir = Path(run_dir)
     session, listed = read_manifest(run_dir)
     quotes_ds = ds.dataset(run_dir / "equity_quotes.parquet", format="parquet")

@@ -93,6 +93,11 @@ class Contracts:
 
     @classmethod
     def of(cls, ids: set[str], date: dt.date) -> Contracts:
+        """The contracts named by ``ids`` (either contract-id form, CONTRACT.md §1), sorted
+        by id, with days to expiry counted from the session ``date`` and each expiry's
+        16:00 New York close in epoch ms. Raises ``ValueError`` on an id that does not
+        parse (:func:`tapesim.events.contracts.parse_contract_id`).
+        """
         names = sorted(ids)
         parsed = [parse_contract_id(i) for i in names]  # once per contract, not per row
         expiry = [dt.datetime.combine(c.expiry, EXPIRY_CLOSE, tzinfo=NEW_YORK) for c in parsed]
@@ -126,10 +131,14 @@ class OptionPrints:
 
     @classmethod
     def empty(cls) -> OptionPrints:
+        """No prints: every array of length 0 (a symbol without option prints)."""
         i, f = np.zeros(0, dtype=np.int64), np.zeros(0)
         return cls(i, i, f, i, [], np.zeros(0, dtype=bool), f, f)
 
     def subset(self, mask: np.ndarray) -> OptionPrints:
+        """The prints where the bool array ``mask`` (one entry per print) is true, in the
+        same order; the venue list is shared.
+        """
         return OptionPrints(self.ts[mask], self.code[mask], self.size[mask], self.venue[mask],
                             self.venues, self.multi_leg[mask], self.spot[mask], self.iv[mask])
 
@@ -351,7 +360,11 @@ def _underlying_rows(
 
 def option_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRow]:
     """Every options fact of every underlying with options in the run, in manifest order
-    (only ``symbols`` when given); no rows when the run has no options."""
+    (only ``symbols`` when given); no rows when the run has no options.
+
+    Raises ``ValueError`` as :func:`tapesim.calibration.facts.read_manifest` does, or
+    on a contract id that does not parse.
+    """
     run_dir = Path(run_dir)
     session, listed = read_manifest(run_dir)
     nbbo_ds = _dataset(run_dir / "option_nbbo.parquet", ["ts", "seq", _ID, "bid", "ask"])

@@ -38,10 +38,15 @@ class OptionContract:
 
     @classmethod
     def of(cls, root: str, expiry: dt.date, strike: float, right: Right) -> OptionContract:
+        """The contract with ``strike`` in dollars, rounded to the nearest thousandth of a
+        dollar. Raises ``ValueError`` as the constructor does (root not 1-6 upper-case
+        characters, strike outside (0, 100000) dollars, right not ``C`` or ``P``).
+        """
         return cls(root, expiry, round(strike * 1000), right)
 
     @property
     def strike(self) -> float:
+        """The strike in dollars."""
         return self.strike_mills / 1000
 
     @property
@@ -50,14 +55,23 @@ class OptionContract:
         return "call" if self.right == "C" else "put"
 
     def dashed(self) -> str:
+        """The contract's ``ROOT-YYYY-MM-DD-STRIKE-C|P`` id (CONTRACT.md §1), strike in
+        dollars with trailing zeros trimmed: ``SPY-2026-01-16-502.5-P``.
+        """
         whole, frac = divmod(self.strike_mills, 1000)
         strike = str(whole) if frac == 0 else f"{whole}.{frac:03d}".rstrip("0")
         return f"{self.root}-{self.expiry.isoformat()}-{strike}-{self.right}"
 
     def occ(self) -> str:
+        """The contract's 21-character OCC id (CONTRACT.md §1): root left-aligned in six
+        characters, ``YYMMDD``, ``C|P``, strike x 1000 as eight digits.
+        """
         return f"{self.root:<6}{self.expiry:%y%m%d}{self.right}{self.strike_mills:08d}"
 
     def format(self, style: ContractIdStyle) -> str:
+        """The contract's id in the run's ``style`` (config ``options.contract_ids``):
+        ``"dashed"`` or ``"occ"``.
+        """
         return self.dashed() if style == "dashed" else self.occ()
 
 
@@ -65,7 +79,12 @@ ContractIdStyle = Literal["dashed", "occ"]
 
 
 def parse_contract_id(text: str) -> OptionContract:
-    """Parse either form; ValueError names what is wrong."""
+    """Parse either id form (CONTRACT.md §1) back to its contract.
+
+    Raises ``ValueError`` naming what is wrong: neither form, a date that does not
+    exist, an OCC root not left-aligned, or a root, strike or right the contract
+    rejects.
+    """
     m = _DASHED.match(text)
     if m:
         root, day, strike, right = m.groups()

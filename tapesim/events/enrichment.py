@@ -38,7 +38,11 @@ def event_condition(days: int) -> int:
 
 
 def condition_lists(masks: np.ndarray) -> list[list[str]]:
-    """The condition names of each print's mask, in :data:`CONDITIONS` order."""
+    """The condition names of each print's mask, in :data:`CONDITIONS` order.
+
+    ``masks`` is an integer array (bit i for ``CONDITIONS[i]``, bits 16 and up for
+    ``EVENT_<N>D``); the event condition comes last. Returns one list per print.
+    """
     table: dict[int, list[str]] = {}
     out = []
     for m in np.asarray(masks).tolist():
@@ -52,7 +56,8 @@ def condition_lists(masks: np.ndarray) -> list[list[str]]:
 
 
 def is_etf(root: str) -> bool:
-    """The contract's ETF list: the named funds and every XL* sector fund."""
+    """Whether ``root`` is on the contract's ETF list (CONTRACT.md §1, ``is_etf``): the
+    named funds and every XL* sector fund."""
     return root in ETF_ROOTS or root.startswith("XL")
 
 
@@ -62,7 +67,11 @@ def nbbo_side(price, bid, ask, print_ts, quote_ts, max_age_ms: int = MAX_QUOTE_A
     No quote (NaN), non-finite values or ask <= 0 -> MISSING; quote older or newer
     than ``max_age_ms`` -> STALE; else with eps = max(0.01, 0.05 * spread):
     price > ask + eps -> AA; >= ask - eps -> A; < bid - eps -> BB; <= bid + eps -> B;
-    otherwise MID.
+    otherwise MID. CONTRACT.md §1, *Placement rule*.
+
+    Arrays broadcast together: ``price``, ``bid`` and ``ask`` in dollars (NaN where
+    there was no quote), ``print_ts`` and ``quote_ts`` in epoch ms. Returns an object
+    array of side strings.
     """
     price, bid, ask = (np.asarray(x, dtype=float) for x in (price, bid, ask))
     print_ts, quote_ts = np.asarray(print_ts, dtype=float), np.asarray(quote_ts, dtype=float)
@@ -110,6 +119,12 @@ def signal_filter(
     (notional at or above the auto threshold), ``ask-side`` (A/AA), ``sweep``
     (SWEEP/ISO with enough notional) or ``large-print`` (size and notional); no reason
     -> rejected as ``no-signal-rule``. Mode ``all`` passes everything.
+    CONTRACT.md §1, *Signal filter*.
+
+    Parallel arrays, one entry per print: ``notional`` dollars, ``size`` contracts,
+    ``side`` the :func:`nbbo_side` strings, ``etf`` and ``sweep_or_iso`` bools.
+    A print rejected by a rejection rule gets an empty reason list. Raises
+    ``ValueError`` for an unknown ``mode``.
     """
     notional = np.asarray(notional, dtype=float)
     n = notional.size

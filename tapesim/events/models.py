@@ -116,7 +116,8 @@ def arrow_schema(model: type[BaseModel]) -> pa.Schema:
     """The Arrow schema of a model: one column per field, in field order.
 
     A field is nullable exactly when its annotation admits ``None``; ``list[str]``
-    becomes a list of non-null strings.
+    becomes a list of non-null strings. ``int`` maps to int64, ``float`` to float64,
+    ``str`` to string, ``bool`` to bool; any other annotation raises ``KeyError``.
     """
     fields = []
     for name, info in model.model_fields.items():
@@ -130,7 +131,12 @@ def arrow_schema(model: type[BaseModel]) -> pa.Schema:
 
 @dataclass(frozen=True)
 class EventKind:
-    """An event kind as the run directory knows it: model, stream name and file stem."""
+    """An event kind as the run directory knows it: model, stream name and file stem.
+
+    ``code`` is also the kind's value in the spools' ``kind`` column and in the
+    digest's records; its order (quotes before prints) is the replay tie-break
+    (CONTRACT.md §1, *Ordering*).
+    """
 
     name: str  # contract kind, e.g. "equity_quote"
     stream: str  # trace-id stream, e.g. "equity-quote"

@@ -63,7 +63,12 @@ def _dollars(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 @dataclass(frozen=True)
 class ShardNames:
-    """How one shard's indices map to names."""
+    """How one shard's indices map to names.
+
+    ``agents`` is the shard's ledger names by agent index (registration order); the
+    contract tuples are parallel, one entry per listed contract in listing order,
+    empty for a shard without options.
+    """
 
     symbol: str
     agents: tuple[str, ...]
@@ -75,7 +80,13 @@ class ShardNames:
 
 @dataclass
 class Canonicaliser:
-    """Turns merged spool windows into canonical tables, numbering events as it goes."""
+    """Turns merged spool windows into canonical tables, numbering events as it goes.
+
+    ``venue_codes`` are the equity tape's venue codes (lit venues, then TRF codes;
+    ``n_lit`` of them lit), ``option_venues`` the options venue codes, in the
+    spools' index order. ``scenario_ids`` name the spools' ``cause`` indices.
+    ``next_seq`` is the ``seq`` the next row gets (from 1).
+    """
 
     run_id: str
     shards: list[ShardNames]
@@ -105,7 +116,15 @@ class Canonicaliser:
 
     def window(self, rows: pa.Table) -> tuple[dict[str, pa.Table], pa.Table, np.ndarray,
                                               np.ndarray]:
-        """(tables by kind name, provenance, core records, detail records) of a window."""
+        """(tables by kind name, provenance, core records, detail records) of a window.
+
+        ``rows`` is one merged window of spool rows in replay order (the spool columns
+        of :mod:`tapesim.venues.tape` and :mod:`tapesim.venues.option_tape`, plus
+        ``shard`` and ``local``); each row gets the next ``seq``. Every kind gets a
+        table in its Arrow schema (empty when the window has none of it); provenance
+        follows ``PROVENANCE_SCHEMA``, one row per event; the records are the digest's
+        ``RECORD`` and ``DETAIL`` arrays (:mod:`tapesim.io.digest`).
+        """
         n = rows.num_rows
         seq = np.arange(self.next_seq, self.next_seq + n, dtype=np.int64)
         self.next_seq += n
@@ -156,6 +175,12 @@ class Canonicaliser:
         return rec
 
     def trace_ids(self, stream: str, seq: np.ndarray) -> pa.Array:
+        """The contract's trace ids ``<run_id>:<stream>:<seq>`` (CONTRACT.md §1) of ``seq``.
+
+        ``stream`` is an event kind's stream name (e.g. ``"option-print"``); ``seq`` is an
+        int64 array of run-wide sequence numbers. Returns a string array of the same
+        length.
+        """
         prefix = f"{self.run_id}:{stream}:"
         return pc.binary_join_element_wise(prefix, pc.cast(pa.array(seq), pa.string()), "")
 

@@ -93,6 +93,9 @@ class StreamDigest:
         self._detail.update(details.tobytes())
 
     def hexdigest(self) -> str:
+        """The published digest: sha256(core digest || detail digest), 64 hex digits (the
+        manifest's ``event_stream.sha256``).
+        """
         return hashlib.sha256(self._core.digest() + self._detail.digest()).hexdigest()
 
 
@@ -111,7 +114,12 @@ def text_bytes(column: pa.ChunkedArray | pa.Array, width: int = 8) -> np.ndarray
 
 
 def pack_records(kind: EventKind, table: pa.Table) -> np.ndarray:
-    """The core digest records of one kind's canonical rows."""
+    """The core digest records of one kind's canonical rows.
+
+    ``table`` holds rows of ``kind`` in its Arrow schema; returns a ``RECORD`` array,
+    one record per row in the same order, with the fields the kind lacks zeroed. Used
+    by ``verify`` to recompute the digest from the Parquet files.
+    """
     n = table.num_rows
     rec = np.zeros(n, dtype=RECORD)
     for name in ("seq", "ts", "source_ts", "ingest_ts"):
@@ -137,7 +145,12 @@ def pack_records(kind: EventKind, table: pa.Table) -> np.ndarray:
 
 
 def pack_details(table: pa.Table) -> np.ndarray:
-    """The detail records of canonical option prints (every enrichment field)."""
+    """The detail records of canonical option prints (every enrichment field).
+
+    ``table`` holds option prints in the ``OptionPrint`` schema; returns a ``DETAIL``
+    array, one record per row, nulls packed as described in the module docstring and
+    lists joined with ``LIST_SEPARATOR``.
+    """
     rec = np.zeros(table.num_rows, dtype=DETAIL)
     rec["seq"] = table.column("seq").to_numpy()
     for name in DETAIL.names[1:]:

@@ -30,6 +30,9 @@ def canonical_json(value: Any) -> str:
 
 
 def snapshot_hash(snapshot: dict[str, Any]) -> str:
+    """``sha256:`` + the hex sha256 of a parameter snapshot's compact JSON (sorted keys,
+    no spaces, UTF-8): the manifest's ``parameter_snapshot_hash``.
+    """
     text = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -40,6 +43,7 @@ def run_id_for(snapshot_hash_value: str) -> str:
 
 
 def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -48,6 +52,9 @@ def sha256_file(path: Path) -> str:
 
 
 def artifact_entry(path: Path, rows: int | None = None) -> dict[str, Any]:
+    """A manifest ``artifacts`` entry of ``path``: ``sha256`` (hex), ``bytes`` and, when
+    given, ``rows`` (for Parquet files).
+    """
     entry: dict[str, Any] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
     if rows is not None:
         entry["rows"] = rows
@@ -59,6 +66,11 @@ class RunDirectoryError(ValueError):
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """The manifest of ``run_dir`` as a dict, without checking its artifacts.
+
+    Raises :class:`RunDirectoryError` when ``manifest.json`` is missing, is not valid
+    JSON, or is not a ``tapesim-run-v1`` manifest.
+    """
     path = run_dir / MANIFEST
     if not path.is_file():
         raise RunDirectoryError(f"{run_dir} has no {MANIFEST}: it is not a complete run directory")
@@ -76,7 +88,8 @@ def open_run(run_dir: Path) -> dict[str, Any]:
     """The manifest of a run directory whose artifacts are all present at their sizes.
 
     A cheap check (no hashing) for commands that read a run; ``verify`` does the
-    full one.
+    full one. Raises :class:`RunDirectoryError` as :func:`read_manifest` does, or when
+    an artifact is missing or not the size the manifest records.
     """
     manifest = read_manifest(run_dir)
     for name, entry in sorted(manifest.get("artifacts", {}).items()):

@@ -55,7 +55,13 @@ class _Cursor:
 def windowed_merge(
     sources: list[Iterable[pa.Table]], key: str, sort_keys: list[tuple[str, str]]
 ) -> Iterator[pa.Table]:
-    """Merge sources ordered by ``key`` into windows sorted by ``sort_keys``."""
+    """Merge sources ordered by ``key`` into windows sorted by ``sort_keys``.
+
+    Each source yields tables whose integer ``key`` column (e.g. ``ts`` in ms) never
+    decreases; ``sort_keys`` are Arrow sort keys such as ``[("ts", "ascending"),
+    ...]``. Windows come out in total order: every row of a window sorts before every
+    row of the next. Columns missing from a source read null in its rows.
+    """
     cursors = [_Cursor(s, key) for s in sources]
     while True:
         for c in cursors:

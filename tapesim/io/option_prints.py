@@ -46,6 +46,10 @@ class ContractBook:
 
     @classmethod
     def of(cls, shards: list) -> ContractBook:
+        """The run-wide book of ``shards`` (each a :class:`tapesim.io.canonical.ShardNames`),
+        in shard order: shard ``i``'s local contract ``j`` gets index ``offsets[i] + j``.
+        Contract ids are ASCII (at most 32 bytes in ``id_bytes_table``).
+        """
         sizes = [len(s.contracts) for s in shards]
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         ids = [c for s in shards for c in s.contracts]
@@ -57,12 +61,21 @@ class ContractBook:
                    strikes, expiry_ms)
 
     def index(self, shard: np.ndarray, contract: np.ndarray) -> np.ndarray:
+        """Run-wide contract index (int64 array) of each (shard, local contract) pair;
+        ``shard`` and ``contract`` are integer arrays of the same length.
+        """
         return self.offsets[shard] + contract.astype(np.int64)
 
     def id_bytes(self, shard: np.ndarray, contract: np.ndarray) -> np.ndarray:
+        """``option_contract_id`` of each (shard, local contract) pair as an ``S32`` array,
+        for the digest's packed records.
+        """
         return self.id_bytes_table[self.index(shard, contract)]
 
     def ids_of(self, rows: pa.Table) -> pa.Array:
+        """``option_contract_id`` of each spool row (its ``shard`` and ``contract`` columns)
+        as a string array.
+        """
         return self.ids.take(pa.array(self._global(rows)))
 
     def _global(self, rows: pa.Table) -> np.ndarray:
@@ -71,7 +84,13 @@ class ContractBook:
 
 def print_iv(price, spot, strike, t_years, calls) -> np.ndarray:
     """Implied vol of each print's price against the underlying's mid, to 1e-4; NaN where
-    the price is outside the no-arbitrage bounds or the contract has expired."""
+    the price is outside the no-arbitrage bounds or the contract has expired.
+
+    Arrays broadcast together: ``price`` and ``spot`` in dollars per share, ``strike``
+    in dollars, ``t_years`` calendar years to the expiry's close (floored at
+    ``MIN_T``), ``calls`` bool. Black-Scholes with zero rates and carry, by bisection
+    (:func:`tapesim.agents.pricing.implied_vol`); annualised vol as a decimal.
+    """
     iv = implied_vol(price, spot, strike, np.maximum(t_years, MIN_T), calls)
     return np.round(iv, 4)
 
@@ -84,7 +103,15 @@ def option_print_columns(
     rows: pa.Table, book: ContractBook, symbols: pa.Array, venues: tuple[str, ...],
     mode: SignalMode,
 ) -> dict[str, pa.Array]:
-    """Every OptionPrint column after the event meta fields, for spool rows of prints."""
+    """Every OptionPrint column after the event meta fields, for spool rows of prints.
+
+    ``rows`` are option-print rows of the option spool (integer cents, ms times, -1
+    for "none"; see :mod:`tapesim.venues.option_tape`) plus ``shard``; ``symbols``
+    holds each shard's symbol, ``venues`` the run's option venue codes and ``mode``
+    the signal-filter mode. Returns Arrow arrays by column name, in the
+    ``OptionPrint`` schema's order and types; the rules are CONTRACT.md §1
+    (notional, placement rule, signal filter, underlying and IV sources).
+    """
     col = {name: rows.column(name).to_numpy() for name in (
         "ts", "price", "size", "venue", "conditions", "nbbo_bid", "nbbo_ask", "nbbo_bid_size",
         "nbbo_ask_size", "nbbo_ts", "und_bid", "und_ask", "und_ts", "shard")}

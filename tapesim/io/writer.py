@@ -36,6 +36,9 @@ PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_statistics": Tr
 
 
 class OutputExistsError(FileExistsError):
+    """The output path exists and is not an empty directory (or not a directory at all),
+    and overwriting was not asked for.
+    """
     pass
 
 
@@ -120,7 +123,13 @@ class _JsonLines:
 
 
 class RunWriter:
-    """Streams canonical tables into a temporary run directory, then publishes it."""
+    """Streams canonical tables into a temporary run directory, then publishes it.
+
+    ``out`` is the final run directory; the files are written in a hidden sibling
+    ``.<name>.partial-<pid>`` and renamed into place by :meth:`finish`. ``force``
+    allows replacing a non-empty ``out``; ``jsonl`` also writes each event kind as
+    JSON lines. Raises :class:`OutputExistsError` when ``out`` may not be written.
+    """
 
     def __init__(self, out: Path, force: bool = False, jsonl: bool = False) -> None:
         self.out = out
@@ -146,6 +155,10 @@ class RunWriter:
         return path
 
     def write(self, kind: str, table: pa.Table) -> None:
+        """Append ``table`` (rows of event kind ``kind``, e.g. ``"option_print"``, in the
+        kind's Arrow schema and replay order) to that kind's Parquet file, and to its JSON
+        lines when those are written.
+        """
         self.events[kind].write(table)
         if self.jsonl:
             self.jsonl[kind].write(table)
@@ -158,7 +171,8 @@ class RunWriter:
                 writer.close()
 
     def json_sidecar(self, name: str, value: Any) -> None:
-        """A JSON document (canonical form), hashed like the rest."""
+        """A JSON document (canonical form), hashed like the rest: ``name`` is its file
+    name in the run directory, ``value`` any JSON-serialisable value."""
         (self.tmp / name).write_text(canonical_json(value), "utf-8")
         self._sidecars[name] = None
 
@@ -207,7 +221,11 @@ class RunWriter:
 
 
 def check_output(out: Path, force: bool) -> None:
-    """Refuse to overwrite a non-empty output directory unless forced."""
+    """Refuse to overwrite a non-empty output directory unless forced.
+
+    Raises :class:`OutputExistsError` when ``out`` exists and is not a directory, or
+    is a non-empty directory and ``force`` is false.
+    """
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"--out {out} exists and is not a directory: choose another path")
     if out.is_dir() and any(out.iterdir()) and not force:

@@ -78,6 +78,9 @@ def nyse_holidays(year: int) -> frozenset[dt.date]:
 
 
 def is_trading_day(day: dt.date) -> bool:
+    """Whether the NYSE holds a regular session on ``day``: a weekday that is not one of
+    :func:`nyse_holidays` (early-close days count as trading days).
+    """
     return day.weekday() < 5 and day not in nyse_holidays(day.year)
 
 
@@ -93,6 +96,7 @@ def close_time(day: dt.date) -> dt.time:
 
 
 def next_trading_day(day: dt.date) -> dt.date:
+    """The first trading day strictly after ``day`` (skips weekends and NYSE holidays)."""
     day += dt.timedelta(days=1)
     while not is_trading_day(day):
         day += dt.timedelta(days=1)
@@ -121,6 +125,13 @@ class Session:
 
     @classmethod
     def build(cls, day: dt.date, start: dt.time | None, end: dt.time | None) -> Session:
+        """The session of ``day`` simulating New York wall-clock ``start`` to ``end``.
+
+        ``None`` means the open (09:30) or the day's close (16:00, 13:00 on early-close
+        days). Times are converted through :func:`epoch_ms`; the window is stored as ns
+        since the open. No check is made that ``day`` is a trading day or that the window
+        lies inside the session: the run config validates both.
+        """
         open_ms = epoch_ms(day, REGULAR_OPEN)
         close_ms = epoch_ms(day, close_time(day))
         start_ms = epoch_ms(day, start) if start else open_ms
@@ -135,10 +146,12 @@ class Session:
 
     @property
     def start_ms(self) -> int:
+        """Epoch milliseconds (UTC) of the simulated window's start."""
         return self.open_ms + self.start_ns // NS_PER_MS
 
     @property
     def end_ms(self) -> int:
+        """Epoch milliseconds (UTC) of the simulated window's end."""
         return self.open_ms + self.end_ns // NS_PER_MS
 
     def to_ms(self, sim_ns: int) -> int:

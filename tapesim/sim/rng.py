@@ -52,6 +52,11 @@ class Draws:
 
     @property
     def generator(self) -> np.random.Generator:
+        """The underlying numpy generator, for vectorised draws from the same stream.
+
+        Draws taken from it directly interleave with the blocks this object fills, so a
+        caller must use it in a fixed order relative to the scalar draws.
+        """
         return self._gen
 
     def uniform(self) -> float:

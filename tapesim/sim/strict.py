@@ -18,7 +18,12 @@ class Strict(BaseModel):
 
 
 def venue_codes(codes: list[str]) -> list[str]:
-    """A field validator's check of a list of venue codes: non-empty, distinct, short."""
+    """A field validator's check of a list of venue codes: non-empty, distinct, short.
+
+    Returns ``codes`` unchanged. Raises ``ValueError`` (pydantic reports it against
+    the field) when the list is empty, repeats a code, or a code is not 1-8
+    upper-case letters, digits or ``_``.
+    """
     if not codes or len(set(codes)) != len(codes):
         raise ValueError("must be a non-empty list of distinct venue codes")
     bad = [c for c in codes if not re.fullmatch(r"[A-Z0-9_]{1,8}", c)]

@@ -55,6 +55,8 @@ class OrderBook:
         return len(self._orders)
 
     def order(self, oid: int) -> Order | None:
+        """The resting order with id ``oid``, or ``None`` when it is not (or no longer) in
+        the book."""
         return self._orders.get(oid)
 
     def _refresh(self) -> None:
@@ -62,13 +64,14 @@ class OrderBook:
         self.best_ask = self._asks.peekitem(0)[0] if self._asks else NO_ASK
 
     def depth(self, side: int, price: int) -> int:
-        """Total resting size at one price on one side."""
+        """Total resting size (shares) at one price (ticks) on one side (``BUY`` or
+        ``SELL``)."""
         levels = self._bids if side == BUY else self._asks
         level = levels.get(price)
         return sum(o.qty for o in level) if level else 0
 
     def levels(self, side: int) -> list[tuple[int, int]]:
-        """(price, total size) per level, best first."""
+        """(price in ticks, total size) per level of ``side``, best first."""
         levels = self._bids if side == BUY else self._asks
         prices = reversed(levels.keys()) if side == BUY else iter(levels.keys())
         return [(p, sum(o.qty for o in levels[p])) for p in prices]
@@ -76,8 +79,11 @@ class OrderBook:
     def execute(self, side: int, qty: int, limit: int | None) -> list[Fill]:
         """Match an incoming order of ``side`` against the opposite side, up to ``limit``.
 
-        ``limit`` None is a market order. Returns the fills in execution order; the
-        unfilled remainder is the caller's (an IOC discards it, a limit rests it).
+        ``side`` is ``BUY`` or ``SELL``, ``qty`` the size, ``limit`` the worst price in
+        ticks; ``limit`` None is a market order. Returns the fills in execution order
+        (passive order, quantity, price in ticks: each fill trades at the resting
+        order's price); the unfilled remainder is the caller's (an IOC discards it, a
+        limit rests it).
         """
         fills: list[Fill] = []
         if side == BUY:
@@ -116,7 +122,11 @@ class OrderBook:
         return qty
 
     def rest(self, order: Order) -> None:
-        """Add a non-marketable order at the back of its price level."""
+        """Add a non-marketable order at the back of its price level.
+
+        Raises ``ValueError`` when its size is not positive, its id is already on the
+        book, or its price would lock or cross the opposite best price.
+        """
         if order.qty <= 0:
             raise ValueError("resting order size must be positive")
         if order.oid in self._orders:
@@ -139,7 +149,8 @@ class OrderBook:
             self.best_ask = order.price
 
     def limit(self, order: Order) -> list[Fill]:
-        """A limit order: match what crosses, rest the remainder."""
+        """A limit order: match what crosses, rest the remainder (keeping ``order``'s
+        id); returns the fills. Raises ``ValueError`` as :meth:`rest` does."""
         fills = self.execute(order.side, order.qty, order.price)
         order.qty -= sum(f[1] for f in fills)
         if order.qty > 0:
@@ -164,7 +175,9 @@ class OrderBook:
         """Change an order's price or size.
 
         A size decrease at the same price keeps time priority; anything else is a
-        cancel and a new limit order (which may trade if it now crosses).
+        cancel and a new limit order (which may trade if it now crosses). ``price`` is
+        in ticks; ``qty`` 0 or less cancels. Returns the new order's fills; an unknown
+        ``oid`` is ignored (no fills).
         """
         order = self._orders.get(oid)
         if order is None:

@@ -61,7 +61,13 @@ _NBBO_FIXED = {  # columns an NBBO row does not use
 
 
 class OptionTape:
-    """Collects one shard's option events in generation order and spools them."""
+    """Collects one shard's option events in generation order and spools them.
+
+    ``path`` is the spool file (Arrow IPC, ``OPTION_SPOOL_SCHEMA``), ``open_ms`` the
+    session's open in epoch ms, ``latency_ms`` the mean OPRA feed latency, ``gen``
+    the shard's option-feed stream (standard exponentials, in row order) and
+    ``n_contracts`` the number of listed contracts.
+    """
 
     FLUSH_ROWS = 1 << 16
     FLUSH_SPAN_MS = 300_000
@@ -149,6 +155,10 @@ class OptionTape:
             self._prints = []
 
     def flush(self) -> None:
+        """Write the buffered NBBO chunks and prints as one Arrow record batch of
+        ``OPTION_SPOOL_SCHEMA``, in generation order (no-op when empty); columns a row
+        kind does not use take their "none" value (-1, or 0 for bit masks).
+        """
         self._close_prints()
         if not self._segments:
             return
@@ -167,5 +177,6 @@ class OptionTape:
         self._rows = 0
 
     def close(self) -> None:
+        """Flush the remaining rows and close the spool file."""
         self.flush()
         self._writer.close()

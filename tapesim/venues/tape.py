@@ -44,6 +44,10 @@ class Tape:
     A batch is flushed at ``FLUSH_ROWS`` rows or once it spans ``FLUSH_SPAN_MS`` of
     event time, whichever comes first: the merge's windows are bounded by the
     sparsest shard's batches, so a quiet symbol must not hold hours in one batch.
+
+    ``path`` is the spool file (Arrow IPC, ``SPOOL_SCHEMA``), ``open_ms`` the
+    session's open in epoch ms, ``latency_ms`` the mean SIP feed latency and
+    ``draws`` the shard's feed stream, drawn once per row in row order.
     """
 
     FLUSH_ROWS = 1 << 16
@@ -67,6 +71,12 @@ class Tape:
         return int(self._draws.exponential() * self._latency_ms)
 
     def quote(self, now_ns: int, bid: int, ask: int) -> None:
+        """One SIP NBBO change at simulation time ``now_ns`` (ns since the open): ``bid`` and
+        ``ask`` in integer cents. ``ts`` is the millisecond of ``now_ns`` (floored);
+        ``ingest_ts`` adds an exponential feed latency with mean ``latency_ms``, truncated
+        to whole ms (one draw from the feed stream per quote). The row carries the
+        current :attr:`cause` (-1 outside an injected scenario).
+        """
         ts = self._open_ms + now_ns // NS_PER_MS
         c = self._cols
         c[0].append(QUOTE)
@@ -117,6 +127,12 @@ class Tape:
     def trade(
         self, now_ns: int, price: int, size: int, venue: int, agent: int, contra: int, parent: int
     ) -> None:
+        """One stock execution at ``now_ns`` (ns since the open): ``price`` in integer cents,
+        ``size`` in shares, ``venue`` an index into the run's venue codes (lit venues
+        first, then TRF codes), ``agent`` the aggressor's and ``contra`` the passive
+        side's ledger index, ``parent`` the aggressor's parent order id (-1 if none).
+        Times and latency as in :meth:`quote`.
+        """
         ts = self._open_ms + now_ns // NS_PER_MS
         c = self._cols
         c[0].append(PRINT)
@@ -135,6 +151,9 @@ class Tape:
             self.flush()
 
     def flush(self) -> None:
+        """Write the buffered rows as one Arrow record batch of ``SPOOL_SCHEMA`` (no-op when
+        empty) and set the next time-based flush ``FLUSH_SPAN_MS`` after the last row.
+        """
         if not self._cols[0]:
             return
         self._flush_at = self._cols[1][-1] + self.FLUSH_SPAN_MS
@@ -146,5 +165,6 @@ class Tape:
         self._cols = [[] for _ in _COLUMNS]
 
     def close(self) -> None:
+        """Flush the remaining rows and close the spool file."""
         self.flush()
         self._writer.close()
