@@ -95,13 +95,6 @@ def close_time(day: dt.date) -> dt.time:
     return EARLY_CLOSE if day in early and is_trading_day(day) else REGULAR_CLOSE
 
 
-def next_trading_day(day: dt.date) -> dt.date:
-    """The first trading day strictly after ``day`` (skips weekends and NYSE holidays)."""
-    day += dt.timedelta(days=1)
-    while not is_trading_day(day):
-        day += dt.timedelta(days=1)
-    return day
-
 
 def epoch_ms(day: dt.date, at: dt.time) -> int:
     """Epoch milliseconds (UTC) of a New York wall-clock time on ``day``."""
