@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from tapesim import __version__
+from tapesim._version import __version__
 from tapesim.config.run import RunConfig
+from tapesim.events.manifest import SeedBundle
 from tapesim.events.models import KINDS
 from tapesim.io.canonical import Canonicaliser, ShardNames
 from tapesim.io.digest import STREAM_LAYOUT, StreamDigest
@@ -30,8 +31,6 @@ from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS, label_documents
 from tapesim.sim.shards import Progress, run_shards
 
 GENERATOR = "tapesim"
-SEED_NAMESPACE = "tapesim"
-SEED_PARTITION = "market"
 SORT_KEYS = [("ts", "ascending"), ("ingest_ts", "ascending"), ("kind", "ascending"),
              ("shard", "ascending"), ("local", "ascending")]
 
@@ -166,8 +165,7 @@ def _merge_and_describe(
         "generator": {"name": GENERATOR, "version": __version__, "libraries": library_versions()},
         "run_id": run_id,
         "profile": config.name,
-        "seed_bundle": {"seed": config.seed, "namespace": SEED_NAMESPACE,
-                        "partition": SEED_PARTITION},
+        "seed_bundle": SeedBundle(seed=config.seed).model_dump(mode="json"),
         "parameter_snapshot_hash": params_hash,
         "session": {"date": session.date.isoformat(), "open_ts": session.open_ms,
                     "close_ts": session.close_ms, "start_ts": session.start_ms,

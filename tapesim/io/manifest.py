@@ -13,30 +13,21 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tapesim.config.snapshot import run_id_for, snapshot_hash
+from tapesim.events.manifest import FORMAT, ORDER_BY, TIE_BREAK
+
+__all__ = ["FORMAT", "MANIFEST", "ORDER_BY", "PARAMETER_SNAPSHOT", "PROVENANCE", "TIE_BREAK",
+           "RunDirectoryError", "artifact_entry", "canonical_json", "open_run", "read_manifest",
+           "run_id_for", "sha256_file", "snapshot_hash"]
+
 MANIFEST = "manifest.json"
 PARAMETER_SNAPSHOT = "parameter_snapshot.json"
 PROVENANCE = "provenance.parquet"
-FORMAT = "tapesim-run-v1"
-ORDER_BY = ["ts", "ingest_ts", "seq", "trace_id"]
-TIE_BREAK = (
-    "seq is assigned in replay order: by ts, then ingest_ts, then quotes before prints, "
-    "then the symbol's position in the config, then generation order within the symbol"
-)
 
 
 def canonical_json(value: Any) -> str:
     """Deterministic JSON: sorted keys, two-space indent, newline at the end."""
     return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-
-
-def snapshot_hash(snapshot: dict[str, Any]) -> str:
-    text = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def run_id_for(snapshot_hash_value: str) -> str:
-    """A short, stable run id derived from the parameter snapshot (seed included)."""
-    return "tsim-" + snapshot_hash_value.removeprefix("sha256:")[:12]
 
 
 def sha256_file(path: Path) -> str:
