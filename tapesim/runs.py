@@ -18,11 +18,12 @@ import pyarrow as pa
 
 from tapesim._version import __version__
 from tapesim.config.run import RunConfig
+from tapesim.config.snapshot import ParameterSnapshot
 from tapesim.events.manifest import SeedBundle
 from tapesim.events.models import KINDS
 from tapesim.io.canonical import Canonicaliser, ShardNames
 from tapesim.io.digest import STREAM_LAYOUT, StreamDigest
-from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK, run_id_for, snapshot_hash
+from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK
 from tapesim.io.merge import windowed_merge
 from tapesim.io.writer import RunWriter
 from tapesim.market.shard import ShardResult, simulate_equity_shard
@@ -84,9 +85,8 @@ def execute_run(
         FileExistsError: ``out`` exists and ``force`` is false.
     """
     check_names(config)
-    snapshot = config.snapshot()
-    params_hash = snapshot_hash(snapshot)
-    run_id = run_id_for(params_hash)
+    snapshot = ParameterSnapshot.of(config)
+    params_hash, run_id = snapshot.sha256, snapshot.run_id
     writer = RunWriter(out, force=force, jsonl=jsonl)
     try:
         results: list[ShardResult] = run_shards(
@@ -94,7 +94,7 @@ def execute_run(
         manifest = _merge_and_describe(config, run_id, params_hash, results, writer)
         if config.scenarios:
             manifest["scenarios"] = _write_labels(config, run_id, writer)
-        manifest = writer.finish(snapshot, manifest)
+        manifest = writer.finish(snapshot.document(), manifest)
     except BaseException:
         writer.abort()
         raise

@@ -31,6 +31,7 @@ def canonical_json(value: Any) -> str:
 
 
 def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -39,6 +40,7 @@ def sha256_file(path: Path) -> str:
 
 
 def artifact_entry(path: Path, rows: int | None = None) -> dict[str, Any]:
+    """A file's manifest entry: sha256, size in bytes and, for a table, its rows."""
     entry: dict[str, Any] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
     if rows is not None:
         entry["rows"] = rows
@@ -50,6 +52,11 @@ class RunDirectoryError(ValueError):
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """The JSON values of ``run_dir/manifest.json``, checked to be a run manifest.
+
+    Raises:
+        RunDirectoryError: no manifest, not JSON, or not of format ``tapesim-run-v1``.
+    """
     path = run_dir / MANIFEST
     if not path.is_file():
         raise RunDirectoryError(f"{run_dir} has no {MANIFEST}: it is not a complete run directory")
