@@ -22,7 +22,7 @@ from tapesim.api.schemas import schema_names
 from tapesim.cli import app
 from tapesim.config.flags import FlagError
 from tapesim.config.snapshot import ParameterSnapshot
-from tapesim.events.batches import GeneratedEventBatch
+from tapesim.events.batches import GeneratedEventBatch, ReplayPlan
 from tapesim.events.manifest import RunManifest, SeedBundle
 from tapesim.io.manifest import RunDirectoryError
 from tapesim.sim.strict import ConfigError
@@ -223,3 +223,18 @@ def test_schema_command() -> None:
 def test_version_flag() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output == f"tapesim {tapesim.__version__}\n"
+
+
+def test_batch_and_plan_models_check_their_fields(tiny_run: Path) -> None:
+    run = tapesim.open_run(tiny_run)
+    batch = next(run.batches("equity_print")).batch
+    with pytest.raises(ValueError, match="unknown event kind"):
+        GeneratedEventBatch.of("equity_trade", batch)
+    with pytest.raises(ValueError, match="first_seq"):
+        GeneratedEventBatch(kind="equity_print", batch=batch, first_seq=9, last_seq=2)
+    assert GeneratedEventBatch.of("equity_print", batch).model_dump() == {
+        "kind": "equity_print", "first_seq": batch.column("seq")[0].as_py(),
+        "last_seq": batch.column("seq")[-1].as_py(), "num_rows": batch.num_rows}
+    empty = run.manifest.model_copy(update={"counts": {"total": 0}})
+    plan = ReplayPlan.from_manifest(empty)
+    assert (plan.kinds, plan.events, plan.first_seq, plan.last_seq) == ([], 0, 1, 0)

@@ -29,10 +29,11 @@ class GeneratedEventBatch(BaseModel):
             of the JSON form or JSON schema (``tapesim schema GeneratedEventBatch``
             shows the metadata).
         first_seq, last_seq: ``seq`` of the first and last row (run-wide, from 1).
+        num_rows: rows in ``batch``; filled from it when not given.
 
     Raises:
-        pydantic.ValidationError: an unknown kind, an empty batch, or a seq range that
-            does not match the rows' count direction (``first_seq > last_seq``).
+        pydantic.ValidationError: an unknown kind, an empty batch, ``first_seq`` after
+            ``last_seq``, or ``num_rows`` other than the batch's.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
