@@ -77,8 +77,8 @@ class SyntheticRun:
             names the file and points to ``tapesim verify``.
     """
 
-    def __init__(self, path: str | Path, keep_alive: tempfile.TemporaryDirectory[str] | None
-                 = None) -> None:
+    def __init__(self, path: str | Path,
+                 keep_alive: tempfile.TemporaryDirectory[str] | None = None) -> None:
         self.path = Path(path)
         self._keep_alive = keep_alive
         if not self.path.is_dir():
