@@ -16,12 +16,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from tapesim import __version__
+from tapesim._version import __version__
 from tapesim.config.run import RunConfig
+from tapesim.config.snapshot import ParameterSnapshot
+from tapesim.events.manifest import SeedBundle
 from tapesim.events.models import KINDS
 from tapesim.io.canonical import Canonicaliser, ShardNames
 from tapesim.io.digest import STREAM_LAYOUT, StreamDigest
-from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK, run_id_for, snapshot_hash
+from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK
 from tapesim.io.merge import windowed_merge
 from tapesim.io.writer import RunWriter
 from tapesim.market.shard import ShardModel, ShardResult
@@ -31,8 +33,6 @@ from tapesim.scenarios.policies import injections_for
 from tapesim.sim.shards import Progress, run_shards
 
 GENERATOR = "tapesim"
-SEED_NAMESPACE = "tapesim"
-SEED_PARTITION = "market"
 SORT_KEYS = [("ts", "ascending"), ("ingest_ts", "ascending"), ("kind", "ascending"),
              ("shard", "ascending"), ("local", "ascending")]
 
@@ -104,9 +104,8 @@ def execute_run(
         FileExistsError: ``out`` exists and ``force`` is false.
     """
     check_names(config)
-    snapshot = config.snapshot()
-    params_hash = snapshot_hash(snapshot)
-    run_id = run_id_for(params_hash)
+    snapshot = ParameterSnapshot.of(config)
+    params_hash, run_id = snapshot.sha256, snapshot.run_id
     writer = RunWriter(out, force=force, jsonl=jsonl)
     try:
         results: list[ShardResult] = run_shards(
@@ -114,7 +113,7 @@ def execute_run(
         manifest = _merge_and_describe(config, run_id, params_hash, results, writer)
         if config.scenarios:
             manifest["scenarios"] = _write_labels(config, run_id, writer)
-        manifest = writer.finish(snapshot, manifest)
+        manifest = writer.finish(snapshot.document(), manifest)
     except BaseException:
         writer.abort()
         raise
@@ -185,8 +184,7 @@ def _merge_and_describe(
         "generator": {"name": GENERATOR, "version": __version__, "libraries": library_versions()},
         "run_id": run_id,
         "profile": config.name,
-        "seed_bundle": {"seed": config.seed, "namespace": SEED_NAMESPACE,
-                        "partition": SEED_PARTITION},
+        "seed_bundle": SeedBundle(seed=config.seed).model_dump(mode="json"),
         "parameter_snapshot_hash": params_hash,
         "session": {"date": session.date.isoformat(), "open_ts": session.open_ms,
                     "close_ts": session.close_ms, "start_ts": session.start_ms,

@@ -1,4 +1,10 @@
-"""Shared fixtures: a tiny seeded run, simulated once per test session."""
+"""Shared fixtures: a tiny seeded run, simulated once and cached by the ``synthetic_run``
+fixture of tapesim's pytest plugin (``tapesim.testing.plugin``).
+
+The cache is keyed by the parameter snapshot hash and a fingerprint of tapesim's
+source, so a run made by other code is never reused; ``pytest --cache-clear``
+empties it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tapesim.config.run import RunConfig, load_profile, with_overrides
-from tapesim.runs import execute_run
+from tapesim.testing.cache import RunCache
 
 
 def tiny_config(seed: int = 7, minutes: int = 3) -> RunConfig:
@@ -26,17 +32,15 @@ def tiny_options_config(seed: int = 7, minutes: int = 3) -> RunConfig:
 
 
 @pytest.fixture(scope="session")
-def tiny_options_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "tiny-options"
-    execute_run(tiny_options_config(), out)
-    return out
+def tiny_options_run(synthetic_run: RunCache) -> Path:
+    """The run directory of :func:`tiny_options_config` (read-only: copy to damage it)."""
+    return synthetic_run(tiny_options_config()).path
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "tiny"
-    execute_run(tiny_config(), out)
-    return out
+def tiny_run(synthetic_run: RunCache) -> Path:
+    """The run directory of :func:`tiny_config` (read-only: copy to damage it)."""
+    return synthetic_run(tiny_config()).path
 
 
 def file_bytes(run_dir: Path) -> dict[str, bytes]:

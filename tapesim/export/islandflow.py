@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from tapesim import __version__
+from tapesim._version import __version__
 from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT, EventKind
 from tapesim.events.stable_json import fnv1a32_many, hash_text, stable_hash, stable_stringify
 from tapesim.io.manifest import PROVENANCE, RunDirectoryError, open_run

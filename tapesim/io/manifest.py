@@ -13,33 +13,21 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tapesim.config.snapshot import run_id_for, snapshot_hash
+from tapesim.events.manifest import FORMAT, ORDER_BY, TIE_BREAK
+
+__all__ = ["FORMAT", "MANIFEST", "ORDER_BY", "PARAMETER_SNAPSHOT", "PROVENANCE", "TIE_BREAK",
+           "RunDirectoryError", "artifact_entry", "canonical_json", "open_run", "read_manifest",
+           "run_id_for", "sha256_file", "snapshot_hash"]
+
 MANIFEST = "manifest.json"
 PARAMETER_SNAPSHOT = "parameter_snapshot.json"
 PROVENANCE = "provenance.parquet"
-FORMAT = "tapesim-run-v1"
-ORDER_BY = ["ts", "ingest_ts", "seq", "trace_id"]
-TIE_BREAK = (
-    "seq is assigned in replay order: by ts, then ingest_ts, then quotes before prints, "
-    "then the symbol's position in the config, then generation order within the symbol"
-)
 
 
 def canonical_json(value: Any) -> str:
     """Deterministic JSON: sorted keys, two-space indent, newline at the end."""
     return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-
-
-def snapshot_hash(snapshot: dict[str, Any]) -> str:
-    """``sha256:`` + the hex sha256 of a parameter snapshot's compact JSON (sorted keys,
-    no spaces, UTF-8): the manifest's ``parameter_snapshot_hash``.
-    """
-    text = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def run_id_for(snapshot_hash_value: str) -> str:
-    """A short, stable run id derived from the parameter snapshot (seed included)."""
-    return "tsim-" + snapshot_hash_value.removeprefix("sha256:")[:12]
 
 
 def sha256_file(path: Path) -> str:
@@ -52,9 +40,7 @@ def sha256_file(path: Path) -> str:
 
 
 def artifact_entry(path: Path, rows: int | None = None) -> dict[str, Any]:
-    """A manifest ``artifacts`` entry of ``path``: ``sha256`` (hex), ``bytes`` and, when
-    given, ``rows`` (for Parquet files).
-    """
+    """A file's manifest entry: sha256, size in bytes and, for a table, its rows."""
     entry: dict[str, Any] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
     if rows is not None:
         entry["rows"] = rows
@@ -66,10 +52,10 @@ class RunDirectoryError(ValueError):
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
-    """The manifest of ``run_dir`` as a dict, without checking its artifacts.
+    """The JSON values of ``run_dir/manifest.json``, checked to be a run manifest.
 
-    Raises :class:`RunDirectoryError` when ``manifest.json`` is missing, is not valid
-    JSON, or is not a ``tapesim-run-v1`` manifest.
+    Raises:
+        RunDirectoryError: no manifest, not JSON, or not of format ``tapesim-run-v1``.
     """
     path = run_dir / MANIFEST
     if not path.is_file():
@@ -88,8 +74,7 @@ def open_run(run_dir: Path) -> dict[str, Any]:
     """The manifest of a run directory whose artifacts are all present at their sizes.
 
     A cheap check (no hashing) for commands that read a run; ``verify`` does the
-    full one. Raises :class:`RunDirectoryError` as :func:`read_manifest` does, or when
-    an artifact is missing or not the size the manifest records.
+    full one.
     """
     manifest = read_manifest(run_dir)
     for name, entry in sorted(manifest.get("artifacts", {}).items()):

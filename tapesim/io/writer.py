@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tapesim.events.manifest import RunManifest
 from tapesim.events.models import KINDS
 from tapesim.io.canonical import PROVENANCE_SCHEMA
 from tapesim.io.manifest import (
@@ -182,7 +183,20 @@ class RunWriter:
         self._sidecars[name] = table.num_rows
 
     def finish(self, snapshot: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
-        """Close every file, hash it, write the manifest last, rename into place."""
+        """Close every file, hash it, write the manifest last, rename into place.
+
+        Args:
+            snapshot: the parameter snapshot's JSON values (``parameter_snapshot.json``).
+            manifest: every manifest field but ``artifacts``, as JSON values.
+
+        Returns:
+            The manifest as written, ``artifacts`` included.
+
+        Raises:
+            pydantic.ValidationError: the manifest does not match
+                :class:`~tapesim.events.manifest.RunManifest` (a bug; nothing is
+                published).
+        """
         artifacts: dict[str, Any] = {}
         for name, rows in self._sidecars.items():
             artifacts[name] = artifact_entry(self.tmp / name, rows)
@@ -197,7 +211,8 @@ class RunWriter:
         snapshot_path = self.tmp / PARAMETER_SNAPSHOT
         snapshot_path.write_text(canonical_json(snapshot), "utf-8")
         artifacts[PARAMETER_SNAPSHOT] = artifact_entry(snapshot_path)
-        manifest = {**manifest, "artifacts": artifacts}
+        # Through the model, so the manifest has one schema; the values come back unchanged.
+        manifest = RunManifest.model_validate({**manifest, "artifacts": artifacts}).document()
         (self.tmp / MANIFEST).write_text(canonical_json(manifest), "utf-8")
         self._publish()
         return manifest

@@ -1,0 +1,251 @@
+"""An opened run directory: :class:`SyntheticRun` and :func:`open_run`.
+
+Opening is cheap (``tapesim.io.manifest.open_run``: the manifest parses and every
+file it lists is present at its recorded size; no hashing); :meth:`SyntheticRun.verify`
+is the full check of ``tapesim verify``. Tables are read with pyarrow; polars and
+pandas are used only when installed.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import ValidationError
+
+from tapesim.config.snapshot import ParameterSnapshot
+from tapesim.events.batches import GeneratedEventBatch, ReplayPlan
+from tapesim.events.manifest import RunManifest, SeedBundle
+from tapesim.events.models import KINDS, KINDS_BY_NAME
+from tapesim.io.manifest import PARAMETER_SNAPSHOT, RunDirectoryError
+from tapesim.io.manifest import open_run as checked_manifest
+from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS
+from tapesim.sim.strict import ConfigError
+from tapesim.verify.run import verify_run
+
+BATCH_ROWS = 1 << 16  # rows per batch of SyntheticRun.batches
+_KIND_BY_STEM = {k.file_stem: k.name for k in KINDS}
+
+
+def _damaged(path: Path, run_dir: Path, what: str) -> RunDirectoryError:
+    return RunDirectoryError(f"{path} {what}: the run directory is damaged "
+                             f"(`tapesim verify {run_dir}` names every problem)")
+
+
+def labels_of(document: dict[str, Any]) -> list[Any]:
+    """The labels of a ``labels.json`` document, one per injected scenario.
+
+    The place typed labels come in: once ``tapesim.events.labels`` defines
+    ``GroundTruthLabel``, validate each entry with it here; until then the entries
+    are the JSON objects as written.
+    """
+    return list(document.get("labels", []))
+
+
+def expected_outputs_of(document: dict[str, Any]) -> list[Any]:
+    """The expectations of an ``expected_outputs.json`` document, one per label.
+
+    The place typed expected outputs come in: once ``tapesim.events.labels`` defines
+    ``ExpectedOutputManifest``, validate the document with it here; until then the
+    entries are the JSON objects as written.
+    """
+    return list(document.get("expectations", []))
+
+
+class SyntheticRun:
+    """A run directory, opened: its manifest, snapshot, labels and tables.
+
+    A plain class rather than a pydantic model: it is a handle on files (and may keep
+    a temporary directory alive), not a document; its documents are the typed
+    :attr:`manifest`, :attr:`seed_bundle` and :attr:`parameter_snapshot`.
+
+    Args:
+        path: the run directory.
+        keep_alive: an object whose lifetime bounds the directory's (the temporary
+            directory of ``tapesim.simulate(..., out=None)``); kept, never used.
+
+    Raises:
+        RunDirectoryError: no ``manifest.json``, one that does not parse or does not
+            match :class:`~tapesim.events.manifest.RunManifest` (the message names the
+            field), or a listed file missing or not at its recorded size. The message
+            names the file and points to ``tapesim verify``.
+    """
+
+    def __init__(self, path: str | Path,
+                 keep_alive: tempfile.TemporaryDirectory[str] | None = None) -> None:
+        self.path = Path(path)
+        self._keep_alive = keep_alive
+        if not self.path.is_dir():
+            raise RunDirectoryError(f"{self.path} is not a directory: pass a run directory")
+        document = checked_manifest(self.path)
+        try:
+            self.manifest: RunManifest = RunManifest.model_validate(document)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise _damaged(self.path / "manifest.json", self.path,
+                           f"has a bad field '{where}' ({first['msg']})") from None
+
+    def __repr__(self) -> str:
+        return f"SyntheticRun({str(self.path)!r}, run_id={self.manifest.run_id!r})"
+
+    @property
+    def run_id(self) -> str:
+        """The run's id, ``tsim-`` and 12 hex digits of its parameter snapshot hash."""
+        return self.manifest.run_id
+
+    @property
+    def seed_bundle(self) -> SeedBundle:
+        """The seeds every random stream of the run was drawn from."""
+        return self.manifest.seed_bundle
+
+    @cached_property
+    def parameter_snapshot(self) -> ParameterSnapshot:
+        """The resolved config the run was made from, with its hash as written.
+
+        Raises:
+            RunDirectoryError: the file does not parse, is not a valid config for this
+                version of tapesim, or hashes to another value than the manifest's.
+        """
+        path = self.path / PARAMETER_SNAPSHOT
+        try:
+            snapshot = ParameterSnapshot.from_document(json.loads(path.read_text("utf-8")))
+        except (OSError, json.JSONDecodeError, ConfigError) as err:
+            raise _damaged(path, self.path, f"cannot be read as a run config ({err})") from None
+        if snapshot.sha256 != self.manifest.parameter_snapshot_hash:
+            raise _damaged(path, self.path, "does not hash to the manifest's "
+                           "parameter_snapshot_hash")
+        return snapshot
+
+    def _json(self, name: str) -> dict[str, Any]:
+        path = self.path / name
+        try:
+            value = json.loads(path.read_text("utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise _damaged(path, self.path, f"cannot be read as JSON ({err})") from None
+        if not isinstance(value, dict):
+            raise _damaged(path, self.path, "is not a JSON object")
+        return value
+
+    @cached_property
+    def labels_document(self) -> dict[str, Any]:
+        """``labels.json`` as written; an empty document in a run without scenarios."""
+        return self._json(LABELS) if LABELS in self.manifest.artifacts else {"labels": []}
+
+    @cached_property
+    def expected_outputs_document(self) -> dict[str, Any]:
+        """``expected_outputs.json`` as written; empty in a run without scenarios."""
+        if EXPECTED_OUTPUTS not in self.manifest.artifacts:
+            return {"expectations": []}
+        return self._json(EXPECTED_OUTPUTS)
+
+    @property
+    def labels(self) -> list[Any]:
+        """The ground-truth labels, one per injected scenario (see :func:`labels_of`)."""
+        return labels_of(self.labels_document)
+
+    @property
+    def expected_outputs(self) -> list[Any]:
+        """The expected outputs, one per label (see :func:`expected_outputs_of`)."""
+        return expected_outputs_of(self.expected_outputs_document)
+
+    def tables(self) -> list[str]:
+        """Names :meth:`table` accepts: the run's Parquet files without ``.parquet``."""
+        return sorted(n.removesuffix(".parquet") for n in self.manifest.artifacts
+                      if n.endswith(".parquet"))
+
+    def _file(self, name: str) -> Path:
+        stem = name.removesuffix(".parquet")
+        if stem in KINDS_BY_NAME:
+            stem = KINDS_BY_NAME[stem].file_stem
+        if stem not in self.tables():
+            raise KeyError(f"no table {name!r} in {self.path}: choose one of "
+                           f"{', '.join(self.tables())} or an event kind "
+                           f"({', '.join(KINDS_BY_NAME)})")
+        return self.path / f"{stem}.parquet"
+
+    def table(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        """One Parquet file of the run as a table, rows in replay order.
+
+        Args:
+            name: an event kind (``"option_print"``), a file stem (``"option_prints"``,
+                ``"equity_quotes"``, ``"provenance"``, ``"open_interest"``) or a file
+                name (``"option_prints.parquet"``).
+            columns: only these columns (default all).
+
+        Raises:
+            KeyError: the run has no such table (the message lists the names).
+        """
+        return pq.read_table(self._file(name), columns=columns)
+
+    def batches(self, kind: str, rows: int = BATCH_ROWS) -> Iterator[GeneratedEventBatch]:
+        """A kind's events as batches of at most ``rows`` rows, in replay order.
+
+        Args:
+            kind: an event kind or its file stem (``"option_print"``, ``"option_prints"``).
+            rows: the largest batch, in rows.
+
+        Raises:
+            KeyError: not an event kind of the run.
+        """
+        path = self._file(kind)
+        name = _KIND_BY_STEM.get(path.name.removesuffix(".parquet"))
+        if name is None:
+            raise KeyError(f"{kind!r} is not an event kind: choose one of "
+                           f"{', '.join(KINDS_BY_NAME)}")
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+            if batch.num_rows:
+                yield GeneratedEventBatch.of(name, batch)
+
+    def to_polars(self, name: str) -> Any:
+        """:meth:`table` as a ``polars.DataFrame``.
+
+        Raises:
+            ImportError: polars is not installed.
+            KeyError: as :meth:`table`.
+        """
+        try:
+            import polars  # optional dependency, loaded only when asked for
+        except ImportError as err:
+            raise ImportError("SyntheticRun.to_polars needs polars: pip install polars "
+                              "(or use .table(), a pyarrow.Table)") from err
+        return polars.from_arrow(self.table(name))
+
+    def to_pandas(self, name: str) -> Any:
+        """:meth:`table` as a ``pandas.DataFrame``.
+
+        Raises:
+            ImportError: pandas is not installed.
+            KeyError: as :meth:`table`.
+        """
+        try:
+            import pandas  # noqa: F401  optional dependency, needed by pyarrow's to_pandas
+        except ImportError as err:
+            raise ImportError("SyntheticRun.to_pandas needs pandas: pip install pandas "
+                              "(or use .table(), a pyarrow.Table)") from err
+        return self.table(name).to_pandas()
+
+    def verify(self) -> list[str]:
+        """Recompute every hash and invariant (``tapesim verify``); the problems found,
+        one line each, empty when the run is sound."""
+        return verify_run(self.path)
+
+    def replay_plan(self) -> ReplayPlan:
+        """What a replay of the whole run would publish, in which order."""
+        return ReplayPlan.from_manifest(self.manifest)
+
+
+def open_run(path: str | Path) -> SyntheticRun:
+    """Open a run directory with the cheap checks (see :class:`SyntheticRun`).
+
+    Raises:
+        RunDirectoryError: not a directory, or the manifest or a listed file is
+            missing, unreadable or not at its recorded size.
+    """
+    return SyntheticRun(path)

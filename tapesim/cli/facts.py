@@ -1,0 +1,42 @@
+"""``tapesim facts``: a run's stylized facts against the realism targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tapesim.cli.common import InputError, guarded, out, require_dir, symbol_list
+
+
+@guarded
+def facts(
+    run_dirs: Annotated[list[Path], typer.Argument(help="One run directory, or several to pool.")],
+    symbols: Annotated[str | None, typer.Option(help="Only these symbols.")] = None,
+    notes: Annotated[bool | None, typer.Option(help="Show each row's note (default: when "
+                                                    "pooling).")] = None,
+) -> None:
+    """Equity and options facts of a run against the realism targets; several runs are
+    pooled."""
+    from tapesim.calibration.facts import equity_facts, facts_table
+    from tapesim.calibration.options_facts import option_facts
+    from tapesim.calibration.pooling import pooled_facts
+    from tapesim.io.manifest import open_run
+
+    wanted = symbol_list(symbols) if symbols else None
+    equity_runs, option_runs = [], []
+    for path in run_dirs:
+        require_dir(path)
+        known = open_run(path)["symbols"]
+        unknown = sorted(set(wanted or []) - set(known))
+        if unknown:
+            raise InputError(f"--symbols {','.join(unknown)} not in {path}: choose from "
+                             f"{','.join(known)}")
+        equity_runs.append(equity_facts(path, wanted))
+        option_runs.append(option_facts(path, wanted))
+    show_notes = len(run_dirs) > 1 if notes is None else notes
+    for title, runs in (("Equity stylized facts", equity_runs), ("Options facts", option_runs)):
+        rows = runs[0] if len(runs) == 1 else pooled_facts(runs)
+        if rows:  # a run without options has no options rows
+            out.print(facts_table(rows, notes=show_notes, title=title))

@@ -1,0 +1,61 @@
+"""``tapesim run``: simulate a session into a run directory."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tapesim.cli.common import err, fail, guarded, out
+from tapesim.config.flags import resolve_config
+
+
+@guarded
+def run(
+    out_dir: Annotated[Path, typer.Option("--out", help="Run directory to create.")],
+    profile: Annotated[str | None, typer.Option(help="A shipped profile (see `profiles`).")] = None,
+    config: Annotated[Path | None, typer.Option(help="A TOML, YAML or JSON config file.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Root seed (default: the config's).")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    symbols: Annotated[str | None, typer.Option(help="Only these symbols, e.g. SPY,AAPL.")] = None,
+    start: Annotated[str | None, typer.Option(help="Window start, HH:MM New York.")] = None,
+    end: Annotated[str | None, typer.Option(help="Window end, HH:MM New York.")] = None,
+    date: Annotated[str | None, typer.Option(help="Trading day, YYYY-MM-DD.")] = None,
+    jsonl: Annotated[bool, typer.Option(help="Also write events as JSON lines.")] = False,
+    force: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
+    verify_after: Annotated[bool, typer.Option("--verify", help="Verify the written "
+                                               "directory before exiting.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    scenario: Annotated[list[str] | None, typer.Option(
+        "--scenario", help="Inject a catalog scenario, NAME@HH:MM[:SS]; repeatable.")] = None,
+) -> None:
+    """Simulate a session and write a verified run directory."""
+    # The simulator is imported when a run starts, so the CLI starts fast.
+    from tapesim.cli.ui import progress_bar
+    from tapesim.io.writer import check_output
+    from tapesim.runs import execute_run
+
+    cfg = resolve_config(profile, config, seed, symbols, start, end, date, scenario or [])
+    check_output(out_dir, force)
+    with progress_bar(cfg, enabled=not quiet and sys.stderr.isatty()) as progress:
+        summary = execute_run(cfg, out_dir, workers=workers, force=force, jsonl=jsonl,
+                              progress=progress)
+    counts = summary.manifest["counts"]
+    detail = (f"{counts['equity_quote']:,} equity quotes, {counts['equity_print']:,} equity "
+              f"prints")
+    if counts.get("option_nbbo") or counts.get("option_print"):
+        detail += (f", {counts['option_nbbo']:,} option NBBOs, "
+                   f"{counts['option_print']:,} option prints")
+    out.print(f"wrote {out_dir}: {counts['total']:,} events ({detail}), "
+              f"run id {summary.manifest['run_id']}")
+    if verify_after:
+        from tapesim.verify.run import verify_run
+
+        problems = verify_run(out_dir)
+        for p in problems:
+            err.print(f"FAIL {p}", markup=False, highlight=False)
+        if problems:
+            fail(f"{out_dir} was written but does not verify: this is a bug, please report it", 1)
+        out.print(f"verified {out_dir}")

@@ -1,0 +1,36 @@
+"""``tapesim verify`` and ``tapesim inspect``: check a run directory, summarise it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tapesim.cli.common import err, guarded, out, require_dir
+
+
+@guarded
+def verify(path: Annotated[Path, typer.Argument(metavar="RUN_DIR",
+                                                help="A run directory.")]) -> None:
+    """Recompute every hash and invariant of a run directory."""
+    from tapesim.verify.run import verify_run
+
+    require_dir(path)
+    problems = verify_run(path)
+    if problems:
+        for p in problems:
+            err.print(f"FAIL {p}", markup=False, highlight=False)
+        raise typer.Exit(2)
+    out.print(f"ok {path}: every hash and invariant checks out")
+
+
+@guarded
+def inspect(path: Annotated[Path, typer.Argument(metavar="RUN_DIR",
+                                                 help="A run directory.")]) -> None:
+    """Counts per kind, symbol and venue, time range and spreads."""
+    from tapesim.cli.ui import inspect_tables
+
+    require_dir(path)
+    for table in inspect_tables(path):
+        out.print(table)
