@@ -15,11 +15,13 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import simpy
 
 from tapesim.agents.option_flow import COMPLEX, FILL, ISO_SWEEP, SPREAD, OptionDesk
+from tapesim.agents.option_quotes import tick_cents
 from tapesim.config.options import ScenarioInjection
 from tapesim.config.run import ConfigError
 from tapesim.events.contracts import parse_contract_id
@@ -28,6 +30,10 @@ from tapesim.scenarios.catalog import CATALOG, Policy
 from tapesim.sim.calendar import NS_PER_MS, NS_PER_S, epoch_ms
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.book import BUY, SELL
+from tapesim.venues.feed.attribution import caused_by
+from tapesim.venues.feed.freeze import FrozenFeed
+from tapesim.venues.feed.reports import TradeReports
+from tapesim.venues.feed.stuck import StuckQuote
 from tapesim.venues.options import Printed
 
 LATE, CANCEL, CORRECTION = (CONDITION_BIT[c] for c in ("LATE", "CANCEL", "CORRECTION"))
@@ -85,16 +91,8 @@ class Injection:
     def _acting(self) -> Iterator[None]:
         """Everything written while the agent acts is caused by this scenario (and the
         option prints it makes are kept, to report on later)."""
-        tapes = (self.desk.ctx.venues.tape, self.desk.venues.tape)
-        for tape in tapes:
-            tape.cause = self.index
-        self.desk.venues.recording = self.made
-        try:
+        with caused_by(self.index, self.desk.ctx.venues, self.desk.venues):
             yield
-        finally:
-            for tape in tapes:
-                tape.cause = -1
-            self.desk.venues.recording = None
 
     # --- the schedule ----------------------------------------------------------
     def process(self) -> Generator[simpy.Event, None, None]:
@@ -107,7 +105,7 @@ class Injection:
         contracts = self._contracts()
         fault_ns = int(s.policy.fault_s * NS_PER_S)
         if s.policy.fault == "freeze":
-            self.desk.venues.freeze(contracts, env.now + fault_ns)
+            FrozenFeed.on(self.desk.venues).freeze(contracts, env.now + fault_ns)
             yield env.timeout(fault_ns // 2)
         elif s.policy.fault == "stick":
             self._stick(contracts[0], env.now + fault_ns)
@@ -137,19 +135,22 @@ class Injection:
         if not done:
             return
         first = done[0]
+        reports = TradeReports(venues)
         with self._acting():
-            venues.cross(self.agent, first.contract, first.side, self._lots(), first.price,
-                         first.maker, first.venue, LATE, self._parent())
-            venues.cancel(first, CANCEL)
+            done.append(venues.cross(self.agent, first.contract, first.side, self._lots(),
+                                     first.price, first.maker, first.venue, LATE,
+                                     self._parent()))
+            done.append(reports.cancel(first, CANCEL))
             if len(done) > 1:
-                venues.correct(done[1], max(done[1].qty // 2, 1), CORRECTION)
+                reports.correct(done[1], max(done[1].qty // 2, 1), CORRECTION)
 
     def _stick(self, c: int, until_ns: int) -> None:
         """One venue's bid sticks at the offer (locked) or a tick through it (crossed)."""
         venues = self.desk.venues
+        fault = StuckQuote.on(venues, partial(tick_cents, self.desk.chain))
         with self._acting():
-            venues.stick(c, self.draws.below(venues.makers.n_slots), self.draws.below(2),
-                         until_ns, self.index)
+            fault.stick(c, self.draws.below(venues.makers.n_slots), self.draws.below(2),
+                        until_ns, self.index)
 
     def _wait_for_move(self) -> int:
         """Nanoseconds until the first moment (within ``MAX_WAIT_S``, and leaving its
@@ -227,8 +228,9 @@ class Injection:
                 nb = venues.nbbo
                 touch = int(nb.nbo[c]) if side == BUY else int(nb.nbb[c])
                 slot = self.draws.below(venues.makers.n_slots)
-                venues.cross(self.agent, c, side, qty, touch, int(venues.makers.slot_maker[slot]),
-                             int(venues.makers.slot_venue[slot]), FILL | extra, self._parent())
+                self.made.append(venues.cross(
+                    self.agent, c, side, qty, touch, int(venues.makers.slot_maker[slot]),
+                    int(venues.makers.slot_venue[slot]), FILL | extra, self._parent()))
             else:
                 nb = venues.nbbo
                 touch = int(nb.nbo[c]) if side == BUY else int(nb.nbb[c])
@@ -248,8 +250,9 @@ class Injection:
         tick = self.desk.tick(int(mid))
         price = max(round(mid / tick) * tick, tick)
         slot = self.draws.below(venues.makers.n_slots)
-        venues.cross(self.agent, c, side, qty, price, int(venues.makers.slot_maker[slot]),
-                     int(venues.makers.slot_venue[slot]), conditions, self._parent())
+        self.made.append(venues.cross(
+            self.agent, c, side, qty, price, int(venues.makers.slot_maker[slot]),
+            int(venues.makers.slot_venue[slot]), conditions, self._parent()))
 
     def _package(self, c: int, side: int, qty: int, extra: int) -> None:
         """A vertical (c and a strike further out) or a straddle, each leg at its mid."""
@@ -270,9 +273,9 @@ class Injection:
             for leg, leg_side in legs:
                 slot = self.draws.below(desk.venues.makers.n_slots)
                 mk = desk.venues.makers
-                desk.venues.cross(self.agent, leg, leg_side, qty, desk.mid_price(leg),
-                                  int(mk.slot_maker[slot]), int(mk.slot_venue[slot]),
-                                  conditions, parent)
+                self.made.append(desk.venues.cross(
+                    self.agent, leg, leg_side, qty, desk.mid_price(leg),
+                    int(mk.slot_maker[slot]), int(mk.slot_venue[slot]), conditions, parent))
 
     def _follow_in_stock(self, side: int) -> Generator[simpy.Event, None, None]:
         """Informed stock trading after the options, in child orders a couple of seconds
