@@ -8,6 +8,13 @@ venues get their tapes back. Nothing else changes (the same rows, the same laten
 draws), and the tapes themselves hold no cause: a row is attributed only when a
 caller passes one, so background flow pays nothing for attribution. Rows that carry
 their own causes (a stuck quote's NBBOs) keep them.
+
+Why a wrapper for the action's length rather than a cause passed with each order: the
+events an order causes are written far from it (a maker's fill handler hedges in the
+stock, a fill republishes the NBBO), so a cause argument would have to run through
+the venues' take and cross, the makers' fill handling and the stock venues' order
+path, on every order of every agent. The wrapper gives the same attribution and
+changes none of those signatures.
 """
 
 from __future__ import annotations
@@ -92,7 +99,8 @@ def caused_by(cause: int, stock: _StockVenues, options: _OptionVenues) -> Iterat
     to scenario ``cause`` (its index in the run's scenario list); a nested block
     attributes to its own."""
     stock_tape, option_feed = stock.tape, options.tape
-    stock.tape = CausedTape(getattr(stock_tape, "inner", stock_tape), cause)
+    stock.tape = CausedTape(
+        stock_tape.inner if isinstance(stock_tape, CausedTape) else stock_tape, cause)
     inner = option_feed.inner if isinstance(option_feed, CausedOptionFeed) else option_feed
     options.tape = CausedOptionFeed(inner, cause)
     try:

@@ -3,9 +3,9 @@
 :class:`FrozenFeed` wraps the feed adapter the options venues publish through. While a
 contract is frozen its NBBO changes are not published (the venues still quote and
 trade it), so prints meet the stale NBBO in force; changes from the freeze's end on
-publish as usual. Whether a change publishes is decided on the changes the venues
-computed against the NBBO in force before the freeze, so the first change after it
-is the first one the makers' quotes make then, not a catch-up row.
+publish as usual. The freeze only filters the changes the venues found (each row
+against the one before it, the first against the NBBO in force), so a contract whose
+quote moved while frozen publishes again at its next change after the freeze ends.
 """
 
 from __future__ import annotations
