@@ -85,7 +85,6 @@ class OptionTape:
         self._prints: list[list[float | int]] = []
         self._rows = 0
         self._flush_at = open_ms + self.FLUSH_SPAN_MS
-        self.cause = -1  # set while an injected scenario acts (see tapesim.scenarios)
         # When the feed delivered each contract's latest NBBO (ms): a print is never
         # delivered before the quote it traded against.
         self.nbbo_ingest = np.zeros(n_contracts, dtype=np.int64)
@@ -99,10 +98,12 @@ class OptionTape:
 
     def nbbos(
         self, times_ns: np.ndarray, contracts: np.ndarray, bids: np.ndarray, asks: np.ndarray,
-        bid_sizes: np.ndarray, ask_sizes: np.ndarray, causes: np.ndarray | None = None,
+        bid_sizes: np.ndarray, ask_sizes: np.ndarray, causes: np.ndarray | int | None = None,
     ) -> None:
-        """NBBO changes in time order (parallel arrays; prices in cents). ``causes``, if
-        given, attributes each row (-1: none); else every row gets :attr:`cause`."""
+        """NBBO changes in time order (parallel arrays; prices in cents). ``causes``
+        attributes the rows to an injected scenario: one per row, or one for all (-1 or
+        ``None``: none; see :mod:`tapesim.venues.feed.attribution`). It publishes every
+        row it is given (a feed fault may wrap it, see :mod:`tapesim.venues.feed`)."""
         n = int(np.size(contracts))
         if n == 0:
             return
@@ -113,7 +114,7 @@ class OptionTape:
         self._segments.append((n, {"kind": NBBO, "ts": ts, "ingest_ts": ingest, "price": bids,
                                    "ask": asks, "size": bid_sizes, "ask_size": ask_sizes,
                                    "contract": contracts,
-                                   "cause": self.cause if causes is None else causes}))
+                                   "cause": NONE if causes is None else causes}))
         self.nbbo_count += n
         self._added(n, int(ts[-1]))
 
@@ -121,12 +122,13 @@ class OptionTape:
         self, now_ns: int, contract: int, price: int, size: int, venue: int, agent: int,
         contra: int, parent: int, conditions: int, nbbo: tuple[int, int, int, int, int] | None,
         underlying: tuple[int, int, int] | None, effect: int, not_before: int = 0,
-        refers: int = NONE,
+        refers: int = NONE, cause: int = NONE,
     ) -> int:
         """One option print. ``nbbo`` = (bid, ask, bid size, ask size, ts ms) in force,
         ``underlying`` = (bid, ask, ts ms) of the SIP quote in force; the feed delivers
         it no earlier than ``not_before`` (ms) nor than the contract's latest NBBO.
-        ``refers`` is the row of an earlier print this one reports on. Returns this
+        ``refers`` is the row of an earlier print this one reports on, ``cause`` the
+        injected scenario whose action caused it (-1: none). Returns this
         print's row (its generation index in the spool)."""
         ts = self.ms(now_ns)
         ingest = max(ts + int(self._gen.standard_exponential() * self._latency_ms),
@@ -134,7 +136,7 @@ class OptionTape:
         nb = nbbo if nbbo is not None else (NONE,) * 5
         und = underlying if underlying is not None else (NONE,) * 3
         self._prints.append([PRINT, ts, ingest, price, 0, size, 0, venue, agent, contra, parent,
-                             contract, conditions, *nb, *und, effect, self.cause, refers])
+                             contract, conditions, *nb, *und, effect, cause, refers])
         self.print_count += 1
         row = self.generated
         self._added(1, ts)

@@ -16,10 +16,9 @@ displayed size. Every print records the state it traded in: the NBBO in force an
 when it was published, and the SIP quote in force. The last displayed offer of a
 contract is never taken out, so an NBBO with an ask is always in force.
 
-Feed faults. :meth:`OptionVenues.freeze` stops the feed publishing some contracts
-for a while (the venues still trade them), so prints meet a stale NBBO in force;
-:meth:`OptionVenues.stick` holds one venue's bid at a bad price for a while, so the
-consolidated quote locks or crosses (those NBBOs are attributed to the fault).
+Feed faults are not the venues' business: a scenario wraps the feed adapter
+(``tape``) or consolidation (``quote_fault``) in a model of :mod:`tapesim.venues.feed`
+while the fault lasts. The NBBO in force is the last one the feed published.
 
 Positions. :class:`OptionLedger` moves contracts and premium between agents, so
 both sum to zero across agents at any time; each print is tagged opening or
@@ -33,9 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tapesim.agents.option_makers import OptionMakers, SlotQuotes
-from tapesim.agents.option_quotes import tick_cents
 from tapesim.sim.calendar import NS_PER_MS
 from tapesim.venues.book import BUY, NO_ASK
+from tapesim.venues.feed.base import OptionFeed, QuoteFault
 from tapesim.venues.opra import OptionNBBOs
 from tapesim.venues.option_tape import OptionTape
 from tapesim.venues.tape import Tape
@@ -114,7 +113,7 @@ class OptionVenues:
     def __init__(self, makers: OptionMakers, tape: OptionTape, stock_tape: Tape,
                  start_ns: int, end_ns: int) -> None:
         self.makers = makers
-        self.tape = tape
+        self.tape: OptionFeed = tape  # the OPRA feed adapter, or a fault wrapped around it
         self.stock_tape = stock_tape
         cfg = makers.cfg
         self.step_ns = cfg.requote_ms * NS_PER_MS
@@ -132,11 +131,8 @@ class OptionVenues:
         self.done = self.first_step - 1  # the last grid step applied
         self._block: _Block | None = None
         self.ledger = OptionLedger(n)
-        self.recording: list[Printed] | None = None  # a caller's list of the prints made
         self.now = start_ns
-        self.frozen: dict[int, int] = {}  # contract -> ns until which the feed does not publish it
-        # contract -> (slot, bid cents, until ns, cause): a venue quote stuck by a fault
-        self.stuck: dict[int, tuple[int, int, int, int]] = {}
+        self.quote_fault: QuoteFault | None = None  # a fault wrapped around consolidation
 
     # --- consolidation -------------------------------------------------------
     def sync(self, now: int) -> None:
@@ -151,8 +147,6 @@ class OptionVenues:
             self._apply(block, k, upto)
             self.done = upto
         self.now = now
-        if self.frozen:  # a freeze that has ended no longer affects anything
-            self.frozen = {c: until for c, until in self.frozen.items() if until > now}
 
     def _make_block(self, k: int) -> _Block:
         mk = self.makers
@@ -178,60 +172,21 @@ class OptionVenues:
             rows = OptionNBBOs(*(x[r0:r1] for x in block.nbbo))
             times = block.times[r0:r1]
             causes = None
-            if self.stuck:
-                rows, causes = self._with_stuck(block, rows, r0, r1)
+            fault = self.quote_fault
+            if fault is not None:
+                rows, causes = fault.rows(block.idx, block.slots, times, rows, r0, r1)
             self._publish(block.idx, rows, times, causes)
             self._hold(block.idx, block.slots, r1 - 1)
-            self.stuck = {c: e for c, e in self.stuck.items() if e[2] > int(times[-1])}
+            if fault is not None:
+                fault.expire(int(times[-1]))
 
     def _hold(self, idx: np.ndarray, quotes: SlotQuotes, row: int) -> None:
-        """Make the slot quotes of one row the quotes in force (a stuck quote stays)."""
+        """Make the slot quotes of one row the quotes in force (a quote fault may rewrite
+        them)."""
         for held, new in zip(self.slots, quotes, strict=True):
             held[:, idx] = new[:, row, :]
-        for c in self.stuck:
-            self._cross(c)
-
-    def _with_stuck(self, block: _Block, rows: OptionNBBOs, r0: int,
-                    r1: int) -> tuple[OptionNBBOs, np.ndarray]:
-        """The rows with each stuck venue quote in place of its maker's while it lasts, and
-        the cause of each (step, contract): the fault's scenario there, else -1."""
-        rows = OptionNBBOs(*(x.copy() for x in rows))
-        causes = np.full(rows.nbb.shape, -1, dtype=np.int64)
-        times = block.times[r0:r1]
-        for c, (slot, through, until, cause) in self.stuck.items():
-            hit = np.flatnonzero(block.idx == c)
-            if hit.size == 0:
-                continue
-            col = int(hit[0])
-            live = times < until
-            quotes = SlotQuotes(*(x[:, r0:r1, col:col + 1].copy() for x in block.slots))
-            others = np.delete(np.where(quotes.ask_size[:, :, 0] > 0, quotes.ask[:, :, 0],
-                                        NO_ASK), slot, axis=0).min(axis=0)
-            best = others[live]
-            quotes.bid[slot, live, 0] = best + through * tick_cents(self.makers.chain, best)
-            quotes.bid_size[slot, live, 0] = np.maximum(quotes.bid_size[slot, live, 0], 1)
-            for held, new in zip(rows, quotes.consolidated(), strict=True):
-                held[:, col] = new[:, 0]
-            causes[live, col] = cause
-        return rows, causes
-
-    def stick(self, c: int, slot: int, through: int, until_ns: int, cause: int) -> None:
-        """A venue's bad quote (a feed fault): until ``until_ns`` slot ``slot`` bids on
-        contract ``c`` at the other venues' best offer (``through`` = 0: locked) or that
-        many ticks above it (crossed), whatever its maker quotes; what the feed publishes
-        meanwhile is attributed to ``cause``."""
-        self.stuck[c] = (slot, through, until_ns, cause)
-        self._cross(c)
-        self._republish(c)
-
-    def _cross(self, c: int) -> None:
-        """Apply contract ``c``'s stuck bid to the quotes in force."""
-        slot, through, _, _ = self.stuck[c]
-        s = self.slots
-        asks = np.where(s.ask_size[:, c] > 0, s.ask[:, c], NO_ASK)
-        best = int(np.delete(asks, slot).min())
-        s.bid[slot, c] = best + through * int(tick_cents(self.makers.chain, np.asarray(best)))
-        s.bid_size[slot, c] = max(int(s.bid_size[slot, c]), 1)
+        if self.quote_fault is not None:
+            self.quote_fault.hold(self.slots)
 
     def _publish(self, idx: np.ndarray, rows: OptionNBBOs, times: np.ndarray,
                  causes: np.ndarray | None = None) -> None:
@@ -240,19 +195,16 @@ class OptionVenues:
         for held, new in zip(self.nbbo, rows, strict=True):
             changed[0] |= new[0] != held[idx]
             changed[1:] |= new[1:] != new[:-1]
-        if self.frozen:
-            for c, until in self.frozen.items():
-                hit = np.flatnonzero(idx == c)
-                if hit.size:
-                    changed[:, hit[0]] &= times >= until
         step, col = np.nonzero(changed)
         if step.size == 0:
             return
-        self.tape.nbbos(times[step], idx[col], rows.nbb[step, col], rows.nbo[step, col],
-                        rows.nbb_size[step, col], rows.nbo_size[step, col],
-                        None if causes is None else causes[step, col])
+        shown = self.tape.nbbos(times[step], idx[col], rows.nbb[step, col], rows.nbo[step, col],
+                                rows.nbb_size[step, col], rows.nbo_size[step, col],
+                                None if causes is None else causes[step, col])
+        if shown is not None:  # the feed held some back: they are not in force either
+            changed[step[~shown], col[~shown]] = False
         hit = changed.any(axis=0)
-        if self.frozen:  # a frozen contract keeps the NBBO it last published
+        if shown is not None:  # a contract keeps the NBBO the feed last published
             last_row = changed.shape[0] - 1 - np.argmax(changed[::-1], axis=0)
             for held, new in zip(self.nbbo, rows, strict=True):
                 held[idx[hit]] = new[last_row[hit], hit]
@@ -262,17 +214,11 @@ class OptionVenues:
         last = changed.shape[0] - 1 - np.argmax(changed[::-1, hit], axis=0)
         self.nbbo_ts[idx[hit]] = self.tape.ms(0) + times[last] // NS_PER_MS
 
-    def freeze(self, contracts: list[int], until_ns: int) -> None:
-        """Stop publishing these contracts' NBBO changes until ``until_ns`` (a feed fault);
-        their NBBO in force stays the last one published."""
-        for c in contracts:
-            self.frozen[c] = until_ns
-
     def _republish(self, c: int) -> None:
         """Re-consolidate one contract after a fill; publish it now if it changed."""
         now = np.array([self.now], dtype=np.int64)
-        fault = self.stuck.get(c)
-        causes = None if fault is None or fault[2] <= self.now else np.array([[fault[3]]])
+        fault = self.quote_fault
+        causes = None if fault is None else fault.cause(c, self.now)
         self._publish(np.array([c]), self._consolidated(c), now, causes)
 
     # --- executions ----------------------------------------------------------
@@ -351,10 +297,11 @@ class OptionVenues:
         return sorted(best, key=lambda v: (*best[v], v))
 
     def cross(self, agent: int, c: int, side: int, qty: int, price: int, maker: int,
-              venue: int, conditions: int, parent: int = -1) -> None:
-        """A print at a negotiated ``price`` against ``maker`` (displayed size untouched)."""
+              venue: int, conditions: int, parent: int = -1) -> Printed:
+        """A print at a negotiated ``price`` against ``maker`` (displayed size untouched);
+        returns it."""
         self.refresh(c)
-        self._print(c, price, qty, venue, agent, maker, side, conditions, parent)
+        return self._print(c, price, qty, venue, agent, maker, side, conditions, parent)
 
     def _print(self, c: int, price: int, qty: int, venue: int, agent: int, maker: int,
                side: int, conditions: int, parent: int, refers: int = -1,
@@ -383,22 +330,4 @@ class OptionVenues:
         spot = stock.mid() / 100.0 if stock.two_sided() else mk.fair(
             mk.ctx.latent.index(self.now))
         mk.on_fill(maker, c, -moved if side == BUY else moved, spot)
-        printed = Printed(row, c, price, qty, venue, agent, maker, side, parent)
-        if self.recording is not None:
-            self.recording.append(printed)
-        return printed
-
-    # --- reports on earlier prints ---------------------------------------------
-    def cancel(self, original: Printed, conditions: int) -> None:
-        """Report ``original`` cancelled: a print repeating it, its contracts and premium
-        moved back."""
-        o = original
-        self._print(o.contract, o.price, o.qty, o.venue, o.agent, o.maker, o.side, conditions,
-                    o.parent, refers=o.row, moved=-o.qty)
-
-    def correct(self, original: Printed, qty: int, conditions: int) -> None:
-        """Report ``original`` corrected to ``qty`` contracts: a print of the corrected
-        trade; the ledger moves the difference."""
-        o = original
-        self._print(o.contract, o.price, qty, o.venue, o.agent, o.maker, o.side, conditions,
-                    o.parent, refers=o.row, moved=qty - o.qty)
+        return Printed(row, c, price, qty, venue, agent, maker, side, parent)

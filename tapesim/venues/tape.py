@@ -60,7 +60,6 @@ class Tape:
         self._draws = draws
         self._cols: list[list[int]] = [[] for _ in _COLUMNS]
         self._flush_at = open_ms + self.FLUSH_SPAN_MS  # event time (ms) of the next flush
-        self.cause = -1  # set while an injected scenario acts (see tapesim.scenarios)
         self.quote_count = 0
         self.print_count = 0
         # The SIP quote in force: (ts ms, bid, ask) of the last NBBO written, if any.
@@ -70,12 +69,13 @@ class Tape:
     def _latency(self) -> int:
         return int(self._draws.exponential() * self._latency_ms)
 
-    def quote(self, now_ns: int, bid: int, ask: int) -> None:
+    def quote(self, now_ns: int, bid: int, ask: int, cause: int = -1) -> None:
         """One SIP NBBO change at simulation time ``now_ns`` (ns since the open): ``bid`` and
         ``ask`` in integer cents. ``ts`` is the millisecond of ``now_ns`` (floored);
         ``ingest_ts`` adds an exponential feed latency with mean ``latency_ms``, truncated
-        to whole ms (one draw from the feed stream per quote). The row carries the
-        current :attr:`cause` (-1 outside an injected scenario).
+        to whole ms (one draw from the feed stream per quote). ``cause`` is the injected
+        scenario whose action caused it, -1 for none (see
+        :mod:`tapesim.venues.feed.attribution`).
         """
         ts = self._open_ms + now_ns // NS_PER_MS
         c = self._cols
@@ -90,14 +90,15 @@ class Tape:
         c[7].append(-1)
         c[8].append(-1)
         c[9].append(-1)
-        c[10].append(self.cause)
+        c[10].append(cause)
         self.quote_count += 1
         self.last_quote = (ts, bid, ask)
         self.last_quote_ingest = ingest
         if len(c[0]) >= self.FLUSH_ROWS or ts >= self._flush_at:
             self.flush()
 
-    def quotes(self, times_ns: list[int], bids: list[int], asks: list[int]) -> None:
+    def quotes(self, times_ns: list[int], bids: list[int], asks: list[int],
+               cause: int = -1) -> None:
         """Several NBBO changes at once, in time order: the same rows as one
         :meth:`quote` call each, for a fraction of the cost."""
         n = len(times_ns)
@@ -117,7 +118,7 @@ class Tape:
         none = [-1] * n
         for col in c[6:10]:
             col += none
-        c[10] += [self.cause] * n
+        c[10] += [cause] * n
         self.quote_count += n
         self.last_quote = (ts[-1], bids[-1], asks[-1])
         self.last_quote_ingest = ingest[-1]
@@ -125,13 +126,14 @@ class Tape:
             self.flush()
 
     def trade(
-        self, now_ns: int, price: int, size: int, venue: int, agent: int, contra: int, parent: int
+        self, now_ns: int, price: int, size: int, venue: int, agent: int, contra: int,
+        parent: int, cause: int = -1,
     ) -> None:
         """One stock execution at ``now_ns`` (ns since the open): ``price`` in integer cents,
         ``size`` in shares, ``venue`` an index into the run's venue codes (lit venues
         first, then TRF codes), ``agent`` the aggressor's and ``contra`` the passive
-        side's ledger index, ``parent`` the aggressor's parent order id (-1 if none).
-        Times and latency as in :meth:`quote`.
+        side's ledger index, ``parent`` the aggressor's parent order id (-1 if none),
+        ``cause`` as in :meth:`quote`. Times and latency as in :meth:`quote`.
         """
         ts = self._open_ms + now_ns // NS_PER_MS
         c = self._cols
@@ -145,7 +147,7 @@ class Tape:
         c[7].append(agent)
         c[8].append(contra)
         c[9].append(parent)
-        c[10].append(self.cause)
+        c[10].append(cause)
         self.print_count += 1
         if len(c[0]) >= self.FLUSH_ROWS or ts >= self._flush_at:
             self.flush()

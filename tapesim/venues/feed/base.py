@@ -1,0 +1,89 @@
+"""The two seams feed faults plug into: the OPRA feed adapter, and consolidation.
+
+:class:`OptionFeed` is what the options venues need of the feed adapter; the tape
+speaks it, and so does any wrapper around it (a fault, or attribution). Its
+:meth:`OptionFeed.nbbos` returns which of the rows it was given it published, or
+``None`` when it published them all: the venues keep the last NBBO the feed
+published as the NBBO in force.
+
+:class:`QuoteFault` is a fault wrapped around consolidation: it may rewrite the
+venue quotes the makers post before they are consolidated and published, and the
+quotes in force after they are held. ``OptionVenues.quote_fault`` is ``None`` unless
+a scenario installed one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Protocol
+
+import numpy as np
+
+from tapesim.venues.opra import OptionNBBOs
+
+
+class SlotQuoteArrays(Protocol):
+    """Every maker slot's quote (``tapesim.agents.option_makers.SlotQuotes``): int64
+    arrays ``[slot, time, contract]`` (or ``[slot, contract]`` for the quotes in force),
+    prices in cents, sizes in contracts."""
+
+    bid: np.ndarray
+    ask: np.ndarray
+    bid_size: np.ndarray
+    ask_size: np.ndarray
+
+    def __iter__(self) -> Iterator[np.ndarray]: ...
+
+    def _make(self, iterable: Iterable[np.ndarray]) -> SlotQuoteArrays: ...
+
+    def consolidated(self) -> OptionNBBOs: ...
+
+
+class OptionFeed(Protocol):
+    """The OPRA feed adapter as the options venues use it (see ``OptionTape``)."""
+
+    def ms(self, now_ns: int) -> int:
+        """Event time (epoch ms) of a simulation time (ns)."""
+        ...
+
+    def nbbos(
+        self, times_ns: np.ndarray, contracts: np.ndarray, bids: np.ndarray, asks: np.ndarray,
+        bid_sizes: np.ndarray, ask_sizes: np.ndarray, causes: np.ndarray | int | None = None,
+    ) -> np.ndarray | None:
+        """Publish NBBO changes (parallel arrays in time order, cents and contracts;
+        ``causes`` the scenario index of each row, -1 for none). Returns a boolean mask
+        of the rows published, or ``None`` when every row was."""
+        ...
+
+    def trade(
+        self, now_ns: int, contract: int, price: int, size: int, venue: int, agent: int,
+        contra: int, parent: int, conditions: int, nbbo: tuple[int, int, int, int, int] | None,
+        underlying: tuple[int, int, int] | None, effect: int, not_before: int = 0,
+        refers: int = -1, cause: int = -1,
+    ) -> int:
+        """Publish one option print (``cause``: the scenario that caused it, -1 for none);
+        returns its row in the spool."""
+        ...
+
+
+class QuoteFault(Protocol):
+    """A fault wrapped around consolidation (see :class:`tapesim.venues.feed.stuck.StuckQuote`)."""
+
+    def rows(self, idx: np.ndarray, slots: SlotQuoteArrays, times: np.ndarray,
+             rows: OptionNBBOs, r0: int, r1: int) -> tuple[OptionNBBOs, np.ndarray | None]:
+        """The NBBO rows ``[step, contract of idx]`` to publish at ``times`` (ns) from the
+        makers' block ``slots`` (its steps ``r0:r1``), and each row's cause (or ``None``)."""
+        ...
+
+    def hold(self, slots: SlotQuoteArrays) -> None:
+        """Rewrite the venue quotes in force (``[slot, contract]``) after a requote."""
+        ...
+
+    def cause(self, c: int, now_ns: int) -> np.ndarray | None:
+        """The cause (a ``[[scenario]]`` array) of contract ``c``'s NBBO republished at
+        ``now_ns``, or ``None``."""
+        ...
+
+    def expire(self, t_ns: int) -> None:
+        """Drop what has ended by ``t_ns`` (the last step published)."""
+        ...
