@@ -180,11 +180,22 @@ def test_exported_labels_have_the_examples_keys(stale_fixture: Path,
     assert mine == want
     for name in ("labels.json", "smart-flow-expected-outputs.json"):
         _same_shape(_read(stale_fixture / name), _read(example / name), name)
-    # Exactly the pipeline's keys: tapesim's own block stays in the run directory.
+    # Exactly the pipeline's keys: tapesim's own block stays in the run directory. The
+    # values are the run's, in the pipeline's closed vocabulary: the trap's family is
+    # no_alert_negative (tapesim's family and scenario move to the notes), and a caused
+    # print other than the anchor is a supporting ref (tapesim: member).
     label = _read(stale_fixture / "labels.json")["labels"][0]
     run_label = _label(_read(scenario_run / "labels.json"), "stale-quote-trap")
     assert "tapesim" in run_label
-    assert label == {k: v for k, v in run_label.items() if k != "tapesim"}
+    want = {k: v for k, v in run_label.items() if k != "tapesim"}
+    want.update(family="no_alert_negative",
+                notes=want["notes"] + " (tapesim scenario stale-quote-trap, family benign_trap)",
+                event_refs=[_pipeline_ref(r) for r in want["event_refs"]])
+    assert label == want
+
+
+def _pipeline_ref(ref: dict[str, Any]) -> dict[str, Any]:
+    return {**ref, "role": "supporting" if ref["role"] == "member" else ref["role"]}
 
 
 def _same_shape(ours: Any, theirs: Any, where: str = "") -> None:
@@ -211,10 +222,11 @@ def test_narrower_slice_drops_out_of_slice_refs(scenario_run: Path, tmp_path: Pa
     exported = {e["event"]["trace_id"] for e in _read(out / "market-events.json")}
     label = _read(out / "labels.json")["labels"][0]
     run_refs = _label(_read(scenario_run / "labels.json"), "stale-quote-trap")["event_refs"]
-    assert label["event_refs"] == [r for r in run_refs if r["trace_id"] in exported]
+    assert label["event_refs"] == [_pipeline_ref(r) for r in run_refs
+                                   if r["trace_id"] in exported]
     assert len(label["event_refs"]) < len(run_refs)
     roles = [r["role"] for r in label["event_refs"]]
-    assert roles[0] == "anchor" and "member" in roles
+    assert roles[0] == "anchor" and "supporting" in roles
     outputs = _read(out / "smart-flow-expected-outputs.json")
     assert outputs["source_label_hash"] == stable_hash(_read(out / "labels.json"))
 
