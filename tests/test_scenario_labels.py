@@ -15,12 +15,13 @@ from typer.testing import CliRunner
 
 from tapesim.cli.main import app
 from tapesim.config.run import load_profile, with_overrides
+from tapesim.events.labels import PIPELINE_ROLE
 from tapesim.events.stable_json import stable_hash
 from tapesim.export.islandflow import Exported, Slice, export_run
 from tapesim.io.manifest import artifact_entry, canonical_json
 from tapesim.runs import execute_run
 from tapesim.verify.run import verify_run
-from tests.test_export import key_tree, load_like_the_pipeline
+from tests.test_export import closed_set_violations, key_tree, load_like_the_pipeline
 
 EXAMPLES = Path(__file__).parent / "data/islandflow"
 SCENARIOS = [{"name": "institutional-directional-flow", "at": "09:32:00"},
@@ -116,6 +117,21 @@ def test_label_damage_is_named(scenario_run: Path, tmp_path: Path,
     assert any(needle in p for p in problems), problems
 
 
+def test_a_label_outside_its_model_is_named_by_path(scenario_run: Path,
+                                                   tmp_path: Path) -> None:
+    """verify reads labels.json through its model: a value outside a closed set (here a
+    role) is one problem naming the field's path."""
+
+    def bad_role(labels: Docs, expected: Docs) -> str:
+        label = _label(labels, "stale-quote-trap")
+        label["event_refs"][1]["role"] = "supporting"  # the pipeline's word, not tapesim's
+        return label["label_id"]
+
+    problems, _ = _edit(scenario_run, tmp_path, bad_role)
+    assert problems == ["labels.json: labels.1.event_refs.1.role: Input should be 'anchor', "
+                        "'member' or 'context', got 'supporting'"]
+
+
 def test_evidence_the_events_contradict_fails(scenario_run: Path, tmp_path: Path) -> None:
     """A stricter threshold than the prints bear out, written consistently everywhere
     (label, expectation, source hash, sha256): only recomputing the evidence catches it."""
@@ -165,6 +181,7 @@ def stale_fixture(scenario_run: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 def test_exported_labels_hash_like_the_manifest_says(stale_fixture: Path) -> None:
     m = load_like_the_pipeline(stale_fixture)  # recomputes labels_hash, outputs hash, counts
+    assert closed_set_violations(stale_fixture) == []
     contract = m["expected_output_contract"]
     assert (contract["label_count"], contract["expected_output_count"]) == (1, 1)
     assert m["run"]["scenario_id"] == "stale-quote-trap@09:34"
@@ -266,3 +283,18 @@ def test_large_slices_are_still_refused(scenario_run: Path, tmp_path: Path) -> N
     assert result.exit_code == 2
     assert "more than --max-events 1,000: narrow it" in result.output
     assert not out.exists()
+
+
+def test_a_sidecar_value_outside_the_closed_sets_fails_the_export(
+        scenario_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A translation that lets a tapesim-only value through (here the member role) is a
+    bug: the export names the field's path, exits 2 and writes nothing."""
+    monkeypatch.setitem(PIPELINE_ROLE, "member", "member")  # type: ignore[arg-type]
+    out = tmp_path / "never"
+    result = CliRunner().invoke(app, ["export", str(scenario_run), "--out", str(out),
+                                      "--start", "09:34", "--end", "09:35"])
+    assert result.exit_code == 2, result.output
+    assert "labels.json: labels.0.event_refs.1.role: Input should be 'anchor', " \
+           "'supporting' or 'context', got 'member'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.glob(".never*"))

@@ -358,20 +358,6 @@ class FixtureGenerator(_Strict):
     version: Literal["synthetic-market-spine-v1"]
 
 
-LABEL_KEYS: tuple[str, ...] = tuple(PipelineLabel.model_fields)
-EXPECTATION_KEYS: tuple[str, ...] = tuple(PipelineExpectedOutput.model_fields)
-
-
-def first_problem(model: type[BaseModel], value: Any, where: str) -> str | None:
-    """The first way ``value`` fails ``model``, as one line naming the field's path
-    (``where: labels.0.event_refs.3.role: ...``), or None when it validates."""
-    try:
-        model.model_validate(value)
-    except ValidationError as err:
-        return validation_line(err, where)
-    return None
-
-
 def validation_line(err: ValidationError, where: str) -> str:
     """One line for a validation error: the first failing field's path, message and value."""
     first = err.errors()[0]

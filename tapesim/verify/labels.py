@@ -4,8 +4,10 @@ A run with scenarios carries one label and one expected output per injection
 (:mod:`tapesim.scenarios.labels`). This module checks that they are what the run's
 own events say:
 
-- both documents parse, have the documented keys and schema versions, and hold one
-  label and one expectation per scenario id, in the manifest's order;
+- both documents parse as their models (:class:`tapesim.events.labels.LabelsDocument`,
+  :class:`tapesim.events.labels.ExpectedOutputsDocument`: keys, schema versions and
+  closed vocabularies; a failure names the field's path), and hold one label and one
+  expectation per scenario id, in the manifest's order;
   ``source_label_hash`` is the stable hash of the labels document, and each
   expectation is the one its label gives;
 - every ``event_refs`` entry names an event of the run: its trace id is in its kind's
@@ -21,8 +23,8 @@ own events say:
   forbidden evidence fails.
 
 Events are read with dataset filters on the sets of trace ids (and quote keys)
-involved, so the cost follows the number of labelled events, not the run's size.
-Problems are one line each, naming the file and the label.
+involved (:mod:`tapesim.verify.label_events`), so the cost follows the number of
+labelled events, not the run's size. Problems are one line each, naming the file and the label.
 """
 
 from __future__ import annotations
@@ -31,14 +33,10 @@ import datetime as dt
 import json
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
 from pydantic import BaseModel, ValidationError
 
 from tapesim.config.options import ScenarioInjection
@@ -52,9 +50,7 @@ from tapesim.events.labels import (
     validation_line,
 )
 from tapesim.events.models import (
-    EQUITY_PRINT,
     EQUITY_QUOTE,
-    KINDS_BY_NAME,
     OPTION_NBBO,
     OPTION_PRINT,
 )
@@ -63,14 +59,10 @@ from tapesim.io.manifest import PARAMETER_SNAPSHOT, PROVENANCE
 from tapesim.scenarios.catalog import CATALOG, CATALOG_VERSION
 from tapesim.scenarios.evidence import contradictions, features
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS, expected_output, label_direction
+from tapesim.verify.label_events import PRINT_KINDS, Caused, RunEvents, event_file, trace_seq
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-PRINT_KINDS = (OPTION_PRINT.name, EQUITY_PRINT.name)
 REL_TOLERANCE = 1e-9
-
-
-def _file(kind_name: str) -> str:
-    return f"{KINDS_BY_NAME[kind_name].file_stem}.parquet"
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -80,22 +72,6 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, int | float) and isinstance(b, int | float):
         return math.isclose(a, b, rel_tol=REL_TOLERANCE, abs_tol=1e-12)
     return bool(a == b)
-
-
-def _trace_seq(trace_id: str) -> int | None:
-    tail = trace_id.rsplit(":", 1)[-1]
-    return int(tail) if tail.isdigit() else None
-
-
-@dataclass
-class _Caused:
-    """What provenance says one scenario caused."""
-
-    traces: set[str] = field(default_factory=set)  # every caused event
-    prints: set[str] = field(default_factory=set)  # the caused prints
-    first_option_print: tuple[int, str] | None = None  # (seq, trace id)
-    last_seq: int = 0
-    effects: dict[str, str | None] = field(default_factory=dict)  # option prints
 
 
 def _load_json(path: Path, problems: list[str]) -> Any:
@@ -200,12 +176,12 @@ def _check_documents(labels_doc: LabelsDocument, expected_doc: ExpectedOutputsDo
     return labels
 
 
-class _LabelChecker:
+class _LabelChecker(RunEvents):
     """Checks every label against the run's events, reading each file once per purpose."""
 
     def __init__(self, run_dir: Path, manifest: dict[str, Any],
                  configs: dict[str, ScenarioInjection], problems: list[str]) -> None:
-        self.run_dir = run_dir
+        super().__init__(run_dir)
         self.manifest = manifest
         self.configs = configs
         self.problems = problems
@@ -214,80 +190,12 @@ class _LabelChecker:
     def say(self, label_id: str, text: str) -> None:
         self.problems.append(f"{LABELS}: label {label_id}: {text}")
 
-    # --- reading ---------------------------------------------------------------------
-
-    def _dataset(self, kind_name: str) -> ds.Dataset:
-        return ds.dataset(self.run_dir / _file(kind_name))
-
-    def _caused(self) -> dict[str, _Caused]:
-        table = ds.dataset(self.run_dir / PROVENANCE).to_table(
-            filter=pc.is_valid(pc.field("scenario_id")),
-            columns=["trace_id", "event_kind", "scenario_id", "position_effect"])
-        out: dict[str, _Caused] = defaultdict(_Caused)
-        for trace, kind, sid, effect in zip(*(table.column(c).to_pylist()
-                                              for c in table.column_names), strict=True):
-            caused = out[sid]
-            seq = _trace_seq(trace) or 0
-            caused.last_seq = max(caused.last_seq, seq)
-            caused.traces.add(trace)
-            if kind in PRINT_KINDS:
-                caused.prints.add(trace)
-            if kind == OPTION_PRINT.name:
-                caused.effects[trace] = effect
-                if caused.first_option_print is None or seq < caused.first_option_print[0]:
-                    caused.first_option_print = (seq, trace)
-        return out
-
-    def _events(self, wanted: dict[str, set[str]]) -> dict[str, dict[str, dict[str, Any]]]:
-        """Rows of the referenced events by kind and trace id (option prints whole, the
-        other kinds' trace id, seq and source_ts)."""
-        out: dict[str, dict[str, dict[str, Any]]] = {}
-        for kind, traces in wanted.items():
-            columns = None if kind == OPTION_PRINT.name else ["trace_id", "seq", "source_ts"]
-            table = self._dataset(kind).to_table(
-                filter=pc.field("trace_id").isin(pa.array(sorted(traces), pa.string())),
-                columns=columns)
-            out[kind] = {row["trace_id"]: row for row in table.to_pylist()}
-        return out
-
-    def _stamped(self, kind_name: str, key: str, values: tuple[str, ...],
-                 pairs: set[tuple[str, int]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
-        """Per (instrument, ts): the kind's events stamped then (trace id, seq and
-        ``values`` columns)."""
-        if not pairs:
-            return {}
-        table = self._dataset(kind_name).to_table(
-            filter=pc.field("ts").isin(pa.array(sorted({t for _, t in pairs}), pa.int64()))
-            & pc.field(key).isin(pa.array(sorted({k for k, _ in pairs}), pa.string())),
-            columns=[key, "ts", "seq", "trace_id", *values]).sort_by("seq")
-        out: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
-        for row in table.to_pylist():
-            if (row[key], row["ts"]) in pairs:
-                out[(row[key], row["ts"])].append(row)
-        return out
-
-    def _mids(self, underlyings: set[str], max_seq: int,
-              ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per underlying: SIP quote seqs (sorted) and mids, up to ``max_seq``."""
-        if not underlyings:
-            return {}
-        table = self._dataset(EQUITY_QUOTE.name).to_table(
-            filter=pc.field("underlying_id").isin(pa.array(sorted(underlyings), pa.string()))
-            & (pc.field("seq") <= max_seq),
-            columns=["underlying_id", "seq", "bid", "ask"]).sort_by("seq")
-        out = {}
-        for u in underlyings:
-            t = table.filter(pc.equal(table.column("underlying_id"), u))
-            mid = (t.column("bid").to_numpy() + t.column("ask").to_numpy()) / 2.0
-            out[u] = (t.column("seq").to_numpy(), mid)
-        return out
-
     # --- checking --------------------------------------------------------------------
 
     def check(self, labels: list[GroundTruthLabel],
               expectations: list[ExpectedOutputManifest]) -> None:
         """Check every label against the events (and its expectation against the label)."""
-        caused = self._caused()
+        caused = self.caused()
         for sid in sorted(set(caused) - set(self.configs)):
             self.problems.append(f"{PROVENANCE}: events caused by scenario {sid!r}, which the "
                                  "manifest does not list")
@@ -296,12 +204,12 @@ class _LabelChecker:
             self._shape(label)
             for r in label.event_refs:
                 wanted[r.event_kind].add(r.trace_id)
-        events = self._events(wanted)
+        events = self.events(wanted)
         anchors: dict[str, dict[str, Any]] = {}
         prints: dict[str, list[dict[str, Any]]] = {}
         for label in labels:
             lid = label.label_id
-            mine = caused.get(label.scenario_id, _Caused())
+            mine = caused.get(label.scenario_id, Caused())
             anchor = self._refs(label, events, mine)
             if anchor is not None:
                 anchors[lid] = anchor
@@ -311,13 +219,13 @@ class _LabelChecker:
                                   and r.event_kind == OPTION_PRINT.name
                                   and r.trace_id in rows), key=lambda p: p["seq"])
         self._context(labels, anchors)
-        ends = {lb.label_id: caused.get(lb.scenario_id, _Caused()).last_seq for lb in labels}
-        mids = self._mids({p[0]["underlying_id"] for p in prints.values() if p},
+        ends = {lb.label_id: caused.get(lb.scenario_id, Caused()).last_seq for lb in labels}
+        mids = self.mids({p[0]["underlying_id"] for p in prints.values() if p},
                           max(ends.values(), default=0))
         by_label = {e.label_id: e for e in expectations}
         for label in labels:
             lid = label.label_id
-            self._evidence(label, prints[lid], caused.get(label.scenario_id, _Caused()),
+            self._evidence(label, prints[lid], caused.get(label.scenario_id, Caused()),
                            mids, ends[lid])
             if lid in by_label:
                 self._expectation(label, by_label[lid])
@@ -335,7 +243,7 @@ class _LabelChecker:
             self.say(lid, "event_refs name the same event more than once")
 
     def _refs(self, label: GroundTruthLabel, events: dict[str, dict[str, dict[str, Any]]],
-              caused: _Caused) -> dict[str, Any] | None:
+              caused: Caused) -> dict[str, Any] | None:
         """Existence, roles, causation and completeness; returns the anchor's row."""
         lid, sid, refs = label.label_id, label.scenario_id, label.event_refs
         missing: list[EventRef] = []
@@ -352,7 +260,7 @@ class _LabelChecker:
         if missing:
             m = missing[0]
             self.say(lid, f"{len(missing)} event_ref(s) not in the run, first "
-                          f"{m.trace_id} ({m.role}), not in {_file(m.event_kind)}")
+                          f"{m.trace_id} ({m.role}), not in {event_file(m.event_kind)}")
         if moved:
             m, row = moved[0]
             self.say(lid, f"{len(moved)} event_ref(s) disagree with the event they name, first "
@@ -365,7 +273,7 @@ class _LabelChecker:
         if any(r.role in CAUSED_ROLES and r.event_kind not in PRINT_KINDS for r in refs):
             self.say(lid, "anchor and member refs must be prints")
         referenced = {r.trace_id for r in refs if r.role in CAUSED_ROLES}
-        unreferenced = sorted(caused.prints - referenced, key=lambda t: _trace_seq(t) or 0)
+        unreferenced = sorted(caused.prints - referenced, key=lambda t: trace_seq(t) or 0)
         if unreferenced:
             self.say(lid, f"{len(unreferenced)} print(s) the scenario caused are not anchor or "
                           f"member refs, first {unreferenced[0]}")
@@ -405,7 +313,7 @@ class _LabelChecker:
         for kind, key, ts_field, _, fields in sources:
             pairs = {(a[key], a[ts_field]) for a in anchors.values()
                      if a.get(ts_field) is not None}
-            found[kind] = self._stamped(kind, key, tuple(fields), pairs)
+            found[kind] = self.stamped(kind, key, tuple(fields), pairs)
         for label in labels:
             lid = label.label_id
             context = [r for r in label.event_refs if r.role == "context"]
@@ -428,7 +336,7 @@ class _LabelChecker:
             if others:
                 self.say(lid, f"context ref {others[0].trace_id} is not a quote")
 
-    def _evidence(self, label: GroundTruthLabel, prints: list[dict[str, Any]], caused: _Caused,
+    def _evidence(self, label: GroundTruthLabel, prints: list[dict[str, Any]], caused: Caused,
                   mids: dict[str, tuple[np.ndarray, np.ndarray]], end_seq: int) -> None:
         """Recompute the evidence features as the label writer does (from the referenced
         option prints in seq order; the underlying move from the first one's quote in
