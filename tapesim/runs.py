@@ -24,9 +24,10 @@ from tapesim.io.digest import STREAM_LAYOUT, StreamDigest
 from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK, run_id_for, snapshot_hash
 from tapesim.io.merge import windowed_merge
 from tapesim.io.writer import RunWriter
-from tapesim.market.shard import ShardResult, simulate_equity_shard
+from tapesim.market.shard import ShardModel, ShardResult
 from tapesim.scenarios.catalog import check_names
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS, label_documents
+from tapesim.scenarios.policies import injections_for
 from tapesim.sim.shards import Progress, run_shards
 
 GENERATOR = "tapesim"
@@ -42,6 +43,24 @@ FIXED_SHARD_COST = 0.3  # a shard's cost beyond its activity, in units of activi
 def shard_costs(config: RunConfig) -> list[tuple[str, float]]:
     """Each symbol's shard with its estimated cost (activity plus a fixed part), config order."""
     return [(s.symbol, s.activity + FIXED_SHARD_COST) for s in config.symbols]
+
+
+def simulate_shard(
+    config: RunConfig,
+    symbol: str,
+    spool: Path,
+    progress: Progress | None = None,
+) -> ShardResult:
+    """One shard of a run: the symbol's market model plus the scenarios injected into it.
+
+    A pure function of (config, symbol): any process gives the same spool bytes.
+    Raises ``ConfigError`` when a scenario names a contract the chain does not list.
+    """
+    model = ShardModel(config, symbol, spool)
+    if model.options is not None:
+        for injection in injections_for(model.options.desk, config.scenarios):
+            model.add_agent(injection.process)
+    return model.run(progress)
 
 
 def library_versions() -> dict[str, str]:
@@ -91,7 +110,7 @@ def execute_run(
     writer = RunWriter(out, force=force, jsonl=jsonl)
     try:
         results: list[ShardResult] = run_shards(
-            simulate_equity_shard, config, shard_costs(config), writer.scratch, workers, progress)
+            simulate_shard, config, shard_costs(config), writer.scratch, workers, progress)
         manifest = _merge_and_describe(config, run_id, params_hash, results, writer)
         if config.scenarios:
             manifest["scenarios"] = _write_labels(config, run_id, writer)

@@ -8,8 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from tapesim.config.run import with_overrides
-from tapesim.market.shard import simulate_equity_shard
-from tapesim.runs import execute_run
+from tapesim.runs import execute_run, simulate_shard
 from tests.conftest import file_bytes, tiny_config, tiny_options_config
 
 
@@ -40,7 +39,7 @@ def test_other_seed_differs(tiny_run: Path, tmp_path: Path) -> None:
 
 
 def _spool_rows(config, symbol: str, path: Path) -> pa.Table:
-    simulate_equity_shard(config, symbol, path)
+    simulate_shard(config, symbol, path)
     return pa.ipc.open_file(str(path)).read_all()
 
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from tapesim.config.run import with_overrides
-from tapesim.market.shard import simulate_equity_shard
+from tapesim.runs import simulate_shard
 from tapesim.venues.book import NO_ASK, NO_BID
 from tapesim.venues.equity import EquityVenues
 from tapesim.venues.tape import PRINT, QUOTE
@@ -63,7 +63,7 @@ def test_invariants_hold_at_every_consolidation(
 
     monkeypatch.setattr(EquityVenues, "publish", checked_publish)
     config = with_overrides(tiny_config(minutes=4), overrides)
-    result = simulate_equity_shard(config, symbol, tmp_path / "spool.arrow")
+    result = simulate_shard(config, symbol, tmp_path / "spool.arrow")
     assert checks["publishes"] > 500
     assert set(result.conservation.values()) == {0}
 

@@ -34,7 +34,7 @@ from tapesim.agents.option_makers import MAX_SKEW_TICKS, OptionMakers
 from tapesim.config.run import RunConfig, with_overrides
 from tapesim.events.enrichment import signal_filter
 from tapesim.market.options import PUBLIC_LONG_SHARES, WRITERS
-from tapesim.market.shard import simulate_equity_shard
+from tapesim.runs import simulate_shard
 from tapesim.venues.book import BUY, NO_ASK
 from tapesim.venues.option_tape import OptionTape
 from tapesim.venues.options import OptionVenues
@@ -265,7 +265,7 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Trace]:
         tracer.install(mp)
         for symbol in SYMBOLS:
             tracer.trace = Trace(symbol)
-            simulate_equity_shard(tiny_options_config(), symbol, out / f"{symbol}.arrow")
+            simulate_shard(tiny_options_config(), symbol, out / f"{symbol}.arrow")
             traces[symbol] = tracer.trace
     return traces
 
@@ -598,7 +598,7 @@ def test_hedging_conserves_shares_cash_contracts_and_premium(
     monkeypatch.setattr(OptionVenues, "_print", checked_print)
     monkeypatch.setattr(OptionMakers, "_hedge", checked_hedge)
     spool = tmp_path / "spy.arrow"
-    result = simulate_equity_shard(busy_config(), "SPY", spool)
+    result = simulate_shard(busy_config(), "SPY", spool)
 
     assert result.conservation == {"shares": 0, "cash_cents": 0, "contracts": 0,
                                    "premium_cents": 0}

@@ -17,8 +17,7 @@ from tapesim.cli.main import app
 from tapesim.config.run import ConfigError, RunConfig, build_config, load_profile, with_overrides
 from tapesim.events.models import KINDS
 from tapesim.export.islandflow import Slice, export_run
-from tapesim.market.shard import simulate_equity_shard
-from tapesim.runs import execute_run
+from tapesim.runs import execute_run, simulate_shard
 from tapesim.scenarios.catalog import CATALOG
 from tapesim.sim.calendar import NEW_YORK
 from tests.conftest import tiny_options_config
@@ -151,8 +150,8 @@ def test_other_underlyings_are_untouched(tmp_path: Path) -> None:
     injected = with_overrides(base, {"scenarios": [
         {"name": "institutional-directional-flow", "at": "09:30:30", "underlying": "AAPL"}]})
     for symbol, same in (("SPY", True), ("AAPL", False)):
-        a = simulate_equity_shard(base, symbol, tmp_path / f"{symbol}-a.arrow")
-        b = simulate_equity_shard(injected, symbol, tmp_path / f"{symbol}-b.arrow")
+        a = simulate_shard(base, symbol, tmp_path / f"{symbol}-a.arrow")
+        b = simulate_shard(injected, symbol, tmp_path / f"{symbol}-b.arrow")
         for suffix in (".arrow", ".options"):
             pa_ = Path(a.spool).with_suffix(suffix).read_bytes()
             pb = Path(b.spool).with_suffix(suffix).read_bytes()

@@ -10,7 +10,7 @@ run writer needs to name contracts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,6 @@ from tapesim.agents.context import MarketContext
 from tapesim.agents.option_flow import ComplexOrders, Hedgers, OptionDesk, RetailOptions, Sweeps
 from tapesim.agents.option_makers import OptionMakers
 from tapesim.agents.option_quotes import Chain, list_chain, moneyness_z
-from tapesim.scenarios.policies import Injection, injections_for
 from tapesim.sim.calendar import close_time, epoch_ms
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.chains import ListingPolicy, strike_interval
@@ -48,10 +47,10 @@ class OptionSide:
     tape: OptionTape
     makers: OptionMakers
     venues: OptionVenues
+    desk: OptionDesk  # how option orders reach the venues (flow and injected agents)
     populations: list
     start_oi: np.ndarray
     desk_sync: Callable[[int], None]  # stock then options, before each option action
-    injections: list[Injection] = field(default_factory=list)
 
     @classmethod
     def build(cls, ctx: MarketContext, spool: Path, draws_for: Callable[..., Draws],
@@ -76,9 +75,8 @@ class OptionSide:
                        Sweeps(desk, draws_for), Hedgers(desk, draws_for)]
         lots = cfg.flow.open_interest_lots * sym.option_activity
         start_oi = open_interest(chain, sym.price, lots, strike_interval(sym.price, sym.is_etf))
-        side = cls(chain, tape, makers, venues, populations, start_oi, sync)
+        side = cls(chain, tape, makers, venues, desk, populations, start_oi, sync)
         side._seed_positions(ctx)
-        side.injections = injections_for(desk, ctx.config.scenarios)
         return side
 
     def _seed_positions(self, ctx: MarketContext) -> None:

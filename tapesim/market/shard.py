@@ -1,9 +1,11 @@
 """The model of one shard: a stock, its venues and the agents that trade it.
 
-``simulate_equity_shard`` builds the latent path, the venues and every agent
-population, starts one SimPy process per trader population in a fixed order, runs
-the session window and spools the shard's events. It is a pure function of (config,
-symbol): the same arguments give the same spool file in any process.
+:class:`ShardModel` owns what one underlying's market is made of (Mesa's
+Model/agents split): the latent path, the venues and their tapes, the ledger, and a
+registry of agent populations whose start order is data on the model
+(:attr:`ShardModel.populations`, then :attr:`ShardModel.agents`). Building a model
+draws nothing that depends on who runs it, so a shard is a pure function of
+(config, symbol) and the same arguments give the same spool file in any process.
 
 The market makers are not a SimPy process: their quotes are a function of the
 latent step and their state, which the venues consolidate lazily. Before each
@@ -11,14 +13,19 @@ trader arrival the venues catch up (``EquityVenues.sync``) with every step since
 the last one, writing the NBBO changes in between in time order; the last catch-up
 runs at the end of the window. A step at the same nanosecond as an arrival counts
 as before it.
+
+Layers above the market add their own agents before :meth:`ShardModel.run` (the
+scenarios' injected agents, through :meth:`ShardModel.add_agent`); the model never
+imports them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import Protocol
 
 import simpy
 
@@ -38,6 +45,31 @@ from tapesim.venues.ledger import Ledger
 from tapesim.venues.tape import Tape
 
 PROGRESS_EVERY_NS = 60 * NS_PER_S
+
+
+class Population(Protocol):
+    """A class of traders acting at Poisson arrivals (`tapesim.sim.population.arrivals`)."""
+
+    def rate(self, now_ns: int) -> float:
+        """Arrivals per second at ``now_ns`` (ns since the open); <= 0 ends the process."""
+        ...
+
+    def act(self) -> None:
+        """What one arriving member does, on the market as it is now."""
+        ...
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A population in the model's registry: started in registry order.
+
+    ``sync(now_ns)`` runs before each of its arrivals (the venues catching up with
+    the makers' quotes); the arrival stream is keyed ``(symbol, "population", name)``.
+    """
+
+    name: str
+    population: Population
+    sync: Callable[[int], None]
 
 
 @lru_cache(maxsize=2)
@@ -63,74 +95,107 @@ class ShardResult:
     open_interest: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())  # (start, end)
 
 
-def simulate_equity_shard(
-    config: RunConfig,
-    symbol: str,
-    spool: Path,
-    progress: Callable[[str, int], None] | None = None,
-) -> ShardResult:
-    sym = next(s for s in config.symbols if s.symbol == symbol)
-    session = config.session.session()
-    seed = config.seed
-    lat = config.latent
-    n_steps = -(-session.length_ns // (lat.step_ms * 1_000_000))
-    market = _market_state(seed, lat, n_steps, session.length_ns / (60 * NS_PER_S))
-    latent = latent_path(seed, sym, lat, market)
+class ShardModel:
+    """One underlying's market for one session window: build it, add agents, run it.
 
-    def draws_for(*names: str) -> Draws:
-        return Draws(stream(seed, symbol, *names))
+    Args:
+        config: the resolved run config.
+        symbol: one of ``config.symbols`` (its ``symbol``).
+        spool: the Arrow IPC file the stock's events go to; an option chain spools
+            beside it with the suffix ``.options``.
 
-    env = simpy.Environment(initial_time=session.start_ns)
-    ledger = Ledger()
-    tape = Tape(spool, session.open_ms, config.venues.sip_latency_ms, draws_for("feed", "sip"))
-    impact = Impact(config.impact.bps_per_sqrt_lot * 1e-4, config.impact.decay_minutes * 60e9,
-                    last_ns=session.start_ns)
-    lit, trf = list(config.venues.lit), list(config.venues.trf)
-    venues = EquityVenues(env, len(lit), tape, ledger, impact.on_trade)
-    activity = activity_path(latent, market.envelope, lat.activity_vol_elasticity)
-    ctx = MarketContext(env, session, config, sym, latent, activity.tolist(), venues,
-                        ledger, impact, lit, trf)
+    Raises:
+        StopIteration: ``symbol`` is not in the config.
+        ConfigError: an option chain cannot be listed for the session.
+    """
 
-    makers = MakerDesk(ctx, draws_for)
-    retail = RetailFlow(ctx, draws_for)
-    desk = InstitutionalDesk(ctx, draws_for, session.end_ns)
-    noise = NoiseTraders(ctx, draws_for)
-    momentum = MomentumTraders(ctx, draws_for)
-    venues.attach(makers)
-    options = (OptionSide.build(ctx, spool.with_suffix(".options"), draws_for, venues.sync)
-               if sym.options else None)
+    def __init__(self, config: RunConfig, symbol: str, spool: Path) -> None:
+        self.config = config
+        self.symbol = symbol
+        self.spool = spool
+        sym = next(s for s in config.symbols if s.symbol == symbol)
+        session = config.session.session()
+        self.session = session
+        lat = config.latent
+        n_steps = -(-session.length_ns // (lat.step_ms * 1_000_000))
+        market = _market_state(config.seed, lat, n_steps, session.length_ns / (60 * NS_PER_S))
+        latent = latent_path(config.seed, sym, lat, market)
 
-    end = session.end_ns
-    sync = venues.sync
-    for population in (retail, desk, noise, momentum):
-        env.process(arrivals(env, draws_for("population", type(population).__name__),
-                             population.rate, end, population.act, sync))
-    if options is not None:
-        option_sync = options.desk_sync
-        for population in options.populations:
-            env.process(arrivals(env, draws_for("population", type(population).__name__),
-                                 population.rate, end, population.act, option_sync))
-        for injection in options.injections:
-            env.process(injection.process())
-    if progress is not None:
-        env.process(ticker(env, PROGRESS_EVERY_NS, end, partial(progress, symbol)))
-    env.run(until=end)
-    sync(end - 1)  # the makers' quote changes after the last trader action
-    tape.close()
-    if progress is not None:
-        progress(symbol, end)
-    shares, cash = ledger.totals()
-    counts = {"equity_quote": tape.quote_count, "equity_print": tape.print_count}
-    conservation = {"shares": shares, "cash_cents": cash}
-    if options is None:
-        return ShardResult(symbol, str(spool), None, counts, tuple(ledger.names), conservation)
-    options.close(end)
-    contracts, premium = options.venues.ledger.totals()
-    counts.update(option_nbbo=options.tape.nbbo_count, option_print=options.tape.print_count)
-    conservation.update(contracts=contracts, premium_cents=premium)
-    chain = options.chain
-    return ShardResult(
-        symbol, str(spool), str(spool.with_suffix(".options")), counts, tuple(ledger.names),
-        conservation, options.contract_ids(config.options.contract_ids),
-        tuple(chain.is_call.tolist()), tuple(chain.strike.tolist()), options.expiry_ms(),
-        (tuple(options.start_oi.tolist()), tuple(options.venues.ledger.open_interest().tolist())))
+        self.env = simpy.Environment(initial_time=session.start_ns)
+        self.ledger = Ledger()
+        self.tape = Tape(spool, session.open_ms, config.venues.sip_latency_ms,
+                         self.draws_for("feed", "sip"))
+        impact = Impact(config.impact.bps_per_sqrt_lot * 1e-4, config.impact.decay_minutes * 60e9,
+                        last_ns=session.start_ns)
+        lit, trf = list(config.venues.lit), list(config.venues.trf)
+        self.venues = EquityVenues(self.env, len(lit), self.tape, self.ledger, impact.on_trade)
+        activity = activity_path(latent, market.envelope, lat.activity_vol_elasticity)
+        self.ctx = MarketContext(self.env, session, config, sym, latent, activity.tolist(),
+                                 self.venues, self.ledger, impact, lit, trf)
+
+        makers = MakerDesk(self.ctx, self.draws_for)
+        sync = self.venues.sync
+        self.populations: list[Registered] = [
+            Registered(type(p).__name__, p, sync) for p in (
+                RetailFlow(self.ctx, self.draws_for),
+                InstitutionalDesk(self.ctx, self.draws_for, session.end_ns),
+                NoiseTraders(self.ctx, self.draws_for),
+                MomentumTraders(self.ctx, self.draws_for))]
+        self.venues.attach(makers)
+        self.options: OptionSide | None = None
+        if sym.options:
+            self.options = OptionSide.build(self.ctx, spool.with_suffix(".options"),
+                                            self.draws_for, sync)
+            self.populations += [Registered(type(p).__name__, p, self.options.desk_sync)
+                                 for p in self.options.populations]
+        self.agents: list[Callable[[], Generator[simpy.Event, None, None]]] = []
+
+    def draws_for(self, *names: str) -> Draws:
+        """Scalar draws from this shard's stream ``(symbol, *names)``."""
+        return Draws(stream(self.config.seed, self.symbol, *names))
+
+    def add_agent(self, process: Callable[[], Generator[simpy.Event, None, None]]) -> None:
+        """Register a free-standing agent process, started after the populations in
+        registration order (the scenarios' injected agents)."""
+        self.agents.append(process)
+
+    def run(self, progress: Callable[[str, int], None] | None = None) -> ShardResult:
+        """Start every registered population and agent, run the window, close the spools.
+
+        ``progress(symbol, ns)`` is called every simulated minute and at the end.
+        """
+        env, end = self.env, self.session.end_ns
+        for reg in self.populations:
+            env.process(arrivals(env, self.draws_for("population", reg.name),
+                                 reg.population.rate, end, reg.population.act, reg.sync))
+        for agent in self.agents:
+            env.process(agent())
+        if progress is not None:
+            env.process(ticker(env, PROGRESS_EVERY_NS, end, partial(progress, self.symbol)))
+        env.run(until=end)
+        self.venues.sync(end - 1)  # the makers' quote changes after the last trader action
+        self.tape.close()
+        if progress is not None:
+            progress(self.symbol, end)
+        return self._result()
+
+    def _result(self) -> ShardResult:
+        shares, cash = self.ledger.totals()
+        counts = {"equity_quote": self.tape.quote_count, "equity_print": self.tape.print_count}
+        conservation = {"shares": shares, "cash_cents": cash}
+        options, spool = self.options, self.spool
+        if options is None:
+            return ShardResult(self.symbol, str(spool), None, counts, tuple(self.ledger.names),
+                               conservation)
+        options.close(self.session.end_ns)
+        contracts, premium = options.venues.ledger.totals()
+        counts.update(option_nbbo=options.tape.nbbo_count, option_print=options.tape.print_count)
+        conservation.update(contracts=contracts, premium_cents=premium)
+        chain = options.chain
+        return ShardResult(
+            self.symbol, str(spool), str(spool.with_suffix(".options")), counts,
+            tuple(self.ledger.names), conservation,
+            options.contract_ids(self.config.options.contract_ids),
+            tuple(chain.is_call.tolist()), tuple(chain.strike.tolist()), options.expiry_ms(),
+            (tuple(options.start_oi.tolist()),
+             tuple(options.venues.ledger.open_interest().tolist())))
