@@ -241,52 +241,61 @@ class GroundTruthLabel(_Strict):
     """What one injected scenario is, and which events its orders caused (CONTRACT.md §2)."""
 
     label_id: str = Field(description="label:<run_id>:<scenario_id>")
-    run_id: str
-    scenario_id: str = Field(description="<name>@<HH:MM[:SS]>[#n]")
+    run_id: str = Field(description="the run's id (tsim-<12 hex>)")
+    scenario_id: str = Field(description="<name>@<HH:MM[:SS]>[#n], as the manifest lists it")
     family: Family = Field(description="tapesim's scenario family")
-    event_refs: list[EventRef] = Field(description="caused prints (anchor first) then context")
-    expected_class: ExpectedClass
-    expected_direction: Direction
-    confidence_band: ConfidenceBand
-    required_evidence: list[EvidenceRequirement]
-    forbidden_evidence: list[EvidenceRequirement]
+    event_refs: list[EventRef] = Field(
+        description="caused option prints (anchor first, seq order), caused stock prints, "
+                    "then the anchor's quotes in force as context")
+    expected_class: ExpectedClass = Field(description="the class a good classifier assigns")
+    expected_direction: Direction = Field(
+        description="the catalog's direction; an informed entry's is its prints' own")
+    confidence_band: ConfidenceBand = Field(description="low, medium or high")
+    required_evidence: list[EvidenceRequirement] = Field(
+        description="statements its events must bear out (verify recomputes them)")
+    forbidden_evidence: list[EvidenceRequirement] = Field(
+        description="statements its events must not bear out")
     false_positive_penalty: FalsePositivePenalty
-    notes: str
+    notes: str = Field(description="one line on what the label captures")
     schema_version: Literal["synthetic-market-labels-v1"]
-    tapesim: TapesimLabelDetail
+    tapesim: TapesimLabelDetail = Field(description="tapesim's own detail (run directory only)")
 
 
 class PipelineLabel(_Strict):
     """A label as the pipeline's fixture holds it: its keys, its closed sets only."""
 
-    label_id: str
-    run_id: str
-    scenario_id: str
-    family: PipelineFamily
-    event_refs: list[PipelineEventRef]
-    expected_class: ExpectedClass
+    label_id: str = Field(description="label:<run_id>:<scenario_id>")
+    run_id: str = Field(description="the run's id")
+    scenario_id: str = Field(description="<name>@<HH:MM[:SS]>[#n]")
+    family: PipelineFamily = Field(description="one of the pipeline's seven families")
+    event_refs: list[PipelineEventRef] = Field(
+        description="the label's refs to exported events only")
+    expected_class: ExpectedClass = Field(description="the class a good classifier assigns")
     expected_direction: Direction
     confidence_band: ConfidenceBand
-    required_evidence: list[PipelineEvidenceRequirement]
-    forbidden_evidence: list[PipelineEvidenceRequirement]
+    required_evidence: list[PipelineEvidenceRequirement] = Field(
+        description="statements on features the pipeline computes")
+    forbidden_evidence: list[PipelineEvidenceRequirement] = Field(
+        description="statements on features the pipeline computes")
     false_positive_penalty: FalsePositivePenalty
-    notes: str
+    notes: str = Field(description="what the label captures; tapesim's scenario and family")
     schema_version: Literal["synthetic-market-labels-v1"]
 
 
 class ConfidenceRange(_Strict):
     """The confidence a good classifier should land in, [min, max] within [0, 1]."""
 
-    min: float = Field(ge=0.0, le=1.0)
-    max: float = Field(ge=0.0, le=1.0)
+    min: float = Field(ge=0.0, le=1.0, description="lowest acceptable confidence")
+    max: float = Field(ge=0.0, le=1.0, description="highest acceptable confidence")
 
 
 class ExpectedPipelineEvent(_Strict):
     """One kind of pipeline output the case should (or must not) produce."""
 
-    event_kind: PipelineEventKind
-    expectation: Literal["present", "absent"]
-    notes: str
+    event_kind: PipelineEventKind = Field(description="a smart-flow pipeline output kind")
+    expectation: Literal["present", "absent"] = Field(
+        description="whether the case should produce it")
+    notes: str = Field(description="why")
     required_fields: list[str] = Field(description="fields that output must carry")
 
 
@@ -294,17 +303,20 @@ class ExpectedOutputManifest(_Strict):
     """What the pipeline should make of one label: the expected output of its case."""
 
     expected_output_id: str = Field(description="expected:<run_id>:<scenario_id>")
-    label_id: str
-    alert_expectation: AlertExpectation
-    expected_class: ExpectedClass
-    expected_direction: Direction
-    confidence_band: ConfidenceBand
+    label_id: str = Field(description="the label it expects an output for")
+    alert_expectation: AlertExpectation = Field(
+        description="alert, no_alert, abstain or suppress")
+    expected_class: ExpectedClass = Field(description="as the label")
+    expected_direction: Direction = Field(description="as the label")
+    confidence_band: ConfidenceBand = Field(description="as the label")
     confidence_range: ConfidenceRange
-    expected_pipeline_events: list[ExpectedPipelineEvent]
-    required_evidence: list[EvidenceRequirement]
-    forbidden_evidence: list[EvidenceRequirement]
-    false_positive_penalty: FalsePositivePenalty
-    abstention_reasons: list[AbstentionReason]
+    expected_pipeline_events: list[ExpectedPipelineEvent] = Field(
+        description="pipeline outputs that should (not) appear, in pipeline order")
+    required_evidence: list[EvidenceRequirement] = Field(description="as the label")
+    forbidden_evidence: list[EvidenceRequirement] = Field(description="as the label")
+    false_positive_penalty: FalsePositivePenalty = Field(description="as the label")
+    abstention_reasons: list[AbstentionReason] = Field(
+        description="why a classifier would (not) abstain: not_abstained for alerts")
 
 
 class PipelineExpectedOutput(ExpectedOutputManifest):
@@ -319,7 +331,7 @@ class PipelineExpectedOutput(ExpectedOutputManifest):
 
 class _Document(_Strict):
     catalog_version: str = Field(description="the scenario catalog's version")
-    run_id: str
+    run_id: str = Field(description="the run's id")
     scenario_id: str = Field(description="the labels' scenario ids joined by '+'")
 
 
@@ -354,8 +366,8 @@ class PipelineExpectedOutputsDocument(ExpectedOutputsDocument):
 class FixtureGenerator(_Strict):
     """``manifest.json``'s ``generator`` in a fixture: fixed by the pipeline's type."""
 
-    name: Literal["@islandflow/synthetic-market"]
-    version: Literal["synthetic-market-spine-v1"]
+    name: Literal["@islandflow/synthetic-market"] = Field(description="fixed by the pipeline")
+    version: Literal["synthetic-market-spine-v1"] = Field(description="the loader's version")
 
 
 def validation_line(err: ValidationError, where: str) -> str:
