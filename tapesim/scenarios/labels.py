@@ -7,8 +7,12 @@ lists every caused print (the first option print is the ``anchor``, the rest are
 ``member``s) and, as ``context``, the OPRA NBBO and the SIP quote in force at the
 anchor. Evidence values are computed from those events
 (:mod:`tapesim.scenarios.evidence`) and recorded alongside; ``verify`` recomputes
-them. Shapes follow CONTRACT.md §2 and the example fixtures; tapesim's own fields
-sit under ``tapesim``.
+them. Labels and expected outputs are built as the models of
+:mod:`tapesim.events.labels` (:class:`~tapesim.events.labels.GroundTruthLabel`,
+:class:`~tapesim.events.labels.ExpectedOutputManifest` and the two documents), whose
+shapes follow CONTRACT.md §2 and the example fixtures; tapesim's own fields sit under
+``tapesim``. The run writes them with ``model_dump(mode="json")``: every key, in the
+canonical JSON of the run directory.
 """
 
 from __future__ import annotations
@@ -119,7 +123,12 @@ def label_direction(spec: ScenarioSpec, values: dict[str, Any]) -> Direction:
 
 
 class LabelWriter:
-    """Builds every injection's label from a finished (closed) run directory."""
+    """Builds every injection's label from a finished (closed) run directory.
+
+    ``run_dir`` holds the run's event Parquet files and ``provenance.parquet`` (the
+    writer's temporary directory once events are closed); ``run_id`` is the run's id
+    and ``session_date`` its trading day (for the 0DTE feature).
+    """
 
     def __init__(self, run_dir: Path, run_id: str, session_date: dt.date) -> None:
         self.run_dir = run_dir
