@@ -38,10 +38,11 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from tapesim import __version__
-from tapesim.events.labels import FIXTURE_GENERATOR_NAME, FIXTURE_GENERATOR_VERSION
 from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT, EventKind
 from tapesim.events.stable_json import fnv1a32_many, hash_text, stable_hash, stable_stringify
 from tapesim.export.sidecars import (
+    FIXTURE_GENERATOR_NAME,
+    FIXTURE_GENERATOR_VERSION,
     LABELS_FILE,
     OUTPUTS_FILE,
     ExportError,

@@ -34,6 +34,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tapesim.events.labels import (
+    FIXTURE_GENERATOR_NAME,
+    FIXTURE_GENERATOR_VERSION,
     PIPELINE_ABSTENTION_REASON,
     PIPELINE_FACT_KIND,
     PIPELINE_FEATURE_KEYS,
@@ -51,6 +53,9 @@ from tapesim.events.labels import (
 )
 from tapesim.events.stable_json import stable_hash
 from tapesim.io.manifest import RunDirectoryError
+
+__all__ = ["FIXTURE_GENERATOR_NAME", "FIXTURE_GENERATOR_VERSION", "LABELS_FILE",
+           "OUTPUTS_FILE", "ExportError", "SliceLabels", "check_sidecars", "slice_labels"]
 
 LABELS_FILE = "labels.json"
 OUTPUTS_FILE = "smart-flow-expected-outputs.json"
