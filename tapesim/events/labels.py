@@ -237,49 +237,47 @@ class TapesimLabelDetail(_Strict):
 
 # --- labels and expected outputs ----------------------------------------------------------
 
-class GroundTruthLabel(_Strict):
-    """What one injected scenario is, and which events its orders caused (CONTRACT.md §2)."""
+class _LabelBase(_Strict):
+    """The fields a label has in both vocabularies (CONTRACT.md §2)."""
 
     label_id: str = Field(description="label:<run_id>:<scenario_id>")
     run_id: str = Field(description="the run's id (tsim-<12 hex>)")
     scenario_id: str = Field(description="<name>@<HH:MM[:SS]>[#n], as the manifest lists it")
-    family: Family = Field(description="tapesim's scenario family")
-    event_refs: list[EventRef] = Field(
-        description="caused option prints (anchor first, seq order), caused stock prints, "
-                    "then the anchor's quotes in force as context")
     expected_class: ExpectedClass = Field(description="the class a good classifier assigns")
     expected_direction: Direction = Field(
         description="the catalog's direction; an informed entry's is its prints' own")
     confidence_band: ConfidenceBand = Field(description="low, medium or high")
+    false_positive_penalty: FalsePositivePenalty
+    notes: str = Field(description="one line on what the label captures")
+    schema_version: Literal["synthetic-market-labels-v1"]
+
+
+class GroundTruthLabel(_LabelBase):
+    """What one injected scenario is, and which events its orders caused: a label of a
+    run directory's ``labels.json``, in tapesim's vocabulary."""
+
+    family: Family = Field(description="tapesim's scenario family")
+    event_refs: list[EventRef] = Field(
+        description="caused option prints (anchor first, seq order), caused stock prints, "
+                    "then the anchor's quotes in force as context")
     required_evidence: list[EvidenceRequirement] = Field(
         description="statements its events must bear out (verify recomputes them)")
     forbidden_evidence: list[EvidenceRequirement] = Field(
         description="statements its events must not bear out")
-    false_positive_penalty: FalsePositivePenalty
-    notes: str = Field(description="one line on what the label captures")
-    schema_version: Literal["synthetic-market-labels-v1"]
     tapesim: TapesimLabelDetail = Field(description="tapesim's own detail (run directory only)")
 
 
-class PipelineLabel(_Strict):
-    """A label as the pipeline's fixture holds it: its keys, its closed sets only."""
+class PipelineLabel(_LabelBase):
+    """A label as the pipeline's fixture holds it: its keys, its closed sets only (the
+    notes also name tapesim's scenario and family)."""
 
-    label_id: str = Field(description="label:<run_id>:<scenario_id>")
-    run_id: str = Field(description="the run's id")
-    scenario_id: str = Field(description="<name>@<HH:MM[:SS]>[#n]")
     family: PipelineFamily = Field(description="one of the pipeline's seven families")
     event_refs: list[PipelineEventRef] = Field(
         description="the label's refs to exported events only")
-    expected_class: ExpectedClass = Field(description="the class a good classifier assigns")
-    expected_direction: Direction
-    confidence_band: ConfidenceBand
     required_evidence: list[PipelineEvidenceRequirement] = Field(
         description="statements on features the pipeline computes")
     forbidden_evidence: list[PipelineEvidenceRequirement] = Field(
         description="statements on features the pipeline computes")
-    false_positive_penalty: FalsePositivePenalty
-    notes: str = Field(description="what the label captures; tapesim's scenario and family")
-    schema_version: Literal["synthetic-market-labels-v1"]
 
 
 class ConfidenceRange(_Strict):
