@@ -145,10 +145,10 @@ def _write_labels(config: RunConfig, run_id: str, writer: RunWriter) -> dict[str
     writer.close_events()
     labels, expected = label_documents(writer.tmp, run_id, config.session.date,
                                        config.scenarios)
-    writer.json_sidecar(LABELS, labels)
-    writer.json_sidecar(EXPECTED_OUTPUTS, expected)
+    writer.json_sidecar(LABELS, labels.model_dump(mode="json"))
+    writer.json_sidecar(EXPECTED_OUTPUTS, expected.model_dump(mode="json"))
     return {"ids": [s.scenario_id() for s in config.scenarios], "labels_path": LABELS,
-            "expected_outputs_path": EXPECTED_OUTPUTS, "label_count": len(labels["labels"])}
+            "expected_outputs_path": EXPECTED_OUTPUTS, "label_count": len(labels.labels)}
 
 
 def _merge_and_describe(

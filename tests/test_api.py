@@ -23,6 +23,7 @@ from tapesim.cli import app
 from tapesim.config.flags import FlagError
 from tapesim.config.snapshot import ParameterSnapshot
 from tapesim.events.batches import GeneratedEventBatch, ReplayPlan
+from tapesim.events.labels import GroundTruthLabel
 from tapesim.events.manifest import RunManifest, SeedBundle
 from tapesim.io.manifest import RunDirectoryError
 from tapesim.sim.strict import ConfigError
@@ -58,13 +59,29 @@ def test_round_trip(scenario_run: tapesim.SyntheticRun) -> None:
     assert snapshot.sha256 == m.parameter_snapshot_hash and snapshot.run_id == m.run_id
     assert snapshot == ParameterSnapshot.of(snapshot.config)
     assert [s.scenario_id() for s in snapshot.config.scenarios] == ["stale-quote-trap@09:34"]
-    assert len(run.labels) == 1 and run.labels[0]["event_refs"]
+    assert len(run.labels) == 1 and isinstance(run.labels[0], GroundTruthLabel)
+    assert run.labels[0].event_refs[0].role == "anchor"
+    assert run.labels[0].scenario_id == "stale-quote-trap@09:34"
     assert len(run.expected_outputs) == 1
+    assert run.expected_outputs[0].label_id == run.labels[0].label_id
     prints = run.table("option_prints")
     assert isinstance(prints, pa.Table) and prints.num_rows == m.counts["option_print"] > 0
     assert run.table("option_print").equals(prints)
     assert run.table("provenance").num_rows == m.counts["total"]
     assert run.verify() == []
+
+
+def test_a_label_outside_its_schema_is_named(scenario_run: tapesim.SyntheticRun,
+                                             tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged"
+    shutil.copytree(scenario_run.path, damaged)
+    labels = damaged / "labels.json"
+    text = labels.read_text()
+    labels.write_text(text.replace('"anchor"', '"anchxr"', 1))  # same size: open_run passes
+    run = tapesim.open_run(damaged)
+    with pytest.raises(tapesim.RunDirectoryError, match=r"labels.json does not fit its schema "
+                                                        r"at labels\.0\.event_refs\.0\.role"):
+        _ = run.labels
 
 
 def test_manifest_model_reads_back_what_was_written(scenario_run: tapesim.SyntheticRun,

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from tapesim.cli.main import app
 from tapesim.events.models import OPTION_PRINT
 from tapesim.events.stable_json import stable_hash, stable_stringify
+from tapesim.export.sidecars import ExportError, check_sidecars
 from tests.synthetic_run import write_option_run
 
 REFERENCE = Path(__file__).parent / "data/islandflow/fixture-small"
@@ -82,6 +83,77 @@ def _check_labels_like_the_pipeline(fixture: Path, m: dict, trace_ids: set[str])
             assert ref["trace_id"] in trace_ids, "a label ref to an event not in the fixture"
 
 
+# The pipeline's closed vocabularies (CONTRACT.md section 4, "Closed vocabularies of the
+# fixture sidecars"), written out here independently of tapesim's models.
+CLOSED = {
+    "family": {"institutional_directional_flow", "retail_attention_flow", "event_noise_flow",
+               "volatility_seller_behavior", "hedge_reactive_flow", "structure_arbitrage_flow",
+               "no_alert_negative"},
+    "role": {"anchor", "supporting", "context"},
+    "alert_expectation": {"alert", "no_alert", "abstain", "suppress"},
+    "expected_class": {"directional_accumulation", "retail_attention_flow", "event_positioning",
+                       "volatility_supply", "structure_arbitrage", "hedge_rebalance", "unclear"},
+    "expected_direction": {"bullish", "bearish", "neutral", "mixed", "unknown"},
+    "confidence_band": {"low", "medium", "high"},
+    "abstention_reasons": {"insufficient_evidence", "stale_quote_context",
+                           "conflicting_evidence", "inside_market_context",
+                           "complex_or_special_print_context", "below_policy_threshold",
+                           "calibration_unavailable", "not_abstained", "other"},
+    "event_kind": {"flow_evidence_candidate", "flow_evidence_cluster", "flow_hypothesis_event",
+                   "smart_flow_insight"},
+    "severity": {"none", "low", "medium", "high"},
+    "operator": {"present", "absent", "gte", "lte", "eq"},
+    "fact_kind": {"premium_size", "execution_context", "execution_aggression", "quote_quality",
+                  "underlying_context", "structure_shape", "event_context", "timing_context",
+                  "eligibility_decision", "synthetic_ground_truth", "other"},
+    # the pipeline's common feature keys, and the decision facts its fixtures use
+    "feature_key": {"total_premium", "nbbo_aggression_ratio_max", "nbbo_coverage_ratio_mean",
+                    "nbbo_stale_ratio_mean", "net_directional_bias", "underlying_move_bps",
+                    "option_spread_bps_max", "execution_iv", "days_to_event", "candidate_count",
+                    "option_type", "structure_type", "alert_expectation", "confidence_band",
+                    "reason_code"},
+}
+
+
+def closed_set_violations(fixture: Path) -> list[str]:
+    """Every sidecar value of a fixture outside the pipeline's closed sets, by path."""
+    bad = []
+
+    def want(path: str, key: str, value: object) -> None:
+        if value not in CLOSED[key]:
+            bad.append(f"{path}: {value!r}")
+
+    manifest = json.loads((fixture / "manifest.json").read_text("utf-8"))
+    if manifest["generator"] != {"name": "@islandflow/synthetic-market",
+                                 "version": "synthetic-market-spine-v1"}:
+        bad.append(f"manifest.json generator: {manifest['generator']!r}")
+    contract = manifest["expected_output_contract"]
+    if contract["labels_path"] is None:
+        return bad
+    labels = json.loads((fixture / contract["labels_path"]).read_text("utf-8"))["labels"]
+    outputs = json.loads((fixture / contract["smart_flow_outputs_path"]).read_text("utf-8"))
+    items = [(f"labels[{i}]", lb) for i, lb in enumerate(labels)] + [
+        (f"expectations[{i}]", e) for i, e in enumerate(outputs["expectations"])]
+    for where, item in items:
+        for key in ("family", "alert_expectation", "expected_class", "expected_direction",
+                    "confidence_band"):
+            if key in item:
+                want(f"{where}.{key}", key, item[key])
+        for j, ref in enumerate(item.get("event_refs", [])):
+            want(f"{where}.event_refs[{j}].role", "role", ref["role"])
+        for j, reason in enumerate(item.get("abstention_reasons", [])):
+            want(f"{where}.abstention_reasons[{j}]", "abstention_reasons", reason)
+        for j, event in enumerate(item.get("expected_pipeline_events", [])):
+            want(f"{where}.expected_pipeline_events[{j}]", "event_kind", event["event_kind"])
+        want(f"{where}.false_positive_penalty.severity", "severity",
+             item["false_positive_penalty"]["severity"])
+        for group in ("required_evidence", "forbidden_evidence"):
+            for j, req in enumerate(item[group]):
+                for key in ("fact_kind", "feature_key", "operator"):
+                    want(f"{where}.{group}[{j}].{key}", key, req[key])
+    return bad
+
+
 def key_tree(value):
     if isinstance(value, dict):
         return {k: key_tree(v) for k, v in value.items() if k != "events"}
@@ -92,6 +164,10 @@ def key_tree(value):
                                   "scenario-no-alert-wide-quote-chop"])
 def test_reference_fixtures_pass_our_loader_checks(name: str) -> None:
     load_like_the_pipeline(REFERENCE.parent / name)
+    assert closed_set_violations(REFERENCE.parent / name) == []
+    values = {p.name: json.loads(p.read_text("utf-8"))
+              for p in (REFERENCE.parent / name).glob("*.json")}
+    check_sidecars(values)  # what an export checks before writing
 
 
 def test_islandflow_export(tiny_run: Path, tmp_path: Path) -> None:
@@ -101,6 +177,7 @@ def test_islandflow_export(tiny_run: Path, tmp_path: Path) -> None:
                                  "--end", "09:32"])
     assert result.exit_code == 0, result.output
     m = load_like_the_pipeline(out)
+    assert closed_set_violations(out) == []
     reference = json.loads((REFERENCE / "manifest.json").read_text())
     reference["profile_identity"].pop("source_path")  # optional
     ours, theirs = key_tree(m), key_tree(reference)
@@ -213,3 +290,25 @@ def test_run_json_lines_omit_nulls(option_run: Path) -> None:
     assert len(rows) == 3 and all(None not in row.values() for row in rows)
     assert {"execution_nbbo_bid", "execution_iv"} <= set(rows[1])
     assert "execution_nbbo_bid" not in rows[0]
+
+
+@pytest.mark.parametrize(("edit", "path"), [
+    (lambda v: v["labels.json"]["labels"][0]["event_refs"][0].update(role="member"),
+     "labels.json: labels.0.event_refs.0.role"),
+    (lambda v: v["labels.json"]["labels"][0].update(family="benign_trap"),
+     "labels.json: labels.0.family"),
+    (lambda v: v["smart-flow-expected-outputs.json"]["expectations"][0].update(
+        abstention_reasons=["weak_quote_context"]),
+     "smart-flow-expected-outputs.json: expectations.0.abstention_reasons.0"),
+    (lambda v: v["labels.json"]["labels"][0]["required_evidence"][0].update(
+        fact_kind="structure_context"),
+     "labels.json: labels.0.required_evidence.0.fact_kind"),
+    (lambda v: v["manifest.json"]["generator"].update(name="tapesim"),
+     "manifest.json: generator: name"),
+])
+def test_a_value_outside_the_closed_sets_is_named(edit, path: str) -> None:
+    fixture = REFERENCE.parent / "scenario-institutional-directional-flow"
+    values = {p.name: json.loads(p.read_text("utf-8")) for p in fixture.glob("*.json")}
+    edit(values)
+    with pytest.raises(ExportError, match=f"outside the pipeline's closed sets: {path}: "):
+        check_sidecars(values)

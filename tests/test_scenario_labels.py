@@ -15,12 +15,13 @@ from typer.testing import CliRunner
 
 from tapesim.cli.main import app
 from tapesim.config.run import load_profile, with_overrides
+from tapesim.events.labels import PIPELINE_ROLE
 from tapesim.events.stable_json import stable_hash
 from tapesim.export.islandflow import Exported, Slice, export_run
 from tapesim.io.manifest import artifact_entry, canonical_json
 from tapesim.runs import execute_run
 from tapesim.verify.run import verify_run
-from tests.test_export import key_tree, load_like_the_pipeline
+from tests.test_export import closed_set_violations, key_tree, load_like_the_pipeline
 
 EXAMPLES = Path(__file__).parent / "data/islandflow"
 SCENARIOS = [{"name": "institutional-directional-flow", "at": "09:32:00"},
@@ -116,6 +117,21 @@ def test_label_damage_is_named(scenario_run: Path, tmp_path: Path,
     assert any(needle in p for p in problems), problems
 
 
+def test_a_label_outside_its_model_is_named_by_path(scenario_run: Path,
+                                                   tmp_path: Path) -> None:
+    """verify reads labels.json through its model: a value outside a closed set (here a
+    role) is one problem naming the field's path."""
+
+    def bad_role(labels: Docs, expected: Docs) -> str:
+        label = _label(labels, "stale-quote-trap")
+        label["event_refs"][1]["role"] = "supporting"  # the pipeline's word, not tapesim's
+        return label["label_id"]
+
+    problems, _ = _edit(scenario_run, tmp_path, bad_role)
+    assert problems == ["labels.json: labels.1.event_refs.1.role: Input should be 'anchor', "
+                        "'member' or 'context', got 'supporting'"]
+
+
 def test_evidence_the_events_contradict_fails(scenario_run: Path, tmp_path: Path) -> None:
     """A stricter threshold than the prints bear out, written consistently everywhere
     (label, expectation, source hash, sha256): only recomputing the evidence catches it."""
@@ -165,6 +181,7 @@ def stale_fixture(scenario_run: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 def test_exported_labels_hash_like_the_manifest_says(stale_fixture: Path) -> None:
     m = load_like_the_pipeline(stale_fixture)  # recomputes labels_hash, outputs hash, counts
+    assert closed_set_violations(stale_fixture) == []
     contract = m["expected_output_contract"]
     assert (contract["label_count"], contract["expected_output_count"]) == (1, 1)
     assert m["run"]["scenario_id"] == "stale-quote-trap@09:34"
@@ -180,11 +197,22 @@ def test_exported_labels_have_the_examples_keys(stale_fixture: Path,
     assert mine == want
     for name in ("labels.json", "smart-flow-expected-outputs.json"):
         _same_shape(_read(stale_fixture / name), _read(example / name), name)
-    # Exactly the pipeline's keys: tapesim's own block stays in the run directory.
+    # Exactly the pipeline's keys: tapesim's own block stays in the run directory. The
+    # values are the run's, in the pipeline's closed vocabulary: the trap's family is
+    # no_alert_negative (tapesim's family and scenario move to the notes), and a caused
+    # print other than the anchor is a supporting ref (tapesim: member).
     label = _read(stale_fixture / "labels.json")["labels"][0]
     run_label = _label(_read(scenario_run / "labels.json"), "stale-quote-trap")
     assert "tapesim" in run_label
-    assert label == {k: v for k, v in run_label.items() if k != "tapesim"}
+    want = {k: v for k, v in run_label.items() if k != "tapesim"}
+    want.update(family="no_alert_negative",
+                notes=want["notes"] + " (tapesim scenario stale-quote-trap, family benign_trap)",
+                event_refs=[_pipeline_ref(r) for r in want["event_refs"]])
+    assert label == want
+
+
+def _pipeline_ref(ref: dict[str, Any]) -> dict[str, Any]:
+    return {**ref, "role": "supporting" if ref["role"] == "member" else ref["role"]}
 
 
 def _same_shape(ours: Any, theirs: Any, where: str = "") -> None:
@@ -211,10 +239,11 @@ def test_narrower_slice_drops_out_of_slice_refs(scenario_run: Path, tmp_path: Pa
     exported = {e["event"]["trace_id"] for e in _read(out / "market-events.json")}
     label = _read(out / "labels.json")["labels"][0]
     run_refs = _label(_read(scenario_run / "labels.json"), "stale-quote-trap")["event_refs"]
-    assert label["event_refs"] == [r for r in run_refs if r["trace_id"] in exported]
+    assert label["event_refs"] == [_pipeline_ref(r) for r in run_refs
+                                   if r["trace_id"] in exported]
     assert len(label["event_refs"]) < len(run_refs)
     roles = [r["role"] for r in label["event_refs"]]
-    assert roles[0] == "anchor" and "member" in roles
+    assert roles[0] == "anchor" and "supporting" in roles
     outputs = _read(out / "smart-flow-expected-outputs.json")
     assert outputs["source_label_hash"] == stable_hash(_read(out / "labels.json"))
 
@@ -254,3 +283,18 @@ def test_large_slices_are_still_refused(scenario_run: Path, tmp_path: Path) -> N
     assert result.exit_code == 2
     assert "more than --max-events 1,000: narrow it" in result.output
     assert not out.exists()
+
+
+def test_a_sidecar_value_outside_the_closed_sets_fails_the_export(
+        scenario_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A translation that lets a tapesim-only value through (here the member role) is a
+    bug: the export names the field's path, exits 2 and writes nothing."""
+    monkeypatch.setitem(PIPELINE_ROLE, "member", "member")  # type: ignore[arg-type]
+    out = tmp_path / "never"
+    result = CliRunner().invoke(app, ["export", str(scenario_run), "--out", str(out),
+                                      "--start", "09:34", "--end", "09:35"])
+    assert result.exit_code == 2, result.output
+    assert "labels.json: labels.0.event_refs.1.role: Input should be 'anchor', " \
+           "'supporting' or 'context', got 'member'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.glob(".never*"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,12 @@ from typer.testing import CliRunner
 from tapesim.cli.main import app
 from tapesim.config.run import ConfigError, RunConfig, build_config, load_profile, with_overrides
 from tapesim.events.models import KINDS
+from tapesim.export.islandflow import Slice, export_run
 from tapesim.runs import execute_run, simulate_shard
 from tapesim.scenarios.catalog import CATALOG
+from tapesim.sim.calendar import NEW_YORK
 from tests.conftest import tiny_options_config
+from tests.test_export import closed_set_violations
 
 FORBIDDEN_KEYS = {"label", "labels", "hidden_label", "hidden_labels", "expected_outputs",
                   "scenario_id", "source_kind"}
@@ -60,6 +64,28 @@ def test_every_catalog_entry_labels_events_that_bear_it_out(catalog_run: Path) -
         assert label["tapesim"]["contradicted"] == [], (sid, label["tapesim"]["evidence_values"])
         kinds = {r["event_kind"] for r in label["event_refs"] if r["role"] == "context"}
         assert kinds == {"option_nbbo", "equity_quote"}, sid
+
+
+def test_every_catalog_entry_exports_in_the_pipelines_closed_sets(catalog_run: Path,
+                                                                  tmp_path: Path) -> None:
+    """Each entry's label, exported in a one-second slice around its anchor, holds only
+    values of the pipeline's closed sets (families, roles, fact kinds, reasons, ...)."""
+    manifest = json.loads((catalog_run / "manifest.json").read_text())
+    day = dt.date.fromisoformat(manifest["session"]["date"])
+    exported = set()
+    for label in _labels(catalog_run):
+        anchor = next(r for r in label["event_refs"] if r["role"] == "anchor")
+        start = dt.datetime.fromtimestamp(anchor["source_ts"] // 1000, NEW_YORK)
+        assert start.date() == day
+        out = tmp_path / label["tapesim"]["scenario"]
+        done = export_run(catalog_run, out, "islandflow",
+                          Slice(start=start.time(), end=(start + dt.timedelta(seconds=1)).time()))
+        assert done.labels >= 1
+        assert closed_set_violations(out) == [], label["scenario_id"]
+        ids = [lb["label_id"] for lb in json.loads((out / "labels.json").read_text())["labels"]]
+        assert label["label_id"] in ids
+        exported.add(label["tapesim"]["scenario"])
+    assert exported == set(CATALOG)
 
 
 def test_label_refs_are_the_events_the_scenario_caused(catalog_run: Path) -> None:

@@ -21,6 +21,12 @@ from pydantic import ValidationError
 
 from tapesim.config.snapshot import ParameterSnapshot
 from tapesim.events.batches import GeneratedEventBatch, ReplayPlan
+from tapesim.events.labels import (
+    ExpectedOutputManifest,
+    ExpectedOutputsDocument,
+    GroundTruthLabel,
+    LabelsDocument,
+)
 from tapesim.events.manifest import RunManifest, SeedBundle
 from tapesim.events.models import KINDS, KINDS_BY_NAME
 from tapesim.io.manifest import PARAMETER_SNAPSHOT, RunDirectoryError
@@ -38,24 +44,28 @@ def _damaged(path: Path, run_dir: Path, what: str) -> RunDirectoryError:
                              f"(`tapesim verify {run_dir}` names every problem)")
 
 
-def labels_of(document: dict[str, Any]) -> list[Any]:
+def labels_of(document: dict[str, Any]) -> list[GroundTruthLabel]:
     """The labels of a ``labels.json`` document, one per injected scenario.
 
-    The place typed labels come in: once ``tapesim.events.labels`` defines
-    ``GroundTruthLabel``, validate each entry with it here; until then the entries
-    are the JSON objects as written.
+    An empty document (a run without scenarios) has no labels.
+
+    Raises:
+        pydantic.ValidationError: the document does not fit ``LabelsDocument``.
     """
-    return list(document.get("labels", []))
+    if not document.get("labels"):
+        return []
+    return list(LabelsDocument.model_validate(document).labels)
 
 
-def expected_outputs_of(document: dict[str, Any]) -> list[Any]:
+def expected_outputs_of(document: dict[str, Any]) -> list[ExpectedOutputManifest]:
     """The expectations of an ``expected_outputs.json`` document, one per label.
 
-    The place typed expected outputs come in: once ``tapesim.events.labels`` defines
-    ``ExpectedOutputManifest``, validate the document with it here; until then the
-    entries are the JSON objects as written.
+    Raises:
+        pydantic.ValidationError: the document does not fit ``ExpectedOutputsDocument``.
     """
-    return list(document.get("expectations", []))
+    if not document.get("expectations"):
+        return []
+    return list(ExpectedOutputsDocument.model_validate(document).expectations)
 
 
 class SyntheticRun:
@@ -145,15 +155,33 @@ class SyntheticRun:
             return {"expectations": []}
         return self._json(EXPECTED_OUTPUTS)
 
-    @property
-    def labels(self) -> list[Any]:
-        """The ground-truth labels, one per injected scenario (see :func:`labels_of`)."""
-        return labels_of(self.labels_document)
+    @cached_property
+    def labels(self) -> list[GroundTruthLabel]:
+        """The ground-truth labels, one per injected scenario (see :func:`labels_of`).
 
-    @property
-    def expected_outputs(self) -> list[Any]:
-        """The expected outputs, one per label (see :func:`expected_outputs_of`)."""
-        return expected_outputs_of(self.expected_outputs_document)
+        Raises:
+            RunDirectoryError: ``labels.json`` does not fit its schema.
+        """
+        try:
+            return labels_of(self.labels_document)
+        except ValidationError as err:
+            where = ".".join(str(p) for p in err.errors()[0]["loc"])
+            raise _damaged(self.path / LABELS, self.path,
+                           f"does not fit its schema at {where}") from None
+
+    @cached_property
+    def expected_outputs(self) -> list[ExpectedOutputManifest]:
+        """The expected outputs, one per label (see :func:`expected_outputs_of`).
+
+        Raises:
+            RunDirectoryError: ``expected_outputs.json`` does not fit its schema.
+        """
+        try:
+            return expected_outputs_of(self.expected_outputs_document)
+        except ValidationError as err:
+            where = ".".join(str(p) for p in err.errors()[0]["loc"])
+            raise _damaged(self.path / EXPECTED_OUTPUTS, self.path,
+                           f"does not fit its schema at {where}") from None
 
     def tables(self) -> list[str]:
         """Names :meth:`table` accepts: the run's Parquet files without ``.parquet``."""

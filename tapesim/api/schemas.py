@@ -30,9 +30,13 @@ SCHEMAS: dict[str, str] = {
     "SeedBundle": "tapesim.events.manifest:SeedBundle",
     "GeneratedEventBatch": "tapesim.events.batches:GeneratedEventBatch",
     "ReplayPlan": "tapesim.events.batches:ReplayPlan",
-    # labels and expected outputs: register GroundTruthLabel and ExpectedOutputManifest here
-    # "GroundTruthLabel": "tapesim.events.labels:GroundTruthLabel",
-    # "ExpectedOutputManifest": "tapesim.events.labels:ExpectedOutputManifest",
+    # labels and expected outputs, as in the run directory and as exported
+    "GroundTruthLabel": "tapesim.events.labels:GroundTruthLabel",
+    "EventRef": "tapesim.events.labels:EventRef",
+    "ExpectedOutputManifest": "tapesim.events.labels:ExpectedOutputManifest",
+    "LabelsDocument": "tapesim.events.labels:LabelsDocument",
+    "ExpectedOutputsDocument": "tapesim.events.labels:ExpectedOutputsDocument",
+    "PipelineLabel": "tapesim.events.labels:PipelineLabel",
 }
 
 

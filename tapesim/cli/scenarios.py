@@ -40,13 +40,14 @@ def show(name: Annotated[str, typer.Argument(help="A catalog entry.")]) -> None:
                    err=True)
         raise typer.Exit(2)
     low, high = spec.confidence
-    score, severity, reason = spec.penalty
+    penalty = spec.penalty
     out.print(f"[bold]{spec.name}[/bold]  ({spec.family})")
     out.print(f"intent: {spec.intent}")
     out.print(f"a good classifier: {spec.should}")
     out.print(f"label: class {spec.expected_class}, direction {spec.direction}, "
               f"confidence {spec.band} ({low:.2f}-{high:.2f}), expectation {spec.alert}")
-    out.print(f"false-positive penalty: {score} ({severity}): {reason}")
+    out.print(f"false-positive penalty: {penalty.score} ({penalty.severity}): "
+              f"{penalty.reason}")
     for title, reqs in (("required evidence", spec.required),
                         ("forbidden evidence", spec.forbidden)):
         for r in reqs:

@@ -8,8 +8,10 @@ newline, with the FNV-1a hashes the pipeline's loader recomputes. A scenario run
 slice adds ``labels.json`` and ``smart-flow-expected-outputs.json`` (hashed in the
 manifest's ``expected_output_contract``), restricted to the slice: a label whose
 anchor print is outside it is dropped with its expectation, and the others keep
-only the refs of exported events. Labels carry exactly the pipeline's keys
-(tapesim's own ``tapesim`` block stays in the run directory).
+only the refs of exported events. Labels carry exactly the pipeline's keys and
+only values from its closed sets (:mod:`tapesim.export.sidecars` translates them and
+checks every sidecar before anything is written); tapesim's own ``tapesim`` block
+stays in the run directory.
 ``jsonl``: the same ``{kind, event}`` entries, one stable line each, in replay order,
 in ``market-events.jsonl``; for a scenario run, the same two label files beside it.
 Every kind is exported (equity quotes and prints, option NBBOs and prints); a field
@@ -38,26 +40,29 @@ import pyarrow.dataset as ds
 from tapesim._version import __version__
 from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT, EventKind
 from tapesim.events.stable_json import fnv1a32_many, hash_text, stable_hash, stable_stringify
+from tapesim.export.sidecars import (
+    FIXTURE_GENERATOR_NAME,
+    FIXTURE_GENERATOR_VERSION,
+    LABELS_FILE,
+    OUTPUTS_FILE,
+    ExportError,
+    SliceLabels,
+    check_sidecars,
+    slice_labels,
+)
 from tapesim.io.manifest import PROVENANCE, RunDirectoryError, open_run
 from tapesim.io.writer import check_output
 from tapesim.sim.calendar import NEW_YORK, epoch_ms
-from tapesim.verify.labels import EXPECTATION_KEYS, LABEL_KEYS
 
 FIXTURE_FORMAT = "synthetic-market-fixture-v1"
-LOADER_VERSION = "synthetic-market-spine-v1"
+LOADER_VERSION = FIXTURE_GENERATOR_VERSION
 ORDER_BY = ["ts", "ingest_ts", "seq", "trace_id"]
 EVENTS_FILE = "market-events.json"
-LABELS_FILE = "labels.json"
-OUTPUTS_FILE = "smart-flow-expected-outputs.json"
 FORMATS = ("islandflow", "jsonl")
 
 
 class Rendered(str):
     """A value already in its stable stringification."""
-
-
-class ExportError(ValueError):
-    """A slice or flag that cannot be exported; the message says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -186,64 +191,14 @@ class Exported:
     dropped_labels: int = 0
 
 
-@dataclass(frozen=True)
-class SliceLabels:
-    """A scenario run's labels and expected outputs restricted to an exported slice."""
-
-    labels: dict[str, Any]
-    outputs: dict[str, Any]
-    dropped: int
-
-    @property
-    def count(self) -> int:
-        return len(self.labels["labels"])
-
-
-def slice_labels(run_dir: Path, manifest: dict[str, Any], trace_ids: list[str],
-                 ) -> SliceLabels | None:
-    """The run's labels restricted to the exported events, or None for a run without
-    scenarios. A label whose anchor is not exported is dropped with its expectation;
-    the rest keep the refs of exported events only, and the pipeline's label keys."""
-    entry = manifest.get("scenarios")
-    if not entry:
-        return None
-    try:
-        labels_doc = json.loads((run_dir / entry["labels_path"]).read_text("utf-8"))
-        outputs_doc = json.loads((run_dir / entry["expected_outputs_path"]).read_text("utf-8"))
-    except (OSError, KeyError, json.JSONDecodeError) as err:
-        raise RunDirectoryError(f"{run_dir}: the scenario labels cannot be read ({err}): run "
-                                f"`tapesim verify {run_dir}`") from None
-    exported = set(trace_ids)
-    labels, expectations = [], []
-    try:
-        outputs = {e["label_id"]: e for e in outputs_doc["expectations"]}
-        for label in labels_doc["labels"]:
-            anchor = next((r for r in label["event_refs"] if r["role"] == "anchor"), None)
-            if anchor is None or anchor["trace_id"] not in exported:
-                continue
-            kept = {k: label[k] for k in LABEL_KEYS}
-            kept["event_refs"] = [r for r in label["event_refs"] if r["trace_id"] in exported]
-            labels.append(kept)
-            expectation = outputs[label["label_id"]]
-            expectations.append({k: expectation[k] for k in EXPECTATION_KEYS})
-        scenario_id = "+".join(lb["scenario_id"] for lb in labels)
-        new_labels = {"catalog_version": labels_doc["catalog_version"],
-                      "run_id": manifest["run_id"], "scenario_id": scenario_id,
-                      "schema_version": labels_doc["schema_version"], "labels": labels}
-        new_outputs = {"catalog_version": outputs_doc["catalog_version"],
-                       "run_id": manifest["run_id"], "scenario_id": scenario_id,
-                       "schema_version": outputs_doc["schema_version"],
-                       "label_schema_version": outputs_doc["label_schema_version"],
-                       "source_label_hash": stable_hash(new_labels),
-                       "expectations": expectations}
-    except (KeyError, TypeError) as err:
-        raise RunDirectoryError(f"{run_dir}: the scenario labels are damaged (no {err}): run "
-                                f"`tapesim verify {run_dir}`") from None
-    return SliceLabels(new_labels, new_outputs, len(labels_doc["labels"]) - len(labels))
-
-
 def export_run(run_dir: Path, out: Path, fmt: str, sl: Slice, force: bool = False) -> Exported:
-    """Write the slice in ``fmt``; returns what was exported."""
+    """Write the slice in ``fmt``; returns what was exported.
+
+    Raises:
+        ExportError: for a bad format or slice, or a sidecar value outside the
+            pipeline's closed sets (nothing is written).
+        RunDirectoryError: when the run directory's files cannot be read.
+    """
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     check_output(out, force)
@@ -251,12 +206,14 @@ def export_run(run_dir: Path, out: Path, fmt: str, sl: Slice, force: bool = Fals
     labelled = slice_labels(run_dir, manifest, [e["event"]["trace_id"] for e in entries])
     kept = labelled if labelled is not None and labelled.count else None
     if fmt == "jsonl":
+        values: dict[str, Any] = {} if kept is None else {LABELS_FILE: kept.labels,
+                                                          OUTPUTS_FILE: kept.outputs}
+        check_sidecars(values)
         files = {"market-events.jsonl": "".join(stable_stringify(e) + "\n" for e in entries)}
-        if kept is not None:
-            files[LABELS_FILE] = stable_stringify(kept.labels) + "\n"
-            files[OUTPUTS_FILE] = stable_stringify(kept.outputs) + "\n"
+        files.update({name: stable_stringify(v) + "\n" for name, v in values.items()})
     else:
         values = islandflow_fixture(run_dir, manifest, entries, sl, kept)
+        check_sidecars(values)
         files = {name: (value if isinstance(value, Rendered) else stable_stringify(value)) + "\n"
                  for name, value in values.items()}
     _write_atomically(out, files, force)
@@ -289,7 +246,7 @@ def islandflow_fixture(run_dir: Path, manifest: dict[str, Any], entries: list[di
         counts[e["kind"]] = counts.get(e["kind"], 0) + 1
     fixture_manifest: dict[str, Any] = {
         "manifest_version": FIXTURE_FORMAT,
-        "generator": {"name": "tapesim", "version": LOADER_VERSION},
+        "generator": {"name": FIXTURE_GENERATOR_NAME, "version": LOADER_VERSION},
         "run": {"run_id": manifest["run_id"], "run_name": f"{manifest['profile']} seed "
                 f"{seed_bundle['seed']}", "start_ts": start_ts, "event_count": len(entries)},
         "seed_bundle": seed_bundle,

@@ -6,312 +6,728 @@ class, direction, confidence band, alert expectation, false-positive penalty) an
 the evidence that must and must not be true of the events it causes, stated in
 the pipeline's feature vocabulary (CONTRACT.md §4). ``verify`` recomputes that
 evidence from the run's own events.
+
+The module is data: one keyword-built :class:`~tapesim.scenarios.spec.ScenarioSpec` per
+entry (its types are in :mod:`tapesim.scenarios.spec`), hence its length. ``CATALOG``
+keeps the entries' order, which ``tapesim scenarios`` lists.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
-
 from tapesim.config.run import RunConfig
+from tapesim.events.labels import EvidenceRequirement, FalsePositivePenalty
+from tapesim.scenarios.spec import Policy, ScenarioSpec
 from tapesim.sim.strict import ConfigError
+
+__all__ = ["CATALOG", "CATALOG_VERSION", "Policy", "ScenarioSpec", "check_names"]
 
 CATALOG_VERSION = "synthetic-market-scenarios-v1"
 
-Style = Literal["ask", "ask-block", "sweep", "mid", "bid", "stale-mid"]
-Alert = Literal["alert", "no_alert", "abstain", "suppress"]
-
-
-@dataclass(frozen=True)
-class Requirement:
-    """One evidence statement: ``feature_key operator value`` over the label's events."""
-
-    requirement_id: str
-    fact_kind: str
-    feature_key: str
-    operator: Literal["present", "absent", "gte", "lte", "eq"]
-    value: Any
-    rationale: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {"requirement_id": self.requirement_id, "fact_kind": self.fact_kind,
-                "feature_key": self.feature_key, "operator": self.operator,
-                "value": self.value, "rationale": self.rationale}
-
-
-@dataclass(frozen=True)
-class Policy:
-    """How the injected agent trades (defaults; a run's config may override some)."""
-
-    right: Literal["call", "put", "both"] = "call"
-    side: Literal["buy", "sell"] = "buy"
-    z: float = 0.5  # distance from the money, in standard deviations (out of the money > 0)
-    days: tuple[int, int] = (1, 30)  # expiry window, calendar days
-    orders: int = 8  # orders at intensity 1
-    lots: tuple[int, int] = (50, 150)  # contracts per order (uniform)
-    style: Style = "ask"
-    duration_s: float = 120.0
-    structure: Literal["single", "vertical", "straddle"] = "single"
-    # A feed fault: the feed freezes or a venue's bid sticks for fault_s before trading,
-    # or ("reports") fault_s after trading a late print, a cancel and a correction follow.
-    fault: Literal["none", "freeze", "stick", "reports"] = "none"
-    fault_s: float = 0.0
-    informed_s: float = 0.0  # look this far ahead in the latent path to pick the direction
-    stock_follow_shares: int = 0  # then buy (or sell) this much stock, in the same direction
-    event_days: int | None = None  # tag prints EVENT_<N>D
-    alternate: bool = False  # alternate buying and selling, order by order
-
-
-@dataclass(frozen=True)
-class ScenarioSpec:
-    name: str
-    family: str
-    intent: str
-    should: str  # what a good classifier does with it
-    expected_class: str
-    direction: Literal["bullish", "bearish", "neutral", "mixed", "unknown"]
-    band: Literal["low", "medium", "high"]
-    confidence: tuple[float, float]
-    alert: Alert
-    penalty: tuple[float, str, str]  # score, severity, reason
-    policy: Policy
-    required: tuple[Requirement, ...] = ()
-    forbidden: tuple[Requirement, ...] = ()
-    notes: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _r(rid: str, kind: str, key: str, op: str, value: Any, why: str) -> Requirement:
-    return Requirement(rid, kind, key, op, value, why)  # type: ignore[arg-type]
-
-
-BIG_PREMIUM = _r("large-premium", "premium_size", "total_premium", "gte", 50_000,
-                 "Institutional-sized flow carries large premium.")
-AGGRESSIVE = _r("aggressive-execution", "execution_aggression", "nbbo_aggression_ratio_max",
-                "gte", 0.6, "Directional flow pays the offer (or hits the bid).")
-CLEAN_QUOTES = _r("clean-quotes", "quote_quality", "nbbo_coverage_ratio_mean", "gte", 0.8,
-                  "The case must not rest on stale or missing quotes.")
-NOT_STALE = _r("no-stale-quote-suppression", "quote_quality", "nbbo_stale_ratio_mean", "gte",
-               0.5, "A stale-quote explanation would contradict a clean case.")
-PASSIVE = _r("passive-execution", "execution_aggression", "nbbo_aggression_ratio_max", "lte",
-             0.5, "Printed near the mid, not aggressively.")
-SMALL_PREMIUM = _r("thin-premium", "premium_size", "total_premium", "lte", 25_000,
-                   "Too little premium to mean anything on its own.")
+BIG_PREMIUM = EvidenceRequirement(
+    requirement_id="large-premium",
+    fact_kind="premium_size",
+    feature_key="total_premium",
+    operator="gte",
+    value=50_000,
+    rationale="Institutional-sized flow carries large premium.",
+)
+AGGRESSIVE = EvidenceRequirement(
+    requirement_id="aggressive-execution",
+    fact_kind="execution_aggression",
+    feature_key="nbbo_aggression_ratio_max",
+    operator="gte",
+    value=0.6,
+    rationale="Directional flow pays the offer (or hits the bid).",
+)
+CLEAN_QUOTES = EvidenceRequirement(
+    requirement_id="clean-quotes",
+    fact_kind="quote_quality",
+    feature_key="nbbo_coverage_ratio_mean",
+    operator="gte",
+    value=0.8,
+    rationale="The case must not rest on stale or missing quotes.",
+)
+NOT_STALE = EvidenceRequirement(
+    requirement_id="no-stale-quote-suppression",
+    fact_kind="quote_quality",
+    feature_key="nbbo_stale_ratio_mean",
+    operator="gte",
+    value=0.5,
+    rationale="A stale-quote explanation would contradict a clean case.",
+)
+PASSIVE = EvidenceRequirement(
+    requirement_id="passive-execution",
+    fact_kind="execution_aggression",
+    feature_key="nbbo_aggression_ratio_max",
+    operator="lte",
+    value=0.5,
+    rationale="Printed near the mid, not aggressively.",
+)
+SMALL_PREMIUM = EvidenceRequirement(
+    requirement_id="thin-premium",
+    fact_kind="premium_size",
+    feature_key="total_premium",
+    operator="lte",
+    value=25_000,
+    rationale="Too little premium to mean anything on its own.",
+)
 
 _ENTRIES = [
     ScenarioSpec(
-        "institutional-directional-flow", "institutional_directional_flow",
-        "An institution accumulates near-the-money calls, paying the offer, over minutes.",
-        "alert: directional accumulation, bullish, high confidence",
-        "directional_accumulation", "bullish", "high", (0.72, 0.92), "alert",
-        (0.15, "low", "Missing this case is worse than alerting on it."),
-        Policy(right="call", z=0.3, days=(7, 45), orders=10, lots=(80, 200), duration_s=300),
-        (BIG_PREMIUM, AGGRESSIVE, CLEAN_QUOTES), (NOT_STALE,),
-        "Large, aggressive call buying against clean quotes."),
+        name="institutional-directional-flow",
+        family="institutional_directional_flow",
+        intent="An institution accumulates near-the-money calls, paying the offer, over minutes.",
+        should="alert: directional accumulation, bullish, high confidence",
+        expected_class="directional_accumulation",
+        direction="bullish",
+        band="high",
+        confidence=(0.72, 0.92),
+        alert="alert",
+        penalty=FalsePositivePenalty(
+            score=0.15, severity="low", reason="Missing this case is worse than alerting on it."
+        ),
+        policy=Policy(right="call", z=0.3, days=(7, 45), orders=10, lots=(80, 200), duration_s=300),
+        required=(BIG_PREMIUM, AGGRESSIVE, CLEAN_QUOTES),
+        forbidden=(NOT_STALE,),
+        notes="Large, aggressive call buying against clean quotes.",
+    ),
     ScenarioSpec(
-        "retail-attention-call-chase", "retail_attention_flow",
-        "A crowd chases short-dated out-of-the-money calls in small lots at the offer.",
-        "alert at low-medium confidence as retail attention, not institutional",
-        "retail_attention_flow", "bullish", "medium", (0.4, 0.7), "alert",
-        (0.3, "medium", "Retail chases are common; over-alerting is costly."),
-        Policy(right="call", z=1.2, days=(0, 7), orders=40, lots=(1, 10), duration_s=300),
-        (AGGRESSIVE, _r("many-small-prints", "structure_context", "candidate_count", "gte", 20,
-                        "Attention flow is many small prints.")), (),
-        "Many small aggressive short-dated OTM call buys."),
+        name="retail-attention-call-chase",
+        family="retail_attention_flow",
+        intent="A crowd chases short-dated out-of-the-money calls in small lots at the offer.",
+        should="alert at low-medium confidence as retail attention, not institutional",
+        expected_class="retail_attention_flow",
+        direction="bullish",
+        band="medium",
+        confidence=(0.4, 0.7),
+        alert="alert",
+        penalty=FalsePositivePenalty(
+            score=0.3,
+            severity="medium",
+            reason="Retail chases are common; over-alerting is costly.",
+        ),
+        policy=Policy(right="call", z=1.2, days=(0, 7), orders=40, lots=(1, 10), duration_s=300),
+        required=(
+            AGGRESSIVE,
+            EvidenceRequirement(
+                requirement_id="many-small-prints",
+                fact_kind="structure_context",
+                feature_key="candidate_count",
+                operator="gte",
+                value=20,
+                rationale="Attention flow is many small prints.",
+            ),
+        ),
+        forbidden=(),
+        notes="Many small aggressive short-dated OTM call buys.",
+    ),
     ScenarioSpec(
-        "event-noise-positioning", "event_positioning",
-        "Positioning ahead of an earnings date: straddles in the event expiry, tagged EVENT.",
-        "classify as event positioning, neutral direction, medium confidence",
-        "event_positioning", "neutral", "medium", (0.45, 0.75), "alert",
-        (0.4, "medium", "Event positioning is expected flow; a directional call would be wrong."),
-        Policy(right="both", z=0.0, days=(7, 21), orders=6, lots=(50, 120), style="mid",
-               structure="straddle", duration_s=240, event_days=7),
-        (_r("event-tagged", "event_context", "days_to_event", "present", True,
-            "Prints carry the EVENT_<N>D condition."),), (),
-        "Straddles in the event expiry near the mid."),
+        name="event-noise-positioning",
+        family="event_positioning",
+        intent=(
+            "Positioning ahead of an earnings date: straddles in the event expiry, tagged "
+            "EVENT."
+        ),
+        should="classify as event positioning, neutral direction, medium confidence",
+        expected_class="event_positioning",
+        direction="neutral",
+        band="medium",
+        confidence=(0.45, 0.75),
+        alert="alert",
+        penalty=FalsePositivePenalty(
+            score=0.4,
+            severity="medium",
+            reason="Event positioning is expected flow; a directional call would be wrong.",
+        ),
+        policy=Policy(
+            right="both",
+            z=0.0,
+            days=(7, 21),
+            orders=6,
+            lots=(50, 120),
+            style="mid",
+            structure="straddle",
+            duration_s=240,
+            event_days=7,
+        ),
+        required=(
+            EvidenceRequirement(
+                requirement_id="event-tagged",
+                fact_kind="event_context",
+                feature_key="days_to_event",
+                operator="present",
+                value=True,
+                rationale="Prints carry the EVENT_<N>D condition.",
+            ),
+        ),
+        forbidden=(),
+        notes="Straddles in the event expiry near the mid.",
+    ),
     ScenarioSpec(
-        "volatility-seller-supply", "volatility_supply",
-        "A volatility seller writes out-of-the-money calls and puts, hitting bids.",
-        "classify as volatility supply, neutral, medium confidence",
-        "volatility_supply", "neutral", "medium", (0.45, 0.75), "alert",
-        (0.35, "medium", "Vol selling is not directional."),
-        Policy(right="both", side="sell", z=1.0, days=(14, 45), orders=8, lots=(50, 150),
-               style="bid", duration_s=300),
-        (_r("sold", "execution_aggression", "sell_ratio", "gte", 0.8,
-            "Premium is sold, not bought."),), (),
-        "OTM calls and puts sold at the bid."),
+        name="volatility-seller-supply",
+        family="volatility_supply",
+        intent="A volatility seller writes out-of-the-money calls and puts, hitting bids.",
+        should="classify as volatility supply, neutral, medium confidence",
+        expected_class="volatility_supply",
+        direction="neutral",
+        band="medium",
+        confidence=(0.45, 0.75),
+        alert="alert",
+        penalty=FalsePositivePenalty(
+            score=0.35, severity="medium", reason="Vol selling is not directional."
+        ),
+        policy=Policy(
+            right="both",
+            side="sell",
+            z=1.0,
+            days=(14, 45),
+            orders=8,
+            lots=(50, 150),
+            style="bid",
+            duration_s=300,
+        ),
+        required=(
+            EvidenceRequirement(
+                requirement_id="sold",
+                fact_kind="execution_aggression",
+                feature_key="sell_ratio",
+                operator="gte",
+                value=0.8,
+                rationale="Premium is sold, not bought.",
+            ),
+        ),
+        forbidden=(),
+        notes="OTM calls and puts sold at the bid.",
+    ),
     ScenarioSpec(
-        "hedge-reactive-put-flow", "hedge_rebalance",
-        "A holder buys protective puts after the stock falls, near the mid, in blocks.",
-        "classify as hedge rebalance, not bearish speculation",
-        "hedge_rebalance", "bearish", "medium", (0.4, 0.7), "alert",
-        (0.5, "medium", "Hedges read as bearish bets are classic false positives."),
-        Policy(right="put", z=0.8, days=(20, 90), orders=4, lots=(200, 500), style="mid",
-               duration_s=240),
-        (BIG_PREMIUM, PASSIVE), (),
-        "Protective put blocks near the mid."),
+        name="hedge-reactive-put-flow",
+        family="hedge_rebalance",
+        intent="A holder buys protective puts after the stock falls, near the mid, in blocks.",
+        should="classify as hedge rebalance, not bearish speculation",
+        expected_class="hedge_rebalance",
+        direction="bearish",
+        band="medium",
+        confidence=(0.4, 0.7),
+        alert="alert",
+        penalty=FalsePositivePenalty(
+            score=0.5,
+            severity="medium",
+            reason="Hedges read as bearish bets are classic false positives.",
+        ),
+        policy=Policy(
+            right="put",
+            z=0.8,
+            days=(20, 90),
+            orders=4,
+            lots=(200, 500),
+            style="mid",
+            duration_s=240,
+        ),
+        required=(BIG_PREMIUM, PASSIVE),
+        forbidden=(),
+        notes="Protective put blocks near the mid.",
+    ),
     ScenarioSpec(
-        "structure-arbitrage-calm", "structure_arbitrage",
-        "Vertical spreads traded as packages near the net mid in a calm market.",
-        "classify as structure/arbitrage, no directional alert",
-        "structure_arbitrage", "neutral", "low", (0.2, 0.5), "suppress",
-        (0.6, "high", "Package legs are not directional on their own."),
-        Policy(right="call", z=0.6, days=(7, 45), orders=5, lots=(50, 150), style="mid",
-               structure="vertical", duration_s=240),
-        (_r("packaged", "structure_shape", "complex_ratio", "gte", 1.0,
-            "Every leg prints as a package (COMPLEX/SPREAD)."),), (),
-        "Verticals near the net mid."),
+        name="structure-arbitrage-calm",
+        family="structure_arbitrage",
+        intent="Vertical spreads traded as packages near the net mid in a calm market.",
+        should="classify as structure/arbitrage, no directional alert",
+        expected_class="structure_arbitrage",
+        direction="neutral",
+        band="low",
+        confidence=(0.2, 0.5),
+        alert="suppress",
+        penalty=FalsePositivePenalty(
+            score=0.6, severity="high", reason="Package legs are not directional on their own."
+        ),
+        policy=Policy(
+            right="call",
+            z=0.6,
+            days=(7, 45),
+            orders=5,
+            lots=(50, 150),
+            style="mid",
+            structure="vertical",
+            duration_s=240,
+        ),
+        required=(
+            EvidenceRequirement(
+                requirement_id="packaged",
+                fact_kind="structure_shape",
+                feature_key="complex_ratio",
+                operator="gte",
+                value=1.0,
+                rationale="Every leg prints as a package (COMPLEX/SPREAD).",
+            ),
+        ),
+        forbidden=(),
+        notes="Verticals near the net mid.",
+    ),
     ScenarioSpec(
-        "no-alert-wide-quote-chop", "no_alert_negative",
-        "Small noisy prints in contracts with wide quotes.",
-        "no alert; abstain or suppress",
-        "unclear", "unknown", "low", (0.0, 0.3), "no_alert",
-        (0.9, "high", "Any alert on this case is a strong false positive."),
-        Policy(right="both", z=2.5, days=(60, 200), orders=6, lots=(1, 5), style="mid",
-               duration_s=180),
-        (_r("wide-option-quote", "quote_quality", "option_spread_bps_max", "gte", 800,
-            "Quote context is wide."), SMALL_PREMIUM), (),
-        "Tiny prints in wide far-OTM contracts."),
+        name="no-alert-wide-quote-chop",
+        family="no_alert_negative",
+        intent="Small noisy prints in contracts with wide quotes.",
+        should="no alert; abstain or suppress",
+        expected_class="unclear",
+        direction="unknown",
+        band="low",
+        confidence=(0.0, 0.3),
+        alert="no_alert",
+        penalty=FalsePositivePenalty(
+            score=0.9, severity="high", reason="Any alert on this case is a strong false positive."
+        ),
+        policy=Policy(
+            right="both", z=2.5, days=(60, 200), orders=6, lots=(1, 5), style="mid", duration_s=180
+        ),
+        required=(
+            EvidenceRequirement(
+                requirement_id="wide-option-quote",
+                fact_kind="quote_quality",
+                feature_key="option_spread_bps_max",
+                operator="gte",
+                value=800,
+                rationale="Quote context is wide.",
+            ),
+            SMALL_PREMIUM,
+        ),
+        forbidden=(),
+        notes="Tiny prints in wide far-OTM contracts.",
+    ),
     ScenarioSpec(
-        "informed-put-sweep", "informed_flow",
-        "An informed trader sweeps near-the-money puts across venues before the stock falls.",
-        "alert: directional accumulation, bearish, high confidence",
-        "directional_accumulation", "bearish", "high", (0.7, 0.92), "alert",
-        (0.15, "low", "Missing informed flow is the costly error."),
-        Policy(right="put", z=0.2, days=(1, 14), orders=6, lots=(150, 400), style="sweep",
-               duration_s=120),
-        (BIG_PREMIUM, AGGRESSIVE, _r("swept", "execution_context", "sweep_ratio", "gte", 0.8,
-                                     "Orders sweep venues as ISO children.")), (NOT_STALE,),
-        "ISO sweeps of puts, paying up."),
+        name="informed-put-sweep",
+        family="informed_flow",
+        intent=(
+            "An informed trader sweeps near-the-money puts across venues before the stock "
+            "falls."
+        ),
+        should="alert: directional accumulation, bearish, high confidence",
+        expected_class="directional_accumulation",
+        direction="bearish",
+        band="high",
+        confidence=(0.7, 0.92),
+        alert="alert",
+        penalty=FalsePositivePenalty(
+            score=0.15, severity="low", reason="Missing informed flow is the costly error."
+        ),
+        policy=Policy(
+            right="put",
+            z=0.2,
+            days=(1, 14),
+            orders=6,
+            lots=(150, 400),
+            style="sweep",
+            duration_s=120,
+        ),
+        required=(
+            BIG_PREMIUM,
+            AGGRESSIVE,
+            EvidenceRequirement(
+                requirement_id="swept",
+                fact_kind="execution_context",
+                feature_key="sweep_ratio",
+                operator="gte",
+                value=0.8,
+                rationale="Orders sweep venues as ISO children.",
+            ),
+        ),
+        forbidden=(NOT_STALE,),
+        notes="ISO sweeps of puts, paying up.",
+    ),
     ScenarioSpec(
-        "premium-anomaly", "informed_flow",
-        "One outsized premium print far above the contract's usual size.",
-        "alert on the premium anomaly, medium-high confidence",
-        "directional_accumulation", "bullish", "medium", (0.55, 0.85), "alert",
-        (0.25, "medium", "Outsized premium deserves attention."),
-        Policy(right="call", z=0.4, days=(7, 45), orders=1, lots=(1500, 2500),
-               style="ask-block", duration_s=10),
-        (_r("outsized-premium", "premium_size", "total_premium", "gte", 150_000,
-            "A single print carries outsized premium."),), (),
-        "A single large call print at the offer."),
+        name="premium-anomaly",
+        family="informed_flow",
+        intent="One outsized premium print far above the contract's usual size.",
+        should="alert on the premium anomaly, medium-high confidence",
+        expected_class="directional_accumulation",
+        direction="bullish",
+        band="medium",
+        confidence=(0.55, 0.85),
+        alert="alert",
+        penalty=FalsePositivePenalty(
+            score=0.25, severity="medium", reason="Outsized premium deserves attention."
+        ),
+        policy=Policy(
+            right="call",
+            z=0.4,
+            days=(7, 45),
+            orders=1,
+            lots=(1500, 2500),
+            style="ask-block",
+            duration_s=10,
+        ),
+        required=(
+            EvidenceRequirement(
+                requirement_id="outsized-premium",
+                fact_kind="premium_size",
+                feature_key="total_premium",
+                operator="gte",
+                value=150_000,
+                rationale="A single print carries outsized premium.",
+            ),
+        ),
+        forbidden=(),
+        notes="A single large call print at the offer.",
+    ),
     ScenarioSpec(
-        "volume-oi-anomaly", "informed_flow",
-        "Opening volume in one contract far above its open interest.",
-        "alert: unusual opening volume",
-        "directional_accumulation", "bullish", "medium", (0.5, 0.8), "alert",
-        (0.25, "medium", "Opening volume far above OI is a classic signal."),
-        Policy(right="call", z=1.5, days=(7, 30), orders=8, lots=(100, 200), duration_s=240),
-        (_r("opening", "structure_context", "opening_ratio", "gte", 0.8,
-            "The scenario's prints open new positions."),), (),
-        "Opening call buying in a thinly held contract."),
+        name="volume-oi-anomaly",
+        family="informed_flow",
+        intent="Opening volume in one contract far above its open interest.",
+        should="alert: unusual opening volume",
+        expected_class="directional_accumulation",
+        direction="bullish",
+        band="medium",
+        confidence=(0.5, 0.8),
+        alert="alert",
+        penalty=FalsePositivePenalty(
+            score=0.25, severity="medium", reason="Opening volume far above OI is a classic signal."
+        ),
+        policy=Policy(right="call", z=1.5, days=(7, 30), orders=8, lots=(100, 200), duration_s=240),
+        required=(
+            EvidenceRequirement(
+                requirement_id="opening",
+                fact_kind="structure_context",
+                feature_key="opening_ratio",
+                operator="gte",
+                value=0.8,
+                rationale="The scenario's prints open new positions.",
+            ),
+        ),
+        forbidden=(),
+        notes="Opening call buying in a thinly held contract.",
+    ),
     ScenarioSpec(
-        "stock-and-options-confirmation", "informed_flow",
-        "Options flow in the direction of the stock's coming move, then stock buying confirms.",
-        "alert with higher confidence once the underlying moves the same way",
-        "directional_accumulation", "mixed", "high", (0.65, 0.9), "alert",
-        (0.2, "low", "Confirmed flow should be caught."),
-        Policy(right="call", z=0.3, days=(7, 30), orders=6, lots=(100, 250), duration_s=180,
-               informed_s=360, stock_follow_shares=30_000),
-        (BIG_PREMIUM, _r("underlying-confirms", "underlying_context", "confirming_move_bps",
-                         "gte", 2.0, "The stock then moves the flow's way.")), (),
-        "It waits (up to 30 min) for a coming latent move of 10 bps over its horizon, trades "
-        "options its way, then the stock."),
+        name="stock-and-options-confirmation",
+        family="informed_flow",
+        intent=(
+            "Options flow in the direction of the stock's coming move, then stock buying "
+            "confirms."
+        ),
+        should="alert with higher confidence once the underlying moves the same way",
+        expected_class="directional_accumulation",
+        direction="mixed",
+        band="high",
+        confidence=(0.65, 0.9),
+        alert="alert",
+        penalty=FalsePositivePenalty(
+            score=0.2, severity="low", reason="Confirmed flow should be caught."
+        ),
+        policy=Policy(
+            right="call",
+            z=0.3,
+            days=(7, 30),
+            orders=6,
+            lots=(100, 250),
+            duration_s=180,
+            informed_s=360,
+            stock_follow_shares=30_000,
+        ),
+        required=(
+            BIG_PREMIUM,
+            EvidenceRequirement(
+                requirement_id="underlying-confirms",
+                fact_kind="underlying_context",
+                feature_key="confirming_move_bps",
+                operator="gte",
+                value=2.0,
+                rationale="The stock then moves the flow's way.",
+            ),
+        ),
+        forbidden=(),
+        notes="It waits (up to 30 min) for a coming latent move of 10 bps over its horizon, trades "
+        "options its way, then the stock.",
+    ),
     ScenarioSpec(
-        "stale-quote-trap", "benign_trap",
-        "The OPRA feed freezes for a contract; harmless mid prints then look aggressive or stale.",
-        "abstain or suppress: the quote context is stale",
-        "unclear", "unknown", "low", (0.0, 0.35), "abstain",
-        (0.8, "high", "Alerting on stale-quote artefacts is a false positive."),
-        Policy(right="call", z=0.2, days=(0, 14), orders=5, lots=(20, 60), style="stale-mid",
-               duration_s=6, fault="freeze", fault_s=20),
-        (_r("stale-context", "quote_quality", "nbbo_stale_ratio_mean", "gte", 0.5,
-            "The prints meet a frozen, stale NBBO."),), (),
-        "A frozen feed makes mid prints look mispriced."),
+        name="stale-quote-trap",
+        family="benign_trap",
+        intent=(
+            "The OPRA feed freezes for a contract; harmless mid prints then look aggressive or "
+            "stale."
+        ),
+        should="abstain or suppress: the quote context is stale",
+        expected_class="unclear",
+        direction="unknown",
+        band="low",
+        confidence=(0.0, 0.35),
+        alert="abstain",
+        penalty=FalsePositivePenalty(
+            score=0.8,
+            severity="high",
+            reason="Alerting on stale-quote artefacts is a false positive.",
+        ),
+        policy=Policy(
+            right="call",
+            z=0.2,
+            days=(0, 14),
+            orders=5,
+            lots=(20, 60),
+            style="stale-mid",
+            duration_s=6,
+            fault="freeze",
+            fault_s=20,
+        ),
+        required=(
+            EvidenceRequirement(
+                requirement_id="stale-context",
+                fact_kind="quote_quality",
+                feature_key="nbbo_stale_ratio_mean",
+                operator="gte",
+                value=0.5,
+                rationale="The prints meet a frozen, stale NBBO.",
+            ),
+        ),
+        forbidden=(),
+        notes="A frozen feed makes mid prints look mispriced.",
+    ),
     ScenarioSpec(
-        "locked-crossed-quotes", "benign_trap",
-        "One venue's bid sticks at or through the offer; small prints meet a locked or "
+        name="locked-crossed-quotes",
+        family="benign_trap",
+        intent="One venue's bid sticks at or through the offer; small prints meet a locked or "
         "crossed NBBO.",
-        "abstain: a locked or crossed quote says nothing about intent",
-        "unclear", "unknown", "low", (0.0, 0.3), "abstain",
-        (0.7, "high", "Alerting on a crossed-market artefact is a false positive."),
-        Policy(right="call", z=0.1, days=(0, 7), orders=4, lots=(5, 20), duration_s=5,
-               fault="stick", fault_s=12),
-        (_r("crossed-context", "quote_quality", "crossed_quote_ratio", "gte", 0.5,
-            "The prints meet a locked or crossed NBBO."),), (),
-        "A stuck venue bid locks or crosses the market."),
+        should="abstain: a locked or crossed quote says nothing about intent",
+        expected_class="unclear",
+        direction="unknown",
+        band="low",
+        confidence=(0.0, 0.3),
+        alert="abstain",
+        penalty=FalsePositivePenalty(
+            score=0.7,
+            severity="high",
+            reason="Alerting on a crossed-market artefact is a false positive.",
+        ),
+        policy=Policy(
+            right="call",
+            z=0.1,
+            days=(0, 7),
+            orders=4,
+            lots=(5, 20),
+            duration_s=5,
+            fault="stick",
+            fault_s=12,
+        ),
+        required=(
+            EvidenceRequirement(
+                requirement_id="crossed-context",
+                fact_kind="quote_quality",
+                feature_key="crossed_quote_ratio",
+                operator="gte",
+                value=0.5,
+                rationale="The prints meet a locked or crossed NBBO.",
+            ),
+        ),
+        forbidden=(),
+        notes="A stuck venue bid locks or crosses the market.",
+    ),
     ScenarioSpec(
-        "late-and-corrected-prints", "benign_trap",
-        "Block prints, then a late report of an earlier trade at a stale price, a cancel of "
+        name="late-and-corrected-prints",
+        family="benign_trap",
+        intent="Block prints, then a late report of an earlier trade at a stale price, a cancel of "
         "one print and a correction of another.",
-        "suppress: late, cancelled and corrected prints are not fresh intent",
-        "unclear", "unknown", "low", (0.0, 0.3), "suppress",
-        (0.7, "high", "Alerting on reports of old or void trades is a false positive."),
-        Policy(right="call", z=0.3, days=(7, 30), orders=3, lots=(50, 150), style="ask-block",
-               duration_s=30, fault="reports", fault_s=25),
-        (_r("reported-after-the-fact", "timing_context", "correction_ratio", "gte", 0.4,
-            "Late, cancelled and corrected reports make up much of the flow."),), (),
-        "LATE, CANCEL and CORRECTION prints; provenance names the prints they report on."),
+        should="suppress: late, cancelled and corrected prints are not fresh intent",
+        expected_class="unclear",
+        direction="unknown",
+        band="low",
+        confidence=(0.0, 0.3),
+        alert="suppress",
+        penalty=FalsePositivePenalty(
+            score=0.7,
+            severity="high",
+            reason="Alerting on reports of old or void trades is a false positive.",
+        ),
+        policy=Policy(
+            right="call",
+            z=0.3,
+            days=(7, 30),
+            orders=3,
+            lots=(50, 150),
+            style="ask-block",
+            duration_s=30,
+            fault="reports",
+            fault_s=25,
+        ),
+        required=(
+            EvidenceRequirement(
+                requirement_id="reported-after-the-fact",
+                fact_kind="timing_context",
+                feature_key="correction_ratio",
+                operator="gte",
+                value=0.4,
+                rationale="Late, cancelled and corrected reports make up much of the flow.",
+            ),
+        ),
+        forbidden=(),
+        notes="LATE, CANCEL and CORRECTION prints; provenance names the prints they report on.",
+    ),
     ScenarioSpec(
-        "wide-spread-trap", "benign_trap",
-        "Prints at the offer of a contract whose quote is very wide.",
-        "suppress: aggression against a wide quote means little",
-        "unclear", "unknown", "low", (0.0, 0.35), "suppress",
-        (0.7, "high", "Wide-quote aggression is not informative."),
-        Policy(right="put", z=2.2, days=(45, 200), orders=4, lots=(5, 20), duration_s=120),
-        (_r("wide-option-quote", "quote_quality", "option_spread_bps_max", "gte", 800,
-            "The contract quotes wide."),), (),
-        "At-the-offer prints in a wide, long-dated OTM put."),
+        name="wide-spread-trap",
+        family="benign_trap",
+        intent="Prints at the offer of a contract whose quote is very wide.",
+        should="suppress: aggression against a wide quote means little",
+        expected_class="unclear",
+        direction="unknown",
+        band="low",
+        confidence=(0.0, 0.35),
+        alert="suppress",
+        penalty=FalsePositivePenalty(
+            score=0.7, severity="high", reason="Wide-quote aggression is not informative."
+        ),
+        policy=Policy(right="put", z=2.2, days=(45, 200), orders=4, lots=(5, 20), duration_s=120),
+        required=(
+            EvidenceRequirement(
+                requirement_id="wide-option-quote",
+                fact_kind="quote_quality",
+                feature_key="option_spread_bps_max",
+                operator="gte",
+                value=800,
+                rationale="The contract quotes wide.",
+            ),
+        ),
+        forbidden=(),
+        notes="At-the-offer prints in a wide, long-dated OTM put.",
+    ),
     ScenarioSpec(
-        "benign-block", "benign_trap",
-        "A large institutional block crossed near the mid.",
-        "no directional alert: a negotiated block near the mid",
-        "unclear", "neutral", "low", (0.1, 0.4), "no_alert",
-        (0.6, "high", "Mid-market blocks are routine."),
-        Policy(right="call", z=0.3, days=(20, 60), orders=1, lots=(1000, 2000), style="mid",
-               duration_s=10),
-        (BIG_PREMIUM, PASSIVE), (),
-        "One large near-mid block."),
+        name="benign-block",
+        family="benign_trap",
+        intent="A large institutional block crossed near the mid.",
+        should="no directional alert: a negotiated block near the mid",
+        expected_class="unclear",
+        direction="neutral",
+        band="low",
+        confidence=(0.1, 0.4),
+        alert="no_alert",
+        penalty=FalsePositivePenalty(
+            score=0.6, severity="high", reason="Mid-market blocks are routine."
+        ),
+        policy=Policy(
+            right="call",
+            z=0.3,
+            days=(20, 60),
+            orders=1,
+            lots=(1000, 2000),
+            style="mid",
+            duration_s=10,
+        ),
+        required=(BIG_PREMIUM, PASSIVE),
+        forbidden=(),
+        notes="One large near-mid block.",
+    ),
     ScenarioSpec(
-        "spread-misread-trap", "benign_trap",
-        "Vertical legs that look directional one at a time.",
-        "classify the package, not the legs",
-        "structure_arbitrage", "neutral", "low", (0.1, 0.4), "suppress",
-        (0.7, "high", "Reading a leg as a directional bet is a false positive."),
-        Policy(right="put", z=0.5, days=(7, 30), orders=4, lots=(100, 300), style="mid",
-               structure="vertical", duration_s=180),
-        (_r("packaged", "structure_shape", "complex_ratio", "gte", 1.0,
-            "Legs print as a package."),), (),
-        "Put verticals: the bought leg alone looks bearish."),
+        name="spread-misread-trap",
+        family="benign_trap",
+        intent="Vertical legs that look directional one at a time.",
+        should="classify the package, not the legs",
+        expected_class="structure_arbitrage",
+        direction="neutral",
+        band="low",
+        confidence=(0.1, 0.4),
+        alert="suppress",
+        penalty=FalsePositivePenalty(
+            score=0.7,
+            severity="high",
+            reason="Reading a leg as a directional bet is a false positive.",
+        ),
+        policy=Policy(
+            right="put",
+            z=0.5,
+            days=(7, 30),
+            orders=4,
+            lots=(100, 300),
+            style="mid",
+            structure="vertical",
+            duration_s=180,
+        ),
+        required=(
+            EvidenceRequirement(
+                requirement_id="packaged",
+                fact_kind="structure_shape",
+                feature_key="complex_ratio",
+                operator="gte",
+                value=1.0,
+                rationale="Legs print as a package.",
+            ),
+        ),
+        forbidden=(),
+        notes="Put verticals: the bought leg alone looks bearish.",
+    ),
     ScenarioSpec(
-        "low-liquidity-trap", "benign_trap",
-        "Small prints in a long-dated, rarely traded contract.",
-        "abstain: too little liquidity to read",
-        "unclear", "unknown", "low", (0.0, 0.3), "abstain",
-        (0.7, "high", "Illiquid noise should not alert."),
-        Policy(right="call", z=1.8, days=(120, 400), orders=3, lots=(1, 5), duration_s=120),
-        (SMALL_PREMIUM,), (),
-        "A few lots in a far, long-dated call."),
+        name="low-liquidity-trap",
+        family="benign_trap",
+        intent="Small prints in a long-dated, rarely traded contract.",
+        should="abstain: too little liquidity to read",
+        expected_class="unclear",
+        direction="unknown",
+        band="low",
+        confidence=(0.0, 0.3),
+        alert="abstain",
+        penalty=FalsePositivePenalty(
+            score=0.7, severity="high", reason="Illiquid noise should not alert."
+        ),
+        policy=Policy(right="call", z=1.8, days=(120, 400), orders=3, lots=(1, 5), duration_s=120),
+        required=(SMALL_PREMIUM,),
+        forbidden=(),
+        notes="A few lots in a far, long-dated call.",
+    ),
     ScenarioSpec(
-        "zero-dte-churn", "benign_trap",
-        "Same-day calls and puts churned both ways in small size.",
-        "no alert: 0DTE churn is noise",
-        "unclear", "mixed", "low", (0.0, 0.3), "no_alert",
-        (0.6, "high", "0DTE churn alerts are false positives."),
-        Policy(right="both", z=0.3, days=(0, 0), orders=30, lots=(1, 15), duration_s=300,
-               alternate=True),
-        (_r("zero-dte", "timing_context", "zero_dte_ratio", "gte", 1.0,
-            "Every print is in a same-day expiry."),), (),
-        "Both rights, small lots, today's expiry."),
+        name="zero-dte-churn",
+        family="benign_trap",
+        intent="Same-day calls and puts churned both ways in small size.",
+        should="no alert: 0DTE churn is noise",
+        expected_class="unclear",
+        direction="mixed",
+        band="low",
+        confidence=(0.0, 0.3),
+        alert="no_alert",
+        penalty=FalsePositivePenalty(
+            score=0.6, severity="high", reason="0DTE churn alerts are false positives."
+        ),
+        policy=Policy(
+            right="both",
+            z=0.3,
+            days=(0, 0),
+            orders=30,
+            lots=(1, 15),
+            duration_s=300,
+            alternate=True,
+        ),
+        required=(
+            EvidenceRequirement(
+                requirement_id="zero-dte",
+                fact_kind="timing_context",
+                feature_key="zero_dte_ratio",
+                operator="gte",
+                value=1.0,
+                rationale="Every print is in a same-day expiry.",
+            ),
+        ),
+        forbidden=(),
+        notes="Both rights, small lots, today's expiry.",
+    ),
     ScenarioSpec(
-        "abstention-case", "benign_trap",
-        "Mixed buying and selling of calls and puts with no clear story.",
-        "abstain",
-        "unclear", "mixed", "low", (0.0, 0.3), "abstain",
-        (0.5, "medium", "Forcing a call on mixed flow is an error."),
-        Policy(right="both", z=0.5, days=(7, 30), orders=8, lots=(20, 60), style="mid",
-               duration_s=240, alternate=True),
-        (), (),
-        "Balanced mixed flow near the mid."),
+        name="abstention-case",
+        family="benign_trap",
+        intent="Mixed buying and selling of calls and puts with no clear story.",
+        should="abstain",
+        expected_class="unclear",
+        direction="mixed",
+        band="low",
+        confidence=(0.0, 0.3),
+        alert="abstain",
+        penalty=FalsePositivePenalty(
+            score=0.5, severity="medium", reason="Forcing a call on mixed flow is an error."
+        ),
+        policy=Policy(
+            right="both",
+            z=0.5,
+            days=(7, 30),
+            orders=8,
+            lots=(20, 60),
+            style="mid",
+            duration_s=240,
+            alternate=True,
+        ),
+        required=(),
+        forbidden=(),
+        notes="Balanced mixed flow near the mid.",
+    ),
 ]
 
 CATALOG: dict[str, ScenarioSpec] = {s.name: s for s in _ENTRIES}
@@ -325,5 +741,7 @@ def check_names(config: RunConfig) -> None:
     """
     for i, sc in enumerate(config.scenarios):
         if sc.name not in CATALOG:
-            raise ConfigError(f"field 'scenarios.{i}.name': unknown scenario {sc.name!r}: "
-                              "`tapesim scenarios` lists the catalog")
+            raise ConfigError(
+                f"field 'scenarios.{i}.name': unknown scenario {sc.name!r}: "
+                "`tapesim scenarios` lists the catalog"
+            )

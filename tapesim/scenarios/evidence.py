@@ -33,11 +33,13 @@ a name for them (CONTRACT.md §4) and are defined here:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from tapesim.events.contracts import parse_contract_id
+from tapesim.events.labels import EvidenceRequirement
 
 AGGRESSIVE_BUY = ("A", "AA")
 AGGRESSIVE_SELL = ("B", "BB")
@@ -108,9 +110,10 @@ def features(prints: list[dict[str, Any]], effects: list[str | None], side: str,
     return out
 
 
-def holds(requirement: dict[str, Any], values: dict[str, Any]) -> bool:
-    """Whether one evidence statement is true of the feature values."""
-    key, op, want = requirement["feature_key"], requirement["operator"], requirement.get("value")
+def holds(requirement: EvidenceRequirement, values: dict[str, Any]) -> bool:
+    """Whether one evidence statement is true of the feature values (``values`` as
+    :func:`features` gives them; a missing feature is neither >= nor <= anything)."""
+    key, op, want = requirement.feature_key, requirement.operator, requirement.value
     have = values.get(key)
     if op == "present":
         return have is not None
@@ -125,17 +128,16 @@ def holds(requirement: dict[str, Any], values: dict[str, Any]) -> bool:
     return bool(have == want)
 
 
-def contradictions(label: dict[str, Any], values: dict[str, Any]) -> list[str]:
+def contradictions(required: Sequence[EvidenceRequirement],
+                   forbidden: Sequence[EvidenceRequirement],
+                   values: dict[str, Any]) -> list[str]:
     """Requirement ids the values contradict: required ones that fail, forbidden ones
-    that hold. Requirements on facts that are not features of events (the classifier's
-    own output, e.g. ``synthetic_ground_truth``) are not checked here."""
-    bad = []
-    for req in label.get("required_evidence", []):
-        if req["feature_key"] in FEATURE_KEYS and not holds(req, values):
-            bad.append(req["requirement_id"])
-    for req in label.get("forbidden_evidence", []):
-        if req["feature_key"] in FEATURE_KEYS and holds(req, values):
-            bad.append(req["requirement_id"])
+    that hold, in that order. Requirements on facts that are not features of events (the
+    classifier's own output, e.g. ``synthetic_ground_truth``) are not checked here."""
+    bad = [r.requirement_id for r in required
+           if r.feature_key in FEATURE_KEYS and not holds(r, values)]
+    bad += [r.requirement_id for r in forbidden
+            if r.feature_key in FEATURE_KEYS and holds(r, values)]
     return bad
 
 

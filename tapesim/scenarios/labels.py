@@ -7,8 +7,12 @@ lists every caused print (the first option print is the ``anchor``, the rest are
 ``member``s) and, as ``context``, the OPRA NBBO and the SIP quote in force at the
 anchor. Evidence values are computed from those events
 (:mod:`tapesim.scenarios.evidence`) and recorded alongside; ``verify`` recomputes
-them. Shapes follow CONTRACT.md §2 and the example fixtures; tapesim's own fields
-sit under ``tapesim``.
+them. Labels and expected outputs are built as the models of
+:mod:`tapesim.events.labels` (:class:`~tapesim.events.labels.GroundTruthLabel`,
+:class:`~tapesim.events.labels.ExpectedOutputManifest` and the two documents), whose
+shapes follow CONTRACT.md §2 and the example fixtures; tapesim's own fields sit under
+``tapesim``. The run writes them with ``model_dump(mode="json")``: every key, in the
+canonical JSON of the run directory.
 """
 
 from __future__ import annotations
@@ -24,14 +28,42 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from tapesim.config.options import ScenarioInjection
+from tapesim.events.labels import (
+    EXPECTED_SCHEMA,
+    LABEL_SCHEMA,
+    AbstentionReason,
+    AlertExpectation,
+    ConfidenceRange,
+    Direction,
+    EventKindName,
+    EventRef,
+    ExpectedOutputManifest,
+    ExpectedOutputsDocument,
+    ExpectedPipelineEvent,
+    GroundTruthLabel,
+    LabelQuantities,
+    LabelsDocument,
+    LabelWindow,
+    RefRole,
+    Side,
+    TapesimLabelDetail,
+)
 from tapesim.events.stable_json import stable_hash
-from tapesim.scenarios.catalog import CATALOG, CATALOG_VERSION
+from tapesim.scenarios.catalog import CATALOG, CATALOG_VERSION, ScenarioSpec
 from tapesim.scenarios.evidence import contradictions, features
 
 LABELS = "labels.json"
 EXPECTED_OUTPUTS = "expected_outputs.json"
-LABEL_SCHEMA = "synthetic-market-labels-v1"
-EXPECTED_SCHEMA = "synthetic-smart-flow-expected-outputs-v1"
+__all__ = [
+    "EXPECTED_OUTPUTS",
+    "EXPECTED_SCHEMA",
+    "LABELS",
+    "LABEL_SCHEMA",
+    "LabelWriter",
+    "expected_output",
+    "label_direction",
+    "label_documents",
+]
 
 _ALERT_EVENTS = [
     ("flow_evidence_candidate", "present", "The scenario should resolve into traceable "
@@ -51,8 +83,9 @@ _QUIET_EVENTS = [
      "emitted.", []),
     ("smart_flow_insight", "absent", "No user-facing insight should be projected.", []),
 ]
-_ABSTENTION = {"alert": ["not_abstained"], "no_alert": ["below_policy_threshold"],
-               "suppress": ["structure_explains_flow"], "abstain": ["weak_quote_context"]}
+_ABSTENTION: dict[AlertExpectation, list[AbstentionReason]] = {
+    "alert": ["not_abstained"], "no_alert": ["below_policy_threshold"],
+    "suppress": ["structure_explains_flow"], "abstain": ["weak_quote_context"]}
 
 
 def _seq(trace_id: str) -> int:
@@ -72,15 +105,16 @@ def _in_force(rows: list[dict[str, Any]], anchor_seq: int) -> dict[str, Any]:
     return before[-1] if before else rows[0]
 
 
-def _ref(role: str, kind: str, row: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"role": role, "event_kind": kind, "event_id": row["trace_id"],
-            "trace_id": row["trace_id"], "source_ts": row["source_ts"], "seq": row["seq"],
-            "description": description}
+def _ref(role: RefRole, kind: EventKindName, row: dict[str, Any], description: str) -> EventRef:
+    return EventRef(role=role, event_kind=kind, event_id=row["trace_id"],
+                    trace_id=row["trace_id"], source_ts=row["source_ts"], seq=row["seq"],
+                    description=description)
 
 
-def _direction(spec: Any, values: dict[str, Any]) -> str:
-    """An informed entry picks its side at run time (from the latent path ahead): its
-    label states the direction its own prints show."""
+def label_direction(spec: ScenarioSpec, values: dict[str, Any]) -> Direction:
+    """The direction a label states: the catalog's, except that an informed entry picks
+    its side at run time (from the latent path ahead), so its label states the direction
+    its own prints show (``net_directional_bias`` beyond +-0.2, else ``mixed``)."""
     stated = spec.direction
     if spec.policy.informed_s <= 0:
         return stated
@@ -89,7 +123,12 @@ def _direction(spec: Any, values: dict[str, Any]) -> str:
 
 
 class LabelWriter:
-    """Builds every injection's label from a finished (closed) run directory."""
+    """Builds every injection's label from a finished (closed) run directory.
+
+    ``run_dir`` holds the run's event Parquet files and ``provenance.parquet`` (the
+    writer's temporary directory once events are closed); ``run_id`` is the run's id
+    and ``session_date`` its trading day (for the 0DTE feature).
+    """
 
     def __init__(self, run_dir: Path, run_id: str, session_date: dt.date) -> None:
         self.run_dir = run_dir
@@ -100,7 +139,13 @@ class LabelWriter:
             columns=["trace_id", "event_kind", "scenario_id", "agent_id", "position_effect"])
         self.caused = prov
 
-    def label(self, cfg: ScenarioInjection) -> dict[str, Any]:
+    def label(self, cfg: ScenarioInjection) -> GroundTruthLabel:
+        """The label of one injection: its caused prints as anchor/member refs, the
+        anchor's quotes in force as context, evidence values from its option prints.
+
+        Raises:
+            KeyError: for a scenario the catalog does not have.
+        """
         sid = cfg.scenario_id()
         spec = CATALOG[cfg.name]
         mine = self.caused.filter(pc.equal(self.caused.column("scenario_id"), sid))
@@ -116,10 +161,10 @@ class LabelWriter:
         e_prints = _rows(self.run_dir, "equity_prints",
                          pc.field("trace_id").isin(pa.array(equity_ids, pa.string())),
                          ["trace_id", "source_ts", "seq", "size", "price"])
-        refs: list[dict[str, Any]] = []
+        refs: list[EventRef] = []
         anchor = o_prints[0] if o_prints else None
         for p in o_prints:
-            role = "anchor" if p is anchor else "member"
+            role: RefRole = "anchor" if p is anchor else "member"
             refs.append(_ref(role, "option_print", p, "Option print the scenario's orders "
                              "caused." if role == "member" else "First option print the "
                              "scenario's orders caused: the label's anchor."))
@@ -132,13 +177,14 @@ class LabelWriter:
             last_seq = max(_seq(t) for t in traces)
             end_mid = self._mid_at(anchor["underlying_id"], last_seq)
         informed = spec.policy.informed_s > 0  # its side comes from the path ahead
-        side = "both" if spec.policy.alternate or informed else (cfg.side or spec.policy.side)
+        side: Side = "both" if spec.policy.alternate or informed else (
+            cfg.side or spec.policy.side)
         values = features(o_prints, [effects.get(p["trace_id"]) for p in o_prints], side,
                           self.date, anchor_mid, end_mid)
         return self._document(cfg, spec, sid, refs, values, agents, o_prints, e_prints, traces,
                               side)
 
-    def _context(self, anchor: dict[str, Any]) -> list[dict[str, Any]]:
+    def _context(self, anchor: dict[str, Any]) -> list[EventRef]:
         """The quotes the anchor traded against: the OPRA NBBO and SIP quote it recorded as
         in force, found by time and value (feed latency may replay a quote published in
         the print's own millisecond just after it)."""
@@ -168,82 +214,87 @@ class LabelWriter:
                      ["seq", "bid", "ask"])
         return (rows[-1]["bid"] + rows[-1]["ask"]) / 2.0 if rows else None
 
-    def _document(self, cfg: ScenarioInjection, spec: Any, sid: str, refs: list[dict[str, Any]],
-                  values: dict[str, Any], agents: list[str], o_prints: list[dict[str, Any]],
-                  e_prints: list[dict[str, Any]], traces: list[str],
-                  side: str) -> dict[str, Any]:
-        score, severity, reason = spec.penalty
-        label = {
-            "label_id": f"label:{self.run_id}:{sid}",
-            "run_id": self.run_id,
-            "scenario_id": sid,
-            "family": spec.family,
-            "event_refs": refs,
-            "expected_class": spec.expected_class,
-            "expected_direction": _direction(spec, values),
-            "confidence_band": spec.band,
-            "required_evidence": [r.as_json() for r in spec.required],
-            "forbidden_evidence": [r.as_json() for r in spec.forbidden],
-            "false_positive_penalty": {"score": score, "severity": severity, "reason": reason},
-            "notes": spec.notes,
-            "schema_version": LABEL_SCHEMA,
-        }
-        times = [r["source_ts"] for r in refs if r["role"] != "context"]
-        label["tapesim"] = {
-            "scenario": cfg.name,
-            "agent_ids": agents,
-            "intent": spec.intent,
-            "window": {"start_ts": min(times) if times else None,
-                       "end_ts": max(times) if times else None},
-            "instruments": sorted({p["option_contract_id"] for p in o_prints}),
-            "underlying_id": o_prints[0]["underlying_id"] if o_prints else cfg.underlying,
-            "side": side,
-            "quantities": {"contracts": sum(p["size"] for p in o_prints),
-                           "shares": sum(p["size"] for p in e_prints)},
-            "notional": values.get("total_premium", 0.0),
-            "caused_event_count": len(traces),
-            "evidence_values": values,
-            "parameters": cfg.model_dump(mode="json"),
-        }
-        label["tapesim"]["contradicted"] = contradictions(label, values)
-        return label
+    def _document(self, cfg: ScenarioInjection, spec: ScenarioSpec, sid: str,
+                  refs: list[EventRef], values: dict[str, Any], agents: list[str],
+                  o_prints: list[dict[str, Any]], e_prints: list[dict[str, Any]],
+                  traces: list[str], side: Side) -> GroundTruthLabel:
+        times = [r.source_ts for r in refs if r.role != "context"]
+        detail = TapesimLabelDetail(
+            scenario=cfg.name,
+            agent_ids=agents,
+            intent=spec.intent,
+            window=LabelWindow(start_ts=min(times) if times else None,
+                               end_ts=max(times) if times else None),
+            instruments=sorted({p["option_contract_id"] for p in o_prints}),
+            underlying_id=o_prints[0]["underlying_id"] if o_prints else cfg.underlying,
+            side=side,
+            quantities=LabelQuantities(contracts=sum(p["size"] for p in o_prints),
+                                       shares=sum(p["size"] for p in e_prints)),
+            notional=values.get("total_premium", 0.0),
+            caused_event_count=len(traces),
+            evidence_values=values,
+            parameters=cfg.model_dump(mode="json"),
+            contradicted=contradictions(spec.required, spec.forbidden, values),
+        )
+        return GroundTruthLabel(
+            label_id=f"label:{self.run_id}:{sid}",
+            run_id=self.run_id,
+            scenario_id=sid,
+            family=spec.family,
+            event_refs=refs,
+            expected_class=spec.expected_class,
+            expected_direction=label_direction(spec, values),
+            confidence_band=spec.band,
+            required_evidence=list(spec.required),
+            forbidden_evidence=list(spec.forbidden),
+            false_positive_penalty=spec.penalty,
+            notes=spec.notes,
+            schema_version=LABEL_SCHEMA,
+            tapesim=detail,
+        )
 
 
-def expected_output(label: dict[str, Any]) -> dict[str, Any]:
-    """The smart-flow expected output of one label."""
-    spec = CATALOG[label["tapesim"]["scenario"]]
+def expected_output(label: GroundTruthLabel, scenario: str) -> ExpectedOutputManifest:
+    """The smart-flow expected output of one label of catalog entry ``scenario``.
+
+    Raises:
+        KeyError: for a scenario the catalog does not have.
+    """
+    spec = CATALOG[scenario]
     events = _ALERT_EVENTS if spec.alert == "alert" else _QUIET_EVENTS
     low, high = spec.confidence
-    return {
-        "expected_output_id": label["label_id"].replace("label:", "expected:", 1),
-        "label_id": label["label_id"],
-        "alert_expectation": spec.alert,
-        "expected_class": spec.expected_class,
-        "expected_direction": label["expected_direction"],
-        "confidence_band": spec.band,
-        "confidence_range": {"min": low, "max": high},
-        "expected_pipeline_events": [
-            {"event_kind": k, "expectation": e, "notes": n, "required_fields": f}
+    return ExpectedOutputManifest(
+        expected_output_id=label.label_id.replace("label:", "expected:", 1),
+        label_id=label.label_id,
+        alert_expectation=spec.alert,
+        expected_class=spec.expected_class,
+        expected_direction=label.expected_direction,
+        confidence_band=spec.band,
+        confidence_range=ConfidenceRange(min=low, max=high),
+        expected_pipeline_events=[
+            ExpectedPipelineEvent(event_kind=k, expectation=e, notes=n, required_fields=f)
             for k, e, n, f in events],
-        "required_evidence": label["required_evidence"],
-        "forbidden_evidence": label["forbidden_evidence"],
-        "false_positive_penalty": label["false_positive_penalty"],
-        "abstention_reasons": _ABSTENTION[spec.alert],
-    }
+        required_evidence=label.required_evidence,
+        forbidden_evidence=label.forbidden_evidence,
+        false_positive_penalty=label.false_positive_penalty,
+        abstention_reasons=_ABSTENTION[spec.alert],
+    )
 
 
 def label_documents(run_dir: Path, run_id: str, session_date: dt.date,
-                    scenarios: list[ScenarioInjection]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(labels.json, expected_outputs.json) of a run with scenarios."""
-
+                    scenarios: list[ScenarioInjection],
+                    ) -> tuple[LabelsDocument, ExpectedOutputsDocument]:
+    """(labels.json, expected_outputs.json) of a run with scenarios, from its closed
+    run directory ``run_dir`` (event Parquet files and provenance written)."""
     writer = LabelWriter(run_dir, run_id, session_date)
     labels = [writer.label(s) for s in scenarios]
     scenario_id = "+".join(s.scenario_id() for s in scenarios)
-    labels_doc = {"catalog_version": CATALOG_VERSION, "run_id": run_id,
-                  "scenario_id": scenario_id, "schema_version": LABEL_SCHEMA, "labels": labels}
-    expected_doc = {"catalog_version": CATALOG_VERSION, "run_id": run_id,
-                    "scenario_id": scenario_id, "schema_version": EXPECTED_SCHEMA,
-                    "label_schema_version": LABEL_SCHEMA,
-                    "source_label_hash": stable_hash(labels_doc),
-                    "expectations": [expected_output(lb) for lb in labels]}
+    labels_doc = LabelsDocument(catalog_version=CATALOG_VERSION, run_id=run_id,
+                                scenario_id=scenario_id, schema_version=LABEL_SCHEMA,
+                                labels=labels)
+    expected_doc = ExpectedOutputsDocument(
+        catalog_version=CATALOG_VERSION, run_id=run_id, scenario_id=scenario_id,
+        schema_version=EXPECTED_SCHEMA, label_schema_version=LABEL_SCHEMA,
+        source_label_hash=stable_hash(labels_doc.model_dump(mode="json")),
+        expectations=[expected_output(lb, lb.tapesim.scenario) for lb in labels])
     return labels_doc, expected_doc

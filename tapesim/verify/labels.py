@@ -4,8 +4,10 @@ A run with scenarios carries one label and one expected output per injection
 (:mod:`tapesim.scenarios.labels`). This module checks that they are what the run's
 own events say:
 
-- both documents parse, have the documented keys and schema versions, and hold one
-  label and one expectation per scenario id, in the manifest's order;
+- both documents parse as their models (:class:`tapesim.events.labels.LabelsDocument`,
+  :class:`tapesim.events.labels.ExpectedOutputsDocument`: keys, schema versions and
+  closed vocabularies; a failure names the field's path), and hold one label and one
+  expectation per scenario id, in the manifest's order;
   ``source_label_hash`` is the stable hash of the labels document, and each
   expectation is the one its label gives;
 - every ``event_refs`` entry names an event of the run: its trace id is in its kind's
@@ -21,8 +23,8 @@ own events say:
   forbidden evidence fails.
 
 Events are read with dataset filters on the sets of trace ids (and quote keys)
-involved, so the cost follows the number of labelled events, not the run's size.
-Problems are one line each, naming the file and the label.
+involved (:mod:`tapesim.verify.label_events`), so the cost follows the number of
+labelled events, not the run's size. Problems are one line each, naming the file and the label.
 """
 
 from __future__ import annotations
@@ -31,21 +33,24 @@ import datetime as dt
 import json
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from tapesim.config.options import ScenarioInjection
+from tapesim.events.labels import (
+    CAUSED_ROLES,
+    EventRef,
+    ExpectedOutputManifest,
+    ExpectedOutputsDocument,
+    GroundTruthLabel,
+    LabelsDocument,
+    validation_line,
+)
 from tapesim.events.models import (
-    EQUITY_PRINT,
     EQUITY_QUOTE,
-    KINDS_BY_NAME,
     OPTION_NBBO,
     OPTION_PRINT,
 )
@@ -53,40 +58,11 @@ from tapesim.events.stable_json import stable_hash
 from tapesim.io.manifest import PARAMETER_SNAPSHOT, PROVENANCE
 from tapesim.scenarios.catalog import CATALOG, CATALOG_VERSION
 from tapesim.scenarios.evidence import contradictions, features
-from tapesim.scenarios.labels import (
-    EXPECTED_OUTPUTS,
-    EXPECTED_SCHEMA,
-    LABEL_SCHEMA,
-    LABELS,
-    _direction,
-    expected_output,
-)
+from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS, expected_output, label_direction
+from tapesim.verify.label_events import PRINT_KINDS, Caused, RunEvents, event_file, trace_seq
 
-# The documented shapes (CONTRACT.md section 2 and the pipeline's example fixtures).
-LABELS_DOC_KEYS = ("catalog_version", "labels", "run_id", "scenario_id", "schema_version")
-EXPECTED_DOC_KEYS = ("catalog_version", "expectations", "label_schema_version", "run_id",
-                     "scenario_id", "schema_version", "source_label_hash")
-LABEL_KEYS = ("confidence_band", "event_refs", "expected_class", "expected_direction",
-              "false_positive_penalty", "family", "forbidden_evidence", "label_id", "notes",
-              "required_evidence", "run_id", "scenario_id", "schema_version")
-EXPECTATION_KEYS = ("abstention_reasons", "alert_expectation", "confidence_band",
-                    "confidence_range", "expected_class", "expected_direction",
-                    "expected_output_id", "expected_pipeline_events", "false_positive_penalty",
-                    "forbidden_evidence", "label_id", "required_evidence")
-REF_KEYS = ("description", "event_id", "event_kind", "role", "seq", "source_ts", "trace_id")
-EVIDENCE_KEYS = ("fact_kind", "operator", "rationale", "requirement_id")  # + feature_key, value
-ROLES = ("anchor", "member", "context")
-CAUSED_ROLES = ("anchor", "member")
-PRINT_KINDS = (OPTION_PRINT.name, EQUITY_PRINT.name)
-DIRECTIONS = ("bullish", "bearish", "neutral", "mixed", "unknown")
-BANDS = ("low", "medium", "high")
-OPERATORS = ("present", "absent", "gte", "lte", "eq")
-ALERTS = ("alert", "no_alert", "abstain", "suppress")
+ModelT = TypeVar("ModelT", bound=BaseModel)
 REL_TOLERANCE = 1e-9
-
-
-def _file(kind_name: str) -> str:
-    return f"{KINDS_BY_NAME[kind_name].file_stem}.parquet"
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -96,22 +72,6 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, int | float) and isinstance(b, int | float):
         return math.isclose(a, b, rel_tol=REL_TOLERANCE, abs_tol=1e-12)
     return bool(a == b)
-
-
-def _trace_seq(trace_id: str) -> int | None:
-    tail = trace_id.rsplit(":", 1)[-1]
-    return int(tail) if tail.isdigit() else None
-
-
-@dataclass
-class _Caused:
-    """What provenance says one scenario caused."""
-
-    traces: set[str] = field(default_factory=set)  # every caused event
-    prints: set[str] = field(default_factory=set)  # the caused prints
-    first_option_print: tuple[int, str] | None = None  # (seq, trace id)
-    last_seq: int = 0
-    effects: dict[str, str | None] = field(default_factory=dict)  # option prints
 
 
 def _load_json(path: Path, problems: list[str]) -> Any:
@@ -135,17 +95,13 @@ def _scenario_configs(run_dir: Path, problems: list[str]) -> list[ScenarioInject
         return None
 
 
-def _keys(value: Any, wanted: tuple[str, ...], optional: tuple[str, ...] = ()) -> str | None:
-    """What is wrong with an object's keys, or None."""
-    if not isinstance(value, dict):
-        return "is not an object"
-    missing = sorted(set(wanted) - set(value))
-    extra = sorted(set(value) - set(wanted) - set(optional))
-    if missing or extra:
-        parts = ([f"lacks {', '.join(missing)}"] if missing else []) + (
-            [f"has unknown {', '.join(extra)}"] if extra else [])
-        return " and ".join(parts)
-    return None
+def _parse(model: type[ModelT], value: Any, name: str, problems: list[str]) -> ModelT | None:
+    """``value`` as ``model``, or None with one problem naming the first bad field."""
+    try:
+        return model.model_validate(value)
+    except ValidationError as err:
+        problems.append(validation_line(err, name))
+        return None
 
 
 def label_problems(run_dir: Path, manifest: dict[str, Any]) -> list[str]:
@@ -175,66 +131,57 @@ def label_problems(run_dir: Path, manifest: dict[str, Any]) -> list[str]:
     expected_doc = _load_json(run_dir / EXPECTED_OUTPUTS, problems)
     if labels_doc is None or expected_doc is None:
         return problems
-    labels = _check_documents(labels_doc, expected_doc, manifest, ids, problems)
+    labels_model = _parse(LabelsDocument, labels_doc, LABELS, problems)
+    expected_model = _parse(ExpectedOutputsDocument, expected_doc, EXPECTED_OUTPUTS, problems)
+    if labels_model is None or expected_model is None:
+        return problems
+    labels = _check_documents(labels_model, expected_model, stable_hash(labels_doc), manifest,
+                              ids, problems)
     if labels is None:
         return problems
     if entry.get("label_count") != len(labels):
         problems.append(f"manifest: scenarios.label_count is {entry.get('label_count')}, "
                         f"{LABELS} holds {len(labels)}")
     by_id = dict(zip(ids, configs, strict=True))
-    _LabelChecker(run_dir, manifest, by_id, problems).check(labels, expected_doc["expectations"])
+    _LabelChecker(run_dir, manifest, by_id, problems).check(labels, expected_model.expectations)
     return problems
 
 
-def _check_documents(labels_doc: Any, expected_doc: Any, manifest: dict[str, Any],
-                     ids: list[str], problems: list[str]) -> list[dict[str, Any]] | None:
-    """Top-level shape of both documents; the labels when they can be checked further."""
-    ok = True
+def _check_documents(labels_doc: LabelsDocument, expected_doc: ExpectedOutputsDocument,
+                     labels_hash: str, manifest: dict[str, Any], ids: list[str],
+                     problems: list[str]) -> list[GroundTruthLabel] | None:
+    """Both documents' headers against the run (schema versions are fixed by the models);
+    the labels when they can be checked further. ``labels_hash`` is the stable hash of
+    labels.json as read."""
     joined = "+".join(ids)
-    for name, doc, keys, schema in ((LABELS, labels_doc, LABELS_DOC_KEYS, LABEL_SCHEMA),
-                                    (EXPECTED_OUTPUTS, expected_doc, EXPECTED_DOC_KEYS,
-                                     EXPECTED_SCHEMA)):
-        wrong = _keys(doc, keys)
-        if wrong:
-            problems.append(f"{name} {wrong}")
-            ok = False
-            continue
-        for key, want in (("schema_version", schema), ("catalog_version", CATALOG_VERSION),
-                          ("run_id", manifest["run_id"]), ("scenario_id", joined)):
-            if doc[key] != want:
-                problems.append(f"{name}: {key} is {doc[key]!r}, expected {want!r}")
-    if not ok:
-        return None
-    if expected_doc["label_schema_version"] != LABEL_SCHEMA:
-        problems.append(f"{EXPECTED_OUTPUTS}: label_schema_version is "
-                        f"{expected_doc['label_schema_version']!r}, expected {LABEL_SCHEMA!r}")
-    h = stable_hash(labels_doc)
-    if expected_doc["source_label_hash"] != h:
+    for name, doc in ((LABELS, labels_doc), (EXPECTED_OUTPUTS, expected_doc)):
+        for key, want in (("catalog_version", CATALOG_VERSION), ("run_id", manifest["run_id"]),
+                          ("scenario_id", joined)):
+            if getattr(doc, key) != want:
+                problems.append(f"{name}: {key} is {getattr(doc, key)!r}, expected {want!r}")
+    if expected_doc.source_label_hash != labels_hash:
         problems.append(f"{EXPECTED_OUTPUTS}: source_label_hash is "
-                        f"{expected_doc['source_label_hash']}, {LABELS} hashes to {h}")
-    labels, expectations = labels_doc["labels"], expected_doc["expectations"]
-    if not isinstance(labels, list) or not isinstance(expectations, list):
-        problems.append(f"{LABELS} labels and {EXPECTED_OUTPUTS} expectations must be lists")
-        return None
-    found = [lb.get("scenario_id") if isinstance(lb, dict) else None for lb in labels]
+                        f"{expected_doc.source_label_hash}, {LABELS} hashes to {labels_hash}")
+    labels, expectations = labels_doc.labels, expected_doc.expectations
+    found = [lb.scenario_id for lb in labels]
     if found != ids:
         problems.append(f"{LABELS}: labels are for scenarios {found}, expected one per "
                         f"scenario id in manifest order: {ids}")
         return None
-    wanted = [lb.get("label_id") for lb in labels]
-    have = [e.get("label_id") if isinstance(e, dict) else None for e in expectations]
+    wanted = [lb.label_id for lb in labels]
+    have = [e.label_id for e in expectations]
     if have != wanted:
         problems.append(f"{EXPECTED_OUTPUTS}: expectations are for labels {have}, expected one "
                         f"per label in order: {wanted}")
     return labels
 
 
-class _LabelChecker:
+class _LabelChecker(RunEvents):
     """Checks every label against the run's events, reading each file once per purpose."""
 
     def __init__(self, run_dir: Path, manifest: dict[str, Any],
                  configs: dict[str, ScenarioInjection], problems: list[str]) -> None:
-        self.run_dir = run_dir
+        super().__init__(run_dir)
         self.manifest = manifest
         self.configs = configs
         self.problems = problems
@@ -243,206 +190,96 @@ class _LabelChecker:
     def say(self, label_id: str, text: str) -> None:
         self.problems.append(f"{LABELS}: label {label_id}: {text}")
 
-    # --- reading ---------------------------------------------------------------------
-
-    def _dataset(self, kind_name: str) -> ds.Dataset:
-        return ds.dataset(self.run_dir / _file(kind_name))
-
-    def _caused(self) -> dict[str, _Caused]:
-        table = ds.dataset(self.run_dir / PROVENANCE).to_table(
-            filter=pc.is_valid(pc.field("scenario_id")),
-            columns=["trace_id", "event_kind", "scenario_id", "position_effect"])
-        out: dict[str, _Caused] = defaultdict(_Caused)
-        for trace, kind, sid, effect in zip(*(table.column(c).to_pylist()
-                                              for c in table.column_names), strict=True):
-            caused = out[sid]
-            seq = _trace_seq(trace) or 0
-            caused.last_seq = max(caused.last_seq, seq)
-            caused.traces.add(trace)
-            if kind in PRINT_KINDS:
-                caused.prints.add(trace)
-            if kind == OPTION_PRINT.name:
-                caused.effects[trace] = effect
-                if caused.first_option_print is None or seq < caused.first_option_print[0]:
-                    caused.first_option_print = (seq, trace)
-        return out
-
-    def _events(self, wanted: dict[str, set[str]]) -> dict[str, dict[str, dict[str, Any]]]:
-        """Rows of the referenced events by kind and trace id (option prints whole, the
-        other kinds' trace id, seq and source_ts)."""
-        out: dict[str, dict[str, dict[str, Any]]] = {}
-        for kind, traces in wanted.items():
-            columns = None if kind == OPTION_PRINT.name else ["trace_id", "seq", "source_ts"]
-            table = self._dataset(kind).to_table(
-                filter=pc.field("trace_id").isin(pa.array(sorted(traces), pa.string())),
-                columns=columns)
-            out[kind] = {row["trace_id"]: row for row in table.to_pylist()}
-        return out
-
-    def _stamped(self, kind_name: str, key: str, values: tuple[str, ...],
-                 pairs: set[tuple[str, int]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
-        """Per (instrument, ts): the kind's events stamped then (trace id, seq and
-        ``values`` columns)."""
-        if not pairs:
-            return {}
-        table = self._dataset(kind_name).to_table(
-            filter=pc.field("ts").isin(pa.array(sorted({t for _, t in pairs}), pa.int64()))
-            & pc.field(key).isin(pa.array(sorted({k for k, _ in pairs}), pa.string())),
-            columns=[key, "ts", "seq", "trace_id", *values]).sort_by("seq")
-        out: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
-        for row in table.to_pylist():
-            if (row[key], row["ts"]) in pairs:
-                out[(row[key], row["ts"])].append(row)
-        return out
-
-    def _mids(self, underlyings: set[str], max_seq: int,
-              ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per underlying: SIP quote seqs (sorted) and mids, up to ``max_seq``."""
-        if not underlyings:
-            return {}
-        table = self._dataset(EQUITY_QUOTE.name).to_table(
-            filter=pc.field("underlying_id").isin(pa.array(sorted(underlyings), pa.string()))
-            & (pc.field("seq") <= max_seq),
-            columns=["underlying_id", "seq", "bid", "ask"]).sort_by("seq")
-        out = {}
-        for u in underlyings:
-            t = table.filter(pc.equal(table.column("underlying_id"), u))
-            mid = (t.column("bid").to_numpy() + t.column("ask").to_numpy()) / 2.0
-            out[u] = (t.column("seq").to_numpy(), mid)
-        return out
-
     # --- checking --------------------------------------------------------------------
 
-    def check(self, labels: list[dict[str, Any]], expectations: list[Any]) -> None:
-        caused = self._caused()
+    def check(self, labels: list[GroundTruthLabel],
+              expectations: list[ExpectedOutputManifest]) -> None:
+        """Check every label against the events (and its expectation against the label)."""
+        caused = self.caused()
         for sid in sorted(set(caused) - set(self.configs)):
             self.problems.append(f"{PROVENANCE}: events caused by scenario {sid!r}, which the "
                                  "manifest does not list")
-        refs: dict[str, list[dict[str, Any]]] = {}
         wanted: dict[str, set[str]] = defaultdict(set)
         for label in labels:
-            good = self._shape(label)
-            if good is not None:
-                refs[label["label_id"]] = good
-                for r in good:
-                    wanted[r["event_kind"]].add(r["trace_id"])
-        events = self._events(wanted)
-        checked = [lb for lb in labels if lb.get("label_id") in refs]
+            self._shape(label)
+            for r in label.event_refs:
+                wanted[r.event_kind].add(r.trace_id)
+        events = self.events(wanted)
         anchors: dict[str, dict[str, Any]] = {}
         prints: dict[str, list[dict[str, Any]]] = {}
-        for label in checked:
-            lid = label["label_id"]
-            mine = caused.get(label["scenario_id"], _Caused())
-            anchor = self._refs(label, refs[lid], events, mine)
+        for label in labels:
+            lid = label.label_id
+            mine = caused.get(label.scenario_id, Caused())
+            anchor = self._refs(label, events, mine)
             if anchor is not None:
                 anchors[lid] = anchor
             rows = events.get(OPTION_PRINT.name, {})
-            prints[lid] = sorted((rows[r["trace_id"]] for r in refs[lid]
-                                  if r["role"] in CAUSED_ROLES
-                                  and r["event_kind"] == OPTION_PRINT.name
-                                  and r["trace_id"] in rows), key=lambda p: p["seq"])
-        self._context(checked, refs, anchors)
-        ends = {lb["label_id"]: caused.get(lb["scenario_id"], _Caused()).last_seq
-                for lb in checked}
-        mids = self._mids({p[0]["underlying_id"] for p in prints.values() if p},
+            prints[lid] = sorted((rows[r.trace_id] for r in label.event_refs
+                                  if r.role in CAUSED_ROLES
+                                  and r.event_kind == OPTION_PRINT.name
+                                  and r.trace_id in rows), key=lambda p: p["seq"])
+        self._context(labels, anchors)
+        ends = {lb.label_id: caused.get(lb.scenario_id, Caused()).last_seq for lb in labels}
+        mids = self.mids({p[0]["underlying_id"] for p in prints.values() if p},
                           max(ends.values(), default=0))
-        by_label = {e.get("label_id"): e for e in expectations if isinstance(e, dict)}
-        for label in checked:
-            lid = label["label_id"]
-            self._evidence(label, prints[lid], caused.get(label["scenario_id"], _Caused()),
+        by_label = {e.label_id: e for e in expectations}
+        for label in labels:
+            lid = label.label_id
+            self._evidence(label, prints[lid], caused.get(label.scenario_id, Caused()),
                            mids, ends[lid])
             if lid in by_label:
                 self._expectation(label, by_label[lid])
 
-    def _shape(self, label: dict[str, Any]) -> list[dict[str, Any]] | None:
-        """The label's well-formed refs, or None when the label cannot be checked."""
-        sid = label.get("scenario_id")
-        lid = label.get("label_id", f"for {sid}")
-        wrong = _keys(label, LABEL_KEYS, ("tapesim",))
-        if wrong:
-            self.say(lid, wrong)
-            return None
+    def _shape(self, label: GroundTruthLabel) -> None:
+        """What the label's model cannot say: its id, run id and one ref per event."""
+        sid, lid = label.scenario_id, label.label_id
         run_id = self.manifest["run_id"]
         if lid != f"label:{run_id}:{sid}":
             self.say(lid, f"label_id must be label:{run_id}:{sid}")
-        for key, want in (("run_id", run_id), ("schema_version", LABEL_SCHEMA)):
-            if label[key] != want:
-                self.say(lid, f"{key} is {label[key]!r}, expected {want!r}")
-        for key, allowed in (("expected_direction", DIRECTIONS), ("confidence_band", BANDS)):
-            if label[key] not in allowed:
-                self.say(lid, f"{key} {label[key]!r} is not one of {', '.join(allowed)}")
-        for key in ("required_evidence", "forbidden_evidence"):
-            items = label[key]
-            if not isinstance(items, list):
-                self.say(lid, f"{key} is not a list")
-                return None
-            for item in items:
-                bad = _keys(item, EVIDENCE_KEYS, ("feature_key", "value"))
-                if bad or item["operator"] not in OPERATORS:
-                    self.say(lid, f"{key} entry {item!r} {bad or 'has an unknown operator'}")
-                    return None
-        block = label.get("tapesim")
-        if not isinstance(block, dict) or not isinstance(block.get("evidence_values"), dict):
-            self.say(lid, "has no tapesim.evidence_values to check")
-            return None
-        refs = label["event_refs"]
-        if not isinstance(refs, list):
-            self.say(lid, "event_refs is not a list")
-            return None
-        good = []
-        for r in refs:
-            bad = _keys(r, REF_KEYS)
-            if bad is None and (r["role"] not in ROLES or r["event_kind"] not in KINDS_BY_NAME
-                                or not isinstance(r["trace_id"], str)
-                                or r["event_id"] != r["trace_id"]):
-                bad = "needs a role of anchor/member/context, a known event_kind and " \
-                      "event_id equal to its trace_id"
-            if bad:
-                self.say(lid, f"event_ref {r!r} {bad}")
-                continue
-            good.append(r)
-        traces = [r["trace_id"] for r in good]
+        if label.run_id != run_id:
+            self.say(lid, f"run_id is {label.run_id!r}, expected {run_id!r}")
+        traces = [r.trace_id for r in label.event_refs]
         if len(set(traces)) != len(traces):
             self.say(lid, "event_refs name the same event more than once")
-        return good
 
-    def _refs(self, label: dict[str, Any], refs: list[dict[str, Any]],
-              events: dict[str, dict[str, dict[str, Any]]], caused: _Caused,
-              ) -> dict[str, Any] | None:
+    def _refs(self, label: GroundTruthLabel, events: dict[str, dict[str, dict[str, Any]]],
+              caused: Caused) -> dict[str, Any] | None:
         """Existence, roles, causation and completeness; returns the anchor's row."""
-        lid, sid = label["label_id"], label["scenario_id"]
-        missing, moved, foreign = [], [], []
+        lid, sid, refs = label.label_id, label.scenario_id, label.event_refs
+        missing: list[EventRef] = []
+        moved: list[tuple[EventRef, dict[str, Any]]] = []
+        foreign: list[EventRef] = []
         for r in refs:
-            row = events.get(r["event_kind"], {}).get(r["trace_id"])
+            row = events.get(r.event_kind, {}).get(r.trace_id)
             if row is None:
                 missing.append(r)
-            elif row["seq"] != r["seq"] or row["source_ts"] != r["source_ts"]:
+            elif row["seq"] != r.seq or row["source_ts"] != r.source_ts:
                 moved.append((r, row))
-            elif r["role"] in CAUSED_ROLES and r["trace_id"] not in caused.traces:
+            elif r.role in CAUSED_ROLES and r.trace_id not in caused.traces:
                 foreign.append(r)
         if missing:
-            r = missing[0]
+            m = missing[0]
             self.say(lid, f"{len(missing)} event_ref(s) not in the run, first "
-                          f"{r['trace_id']} ({r['role']}), not in {_file(r['event_kind'])}")
+                          f"{m.trace_id} ({m.role}), not in {event_file(m.event_kind)}")
         if moved:
-            r, row = moved[0]
+            m, row = moved[0]
             self.say(lid, f"{len(moved)} event_ref(s) disagree with the event they name, first "
-                          f"{r['trace_id']}: ref seq {r['seq']} source_ts {r['source_ts']}, "
+                          f"{m.trace_id}: ref seq {m.seq} source_ts {m.source_ts}, "
                           f"the event has seq {row['seq']} source_ts {row['source_ts']}")
         if foreign:
             self.say(lid, f"{len(foreign)} {'/'.join(CAUSED_ROLES)} ref(s) name events whose "
                           f"provenance does not name scenario {sid}, first "
-                          f"{foreign[0]['trace_id']}")
-        if any(r["role"] in CAUSED_ROLES and r["event_kind"] not in PRINT_KINDS for r in refs):
+                          f"{foreign[0].trace_id}")
+        if any(r.role in CAUSED_ROLES and r.event_kind not in PRINT_KINDS for r in refs):
             self.say(lid, "anchor and member refs must be prints")
-        referenced = {r["trace_id"] for r in refs if r["role"] in CAUSED_ROLES}
-        unreferenced = sorted(caused.prints - referenced, key=lambda t: _trace_seq(t) or 0)
+        referenced = {r.trace_id for r in refs if r.role in CAUSED_ROLES}
+        unreferenced = sorted(caused.prints - referenced, key=lambda t: trace_seq(t) or 0)
         if unreferenced:
             self.say(lid, f"{len(unreferenced)} print(s) the scenario caused are not anchor or "
                           f"member refs, first {unreferenced[0]}")
-        anchors = [r for r in refs if r["role"] == "anchor"]
+        anchors = [r for r in refs if r.role == "anchor"]
         has_option_prints = caused.first_option_print is not None or any(
-            r["event_kind"] == OPTION_PRINT.name for r in refs)
+            r.event_kind == OPTION_PRINT.name for r in refs)
         if len(anchors) != (1 if has_option_prints else 0):
             self.say(lid, f"has {len(anchors)} anchor refs, expected "
                           f"{'exactly one' if has_option_prints else 'none'} (it "
@@ -452,14 +289,14 @@ class _LabelChecker:
             return None
         anchor = anchors[0]
         first = caused.first_option_print
-        if first is not None and anchor["trace_id"] != first[1]:
-            self.say(lid, f"the anchor {anchor['trace_id']} is not the first option print the "
+        if first is not None and anchor.trace_id != first[1]:
+            self.say(lid, f"the anchor {anchor.trace_id} is not the first option print the "
                           f"scenario caused ({first[1]})")
-        if anchor["event_kind"] != OPTION_PRINT.name:
+        if anchor.event_kind != OPTION_PRINT.name:
             return None
-        return events.get(OPTION_PRINT.name, {}).get(anchor["trace_id"])
+        return events.get(OPTION_PRINT.name, {}).get(anchor.trace_id)
 
-    def _context(self, labels: list[dict[str, Any]], refs: dict[str, list[dict[str, Any]]],
+    def _context(self, labels: list[GroundTruthLabel],
                  anchors: dict[str, dict[str, Any]]) -> None:
         """Context refs are the OPRA NBBO and SIP quote the anchor recorded as in force:
         an update of its contract (underlying) stamped at its execution_nbbo_ts
@@ -476,10 +313,10 @@ class _LabelChecker:
         for kind, key, ts_field, _, fields in sources:
             pairs = {(a[key], a[ts_field]) for a in anchors.values()
                      if a.get(ts_field) is not None}
-            found[kind] = self._stamped(kind, key, tuple(fields), pairs)
+            found[kind] = self.stamped(kind, key, tuple(fields), pairs)
         for label in labels:
-            lid = label["label_id"]
-            context = [r for r in refs[lid] if r["role"] == "context"]
+            lid = label.label_id
+            context = [r for r in label.event_refs if r.role == "context"]
             anchor = anchors.get(lid)
             if anchor is None:
                 if context:
@@ -489,24 +326,24 @@ class _LabelChecker:
                 stamped = found[kind].get((anchor[key], anchor.get(ts_field)), [])
                 candidates = [row["trace_id"] for row in stamped
                               if all(row[c] == anchor.get(f) for c, f in fields.items())]
-                have = [r["trace_id"] for r in context if r["event_kind"] == kind]
+                have = [r.trace_id for r in context if r.event_kind == kind]
                 if len(have) != (1 if candidates else 0) or not set(have) <= set(candidates):
                     self.say(lid, f"context {kind} refs {have} are not the {what} the anchor "
                                   f"recorded as in force (an update stamped at its {ts_field} "
                                   f"with its values: {candidates[-1] if candidates else 'none'})")
-            others = [r for r in context if r["event_kind"] not in (OPTION_NBBO.name,
-                                                                    EQUITY_QUOTE.name)]
+            others = [r for r in context if r.event_kind not in (OPTION_NBBO.name,
+                                                                 EQUITY_QUOTE.name)]
             if others:
-                self.say(lid, f"context ref {others[0]['trace_id']} is not a quote")
+                self.say(lid, f"context ref {others[0].trace_id} is not a quote")
 
-    def _evidence(self, label: dict[str, Any], prints: list[dict[str, Any]], caused: _Caused,
+    def _evidence(self, label: GroundTruthLabel, prints: list[dict[str, Any]], caused: Caused,
                   mids: dict[str, tuple[np.ndarray, np.ndarray]], end_seq: int) -> None:
         """Recompute the evidence features as the label writer does (from the referenced
         option prints in seq order; the underlying move from the first one's quote in
         force to the last SIP quote at or before the scenario's last caused event),
         compare them with the recorded values and judge the label's evidence by them."""
-        lid = label["label_id"]
-        cfg = self.configs[label["scenario_id"]]
+        lid = label.label_id
+        cfg = self.configs[label.scenario_id]
         spec = CATALOG[cfg.name]
         anchor_mid = end_mid = None
         if prints:
@@ -518,7 +355,7 @@ class _LabelChecker:
         side = "both" if spec.policy.alternate or informed else (cfg.side or spec.policy.side)
         values = features(prints, [caused.effects.get(p["trace_id"]) for p in prints], side,
                           self.date, anchor_mid, end_mid)
-        recorded = label["tapesim"]["evidence_values"]
+        recorded = label.tapesim.evidence_values
         differ = sorted(k for k in set(values) | set(recorded)
                         if not _same(recorded.get(k), values.get(k)))
         if differ:
@@ -526,35 +363,29 @@ class _LabelChecker:
             self.say(lid, f"tapesim.evidence_values differ from what its events give in "
                           f"{', '.join(differ)} (first {k}: label {recorded.get(k)!r}, events "
                           f"{values.get(k)!r})")
-        bad = contradictions(label, values)
+        bad = contradictions(label.required_evidence, label.forbidden_evidence, values)
         if bad:
-            reqs = {r["requirement_id"]: r for r in
-                    [*label["required_evidence"], *label["forbidden_evidence"]]}
-            said = "; ".join(f"{rid} ({reqs[rid]['feature_key']} {reqs[rid]['operator']} "
-                             f"{reqs[rid].get('value')!r}: events give "
-                             f"{values.get(reqs[rid]['feature_key'])!r})" for rid in bad)
+            reqs = {r.requirement_id: r for r in
+                    [*label.required_evidence, *label.forbidden_evidence]}
+            said = "; ".join(f"{rid} ({reqs[rid].feature_key} {reqs[rid].operator} "
+                             f"{reqs[rid].value!r}: events give "
+                             f"{values.get(reqs[rid].feature_key)!r})" for rid in bad)
             self.say(lid, f"its own events contradict its evidence: {said}")
-        if label["tapesim"].get("contradicted", []) != bad:
-            self.say(lid, f"tapesim.contradicted is {label['tapesim'].get('contradicted')!r}, "
+        if label.tapesim.contradicted != bad:
+            self.say(lid, f"tapesim.contradicted is {label.tapesim.contradicted!r}, "
                           f"its events give {bad!r}")
-        direction = _direction(spec, values)
-        if label["expected_direction"] != direction:
-            self.say(lid, f"expected_direction is {label['expected_direction']!r}, its "
+        direction = label_direction(spec, values)
+        if label.expected_direction != direction:
+            self.say(lid, f"expected_direction is {label.expected_direction!r}, its "
                           f"scenario and events give {direction!r}")
 
-    def _expectation(self, label: dict[str, Any], expectation: Any) -> None:
-        lid = label["label_id"]
-        wrong = _keys(expectation, EXPECTATION_KEYS)
-        if wrong:
-            self.problems.append(f"{EXPECTED_OUTPUTS}: expectation for {lid} {wrong}")
-            return
-        if expectation["alert_expectation"] not in ALERTS:
-            self.problems.append(f"{EXPECTED_OUTPUTS}: expectation for {lid}: alert_expectation "
-                                 f"{expectation['alert_expectation']!r} is not one of "
-                                 f"{', '.join(ALERTS)}")
-        cfg = self.configs[label["scenario_id"]]
-        want = expected_output({**label, "tapesim": {"scenario": cfg.name}})
-        differ = sorted(k for k in want if expectation.get(k) != want[k])
+    def _expectation(self, label: GroundTruthLabel, expectation: ExpectedOutputManifest,
+                     ) -> None:
+        """The expectation must be the one the label and its catalog entry give."""
+        lid = label.label_id
+        want = expected_output(label, self.configs[label.scenario_id].name)
+        differ = sorted(k for k in type(want).model_fields
+                        if getattr(expectation, k) != getattr(want, k))
         if differ:
             self.problems.append(f"{EXPECTED_OUTPUTS}: expectation for {lid} differs from what "
                                  f"its label gives in {', '.join(differ)}")

@@ -1,0 +1,82 @@
+"""The types of a scenario catalog entry: the injected agent's policy and its ground truth.
+
+:class:`Policy` says how the injected agent trades; :class:`ScenarioSpec` pairs it with
+what its label states (:mod:`tapesim.events.labels` holds the vocabularies). The
+entries themselves are in :mod:`tapesim.scenarios.catalog`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tapesim.events.labels import (
+    AlertExpectation,
+    ConfidenceBand,
+    Direction,
+    EvidenceRequirement,
+    ExpectedClass,
+    FalsePositivePenalty,
+    Family,
+)
+
+Style = Literal["ask", "ask-block", "sweep", "mid", "bid", "stale-mid"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How the injected agent trades (defaults; a run's config may override some)."""
+
+    right: Literal["call", "put", "both"] = "call"
+    side: Literal["buy", "sell"] = "buy"
+    z: float = 0.5  # distance from the money, in standard deviations (out of the money > 0)
+    days: tuple[int, int] = (1, 30)  # expiry window, calendar days
+    orders: int = 8  # orders at intensity 1
+    lots: tuple[int, int] = (50, 150)  # contracts per order (uniform)
+    style: Style = "ask"
+    duration_s: float = 120.0
+    structure: Literal["single", "vertical", "straddle"] = "single"
+    # A feed fault: the feed freezes or a venue's bid sticks for fault_s before trading,
+    # or ("reports") fault_s after trading a late print, a cancel and a correction follow.
+    fault: Literal["none", "freeze", "stick", "reports"] = "none"
+    fault_s: float = 0.0
+    informed_s: float = 0.0  # look this far ahead in the latent path to pick the direction
+    stock_follow_shares: int = 0  # then buy (or sell) this much stock, in the same direction
+    event_days: int | None = None  # tag prints EVENT_<N>D
+    alternate: bool = False  # alternate buying and selling, order by order
+
+
+class ScenarioSpec(BaseModel):
+    """One catalog entry: the injected agent's policy and the ground truth it stands for.
+
+    Its label (:class:`tapesim.events.labels.GroundTruthLabel`) takes family, expected
+    class, direction, band, penalty, evidence and notes from here; its expected output
+    (:class:`tapesim.events.labels.ExpectedOutputManifest`) also the alert expectation
+    and the confidence range.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="the entry's name, as a config's scenarios.N.name gives it")
+    family: Family = Field(description="tapesim's scenario family (run-directory labels)")
+    intent: str = Field(description="what the injected agent sets out to do")
+    should: str = Field(description="what a good classifier does with it")
+    expected_class: ExpectedClass
+    direction: Direction = Field(
+        description="stated direction (an informed entry's label "
+        "states its prints' direction instead)"
+    )
+    band: ConfidenceBand = Field(description="the label's confidence band")
+    confidence: tuple[float, float] = Field(description="expected confidence range (min, max)")
+    alert: AlertExpectation
+    penalty: FalsePositivePenalty
+    policy: Policy
+    required: tuple[EvidenceRequirement, ...] = Field(
+        default=(), description="evidence its events must bear out"
+    )
+    forbidden: tuple[EvidenceRequirement, ...] = Field(
+        default=(), description="evidence its events must not show"
+    )
+    notes: str = Field(default="", description="one line on what the label captures")
