@@ -76,6 +76,7 @@ class _Block:
 
     @classmethod
     def of(cls, q: QuoteBlock) -> _Block:
+        """The makers' block ``q`` with the NBBO of each of its (step, contract)."""
         slow_nbbo = None if q.slow_slots is None else q.slow_slots.consolidated()
         return cls(q.first, q.times, q.idx, q.slots, q.slots.consolidated(), q.slow,
                    q.slow_slots, slow_nbbo)
