@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tapesim.events.contracts import OptionContract, parse_contract_id
+from tapesim.events.enrichment import is_etf
 from tapesim.venues.chains import (
     INDEX_LIKE,
     ceil_to_tick,
@@ -116,6 +117,7 @@ def test_an_index_like_root_must_be_an_etf(root: str) -> None:
     check_listing("AAPL", is_etf=False)
     with pytest.raises(ValueError, match="is_etf"):
         check_listing(root, is_etf=False)
+    assert is_etf(root)  # and the downstream contract's ETF list agrees
 
 
 def test_option_ledger_conserves_and_reads_positions_without_opening_accounts() -> None:
