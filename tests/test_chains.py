@@ -5,20 +5,29 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tapesim.events.contracts import OptionContract, parse_contract_id
+from tapesim.events.enrichment import is_etf
 from tapesim.venues.chains import (
+    INDEX_LIKE,
+    ceil_to_tick,
+    check_listing,
     expiries,
+    floor_to_tick,
     listed_strikes,
     minimum_tick,
     moneyness_range,
     monthly_expiry,
+    off_nickel_grid,
     on_tick,
     strike_interval,
+    tick_cents,
 )
+from tapesim.venues.ledger import OptionLedger
 
 
 def test_contract_id_forms() -> None:
@@ -88,3 +97,34 @@ def test_minimum_price_variation() -> None:
     assert minimum_tick("SPY", 12.0) == 0.01
     assert on_tick("AAPL", 3.15) and not on_tick("AAPL", 3.12) and on_tick("AAPL", 2.97)
     assert on_tick("SPY", 12.37) and not on_tick("SPY", 12.375)
+
+
+def test_mpv_rule_in_cents() -> None:
+    prices = np.array([0, 1, 299, 300, 301, 304, 305, 1234], dtype=np.int64)
+    assert tick_cents("AAPL", prices).tolist() == [1, 1, 1, 5, 5, 5, 5, 5]
+    assert tick_cents("SPY", prices).tolist() == [1] * prices.size
+    assert floor_to_tick("AAPL", prices).tolist() == [0, 1, 299, 300, 300, 300, 305, 1230]
+    assert ceil_to_tick("AAPL", prices).tolist() == [0, 1, 299, 300, 305, 305, 305, 1235]
+    assert floor_to_tick("QQQ", prices) is prices and ceil_to_tick("QQQ", prices) is prices
+    off = off_nickel_grid(prices, np.array([False] * 4 + [True] + [False] * 3))
+    assert off.tolist() == [False, False, False, False, False, True, False, True]
+
+
+@pytest.mark.parametrize("root", sorted(INDEX_LIKE))
+def test_an_index_like_root_must_be_an_etf(root: str) -> None:
+    check_listing(root, is_etf=True)
+    check_listing("TLT", is_etf=True)  # an ETF need not be index-like
+    check_listing("AAPL", is_etf=False)
+    with pytest.raises(ValueError, match="is_etf"):
+        check_listing(root, is_etf=False)
+    assert is_etf(root)  # and the downstream contract's ETF list agrees
+
+
+def test_option_ledger_conserves_and_reads_positions_without_opening_accounts() -> None:
+    ledger = OptionLedger(3)
+    assert ledger.transfer(1, 2, 0, 5, 120) == 3  # both open
+    assert ledger.transfer(2, 1, 0, 2, 130) == 0  # both close
+    assert ledger.totals() == (0, 0)
+    assert ledger.held([1, 2, 7], np.array([0, 2])).tolist() == [[3, 0], [-3, 0], [0, 0]]
+    assert 7 not in ledger.positions
+    assert ledger.open_interest().tolist() == [3, 0, 0]

@@ -20,12 +20,11 @@ from tapesim.agents.option_quotes import (
     requote_mask,
     t_years_at,
     theo_and_vega,
-    tick_cents,
 )
 from tapesim.agents.pricing import MIN_T, delta
 from tapesim.agents.vol_surface import INDEX_LIKE_SKEW, Roughness, SurfaceParams
 from tapesim.venues.book import NO_ASK
-from tapesim.venues.chains import on_tick
+from tapesim.venues.chains import on_tick, tick_cents
 from tapesim.venues.opra import OptionNBBOs, consolidate, has_offer, nbbo_changes
 
 TUESDAY = dt.date(2026, 3, 10)
@@ -149,7 +148,7 @@ def test_random_values_quote_on_the_grid() -> None:
         assert np.all(bid[regular] <= theo[regular] - h[regular] + 1e-6)
         assert np.all(ask[regular] >= theo[regular] + h[regular] - 1e-6)
         mid = (bid + ask) / 2
-        quarter_tick = tick_cents(chain, theo) / 4  # the mid is theo's nearest half tick
+        quarter_tick = tick_cents(chain.root, theo) / 4  # the mid is theo's nearest half tick
         assert np.all(np.abs(mid - theo)[regular] <= quarter_tick[regular] + 1e-9)
 
 
@@ -175,7 +174,7 @@ def test_no_static_arbitrage_on_mids(
 ) -> None:
     chain, spot, _, _, bid, ask = quotes(name, minutes, move, vol_ratio, offset=offset)
     mid, spread = (bid + ask) / 2, ask - bid
-    tick = tick_cents(chain, ask)
+    tick = tick_cents(chain.root, ask)
     for e in range(len(chain.expiry_dates)):
         calls = np.flatnonzero((chain.expiry_index == e) & chain.is_call)
         puts = np.flatnonzero((chain.expiry_index == e) & ~chain.is_call)

@@ -29,11 +29,12 @@ import numpy as np
 import simpy
 
 from tapesim.agents.context import MarketContext
-from tapesim.agents.option_quotes import Chain, t_years_at, tick_cents
+from tapesim.agents.option_quotes import Chain, t_years_at
 from tapesim.config.options import OptionFlowConfig
 from tapesim.events.enrichment import CONDITION_BIT
 from tapesim.sim.rng import Draws
 from tapesim.venues.book import BUY, SELL
+from tapesim.venues.chains import tick_cents
 from tapesim.venues.options import OptionVenues
 
 FILL = CONDITION_BIT["FILL"]
@@ -97,8 +98,8 @@ class OptionDesk:
         return int(idx[k])
 
     def tick(self, price: int) -> int:
-        """The contract's MPV in cents at a price (see ``option_quotes.tick_cents``)."""
-        return int(tick_cents(self.chain, np.asarray(price)))
+        """The contract's MPV in cents at a price in cents (``venues.chains.tick_cents``)."""
+        return int(tick_cents(self.chain.root, price))
 
     def mid_price(self, c: int) -> int:
         """The NBBO mid on the contract's price grid (at least one tick)."""

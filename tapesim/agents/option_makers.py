@@ -16,32 +16,41 @@ and a bid that would lock or cross another slot's offer steps down below it (mak
 do not post marketable quotes), so the consolidated quote is never locked or crossed.
 
 Sizes are the base displayed size (largest at the money) times a fixed per-slot
-factor. After every fill a maker adds the contract's delta to its net delta and,
-once that passes ``hedge_shares``, trades the stock on the lit venues to flatten it.
+factor. A fill depletes a slot's displayed size; as the next order arrives for the
+contract every slot showing it re-posts a fresh size (base x slot factor x U(0.6,
+1.4), at least one lot), prices unchanged, and a re-post that would leave the NBBO
+as published shows the best offer one lot larger, so the order meets a freshly
+published quote (:meth:`OptionMakers.repost`).
 
-Speed. Contracts near the money and expiry (the *active* set) are repriced on a
-``requote_ms`` grid; the rest every ``slow_requote_s``. Prices for a block of
-``block_steps`` grid steps come from one vectorised pass: values and greeks at the
-block's start, the stock's fair path over the block and a second-order expansion
-(delta, gamma, and theta interpolated across the block). A maker requotes a
-contract only once its value has moved by ``requote_vol_points`` of vega (at least
-a cent) since it last quoted it, and widths are set once per block, so quotes do
-not flicker with every cent the stock moves. Only quotes that change after rounding
-reach the tape (see :mod:`tapesim.venues.options`).
+Positions. A maker's contracts are its account in the chain's
+:class:`tapesim.venues.ledger.OptionLedger`, booked by the venues at each print
+(the one position store; the makers keep no copy). After every fill a maker adds
+the contract's delta to its net delta and, once that plus its stock position passes
+``hedge_shares``, trades the stock on the lit venues to flatten it.
+
+Cadence. Contracts near the money and expiry (the *active* set) are repriced on a
+``requote_ms`` grid; the rest every ``slow_requote_s`` (at the first step of every
+``slow_every``-th block). Prices for a block of ``block_steps`` grid steps come from
+one vectorised pass (:meth:`OptionMakers.block`): values and greeks at the block's
+start, the stock's fair path over the block and a second-order expansion (delta,
+gamma, and theta interpolated across the block). A maker requotes a contract only
+once its value has moved by ``requote_vol_points`` of vega (at least a cent) since
+it last quoted it, and widths are set once per block, so quotes do not flicker with
+every cent the stock moves. The venues apply a block's steps as time reaches them
+and publish only the quotes that change after rounding (see
+:mod:`tapesim.venues.options`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import NamedTuple
 
 import numpy as np
 
 from tapesim.agents.context import MarketContext
 from tapesim.agents.option_quotes import (
     MINUTES_PER_YEAR,
-    NICKEL_FROM_CENTS,
     Chain,
     QuoteParams,
     moneyness_z,
@@ -53,26 +62,14 @@ from tapesim.agents.option_quotes import (
 from tapesim.agents.pricing import delta, gamma, price, vega
 from tapesim.agents.vol_surface import INDEX_LIKE_SKEW, Roughness, SurfaceParams, implied_vols
 from tapesim.config.options import OptionChainProfile
+from tapesim.sim.calendar import NS_PER_MS
 from tapesim.sim.rng import Draws, stream
-from tapesim.venues.book import BUY, SELL
-from tapesim.venues.opra import OptionNBBOs, consolidate
+from tapesim.venues.book import BUY, NO_ASK, SELL
+from tapesim.venues.chains import ceil_to_tick, floor_to_tick, tick_cents
+from tapesim.venues.ledger import OptionLedger
+from tapesim.venues.slots import QuoteBlock, SlotQuotes
 
 MAX_SKEW_TICKS = 2
-
-
-class SlotQuotes(NamedTuple):
-    """Every slot's quote for some contracts at some times: arrays [slot, time, contract]."""
-
-    bid: np.ndarray
-    ask: np.ndarray
-    bid_size: np.ndarray
-    ask_size: np.ndarray
-
-    def consolidated(self) -> OptionNBBOs:
-        """The OPRA NBBO at each (time, contract): best over slots, sizes summed at the best."""
-        s, t, c = self.bid.shape
-        flat = [a.reshape(s, t * c) for a in (self.bid, self.ask, self.bid_size, self.ask_size)]
-        return OptionNBBOs(*(a.reshape(t, c) for a in consolidate(*flat)))
 
 
 def _subset(chain: Chain, idx: np.ndarray) -> Chain:
@@ -83,15 +80,26 @@ def _subset(chain: Chain, idx: np.ndarray) -> Chain:
 
 
 class OptionMakers:
-    """The options market makers of one underlying."""
+    """The options market makers of one underlying (the venues' ``SlotMakers``).
+
+    Args:
+        ctx: the shard's market context (latent path, stock venues, share ledger).
+        chain: the listed chain they quote.
+        cfg: the chain's options profile (``cfg.makers`` sets the policy).
+        n_venues: number of options venues.
+        draws_for: the shard's named random streams (re-post sizes draw from
+            ``("agent", "option-makers")``).
+        ledger: the chain's contract ledger (the makers' positions are read from it).
+    """
 
     def __init__(
         self, ctx: MarketContext, chain: Chain, cfg: OptionChainProfile, n_venues: int,
-        draws_for: Callable[..., Draws],
+        draws_for: Callable[..., Draws], ledger: OptionLedger,
     ) -> None:
         self.ctx = ctx
         self.chain = chain
         self.cfg = cfg.makers
+        self.ledger = ledger
         mk = cfg.makers
         sym = ctx.symbol
         self.params = QuoteParams(premium_share=mk.premium_share,
@@ -119,16 +127,85 @@ class OptionMakers:
         n_slots, n = len(slot_maker), chain.size
         self.extra = gen.integers(0, mk.extra_ticks + 1, size=(n_slots, n))
         self.size_factor = gen.uniform(0.3, 1.0, size=(n_slots, n))
-        self.position = np.zeros((mk.makers, n), dtype=np.int64)  # contracts held, per maker
         self.net_delta = np.zeros(mk.makers)  # shares of stock the option book is worth
         self.quoted_theo = np.full(n, np.nan)  # the value each contract was last quoted at
         self.shown_base = np.zeros(n, dtype=np.int64)  # displayed size before slot factors
         self.greeks = np.zeros((3, n))  # delta, gamma and spot of each contract's last valuation
         self.draws = draws_for("agent", "option-makers")
+        session = ctx.session
+        self.step_ns = mk.requote_ms * NS_PER_MS  # the fast requote grid
+        self.block_steps = mk.block_steps
+        self.slow_every = max(1, round(mk.slow_requote_s * 1e9 / (self.step_ns * mk.block_steps)))
+        self.first_step = -(-session.start_ns // self.step_ns)
+        self.last_step = (session.end_ns - 1) // self.step_ns
+
+    @property
+    def root(self) -> str:
+        """The chain's root."""
+        return self.chain.root
 
     @property
     def n_slots(self) -> int:
+        """Number of slots (maker, venue)."""
         return int(self.slot_maker.size)
+
+    @property
+    def n_contracts(self) -> int:
+        """Number of listed contracts."""
+        return self.chain.size
+
+    # --- cadence -------------------------------------------------------------
+    def due(self, now_ns: int) -> int:
+        """The last grid step due at ``now_ns`` (ns since the open), capped at the
+        session's last step."""
+        return min(now_ns // self.step_ns, self.last_step)
+
+    def block(self, k: int) -> QuoteBlock:
+        """The quotes of up to ``block_steps`` grid steps from step ``k``: the active
+        contracts (chosen at step ``k``) at every step, and at the first step of every
+        ``slow_every``-th block the other contracts too."""
+        times = np.arange(k, min(k + self.block_steps, self.last_step + 1)) * self.step_ns
+        spot = self.fair(self.ctx.latent.index(int(times[0])))
+        idx = self.active(spot, self.minutes(int(times[0])))
+        slots = self.quotes(idx, times)
+        slow = np.empty(0, dtype=np.int64)
+        slow_slots = None
+        if ((k - self.first_step) // self.block_steps) % self.slow_every == 0:
+            slow = np.setdiff1d(np.arange(self.chain.size), idx)
+            if slow.size:
+                slow_slots = self.quotes(slow, times[:1])
+        return QuoteBlock(k, times, idx, slots, slow, slow_slots)
+
+    def repost(self, c: int, held: SlotQuotes, published: tuple[int, ...]) -> SlotQuotes:
+        """Re-post displayed sizes on contract ``c`` as an order arrives for it.
+
+        Args:
+            c: the contract.
+            held: the slot quotes in force, arrays [slot, contract] (not modified).
+            published: the NBBO last published for ``c``: (nbb, nbo, nbb_size, nbo_size),
+                cents and contracts.
+
+        Returns:
+            ``c``'s slot quotes after the re-post, arrays [slot, 1, 1]: prices as held;
+            every side shown gets a fresh size, one uniform draw per slot; if the NBBO
+            would stay as published, the best offer shows one lot more.
+        """
+        base = self.shown_base[c]
+        draw = self.draws.uniform
+        bid_size, ask_size = held.bid_size[:, c].copy(), held.ask_size[:, c].copy()
+        for k in range(self.n_slots):
+            size = max(1, int(base * self.size_factor[k, c] * (0.6 + 0.8 * draw()) + 0.5))
+            if ask_size[k] > 0:
+                ask_size[k] = size
+            if bid_size[k] > 0:
+                bid_size[k] = size
+        ask = held.ask[:, c]
+        new = SlotQuotes(held.bid[:, c, None, None], ask[:, None, None],
+                         bid_size[:, None, None], ask_size[:, None, None])
+        nb = new.consolidated()
+        if all(int(x[0, 0]) == p for x, p in zip(nb, published, strict=True)):
+            ask_size[int(np.argmin(np.where(ask_size > 0, ask, NO_ASK)))] += 1
+        return new
 
     # --- valuation -----------------------------------------------------------
     def fair(self, j: int) -> float:
@@ -205,27 +282,19 @@ class OptionMakers:
     def _shade(self, idx: np.ndarray, bid: np.ndarray, ask: np.ndarray,
                sizes: np.ndarray) -> SlotQuotes:
         """Each slot's quote: the base quote shaded by the slot's extra ticks and skew."""
-        held = self.position[:, idx]
+        held = self.ledger.held(self.agents, idx)  # [maker, contract of idx]
         skew = np.clip(np.trunc(held / self.cfg.skew_lots), -MAX_SKEW_TICKS, MAX_SKEW_TICKS)
         skew = skew.astype(np.int64)[self.slot_maker][:, None, :]
         extra = self.extra[:, idx][:, None, :]
-        penny = self.chain.all_penny
-        tick_b = 1 if penny else np.where(bid >= NICKEL_FROM_CENTS, 5, 1)
-        tick_a = 1 if penny else np.where(ask >= NICKEL_FROM_CENTS, 5, 1)
-        b = np.maximum(bid[None] - (extra + skew) * tick_b, 0)
-        a = ask[None] + (extra - skew) * tick_a
-        if not penny:
-            b = np.where(b >= NICKEL_FROM_CENTS, b // 5 * 5, b)
-            a = np.maximum(a, b + np.where(b >= NICKEL_FROM_CENTS, 5, 1))
-            a = np.where(a >= NICKEL_FROM_CENTS, -(-a // 5) * 5, a)
-        else:
-            a = np.maximum(a, b + 1)
+        root = self.chain.root
+        b = np.maximum(bid[None] - (extra + skew) * tick_cents(root, bid), 0)
+        a = ask[None] + (extra - skew) * tick_cents(root, ask)
+        b = floor_to_tick(root, b)
+        a = ceil_to_tick(root, np.maximum(a, b + tick_cents(root, b)))
         # No maker bids at or above another's offer: a bid that would lock or cross the
         # best ask across slots steps down to the price just below it.
         best_ask = a.min(axis=0, keepdims=True)
-        below = best_ask - 1
-        if not penny:
-            below = np.where(below >= NICKEL_FROM_CENTS, below // 5 * 5, below)
+        below = floor_to_tick(root, best_ask - 1)
         b = np.where(b >= best_ask, np.maximum(below, 0), b)
         shown = np.maximum(np.rint(sizes[None, None, :] * self.size_factor[:, idx][:, None, :]),
                            1).astype(np.int64)
@@ -239,9 +308,13 @@ class OptionMakers:
         dlt, gam, s0 = self.greeks[:, c]
         return float(dlt + gam * (spot - s0)) * 100.0
 
-    def on_fill(self, maker: int, c: int, signed_qty: int, spot: float) -> None:
-        """A maker bought (+) or sold (-) contracts: book them, then hedge if needed."""
-        self.position[maker, c] += signed_qty
+    def on_fill(self, maker: int, c: int, signed_qty: int, now_ns: int) -> None:
+        """Maker ``maker`` bought (+) or sold (-) ``signed_qty`` contracts of ``c`` at
+        ``now_ns`` (the ledger has booked them): add their delta, valued at the stock's
+        mid (its fair value when the stock is not two-sided), then hedge if needed."""
+        stock = self.ctx.venues
+        spot = stock.mid() / 100.0 if stock.two_sided() else self.fair(
+            self.ctx.latent.index(now_ns))
         self.net_delta[maker] += signed_qty * self.contract_delta(c, spot)
         self._hedge(maker)
 

@@ -42,17 +42,20 @@ from tapesim.agents.pricing import MIN_T, price, vega
 from tapesim.agents.vol_surface import Roughness, SurfaceParams, implied_vols
 from tapesim.events.contracts import OptionContract
 from tapesim.venues.chains import (
-    INDEX_LIKE,
+    NICKEL_FROM_CENTS,
     ListingPolicy,
+    all_penny,
+    ceil_to_tick,
+    check_listing,
     expiries,
     listed_strikes,
     moneyness_range,
     strike_interval,
+    tick_cents,
 )
 
 MINUTES_PER_YEAR = 365.0 * 24.0 * 60.0
 REGULAR_SESSION_MINUTES = 390.0  # 09:30 to 16:00 New York
-NICKEL_FROM_CENTS = 300  # the MPV is $0.05 at or above $3 outside the all-penny roots
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,7 +85,7 @@ class Chain:
     @property
     def all_penny(self) -> bool:
         """True for the index-like roots, quoted in pennies at every price level."""
-        return self.root in INDEX_LIKE
+        return all_penny(self.root)
 
 
 def list_chain(
@@ -93,7 +96,15 @@ def list_chain(
     is_etf: bool,
     policy: ListingPolicy | None = None,
 ) -> Chain:
-    """The chain listed on ``today``: calls and puts on each expiry's strike range."""
+    """The chain listed on ``today``: calls and puts on each expiry's strike range.
+
+    ``spot`` and strikes are dollars, ``annual_vol`` a fraction (0.2 = 20%).
+
+    Raises:
+        ValueError: ``root`` is index-like but ``is_etf`` is false
+            (:func:`tapesim.venues.chains.check_listing`).
+    """
+    check_listing(root, is_etf)
     days = expiries(today, root, policy)
     interval = strike_interval(spot, is_etf)
     strikes: list[float] = []
@@ -219,14 +230,6 @@ def theo_and_vega(
     return theo, veg
 
 
-def tick_cents(chain: Chain, price_cents: np.ndarray) -> np.ndarray:
-    """The MPV in cents at each price level: 1 below $3 (always on all-penny roots), else 5."""
-    price_cents = np.asarray(price_cents)
-    if chain.all_penny:
-        return np.ones(price_cents.shape, dtype=np.int64)
-    return np.where(price_cents >= NICKEL_FROM_CENTS, 5, 1).astype(np.int64)
-
-
 def moneyness_z(chain: Chain, spot: float, t_years: np.ndarray) -> np.ndarray:
     """Signed distance from the money in standard deviations: ln(K / S) / (vol sqrt(t))."""
     return np.log(chain.strike / spot) / (chain.annual_vol * np.sqrt(np.maximum(t_years, MIN_T)))
@@ -246,7 +249,7 @@ def half_width(
                                     chain.strike - spot), 0.0) * 100.0
     extrinsic = np.maximum(theo_cents - intrinsic, 0.0)
     premium = params.premium_share * extrinsic + params.intrinsic_share * intrinsic
-    base = np.maximum(np.maximum(tick_cents(chain, theo_cents).astype(float), premium),
+    base = np.maximum(np.maximum(tick_cents(chain.root, theo_cents).astype(float), premium),
                       params.vol_risk_points / 100.0 * vega_cents)
     z = moneyness_z(chain, spot, t_years)
     otm_z = np.where(chain.is_call, z, -z)
@@ -280,7 +283,7 @@ def quote_chain(
     theo = np.maximum(np.asarray(theo_cents, dtype=float)
                       + np.asarray(maker_offset_vol, dtype=float) * vega_cents, 0.0)
     h = half_width(chain, theo, vega_cents, t_years, spot, params, open_factor)
-    tick = tick_cents(chain, theo)
+    tick = tick_cents(chain.root, theo)
     # Centre on the nearest half tick: n half ticks, M = n * tick / 2.
     n = np.floor(theo / (tick / 2.0) + 0.5).astype(np.int64)
     odd = n & 1
@@ -291,13 +294,11 @@ def quote_chain(
     bid = (n // 2 - k) * tick
     ask = ((n + 1) // 2 + k) * tick
     if not chain.all_penny:  # an ask at or above $3 sits on the nickel grid
-        nickel = np.where(ask >= NICKEL_FROM_CENTS, -(-ask // 5) * 5, ask)
+        nickel = ceil_to_tick(chain.root, ask)
         bid = np.where(bid < NICKEL_FROM_CENTS, bid - (nickel - ask), bid)
         ask = nickel
     # Below zero: 0 bid and an ask of twice the centre (the mid stays on theo).
-    twice = n * tick
-    if not chain.all_penny:
-        twice = np.where(twice >= NICKEL_FROM_CENTS, -(-twice // 5) * 5, twice)
+    twice = ceil_to_tick(chain.root, n * tick)
     clamped = bid < 0
     ask = np.where(clamped, twice, ask)
     bid = np.where(clamped, 0, bid)

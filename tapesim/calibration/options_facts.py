@@ -61,8 +61,8 @@ from tapesim.calibration.facts import (
 )
 from tapesim.calibration.targets import OPTION_BANDS, OPTION_TITLES
 from tapesim.events.contracts import parse_contract_id
+from tapesim.venues.chains import INDEX_LIKE
 
-INDEX_LIKE = frozenset({"SPY", "QQQ", "IWM", "DIA"})
 ATM_DIST = 0.025  # |K / S - 1| at or below: at the money
 FAR_DIST = 0.10  # |K / S - 1| above: far from the money
 FRONT_DTE = (1, 31)  # calendar days to expiry of a front contract, inclusive

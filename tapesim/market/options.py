@@ -22,6 +22,7 @@ from tapesim.agents.option_quotes import Chain, list_chain, moneyness_z
 from tapesim.sim.calendar import close_time, epoch_ms
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.chains import ListingPolicy, strike_interval
+from tapesim.venues.ledger import OptionLedger
 from tapesim.venues.option_tape import OptionTape
 from tapesim.venues.options import OptionVenues
 
@@ -63,8 +64,9 @@ class OptionSide:
                            policy)
         tape = OptionTape(spool, session.open_ms, cfg.opra_latency_ms,
                           stream(ctx.config.seed, sym.symbol, "feed", "opra"), chain.size)
-        makers = OptionMakers(ctx, chain, cfg, len(cfg.venues), draws_for)
-        venues = OptionVenues(makers, tape, ctx.venues.tape, session.start_ns, session.end_ns)
+        ledger = OptionLedger(chain.size)
+        makers = OptionMakers(ctx, chain, cfg, len(cfg.venues), draws_for, ledger)
+        venues = OptionVenues(makers, tape, ctx.venues.tape, ledger, session.start_ns)
 
         def sync(now: int) -> None:
             sync_stock(now)

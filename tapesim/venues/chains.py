@@ -8,6 +8,18 @@ OCC-style listing rules, simplified but faithful in shape:
   that widens with time to expiry, and extended when spot moves,
 - minimum price variation $0.01 below $3 and $0.05 at or above, all-penny for the
   index-like ETFs.
+
+This module is the one home of the options minimum price variation (MPV) rule
+(:func:`tick_cents` and the grid roundings built on it) and of the index-like root
+list (:data:`INDEX_LIKE`); makers, flow, venues and the verifier import them.
+
+Index-like roots and config. :data:`INDEX_LIKE` is an exchange rule, not a property
+a profile sets: it names the classes the exchanges quote in pennies at every price
+(the Penny Interval Program's all-penny classes) and list daily expiries for. A
+profile's ``is_etf`` says what the underlying *is* (it sets strike intervals and the
+call share of retail flow), and ETFs such as TLT or GLD are not index-like. The two
+must not disagree where they overlap: an index-like root is an ETF, and listing a
+chain for one whose profile says otherwise fails (:func:`check_listing`).
 """
 
 from __future__ import annotations
@@ -16,9 +28,15 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from tapesim.sim.calendar import is_trading_day
 
+#: Roots quoted in pennies at every price level and listed with daily expiries.
 INDEX_LIKE = frozenset({"SPY", "QQQ", "IWM", "DIA"})
+#: Outside the all-penny roots the MPV is $0.05 at or above this price, in cents.
+NICKEL_FROM_CENTS = 300
 
 
 def _previous_trading_day(day: dt.date) -> dt.date:
@@ -93,16 +111,71 @@ def moneyness_range(days_to_expiry: float, annual_vol: float) -> tuple[float, fl
     return max(0.05, 1.0 - width), 1.0 + width
 
 
+def all_penny(root: str) -> bool:
+    """True when ``root`` is quoted in pennies at every price level (index-like)."""
+    return root in INDEX_LIKE
+
+
+def check_listing(root: str, is_etf: bool) -> None:
+    """Fail when a profile's ETF flag contradicts the index-like list.
+
+    Raises:
+        ValueError: ``root`` is index-like (:data:`INDEX_LIKE`) but ``is_etf`` is false.
+    """
+    if root in INDEX_LIKE and not is_etf:
+        raise ValueError(f"{root} is an index-like ETF (all-penny, dailies listed); "
+                         "its profile must set is_etf = true")
+
+
+def tick_cents(root: str, price_cents: npt.ArrayLike) -> np.ndarray:
+    """The MPV in cents at each price level: 1 below $3 (at every price on the all-penny
+    roots), else 5 (the options penny/nickel rule).
+
+    Args:
+        root: the option root (its underlying's symbol).
+        price_cents: prices in cents, any shape, int or float.
+
+    Returns:
+        int64 array of the shape of ``price_cents``: 1 or 5.
+    """
+    price_cents = np.asarray(price_cents)
+    if all_penny(root):
+        return np.ones(price_cents.shape, dtype=np.int64)
+    return np.where(price_cents >= NICKEL_FROM_CENTS, 5, 1).astype(np.int64)
+
+
+def floor_to_tick(root: str, price_cents: np.ndarray) -> np.ndarray:
+    """Integer cent prices rounded down onto the MPV grid at their own level (a price at
+    or above $3 to a nickel outside the all-penny roots). Same shape and dtype."""
+    if all_penny(root):
+        return price_cents
+    return np.where(price_cents >= NICKEL_FROM_CENTS, price_cents // 5 * 5, price_cents)
+
+
+def ceil_to_tick(root: str, price_cents: np.ndarray) -> np.ndarray:
+    """Integer cent prices rounded up onto the MPV grid at their own level (a price at or
+    above $3 to a nickel outside the all-penny roots). Same shape and dtype."""
+    if all_penny(root):
+        return price_cents
+    return np.where(price_cents >= NICKEL_FROM_CENTS, -(-price_cents // 5) * 5, price_cents)
+
+
+def off_nickel_grid(price_cents: np.ndarray, penny: bool | np.ndarray) -> np.ndarray:
+    """True where a whole-cent price at or above $3 is not a multiple of 5 cents on a
+    root not quoted all-penny (``penny``: per price or for all), i.e. off the MPV grid.
+    NaN prices count as on the grid."""
+    return ~np.asarray(penny) & (price_cents >= NICKEL_FROM_CENTS) & (price_cents % 5 != 0)
+
+
 def minimum_tick(root: str, price: float) -> float:
-    """Minimum price variation of an option quote or print at ``price``."""
-    if root in INDEX_LIKE or price < 3.0:
-        return 0.01
-    return 0.05
+    """Minimum price variation, in dollars, of an option quote or print at ``price``
+    dollars (:func:`tick_cents` for one price)."""
+    return 0.01 if all_penny(root) or price * 100 < NICKEL_FROM_CENTS else 0.05
 
 
 def on_tick(root: str, price: float) -> bool:
-    """True when ``price`` is on the contract's minimum price variation grid."""
+    """True when ``price`` (dollars) is a whole cent on the contract's MPV grid."""
     cents = round(price * 100)
     if abs(price * 100 - cents) > 1e-6:
         return False
-    return minimum_tick(root, price) == 0.01 or cents % 5 == 0
+    return not bool(off_nickel_grid(np.asarray(cents), all_penny(root)))

@@ -1,16 +1,18 @@
 """The options market of one underlying: venue quotes in force, OPRA NBBO, executions.
 
-Quotes. The makers' slot quotes (one slot per maker and venue) come from
-:class:`tapesim.agents.option_makers.OptionMakers` a block of grid steps at a
-time. :meth:`OptionVenues.sync` brings the market up to a time: for each grid
-step since the last sync it compares every repriced contract's consolidated quote
-with the one in force and publishes an ``OptionNBBO`` only where it changed.
+Quotes. The makers (:class:`tapesim.venues.slots.SlotMakers`) decide what each
+slot (one maker on one venue) quotes and when: they hand over the quotes of a block
+of requote grid steps at a time (:class:`tapesim.venues.slots.QuoteBlock`), and
+re-post displayed sizes as an order arrives. The venues hold the quotes in force.
+:meth:`OptionVenues.sync` brings the market up to a time: for each grid step since
+the last sync it compares every repriced contract's consolidated quote with the one
+in force and publishes an ``OptionNBBO`` only where it changed.
 
 Executions. A marketable order fills against the displayed slot quotes, best price
 first, then the venue showing more size, then slot order; it never trades through
 a better displayed price. A fill lowers the slot's displayed size until the maker
-requotes the contract at its next grid step, and the NBBO is republished at once
-when the fill changed it. Crosses (price-improved retail fills, complex orders)
+re-posts or requotes the contract, and the NBBO is republished at once when the
+fill changed it. Crosses (price-improved retail fills, complex orders)
 print at a negotiated price inside the NBBO against one maker, without touching
 displayed size. Every print records the state it traded in: the NBBO in force and
 when it was published, and the SIP quote in force. The last displayed offer of a
@@ -20,9 +22,11 @@ Feed faults are not the venues' business: a scenario wraps the feed adapter
 (``tape``) or consolidation (``quote_fault``) in a model of :mod:`tapesim.venues.feed`
 while the fault lasts. The NBBO in force is the last one the feed published.
 
-Positions. :class:`OptionLedger` moves contracts and premium between agents, so
-both sum to zero across agents at any time; each print is tagged opening or
-closing for each side from the positions before it.
+Positions. Each print moves contracts and premium in the chain's
+:class:`tapesim.venues.ledger.OptionLedger` (the one store of option positions,
+makers' included), so both sum to zero across agents at any time; each print is
+tagged opening or closing for each side from the positions before it. The contra
+maker is then told of its fill (it books its delta and may hedge).
 """
 
 from __future__ import annotations
@@ -31,12 +35,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tapesim.agents.option_makers import OptionMakers, SlotQuotes
 from tapesim.sim.calendar import NS_PER_MS
 from tapesim.venues.book import BUY, NO_ASK
 from tapesim.venues.feed.base import OptionFeed, QuoteFault
+from tapesim.venues.ledger import OptionLedger
 from tapesim.venues.opra import OptionNBBOs
 from tapesim.venues.option_tape import OptionTape
+from tapesim.venues.slots import QuoteBlock, SlotMakers, SlotQuotes
 from tapesim.venues.tape import Tape
 
 
@@ -55,48 +60,10 @@ class Printed:
     parent: int
 
 
-class OptionLedger:
-    """Contracts and premium (cents) held by each agent trading one chain."""
-
-    def __init__(self, n_contracts: int) -> None:
-        self.n = n_contracts
-        self.positions: dict[int, np.ndarray] = {}
-        self.cash: dict[int, int] = {}
-
-    def account(self, agent: int) -> np.ndarray:
-        if agent not in self.positions:
-            self.positions[agent] = np.zeros(self.n, dtype=np.int64)
-            self.cash[agent] = 0
-        return self.positions[agent]
-
-    def transfer(self, buyer: int, seller: int, c: int, qty: int, price_cents: int) -> int:
-        """Move contracts and premium; returns the effect bits (bit 0 buyer opening,
-        bit 1 seller opening) from the positions before the trade."""
-        bought, sold = self.account(buyer), self.account(seller)
-        effect = (1 if bought[c] >= 0 else 0) | (2 if sold[c] <= 0 else 0)
-        bought[c] += qty
-        sold[c] -= qty
-        value = qty * price_cents * 100
-        self.cash[buyer] -= value
-        self.cash[seller] += value
-        return effect
-
-    def totals(self) -> tuple[int, int]:
-        """(sum of |net contracts| over contracts, sum of premium): both zero when conserved."""
-        if not self.positions:
-            return 0, 0
-        net = np.sum(list(self.positions.values()), axis=0)
-        return int(np.abs(net).sum()), int(sum(self.cash.values()))
-
-    def open_interest(self) -> np.ndarray:
-        """Contracts held long across agents, per contract."""
-        if not self.positions:
-            return np.zeros(self.n, dtype=np.int64)
-        return np.sum([np.maximum(p, 0) for p in self.positions.values()], axis=0)
-
-
 @dataclass(frozen=True)
 class _Block:
+    """A :class:`QuoteBlock` with its consolidated quotes."""
+
     first: int  # grid step of times[0]
     times: np.ndarray  # ns of each grid step
     idx: np.ndarray  # contracts repriced every step
@@ -106,62 +73,56 @@ class _Block:
     slow_slots: SlotQuotes | None
     slow_nbbo: OptionNBBOs | None
 
+    @classmethod
+    def of(cls, q: QuoteBlock) -> _Block:
+        """The makers' block ``q`` with the NBBO of each of its (step, contract)."""
+        slow_nbbo = None if q.slow_slots is None else q.slow_slots.consolidated()
+        return cls(q.first, q.times, q.idx, q.slots, q.slots.consolidated(), q.slow,
+                   q.slow_slots, slow_nbbo)
+
 
 class OptionVenues:
-    """Options venues, consolidation and execution for one chain."""
+    """Options venues, consolidation and execution for one chain.
 
-    def __init__(self, makers: OptionMakers, tape: OptionTape, stock_tape: Tape,
-                 start_ns: int, end_ns: int) -> None:
+    Args:
+        makers: the chain's makers (quotes per slot, their cadence and re-posts).
+        tape: the chain's OPRA tape (NBBO rows and prints are written to it).
+        stock_tape: the underlying's tape (the SIP quote in force at each print).
+        ledger: the chain's contract and premium ledger, booked at every print.
+        start_ns: the session's start, ns since the open.
+    """
+
+    def __init__(self, makers: SlotMakers, tape: OptionTape, stock_tape: Tape,
+                 ledger: OptionLedger, start_ns: int) -> None:
         self.makers = makers
         self.tape: OptionFeed = tape  # the OPRA feed adapter, or a fault wrapped around it
         self.stock_tape = stock_tape
-        cfg = makers.cfg
-        self.step_ns = cfg.requote_ms * NS_PER_MS
-        self.block_steps = cfg.block_steps
-        self.slow_every = max(1, round(cfg.slow_requote_s * 1e9 / (self.step_ns * cfg.block_steps)))
-        self.first_step = -(-start_ns // self.step_ns)
-        self.last_step = (end_ns - 1) // self.step_ns
-        n, s = makers.chain.size, makers.n_slots
+        n, s = makers.n_contracts, makers.n_slots
         zeros = np.zeros((s, n), dtype=np.int64)
         self.slots = SlotQuotes(zeros.copy(), np.full((s, n), NO_ASK, dtype=np.int64),
                                 zeros.copy(), zeros.copy())
         self.nbbo = OptionNBBOs(np.zeros(n, np.int64), np.full(n, NO_ASK, np.int64),
                                 np.zeros(n, np.int64), np.zeros(n, np.int64))
         self.nbbo_ts = np.full(n, -1, dtype=np.int64)  # ms the NBBO in force was published
-        self.done = self.first_step - 1  # the last grid step applied
+        self.done = makers.first_step - 1  # the last grid step applied
         self._block: _Block | None = None
-        self.ledger = OptionLedger(n)
+        self.ledger = ledger
         self.now = start_ns
         self.quote_fault: QuoteFault | None = None  # a fault wrapped around consolidation
 
     # --- consolidation -------------------------------------------------------
     def sync(self, now: int) -> None:
         """Apply every grid step up to ``now``, publishing NBBO changes."""
-        target = min(now // self.step_ns, self.last_step)
+        target = self.makers.due(now)
         while self.done < target:
             k = self.done + 1
             block = self._block
             if block is None or k >= block.first + block.times.size:
-                block = self._block = self._make_block(k)
+                block = self._block = _Block.of(self.makers.block(k))
             upto = min(target, block.first + block.times.size - 1)
             self._apply(block, k, upto)
             self.done = upto
         self.now = now
-
-    def _make_block(self, k: int) -> _Block:
-        mk = self.makers
-        times = np.arange(k, min(k + self.block_steps, self.last_step + 1)) * self.step_ns
-        spot = mk.fair(mk.ctx.latent.index(int(times[0])))
-        idx = mk.active(spot, mk.minutes(int(times[0])))
-        slots = mk.quotes(idx, times)
-        slow = np.empty(0, dtype=np.int64)
-        slow_slots = slow_nbbo = None
-        if ((k - self.first_step) // self.block_steps) % self.slow_every == 0:
-            slow = np.setdiff1d(np.arange(mk.chain.size), idx)
-            if slow.size:
-                slow_slots = mk.quotes(slow, times[:1])
-                slow_nbbo = slow_slots.consolidated()
-        return _Block(k, times, idx, slots, slots.consolidated(), slow, slow_slots, slow_nbbo)
 
     def _apply(self, block: _Block, a: int, b: int) -> None:
         r0, r1 = a - block.first, b - block.first + 1
@@ -223,22 +184,12 @@ class OptionVenues:
 
     # --- executions ----------------------------------------------------------
     def refresh(self, c: int) -> None:
-        """Makers re-post their displayed sizes on ``c`` as an order arrives for it (prices
-        stay), so the order meets a freshly published quote rather than one left
-        unchanged since the contract was last repriced."""
-        mk, s = self.makers, self.slots
-        base = mk.shown_base[c]
-        draw = mk.draws.uniform
-        for k in range(mk.n_slots):
-            size = max(1, int(base * mk.size_factor[k, c] * (0.6 + 0.8 * draw()) + 0.5))
-            if s.ask_size[k, c] > 0:
-                s.ask_size[k, c] = size
-            if s.bid_size[k, c] > 0:
-                s.bid_size[k, c] = size
-        nb = self._consolidated(c)
-        if all(int(new[0, 0]) == int(held[c]) for new, held in zip(nb, self.nbbo, strict=True)):
-            best = int(np.argmin(np.where(s.ask_size[:, c] > 0, s.ask[:, c], NO_ASK)))
-            s.ask_size[best, c] += 1  # a re-post always shows: the best offer one lot larger
+        """Let the makers re-post their displayed sizes on ``c`` as an order arrives for
+        it (prices stay), then publish the contract's NBBO if it changed."""
+        s = self.slots
+        new = self.makers.repost(c, s, tuple(int(x[c]) for x in self.nbbo))
+        s.bid_size[:, c] = new.bid_size[:, 0, 0]
+        s.ask_size[:, c] = new.ask_size[:, 0, 0]
         self._republish(c)
 
     def _consolidated(self, c: int) -> OptionNBBOs:
@@ -326,8 +277,5 @@ class OptionVenues:
         row = self.tape.trade(self.now, c, price, qty, venue, agent, contra, parent, conditions,
                               nbbo, underlying, effect, self.stock_tape.last_quote_ingest,
                               refers)
-        stock = mk.ctx.venues
-        spot = stock.mid() / 100.0 if stock.two_sided() else mk.fair(
-            mk.ctx.latent.index(self.now))
-        mk.on_fill(maker, c, -moved if side == BUY else moved, spot)
+        mk.on_fill(maker, c, -moved if side == BUY else moved, self.now)
         return Printed(row, c, price, qty, venue, agent, maker, side, parent)

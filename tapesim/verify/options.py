@@ -18,11 +18,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tapesim.agents.option_quotes import NICKEL_FROM_CENTS
 from tapesim.events.contracts import parse_contract_id
 from tapesim.events.enrichment import CONDITIONS, is_etf, nbbo_side, signal_filter
 from tapesim.events.models import OPTION_NBBO, OPTION_PRINT
-from tapesim.venues.chains import INDEX_LIKE
+from tapesim.venues.chains import INDEX_LIKE, off_nickel_grid
 
 TOLERANCE = 1e-6
 AT_SEQ = " (first at seq "
@@ -109,8 +108,7 @@ def off_grid(prices: np.ndarray, penny: np.ndarray) -> np.ndarray:
     """True where a price is off its contract's minimum price variation grid."""
     cents = prices * 100.0
     whole = np.round(cents)
-    nickel = ~penny & (whole >= NICKEL_FROM_CENTS) & (whole % 5 != 0)
-    return (np.abs(cents - whole) > TOLERANCE) | nickel
+    return (np.abs(cents - whole) > TOLERANCE) | off_nickel_grid(whole, penny)
 
 
 class _Report(list[str]):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from tapesim.agents.option_quotes import tick_cents
 from tapesim.scenarios.policies.base import Injection, Steps
 from tapesim.sim.calendar import NS_PER_S
+from tapesim.venues.chains import tick_cents
 from tapesim.venues.feed.freeze import FrozenFeed
 from tapesim.venues.feed.stuck import StuckQuote
 
@@ -34,7 +34,7 @@ class StickThenTrade(Injection):
     def prepare(self, contracts: list[int]) -> Steps:
         venues = self.desk.venues
         until_ns = self.desk.ctx.env.now + int(self.settings.policy.fault_s * NS_PER_S)
-        fault = StuckQuote.on(venues, partial(tick_cents, self.desk.chain))
+        fault = StuckQuote.on(venues, partial(tick_cents, self.desk.chain.root))
         with self.acting():
             fault.stick(contracts[0], self.draws.below(venues.makers.n_slots),
                         self.draws.below(2), until_ns, self.index)

@@ -30,7 +30,8 @@ class StuckQuote:
 
     Args:
         venues: the options venues it is installed on.
-        tick: the chain's MPV rule, cents at each price in cents (``option_quotes.tick_cents``).
+        tick: the chain's MPV rule, cents at each price in cents
+            (``tapesim.venues.chains.tick_cents``).
     """
 
     def __init__(self, venues: OptionVenues, tick: Tick) -> None:
