@@ -23,6 +23,7 @@ from tapesim.agents.option_quotes import (
 )
 from tapesim.agents.pricing import MIN_T, delta
 from tapesim.agents.vol_surface import INDEX_LIKE_SKEW, Roughness, SurfaceParams
+from tapesim.config.options import OptionMakerConfig
 from tapesim.venues.book import NO_ASK
 from tapesim.venues.chains import on_tick, tick_cents
 from tapesim.venues.opra import OptionNBBOs, consolidate, has_offer, nbbo_changes
@@ -52,7 +53,7 @@ def quotes(name: str, minutes: float, spot_move: float = 0.0, vol_ratio: float =
     t = t_years_at(chain, minutes)
     theo, veg = theo_and_vega(chain, spot, t, surface, vol_ratio,
                               Roughness.draw(3, root, surface.roughness))
-    params = params or QuoteParams()
+    params = params or QuoteParams.of(OptionMakerConfig())
     bid, ask = quote_chain(chain, theo, veg, t, spot, params, open_factor(minutes, params), offset)
     return chain, spot, t, theo, bid, ask
 
@@ -132,7 +133,7 @@ def test_the_three_dollar_boundary_is_exercised() -> None:
 def test_random_values_quote_on_the_grid() -> None:
     """Any theo/vega, including theos at and around $3, gives a valid quote containing it."""
     gen = np.random.default_rng(11)
-    params = QuoteParams()
+    params = QuoteParams.of(OptionMakerConfig())
     for name in ("F", "SPY"):
         chain, spot, t, _, _, _ = quotes(name, 60)
         theo = np.concatenate([gen.uniform(0, 600, chain.size // 2),
@@ -159,7 +160,7 @@ def test_far_wings_quote_zero_by_a_nickel() -> None:
         wing = theo < wing_ask / 2
         assert wing.sum() > (0 if name == "AAPL" else 10)
         assert np.all(bid[wing] == 0) and np.all(ask[wing] == wing_ask)
-    nickel_wings = QuoteParams(penny_wing_ask_cents=5)
+    nickel_wings = QuoteParams.of(OptionMakerConfig(), penny_wing_ask_cents=5)
     chain, _, _, theo, bid, ask = quotes("SPY", 200, params=nickel_wings)
     assert np.all(ask[theo < 2.5] == 5) and np.all(bid[theo < 2.5] == 0)
 
@@ -219,18 +220,19 @@ def test_wider_at_the_open_than_midday() -> None:
         _, _, _, _, b1, a1 = quotes(name, 180)
         two_sided = (b0 > 0) & (b1 > 0)
         assert np.median((a0 - b0)[two_sided]) > np.median((a1 - b1)[two_sided])
-    params = QuoteParams()
+    params = QuoteParams.of(OptionMakerConfig())
     assert open_factor(0, params) == pytest.approx(1 + params.open_extra)
     assert open_factor(180, params) == pytest.approx(1.0)
 
 
 def test_sizes_are_largest_at_the_money() -> None:
     chain, spot, t, _, _, _ = quotes("AAPL", 60)
-    lots = quote_sizes(chain, spot, t, QuoteParams())
-    assert lots.dtype == np.int64 and np.all(lots >= QuoteParams().wing_lots)
+    params = QuoteParams.of(OptionMakerConfig())
+    lots = quote_sizes(chain, spot, t, params)
+    assert lots.dtype == np.int64 and np.all(lots >= params.wing_lots)
     near = np.abs(np.log(chain.strike / spot)) / np.sqrt(t)
     order = np.argsort(near, kind="stable")
-    assert lots[order[0]] >= QuoteParams().atm_lots - 1 and lots[order[0]] == lots.max()
+    assert lots[order[0]] >= params.atm_lots - 1 and lots[order[0]] == lots.max()
     assert np.all(np.diff(lots[order]) <= 0)  # smaller further from the money
 
 

@@ -102,10 +102,7 @@ class OptionMakers:
         self.ledger = ledger
         mk = cfg.makers
         sym = ctx.symbol
-        self.params = QuoteParams(premium_share=mk.premium_share,
-                                  vol_risk_points=mk.vol_risk_points, open_extra=mk.open_extra,
-                                  atm_lots=mk.atm_lots, wing_lots=mk.wing_lots,
-                                  otm_slope=mk.otm_slope, illiquid_slope=mk.illiquid_slope)
+        self.params = QuoteParams.of(mk)
         earnings = sym.earnings_in_days
         skew = INDEX_LIKE_SKEW if chain.all_penny else {}
         self.surface = SurfaceParams(base_vol=sym.annual_vol * sym.implied_vol_premium,

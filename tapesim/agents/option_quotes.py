@@ -40,6 +40,7 @@ import numpy as np
 
 from tapesim.agents.pricing import MIN_T, price, vega
 from tapesim.agents.vol_surface import Roughness, SurfaceParams, implied_vols
+from tapesim.config.options import OptionMakerConfig
 from tapesim.events.contracts import OptionContract
 from tapesim.venues.chains import (
     NICKEL_FROM_CENTS,
@@ -170,24 +171,39 @@ class QuoteParams:
     the money either side) and the caller's ``open_factor`` (see :func:`open_factor`).
     """
 
-    premium_share: float = 0.006  # half-width as a share of the time value ...
+    # Set by the run config (``OptionMakerConfig``, the one home of their defaults):
+    premium_share: float  # half-width as a share of the time value ...
+    vol_risk_points: float  # half-width in vol points times vega
+    otm_slope: float
+    illiquid_slope: float
+    open_extra: float  # just after the open quotes are (1 + open_extra) times as wide ...
+    atm_lots: int  # displayed size at the money, in contracts
+    wing_lots: int  # displayed size far from the money
+    # Fixed shape of the rule:
     intrinsic_share: float = 0.0005  # ... plus this share of the intrinsic value
-    vol_risk_points: float = 0.15  # half-width in vol points times vega
-    otm_slope: float = 0.6
     otm_cap_z: float = 3.0
     short_extra: float = 0.5  # 0DTE quotes up to 1.5x as wide
     short_days: float = 7.0
-    illiquid_slope: float = 0.3
     illiquid_z: float = 1.5
     illiquid_cap_z: float = 3.0
-    open_extra: float = 1.0  # just after the open quotes are twice as wide ...
     open_decay_minutes: float = 10.0  # ... decaying with this time-scale
     wing_ask_cents: int = 5  # far wings: 0 bid x 0.05 ask
     penny_wing_ask_cents: int = 1  # ... and 0 x 0.01 on the all-penny roots
     wing_theo_share: float = 0.5  # a contract is a wing when theo < this share of the wing ask
-    atm_lots: int = 50  # displayed size at the money, in contracts
-    wing_lots: int = 5  # displayed size far from the money
     lots_width_z: float = 1.5  # how fast the displayed size falls off with |z|
+
+    @classmethod
+    def of(cls, makers: OptionMakerConfig, **fixed: float) -> QuoteParams:
+        """The parameters a maker configured by ``makers`` quotes with; ``fixed``
+        overrides any of the rule's fixed fields (tests, experiments).
+
+        Raises:
+            ValueError: a combination :meth:`__post_init__` refuses.
+        """
+        return cls(premium_share=makers.premium_share, vol_risk_points=makers.vol_risk_points,
+                   otm_slope=makers.otm_slope, illiquid_slope=makers.illiquid_slope,
+                   open_extra=makers.open_extra, atm_lots=makers.atm_lots,
+                   wing_lots=makers.wing_lots, **fixed)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         if self.premium_share < 0 or self.vol_risk_points < 0:
