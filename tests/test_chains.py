@@ -14,16 +14,15 @@ from tapesim.events.contracts import OptionContract, parse_contract_id
 from tapesim.events.enrichment import is_etf
 from tapesim.venues.chains import (
     INDEX_LIKE,
+    all_penny,
     ceil_to_tick,
     check_listing,
     expiries,
     floor_to_tick,
     listed_strikes,
-    minimum_tick,
     moneyness_range,
     monthly_expiry,
     off_nickel_grid,
-    on_tick,
     strike_interval,
     tick_cents,
 )
@@ -92,9 +91,17 @@ def test_strike_grid_and_range() -> None:
     assert far[1] - far[0] > near[1] - near[0]
 
 
+def on_tick(root: str, price: float) -> bool:
+    """True when ``price`` (dollars) is a whole cent on the contract's MPV grid."""
+    cents = round(price * 100)
+    if abs(price * 100 - cents) > 1e-6:
+        return False
+    return not bool(off_nickel_grid(np.asarray(cents), all_penny(root)))
+
+
 def test_minimum_price_variation() -> None:
-    assert minimum_tick("AAPL", 2.99) == 0.01 and minimum_tick("AAPL", 3.0) == 0.05
-    assert minimum_tick("SPY", 12.0) == 0.01
+    assert tick_cents("AAPL", 299) == 1 and tick_cents("AAPL", 300) == 5
+    assert tick_cents("SPY", 1200) == 1
     assert on_tick("AAPL", 3.15) and not on_tick("AAPL", 3.12) and on_tick("AAPL", 2.97)
     assert on_tick("SPY", 12.37) and not on_tick("SPY", 12.375)
 

@@ -331,10 +331,3 @@ def quote_sizes(chain: Chain, spot: float, t_years: np.ndarray, params: QuotePar
     shape = np.exp(-0.5 * (z / params.lots_width_z) ** 2)
     lots = params.wing_lots + (params.atm_lots - params.wing_lots) * shape
     return np.rint(lots).astype(np.int64)
-
-
-def requote_mask(
-    prev_bid: np.ndarray, prev_ask: np.ndarray, bid: np.ndarray, ask: np.ndarray
-) -> np.ndarray:
-    """Contracts whose rounded quote changed: only these are requoted on the venues."""
-    return (np.asarray(prev_bid) != bid) | (np.asarray(prev_ask) != ask)

@@ -147,6 +147,3 @@ class Session:
         """Epoch milliseconds (UTC) of the simulated window's end."""
         return self.open_ms + self.end_ns // NS_PER_MS
 
-    def to_ms(self, sim_ns: int) -> int:
-        """Epoch milliseconds of a simulation time (truncated to the millisecond)."""
-        return self.open_ms + sim_ns // NS_PER_MS

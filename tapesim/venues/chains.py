@@ -165,17 +165,3 @@ def off_nickel_grid(price_cents: np.ndarray, penny: bool | np.ndarray) -> np.nda
     root not quoted all-penny (``penny``: per price or for all), i.e. off the MPV grid.
     NaN prices count as on the grid."""
     return ~np.asarray(penny) & (price_cents >= NICKEL_FROM_CENTS) & (price_cents % 5 != 0)
-
-
-def minimum_tick(root: str, price: float) -> float:
-    """Minimum price variation, in dollars, of an option quote or print at ``price``
-    dollars (:func:`tick_cents` for one price)."""
-    return 0.01 if all_penny(root) or price * 100 < NICKEL_FROM_CENTS else 0.05
-
-
-def on_tick(root: str, price: float) -> bool:
-    """True when ``price`` (dollars) is a whole cent on the contract's MPV grid."""
-    cents = round(price * 100)
-    if abs(price * 100 - cents) > 1e-6:
-        return False
-    return not bool(off_nickel_grid(np.asarray(cents), all_penny(root)))
