@@ -1,6 +1,7 @@
 """Equity stylized facts of a run directory, each compared with its target band.
 
-:func:`equity_facts` reads a run directory one symbol at a time (only the columns it
+:func:`equity_facts` reads a run directory one symbol at a time (through
+:mod:`tapesim.calibration.tape`: only the columns it
 needs, filtered on ``underlying_id``), computes the statistics of the "Equities
 (stylized facts)" table of ``realism-targets.md`` and returns one :class:`FactRow` per
 statistic and symbol; :func:`facts_table` renders them. The statistics themselves are
@@ -14,12 +15,10 @@ quote at or before a time) over 1-minute bars of the simulated window
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
@@ -28,15 +27,22 @@ import pyarrow.dataset as ds
 from rich.table import Table
 
 from tapesim.calibration import stats as st
+from tapesim.calibration.tape import (
+    Prints,
+    Quotes,
+    Session,
+    load_parents,
+    load_prints,
+    load_quotes,
+    read_manifest,
+)
 from tapesim.calibration.targets import EQUITY_BANDS, EQUITY_TITLES
 
-TICK = 0.01
 MINUTE_MS = 60_000
 BIN_MS = 30 * MINUTE_MS
 AGG_SCALES = (1, 5, 15, 30)
 SIZE_MODES = (100, 200, 500)
 MIN_PARENTS = 20
-NEW_YORK = ZoneInfo("America/New_York")
 MIDDAY = (dt.time(11, 30), dt.time(14, 30))
 
 Status = Literal["in", "out", "n/a"]
@@ -53,124 +59,6 @@ class FactRow:
     band: str
     status: Status
     note: str = ""
-
-
-@dataclass(frozen=True)
-class Session:
-    """The trading session of a run (``manifest.json`` ``"session"``), epoch ms UTC."""
-
-    date: dt.date
-    open_ts: int
-    close_ts: int
-    start_ts: int
-    end_ts: int
-
-    @property
-    def covers_session(self) -> bool:
-        """Whether the simulated window spans the whole open-to-close session."""
-        return self.start_ts <= self.open_ts and self.end_ts >= self.close_ts
-
-    def ny_ms(self, clock: dt.time) -> int:
-        """Epoch ms of a New York wall-clock time on the session date."""
-        return int(dt.datetime.combine(self.date, clock, tzinfo=NEW_YORK).timestamp() * 1000)
-
-
-@dataclass(frozen=True)
-class Quotes:
-    """A symbol's NBBO changes in replay order, and the two-sided ones with their mid."""
-
-    ts: st.IntArray
-    seq: st.IntArray
-    spread_ticks: st.FloatArray
-    valid: np.ndarray
-    mid_ts: st.IntArray
-    mid_seq: st.IntArray
-    mid: st.FloatArray
-
-
-@dataclass(frozen=True)
-class Prints:
-    """A symbol's prints inside the simulated window, in replay order."""
-
-    ts: st.IntArray
-    seq: st.IntArray
-    price: st.FloatArray
-    size: st.IntArray
-    off_exchange: np.ndarray
-    trace_id: pa.Array | None
-
-
-def read_manifest(run_dir: Path) -> tuple[Session, list[str]]:
-    """The session and symbol list of a run directory's ``manifest.json``.
-
-    Raises ``FileNotFoundError`` when there is no manifest, ``json.JSONDecodeError``
-    when it is not JSON, and ``ValueError`` when its ``session`` or ``symbols`` field
-    is missing or malformed (see docs/DATA.md for the keys).
-    """
-    path = Path(run_dir) / "manifest.json"
-    manifest = json.loads(path.read_text())
-    try:
-        s = manifest["session"]
-        session = Session(
-            dt.date.fromisoformat(s["date"]),
-            *(int(s[k]) for k in ("open_ts", "close_ts", "start_ts", "end_ts")),
-        )
-        symbols = [str(x) for x in manifest["symbols"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: bad or missing session/symbols field ({exc!r})") from exc
-    return session, symbols
-
-
-def _read_sorted(dataset: ds.Dataset, columns: list[str], flt: pc.Expression) -> pa.Table:
-    """Selected columns of the filtered rows, in replay (``seq``) order."""
-    table = dataset.to_table(columns=columns, filter=flt)
-    seq = table.column("seq").to_numpy()
-    if seq.size > 1 and not bool(np.all(np.diff(seq) > 0)):
-        table = table.sort_by("seq")
-    return table
-
-
-def _load_quotes(dataset: ds.Dataset, symbol: str, session: Session) -> Quotes:
-    flt = (pc.field("underlying_id") == symbol) & (pc.field("ts") < session.end_ts)
-    t = _read_sorted(dataset, ["ts", "seq", "bid", "ask"], flt)
-    ts, seq = t.column("ts").to_numpy(), t.column("seq").to_numpy()
-    bid = t.column("bid").to_numpy(zero_copy_only=False).astype(np.float64)
-    ask = t.column("ask").to_numpy(zero_copy_only=False).astype(np.float64)
-    valid = np.isfinite(bid) & np.isfinite(ask) & (bid > 0) & (ask > 0)
-    return Quotes(
-        ts, seq, (ask - bid) / TICK, valid, ts[valid], seq[valid], 0.5 * (bid + ask)[valid]
-    )
-
-
-def _load_prints(dataset: ds.Dataset, symbol: str, session: Session, with_ids: bool) -> Prints:
-    flt = (
-        (pc.field("underlying_id") == symbol)
-        & (pc.field("ts") >= session.start_ts)
-        & (pc.field("ts") < session.end_ts)
-    )
-    cols = ["ts", "seq", "price", "size", "offExchangeFlag"] + (["trace_id"] if with_ids else [])
-    t = _read_sorted(dataset, cols, flt)
-    return Prints(
-        t.column("ts").to_numpy(),
-        t.column("seq").to_numpy(),
-        t.column("price").to_numpy(zero_copy_only=False).astype(np.float64),
-        t.column("size").to_numpy(zero_copy_only=False).astype(np.int64),
-        t.column("offExchangeFlag").to_numpy(zero_copy_only=False).astype(bool),
-        t.column("trace_id").combine_chunks() if with_ids else None,
-    )
-
-
-def _load_parents(run_dir: Path) -> pa.Table | None:
-    """Provenance rows that belong to a parent order: ``trace_id``, ``parent_order_id``."""
-    path = Path(run_dir) / "provenance.parquet"
-    if not path.exists():
-        return None
-    dataset = ds.dataset(path, format="parquet")
-    if not {"trace_id", "parent_order_id"} <= set(dataset.schema.names):
-        return None
-    return dataset.to_table(
-        columns=["trace_id", "parent_order_id"], filter=pc.field("parent_order_id").is_valid()
-    )
 
 
 def _row(symbol: str, fact: str, value: float | None, note: str = "", na: bool = False) -> FactRow:
@@ -397,14 +285,14 @@ def equity_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRo
     session, listed = read_manifest(run_dir)
     quotes_ds = ds.dataset(run_dir / "equity_quotes.parquet", format="parquet")
     prints_ds = ds.dataset(run_dir / "equity_prints.parquet", format="parquet")
-    parents = _load_parents(run_dir)
+    parents = load_parents(run_dir)
     unknown = sorted(set(symbols or ()) - set(listed))
     if unknown:
         raise ValueError(f"symbols {unknown} are not in manifest.json symbols {listed}")
     rows: list[FactRow] = []
     for symbol in listed if symbols is None else symbols:
-        quotes = _load_quotes(quotes_ds, symbol, session)
-        prints = _load_prints(prints_ds, symbol, session, with_ids=parents is not None)
+        quotes = load_quotes(quotes_ds, symbol, session)
+        prints = load_prints(prints_ds, symbol, session, with_ids=parents is not None)
         rows.extend(symbol_facts(symbol, quotes, prints, session, parents))
     return rows
 

@@ -49,15 +49,14 @@ import pyarrow.dataset as ds
 
 from tapesim.calibration import option_stats as ost
 from tapesim.calibration import stats as st
-from tapesim.calibration.facts import (
+from tapesim.calibration.facts import FactRow, Status
+from tapesim.calibration.tape import (
     NEW_YORK,
-    FactRow,
     Quotes,
     Session,
-    Status,
-    _load_quotes,
-    _read_sorted,
+    load_quotes,
     read_manifest,
+    read_sorted,
 )
 from tapesim.calibration.targets import OPTION_BANDS, OPTION_TITLES
 from tapesim.events.contracts import parse_contract_id
@@ -166,10 +165,10 @@ def _floats(table: pa.Table, name: str) -> st.FloatArray:
     return col.fill_null(math.nan).to_numpy(zero_copy_only=False).astype(np.float64)
 
 
-def _load_prints(dataset: ds.Dataset, c: Contracts, session: Session) -> OptionPrints:
+def load_prints(dataset: ds.Dataset, c: Contracts, session: Session) -> OptionPrints:
     flt = (pc.field("ts") >= session.start_ts) & (pc.field("ts") < session.end_ts)
     present = [n for n in OPTIONAL_PRINT_COLUMNS if n in dataset.schema.names]
-    t = _read_sorted(dataset, PRINT_COLUMNS + present, flt)
+    t = read_sorted(dataset, PRINT_COLUMNS + present, flt)
     missing = {"conditions": pa.list_(pa.string()), "execution_underlying_mid": pa.float64(),
                "execution_iv": pa.float64()}
     for name, type_ in missing.items():  # optional in the contract: absent means null
@@ -332,12 +331,12 @@ def _underlying_rows(
     cols = ["ts", "seq", _ID, "bid", "ask"]
     if nbbo_ds is not None and len(ids):
         flt = pc.field(_ID).isin(ids) & (pc.field("ts") < session.end_ts)
-        nbbo = _read_sorted(nbbo_ds, cols, flt)
+        nbbo = read_sorted(nbbo_ds, cols, flt)
     else:
         nbbo = pa.schema([("ts", pa.int64()), ("seq", pa.int64()), (_ID, pa.string()),
                           ("bid", pa.float64()), ("ask", pa.float64())]).empty_table()
     spot0 = math.nan
-    q = _load_quotes(eq_ds, sym, session) if eq_ds is not None else None
+    q = load_quotes(eq_ds, sym, session) if eq_ds is not None else None
     if q is not None and q.mid.size:
         first = float(st.value_at(q.mid_ts, q.mid, [session.start_ts])[0])
         spot0 = first if math.isfinite(first) else float(q.mid[0])
@@ -362,7 +361,7 @@ def option_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRo
     """Every options fact of every underlying with options in the run, in manifest order
     (only ``symbols`` when given); no rows when the run has no options.
 
-    Raises ``ValueError`` as :func:`tapesim.calibration.facts.read_manifest` does, or
+    Raises ``ValueError`` as :func:`tapesim.calibration.tape.read_manifest` does, or
     on a contract id that does not parse.
     """
     run_dir = Path(run_dir)
@@ -381,7 +380,7 @@ def option_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRo
     printed[c.codes(pa.array(sorted(printed_ids), pa.string()))] = True
     roots = set(c.root[quoted | printed])
     order = [s for s in listed if s in roots] + sorted(roots - set(listed))
-    p_all = _load_prints(prints_ds, c, session) if prints_ds is not None else OptionPrints.empty()
+    p_all = load_prints(prints_ds, c, session) if prints_ds is not None else OptionPrints.empty()
     p_root = c.root[p_all.code]
     eq_path = run_dir / "equity_quotes.parquet"
     eq_ds = ds.dataset(eq_path, format="parquet") if eq_path.exists() else None
