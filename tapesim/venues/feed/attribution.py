@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tapesim.venues.feed.base import OptionFeed
+from tapesim.venues.feed.base import FeedWrapper, OptionFeed
 from tapesim.venues.tape import Tape
 
 
@@ -61,17 +61,13 @@ class CausedTape:
         return getattr(self.inner, name)
 
 
-class CausedOptionFeed:
+class CausedOptionFeed(FeedWrapper):
     """The OPRA feed adapter with every row attributed to scenario ``cause`` (rows given
     their own causes keep them)."""
 
     def __init__(self, inner: OptionFeed, cause: int) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.cause = cause
-
-    def ms(self, now_ns: int) -> int:
-        """Event time (epoch ms) of a simulation time (ns)."""
-        return self.inner.ms(now_ns)
 
     def nbbos(
         self, times_ns: np.ndarray, contracts: np.ndarray, bids: np.ndarray, asks: np.ndarray,

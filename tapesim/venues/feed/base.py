@@ -15,7 +15,7 @@ a scenario installed one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -87,3 +87,30 @@ class QuoteFault(Protocol):
     def expire(self, t_ns: int) -> None:
         """Drop what has ended by ``t_ns`` (the last step published)."""
         ...
+
+
+class FeedWrapper:
+    """An OPRA feed adapter around another (``inner``: the tape, or another wrapper)
+    that passes every call on unchanged; a fault or attribution model subclasses it and
+    overrides only what it changes. Attributes it lacks are read from ``inner``."""
+
+    def __init__(self, inner: OptionFeed) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def ms(self, now_ns: int) -> int:
+        """Event time (epoch ms) of a simulation time (ns)."""
+        return self.inner.ms(now_ns)
+
+    def nbbos(
+        self, times_ns: np.ndarray, contracts: np.ndarray, bids: np.ndarray, asks: np.ndarray,
+        bid_sizes: np.ndarray, ask_sizes: np.ndarray, causes: np.ndarray | int | None = None,
+    ) -> np.ndarray | None:
+        """NBBO changes, passed on (see :meth:`OptionFeed.nbbos`)."""
+        return self.inner.nbbos(times_ns, contracts, bids, asks, bid_sizes, ask_sizes, causes)
+
+    def trade(self, *args: Any, **kwargs: Any) -> int:
+        """One option print, passed on (see :meth:`OptionFeed.trade`)."""
+        return self.inner.trade(*args, **kwargs)

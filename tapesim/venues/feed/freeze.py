@@ -14,14 +14,14 @@ from typing import Protocol
 
 import numpy as np
 
-from tapesim.venues.feed.base import OptionFeed
+from tapesim.venues.feed.base import FeedWrapper, OptionFeed
 
 
 class _HasFeed(Protocol):
     tape: OptionFeed
 
 
-class FrozenFeed:
+class FrozenFeed(FeedWrapper):
     """The OPRA feed adapter with some contracts frozen.
 
     Args:
@@ -29,7 +29,7 @@ class FrozenFeed:
     """
 
     def __init__(self, inner: OptionFeed) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.frozen: dict[int, int] = {}  # contract -> ns until which it does not publish
 
     @classmethod
@@ -51,10 +51,6 @@ class FrozenFeed:
         ``until_ns`` (ns); a contract frozen again takes the later end."""
         for c in contracts:
             self.frozen[c] = until_ns
-
-    def ms(self, now_ns: int) -> int:
-        """Event time (epoch ms) of a simulation time (ns)."""
-        return self.inner.ms(now_ns)
 
     def nbbos(
         self, times_ns: np.ndarray, contracts: np.ndarray, bids: np.ndarray, asks: np.ndarray,
@@ -79,13 +75,3 @@ class FrozenFeed:
         self.inner.nbbos(times_ns[shown], contracts[shown], bids[shown], asks[shown],
                          bid_sizes[shown], ask_sizes[shown], kept)
         return shown
-
-    def trade(
-        self, now_ns: int, contract: int, price: int, size: int, venue: int, agent: int,
-        contra: int, parent: int, conditions: int, nbbo: tuple[int, int, int, int, int] | None,
-        underlying: tuple[int, int, int] | None, effect: int, not_before: int = 0,
-        refers: int = -1, cause: int = -1,
-    ) -> int:
-        """Prints are not frozen: passed on as they are."""
-        return self.inner.trade(now_ns, contract, price, size, venue, agent, contra, parent,
-                                conditions, nbbo, underlying, effect, not_before, refers, cause)
