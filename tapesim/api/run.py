@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,6 +35,7 @@ from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS
 from tapesim.sim.strict import ConfigError
 from tapesim.verify.run import verify_run
 
+T = TypeVar("T")
 BATCH_ROWS = 1 << 16  # rows per batch of SyntheticRun.batches
 _KIND_BY_STEM = {k.file_stem: k.name for k in KINDS}
 
@@ -162,12 +163,7 @@ class SyntheticRun:
         Raises:
             RunDirectoryError: ``labels.json`` does not fit its schema.
         """
-        try:
-            return labels_of(self.labels_document)
-        except ValidationError as err:
-            where = ".".join(str(p) for p in err.errors()[0]["loc"])
-            raise _damaged(self.path / LABELS, self.path,
-                           f"does not fit its schema at {where}") from None
+        return self._typed(LABELS, labels_of, self.labels_document)
 
     @cached_property
     def expected_outputs(self) -> list[ExpectedOutputManifest]:
@@ -176,11 +172,17 @@ class SyntheticRun:
         Raises:
             RunDirectoryError: ``expected_outputs.json`` does not fit its schema.
         """
+        return self._typed(EXPECTED_OUTPUTS, expected_outputs_of,
+                           self.expected_outputs_document)
+
+    def _typed(self, name: str, parse: Callable[[dict[str, Any]], list[T]],
+               document: dict[str, Any]) -> list[T]:
+        """``parse(document)``, a schema misfit reported as a damaged file ``name``."""
         try:
-            return expected_outputs_of(self.expected_outputs_document)
+            return parse(document)
         except ValidationError as err:
             where = ".".join(str(p) for p in err.errors()[0]["loc"])
-            raise _damaged(self.path / EXPECTED_OUTPUTS, self.path,
+            raise _damaged(self.path / name, self.path,
                            f"does not fit its schema at {where}") from None
 
     def tables(self) -> list[str]:
