@@ -1,32 +1,51 @@
-"""Equity market makers: standing two-sided quotes, one maker per lit venue slot.
+"""Equity market makers: standing two-sided quotes, one or more per lit venue.
 
-Policy. At latent step k maker m shows
+The quoting rule. At latent step k maker m shows, in whole cents (an equity tick is
+one cent), with the float operations in exactly this order:
 
-    bid = floor(fair_k - half_k + o_mk - w_m - skew_m)
-    ask = ceil (fair_k + half_k + o_mk + w_m - skew_m)
+    bid = floor((low_k  + (o_mk + bid_shift_m)) + impact)
+    ask = ceil ((high_k + (o_mk + ask_shift_m)) + impact)
 
-  fair_k  the latent value moved by recent impact, in cents
-  half_k  the common half-width: wider when volatility is high and just after the open
-  o_mk    the maker's own valuation offset, a slowly mean-reverting AR(1) path
-  w_m     the maker's fixed extra half-width (some makers mostly sit behind the inside)
-  skew_m  inventory skew, skew_ticks * position / inventory_unit: a long maker lowers
-          both sides to sell more and buy less
+  low_k, high_k  v_k - h_k and v_k + h_k: v_k the latent value in cents; h_k the
+          common half-width in ticks, half_spread_ticks x the symbol's spread_scale x
+          (1 - spread_vol_share + spread_vol_share x vol_ratio_k) x
+          (1 + open_widening x exp(-minutes since the open / 10)): wider when
+          volatility is high and just after the open
+  o_mk    the maker's valuation offset in ticks: a stationary AR(1) path (sd
+          offset_ticks, reversion time offset_reversion_s), revised once a second
+  bid_shift_m = -w_m - s_m,  ask_shift_m = w_m - s_m, in ticks: w_m the maker's fixed
+          extra half-width (uniform in 0..width_ticks, so some makers mostly sit
+          behind the inside); s_m = inventory_skew_ticks x position / inventory_unit
+          (shares) its inventory skew, linear in inventory as in Avellaneda & Stoikov
+          (2008): a long maker lowers both sides to sell more and buy less. A side not
+          shown has shift -inf (bid) / +inf (ask).
+  impact  v x the transient impact level (log-price units, ``MarketContext.impact``),
+          in cents, as of the last step of the pass that repriced the makers.
 
-Each side shows a Pareto-tailed number of round lots within quote_lots (most quotes
-are small, a few are large). A side that is filled completely is gone at once,
-until the maker reposts it with a new size after refill_ms (exponential). Makers
-reprice on the latent step grid: the impact of a trade and the skew from a fill
-reach their quotes at the next step (a reaction time of about half a step). So
-quotes move with value (no trade needed), after trades (impact, skew) and when a
-side is taken out.
+Sizes. Each side shows a Pareto(quote_lots_alpha) number of round lots within
+quote_lots. A side filled out is gone at once and comes back with a new size after
+an exponential delay (mean refill_ms), at the step after it.
 
-Speed. Everything except positions, impact and displayed sizes is a precomputed
-numpy path, so the makers' quotes are a pure function of (step, state). The
-venues evaluate the best of them over every step between two trader actions in
-one vectorised pass (:meth:`MakerDesk.best_path`, a handful of numpy operations)
-and only consolidated changes become events: no per-requote order-book traffic
-and no SimPy event per requote. Impact is evaluated once per pass, at its last
-step; passes are at most a few seconds long, so its decay is followed closely.
+Reaction time. Makers reprice on the latent step grid (step_ms, 25 ms by default):
+positions (skew) and impact are read at the start of each vectorised pass over the
+steps between two trader actions and held through it, so a trade reaches the quotes
+at the next pass (a reaction time of about half a step).
+
+Against book orders (post-only; no locked or crossed market, Reg NMS Rule 610(d)):
+
+* pick-off: where the best maker bid >= the best book ask (or the best maker ask <=
+  the best book bid), the keenest maker on that side (highest o + bid_shift, lowest
+  o + ask_shift; ties to the lower index) takes every book order its quote crosses,
+  limit its quote, routed by the venues like any marketable order;
+* slides: a maker bid still at or above the book ask shows at book ask - 1; a maker
+  ask shows at least one tick above both the best book bid and the best maker bid.
+
+One source of truth. :func:`quote_cents` evaluates the rule for all makers over a
+range of steps; every view (the best path of a pass, every maker at one step, the
+best at one step) takes its prices from it, and :func:`slide` is the one slide rule.
+Only positions, impact and displayed sizes are state; the rest are precomputed numpy
+paths, so the venues evaluate the makers vectorised over every step between two
+trader actions, with no order-book traffic and no SimPy event per requote.
 """
 
 from __future__ import annotations
@@ -34,20 +53,23 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
-from operator import add
+from typing import TypeVar
 
 import numpy as np
 
 from tapesim.agents.context import MarketContext
 from tapesim.agents.latent import ar1_filter
 from tapesim.sim.rng import Draws
-from tapesim.venues.book import BUY, NO_ASK, NO_BID
+from tapesim.venues.book import BUY, NO_ASK, NO_BID, SELL
 
 OPEN_WIDENING_MINUTES = 10.0
 
+Cents = TypeVar("Cents", float, np.ndarray)
+
 
 def half_spread_path(ctx: MarketContext, lo: int, hi: int) -> np.ndarray:
-    """Quoted half-width in ticks for latent steps lo..hi-1: volatility and time of day."""
+    """Quoted half-width in ticks for latent steps lo..hi-1 (float64, shape (hi - lo,)):
+    the configured half-width scaled by volatility and widened after the open."""
     cfg = ctx.config.market_makers
     step_minutes = ctx.latent.step_ns / 60e9
     minutes = np.arange(lo, hi) * step_minutes
@@ -56,9 +78,11 @@ def half_spread_path(ctx: MarketContext, lo: int, hi: int) -> np.ndarray:
     return cfg.half_spread_ticks * ctx.symbol.spread_scale * vol * widen
 
 
-def offset_path(gen: np.random.Generator, n: int, per: int, sd: float, tau_s: float):
-    """A stationary AR(1) valuation offset (ticks) for n steps, revised once a second
-    (every ``per`` steps), as float32."""
+def offset_path(gen: np.random.Generator, n: int, per: int, sd: float,
+                tau_s: float) -> np.ndarray:
+    """A stationary AR(1) valuation offset in ticks for n steps, revised every ``per``
+    steps (once a second), with sd ``sd`` ticks and reversion time ``tau_s`` seconds;
+    float32, shape (n,)."""
     coarse = -(-n // per)
     a = math.exp(-1.0 / tau_s)
     shocks = gen.standard_normal(coarse) * (sd * math.sqrt(1.0 - a * a))
@@ -67,8 +91,54 @@ def offset_path(gen: np.random.Generator, n: int, per: int, sd: float, tau_s: fl
     return np.repeat(path.astype(np.float32), per)[:n]
 
 
+def quote_cents(base: np.ndarray, signed_offsets: np.ndarray, signed_shifts: np.ndarray,
+                impact: float) -> np.ndarray:
+    """The quoting rule: every maker's bid and ask over a range of steps, in whole cents.
+
+    Asks are carried negated, so that one maximum over makers gives both best sides
+    (ceil(x) == -floor(-x) exactly, and IEEE rounding is symmetric in sign).
+
+    Args:
+        base: (2, steps) float64 cents: row 0 low_k, row 1 -high_k.
+        signed_offsets: (makers, 2, steps) float32 ticks: o_mk and -o_mk.
+        signed_shifts: (makers, 2, 1) float64 ticks: bid_shift_m and -ask_shift_m,
+            -inf for a side not shown.
+        impact: impact in cents (float).
+
+    Returns:
+        (makers, 2, steps) float64 whole cents: [:, 0] the bids, [:, 1] minus the
+        asks; -inf for a side not shown. A new array.
+    """
+    q = signed_offsets + signed_shifts
+    q += base
+    if impact:
+        q[:, 0] += impact
+        q[:, 1] -= impact
+    return np.floor(q, out=q)
+
+
+def slide(bids: Cents, asks: Cents, best_bid: Cents, book_bid: int,
+          book_ask: int) -> tuple[Cents, Cents]:
+    """The post-only slide rule for maker quotes (whole cents; numpy arrays or floats).
+
+    A bid shows at most ``book_ask - 1``; an ask shows at least one tick above both
+    ``book_bid`` and the best maker bid after its own slide. ``best_bid`` is that best
+    bid before sliding (``bids`` itself when they are already per-step bests).
+    Infinite quotes (a side not shown) stay infinite. Returns (bids, asks).
+    """
+    cap = book_ask - 1
+    floor = np.maximum(np.minimum(best_bid, cap), book_bid) + 1
+    return np.minimum(bids, cap), np.maximum(asks, floor)
+
+
 class MakerDesk:
-    """Every market maker of one stock, quoting on the latent step grid of the window."""
+    """Every market maker of one stock, quoting on the latent step grid of the window.
+
+    Implements the venues' ``StandingQuotes`` protocol: the venues read the makers'
+    prices through :meth:`best_path`, :meth:`quotes_at` and :meth:`best_at`, ask
+    :meth:`pick_off` whether a maker takes a book order, and report fills to
+    :meth:`on_fill`. ``bid_qty`` / ``ask_qty`` are the displayed sizes in shares.
+    """
 
     def __init__(self, ctx: MarketContext, draws_for: Callable[..., Draws]) -> None:
         cfg = self.cfg = ctx.config.market_makers
@@ -85,8 +155,7 @@ class MakerDesk:
         self.times[0] = max(int(self.times[0]), session.start_ns)
         self.cents = latent.value[self.k_lo:k_hi] * 100.0
         half = half_spread_path(ctx, self.k_lo, k_hi)
-        # Row 0: centre minus half-width (bids); row 1: minus (centre plus half-width) (asks).
-        self.base = np.vstack([self.cents - half, -(self.cents + half)])
+        self.base = np.vstack([self.cents - half, -(self.cents + half)])  # low, -high
         self.last = n - 1
 
         self.names: list[str] = []
@@ -107,8 +176,6 @@ class MakerDesk:
                 self.width.append(d.uniform() * cfg.width_ticks)
                 offsets.append(offset_path(draws_for("agent", name, "offset").generator, n,
                                            per_second, cfg.offset_ticks, cfg.offset_reversion_s))
-        # Per maker its offset (bid row) and the negated offset (ask row): one add and
-        # one max over makers give both sides' best quotes, asks as negatives.
         self.signed_offsets = np.empty((len(offsets), 2, n), dtype=np.float32)
         for i, o in enumerate(offsets):
             self.signed_offsets[i, 0] = o
@@ -118,15 +185,13 @@ class MakerDesk:
         self.ask_qty = [self._size(i) for i in range(m)]
         self._due: list[tuple[int, int, int]] = []  # (step, maker, side) refills
         self._skew_per_share = cfg.inventory_skew_ticks / cfg.inventory_unit
-        self._column = np.zeros((m, 2, 1))
-        self._signed_impact = np.zeros((2, 1))
         self._skew = [0.0] * m  # inventory skew in ticks, as of the last repricing
         self._ic = 0.0  # impact in cents, as of the last repricing
-        self._bid_shift: list[float] = []
-        self._ask_shift: list[float] = []
+        self._shifts = np.zeros((m, 2, 1))  # bid shift, minus ask shift (ticks)
         self._moved = False  # a position changed since the last repricing
         self._stale = True  # shown sides or skews changed since the shifts were built
-        self._column_stale = True
+        self._window_lo = 0  # the last evaluation of quote_cents and its first step
+        self._window: np.ndarray | None = None
 
     # --- time ---------------------------------------------------------------
     def step_at(self, now_ns: int) -> int:
@@ -144,39 +209,25 @@ class MakerDesk:
         lots = low * (1.0 - self.draws[i].uniform()) ** (-1.0 / self.cfg.quote_lots_alpha)
         return 100 * int(min(lots, high))
 
-    # Makers react on the step grid: a vectorised pass reprices them (positions and
-    # impact are read at its start); inside a step only the displayed sizes change,
-    # so a side filled out vanishes at once but the repricing waits for the next step.
-
     def _reprice(self, j: int) -> None:
+        """Read positions (if any moved) and impact as at step j: the start of a pass."""
         if self._moved:
             shares, k = self.ctx.ledger.shares, self._skew_per_share
             self._skew = [k * shares[a] for a in self.agents]
             self._moved = False
             self._stale = True
         self._ic = self._impact_cents(j)
+        self._window = None
 
     def _show(self) -> None:
-        """Shifts in ticks of the sides shown (-inf / +inf for a side not shown)."""
+        """Rebuild the shifts of the sides shown (-inf for a side not shown)."""
         width, skew, inf = self.width, self._skew, math.inf
-        self._bid_shift = [(-w - s) if q > 0 else -inf
-                           for w, s, q in zip(width, skew, self.bid_qty, strict=True)]
-        self._ask_shift = [(w - s) if q > 0 else inf
-                           for w, s, q in zip(width, skew, self.ask_qty, strict=True)]
+        self._shifts[:, 0, 0] = [(-w - s) if q > 0 else -inf
+                                 for w, s, q in zip(width, skew, self.bid_qty, strict=True)]
+        self._shifts[:, 1, 0] = [-(w - s) if q > 0 else -inf
+                                 for w, s, q in zip(width, skew, self.ask_qty, strict=True)]
         self._stale = False
-        self._column_stale = True
-
-    def _columns(self) -> np.ndarray:
-        """The shifts as a (makers, 2, 1) column of (bid shift, minus ask shift)."""
-        if self._column_stale:
-            self._column[:, 0, 0] = self._bid_shift
-            self._column[:, 1, 0] = [-x for x in self._ask_shift]
-            self._column_stale = False
-        return self._column
-
-    def touch(self) -> None:
-        """A maker's position changed (it took liquidity): reprice at the next step."""
-        self._moved = True
+        self._window = None
 
     def _impact_cents(self, j: int) -> float:
         impact = self.ctx.impact
@@ -185,59 +236,84 @@ class MakerDesk:
         decay = math.exp((impact.last_ns - self.times.item(j)) / impact.decay_ns)
         return self.cents.item(j) * impact.level * decay
 
-    # Every quote below is floor((low + (offset + shift)) + impact) for a bid and
-    # ceil((high + (offset + shift)) + impact) for an ask, in this order of float
-    # operations, so the vectorised and the scalar paths give identical prices.
+    # --- prices: every view comes from quote_cents ----------------------------
+    def quotes(self, a: int, b: int) -> np.ndarray:
+        """Every maker's quotes at steps a..b-1 in the current state: :func:`quote_cents`,
+        shape (makers, 2, b - a) ([:, 0] bids, [:, 1] minus asks, whole cents)."""
+        if self._stale:
+            self._show()
+        q = quote_cents(self.base[:, a:b], self.signed_offsets[:, :, a:b], self._shifts, self._ic)
+        self._window_lo, self._window = a, q
+        return q
 
-    def best_path(self, a: int, b: int) -> np.ndarray:
-        """Best raw maker quotes at steps a..b-1, the state held fixed.
+    def _column(self, j: int) -> np.ndarray:
+        """Every maker's quotes at step j, (makers, 2): from the last evaluation if the
+        state has not changed since and it covers j, else from :meth:`quotes` (j, j + 1)."""
+        if self._stale:
+            self._show()
+        k = j - self._window_lo
+        window = self._window
+        if window is None or not 0 <= k < window.shape[2]:
+            window, k = self.quotes(j, j + 1), 0
+        return window[:, :, k]
 
-        A float array of shape (2, b - a): row 0 the best bid, row 1 minus the best
-        ask, in whole cents; -inf where no maker shows that side.
+    def best_path(self, a: int, b: int, book_bid: int, book_ask: int
+                  ) -> tuple[list[float], list[float]]:
+        """Reprice, then the best maker bid and ask after :func:`slide` at steps a, a + 1, ...
+        up to b - 1, or up to (without) the first step where a maker picks off a book order.
+
+        ``book_bid`` / ``book_ask``: the best book order prices (cents; NO_BID / NO_ASK),
+        fixed through the pass. Returns two equally long lists of whole cents as floats,
+        -inf / inf where no maker shows that side; shorter than b - a when a pick-off is
+        due at step a + len (the venues then call :meth:`pick_off` there).
         """
         self._reprice(b - 1)  # impact as at the pass's last step, where the venues stop
-        if self._stale:
-            self._show()
-        best = (self.signed_offsets[:, :, a:b] + self._columns()).max(axis=0)
-        best += self.base[:, a:b]
-        ic = self._ic
-        if ic:
-            signed = self._signed_impact
-            signed[0, 0] = ic
-            signed[1, 0] = -ic
-            best += signed
-        return np.floor(best, out=best)
+        best = self.quotes(a, b).max(axis=0)
+        bids, asks = best[0], -best[1]
+        crossed = (bids >= book_ask) | (asks <= book_bid)
+        if crossed.any():
+            n = int(crossed.argmax())
+            bids, asks = bids[:n], asks[:n]
+        bids, asks = slide(bids, asks, bids, book_bid, book_ask)
+        return bids.tolist(), asks.tolist()
 
-    def quotes_at(self, j: int) -> tuple[list[int], list[int]]:
-        """Every maker's raw (bid, ask) at step j; NO_BID / NO_ASK for a side not shown."""
-        if self._stale:
-            self._show()
-        ic = self._ic
-        low, high = self.base.item(0, j), -self.base.item(1, j)
-        off = self.signed_offsets[:, 0, j].tolist()
-        floor, ceil, inf = math.floor, math.ceil, math.inf
-        bids = [floor((low + (o + s)) + ic) if s != -inf else NO_BID
-                for o, s in zip(off, self._bid_shift, strict=True)]
-        asks = [ceil((high + (o + s)) + ic) if s != inf else NO_ASK
-                for o, s in zip(off, self._ask_shift, strict=True)]
-        return bids, asks
+    def quotes_at(self, j: int, book_bid: int, book_ask: int) -> tuple[list[int], list[int]]:
+        """Every maker's (bid, ask) at step j after :func:`slide`, in cents, against the
+        best book bid / ask; NO_BID / NO_ASK for a side not shown."""
+        q = self._column(j)
+        bids, asks = slide(q[:, 0], -q[:, 1], q[:, 0].max(), book_bid, book_ask)
+        inf = math.inf
+        return ([int(x) if x != -inf else NO_BID for x in bids.tolist()],
+                [int(x) if x != inf else NO_ASK for x in asks.tolist()])
 
-    def best_at(self, j: int) -> tuple[int, int]:
-        """The best raw (bid, ask) at step j: max / min of :meth:`quotes_at`, computed
-        directly (the rounding is monotone, so the best before rounding is the best after)."""
-        if self._stale:
-            self._show()
-        ic = self._ic
-        off = self.signed_offsets[:, 0, j].tolist()
-        keen_bid = max(map(add, off, self._bid_shift))
-        keen_ask = min(map(add, off, self._ask_shift))
-        bid = math.floor((self.base.item(0, j) + keen_bid) + ic) if keen_bid > -math.inf else NO_BID
-        ask = math.ceil((-self.base.item(1, j) + keen_ask) + ic) if keen_ask < math.inf else NO_ASK
-        return bid, ask
+    def best_at(self, j: int, book_bid: int, book_ask: int) -> tuple[int, int]:
+        """The best maker (bid, ask) at step j after :func:`slide`, in cents."""
+        bids, asks = self.quotes_at(j, book_bid, book_ask)
+        return max(bids), min(asks)
+
+    def pick_off(self, j: int, book_bid: int, book_ask: int) -> tuple[int, int, int] | None:
+        """Whether a maker picks off book orders at step j: (maker, side, limit in cents)
+        when the best maker bid >= ``book_ask`` (side BUY) or the best maker ask <=
+        ``book_bid`` (side SELL), else None. The maker is the keenest on that side; it
+        takes every book order through its quote, so its position moves (reread at the
+        next pass)."""
+        q = self._column(j)
+        bid, neg_ask = q.max(axis=0).tolist()
+        if bid >= book_ask:
+            side, row, limit = BUY, 0, bid
+        elif -neg_ask <= book_bid:
+            side, row, limit = SELL, 1, -neg_ask
+        else:
+            return None
+        # Keenest: highest o + bid_shift (row 0), or highest -(o + ask_shift) (row 1).
+        keen = self.signed_offsets[:, row, j] + self._shifts[:, row, 0]
+        self._moved = True
+        return int(keen.argmax()), side, int(limit)
 
     # --- fills and refills --------------------------------------------------
     def on_fill(self, i: int, side: int, qty: int, now_ns: int) -> None:
-        """Maker ``i``'s ``side`` quote was hit for ``qty``; a side filled out refills later."""
+        """Maker ``i``'s ``side`` quote was hit for ``qty`` shares at ``now_ns``; a side
+        filled out refills after an exponential delay (mean refill_ms)."""
         qtys = self.bid_qty if side == BUY else self.ask_qty
         qtys[i] -= qty
         self._moved = True
@@ -263,14 +339,3 @@ class MakerDesk:
             else:
                 self.ask_qty[i] = self._size(i)
 
-    def leader(self, j: int, side: int) -> int:
-        """The maker keenest to trade on ``side`` at step j: highest own bid valuation
-        (lowest ask valuation) among those showing that side."""
-        if self._stale:
-            self._show()
-        off = self.signed_offsets[:, 0, j].tolist()
-        if side == BUY:
-            keen = list(map(add, off, self._bid_shift))
-            return keen.index(max(keen))
-        keen = list(map(add, off, self._ask_shift))
-        return keen.index(min(keen))
