@@ -92,7 +92,7 @@ def offset_path(gen: np.random.Generator, n: int, per: int, sd: float,
 
 
 def quote_cents(base: np.ndarray, signed_offsets: np.ndarray, signed_shifts: np.ndarray,
-                impact: float) -> np.ndarray:
+                signed_impact: np.ndarray | None) -> np.ndarray:
     """The quoting rule: every maker's bid and ask over a range of steps, in whole cents.
 
     Asks are carried negated, so that one maximum over makers gives both best sides
@@ -103,7 +103,7 @@ def quote_cents(base: np.ndarray, signed_offsets: np.ndarray, signed_shifts: np.
         signed_offsets: (makers, 2, steps) float32 ticks: o_mk and -o_mk.
         signed_shifts: (makers, 2, 1) float64 ticks: bid_shift_m and -ask_shift_m,
             -inf for a side not shown.
-        impact: impact in cents (float).
+        signed_impact: (2, 1) float64 cents: impact and -impact; None for no impact.
 
     Returns:
         (makers, 2, steps) float64 whole cents: [:, 0] the bids, [:, 1] minus the
@@ -111,24 +111,27 @@ def quote_cents(base: np.ndarray, signed_offsets: np.ndarray, signed_shifts: np.
     """
     q = signed_offsets + signed_shifts
     q += base
-    if impact:
-        q[:, 0] += impact
-        q[:, 1] -= impact
+    if signed_impact is not None:
+        q += signed_impact
     return np.floor(q, out=q)
 
 
-def slide(bids: Cents, asks: Cents, best_bid: Cents, book_bid: int,
-          book_ask: int) -> tuple[Cents, Cents]:
-    """The post-only slide rule for maker quotes (whole cents; numpy arrays or floats).
+def slide(bids: Cents, asks: Cents, book_bid: int, book_ask: int,
+          best_bid: Cents | None = None) -> tuple[Cents, Cents]:
+    """The post-only slide rule for maker quotes, in whole cents.
 
     A bid shows at most ``book_ask - 1``; an ask shows at least one tick above both
-    ``book_bid`` and the best maker bid after its own slide. ``best_bid`` is that best
-    bid before sliding (``bids`` itself when they are already per-step bests).
-    Infinite quotes (a side not shown) stay infinite. Returns (bids, asks).
+    ``book_bid`` and the best maker bid after its own slide. ``bids`` / ``asks`` are
+    numpy arrays (elementwise) or floats; ``best_bid`` is the best maker bid before
+    sliding when ``bids`` are not themselves the best (one maker's quote, say), None
+    when they are (a pass's best quotes, step by step). A side not shown (-inf / inf)
+    stays so. Returns (bids, asks).
     """
+    lo, hi = (np.minimum, np.maximum) if isinstance(bids, np.ndarray) else (min, max)
     cap = book_ask - 1
-    floor = np.maximum(np.minimum(best_bid, cap), book_bid) + 1
-    return np.minimum(bids, cap), np.maximum(asks, floor)
+    bids = lo(bids, cap)
+    floor = hi(bids if best_bid is None else lo(best_bid, cap), book_bid) + 1
+    return bids, hi(asks, floor)
 
 
 class MakerDesk:
@@ -186,12 +189,15 @@ class MakerDesk:
         self._due: list[tuple[int, int, int]] = []  # (step, maker, side) refills
         self._skew_per_share = cfg.inventory_skew_ticks / cfg.inventory_unit
         self._skew = [0.0] * m  # inventory skew in ticks, as of the last repricing
-        self._ic = 0.0  # impact in cents, as of the last repricing
         self._shifts = np.zeros((m, 2, 1))  # bid shift, minus ask shift (ticks)
+        self._impact = np.zeros((2, 1))  # impact, minus impact (cents)
+        self._signed_impact: np.ndarray | None = None  # _impact, None while impact is 0
         self._moved = False  # a position changed since the last repricing
         self._stale = True  # shown sides or skews changed since the shifts were built
         self._window_lo = 0  # the last evaluation of quote_cents and its first step
         self._window: np.ndarray | None = None
+        self._col_j = -1  # the step of _col: [bids, minus asks] of every maker, as lists
+        self._col: list[list[float]] = []
 
     # --- time ---------------------------------------------------------------
     def step_at(self, now_ns: int) -> int:
@@ -216,8 +222,14 @@ class MakerDesk:
             self._skew = [k * shares[a] for a in self.agents]
             self._moved = False
             self._stale = True
-        self._ic = self._impact_cents(j)
+        ic = self._impact_cents(j)
+        self._signed_impact = None
+        if ic:
+            self._impact[0, 0] = ic
+            self._impact[1, 0] = -ic
+            self._signed_impact = self._impact
         self._window = None
+        self._col_j = -1
 
     def _show(self) -> None:
         """Rebuild the shifts of the sides shown (-inf for a side not shown)."""
@@ -228,6 +240,7 @@ class MakerDesk:
                                  for w, s, q in zip(width, skew, self.ask_qty, strict=True)]
         self._stale = False
         self._window = None
+        self._col_j = -1
 
     def _impact_cents(self, j: int) -> float:
         impact = self.ctx.impact
@@ -242,20 +255,26 @@ class MakerDesk:
         shape (makers, 2, b - a) ([:, 0] bids, [:, 1] minus asks, whole cents)."""
         if self._stale:
             self._show()
-        q = quote_cents(self.base[:, a:b], self.signed_offsets[:, :, a:b], self._shifts, self._ic)
+        q = quote_cents(self.base[:, a:b], self.signed_offsets[:, :, a:b], self._shifts,
+                        self._signed_impact)
         self._window_lo, self._window = a, q
+        self._col_j = -1
         return q
 
-    def _column(self, j: int) -> np.ndarray:
-        """Every maker's quotes at step j, (makers, 2): from the last evaluation if the
-        state has not changed since and it covers j, else from :meth:`quotes` (j, j + 1)."""
+    def _column(self, j: int) -> list[list[float]]:
+        """Every maker's quotes at step j as [bids, minus asks] lists: from the last
+        evaluation if the state has not changed since and it covers j, else from
+        :meth:`quotes` (j, j + 1)."""
         if self._stale:
             self._show()
-        k = j - self._window_lo
-        window = self._window
-        if window is None or not 0 <= k < window.shape[2]:
-            window, k = self.quotes(j, j + 1), 0
-        return window[:, :, k]
+        if self._col_j != j:
+            k = j - self._window_lo
+            window = self._window
+            if window is None or not 0 <= k < window.shape[2]:
+                window, k = self.quotes(j, j + 1), 0
+            self._col = window[:, :, k].T.tolist()
+            self._col_j = j
+        return self._col
 
     def best_path(self, a: int, b: int, book_bid: int, book_ask: int
                   ) -> tuple[list[float], list[float]]:
@@ -268,28 +287,34 @@ class MakerDesk:
         due at step a + len (the venues then call :meth:`pick_off` there).
         """
         self._reprice(b - 1)  # impact as at the pass's last step, where the venues stop
-        best = self.quotes(a, b).max(axis=0)
-        bids, asks = best[0], -best[1]
-        crossed = (bids >= book_ask) | (asks <= book_bid)
-        if crossed.any():
-            n = int(crossed.argmax())
-            bids, asks = bids[:n], asks[:n]
-        bids, asks = slide(bids, asks, bids, book_bid, book_ask)
-        return bids.tolist(), asks.tolist()
+        best = self.quotes(a, b).max(axis=0)  # best bid, minus best ask
+        top_bid, top_neg_ask = best.max(axis=1).tolist()
+        if top_bid >= book_ask or -top_neg_ask <= book_bid:
+            best = best[:, :int(((best[0] >= book_ask) | (best[1] >= -book_bid)).argmax())]
+        np.negative(best[1], out=best[1])
+        if -top_neg_ask <= max(top_bid, book_bid):  # else no step has anything to slide
+            best[0], best[1] = slide(best[0], best[1], book_bid, book_ask)
+        bids, asks = best.tolist()
+        return bids, asks
 
     def quotes_at(self, j: int, book_bid: int, book_ask: int) -> tuple[list[int], list[int]]:
         """Every maker's (bid, ask) at step j after :func:`slide`, in cents, against the
         best book bid / ask; NO_BID / NO_ASK for a side not shown."""
-        q = self._column(j)
-        bids, asks = slide(q[:, 0], -q[:, 1], q[:, 0].max(), book_bid, book_ask)
-        inf = math.inf
-        return ([int(x) if x != -inf else NO_BID for x in bids.tolist()],
-                [int(x) if x != inf else NO_ASK for x in asks.tolist()])
+        bids, neg_asks = self._column(j)
+        best, inf = max(bids), math.inf
+        shown = [slide(x, -y, book_bid, book_ask, best)
+                 for x, y in zip(bids, neg_asks, strict=True)]
+        return ([int(x) if x != -inf else NO_BID for x, _ in shown],
+                [int(y) if y != inf else NO_ASK for _, y in shown])
 
     def best_at(self, j: int, book_bid: int, book_ask: int) -> tuple[int, int]:
-        """The best maker (bid, ask) at step j after :func:`slide`, in cents."""
-        bids, asks = self.quotes_at(j, book_bid, book_ask)
-        return max(bids), min(asks)
+        """The best maker (bid, ask) at step j after :func:`slide`, in cents; NO_BID /
+        NO_ASK when no maker shows that side. The best of :meth:`quotes_at` (rounding and
+        slides are monotone, so the best before them gives the best after)."""
+        bids, neg_asks = self._column(j)
+        bid, ask = slide(max(bids), -max(neg_asks), book_bid, book_ask)
+        return (int(bid) if bid != -math.inf else NO_BID,
+                int(ask) if ask != math.inf else NO_ASK)
 
     def pick_off(self, j: int, book_bid: int, book_ask: int) -> tuple[int, int, int] | None:
         """Whether a maker picks off book orders at step j: (maker, side, limit in cents)
@@ -297,8 +322,8 @@ class MakerDesk:
         ``book_bid`` (side SELL), else None. The maker is the keenest on that side; it
         takes every book order through its quote, so its position moves (reread at the
         next pass)."""
-        q = self._column(j)
-        bid, neg_ask = q.max(axis=0).tolist()
+        bids, neg_asks = self._column(j)
+        bid, neg_ask = max(bids), max(neg_asks)
         if bid >= book_ask:
             side, row, limit = BUY, 0, bid
         elif -neg_ask <= book_bid:
