@@ -40,10 +40,11 @@ Against book orders (post-only; no locked or crossed market, Reg NMS Rule 610(d)
 * slides: a maker bid still at or above the book ask shows at book ask - 1; a maker
   ask shows at least one tick above both the best book bid and the best maker bid.
 
-One source of truth. :func:`quote_cents` evaluates the rule for all makers over a
-range of steps; every view (the best path of a pass, every maker at one step, the
-best at one step) takes its prices from it, and :func:`slide` is the one slide rule.
-Only positions, impact and displayed sizes are state; the rest are precomputed numpy
+One source of truth. :func:`keenness` and :func:`quote_cents` state the rule, for
+all makers over a range of steps (:meth:`MakerDesk.quotes`); every view (the best
+path of a pass, every maker at one step, the best at one step, the keenest maker)
+takes its prices from them, and :func:`slide_bounds` is the one slide rule. Only
+positions, impact and displayed sizes are state; the rest are precomputed numpy
 paths, so the venues evaluate the makers vectorised over every step between two
 trader actions, with no order-book traffic and no SimPy event per requote.
 """
@@ -91,47 +92,60 @@ def offset_path(gen: np.random.Generator, n: int, per: int, sd: float,
     return np.repeat(path.astype(np.float32), per)[:n]
 
 
-def quote_cents(base: np.ndarray, signed_offsets: np.ndarray, signed_shifts: np.ndarray,
-                signed_impact: np.ndarray | None) -> np.ndarray:
-    """The quoting rule: every maker's bid and ask over a range of steps, in whole cents.
-
-    Asks are carried negated, so that one maximum over makers gives both best sides
-    (ceil(x) == -floor(-x) exactly, and IEEE rounding is symmetric in sign).
+def keenness(signed_offsets: np.ndarray, signed_shifts: np.ndarray) -> np.ndarray:
+    """Each maker's keenness to trade, per side: o + bid_shift and -(o + ask_shift).
 
     Args:
-        base: (2, steps) float64 cents: row 0 low_k, row 1 -high_k.
         signed_offsets: (makers, 2, steps) float32 ticks: o_mk and -o_mk.
         signed_shifts: (makers, 2, 1) float64 ticks: bid_shift_m and -ask_shift_m,
             -inf for a side not shown.
+
+    Returns:
+        (makers, 2, steps) float64 ticks, -inf for a side not shown: the higher, the
+        higher the maker's bid (row 0) or the lower its ask (row 1).
+    """
+    return signed_offsets + signed_shifts
+
+
+def quote_cents(base: np.ndarray, keen: np.ndarray, signed_impact: np.ndarray | None
+                ) -> np.ndarray:
+    """The quoting rule, elementwise: floor((base + keen) + impact), in whole cents.
+
+    Row 0 is floor((low + (o + bid_shift)) + impact), the bid; row 1 is
+    floor((-high + -(o + ask_shift)) + -impact) = -ceil((high + (o + ask_shift)) +
+    impact), minus the ask (ceil(x) == -floor(-x) exactly, and IEEE rounding is
+    symmetric in sign). Rounding is monotone, so the best quotes are the quotes of the
+    keenest maker: ``quote_cents(base, keen.max(axis=0), ...)`` equals
+    ``quote_cents(base, keen, ...).max(axis=0)``.
+
+    Args:
+        base: (2, steps) float64 cents: low_k and -high_k.
+        keen: (makers, 2, steps) or (2, steps) float64 ticks, from :func:`keenness`.
         signed_impact: (2, 1) float64 cents: impact and -impact; None for no impact.
 
     Returns:
-        (makers, 2, steps) float64 whole cents: [:, 0] the bids, [:, 1] minus the
-        asks; -inf for a side not shown. A new array.
+        A new float64 array shaped like ``keen``: bids and minus asks in whole cents,
+        -inf for a side not shown.
     """
-    q = signed_offsets + signed_shifts
-    q += base
+    q = base + keen
     if signed_impact is not None:
         q += signed_impact
     return np.floor(q, out=q)
 
 
-def slide(bids: Cents, asks: Cents, book_bid: int, book_ask: int,
-          best_bid: Cents | None = None) -> tuple[Cents, Cents]:
-    """The post-only slide rule for maker quotes, in whole cents.
+def slide_bounds(best_bid: Cents, book_bid: int, book_ask: int) -> tuple[int, Cents]:
+    """The post-only slide rule for maker quotes, in whole cents: (cap, floor).
 
-    A bid shows at most ``book_ask - 1``; an ask shows at least one tick above both
-    ``book_bid`` and the best maker bid after its own slide. ``bids`` / ``asks`` are
-    numpy arrays (elementwise) or floats; ``best_bid`` is the best maker bid before
-    sliding when ``bids`` are not themselves the best (one maker's quote, say), None
-    when they are (a pass's best quotes, step by step). A side not shown (-inf / inf)
-    stays so. Returns (bids, asks).
+    A maker bid shows at most ``cap`` = ``book_ask - 1`` (one tick under the best book
+    ask); a maker ask shows at least ``floor`` = max(min(``best_bid``, cap),
+    ``book_bid``) + 1 (one tick over the best book bid and the best maker bid after its
+    own slide). ``best_bid``: the best maker bid, a float or an array of them (one per
+    step, -inf where no maker shows a bid); ``floor`` has its shape. The book prices
+    are NO_BID / NO_ASK when the books are empty.
     """
-    lo, hi = (np.minimum, np.maximum) if isinstance(bids, np.ndarray) else (min, max)
+    lo, hi = (np.minimum, np.maximum) if isinstance(best_bid, np.ndarray) else (min, max)
     cap = book_ask - 1
-    bids = lo(bids, cap)
-    floor = hi(bids if best_bid is None else lo(best_bid, cap), book_bid) + 1
-    return bids, hi(asks, floor)
+    return cap, hi(lo(best_bid, cap), book_bid) + 1
 
 
 class MakerDesk:
@@ -194,10 +208,12 @@ class MakerDesk:
         self._signed_impact: np.ndarray | None = None  # _impact, None while impact is 0
         self._moved = False  # a position changed since the last repricing
         self._stale = True  # shown sides or skews changed since the shifts were built
-        self._window_lo = 0  # the last evaluation of quote_cents and its first step
+        self._window_lo = 0  # the first step of the last quotes() and its results
         self._window: np.ndarray | None = None
-        self._col_j = -1  # the step of _col: [bids, minus asks] of every maker, as lists
-        self._col: list[list[float]] = []
+        self._window_keen = self._window
+        self._col_j = -1  # the step of _col / _keen (-1: none)
+        self._col: list[list[float]] = []  # every maker's [bids, minus asks] at _col_j
+        self._keen = np.zeros((m, 2))  # every maker's keenness at _col_j
 
     # --- time ---------------------------------------------------------------
     def step_at(self, now_ns: int) -> int:
@@ -249,37 +265,40 @@ class MakerDesk:
         decay = math.exp((impact.last_ns - self.times.item(j)) / impact.decay_ns)
         return self.cents.item(j) * impact.level * decay
 
-    # --- prices: every view comes from quote_cents ----------------------------
+    # --- prices: every view comes from keenness and quote_cents --------------
     def quotes(self, a: int, b: int) -> np.ndarray:
-        """Every maker's quotes at steps a..b-1 in the current state: :func:`quote_cents`,
-        shape (makers, 2, b - a) ([:, 0] bids, [:, 1] minus asks, whole cents)."""
+        """Every maker's quotes at steps a..b-1 in the current state, (makers, 2, b - a)
+        float64 whole cents: [:, 0] the bids, [:, 1] minus the asks; -inf for a side not
+        shown. Kept (with the keenness) for the views at one step until the state moves."""
         if self._stale:
             self._show()
-        q = quote_cents(self.base[:, a:b], self.signed_offsets[:, :, a:b], self._shifts,
-                        self._signed_impact)
-        self._window_lo, self._window = a, q
+        keen = keenness(self.signed_offsets[:, :, a:b], self._shifts)
+        q = quote_cents(self.base[:, a:b], keen, self._signed_impact)
+        self._window_lo, self._window, self._window_keen = a, q, keen
         self._col_j = -1
         return q
 
     def _column(self, j: int) -> list[list[float]]:
-        """Every maker's quotes at step j as [bids, minus asks] lists: from the last
-        evaluation if the state has not changed since and it covers j, else from
-        :meth:`quotes` (j, j + 1)."""
+        """Every maker's quotes at step j as [bids, minus asks] lists (their keenness in
+        ``_keen``): from the last :meth:`quotes` if it covers j and the state has not
+        moved since, else from :meth:`quotes` over (j, j + 1)."""
         if self._stale:
             self._show()
         if self._col_j != j:
             k = j - self._window_lo
-            window = self._window
-            if window is None or not 0 <= k < window.shape[2]:
-                window, k = self.quotes(j, j + 1), 0
-            self._col = window[:, :, k].T.tolist()
+            if self._window is None or not 0 <= k < self._window.shape[2]:
+                self.quotes(j, j + 1)
+                k = 0
+            self._col = self._window[:, :, k].T.tolist()
+            self._keen = self._window_keen[:, :, k]
             self._col_j = j
         return self._col
 
     def best_path(self, a: int, b: int, book_bid: int, book_ask: int
                   ) -> tuple[list[float], list[float]]:
-        """Reprice, then the best maker bid and ask after :func:`slide` at steps a, a + 1, ...
-        up to b - 1, or up to (without) the first step where a maker picks off a book order.
+        """Reprice, then the best maker bid and ask after :func:`slide_bounds` at steps a,
+        a + 1, ... up to b - 1, or up to (without) the first step where a maker picks
+        off a book order.
 
         ``book_bid`` / ``book_ask``: the best book order prices (cents; NO_BID / NO_ASK),
         fixed through the pass. Returns two equally long lists of whole cents as floats,
@@ -287,34 +306,41 @@ class MakerDesk:
         due at step a + len (the venues then call :meth:`pick_off` there).
         """
         self._reprice(b - 1)  # impact as at the pass's last step, where the venues stop
-        best = self.quotes(a, b).max(axis=0)  # best bid, minus best ask
-        top_bid, top_neg_ask = best.max(axis=1).tolist()
-        if top_bid >= book_ask or -top_neg_ask <= book_bid:
-            best = best[:, :int(((best[0] >= book_ask) | (best[1] >= -book_bid)).argmax())]
-        np.negative(best[1], out=best[1])
-        if -top_neg_ask <= max(top_bid, book_bid):  # else no step has anything to slide
-            best[0], best[1] = slide(best[0], best[1], book_bid, book_ask)
-        bids, asks = best.tolist()
+        best = self.quotes(a, b).max(axis=0)
+        bids, neg_asks = best.tolist()
+        asks = [-y for y in neg_asks]
+        if not bids:
+            return bids, asks
+        top_bid, low_ask = max(bids), min(asks)
+        if top_bid >= book_ask or low_ask <= book_bid:
+            n = next(k for k, (x, y) in enumerate(zip(bids, asks, strict=True))
+                     if x >= book_ask or y <= book_bid)
+            del bids[n:], asks[n:]
+        if low_ask <= top_bid:
+            # Only an ask at or below the best bid can slide: asks are above the book
+            # bid and bids below the book ask (the pass stops before a pick-off).
+            asks = [y if y > x else max(y, slide_bounds(x, book_bid, book_ask)[1])
+                    for x, y in zip(bids, asks, strict=True)]
         return bids, asks
 
     def quotes_at(self, j: int, book_bid: int, book_ask: int) -> tuple[list[int], list[int]]:
-        """Every maker's (bid, ask) at step j after :func:`slide`, in cents, against the
-        best book bid / ask; NO_BID / NO_ASK for a side not shown."""
+        """Every maker's (bid, ask) at step j after :func:`slide_bounds`, in cents, against
+        the best book bid / ask; NO_BID / NO_ASK for a side not shown."""
         bids, neg_asks = self._column(j)
-        best, inf = max(bids), math.inf
-        shown = [slide(x, -y, book_bid, book_ask, best)
-                 for x, y in zip(bids, neg_asks, strict=True)]
-        return ([int(x) if x != -inf else NO_BID for x, _ in shown],
-                [int(y) if y != inf else NO_ASK for _, y in shown])
+        cap, floor = slide_bounds(max(bids), book_bid, book_ask)
+        floor, inf = int(floor), math.inf
+        return ([(int(x) if x < cap else cap) if x != -inf else NO_BID for x in bids],
+                [(int(-y) if -y > floor else floor) if y != -inf else NO_ASK
+                 for y in neg_asks])
 
     def best_at(self, j: int, book_bid: int, book_ask: int) -> tuple[int, int]:
-        """The best maker (bid, ask) at step j after :func:`slide`, in cents; NO_BID /
-        NO_ASK when no maker shows that side. The best of :meth:`quotes_at` (rounding and
-        slides are monotone, so the best before them gives the best after)."""
+        """The best maker (bid, ask) at step j after :func:`slide_bounds`, in cents; NO_BID
+        / NO_ASK when no maker shows that side: the best of :meth:`quotes_at`."""
         bids, neg_asks = self._column(j)
-        bid, ask = slide(max(bids), -max(neg_asks), book_bid, book_ask)
-        return (int(bid) if bid != -math.inf else NO_BID,
-                int(ask) if ask != math.inf else NO_ASK)
+        bid, ask = max(bids), -max(neg_asks)
+        cap, floor = slide_bounds(bid, book_bid, book_ask)
+        return (min(int(bid), cap) if bid != -math.inf else NO_BID,
+                max(int(ask), int(floor)) if ask != math.inf else NO_ASK)
 
     def pick_off(self, j: int, book_bid: int, book_ask: int) -> tuple[int, int, int] | None:
         """Whether a maker picks off book orders at step j: (maker, side, limit in cents)
@@ -330,10 +356,8 @@ class MakerDesk:
             side, row, limit = SELL, 1, -neg_ask
         else:
             return None
-        # Keenest: highest o + bid_shift (row 0), or highest -(o + ask_shift) (row 1).
-        keen = self.signed_offsets[:, row, j] + self._shifts[:, row, 0]
         self._moved = True
-        return int(keen.argmax()), side, int(limit)
+        return int(self._keen[:, row].argmax()), side, int(limit)
 
     # --- fills and refills --------------------------------------------------
     def on_fill(self, i: int, side: int, qty: int, now_ns: int) -> None:
