@@ -36,9 +36,11 @@ Against book orders (post-only; no locked or crossed market, Reg NMS Rule 610(d)
 * pick-off: where the best maker bid >= the best book ask (or the best maker ask <=
   the best book bid), the keenest maker on that side (highest o + bid_shift, lowest
   o + ask_shift; ties to the lower index) takes every book order its quote crosses,
-  limit its quote, routed by the venues like any marketable order;
+  limit its quote, routed by the venues like any marketable order (the venues allow
+  four per re-consolidation);
 * slides: a maker bid still at or above the book ask shows at book ask - 1; a maker
-  ask shows at least one tick above both the best book bid and the best maker bid.
+  ask shows at least one tick above both the best book bid and the best maker bid
+  (after its slide), so no maker quote locks or crosses another or a book order.
 
 One source of truth. :func:`keenness` and :func:`quote_cents` state the rule, for
 all makers over a range of steps (:meth:`MakerDesk.quotes`); every view (the best
@@ -114,9 +116,8 @@ def quote_cents(base: np.ndarray, keen: np.ndarray, signed_impact: np.ndarray | 
     Row 0 is floor((low + (o + bid_shift)) + impact), the bid; row 1 is
     floor((-high + -(o + ask_shift)) + -impact) = -ceil((high + (o + ask_shift)) +
     impact), minus the ask (ceil(x) == -floor(-x) exactly, and IEEE rounding is
-    symmetric in sign). Rounding is monotone, so the best quotes are the quotes of the
-    keenest maker: ``quote_cents(base, keen.max(axis=0), ...)`` equals
-    ``quote_cents(base, keen, ...).max(axis=0)``.
+    symmetric in sign). Rounding is monotone, so the best quote of a side is the
+    maker with the highest keenness's quote.
 
     Args:
         base: (2, steps) float64 cents: low_k and -high_k.
@@ -175,7 +176,6 @@ class MakerDesk:
         self.base = np.vstack([self.cents - half, -(self.cents + half)])  # low, -high
         self.last = n - 1
 
-        self.names: list[str] = []
         self.agents: list[int] = []
         self.venue_of: list[int] = []
         self.width: list[float] = []
@@ -186,7 +186,6 @@ class MakerDesk:
             for j in range(cfg.per_venue):
                 name = f"mm-{code}-{j}"
                 d = draws_for("agent", name)
-                self.names.append(name)
                 self.agents.append(ctx.ledger.register(name))
                 self.venue_of.append(venue)
                 self.draws.append(d)
@@ -301,8 +300,8 @@ class MakerDesk:
         off a book order.
 
         ``book_bid`` / ``book_ask``: the best book order prices (cents; NO_BID / NO_ASK),
-        fixed through the pass. Returns two equally long lists of whole cents as floats,
-        -inf / inf where no maker shows that side; shorter than b - a when a pick-off is
+        fixed through the pass. Returns two equally long lists of whole cents (floats,
+        -inf / inf where no maker shows that side); shorter than b - a when a pick-off is
         due at step a + len (the venues then call :meth:`pick_off` there).
         """
         self._reprice(b - 1)  # impact as at the pass's last step, where the venues stop
