@@ -56,7 +56,6 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
-from typing import TypeVar
 
 import numpy as np
 
@@ -66,9 +65,6 @@ from tapesim.sim.rng import Draws
 from tapesim.venues.book import BUY, NO_ASK, NO_BID, SELL
 
 OPEN_WIDENING_MINUTES = 10.0
-
-Cents = TypeVar("Cents", float, np.ndarray)
-
 
 def half_spread_path(ctx: MarketContext, lo: int, hi: int) -> np.ndarray:
     """Quoted half-width in ticks for latent steps lo..hi-1 (float64, shape (hi - lo,)):
@@ -134,19 +130,17 @@ def quote_cents(base: np.ndarray, keen: np.ndarray, signed_impact: np.ndarray | 
     return np.floor(q, out=q)
 
 
-def slide_bounds(best_bid: Cents, book_bid: int, book_ask: int) -> tuple[int, Cents]:
+def slide_bounds(best_bid: float, book_bid: int, book_ask: int) -> tuple[int, float]:
     """The post-only slide rule for maker quotes, in whole cents: (cap, floor).
 
     A maker bid shows at most ``cap`` = ``book_ask - 1`` (one tick under the best book
     ask); a maker ask shows at least ``floor`` = max(min(``best_bid``, cap),
     ``book_bid``) + 1 (one tick over the best book bid and the best maker bid after its
-    own slide). ``best_bid``: the best maker bid, a float or an array of them (one per
-    step, -inf where no maker shows a bid); ``floor`` has its shape. The book prices
-    are NO_BID / NO_ASK when the books are empty.
+    own slide). ``best_bid`` is -inf when no maker shows a bid; the book prices are
+    NO_BID / NO_ASK when the books are empty.
     """
-    lo, hi = (np.minimum, np.maximum) if isinstance(best_bid, np.ndarray) else (min, max)
     cap = book_ask - 1
-    return cap, hi(lo(best_bid, cap), book_bid) + 1
+    return cap, max(min(best_bid, cap), book_bid) + 1
 
 
 class MakerDesk:

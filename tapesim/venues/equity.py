@@ -220,6 +220,9 @@ class EquityVenues:
     def _take(
         self, agent: int, side: int, qty: int, limit: int, parent: int, skip: int = -1
     ) -> int:
+        """Sweep ``qty`` shares on ``side`` up to ``limit`` cents, best price first, without
+        publishing; maker ``skip`` (a picking-off maker) does not trade with itself.
+        Returns the shares filled."""
         mk = self.makers
         # The makers' quotes stand still during a sweep.
         bids, asks = mk.quotes_at(self.j, max(self.book_bids), min(self.book_asks))
