@@ -42,7 +42,7 @@ def test_invariants_hold_at_every_consolidation(
         original(self)
         checks["publishes"] += 1
         mk = self.makers
-        bids, asks = self._slide(*mk.quotes_at(self.j))
+        bids, asks = mk.quotes_at(self.j, max(self.book_bids), min(self.book_asks))
         venue_bid = list(self.book_bids)
         venue_ask = list(self.book_asks)
         for i, venue in enumerate(mk.venue_of):

@@ -10,15 +10,17 @@ Each lit venue shows two kinds of liquidity:
 
 Consolidation. :meth:`EquityVenues.sync` brings the market up to a time: for the
 latent steps since the last sync it takes the makers' best quotes from one
-vectorised pass, applies the rules below, adds the books' best and writes an
-``EquityQuote`` row (stamped with the step's time) only where the NBBO changed.
-After any trader action :meth:`EquityVenues.publish` re-consolidates at the
-current step. Everything executed is stamped with :attr:`EquityVenues.now`.
+vectorised pass, adds the books' best and writes an ``EquityQuote`` row (stamped
+with the step's time) only where the NBBO changed. After any trader action
+:meth:`EquityVenues.publish` re-consolidates at the current step. Everything
+executed is stamped with :attr:`EquityVenues.now`.
 
-Rules that keep the market sane:
-* post-only: a book order slides one tick off the NBBO it would lock or cross; a
-  maker quote that would lock another maker's quote slides (the ask moves up);
-* a maker whose quote would cross a resting book order picks it off (a routed take);
+The makers decide how their quotes meet book orders (see
+``tapesim.agents.market_maker``): where a quote would cross a book order a maker
+picks it off, which the venues route and execute like any marketable order, and
+otherwise quotes slide off the book and off each other. The venues' own rules:
+
+* post-only: a book order slides one tick off the NBBO it would lock or cross;
 * routing: a marketable order always takes the best displayed price across venues,
   choosing the venue with most size there (ties to the lower venue index), so no
   execution trades through a better displayed price. On a venue, book orders at a
@@ -39,12 +41,18 @@ from tapesim.venues.book import BUY, NO_ASK, NO_BID, Order, OrderBook
 from tapesim.venues.ledger import Ledger
 from tapesim.venues.tape import Tape
 
-MAX_PICK_OFFS = 4  # per re-consolidation; a rare remainder is left to the slide rule
+MAX_PICK_OFFS = 4  # per re-consolidation; a rare remainder is left to the makers' slides
 MAX_PASS_STEPS = 200  # latent steps per vectorised pass (impact is read once per pass)
 
 
 class StandingQuotes(Protocol):
-    """The market makers as the venues see them (see ``tapesim.agents.market_maker``)."""
+    """The market makers as the venues see them (see ``tapesim.agents.market_maker``).
+
+    Prices are whole cents; ``book_bid`` / ``book_ask`` are the best book order prices
+    across venues (NO_BID / NO_ASK when none). Makers are numbered 0..m-1: ``agents``
+    their ledger ids, ``venue_of`` their venue indices, ``bid_qty`` / ``ask_qty`` their
+    displayed sizes in shares, ``times`` the time (ns) of each latent step.
+    """
 
     agents: list[int]
     venue_of: list[int]
@@ -52,15 +60,39 @@ class StandingQuotes(Protocol):
     ask_qty: list[int]
     times: np.ndarray
 
-    def step_at(self, now_ns: int) -> int: ...
-    def best_path(self, a: int, b: int) -> np.ndarray: ...
-    def quotes_at(self, j: int) -> tuple[list[int], list[int]]: ...
-    def best_at(self, j: int) -> tuple[int, int]: ...
-    def leader(self, j: int, side: int) -> int: ...
-    def next_due(self) -> int: ...
-    def apply_due(self, j: int) -> None: ...
-    def on_fill(self, i: int, side: int, qty: int, now_ns: int) -> None: ...
-    def touch(self) -> None: ...
+    def step_at(self, now_ns: int) -> int:
+        """The latent step in effect at ``now_ns``."""
+        ...
+
+    def best_path(self, a: int, b: int, book_bid: int, book_ask: int
+                  ) -> tuple[list[float], list[float]]:
+        """Best maker bid / ask shown at steps a.. up to b - 1, stopping short of the
+        first step where a maker picks off a book order; -inf / inf where none."""
+        ...
+
+    def quotes_at(self, j: int, book_bid: int, book_ask: int) -> tuple[list[int], list[int]]:
+        """Every maker's shown (bid, ask) at step j; NO_BID / NO_ASK for a side not shown."""
+        ...
+
+    def best_at(self, j: int, book_bid: int, book_ask: int) -> tuple[int, int]:
+        """The best shown maker (bid, ask) at step j."""
+        ...
+
+    def pick_off(self, j: int, book_bid: int, book_ask: int) -> tuple[int, int, int] | None:
+        """(maker, side, limit) if a maker takes the book orders its quote crosses at step j."""
+        ...
+
+    def next_due(self) -> int:
+        """The next step at which a filled-out side comes back."""
+        ...
+
+    def apply_due(self, j: int) -> None:
+        """Repost the sides due by step j."""
+        ...
+
+    def on_fill(self, i: int, side: int, qty: int, now_ns: int) -> None:
+        """Maker i's ``side`` quote traded ``qty`` shares at ``now_ns``."""
+        ...
 
 
 class EquityVenues:
@@ -116,29 +148,19 @@ class EquityVenues:
     def _segment(self, a: int, b: int) -> int:
         """Steps a..b with the state held fixed; stops early at a pick-off.
 
-        The makers' best quotes come from one vectorised pass; this loop applies the
-        slide rules, adds the book's best and writes the NBBO where it changed.
-        Returns the last step done.
+        The makers' best quotes come from one vectorised pass; this loop adds the
+        books' best and writes the NBBO where it changed. Returns the last step done.
         """
         mk = self.makers
-        bids, neg_asks = mk.best_path(a, b + 1).tolist()
-        times = mk.times[a:b + 1].tolist()
         bb, ba = max(self.book_bids), min(self.book_asks)
+        bids, asks = mk.best_path(a, b + 1, bb, ba)
+        n = len(bids)
+        times = mk.times[a:a + n].tolist()
         q_times: list[int] = []
         q_bids: list[int] = []
         q_asks: list[int] = []
         nbb, nbo = self.nbb, self.nbo
-        for k, (t, x, y) in enumerate(zip(times, bids, neg_asks, strict=True)):
-            y = -y  # (x, y): the best maker bid and ask; -inf / inf when nobody shows one
-            if x >= ba or y <= bb:  # a maker quote would cross a book order: pick it off
-                self.tape.quotes(q_times, q_bids, q_asks)
-                self.nbb, self.nbo = int(nbb), int(nbo)
-                self.j = a + k
-                self.now = t
-                self.publish()
-                return self.j
-            if y <= x:  # a maker ask slides off the best maker bid
-                y = x + 1
+        for t, x, y in zip(times, bids, asks, strict=True):
             bid = x if x > bb else bb
             ask = y if y < ba else ba
             if bid != nbb or ask != nbo:
@@ -149,31 +171,24 @@ class EquityVenues:
                     q_asks.append(int(ask))
         self.tape.quotes(q_times, q_bids, q_asks)
         self.nbb, self.nbo = int(nbb), int(nbo)
-        return b
-
-    def _slide(self, bids: list[int], asks: list[int]) -> tuple[list[int], list[int]]:
-        """Makers' quotes after the slide rules (off book orders, asks off the best bid)."""
-        ba = min(self.book_asks)
-        bids = [b if b < ba else ba - 1 for b in bids]
-        floor = max(max(self.book_bids), max(bids)) + 1
-        return bids, [a if a > floor else floor for a in asks]
+        if a + n > b:
+            return b
+        self.j = a + n  # a maker picks off a book order at this step
+        self.now = mk.times.item(self.j)
+        self.publish()
+        return self.j
 
     def publish(self) -> None:
         """Re-consolidate at the current step after a change; emit a quote if the NBBO moved."""
         mk = self.makers
-        bid, ask = mk.best_at(self.j)
         bb, ba = max(self.book_bids), min(self.book_asks)
         for _ in range(MAX_PICK_OFFS):
-            if bid >= ba:
-                self._pick_off(BUY, bid)
-            elif ask <= bb:
-                self._pick_off(-BUY, ask)
-            else:
+            pick = mk.pick_off(self.j, bb, ba)
+            if pick is None:
                 break
-            bid, ask = mk.best_at(self.j)
+            self._pick_off(*pick)
             bb, ba = max(self.book_bids), min(self.book_asks)
-        bid = bid if bid < ba else ba - 1  # the slide rules, as in _segment
-        ask = max(ask, bid + 1, bb + 1)
+        bid, ask = mk.best_at(self.j, bb, ba)
         nbb = bid if bid > bb else bb
         nbo = ask if ask < ba else ba
         if nbb != self.nbb or nbo != self.nbo:
@@ -182,13 +197,12 @@ class EquityVenues:
             if nbb != NO_BID and nbo != NO_ASK:
                 self.tape.quote(self.now, nbb, nbo)
 
-    def _pick_off(self, side: int, limit: int) -> None:
-        """The keenest maker takes the book orders its quote would cross."""
-        i = self.makers.leader(self.j, side)
+    def _pick_off(self, i: int, side: int, limit: int) -> None:
+        """Maker i takes every book order through ``limit`` (cents), routed, skipping its
+        own quote."""
         qty = sum(size for book in self.books for p, size in book.levels(-side)
                   if (p <= limit if side == BUY else p >= limit))
         self._take(self.makers.agents[i], side, qty, limit, -1, skip=i)
-        self.makers.touch()  # the picking maker's position changed
 
     def mid(self) -> float:
         return (self.nbb + self.nbo) / 2.0
@@ -206,8 +220,12 @@ class EquityVenues:
     def _take(
         self, agent: int, side: int, qty: int, limit: int, parent: int, skip: int = -1
     ) -> int:
+        """Sweep ``qty`` shares on ``side`` up to ``limit`` cents, best price first, without
+        publishing; maker ``skip`` (a picking-off maker) does not trade with itself.
+        Returns the shares filled."""
         mk = self.makers
-        bids, asks = self._slide(*mk.quotes_at(self.j))  # quotes stand still during a sweep
+        # The makers' quotes stand still during a sweep.
+        bids, asks = mk.quotes_at(self.j, max(self.book_bids), min(self.book_asks))
         if side == BUY:
             prices, sizes, book_best, better = asks, mk.ask_qty, self.book_asks, min
         else:
