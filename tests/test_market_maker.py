@@ -16,7 +16,7 @@ import pytest
 
 from tapesim.agents.market_maker import MakerDesk
 from tapesim.config.run import with_overrides
-from tapesim.market.shard import simulate_equity_shard
+from tapesim.runs import simulate_shard
 from tapesim.venues.book import BUY, NO_ASK, NO_BID
 from tapesim.venues.equity import EquityVenues
 from tests.conftest import tiny_config
@@ -73,6 +73,6 @@ def test_views_follow_the_one_rule(
 
     monkeypatch.setattr(EquityVenues, "publish", checked_publish)
     config = with_overrides(tiny_config(minutes=2), STRESS)
-    simulate_equity_shard(config, symbol, tmp_path / "spool.arrow")
+    simulate_shard(config, symbol, tmp_path / "spool.arrow")
     assert checks["publishes"] > 200
     assert checks["slid"] > 0 and checks["pick_offs"] > 0
