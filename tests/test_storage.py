@@ -25,6 +25,7 @@ import tapesim
 from tapesim.cli.main import app
 from tapesim.events.models import KINDS_BY_NAME, OPTION_PRINT
 from tapesim.io.digest import StreamDigest, pack_details, pack_records
+from tapesim.storage.connect import open_source
 from tapesim.storage.embedded import EmbeddedEngine
 from tapesim.storage.engine import EngineError, ServerAddress, parse_url
 from tapesim.storage.load import load_run
@@ -239,3 +240,17 @@ def test_parse_url() -> None:
     for bad in ("ftp://db", "clickhouse://", "clickhouse://db:port", "db:8123"):
         with pytest.raises(EngineError):
             parse_url(bad)
+
+
+def test_open_source(run: tapesim.SyntheticRun, ch_dir: Path) -> None:
+    source = open_source(None, _db(run), ch_dir)
+    try:
+        assert source.plan.events == run.manifest.counts["total"]
+        first = next(source.batches())
+        assert first.first_seq == 1 and first.kind == "equity_quote"
+    finally:
+        source.engine.close()
+    with pytest.raises(EngineError, match="tapesim_<run_id>"):
+        open_source("clickhouse://127.0.0.1:1")
+    with pytest.raises(EngineError, match="holds no loaded run"):
+        open_source(None, "tapesim_nothing_here", ch_dir)

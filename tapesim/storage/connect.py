@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tapesim.storage.embedded import EmbeddedEngine
-from tapesim.storage.engine import Engine, parse_url
+from tapesim.storage.engine import Engine, EngineError, parse_url
 from tapesim.storage.server import ServerEngine
+from tapesim.storage.source import ClickHouseSource
 
-__all__ = ["EMBEDDED_DIR", "default_path", "open_engine"]
+__all__ = ["EMBEDDED_DIR", "default_path", "open_engine", "open_source"]
 
 #: The embedded engine's directory beside a run directory (shared by its siblings).
 EMBEDDED_DIR = "clickhouse"
@@ -36,3 +37,27 @@ def open_engine(url: str | None, path: Path) -> Engine:
     if url:
         return ServerEngine(parse_url(url))
     return EmbeddedEngine(path)
+
+
+def open_source(url: str | None, database: str | None = None,
+                path: Path | None = None) -> ClickHouseSource:
+    """A loaded run as a replay source: ``tapesim replay clickhouse://host:8123/tapesim_<run_id>``
+    (the database from the URL's path), or the embedded engine in ``path`` with
+    ``database``. Close it with ``source.engine.close()``.
+
+    Raises:
+        EngineError: no database named, a bad URL, or a database without a loaded run.
+        EngineUnreachable: nothing answers at the URL.
+    """
+    if url:
+        database = database or parse_url(url).database
+    if not database:
+        raise EngineError("name the run's database: clickhouse://host:port/tapesim_<run_id>")
+    if not url and path is None:
+        raise EngineError("the embedded engine needs its data directory (--clickhouse-path)")
+    engine = open_engine(url, path or Path())
+    try:
+        return ClickHouseSource(engine, database)
+    except BaseException:
+        engine.close()
+        raise

@@ -1,13 +1,20 @@
 """The embedded engine: ClickHouse inside this process (chdb), data in a local directory.
 
-Inserts stream one Arrow IPC stream into a single ``INSERT ... FORMAT ArrowStream``
-(chdb's ``send_insert``), a record batch at a time, so a run is never held whole.
+Inserts write an Arrow IPC stream into ``INSERT ... FORMAT ArrowStream`` (chdb's
+``send_insert``) a record batch at a time. chdb keeps what an insert was sent until it
+finishes, so an insert is closed after about ``INSERT_ROWS`` rows and the next one
+opened: memory stays bounded by one such chunk whatever the run's size, and each chunk
+is large enough that the per-insert cost (a new MergeTree part) stays small.
+
+chdb runs one data directory per process at a time: open another only after closing
+the first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from chdb import ChdbError
@@ -15,7 +22,9 @@ from chdb.session import Session
 
 from tapesim.storage.engine import EngineError
 
-__all__ = ["EmbeddedEngine"]
+__all__ = ["INSERT_ROWS", "EmbeddedEngine"]
+
+INSERT_ROWS = 1 << 20  # rows per INSERT statement (a chunk chdb holds until it ends)
 
 
 class _Forward:
@@ -35,6 +44,12 @@ class _Forward:
 
     def close(self) -> None:
         self.closed = True
+
+
+def _finish(inserter: Any, writer: pa.ipc.RecordBatchStreamWriter) -> None:
+    """End an insert's Arrow stream and the ``INSERT`` (chdb writes the rows now)."""
+    writer.close()
+    inserter.finish()
 
 
 class EmbeddedEngine:
@@ -94,14 +109,22 @@ class EmbeddedEngine:
         """
         rows = 0
         columns = ", ".join(f"`{f.name}`" for f in schema)
+        statement = f"INSERT INTO `{database}`.`{table}` ({columns})"
+        open_insert: tuple[Any, pa.ipc.RecordBatchStreamWriter] | None = None
         try:
-            inserter = self._session.send_insert(
-                f"INSERT INTO `{database}`.`{table}` ({columns})", "ArrowStream")
-            with pa.ipc.new_stream(pa.PythonFile(_Forward(inserter), mode="w"), schema) as w:
-                for batch in batches:
-                    w.write_batch(batch)
-                    rows += batch.num_rows
-            inserter.finish()
+            for batch in batches:
+                if open_insert is None:
+                    inserter = self._session.send_insert(statement, "ArrowStream")
+                    sink = pa.PythonFile(_Forward(inserter), mode="w")
+                    open_insert, held = (inserter, pa.ipc.new_stream(sink, schema)), 0
+                open_insert[1].write_batch(batch)
+                rows += batch.num_rows
+                held += batch.num_rows
+                if held >= INSERT_ROWS:
+                    _finish(*open_insert)
+                    open_insert = None
+            if open_insert is not None:
+                _finish(*open_insert)
         except (ChdbError, RuntimeError) as err:
             raise EngineError(f"ClickHouse ({self.path}) rejected rows for "
                               f"{database}.{table}: {err}") from None
