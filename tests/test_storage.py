@@ -254,3 +254,25 @@ def test_open_source(run: tapesim.SyntheticRun, ch_dir: Path) -> None:
         open_source("clickhouse://127.0.0.1:1")
     with pytest.raises(EngineError, match="holds no loaded run"):
         open_source(None, "tapesim_nothing_here", ch_dir)
+
+
+def test_a_file_damaged_inside_exits_2_and_leaves_nothing(run: tapesim.SyntheticRun,
+                                                          tmp_path: Path) -> None:
+    damaged = tmp_path / "run"
+    shutil.copytree(run.path, damaged)
+    path = damaged / "option_nbbo.parquet"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3: len(data) // 3 + 4096] = bytes(4096)  # same size, bad pages
+    path.write_bytes(bytes(data))
+    where = tmp_path / "ch"
+    result = runner.invoke(app, ["load", str(damaged), "--clickhouse",
+                                 "--clickhouse-path", str(where)])
+    assert result.exit_code == 2, result.output
+    assert "tapesim verify" in result.output and "option_nbbo" in result.output
+    engine = EmbeddedEngine(where)
+    try:
+        for table in ("equity_quotes", "option_nbbo", "runs"):
+            got = engine.query_arrow(f"SELECT count() AS n FROM {_db(run)}.{table}")
+            assert got.column("n")[0].as_py() == 0, table
+    finally:
+        engine.close()
