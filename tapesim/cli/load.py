@@ -38,7 +38,7 @@ def load_progress(run_dir: Path, enabled: bool) -> Iterator[Callable[[str, int],
 def load(
     path: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run directory.")],
     url: Annotated[str | None, typer.Argument(
-        metavar="[URL]", help="A ClickHouse server (clickhouse://host:8123, "
+        metavar="URL", help="A ClickHouse server (clickhouse://host:8123, "
                               "http://host:8123); without it, the embedded engine (chdb).",
         show_default=False)] = None,
     clickhouse: Annotated[bool, typer.Option(
@@ -53,10 +53,17 @@ def load(
 ) -> None:
     """Load a run's events, provenance and labels into the database tapesim_<run_id>.
 
-    ``tapesim load RUN_DIR --clickhouse [URL]``: the URL, when given, is a second
-    argument (typer has no option with an optional value).
+    Embedded: tapesim load runs/m1 --clickhouse
+
+    A server: tapesim load runs/m1 --clickhouse clickhouse://host:8123
+
+    Loading a run twice adds nothing.
     """
-    from tapesim.storage.connect import default_path, open_engine
+    try:
+        from tapesim.storage.connect import default_path, open_engine
+    except ImportError as e:  # the optional dependencies are not installed
+        raise InputError(f"tapesim load needs ClickHouse support ({e.name} is missing): "
+                         "pip install 'tapesim[clickhouse]'") from None
     from tapesim.storage.engine import EngineError
     from tapesim.storage.load import drop_run, load_run, manifest_run_id
 
