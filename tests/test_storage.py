@@ -12,6 +12,7 @@ directory and closes it before the next (the CLI closes its own).
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from tapesim.io.digest import StreamDigest, pack_details, pack_records
 from tapesim.storage.connect import open_source
 from tapesim.storage.embedded import EmbeddedEngine
 from tapesim.storage.engine import EngineError, ServerAddress, parse_url
-from tapesim.storage.load import load_run
+from tapesim.storage.load import LoadConflict, load_run
 from tapesim.storage.schema import database_name
 from tapesim.storage.source import ClickHouseSource
 from tapesim.testing.cache import RunCache
@@ -274,5 +275,26 @@ def test_a_file_damaged_inside_exits_2_and_leaves_nothing(run: tapesim.Synthetic
         for table in ("equity_quotes", "option_nbbo", "runs"):
             got = engine.query_arrow(f"SELECT count() AS n FROM {_db(run)}.{table}")
             assert got.column("n")[0].as_py() == 0, table
+    finally:
+        engine.close()
+
+
+def test_interrupted_load_is_redone_and_another_manifest_refused(
+        run: tapesim.SyntheticRun, tmp_path: Path) -> None:
+    engine = EmbeddedEngine(tmp_path / "ch")
+    db = _db(run)
+    try:
+        load_run(engine, run.path)
+        engine.command(f"TRUNCATE TABLE {db}.runs")  # as if the load had stopped
+        again = load_run(engine, run.path)
+        assert not again.already_loaded
+        got = engine.query_arrow(f"SELECT count() AS n FROM {db}.option_nbbo")
+        assert got.column("n")[0].as_py() == run.manifest.counts["option_nbbo"]
+        other = tmp_path / "run"
+        shutil.copytree(run.path, other)
+        manifest = json.loads((other / "manifest.json").read_text("utf-8"))
+        (other / "manifest.json").write_text(json.dumps(manifest, indent=1), "utf-8")
+        with pytest.raises(LoadConflict, match="--drop"):
+            load_run(engine, other)
     finally:
         engine.close()
