@@ -279,10 +279,19 @@ def load_run(engine: Engine, run_dir: Path, progress: Progress | None = None,
                 "table_rows": _json_text(summary.rows),
                 "manifest": _json_text(document)}], schema=RUNS_TABLE.arrow_schema)])
     except BaseException:
-        for spec in specs:
-            engine.command(f"TRUNCATE TABLE IF EXISTS `{database}`.`{spec.name}`")
+        _empty(engine, database, specs)
         raise
     return summary
+
+
+def _empty(engine: Engine, database: str, specs: list[TableSpec]) -> None:
+    """Empty the tables of a failed load, as far as the engine still answers (the
+    failure being raised is the one to report)."""
+    try:
+        for spec in specs:
+            engine.command(f"TRUNCATE TABLE IF EXISTS `{database}`.`{spec.name}`")
+    except EngineError:
+        pass
 
 
 def drop_run(engine: Engine, run_id: str) -> str:
