@@ -53,11 +53,11 @@ def _finish(inserter: Any, writer: pa.ipc.RecordBatchStreamWriter) -> None:
 
 
 class EmbeddedEngine:
-    """A chdb session on a local data directory.
+    """ClickHouse in this process (a chdb ``Session``) on a local data directory.
 
     Args:
         path: the directory ClickHouse keeps its databases in; created when missing.
-            One process should hold one session on a directory at a time.
+            A process holds one data directory open at a time.
 
     Raises:
         EngineError: chdb cannot open the directory.
@@ -131,5 +131,5 @@ class EmbeddedEngine:
         return rows
 
     def close(self) -> None:
-        """Close the session (its data stays in the directory)."""
+        """Close chdb's connection (the data stays in the directory)."""
         self._session.close()

@@ -66,7 +66,7 @@ class Engine(Protocol):
         ...
 
     def close(self) -> None:
-        """Release the engine (flush and close the embedded session or the client)."""
+        """Release the engine (close chdb's connection or the HTTP client)."""
         ...
 
 
