@@ -108,7 +108,7 @@ def test_counts_equal_the_manifest(run: tapesim.SyntheticRun, engine: EmbeddedEn
     assert provenance.column("n")[0].as_py() == run.manifest.counts["total"]
     labels = engine.query_arrow(f"SELECT label_id, anchor_trace_ids FROM {db}.labels")
     assert labels.num_rows == len(run.labels) == 1
-    assert labels.column("label_id")[0].as_py() == run.labels[0]["label_id"]
+    assert labels.column("label_id")[0].as_py() == run.labels[0].label_id
     assert engine.query_arrow(f"SELECT * FROM {db}.expected_outputs").num_rows == 1
 
 
