@@ -84,6 +84,9 @@ def _spool_batches(path: Path, shard: int) -> Iterator[pa.Table]:
 
 @dataclass(frozen=True)
 class RunSummary:
+    """What :func:`execute_run` hands back: the run directory ``out`` and its manifest
+    as written (JSON values, ``artifacts`` included; ``docs/DATA.md`` names every key)."""
+
     out: Path
     manifest: dict[str, Any]
 

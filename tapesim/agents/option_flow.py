@@ -61,9 +61,16 @@ class OptionDesk:
         self.next_parent = 1
 
     def activity(self, now_ns: int) -> float:
+        """Option flow's arrival-rate multiplier at ``now_ns`` (ns since the open): the
+        symbol's ``option_activity`` times the shard's multiplier
+        (:meth:`MarketContext.activity`: the symbol's ``activity`` times its activity
+        path, mean 1)."""
         return self.ctx.symbol.option_activity * self.ctx.activity(now_ns)
 
     def spot(self) -> float:
+        """The underlying's price in dollars as option flow sees it: the stock's NBBO mid
+        (cents / 100) while the NBBO is two-sided, else the latent value at the open
+        (grid step 0)."""
         venues = self.ctx.venues
         return venues.mid() / 100.0 if venues.two_sided() else float(self.ctx.latent.value[0])
 
@@ -110,6 +117,9 @@ class OptionDesk:
         return max(round(mid / tick) * tick, tick)
 
     def parent(self) -> int:
+        """A fresh parent order id for this underlying's options: 1, 2, ... in order of
+        request, one counter shared by the flow and injected scenarios. A package's legs
+        and a sweep's children share one; a single order passes none (-1)."""
         self.next_parent += 1
         return self.next_parent - 1
 
@@ -162,9 +172,18 @@ class OptionPopulation:
         self.draws = draws_for("agent", self.AGENT)
 
     def per_second(self) -> float:
+        """The population's base arrivals per second, before any activity multiplier
+        (each subclass reads its rate from ``options.flow``).
+
+        Raises:
+            NotImplementedError: always, here.
+        """
         raise NotImplementedError
 
     def rate(self, now_ns: int) -> float:
+        """Arrivals per second at ``now_ns`` (ns since the open): :meth:`per_second` times
+        :meth:`OptionDesk.activity` (the symbol's ``option_activity`` and the shard's
+        activity multiplier)."""
         return self.per_second() * self.desk.activity(now_ns)
 
 
@@ -179,9 +198,21 @@ class RetailOptions(OptionPopulation):
                            else desk.cfg.retail_call_share)
 
     def per_second(self) -> float:
+        """``options.flow.retail_per_s``: retail orders per second, before scaling."""
         return self.desk.cfg.retail_per_s
 
     def act(self) -> None:
+        """One retail order. Expiry: today's with probability ``zero_dte_share`` when a
+        0DTE expiry is listed, else weighted exp(-days / 6) up to 45 days. A call with
+        the call share (``etf_call_share`` on ETFs, else ``retail_call_share``), out of
+        the money at |0.35 + 0.45 N(0, 1)| standard deviations, or with one chance in
+        ten a lottery ticket 2-4 standard deviations out. Long the contract, it sells
+        (to close, at most what it holds) unless a ``retail_buy_share`` draw says buy;
+        otherwise it buys. Size: Pareto(1.1) from 1, capped at 200 contracts. With
+        ``improve_share`` and a spread of at least two ticks it is filled one tick inside
+        the touch against a maker slot drawn uniformly (a price-improvement auction);
+        else it takes the touch (IOC). Condition FILL; nothing when the touch is not
+        positive (no bid to sell to)."""
         desk, d, cfg = self.desk, self.draws, self.desk.cfg
         e = desk.expiry(d, scale_days=6.0, max_days=45, zero_dte=cfg.zero_dte_share)
         call = d.chance(self.call_share)
@@ -218,6 +249,7 @@ class ComplexOrders(OptionPopulation):
     AGENT = "institutional-options"
 
     def per_second(self) -> float:
+        """``options.flow.complex_per_hour`` / 3600: packages per second, before scaling."""
         return self.desk.cfg.complex_per_hour / 3600.0
 
     def _legs(self, kind: str) -> list[tuple[int, int]]:
@@ -241,6 +273,12 @@ class ComplexOrders(OptionPopulation):
         return [(first, SELL), (second, BUY)] if first != second else [(first, SELL)]  # roll
 
     def act(self) -> None:
+        """One package: a structure drawn uniformly from :attr:`STRUCTURES` (legs from
+        :meth:`_legs`), sold instead of bought with probability 0.4, Pareto(1.3) from 10
+        capped at 1000 contracts per leg. Every leg crosses against one maker slot
+        drawn uniformly, at its NBBO mid on the MPV grid (:meth:`OptionDesk.mid_price`),
+        under one parent id; conditions COMPLEX, plus SPREAD for verticals, calendars
+        and rolls."""
         desk, d = self.desk, self.draws
         kind = self.STRUCTURES[d.below(len(self.STRUCTURES))]
         legs = self._legs(kind)
@@ -263,9 +301,16 @@ class Sweeps(OptionPopulation):
     AGENT = "sweep-options"
 
     def per_second(self) -> float:
+        """``options.flow.sweeps_per_hour`` / 3600: sweeps per second, before scaling."""
         return self.desk.cfg.sweeps_per_hour / 3600.0
 
     def act(self) -> None:
+        """Start one sweep. Expiry: 0DTE with ``zero_dte_share`` when listed, else weighted
+        exp(-days / 7) up to 30 days; a call with probability 0.55, at 0.8 N(0, 1) standard
+        deviations from the money; a buy with probability 0.6; Pareto(1.5) from 50, capped
+        at 2000 contracts. The children go out in their own SimPy process
+        (:meth:`OptionDesk.sweep`, ISO and SWEEP, up to three price levels, one parent
+        id), so this returns before they trade."""
         desk, d = self.desk, self.draws
         e = desk.expiry(d, scale_days=7.0, max_days=30, zero_dte=desk.cfg.zero_dte_share)
         call = d.chance(0.55)
@@ -287,9 +332,16 @@ class Hedgers(OptionPopulation):
     AGENT = "hedger-options"
 
     def per_second(self) -> float:
+        """``options.flow.hedgers_per_hour`` / 3600: hedges per second, before scaling."""
         return self.desk.cfg.hedgers_per_hour / 3600.0
 
     def act(self) -> None:
+        """One hedge. Expiry weighted exp(-days / 60) up to 250 days. With
+        probability 0.6 it buys a protective put, else writes (sells) a covered call,
+        either 0.5-3 standard deviations out of the money; Pareto(1.4) from 20, capped at
+        2000 contracts. Seven times in ten it crosses at the NBBO mid on the MPV grid
+        against a maker slot drawn uniformly; otherwise it takes the touch (IOC),
+        nothing when the touch is not positive. Condition FILL."""
         desk, d = self.desk, self.draws
         e = desk.expiry(d, scale_days=60.0, max_days=250)
         protect = d.chance(0.6)

@@ -81,6 +81,7 @@ class Chain:
 
     @property
     def size(self) -> int:
+        """Number of listed contracts: the length of every per-contract array."""
         return int(self.strike.size)
 
     @property

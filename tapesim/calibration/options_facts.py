@@ -166,6 +166,20 @@ def _floats(table: pa.Table, name: str) -> st.FloatArray:
 
 
 def load_prints(dataset: ds.Dataset, c: Contracts, session: Session) -> OptionPrints:
+    """The option prints with ``start_ts <= ts < end_ts`` (epoch ms UTC) from an
+    ``option_prints`` dataset, in replay (``seq``) order.
+
+    Each print gets its contract's index in ``c`` (-1 for an id ``c`` does not list),
+    its size in contracts (float64), its exchange as an index into the venue codes in
+    order of first appearance, whether any of its conditions is COMPLEX or SPREAD
+    (multi-leg), and its ``execution_underlying_mid`` (dollars) and ``execution_iv``;
+    those two and ``conditions`` are optional in the contract, and a column the file
+    lacks reads as null (NaN, no conditions).
+
+    Raises:
+        pyarrow.ArrowInvalid: a column of ``PRINT_COLUMNS`` is missing (callers open the
+            dataset with :func:`_dataset`, which checks them).
+    """
     flt = (pc.field("ts") >= session.start_ts) & (pc.field("ts") < session.end_ts)
     present = [n for n in OPTIONAL_PRINT_COLUMNS if n in dataset.schema.names]
     t = read_sorted(dataset, PRINT_COLUMNS + present, flt)

@@ -42,6 +42,21 @@ def progress_bar(config: RunConfig, enabled: bool) -> Iterator[ProgressCallback 
 
 
 def inspect_tables(run_dir: Path) -> list[Table]:
+    """The ``tapesim inspect`` tables of a run directory, in print order.
+
+    A summary (run id, profile, seed, session date, first and last event ``ts`` in
+    epoch ms UTC, event counts per kind); per symbol, in manifest order, its NBBO
+    changes, prints, shares traded and the median (approximate) and mean quoted
+    spread in ticks (one cent); per venue code and off-exchange flag, prints, share of
+    prints and shares. When the run has option prints, two more
+    (:func:`_option_tables`): per underlying (prints, contracts, distinct contracts
+    traded, premium in dollars, prints passing the signal filter) and per options
+    venue.
+
+    Raises:
+        RunDirectoryError: no readable manifest, or an artifact missing or not the size
+            the manifest records (:func:`tapesim.io.manifest.open_run`).
+    """
     manifest = open_run(run_dir)
     counts = manifest["counts"]
     summary = Table("run", "value", title=f"{run_dir}")

@@ -46,6 +46,9 @@ class SessionConfig(Strict):
         return self
 
     def session(self) -> Session:
+        """The trading session of ``date`` with its simulated window: ``start`` / ``end``
+        (New York wall clock; ``None`` for the open and the day's close) as ns since the
+        open, the open and close as epoch ms UTC (:meth:`Session.build`)."""
         return Session.build(self.date, self.start, self.end)
 
 
@@ -270,6 +273,8 @@ PROFILE_PACKAGE = "tapesim.profiles"
 
 
 def profile_names() -> list[str]:
+    """The shipped profiles' names, sorted: the ``.toml`` files of ``tapesim.profiles``
+    without the suffix."""
     files = resources.files(PROFILE_PACKAGE).iterdir()
     return sorted(f.name.removesuffix(".toml") for f in files if f.name.endswith(".toml"))
 
@@ -335,10 +340,27 @@ def build_config(data: dict[str, Any]) -> RunConfig:
 
 
 def load_profile(name: str) -> RunConfig:
+    """The run config of the shipped profile ``name`` (see :func:`profile_names`).
+
+    Raises:
+        ConfigError: an unknown profile (the message lists the known ones), or a profile
+            that does not validate (names the field).
+    """
     return build_config(_profile_data(name))
 
 
 def load_config_file(path: Path) -> RunConfig:
+    """The run config in a ``.toml``, ``.yaml`` / ``.yml`` or ``.json`` file.
+
+    A top-level ``base_profile = "NAME"`` starts from that shipped profile: the file's
+    tables merge into the profile's key by key, and any other value (a list such as
+    ``symbols`` included) replaces the profile's.
+
+    Raises:
+        ConfigError: the file does not exist, has another suffix, does not parse, or
+            does not hold a mapping; an unknown ``base_profile``; or the result does not
+            validate (names the field).
+    """
     data = _read_file(path)
     base = data.pop("base_profile", None)
     if base is not None:

@@ -78,6 +78,17 @@ def _key_order(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 
 
 def stable_stringify(value: Any) -> str:
+    """The pipeline's stable stringification of ``value`` (its contract, CONTRACT.md
+    §2): compact JSON, object keys sorted by UTF-16 code units, ``UNDEFINED`` entries
+    dropped from objects (written ``null`` in arrays, as JavaScript does), numbers as
+    :func:`js_number` writes them (non-finite as ``null``), non-ASCII characters raw.
+
+    ``value`` is built of ``None``, bools, ints, floats, strings, lists or tuples
+    (arrays) and dicts with string keys (objects).
+
+    Raises:
+        TypeError: a value of any other type anywhere in ``value`` (e.g. a numpy int).
+    """
     if value is None:
         return "null"
     if value is True:
@@ -103,6 +114,9 @@ def _code_units(text: str) -> np.ndarray:
 
 
 def fnv1a32(text: str) -> int:
+    """FNV-1a 32-bit of ``text`` over its UTF-16 code units (offset basis 0x811c9dc5,
+    prime 0x01000193; the pipeline's stable hash, CONTRACT.md §2), as an int in
+    [0, 2**32)."""
     h = FNV_OFFSET
     for unit in _code_units(text).tolist():
         h = ((h ^ unit) * FNV_PRIME) & 0xFFFFFFFF
@@ -137,4 +151,10 @@ def hash_text(text: str) -> str:
 
 
 def stable_hash(value: Any) -> str:
+    """The pipeline's stable hash of ``value`` (CONTRACT.md §2): :func:`fnv1a32` of its
+    :func:`stable_stringify`, written ``fnv1a32:`` plus eight lowercase hex digits.
+
+    Raises:
+        TypeError: as :func:`stable_stringify`.
+    """
     return hash_text(stable_stringify(value))

@@ -67,6 +67,17 @@ class Rendered(str):
 
 @dataclass(frozen=True)
 class Slice:
+    """The part of a run to export.
+
+    ``symbols``: the underlyings kept (an option event by its contract's root); ``None``
+    or empty keeps every symbol. ``start`` / ``end``: New York wall-clock times on the
+    run's session date bounding event ``ts`` as ``[start, end)``; ``None`` is the run's
+    simulated window start / end. ``max_events``: the most events the slice may hold.
+    Nothing is checked here: an unknown symbol, a window outside the run or an
+    inverted one, and a slice over ``max_events`` or empty are refused with
+    ``ExportError`` when the events are selected (:func:`select_events`).
+    """
+
     symbols: list[str] | None = None
     start: dt.time | None = None
     end: dt.time | None = None

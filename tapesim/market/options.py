@@ -44,6 +44,11 @@ def open_interest(chain: Chain, spot: float, lots: float, interval: float) -> np
 
 @dataclass
 class OptionSide:
+    """One shard's options market: the chain listed at the start of the session, its
+    OPRA tape, makers, venues and the desk option orders go through, the flow
+    populations to start, each contract's open interest at the start (int64 contracts,
+    indexed like the chain) and the ``sync`` to run before each option action."""
+
     chain: Chain
     tape: OptionTape
     makers: OptionMakers
@@ -56,6 +61,25 @@ class OptionSide:
     @classmethod
     def build(cls, ctx: MarketContext, spool: Path, draws_for: Callable[..., Draws],
               sync_stock: Callable[[int], None]) -> OptionSide:
+        """The options market of ``ctx``'s symbol (see the module docstring).
+
+        Args:
+            ctx: the shard's market context (symbol, session, config, stock venues).
+            spool: the options tape's spool file.
+            draws_for: the shard's named random streams.
+            sync_stock: brings the stock up to a time (ns since the open); the desk's
+                sync runs it, then the options venues.
+
+        Returns:
+            The side, with yesterday's open interest (``options.flow.open_interest_lots``
+            times the symbol's ``option_activity``, shaped by :func:`open_interest`) held
+            long 60/40 by the retail and institutional option agents and short by the
+            option writers.
+
+        Raises:
+            ValueError: the root is index-like but the profile's ``is_etf`` is false
+                (:func:`tapesim.venues.chains.check_listing`).
+        """
         cfg = ctx.config.options
         sym = ctx.symbol
         session = ctx.session
@@ -94,12 +118,18 @@ class OptionSide:
         writers -= self.start_oi
 
     def close(self, end_ns: int) -> None:
+        """End the session: the options venues publish every grid step before ``end_ns``
+        (ns since the open, the window's end) and the tape flushes and closes its spool."""
         self.venues.sync(end_ns - 1)
         self.tape.close()
 
     def contract_ids(self, style: str) -> tuple[str, ...]:
+        """Every listed contract's id in chain order, in ``style`` (``options.contract_ids``:
+        ``"dashed"`` or ``"occ"``; anything else gives OCC ids)."""
         return tuple(c.format(style) for c in self.chain.contracts)  # type: ignore[arg-type]
 
     def expiry_ms(self) -> tuple[int, ...]:
+        """Every listed contract's expiry in chain order: the expiry date's close (16:00
+        New York, 13:00 on early-close days) in epoch ms UTC."""
         by_date = {d: epoch_ms(d, close_time(d)) for d in self.chain.expiry_dates}
         return tuple(by_date[c.expiry] for c in self.chain.contracts)

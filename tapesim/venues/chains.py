@@ -46,6 +46,12 @@ def _previous_trading_day(day: dt.date) -> dt.date:
 
 
 def third_friday(year: int, month: int) -> dt.date:
+    """The third Friday of ``month`` (1-12) of ``year``, holiday or not (the standard
+    monthly expiration day; :func:`monthly_expiry` moves it off a holiday).
+
+    Raises:
+        ValueError: ``month`` outside 1-12, or ``year`` outside :mod:`datetime`'s range.
+    """
     first = dt.date(year, month, 1)
     return first + dt.timedelta(days=(4 - first.weekday()) % 7 + 14)
 

@@ -205,9 +205,13 @@ class EquityVenues:
         self._take(self.makers.agents[i], side, qty, limit, -1, skip=i)
 
     def mid(self) -> float:
+        """The NBBO mid in cents (a half cent when the spread is odd); meaningful only while
+        :meth:`two_sided`."""
         return (self.nbb + self.nbo) / 2.0
 
     def two_sided(self) -> bool:
+        """Whether the NBBO has both a bid and an offer (neither side ``NO_BID`` /
+        ``NO_ASK``)."""
         return self.nbb != NO_BID and self.nbo != NO_ASK
 
     # --- marketable orders ---------------------------------------------------

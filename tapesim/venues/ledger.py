@@ -17,6 +17,13 @@ import numpy as np
 
 
 class Ledger:
+    """Shares and cash (cents) of every agent in a shard, by agent id.
+
+    ``names``, ``shares`` and ``cash`` are parallel lists indexed by the id
+    :meth:`register` hands out; the option flow and the option makers register here
+    too, so one id names an agent in both ledgers.
+    """
+
     def __init__(self) -> None:
         self.names: list[str] = []
         self.shares: list[int] = []
@@ -32,6 +39,8 @@ class Ledger:
         return len(self.names) - 1
 
     def transfer(self, buyer: int, seller: int, qty: int, price: int) -> None:
+        """Move ``qty`` shares from ``seller`` to ``buyer`` and ``qty * price`` cents
+        (``price`` in cents a share) from ``buyer`` to ``seller``."""
         self.shares[buyer] += qty
         self.shares[seller] -= qty
         value = qty * price

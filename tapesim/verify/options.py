@@ -70,6 +70,10 @@ class ContractIds:
         return self._parsed[text]
 
     def rows(self, column: pa.ChunkedArray | pa.Array) -> Contracts:
+        """What each row's ``option_contract_id`` in ``column`` (strings) says, parsing
+        only ids not seen before (:func:`tapesim.events.contracts.parse_contract_id`,
+        either id form of CONTRACT.md §1). An id that does not parse, or a null, is
+        unparsed: no root or type, neither penny nor foreign."""
         encoded = pc.dictionary_encode(_combined(column))
         ids = encoded.dictionary.to_pylist()
         found = [self._parse(i) for i in ids] + [None]  # the last entry stands for null

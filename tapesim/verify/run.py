@@ -73,6 +73,17 @@ class _Problems(list[str]):
 
 
 def verify_run(run_dir: Path) -> list[str]:
+    """Every problem found in the run directory ``run_dir`` (see the module docstring),
+    one line each naming the file and what is wrong; empty when the run is sound.
+
+    Damage to the files is reported, not raised: a missing or unreadable manifest is
+    the only problem returned; with an artifact missing, only the manifest and
+    artifact checks run. At most 50 problems, and a problem repeated in a later batch
+    once.
+
+    Raises:
+        KeyError: a manifest of the run format without ``symbols`` or ``run_id``.
+    """
     problems = _Problems()
     try:
         manifest = read_manifest(run_dir)

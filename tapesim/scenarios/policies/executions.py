@@ -22,6 +22,9 @@ class AtTouch(Execution):
     """A marketable order at the touch, filled against the displayed quotes (IOC)."""
 
     def trade(self, inj: Injection, c: int, side: int, qty: int, extra: int) -> list[Printed]:
+        """Take ``qty`` contracts at the touch of the NBBO in force (cents), IOC across the
+        venues, condition FILL plus ``extra``; nothing when the touch is not positive.
+        Its fills are against displayed quotes, not negotiated, so it returns no prints."""
         venues = inj.desk.venues
         with inj.acting():
             nb = venues.nbbo
@@ -35,6 +38,10 @@ class BlockAtTouch(Execution):
     """One outsized print at the touch, negotiated with one maker (displayed size untouched)."""
 
     def trade(self, inj: Injection, c: int, side: int, qty: int, extra: int) -> list[Printed]:
+        """One cross of all ``qty`` contracts at the touch of the NBBO in force (cents),
+        against a maker slot drawn uniformly, condition FILL plus ``extra``, under a fresh
+        parent id; the touch is used as found (not checked to be a price). Returns that
+        print."""
         venues = inj.desk.venues
         with inj.acting():
             nb = venues.nbbo
@@ -49,6 +56,11 @@ class IsoSweep(Execution):
     (:meth:`tapesim.agents.option_flow.OptionDesk.sweep`); each child is attributed."""
 
     def send(self, inj: Injection, c: int, side: int, qty: int, extra: int) -> Steps:
+        """Sweep ``qty`` contracts as a SimPy process part (it overrides :meth:`send`, not
+        :meth:`trade`, because its children are spread in time): the touch and up to
+        three ticks worse, conditions ISO and SWEEP plus ``extra``, one fresh parent id,
+        each child inside :meth:`Injection.acting`. Its fills are against displayed
+        quotes, so nothing is added to ``inj.made``."""
         yield from inj.desk.sweep(inj.agent, inj.draws, c, side, qty, ISO_SWEEP | extra,
                                   inj.parent(), levels=4, acting=inj.acting)
 
@@ -59,6 +71,10 @@ class CrossNearMid(Execution):
     venue offers the contract."""
 
     def trade(self, inj: Injection, c: int, side: int, qty: int, extra: int) -> list[Printed]:
+        """Cross ``qty`` contracts at the mid (cents) of the best live slot bid (0 when none)
+        and offer, rounded to the MPV at that mid and at least one tick, against a maker
+        slot drawn uniformly; condition FILL plus ``extra``, a fresh parent id. Returns
+        the print, or no print while no slot offers ``c``."""
         with inj.acting():
             venues = inj.desk.venues
             s = venues.slots
@@ -81,6 +97,13 @@ class MidPackage(Execution):
     deviations further out, the other way; COMPLEX and SPREAD)."""
 
     def trade(self, inj: Injection, c: int, side: int, qty: int, extra: int) -> list[Printed]:
+        """Cross every leg for ``qty`` contracts under one fresh parent id, each against
+        its own maker slot drawn uniformly, at its NBBO mid on the MPV grid
+        (:meth:`tapesim.agents.option_flow.OptionDesk.mid_price`). A straddle (policy
+        ``structure``) takes only ``c``'s expiry and trades both legs on ``side``;
+        otherwise ``c`` trades on ``side`` and the far leg (the same right, the policy's
+        ``z`` + 0.8 standard deviations from the money) the other way, a single leg when
+        both land on one strike. Returns the legs' prints."""
         desk, p = inj.desk, inj.settings.policy
         chain = desk.chain
         e = int(chain.expiry_index[c])

@@ -20,6 +20,9 @@ class FreezeThenTrade(Injection):
     halfway through, the orders start, so they meet a stale NBBO in force."""
 
     def prepare(self, contracts: list[int]) -> Steps:
+        """Freeze the feed for ``contracts`` (chain indices) from now for ``fault_s``
+        (:class:`FrozenFeed` installed on the options venues' tape if not yet there), then
+        wait half of it, so the orders start inside the freeze."""
         env = self.desk.ctx.env
         fault_ns = int(self.settings.policy.fault_s * NS_PER_S)
         FrozenFeed.on(self.desk.venues).freeze(contracts, env.now + fault_ns)
@@ -32,6 +35,15 @@ class StickThenTrade(Injection):
     one chance in two); the orders follow at once."""
 
     def prepare(self, contracts: list[int]) -> Steps:
+        """Stick the bid of a maker slot drawn uniformly on ``contracts[0]`` from now for
+        ``fault_s``, locked or (one chance in two) one tick through (the MPV of
+        ``tapesim.venues.chains.tick_cents``), inside
+        :meth:`Injection.acting` so the NBBOs it causes are attributed; no wait.
+
+        Raises:
+            ValueError: another kind of quote fault is installed on the venues
+                (:meth:`StuckQuote.on`).
+        """
         venues = self.desk.venues
         until_ns = self.desk.ctx.env.now + int(self.settings.policy.fault_s * NS_PER_S)
         fault = StuckQuote.on(venues, partial(tick_cents, self.desk.chain.root))

@@ -20,6 +20,9 @@ class InformedWithFollowThrough(Injection):
     > 0) trades the stock the same way until the stock confirms."""
 
     def arrive(self) -> Steps:
+        """With ``informed_s`` > 0, wait from the start time until a latent move of
+        ``INFORMED_MOVE_BPS`` over ``informed_s`` begins (:meth:`_wait_for_move`); without
+        foresight (``informed_s`` 0) act at once, as the plain schedule does."""
         if self.settings.policy.informed_s > 0:
             yield self.desk.ctx.env.timeout(self._wait_for_move())
 

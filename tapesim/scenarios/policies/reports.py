@@ -19,6 +19,11 @@ class TradeThenReport(Injection):
     cross or a package)."""
 
     def follow(self, side: int) -> Steps:
+        """Wait ``fault_s`` after the last order, then, inside :meth:`Injection.acting`, send
+        the reports described above on the prints in ``self.made`` (the late trade under
+        a fresh parent id, its size drawn like an order's; cancel and correction through
+        :class:`TradeReports`), appending the late trade and the cancel to it. Nothing
+        when the orders negotiated no print."""
         env = self.desk.ctx.env
         yield env.timeout(int(self.settings.policy.fault_s * NS_PER_S))
         self.desk.sync(env.now)

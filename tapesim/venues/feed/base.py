@@ -36,7 +36,11 @@ class SlotQuoteArrays(Protocol):
 
     def _make(self, iterable: Iterable[np.ndarray]) -> SlotQuoteArrays: ...
 
-    def consolidated(self) -> OptionNBBOs: ...
+    def consolidated(self) -> OptionNBBOs:
+        """The OPRA NBBO of the ``[slot, time, contract]`` form at each (time, contract):
+        best over slots, sizes summed at the best; arrays ``[time, contract]``
+        (:meth:`tapesim.venues.slots.SlotQuotes.consolidated`)."""
+        ...
 
 
 class OptionFeed(Protocol):
