@@ -157,7 +157,7 @@ def test_simulate_without_out_keeps_a_temporary_directory_alive() -> None:
          "equity_quotes.parquet is not the size"),
         (lambda d: (d / "manifest.json").write_text(
             (d / "manifest.json").read_text().replace('"run_id": "tsim-', '"run_id": "x-')),
-         "bad field 'run_id'"),
+         "field 'run_id'"),
     ],
 )
 def test_open_run_names_what_is_damaged(tiny_run: Path, tmp_path: Path, damage, needle) -> None:

@@ -120,6 +120,26 @@ def test_reading_a_damaged_run_exits_2(tiny_run: Path, tmp_path: Path, command: 
     assert invoke(command, str(copy)).exit_code == 2
 
 
+@pytest.mark.parametrize("command", [["inspect"], ["facts"], ["verify"],
+                                     ["export", "--format", "jsonl", "--out", "OUT"]])
+@pytest.mark.parametrize("key", ["symbols", "session", "counts"])
+def test_a_manifest_off_its_schema_exits_2_naming_the_field(
+        tiny_run: Path, tmp_path: Path, command: list[str], key: str) -> None:
+    import json
+    import shutil
+
+    copy = tmp_path / "damaged"
+    shutil.copytree(tiny_run, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    del manifest[key]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path / "out"
+    result = invoke(command[0], str(copy), *[str(out) if a == "OUT" else a for a in command[1:]])
+    assert result.exit_code == 2, result.output
+    assert f"field '{key}'" in result.output and "tapesim verify" in result.output
+    assert not out.exists()
+
+
 def test_facts_pool_several_runs(tiny_run: Path) -> None:
     result = invoke("facts", str(tiny_run), str(tiny_run), "--symbols", "SPY")
     assert result.exit_code == 0, result.output

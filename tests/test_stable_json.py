@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -39,3 +40,15 @@ def test_undefined_entries_are_dropped() -> None:
 @given(st.floats(allow_nan=False, allow_infinity=False))
 def test_js_numbers_round_trip(x: float) -> None:
     assert float(js_number(x)) == x
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_numpy_floats_stringify_as_the_float_they_are(x: float) -> None:
+    assert stable_stringify(np.float64(x)) == stable_stringify(x)
+    assert stable_stringify({"v": [np.float64(x)]}) == stable_stringify({"v": [x]})
+
+
+def test_other_numpy_scalars_are_refused() -> None:
+    for value in (np.int64(3), np.float32(1.5), {"v": np.int32(1)}):
+        with pytest.raises(TypeError):
+            stable_stringify(value)

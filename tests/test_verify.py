@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tapesim.config.run import load_profile
+from tapesim.events.manifest import RunManifest
 from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT
 from tapesim.io.manifest import artifact_entry, canonical_json
 from tapesim.runs import execute_run
@@ -67,6 +68,29 @@ def _rewrite_with_fixed_hash(run: Path, name: str, table) -> None:
     manifest = json.loads((run / "manifest.json").read_text())
     manifest["artifacts"][name] = artifact_entry(run / name, table.num_rows)
     (run / "manifest.json").write_text(canonical_json(manifest))
+
+
+REQUIRED_MANIFEST_KEYS = [name for name, field in RunManifest.model_fields.items()
+                          if field.is_required()]
+
+
+@pytest.mark.parametrize("key", REQUIRED_MANIFEST_KEYS)
+def test_a_manifest_without_a_required_key_is_one_problem(copy: Path, key: str) -> None:
+    path = copy / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest[key]
+    path.write_text(json.dumps(manifest))
+    assert verify_run(copy) == [f"{path}: field '{key}': Field required: the run directory is "
+                                f"damaged (`tapesim verify {copy}` names every problem)"]
+
+
+def test_a_manifest_value_of_the_wrong_type_is_one_problem(copy: Path) -> None:
+    path = copy / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["counts"] = "many"
+    path.write_text(json.dumps(manifest))
+    [problem] = verify_run(copy)
+    assert problem.startswith(f"{path}: field 'counts': ")
 
 
 def test_rows_out_of_order_even_with_matching_hashes(copy: Path) -> None:

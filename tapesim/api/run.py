@@ -94,14 +94,8 @@ class SyntheticRun:
         self._keep_alive = keep_alive
         if not self.path.is_dir():
             raise RunDirectoryError(f"{self.path} is not a directory: pass a run directory")
-        document = checked_manifest(self.path)
-        try:
-            self.manifest: RunManifest = RunManifest.model_validate(document)
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise _damaged(self.path / "manifest.json", self.path,
-                           f"has a bad field '{where}' ({first['msg']})") from None
+        # checked_manifest has checked the document against RunManifest already
+        self.manifest: RunManifest = RunManifest.model_validate(checked_manifest(self.path))
 
     def __repr__(self) -> str:
         return f"SyntheticRun({str(self.path)!r}, run_id={self.manifest.run_id!r})"

@@ -43,7 +43,7 @@ def js_number(value: float | int) -> str:
     if value == 0:
         return "0"
     sign = "-" if value < 0 else ""
-    mantissa, _, exp = repr(abs(value)).partition("e")
+    mantissa, _, exp = repr(float(abs(value))).partition("e")  # numpy floats repr otherwise
     whole, _, frac = mantissa.partition(".")
     digits = (whole + frac).lstrip("0")
     # n: position of the decimal point relative to the digit string (ECMAScript's n).
@@ -83,7 +83,8 @@ def stable_stringify(value: Any) -> str:
     dropped from objects (written ``null`` in arrays, as JavaScript does), numbers as
     :func:`js_number` writes them (non-finite as ``null``), non-ASCII characters raw.
 
-    ``value`` is built of ``None``, bools, ints, floats, strings, lists or tuples
+    ``value`` is built of ``None``, bools, ints, floats (numpy float64 included), strings,
+    lists or tuples
     (arrays) and dicts with string keys (objects).
 
     Raises:

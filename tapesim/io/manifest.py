@@ -13,8 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from tapesim.config.snapshot import run_id_for, snapshot_hash
-from tapesim.events.manifest import FORMAT, ORDER_BY, TIE_BREAK
+from tapesim.events.manifest import FORMAT, ORDER_BY, TIE_BREAK, RunManifest
 
 __all__ = ["FORMAT", "MANIFEST", "ORDER_BY", "PARAMETER_SNAPSHOT", "PROVENANCE", "TIE_BREAK",
            "RunDirectoryError", "artifact_entry", "canonical_json", "open_run", "read_manifest",
@@ -70,13 +72,36 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     return data
 
 
+def check_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Check ``manifest`` (as read from ``run_dir``) against its schema, ``RunManifest``.
+
+    Raises:
+        RunDirectoryError: one line naming the first field missing or of the wrong
+            type, and pointing to ``tapesim verify``.
+    """
+    try:
+        RunManifest.model_validate(manifest)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "manifest"
+        raise RunDirectoryError(
+            f"{run_dir / MANIFEST}: field '{where}': {first['msg']}: the run directory is "
+            f"damaged (`tapesim verify {run_dir}` names every problem)") from None
+
+
 def open_run(run_dir: Path) -> dict[str, Any]:
-    """The manifest of a run directory whose artifacts are all present at their sizes.
+    """The manifest of a run directory whose manifest fits its schema and whose
+    artifacts are all present at their sizes.
 
     A cheap check (no hashing) for commands that read a run; ``verify`` does the
     full one.
+
+    Raises:
+        RunDirectoryError: no manifest, a manifest off its schema (naming the field), or
+            a listed file missing or of another size.
     """
     manifest = read_manifest(run_dir)
+    check_manifest(run_dir, manifest)
     for name, entry in sorted(manifest.get("artifacts", {}).items()):
         path = run_dir / name
         if not path.is_file():

@@ -40,6 +40,7 @@ from tapesim.io.manifest import (
     PARAMETER_SNAPSHOT,
     PROVENANCE,
     RunDirectoryError,
+    check_manifest,
     read_manifest,
     run_id_for,
     sha256_file,
@@ -81,12 +82,14 @@ def verify_run(run_dir: Path) -> list[str]:
     artifact checks run. At most 50 problems, and a problem repeated in a later batch
     once.
 
-    Raises:
-        KeyError: a manifest of the run format without ``symbols`` or ``run_id``.
+    A manifest that does not fit its schema (``RunManifest``: a key missing, a value
+    of the wrong type) is the only problem returned, naming the field: nothing else
+    can be checked against it.
     """
     problems = _Problems()
     try:
         manifest = read_manifest(run_dir)
+        check_manifest(run_dir, manifest)
     except RunDirectoryError as err:
         return [str(err)]
     if not _check_artifacts(run_dir, manifest, problems):
