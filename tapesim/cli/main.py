@@ -2,7 +2,8 @@
 
 ``run`` (:mod:`tapesim.cli.run`), ``verify`` and ``inspect``
 (:mod:`tapesim.cli.verify`), ``facts`` (:mod:`tapesim.cli.facts`), ``export``
-(:mod:`tapesim.cli.export`), ``profiles`` and ``schema``
+(:mod:`tapesim.cli.export`), ``replay`` and ``tail`` (:mod:`tapesim.cli.replay`),
+``profiles`` and ``schema``
 (:mod:`tapesim.cli.profiles`), ``scenarios`` (:mod:`tapesim.cli.scenarios`).
 Exit codes and error lines: :mod:`tapesim.cli.common`. Each command imports the
 simulator's heavy modules only when it runs, so ``tapesim --help`` starts fast.
@@ -15,7 +16,7 @@ from typing import Annotated
 import typer
 
 from tapesim._version import __version__
-from tapesim.cli import export, facts, profiles, run, verify
+from tapesim.cli import export, facts, profiles, replay, run, verify
 from tapesim.cli.common import out
 from tapesim.cli.scenarios import scenarios_app
 
@@ -45,6 +46,8 @@ app.command()(profiles.profiles)
 app.command()(profiles.schema)
 app.command()(facts.facts)
 app.command()(export.export)
+app.command()(replay.replay)
+app.command()(replay.tail)
 app.add_typer(scenarios_app, name="scenarios")
 
 if __name__ == "__main__":  # pragma: no cover
