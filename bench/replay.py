@@ -17,7 +17,7 @@ Each repetition times three replays of the whole run, alternating, in this proce
 
 Output: one JSON object per repetition on stdout, then a summary of medians
 (``"summary": true``) with ``peak_rss_mib``, the peak RSS of this process (every
-replay included). Targets (issue: replay): JetStream >= 100,000 events/s and >= 50%
+replay included). Targets (bench/README.md): JetStream >= 100,000 events/s and >= 50%
 of the core rate. Exit codes: 0 ok, 2 bad input.
 """
 

@@ -163,14 +163,17 @@ def test_a_stopped_replay_resumes_from_the_seq_it_prints(
         small_run: Path, nats_server: EmbeddedNats) -> None:
     source = RunDirectorySource(small_run)
     stop = asyncio.Event()
-    sent = [0]
 
-    def progress(n: int) -> None:
-        sent[0] += n
-        if sent[0] > 3000:
-            stop.set()
+    class Stopping(NatsSink):
+        """Asks the replay to stop after 3,000 events, as Ctrl-C would."""
 
-    first = publish(source, nats_server.url, "t2.", stop=stop, progress=progress)
+        async def send(self, *args: object, **kwargs: object) -> None:
+            await super().send(*args, **kwargs)  # type: ignore[arg-type]
+            if self._sent == 3000:
+                stop.set()
+
+    first = asyncio.run(replay(source, ReplaySpec(plan=source.plan),
+                               Stopping(nats_server.url, "t2."), stop))
     assert first.stopped and first.resume_seq is not None
     assert first.resume_seq == first.acked_seq + 1 < source.plan.last_seq
     rest = publish(source, nats_server.url, "t2.", Selector(from_seq=first.resume_seq))
@@ -183,20 +186,21 @@ def test_a_server_restart_mid_replay_loses_and_duplicates_nothing(
         small_run: Path, tmp_path: Path) -> None:
     source = RunDirectorySource(small_run)
     with EmbeddedNats(store=tmp_path / "js") as server:
-        restarted = []
 
-        def progress(n: int) -> None:
-            if not restarted:
-                restarted.append(True)
-                server.stop()
-                time.sleep(0.3)
-                server.start()
+        class Restarting(NatsSink):
+            """Restarts the server after 2,000 events, the rest still to publish."""
 
-        sink = NatsSink(server.url, "t3.")
-        summary = asyncio.run(replay(source, ReplaySpec(plan=source.plan), sink,
-                                     progress=progress))
+            async def send(self, *args: object, **kwargs: object) -> None:
+                await super().send(*args, **kwargs)  # type: ignore[arg-type]
+                if self._sent == 2000:
+                    server.stop()
+                    time.sleep(0.3)
+                    server.start()
+
+        sink = Restarting(server.url, "t3.")
+        summary = asyncio.run(replay(source, ReplaySpec(plan=source.plan), sink))
         assert summary.events == source.plan.events
-        assert sink.republished > 0  # the events in flight at the restart went out again
+        assert sink.republished > 0  # what was unconfirmed at the restart went out again
         report = asyncio.run(tail(server.url, "t3."))
         assert report.clean, report
         assert report.digest == source.manifest.event_stream.sha256

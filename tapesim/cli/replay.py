@@ -100,7 +100,7 @@ def replay(
         selector = Selector.on_day(session_day(plan), symbol_list(symbols),
                                    parse_clock("--start", start), parse_clock("--end", end),
                                    from_seq)
-        spec = ReplaySpec(plan=plan, selector=selector,
+        spec = ReplaySpec(plan=plan, source=src.name, selector=selector,
                           pacing=Pacing(speed=parse_speed(speed), live=live))
         spec.check()
         prefix = normalise_prefix(default_prefix(plan.run_id) if subject_prefix is None

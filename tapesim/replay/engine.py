@@ -22,7 +22,7 @@ import pyarrow as pa
 from tapesim.events.batches import GeneratedEventBatch
 from tapesim.events.models import KINDS_BY_NAME
 from tapesim.io.event_json import encode_events
-from tapesim.replay.bus import subjects_of
+from tapesim.replay.bus import KIND_SUBJECT, SIGNAL_SUBJECT, subjects_of
 from tapesim.replay.plan import Pacing, ReplaySpec
 from tapesim.replay.sinks import Sink
 from tapesim.replay.sources import ReplaySource
@@ -143,7 +143,7 @@ async def _pace(pacing: Pacing, ts: int, origin: list[float]) -> None:
         await asyncio.sleep(delay)
 
 
-GROUP_ROWS = 4096  # events encoded together (the merged batches can be a few rows each)
+GROUP_ROWS = 8192  # events encoded together (the merged batches can be a few rows each)
 
 
 @dataclass
@@ -226,10 +226,13 @@ async def _send(events: _Encoded, pacing: Pacing, sink: Sink, stop: asyncio.Even
         if stop is not None and stop.is_set():
             summary.stopped = True
             break
-        subjects = subjects_of(kind, passed)
-        await sink.send(kind, key, trace_id, text.encode("utf-8"), subjects)
-        summary.per_subject.update(subjects)
+        await sink.send(kind, key, trace_id, text.encode("utf-8"), subjects_of(kind, passed))
         sent += 1
+    for kind, n in Counter(events.kinds[:sent]).items():
+        summary.per_subject[KIND_SUBJECT[kind]] += n
+    signals = sum(1 for passed in events.signal[:sent] if passed is True)
+    if signals:
+        summary.per_subject[SIGNAL_SUBJECT] += signals
     return sent
 
 

@@ -1,15 +1,20 @@
 """Publishing a replay into NATS JetStream (CONTRACT.md §3).
 
 The sink creates the five streams under the replay's subject prefix
-(``tapesim.replay.bus``), then publishes each event asynchronously with its trace id
-as the ``Nats-Msg-Id`` header, so the server drops a re-published event inside the
-stream's duplicate window. At most ``window`` publishes are in flight; acks are
-awaited oldest first, so :attr:`NatsSink.acked_seq` is always a prefix of the
-stream. When an ack does not come (the connection dropped, the server restarted),
-the sink waits for the client to reconnect and publishes everything in flight
-again, oldest first: the server's de-duplication makes that exactly-once for a
-consumer. If the server stays away longer than ``reconnect_timeout`` the replay
-stops with the seq to resume from.
+(``tapesim.replay.bus``), then publishes each event with its trace id as the
+``Nats-Msg-Id`` header, so the server drops a re-published event inside the
+stream's duplicate window, and with the previous message's id of its stream as
+``Nats-Expected-Last-Msg-Id``, so the server stores it only right after that one.
+Messages go out without waiting; every ``check_every`` events the last message of
+each stream is published again with a reply subject (a checkpoint) whose ack, by
+the chain, confirms every message before it on that stream. At most ``window``
+publishes are unconfirmed; confirmations are taken oldest first, so
+:attr:`NatsSink.acked_seq` is always a prefix of the replay. When a confirmation
+does not come (the connection dropped, the server restarted) or reports a broken
+chain, the sink waits for the client to reconnect and publishes everything
+unconfirmed again, oldest first: de-duplication and the chain make that
+exactly-once and in order for a consumer. If the server stays away longer than
+``reconnect_timeout`` the replay stops with the seq to resume from.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ MSG_ID = "Nats-Msg-Id"
 EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"
 WRONG_LAST_MSG_ID = 10070  # JetStream's error code for a failed Nats-Expected-Last-Msg-Id
 ACK_POLL = 0.25  # seconds between checks for a reconnect while awaiting an ack
-YIELD_EVERY = 256  # events sent between giving the client a turn to flush and read acks
+CHECK_EVERY = 256  # events between checkpoints (and turns for the client to flush)
 
 
 class ReplayStopped(Exception):
@@ -92,37 +97,63 @@ async def connect(url: str, timeout: float = 5.0,
 
 
 @dataclass
+class _Check:
+    """The ack of a checkpoint: the last message of a stream published again with a
+    reply subject (the server answers it as a duplicate once the original is stored)."""
+
+    ack: asyncio.Future[Any]
+
+
+@dataclass
 class _Pending:
     key: int
     subject: str
     payload: bytes
     msg_id: str
     expect: str | None  # the message id before it on its stream, in this replay
-    ack: asyncio.Future[Any]
+    check: _Check | None = None  # the checkpoint that confirms it, once one is sent
+
+    def headers(self) -> dict[str, str]:
+        if self.expect is None:
+            return {MSG_ID: self.msg_id}
+        return {MSG_ID: self.msg_id, EXPECTED_LAST_MSG_ID: self.expect}
 
 
 class NatsSink:
     """Publishes events into JetStream streams under a subject prefix.
 
+    Every message carries its trace id as ``Nats-Msg-Id`` and, after the first of its
+    stream in this replay, the previous message's id as ``Nats-Expected-Last-Msg-Id``:
+    the server stores a message only right after its predecessor, so a stream can
+    have no gap and no reordering. Messages go out without a reply subject; every
+    ``check_every`` events the last message of each stream is published again with
+    one (a checkpoint). Its ack, a duplicate's, proves the message stored, and by the
+    chain every message before it on that stream; an error ack (a broken chain) or
+    no ack sends everything unconfirmed again, oldest first.
+
     Args:
         url: the server, ``nats://host:port``.
         prefix: subject prefix, ``""`` or ending in ``.`` (``bus.normalise_prefix``).
-        window: publishes in flight awaiting acks, at most.
+        window: publishes in flight awaiting confirmation, at most.
         ack_timeout: seconds an ack may take before the connection is presumed lost.
         reconnect_timeout: seconds to wait for the server to come back before stopping.
+        check_every: events between checkpoints.
     """
 
     def __init__(self, url: str, prefix: str, window: int = DEFAULT_WINDOW,
-                 ack_timeout: float = 5.0, reconnect_timeout: float = 30.0) -> None:
+                 ack_timeout: float = 5.0, reconnect_timeout: float = 30.0,
+                 check_every: int = CHECK_EVERY) -> None:
         self.url = url
         self.prefix = prefix
         self.window = window
         self.ack_timeout = ack_timeout
         self.reconnect_timeout = reconnect_timeout
+        self.check_every = check_every
         self.republished = 0  # publishes sent again after a lost connection
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._inflight: deque[_Pending] = deque()
+        self._unchecked: dict[str, list[_Pending]] = {}  # per subject, since its checkpoint
         self._acked: int | None = None
         self._sent = 0
         self._reconnects = 0
@@ -141,7 +172,7 @@ class NatsSink:
                 of the same name over other subjects.
         """
         self._nc = await connect(self.url, reconnected=self._on_reconnect)
-        self._js = self._nc.jetstream(publish_async_max_pending=2 * self.window + 16)
+        self._js = self._nc.jetstream(publish_async_max_pending=1 << 20)
         await ensure_streams(self._js, self.prefix)
 
     async def _on_reconnect(self) -> None:
@@ -149,36 +180,51 @@ class NatsSink:
 
     async def send(self, kind: str, key: int, trace_id: str, payload: bytes,
                    subjects: tuple[str, ...]) -> None:
-        """Publish the event on each subject (trace id as message id); waits for the
-        oldest acks while ``window`` publishes are in flight."""
+        """Publish the event on each subject; checkpoint every ``check_every`` events and
+        wait for confirmations while ``window`` publishes are unconfirmed."""
+        assert self._nc is not None
         for subject in subjects:
             full = self.prefix + subject
-            pending = _Pending(key, full, payload, trace_id, self._last_id.get(full), _done())
+            p = _Pending(key, full, payload, trace_id, self._last_id.get(full))
             self._last_id[full] = trace_id
-            self._inflight.append(pending)
+            self._inflight.append(p)
+            self._unchecked.setdefault(full, []).append(p)
             try:
-                pending.ack = await self._publish(pending)
+                await self._nc.publish(full, payload, headers=p.headers())
             except (nats.errors.Error, OSError):
                 await self._recover()
         self._sent += 1
-        if self._sent % YIELD_EVERY == 0:
+        if self._sent % self.check_every == 0:
+            await self._checkpoint()
             await asyncio.sleep(0)  # let the client flush and read acks
             self._pop_acked()
         if len(self._inflight) >= self.window:
             await self._settle(self.window // 2)
 
-    async def _publish(self, p: _Pending) -> asyncio.Future[Any]:
+    async def _checkpoint(self) -> None:
+        """Publish the last unconfirmed message of each stream again, with a reply."""
         assert self._js is not None
-        headers = {MSG_ID: p.msg_id}
-        if p.expect is not None:
-            headers[EXPECTED_LAST_MSG_ID] = p.expect
-        return await self._js.publish_async(p.subject, p.payload, headers=headers)
+        unchecked, self._unchecked = self._unchecked, {}
+        for subject, entries in unchecked.items():
+            last = entries[-1]
+            try:
+                check = _Check(await self._js.publish_async(subject, last.payload,
+                                                            headers=last.headers()))
+            except (nats.errors.Error, OSError):
+                self._unchecked = unchecked
+                await self._recover()
+                return
+            for p in entries:
+                p.check = check
 
     def _pop_acked(self) -> None:
-        """Drop the acknowledged publishes at the head of the window."""
+        """Drop the confirmed publishes at the head of the window."""
         inflight = self._inflight
         while inflight:
-            ack = inflight[0].ack
+            check = inflight[0].check
+            if check is None:
+                return
+            ack = check.ack
             if not ack.done() or ack.cancelled() or ack.exception() is not None:
                 return
             p = inflight.popleft()
@@ -186,23 +232,28 @@ class NatsSink:
                 self._acked = p.key
 
     async def _settle(self, target: int) -> None:
-        """Wait for acks, oldest first, until at most ``target`` publishes are in flight;
-        publish again what was lost when an ack does not come or the client
-        reconnected meanwhile."""
+        """Wait for confirmations, oldest first, until at most ``target`` publishes are
+        unconfirmed; publish again what was lost when an ack does not come, reports a
+        broken chain, or the client reconnected meanwhile."""
         self._pop_acked()
         while len(self._inflight) > target:
             p = self._inflight[0]
+            if p.check is None:
+                await self._checkpoint()
+                if p.check is None:  # the checkpoint itself triggered a resend
+                    continue
+            ack = p.check.ack
             reconnects, waited = self._reconnects, 0.0
             try:
-                while not p.ack.done():
+                while not ack.done():
                     try:
-                        await asyncio.wait_for(asyncio.shield(p.ack), ACK_POLL)
+                        await asyncio.wait_for(asyncio.shield(ack), ACK_POLL)
                     except TimeoutError:
                         waited += ACK_POLL
                         if (waited >= self.ack_timeout or self._reconnects != reconnects
                                 or not self._nc_connected()):
                             raise
-                p.ack.result()
+                ack.result()
             except nats.js.errors.APIError as err:
                 if err.err_code != WRONG_LAST_MSG_ID:
                     raise ReplayError(f"JetStream refused {p.subject} ({err.description})"
@@ -216,7 +267,8 @@ class NatsSink:
         return self._nc is not None and self._nc.is_connected
 
     async def _recover(self) -> None:
-        """Wait for the client to reconnect, then publish everything in flight again."""
+        """Wait for the client to reconnect, then publish everything unconfirmed again,
+        oldest first, and checkpoint it."""
         assert self._nc is not None
         deadline = time.monotonic() + self.reconnect_timeout
         while True:
@@ -225,12 +277,17 @@ class NatsSink:
                     raise ReplayStopped(f"NATS at {self.url} went away for more than "
                                         f"{self.reconnect_timeout:g} s", _next(self._acked))
                 await asyncio.sleep(0.05)
+            self._unchecked = {}
             for p in self._inflight:
-                p.ack.cancel()
+                if p.check is not None:
+                    p.check.ack.cancel()
+                    p.check = None
             try:
                 for p in self._inflight:
-                    p.ack = await self._publish(p)
+                    await self._nc.publish(p.subject, p.payload, headers=p.headers())
+                    self._unchecked.setdefault(p.subject, []).append(p)
                     self.republished += 1
+                await self._checkpoint_now()
                 await self._nc.flush(timeout=max(1, int(self.ack_timeout)))
                 return
             except (nats.errors.Error, OSError, TimeoutError):
@@ -240,24 +297,30 @@ class NatsSink:
                                         _next(self._acked)) from None
                 await asyncio.sleep(0.1)
 
+    async def _checkpoint_now(self) -> None:
+        """:meth:`_checkpoint` that lets a failure propagate (inside a recovery)."""
+        assert self._js is not None
+        unchecked, self._unchecked = self._unchecked, {}
+        for subject, entries in unchecked.items():
+            last = entries[-1]
+            check = _Check(await self._js.publish_async(subject, last.payload,
+                                                        headers=last.headers()))
+            for p in entries:
+                p.check = check
+
     async def drain(self) -> None:
-        """Wait for the ack of every publish in flight."""
+        """Checkpoint and wait until every publish is confirmed."""
+        await self._checkpoint()
         await self._settle(0)
 
     async def close(self) -> None:
-        """Abandon what is in flight and close the connection."""
+        """Abandon what is unconfirmed and close the connection."""
         for p in self._inflight:
-            p.ack.cancel()
+            if p.check is not None:
+                p.check.ack.cancel()
         self._inflight.clear()
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.close()
-
-
-def _done() -> asyncio.Future[Any]:
-    """A placeholder future, cancelled: the publish has not gone out yet."""
-    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    future.cancel()
-    return future
 
 
 def _next(seq: int | None) -> int | None:

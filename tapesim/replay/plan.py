@@ -146,6 +146,8 @@ class ReplaySpec(BaseModel):
 
     Args:
         plan: the whole source's plan (run id, kinds, seq and time range).
+        source: where the events come from, as named on the command line (a run
+            directory, a fixture directory, a storage URL); for messages and records.
         selector: the events to publish.
         pacing: how fast, and whether live.
     """
@@ -153,6 +155,7 @@ class ReplaySpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     plan: ReplayPlan
+    source: str = ""
     selector: Selector = Selector()
     pacing: Pacing = Pacing()
 
