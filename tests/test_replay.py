@@ -269,3 +269,23 @@ def test_sigterm_stops_cleanly_with_the_seq_to_resume_from(small_run: Path) -> N
     resume = int(stderr.strip().rsplit("--from-seq ", 1)[1])
     last = json.loads(stdout.strip().splitlines()[-1])["event"]["seq"] if stdout.strip() else 0
     assert resume > last
+
+
+def test_live_jsonl_is_on_the_wall_clock_and_numbered_from_one(small_run: Path) -> None:
+    before = time.time_ns() // 1_000_000
+    result = runner.invoke(app, ["replay", str(small_run), "--to", "jsonl", "--symbols", "AAPL",
+                                 "--live", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line)["event"] for line in result.stdout.splitlines()
+              if line.startswith("{")]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert all(before <= e["ts"] <= time.time_ns() // 1_000_000 for e in events)
+    assert all(e["trace_id"].endswith(f":{e['seq']}") for e in events)
+
+
+def test_subjects_and_streams_under_a_prefix() -> None:
+    assert stream_name("", "options.prints.signal") == "OPTIONS_SIGNAL_PRINTS"
+    assert stream_name("tapesim.tsim-0123456789ab.", "options.nbbo") == (
+        "TAPESIM_TSIM-0123456789AB_OPTIONS_NBBO")
+    result = runner.invoke(app, ["tail", "--nats", "nats://127.0.0.1:1"])
+    assert result.exit_code == 2 and "--subject-prefix" in result.stderr

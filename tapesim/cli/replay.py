@@ -204,7 +204,8 @@ def tail(
               markup=False, highlight=False)
     for subject, n in sorted(report.per_subject.items()):
         extra = "".join(f", {what} {c[subject]}" for what, c in (
-            ("out of order", report.order_violations), ("duplicates", report.duplicates))
+            ("out of order", report.order_violations), ("duplicates", report.duplicates),
+            ("missing", report.missing))
             if c[subject])
         out.print(f"  {prefix}{subject}: {n:,}{extra}", markup=False, highlight=False)
     if report.bad_signal:

@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import nats.errors
 import numpy as np
 import pyarrow as pa
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -48,6 +49,8 @@ class TailReport:
         order_violations: per subject, messages not after their predecessor in the
             order ``ts, ingest_ts, seq, trace_id``.
         duplicates: per subject, messages whose trace id came before.
+        missing: per subject, messages the stream held when the tail started but no
+            longer delivered (removed by the stream's limits meanwhile).
         bad_signal: messages on ``options.prints.signal`` whose ``signal_pass`` is not
             true.
         digest: ``tapesim-event-stream-v2`` of the consumed events (hex sha256).
@@ -56,6 +59,7 @@ class TailReport:
     per_subject: Counter[str] = field(default_factory=Counter)
     order_violations: Counter[str] = field(default_factory=Counter)
     duplicates: Counter[str] = field(default_factory=Counter)
+    missing: Counter[str] = field(default_factory=Counter)
     bad_signal: int = 0
     digest: str = ""
 
@@ -66,9 +70,9 @@ class TailReport:
 
     @property
     def clean(self) -> bool:
-        """No order violation, duplicate or wrong signal message."""
+        """No order violation, duplicate, missing or wrong signal message."""
         return not (sum(self.order_violations.values()) or sum(self.duplicates.values())
-                    or self.bad_signal)
+                    or sum(self.missing.values()) or self.bad_signal)
 
 
 class _DigestBuilder:
@@ -150,7 +154,12 @@ async def tail(url: str, prefix: str, timeout: float = 5.0) -> TailReport:
             last: tuple[Any, ...] | None = None
             got = 0
             while got < total:
-                for msg in await sub.fetch(batch=min(FETCH, total - got), timeout=timeout):
+                try:
+                    msgs = await sub.fetch(batch=min(FETCH, total - got), timeout=timeout)
+                except nats.errors.TimeoutError:  # messages removed meanwhile (limits)
+                    report.missing[subject] += total - got
+                    break
+                for msg in msgs:
                     got += 1
                     event = json.loads(msg.data)
                     report.per_subject[subject] += 1
