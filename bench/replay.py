@@ -52,22 +52,27 @@ class CoreSink:
 
     @property
     def acked_seq(self) -> int | None:
+        """The seq of the last event published (core NATS confirms nothing)."""
         return self._acked
 
     async def start(self, plan: ReplayPlan) -> None:
+        """Connect."""
         self.nc = await connect(self.url)
 
     async def send(self, kind: str, key: int, trace_id: str, payload: bytes,
                    subjects: tuple[str, ...]) -> None:
+        """Publish on each subject, headers as the JetStream sink sends them."""
         for subject in subjects:
             await self.nc.publish(self.prefix + subject, payload,
                                   headers={"Nats-Msg-Id": trace_id})
         self._acked = key
 
     async def drain(self) -> None:
+        """Flush the client's buffer to the server and wait for its PONG."""
         await self.nc.flush(timeout=60)
 
     async def close(self) -> None:
+        """Close the connection."""
         await self.nc.close()
 
 

@@ -97,6 +97,8 @@ def replay(
     try:
         src = open_source(source)
         plan = src.plan
+        if plan.events == 0:
+            raise ReplayError(f"{source} holds no events to replay")
         selector = Selector.on_day(session_day(plan), symbol_list(symbols),
                                    parse_clock("--start", start), parse_clock("--end", end),
                                    from_seq)
