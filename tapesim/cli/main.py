@@ -2,7 +2,7 @@
 
 ``run`` (:mod:`tapesim.cli.run`), ``verify`` and ``inspect``
 (:mod:`tapesim.cli.verify`), ``facts`` (:mod:`tapesim.cli.facts`), ``export``
-(:mod:`tapesim.cli.export`), ``replay`` and ``tail`` (:mod:`tapesim.cli.replay`),
+(:mod:`tapesim.cli.export`), ``replay``, ``tail`` and ``demo`` (:mod:`tapesim.cli.replay`),
 ``profiles`` and ``schema``
 (:mod:`tapesim.cli.profiles`), ``scenarios`` (:mod:`tapesim.cli.scenarios`).
 Exit codes and error lines: :mod:`tapesim.cli.common`. Each command imports the
@@ -49,6 +49,7 @@ app.command()(export.export)
 app.command()(replay.replay)
 app.command()(replay.tail)
 app.add_typer(scenarios_app, name="scenarios")
+app.add_typer(replay.demo_app, name="demo")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

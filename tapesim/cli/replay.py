@@ -222,3 +222,25 @@ def tail(
                   highlight=False)
     if failed:
         raise typer.Exit(2)
+
+
+demo_app = typer.Typer(no_args_is_help=True, help="Demo and load profiles for replays onto "
+                       "the bus: `demo list` shows the presets.")
+
+
+@demo_app.command("list")
+@guarded
+def demo_list() -> None:
+    """List the shipped demo profiles (runs, families) and load profiles (rate, volume)."""
+    from tapesim.replay.profiles import DEMO_PROFILES, LOAD_PROFILES
+
+    out.print("demo profiles:", markup=False, highlight=False)
+    for demo in DEMO_PROFILES.values():
+        out.print(f"  {demo.name}: {demo.description} ({len(demo.runs)} runs at "
+                  f"{demo.speed:g}x; {', '.join(demo.families)})", markup=False,
+                  highlight=False)
+    out.print("load profiles:", markup=False, highlight=False)
+    for load in LOAD_PROFILES.values():
+        speed = "max" if load.speed is None else f"{load.speed:g}x"
+        out.print(f"  {load.name}: {load.description} (speed {speed}, volume "
+                  f"{load.volume}x)", markup=False, highlight=False)
