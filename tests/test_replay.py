@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import nats
@@ -33,6 +34,7 @@ from tapesim.replay import (
     replay,
 )
 from tapesim.replay.bus import STREAMS, stream_name
+from tapesim.replay.demo import loop
 from tapesim.replay.tail import tail
 from tapesim.testing.cache import RunCache
 from tests.conftest import tiny_config
@@ -289,3 +291,26 @@ def test_subjects_and_streams_under_a_prefix() -> None:
         "TAPESIM_TSIM-0123456789AB_OPTIONS_NBBO")
     result = runner.invoke(app, ["tail", "--nats", "nats://127.0.0.1:1"])
     assert result.exit_code == 2 and "--subject-prefix" in result.stderr
+
+
+def test_a_demo_loop_lap_is_the_same_events_retimed(small_run: Path) -> None:
+    lines: list[str] = []
+
+    class Lines:
+        def write(self, text: str) -> None:
+            lines.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    source = RunDirectorySource(small_run)
+    done = asyncio.run(loop([source], JsonLinesSink(Lines()), speed=None, laps=2))  # type: ignore[arg-type]
+    assert done.events == 2 * source.plan.events
+    events = [json.loads(line)["event"] for line in lines]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert all(a["ts"] <= b["ts"] for a, b in pairwise(events))
+    retimed = {"ts", "source_ts", "ingest_ts", "seq", "trace_id", "execution_nbbo_ts",
+               "execution_underlying_ts"}
+    laps = [[{k: v for k, v in e.items() if k not in retimed} for e in half]
+            for half in (events[:source.plan.events], events[source.plan.events:])]
+    assert laps[0] == laps[1]

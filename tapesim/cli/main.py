@@ -48,8 +48,8 @@ app.command()(facts.facts)
 app.command()(export.export)
 app.command()(replay.replay)
 app.command()(replay.tail)
+app.command()(replay.demo)
 app.add_typer(scenarios_app, name="scenarios")
-app.add_typer(replay.demo_app, name="demo")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

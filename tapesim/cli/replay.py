@@ -224,14 +224,15 @@ def tail(
         raise typer.Exit(2)
 
 
-demo_app = typer.Typer(no_args_is_help=True, help="Demo and load profiles for replays onto "
-                       "the bus: `demo list` shows the presets.")
+
+def _demo_cache() -> Path:
+    """Where demo runs are kept: ``$XDG_CACHE_HOME/tapesim/demo`` (``~/.cache`` by
+    default), one directory per run id."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tapesim" / "demo"
 
 
-@demo_app.command("list")
-@guarded
-def demo_list() -> None:
-    """List the shipped demo profiles (runs, families) and load profiles (rate, volume)."""
+def _demo_list() -> None:
     from tapesim.replay.profiles import DEMO_PROFILES, LOAD_PROFILES
 
     out.print("demo profiles:", markup=False, highlight=False)
@@ -244,3 +245,88 @@ def demo_list() -> None:
         speed = "max" if load.speed is None else f"{load.speed:g}x"
         out.print(f"  {load.name}: {load.description} (speed {speed}, volume "
                   f"{load.volume}x)", markup=False, highlight=False)
+
+
+@guarded
+def demo(
+    name: Annotated[str, typer.Argument(
+        metavar="NAME", help="A demo profile, or `list` to show the demo and load profiles.")],
+    load: Annotated[str, typer.Option(
+        help="A load profile: scales the pace (its volume and bursts are not applied "
+             "yet).")] = "steady",
+    to: Annotated[str, typer.Option("--to", help="nats or jsonl.")] = "nats",
+    nats_url: Annotated[str | None, typer.Option(
+        "--nats-url", help="An existing server; without it an embedded nats-server runs "
+                           "until the demo stops (its URL is printed).")] = None,
+    subject_prefix: Annotated[str, typer.Option(
+        "--subject-prefix", help="Prefix of every subject and stream; \"\" for the "
+                                 "canonical subjects.")] = "tapesim.demo.",
+    laps: Annotated[int | None, typer.Option(
+        min=1, help="Replay the demo's runs this many times [default: until Ctrl-C].")
+    ] = None,
+    cache: Annotated[Path | None, typer.Option(
+        help="Where the demo's runs are generated and kept [default: "
+             "~/.cache/tapesim/demo].")] = None,
+) -> None:
+    """Loop a demo's runs onto the bus live, or list the demo and load profiles.
+
+    The runs are generated on first use and kept by run id (the hash of their
+    config), so every showing carries the same events. Each is replayed with
+    --live pacing on one clock: times follow the wall clock, seq and trace ids
+    keep counting across runs and laps.
+    """
+    from tapesim.api.simulate import resolve, simulate
+    from tapesim.config.snapshot import ParameterSnapshot
+    from tapesim.replay import JsonLinesSink, NatsSink, ReplayError, ReplayStopped
+    from tapesim.replay.bus import normalise_prefix
+    from tapesim.replay.demo import loop
+    from tapesim.replay.profiles import demo_profile, load_profile
+    from tapesim.replay.server import EmbeddedNats
+    from tapesim.replay.sinks import Sink
+    from tapesim.replay.sources import RunDirectorySource
+
+    if name == "list":
+        _demo_list()
+        return
+    if to not in ("nats", "jsonl"):
+        raise InputError(f"--to {to!r}: choose nats or jsonl")
+    report = err if to == "jsonl" else out
+    try:
+        profile, pace = demo_profile(name), load_profile(load)
+        prefix = normalise_prefix(subject_prefix)
+    except (ReplayError, ValueError) as e:
+        raise InputError(str(e)) from None
+    speed = None if pace.speed is None else profile.speed * pace.speed
+    where = cache or _demo_cache()
+    paths = []
+    for i, run in enumerate(profile.runs, 1):
+        config = resolve(run.profile, **run.simulate_keywords())
+        path = where / ParameterSnapshot.of(config).run_id
+        if not (path / "manifest.json").is_file():
+            report.print(f"generating run {i}/{len(profile.runs)} of {name} into {path}",
+                         markup=False, highlight=False)
+            simulate(config, out=path, force=True)
+        paths.append(path)
+    sources = [RunDirectorySource(p) for p in paths]
+    server = EmbeddedNats() if to == "nats" and nats_url is None else None
+
+    async def main(url: str | None) -> None:
+        sink: Sink = NatsSink(url, prefix) if url is not None else JsonLinesSink(sys.stdout)
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        done = await loop(sources, sink, speed, laps, stop)
+        report.print(f"demo {name}: {done.events:,} events in {done.seconds:.1f} s",
+                     markup=False, highlight=False)
+
+    try:
+        with server if server is not None else nullcontext():
+            url = server.url if server is not None else nats_url
+            if server is not None:
+                report.print(f"embedded nats-server at {url} (runs until the demo stops)",
+                             markup=False, highlight=False)
+            asyncio.run(main(url if to == "nats" else None))
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
+    except (ReplayError, ReplayStopped) as e:
+        raise InputError(str(e)) from None

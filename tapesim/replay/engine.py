@@ -89,13 +89,18 @@ class LiveClock:
         self._origin: tuple[int, int] | None = None  # (event ts, wall ms)
         self._last = (-1, -1)  # (ts, ingest_ts) of the last event
 
+    def restart(self) -> None:
+        """Map the next event to the wall clock afresh (the next run of a loop, whose
+        event times start over); seq numbering and monotonic times carry on."""
+        self._origin = None
+
     def rebase(self, kind: str, rows: pa.RecordBatch) -> pa.RecordBatch:
         """``rows`` (one kind, in replay order) rebased and renumbered."""
         ts = rows.column("ts").to_pylist()
         if not ts:
             return rows
         if self._origin is None:
-            self._origin = (ts[0], self.now_ms())
+            self._origin = (ts[0], max(self.now_ms(), self._last[0]))
         first, wall = self._origin
         if self.speed is None:
             now = max(self.now_ms(), self._last[0])
@@ -238,7 +243,8 @@ async def _send(events: _Encoded, pacing: Pacing, sink: Sink, stop: asyncio.Even
 
 async def replay(source: ReplaySource, spec: ReplaySpec, sink: Sink,
                  stop: asyncio.Event | None = None,
-                 progress: Callable[[int], None] | None = None) -> ReplaySummary:
+                 progress: Callable[[int], None] | None = None,
+                 live_clock: LiveClock | None = None) -> ReplaySummary:
     """Replay the selection of ``source`` into ``sink`` with the spec's pacing.
 
     Args:
@@ -247,6 +253,8 @@ async def replay(source: ReplaySource, spec: ReplaySpec, sink: Sink,
         sink: where events go; started here, drained and closed before returning.
         stop: set it to stop between events (the sink still drains).
         progress: called with the number of events sent since the last call.
+        live_clock: the clock of a live replay (default: a new one from the spec's
+            pacing); a loop passes one clock to every run so seq keeps counting.
 
     Returns:
         the summary; ``resume_seq`` is set when stopped before the end.
@@ -257,8 +265,9 @@ async def replay(source: ReplaySource, spec: ReplaySpec, sink: Sink,
     """
     spec.check()
     summary = ReplaySummary(run_id=spec.plan.run_id)
-    live = (LiveClock(spec.plan.run_id, spec.pacing.speed, spec.pacing.live_seq_start)
-            if spec.pacing.live else None)
+    live = live_clock
+    if live is None and spec.pacing.live:
+        live = LiveClock(spec.plan.run_id, spec.pacing.speed, spec.pacing.live_seq_start)
     origin: list[float] = []
     await sink.start(spec.plan)
     started = time.perf_counter()

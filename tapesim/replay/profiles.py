@@ -7,8 +7,9 @@ generator can make them on first use and cache them. A :class:`LoadProfile` scal
 replay's rate (pacing) and volume (more underlyings, each its own shard) without
 changing what any event means.
 
-These are the typed presets; ``tapesim demo list`` shows them. Looping a demo onto
-the bus (``tapesim demo NAME [--load L]``) builds on them.
+``tapesim demo list`` shows the presets; ``tapesim demo NAME [--load L]`` loops a
+demo onto the bus (``tapesim.replay.demo``) at the load's pace. A load's volume and
+bursts are described here but not yet applied by the loop.
 """
 
 from __future__ import annotations
