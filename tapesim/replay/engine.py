@@ -273,6 +273,7 @@ async def replay(source: ReplaySource, spec: ReplaySpec, sink: Sink,
     started = time.perf_counter()
     try:
         for group in _groups(source.batches(spec.selector)):
+            await asyncio.sleep(0)  # a turn for the loop: signal handlers, the client's I/O
             if stop is not None and stop.is_set():
                 summary.stopped = True
                 break
