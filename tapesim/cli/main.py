@@ -2,7 +2,8 @@
 
 ``run`` (:mod:`tapesim.cli.run`), ``verify`` and ``inspect``
 (:mod:`tapesim.cli.verify`), ``facts`` (:mod:`tapesim.cli.facts`), ``export``
-(:mod:`tapesim.cli.export`), ``load`` (:mod:`tapesim.cli.load`), ``profiles`` and ``schema``
+(:mod:`tapesim.cli.export`), ``load`` (:mod:`tapesim.cli.load`), ``replay``, ``tail`` and
+``demo`` (:mod:`tapesim.cli.replay`), ``profiles`` and ``schema``
 (:mod:`tapesim.cli.profiles`), ``scenarios`` (:mod:`tapesim.cli.scenarios`).
 Exit codes and error lines: :mod:`tapesim.cli.common`. Each command imports the
 simulator's heavy modules only when it runs, so ``tapesim --help`` starts fast.
@@ -15,7 +16,7 @@ from typing import Annotated
 import typer
 
 from tapesim._version import __version__
-from tapesim.cli import export, facts, load, profiles, run, verify
+from tapesim.cli import export, facts, load, profiles, replay, run, verify
 from tapesim.cli.common import out
 from tapesim.cli.scenarios import scenarios_app
 
@@ -46,6 +47,9 @@ app.command()(profiles.schema)
 app.command()(facts.facts)
 app.command()(export.export)
 app.command()(load.load)
+app.command()(replay.replay)
+app.command()(replay.tail)
+app.command()(replay.demo)
 app.add_typer(scenarios_app, name="scenarios")
 
 if __name__ == "__main__":  # pragma: no cover

@@ -33,12 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from tapesim._version import __version__
-from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT, EventKind
+from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT
 from tapesim.events.stable_json import fnv1a32_many, hash_text, stable_hash, stable_stringify
 from tapesim.export.sidecars import (
     FIXTURE_GENERATOR_NAME,
@@ -50,6 +49,7 @@ from tapesim.export.sidecars import (
     check_sidecars,
     slice_labels,
 )
+from tapesim.io.event_json import kind_entries
 from tapesim.io.manifest import PROVENANCE, RunDirectoryError, open_run
 from tapesim.io.writer import check_output
 from tapesim.sim.calendar import NEW_YORK, epoch_ms
@@ -127,12 +127,6 @@ def _filters(manifest: dict[str, Any], sl: Slice) -> dict[str, pc.Expression]:
     return {k.name: options if k in (OPTION_NBBO, OPTION_PRINT) else stocks for k in KINDS}
 
 
-def _entries(kind: EventKind, table: pa.Table) -> list[dict[str, Any]]:
-    """``{kind, event}`` per row; fields without a value are omitted."""
-    return [{"kind": kind.name, "event": {k: v for k, v in row.items() if v is not None}}
-            for row in table.to_pylist()]
-
-
 def select_events(run_dir: Path, sl: Slice) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(run manifest, ``{kind, event}`` entries of the slice in replay order)."""
     manifest = open_run(run_dir)
@@ -147,7 +141,7 @@ def select_events(run_dir: Path, sl: Slice) -> tuple[dict[str, Any], list[dict[s
         raise ExportError("the slice holds no events: widen --start/--end or --symbols")
     entries = []
     for kind in KINDS:
-        entries += _entries(kind, datasets[kind.name].to_table(filter=filters[kind.name]))
+        entries += kind_entries(kind, datasets[kind.name].to_table(filter=filters[kind.name]))
     entries.sort(key=lambda e: e["event"]["seq"])  # seq is assigned in replay order
     return manifest, entries
 

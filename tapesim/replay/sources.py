@@ -1,0 +1,215 @@
+"""Where a replay reads events from: the source protocol, and a run directory.
+
+A source is anything with a :class:`~tapesim.events.batches.ReplayPlan` that hands out
+the selected events as an iterator of
+:class:`~tapesim.events.batches.GeneratedEventBatch` in replay order: the contract's
+order ``ts, ingest_ts, seq, trace_id`` (CONTRACT.md §1), which is ascending ``seq``
+since seq is assigned in that order. Each batch holds one kind; across kinds the
+batches are merged by seq, so concatenating them gives the stream in order. A run
+directory (here), an exported fixture (``tapesim.replay.fixture``) and a ClickHouse
+database are sources.
+
+A run directory is streamed: each kind's Parquet file is read a batch at a time and
+the four are merged by seq, so memory stays bounded by a few batches per kind
+whatever the run's size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from pydantic import ValidationError
+
+from tapesim.events.batches import GeneratedEventBatch, ReplayPlan
+from tapesim.events.manifest import RunManifest
+from tapesim.events.models import KINDS_BY_NAME
+from tapesim.io.manifest import RunDirectoryError, open_run
+from tapesim.replay.plan import Selector
+from tapesim.sim.calendar import NEW_YORK
+
+__all__ = ["BATCH_ROWS", "ReplaySource", "RunDirectorySource", "merge_by_seq", "session_day"]
+
+BATCH_ROWS = 1 << 15  # rows read from a Parquet file at a time
+
+
+@runtime_checkable
+class ReplaySource(Protocol):
+    """A source of events for a replay.
+
+    ``plan`` describes the whole source (run id, kinds, symbols, seq and time range);
+    ``count`` and ``batches`` apply a :class:`~tapesim.replay.plan.Selector`.
+    ``batches`` yields single-kind batches whose concatenation is the selection in
+    replay order (strictly ascending ``seq``); a source must raise
+    ``RunDirectoryError`` (or a subclass of ``ValueError``) naming the damage when its
+    data is out of order or unreadable.
+    """
+
+    @property
+    def name(self) -> str:
+        """What the source is, for messages (a path or a URL)."""
+        ...
+
+    @property
+    def plan(self) -> ReplayPlan:
+        """The plan of the whole source."""
+        ...
+
+    def count(self, selector: Selector) -> int:
+        """Events ``batches(selector)`` will yield (for a progress bar)."""
+        ...
+
+    def batches(self, selector: Selector) -> Iterator[GeneratedEventBatch]:
+        """The selected events, batches of one kind in replay order."""
+        ...
+
+
+def session_day(plan: ReplayPlan) -> dt.date:
+    """The New York trading day of a plan's events (for ``--start``/``--end``)."""
+    if plan.first_ts is None:
+        raise ValueError(f"run {plan.run_id} has no events")
+    return dt.datetime.fromtimestamp(plan.first_ts / 1000, NEW_YORK).date()
+
+
+class _Head:
+    """The current batch of one kind's stream and the position in it."""
+
+    __slots__ = ("batch", "kind", "pos", "seq", "stream")
+
+    def __init__(self, kind: str, stream: Iterator[pa.RecordBatch]) -> None:
+        self.kind = kind
+        self.stream = stream
+        self.batch: pa.RecordBatch | None = None
+        self.seq = np.zeros(0, dtype=np.int64)
+        self.pos = 0
+
+    def advance(self, where: str) -> bool:
+        """Load the next non-empty batch; False at the end of the stream."""
+        last = int(self.seq[-1]) if len(self.seq) else -1
+        for batch in self.stream:
+            if batch.num_rows == 0:
+                continue
+            seq = batch.column("seq").to_numpy()
+            if seq[0] <= last or (len(seq) > 1 and not bool(np.all(seq[1:] > seq[:-1]))):
+                raise RunDirectoryError(f"{where}: {self.kind} events are not in seq order; "
+                                        "the source is damaged (`tapesim verify` names the "
+                                        "problem)")
+            self.batch, self.seq, self.pos = batch, seq, 0
+            return True
+        self.batch = None
+        return False
+
+
+def merge_by_seq(streams: dict[str, Iterable[pa.RecordBatch]], where: str = "the source",
+                 ) -> Iterator[GeneratedEventBatch]:
+    """Merge per-kind record batches, each stream in ascending seq, into replay order.
+
+    Args:
+        streams: record batches of each kind (by kind name), in the kind's Arrow schema,
+            every stream in strictly ascending ``seq``.
+        where: the source's name, for the error message.
+
+    Yields:
+        slices of the input batches (zero-copy), one kind each, in ascending seq.
+
+    Raises:
+        RunDirectoryError: a stream not in ascending seq, or two kinds sharing a seq.
+    """
+    heads = [_Head(kind, iter(s)) for kind, s in streams.items()]
+    heap = [(int(h.seq[0]), i) for i, h in enumerate(heads) if h.advance(where)]
+    heapq.heapify(heap)
+    while heap:
+        first, i = heapq.heappop(heap)
+        head = heads[i]
+        bound = heap[0][0] if heap else None
+        if bound == first:
+            raise RunDirectoryError(f"{where}: seq {first} appears in two event kinds; the "
+                                    "source is damaged (`tapesim verify` names the problem)")
+        end = len(head.seq) if bound is None else int(
+            np.searchsorted(head.seq, bound, side="left"))
+        assert head.batch is not None
+        part = head.batch.slice(head.pos, end - head.pos)
+        yield GeneratedEventBatch.model_construct(
+            kind=head.kind, batch=part, first_seq=first, last_seq=int(head.seq[end - 1]),
+            num_rows=end - head.pos)
+        head.pos = end
+        if head.pos < len(head.seq) or head.advance(where):
+            heapq.heappush(heap, (int(head.seq[head.pos]), i))
+
+
+class RunDirectorySource:
+    """A run directory as a replay source, streamed from its Parquet files.
+
+    Args:
+        path: the run directory.
+        batch_rows: rows read from a file at a time (bounds memory: a few batches of
+            each kind are alive at once).
+
+    Raises:
+        RunDirectoryError: not a directory, a manifest missing, unreadable or not a
+            valid run manifest, or a listed file missing or not at its size (the
+            message points to ``tapesim verify``).
+    """
+
+    def __init__(self, path: Path, batch_rows: int = BATCH_ROWS) -> None:
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise RunDirectoryError(f"{self.path} is not a directory: pass a run directory "
+                                    "or an exported fixture")
+        try:
+            self.manifest = RunManifest.model_validate(open_run(self.path))
+        except ValidationError as err:
+            where = ".".join(str(p) for p in err.errors()[0]["loc"])
+            raise RunDirectoryError(f"{self.path / 'manifest.json'} has a bad field '{where}': "
+                                    f"the run directory is damaged (`tapesim verify "
+                                    f"{self.path}` names every problem)") from None
+        self._plan = ReplayPlan.from_manifest(self.manifest)
+        self.batch_rows = batch_rows
+
+    @property
+    def name(self) -> str:
+        """The run directory's path."""
+        return str(self.path)
+
+    @property
+    def plan(self) -> ReplayPlan:
+        """The whole run's plan, from its manifest."""
+        return self._plan
+
+    def _file(self, kind: str) -> Path:
+        return self.path / f"{KINDS_BY_NAME[kind].file_stem}.parquet"
+
+    def count(self, selector: Selector) -> int:
+        """Events the selection holds, counted from the files (a scan of the filtered
+        columns, not of the rows)."""
+        total = 0
+        for kind in self._plan.kinds:
+            expr = selector.expression(KINDS_BY_NAME[kind])
+            data = ds.dataset(self._file(kind))
+            total += data.count_rows() if expr is None else data.count_rows(filter=expr)
+        return total
+
+    def _kind(self, kind: str, selector: Selector) -> Iterator[pa.RecordBatch]:
+        event_kind = KINDS_BY_NAME[kind]
+        try:
+            reader = pq.ParquetFile(self._file(kind))
+            for batch in reader.iter_batches(batch_size=self.batch_rows):
+                yield selector.mask(event_kind, batch)
+        except (OSError, pa.ArrowInvalid) as err:
+            raise RunDirectoryError(f"{self._file(kind)} cannot be read ({err}): the run "
+                                    f"directory is damaged (`tapesim verify {self.path}`)"
+                                    ) from None
+
+    def batches(self, selector: Selector) -> Iterator[GeneratedEventBatch]:
+        """The selected events in replay order: each kind streamed from its file and the
+        kinds merged by seq (:func:`merge_by_seq`)."""
+        return merge_by_seq({k: self._kind(k, selector) for k in self._plan.kinds
+                             if k in KINDS_BY_NAME}, self.name)
+
