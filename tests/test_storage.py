@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -298,3 +300,21 @@ def test_interrupted_load_is_redone_and_another_manifest_refused(
             load_run(engine, other)
     finally:
         engine.close()
+
+
+def _replay_lines(location: str) -> list[str]:
+    """``tapesim replay LOCATION --to jsonl`` of one minute of SPY, in a process of its
+    own (an embedded ClickHouse directory stays open for its process's life)."""
+    code = "import sys; from tapesim.cli import app; sys.argv[0] = 'tapesim'; app()"
+    args = ["replay", location, "--to", "jsonl", "--symbols", "SPY", "--start", "09:34",
+            "--end", "09:35", "--no-progress"]
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    return [line for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def test_replay_from_storage_publishes_what_the_run_directory_does(
+        run: tapesim.SyntheticRun, ch_dir: Path) -> None:
+    from_storage = _replay_lines(f"chdb://{ch_dir}/{_db(run)}")
+    assert from_storage and from_storage == _replay_lines(str(run.path))
