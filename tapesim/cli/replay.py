@@ -36,9 +36,10 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 @guarded
 def replay(
     source: Annotated[str, typer.Argument(
-        metavar="RUN_OR_FIXTURE",
-        help="A run directory, or a fixture written by `tapesim export --format islandflow` "
-             "(its hashes are verified first).")],
+        metavar="SOURCE",
+        help="A run directory, a fixture written by `tapesim export --format islandflow` "
+             "(its hashes are verified first), or a run loaded by `tapesim load`: "
+             "clickhouse://HOST:PORT/tapesim_<run_id> or chdb://DIR/tapesim_<run_id>.")],
     to: Annotated[str, typer.Option(
         "--to", help="nats: publish into JetStream; jsonl: {kind, event} lines on stdout "
                      "(as `export --format jsonl`); null: encode and drop (timing).")] = "nats",
@@ -70,8 +71,8 @@ def replay(
     progress: Annotated[bool, typer.Option(
         help="Show a progress bar on stderr.")] = True,
 ) -> None:
-    """Replay a run (or an exported fixture) in order into NATS JetStream,
-    as JSON lines, or nowhere.
+    """Replay a run, an exported fixture or a loaded run in order into NATS
+    JetStream, as JSON lines, or nowhere.
 
     Events go out in the contract's order (ts, ingest_ts, seq, trace_id),
     one JSON event per message with its trace id as the Nats-Msg-Id header
