@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import pyarrow.compute as pc
+
 Right = Literal["C", "P"]
 _DASHED = re.compile(r"^([A-Z][A-Z0-9.]{0,5})-(\d{4}-\d{2}-\d{2})-(\d+(?:\.\d{1,3})?)-([CP])$")
 _OCC = re.compile(r"^([A-Z][A-Z0-9. ]{5})(\d{6})([CP])(\d{8})$")
@@ -108,3 +110,18 @@ def _date(text: str, whole: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"option id {whole!r}: {text} is not a valid date") from None
+
+
+def of_roots(symbols: list[str]) -> pc.Expression:
+    """An Arrow filter: option contract ids whose root is one of ``symbols`` (non-empty),
+    in either id form: the dashed form starts with ``ROOT-``, the OCC form with the
+    root padded to six characters (CONTRACT.md §1)."""
+    contract = pc.field("option_contract_id")
+    expr: pc.Expression | None = None
+    for s in symbols:
+        term = (pc.starts_with(contract, pattern=f"{s}-")
+                | pc.starts_with(contract, pattern=f"{s:<6}"))
+        expr = term if expr is None else expr | term
+    if expr is None:
+        raise ValueError("of_roots needs at least one symbol")
+    return expr

@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from tapesim._version import __version__
+from tapesim.events.contracts import of_roots
 from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT
 from tapesim.events.stable_json import fnv1a32_many, hash_text, stable_hash, stable_stringify
 from tapesim.export.sidecars import (
@@ -99,18 +100,6 @@ def _window(manifest: dict[str, Any], sl: Slice) -> tuple[int, int]:
     return lo, hi
 
 
-def _of_roots(symbols: list[str]) -> pc.Expression:
-    """Option contract ids whose root is one of ``symbols``, in either id form: the
-    dashed form starts with ``ROOT-``, the OCC form with the root padded to six."""
-    contract = pc.field("option_contract_id")
-    expr = None
-    for s in symbols:
-        term = (pc.starts_with(contract, pattern=f"{s}-")
-                | pc.starts_with(contract, pattern=f"{s:<6}"))
-        expr = term if expr is None else expr | term
-    assert expr is not None
-    return expr
-
 
 def _filters(manifest: dict[str, Any], sl: Slice) -> dict[str, pc.Expression]:
     """The slice's filter of each kind, by kind name."""
@@ -122,7 +111,7 @@ def _filters(manifest: dict[str, Any], sl: Slice) -> dict[str, pc.Expression]:
     if unknown:
         raise ExportError(f"--symbols {','.join(unknown)} not in this run: choose from "
                           f"{','.join(manifest['symbols'])}")
-    options = expr & _of_roots(sl.symbols)
+    options = expr & of_roots(sl.symbols)
     stocks = expr & pc.field("underlying_id").isin(sl.symbols)
     return {k.name: options if k in (OPTION_NBBO, OPTION_PRINT) else stocks for k in KINDS}
 

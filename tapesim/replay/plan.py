@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tapesim.events.batches import ReplayPlan
+from tapesim.events.contracts import of_roots
 from tapesim.events.models import OPTION_NBBO, OPTION_PRINT, EventKind
 from tapesim.sim.calendar import epoch_ms
 
@@ -74,7 +75,7 @@ class Selector(BaseModel):
             terms.append(pc.field("seq") >= self.from_seq)
         if self.symbols:
             if kind in (OPTION_NBBO, OPTION_PRINT):
-                terms.append(_of_roots(self.symbols))
+                terms.append(of_roots(self.symbols))
             else:
                 terms.append(pc.field("underlying_id").isin(self.symbols))
         if not terms:
@@ -89,18 +90,6 @@ class Selector(BaseModel):
         expr = self.expression(kind)
         return batch if expr is None else batch.filter(expr)
 
-
-def _of_roots(symbols: list[str]) -> pc.Expression:
-    """Option contract ids whose root is one of ``symbols``: the dashed form starts with
-    ``ROOT-``, the OCC form with the root padded to six (CONTRACT.md §1)."""
-    contract = pc.field("option_contract_id")
-    expr: pc.Expression | None = None
-    for s in symbols:
-        term = (pc.starts_with(contract, pattern=f"{s}-")
-                | pc.starts_with(contract, pattern=f"{s:<6}"))
-        expr = term if expr is None else expr | term
-    assert expr is not None
-    return expr
 
 
 def parse_speed(value: str) -> float | None:
