@@ -60,7 +60,8 @@ class Sink(Protocol):
 
 
 class NullSink:
-    """Discards events (to measure a source and the encoding without a destination)."""
+    """Discards events (to measure a source and the encoding without a destination);
+    the base of sinks that have nothing to prepare and confirm each event on sending."""
 
     def __init__(self) -> None:
         self._acked: int | None = None
@@ -85,7 +86,7 @@ class NullSink:
         """Nothing to release."""
 
 
-class JsonLinesSink:
+class JsonLinesSink(NullSink):
     """Writes ``{"kind": ..., "event": {...}}`` lines, the lines of ``tapesim export
     --format jsonl`` (``market-events.jsonl``), to a text stream (stdout by default).
 
@@ -94,16 +95,8 @@ class JsonLinesSink:
     """
 
     def __init__(self, stream: TextIO) -> None:
+        super().__init__()
         self.stream = stream
-        self._acked: int | None = None
-
-    @property
-    def acked_seq(self) -> int | None:
-        """The seq of the last event written."""
-        return self._acked
-
-    async def start(self, plan: ReplayPlan) -> None:
-        """Nothing to prepare."""
 
     async def send(self, kind: str, key: int, trace_id: str, payload: bytes,
                    subjects: tuple[str, ...]) -> None:
