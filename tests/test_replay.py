@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import shutil
 import signal
@@ -119,18 +120,11 @@ def test_fixture_replays_after_its_hashes_check_out(small_run: Path, tmp_path: P
                                      "--symbols", "SPY"])
         assert result.exit_code == 0, result.output
     source = FixtureSource(fixture)
-    lines: list[str] = []
-
-    class Lines:
-        def write(self, text: str) -> None:
-            lines.append(text)
-
-        def flush(self) -> None:
-            pass
+    written = io.StringIO()
 
     spec = ReplaySpec(plan=source.plan)
-    asyncio.run(replay(source, spec, JsonLinesSink(Lines())))  # type: ignore[arg-type]
-    assert "".join(lines) == (jsonl / "market-events.jsonl").read_text()
+    asyncio.run(replay(source, spec, JsonLinesSink(written)))
+    assert written.getvalue() == (jsonl / "market-events.jsonl").read_text()
     events = fixture / "market-events.json"
     events.write_text(events.read_text().replace('"seq":', '"seq": ', 1))
     result = runner.invoke(app, ["replay", str(fixture), "--to", "null"])
@@ -294,17 +288,11 @@ def test_subjects_and_streams_under_a_prefix() -> None:
 
 
 def test_a_demo_loop_lap_is_the_same_events_retimed(small_run: Path) -> None:
-    lines: list[str] = []
-
-    class Lines:
-        def write(self, text: str) -> None:
-            lines.append(text)
-
-        def flush(self) -> None:
-            pass
+    written = io.StringIO()
 
     source = RunDirectorySource(small_run)
-    done = asyncio.run(loop([source], JsonLinesSink(Lines()), speed=None, laps=2))  # type: ignore[arg-type]
+    done = asyncio.run(loop([source], JsonLinesSink(written), speed=None, laps=2))
+    lines = written.getvalue().splitlines()
     assert done.events == 2 * source.plan.events
     events = [json.loads(line)["event"] for line in lines]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
