@@ -12,17 +12,15 @@ Record anew (only when a change is meant to alter output, and say so in the comm
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata as md
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from tapesim.config.run import load_profile, with_overrides
-from tapesim.runs import execute_run
+from tapesim.runs import execute_run, library_versions
 
 GOLDEN = Path(__file__).parent / "golden" / "output_hashes.json"
-LIBRARIES = ("numpy", "pyarrow", "simpy")
 
 # name -> (profile, seed, workers, scenarios)
 RUNS: dict[str, tuple[str, int, int, list[dict[str, str]]]] = {
@@ -37,11 +35,6 @@ RUNS: dict[str, tuple[str, int, int, list[dict[str, str]]]] = {
         {"name": "stale-quote-trap", "at": "09:40"},
     ]),
 }
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries whose change may change Parquet or manifest bytes."""
-    return {name: md.version(name) for name in LIBRARIES}
 
 
 def run_hashes(name: str, out: Path) -> dict[str, str]:
