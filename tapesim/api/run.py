@@ -29,7 +29,7 @@ from tapesim.events.labels import (
 )
 from tapesim.events.manifest import RunManifest, SeedBundle
 from tapesim.events.models import KINDS, KINDS_BY_NAME
-from tapesim.io.manifest import PARAMETER_SNAPSHOT, RunDirectoryError
+from tapesim.io.manifest import PARAMETER_SNAPSHOT, RunDirectoryError, damaged
 from tapesim.io.manifest import open_run as checked_manifest
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS
 from tapesim.sim.strict import ConfigError
@@ -41,8 +41,7 @@ _KIND_BY_STEM = {k.file_stem: k.name for k in KINDS}
 
 
 def _damaged(path: Path, run_dir: Path, what: str) -> RunDirectoryError:
-    return RunDirectoryError(f"{path} {what}: the run directory is damaged "
-                             f"(`tapesim verify {run_dir}` names every problem)")
+    return damaged(run_dir, f"{path} {what}")
 
 
 def labels_of(document: dict[str, Any]) -> list[GroundTruthLabel]:

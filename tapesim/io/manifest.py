@@ -72,6 +72,13 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     return data
 
 
+def damaged(run_dir: Path, what: str) -> RunDirectoryError:
+    """The error for a damaged run directory: ``what`` is wrong (naming the file), and
+    ``tapesim verify`` names every problem."""
+    return RunDirectoryError(f"{what}: the run directory is damaged "
+                             f"(`tapesim verify {run_dir}` names every problem)")
+
+
 def check_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     """Check ``manifest`` (as read from ``run_dir``) against its schema, ``RunManifest``.
 
@@ -84,9 +91,7 @@ def check_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "manifest"
-        raise RunDirectoryError(
-            f"{run_dir / MANIFEST}: field '{where}': {first['msg']}: the run directory is "
-            f"damaged (`tapesim verify {run_dir}` names every problem)") from None
+        raise damaged(run_dir, f"{run_dir / MANIFEST}: field '{where}': {first['msg']}") from None
 
 
 def open_run(run_dir: Path) -> dict[str, Any]:
@@ -105,11 +110,7 @@ def open_run(run_dir: Path) -> dict[str, Any]:
     for name, entry in sorted(manifest.get("artifacts", {}).items()):
         path = run_dir / name
         if not path.is_file():
-            raise RunDirectoryError(
-                f"{path} is missing: the run directory is damaged (`tapesim verify {run_dir}` "
-                "names every problem)")
+            raise damaged(run_dir, f"{path} is missing")
         if path.stat().st_size != entry.get("bytes"):
-            raise RunDirectoryError(
-                f"{path} is not the size its manifest records: the run directory is damaged "
-                f"(`tapesim verify {run_dir}` names every problem)")
+            raise damaged(run_dir, f"{path} is not the size its manifest records")
     return manifest

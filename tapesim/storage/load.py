@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tapesim.events.manifest import RunManifest
-from tapesim.io.manifest import MANIFEST, RunDirectoryError, open_run, sha256_file
+from tapesim.io.manifest import MANIFEST, damaged, open_run, sha256_file
 from tapesim.storage.engine import Engine, EngineError
 from tapesim.storage.schema import (
     EVENT_TABLES,
@@ -76,9 +76,6 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _damaged(run_dir: Path, what: str) -> RunDirectoryError:
-    return RunDirectoryError(f"{what}: the run directory is damaged "
-                             f"(`tapesim verify {run_dir}` names every problem)")
 
 
 def _manifest(run_dir: Path) -> tuple[RunManifest, dict[str, Any], str]:
@@ -96,14 +93,14 @@ def _parquet_batches(path: Path, spec: TableSpec, run_dir: Path,
             if batch.num_rows:
                 yield batch.select(names).cast(schema)
     except (pa.ArrowException, OSError) as err:
-        raise _damaged(run_dir, f"{path} cannot be read ({err})") from None
+        raise damaged(run_dir, f"{path} cannot be read ({err})") from None
 
 
 def _schema(run_dir: Path, name: str) -> pa.Schema:
     try:
         return pq.read_schema(run_dir / name)
     except (pa.ArrowException, OSError) as err:
-        raise _damaged(run_dir, f"{run_dir / name} cannot be read ({err})") from None
+        raise damaged(run_dir, f"{run_dir / name} cannot be read ({err})") from None
 
 
 _END = object()
@@ -186,10 +183,10 @@ def _json_list(run_dir: Path, name: str, key: str) -> list[dict[str, Any]]:
     try:
         value = json.loads(path.read_text("utf-8"))
     except (OSError, json.JSONDecodeError) as err:
-        raise _damaged(run_dir, f"{path} cannot be read as JSON ({err})") from None
+        raise damaged(run_dir, f"{path} cannot be read as JSON ({err})") from None
     items = value.get(key) if isinstance(value, dict) else None
     if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
-        raise _damaged(run_dir, f"{path} has no list of objects '{key}'")
+        raise damaged(run_dir, f"{path} has no list of objects '{key}'")
     return items
 
 
@@ -251,7 +248,7 @@ def load_run(engine: Engine, run_dir: Path, progress: Progress | None = None,
             if spec.kind is not None:
                 expected = manifest.counts.get(spec.kind.name, 0)
             if expected is not None and rows != expected:
-                raise _damaged(run_dir, f"{path} has {rows:,} rows, its manifest "
+                raise damaged(run_dir, f"{path} has {rows:,} rows, its manifest "
                                         f"{expected:,}")
             summary.rows[spec.name] = rows
         if manifest.scenarios is not None:
