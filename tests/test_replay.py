@@ -30,6 +30,7 @@ from tapesim.replay import (
     LiveClock,
     NatsSink,
     ReplaySpec,
+    ReplaySummary,
     RunDirectorySource,
     Selector,
     replay,
@@ -200,6 +201,81 @@ def test_a_server_restart_mid_replay_loses_and_duplicates_nothing(
         report = asyncio.run(tail(server.url, "t3."))
         assert report.clean, report
         assert report.digest == source.manifest.event_stream.sha256
+
+
+class SeveringProxy:
+    """A TCP relay on a free loopback port in front of a nats-server; :meth:`sever`
+    cuts every connection through it at once, as a dropped network path would, while
+    the server keeps running and the relay keeps accepting new connections."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.severed = 0
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"nats://127.0.0.1:{port}"
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers += [writer, up_writer]
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+    def sever(self) -> None:
+        for writer in self._writers:
+            writer.transport.abort()
+        self.severed += len(self._writers) // 2
+        self._writers.clear()
+
+    async def close(self) -> None:
+        self.sever()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+def test_a_dropped_connection_mid_replay_loses_and_duplicates_nothing(
+        small_run: Path, nats_server: EmbeddedNats) -> None:
+    source = RunDirectorySource(small_run)
+    proxy = SeveringProxy(nats_server.port)
+
+    class Severing(NatsSink):
+        """Cuts the client's connection after 2,000 and 4,000 events."""
+
+        async def send(self, *args: object, **kwargs: object) -> None:
+            await super().send(*args, **kwargs)  # type: ignore[arg-type]
+            if self._sent in (2000, 4000):
+                proxy.sever()
+
+    async def publish_through_proxy() -> tuple[ReplaySummary, Severing]:
+        url = await proxy.start()
+        sink = Severing(url, "t6.")
+        try:
+            return await replay(source, ReplaySpec(plan=source.plan), sink), sink
+        finally:
+            await proxy.close()
+
+    summary, sink = asyncio.run(publish_through_proxy())
+    assert proxy.severed >= 2
+    assert sink.republished > 0  # what was unconfirmed at the drop went out again
+    assert summary.events == source.plan.events
+    report = asyncio.run(tail(nats_server.url, "t6."))
+    assert report.clean, report
+    assert report.digest == source.manifest.event_stream.sha256
 
 
 def test_tail_command_reports_the_digest(small_run: Path, nats_server: EmbeddedNats) -> None:
