@@ -15,6 +15,7 @@ from tapesim.replay.profiles import (
     demo_profile,
     load_profile,
 )
+from tapesim.replay.volume import copies
 
 
 @pytest.mark.parametrize("name", sorted(DEMO_PROFILES))
@@ -42,3 +43,14 @@ def test_demo_list() -> None:
     result = CliRunner().invoke(app, ["demo", "list"])
     assert result.exit_code == 0, result.output
     assert "market-command" in result.stdout and "stress" in result.stdout
+
+
+@pytest.mark.parametrize("load", sorted(LOAD_PROFILES))
+def test_every_demo_run_has_valid_copies_at_every_load(load: str) -> None:
+    volume = load_profile(load).volume
+    for demo in DEMO_PROFILES.values():
+        for run in demo.runs:
+            runs = copies(resolve(run.profile, **run.simulate_keywords()), volume)
+            assert len(runs) == volume
+            assert len({s.symbol for r in runs for s in r.symbols}) == \
+                volume * len(runs[0].symbols)

@@ -253,8 +253,8 @@ def demo(
     name: Annotated[str, typer.Argument(
         metavar="NAME", help="A demo profile, or `list` to show the demo and load profiles.")],
     load: Annotated[str, typer.Option(
-        help="A load profile: scales the pace (its volume and bursts are not applied "
-             "yet).")] = "steady",
+        help="A load profile: scales the pace, adds bursts, and multiplies the "
+             "underlyings (each copy a run of its own).")] = "steady",
     to: Annotated[str, typer.Option("--to", help="nats or jsonl.")] = "nats",
     nats_url: Annotated[str | None, typer.Option(
         "--nats-url", help="An existing server; without it an embedded nats-server runs "
@@ -274,7 +274,8 @@ def demo(
     The runs are generated on first use and kept by run id (the hash of their
     config), so every showing carries the same events. Each is replayed with
     --live pacing on one clock: times follow the wall clock, seq and trace ids
-    keep counting across runs and laps.
+    keep counting across runs and laps. A load of volume V replays each run beside
+    V - 1 copies with renamed underlyings and their own seeds, merged by time.
     """
     from tapesim.api.simulate import resolve, simulate
     from tapesim.config.snapshot import ParameterSnapshot
@@ -284,7 +285,8 @@ def demo(
     from tapesim.replay.profiles import demo_profile, load_profile
     from tapesim.replay.server import EmbeddedNats
     from tapesim.replay.sinks import Sink
-    from tapesim.replay.sources import RunDirectorySource
+    from tapesim.replay.sources import ReplaySource, RunDirectorySource
+    from tapesim.replay.volume import InterleavedSource, copies
 
     if name == "list":
         _demo_list()
@@ -298,24 +300,34 @@ def demo(
     except (ReplayError, ValueError) as e:
         raise InputError(str(e)) from None
     speed = None if pace.speed is None else profile.speed * pace.speed
+    burst = None if pace.burst is None else pace.burst.model_copy(
+        update={"speed": profile.speed * pace.burst.speed})
     where = cache or _demo_cache()
-    paths = []
-    for i, run in enumerate(profile.runs, 1):
-        config = resolve(run.profile, **run.simulate_keywords())
-        path = where / ParameterSnapshot.of(config).run_id
-        if not (path / "manifest.json").is_file():
-            report.print(f"generating run {i}/{len(profile.runs)} of {name} into {path}",
-                         markup=False, highlight=False)
-            simulate(config, out=path, force=True)
-        paths.append(path)
-    sources = [RunDirectorySource(p) for p in paths]
+    try:
+        configs = [copies(resolve(run.profile, **run.simulate_keywords()), pace.volume)
+                   for run in profile.runs]
+    except ReplayError as e:
+        raise InputError(str(e)) from None
+    total = sum(len(c) for c in configs)
+    sources: list[ReplaySource] = []
+    for run_configs in configs:
+        paths = []
+        for config in run_configs:
+            path = where / ParameterSnapshot.of(config).run_id
+            if not (path / "manifest.json").is_file():
+                report.print(f"generating run {len(paths) + 1 + len(sources) * pace.volume}/"
+                             f"{total} of {name} into {path}", markup=False, highlight=False)
+                simulate(config, out=path, force=True)
+            paths.append(path)
+        runs = [RunDirectorySource(p) for p in paths]
+        sources.append(runs[0] if len(runs) == 1 else InterleavedSource(runs))
     server = EmbeddedNats() if to == "nats" and nats_url is None else None
 
     async def main(url: str | None) -> None:
         sink: Sink = NatsSink(url, prefix) if url is not None else JsonLinesSink(sys.stdout)
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        done = await loop(sources, sink, speed, laps, stop)
+        done = await loop(sources, sink, speed, laps, stop, burst=burst)
         report.print(f"demo {name}: {done.events:,} events in {done.seconds:.1f} s",
                      markup=False, highlight=False)
 

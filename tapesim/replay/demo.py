@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 from tapesim.replay.engine import LiveClock, ReplaySummary, replay
-from tapesim.replay.plan import Pacing, ReplaySpec
+from tapesim.replay.plan import Burst, Pacing, ReplaySpec
 from tapesim.replay.sinks import Sink
 from tapesim.replay.sources import ReplaySource
 
@@ -24,7 +24,8 @@ __all__ = ["loop"]
 
 async def loop(sources: Sequence[ReplaySource], sink: Sink, speed: float | None = 1.0,
                laps: int | None = None, stop: asyncio.Event | None = None,
-               progress: Callable[[int], None] | None = None) -> ReplaySummary:
+               progress: Callable[[int], None] | None = None,
+               burst: Burst | None = None) -> ReplaySummary:
     """Replay ``sources`` one after another, live, ``laps`` times (None: until stopped).
 
     Args:
@@ -34,6 +35,7 @@ async def loop(sources: Sequence[ReplaySource], sink: Sink, speed: float | None 
         laps: how many times to replay the whole sequence; None loops until ``stop``.
         stop: set it to stop between events.
         progress: as for :func:`~tapesim.replay.engine.replay`.
+        burst: periodic bursts over ``speed`` (a load profile's).
 
     Returns:
         the summary over every run (``run_id`` of the first source).
@@ -44,7 +46,7 @@ async def loop(sources: Sequence[ReplaySource], sink: Sink, speed: float | None 
     """
     if not sources:
         raise ValueError("a loop needs at least one run")
-    clock = LiveClock(sources[0].plan.run_id, speed)
+    clock = LiveClock(sources[0].plan.run_id, speed, burst=burst)
     total = ReplaySummary(run_id=sources[0].plan.run_id)
     lap = 0
     while laps is None or lap < laps:
@@ -52,7 +54,7 @@ async def loop(sources: Sequence[ReplaySource], sink: Sink, speed: float | None 
             clock.run_id = source.plan.run_id
             clock.restart()
             spec = ReplaySpec(plan=source.plan, source=source.name,
-                              pacing=Pacing(speed=speed, live=True))
+                              pacing=Pacing(speed=speed, live=True, burst=burst))
             done = await replay(source, spec, sink, stop, progress, live_clock=clock)
             total.events += done.events
             total.per_subject.update(done.per_subject)

@@ -23,7 +23,7 @@ from tapesim.events.batches import GeneratedEventBatch
 from tapesim.events.models import KINDS_BY_NAME
 from tapesim.io.event_json import encode_events
 from tapesim.replay.bus import KIND_SUBJECT, SIGNAL_SUBJECT, subjects_of
-from tapesim.replay.plan import Pacing, ReplaySpec
+from tapesim.replay.plan import Burst, Pacing, ReplaySpec, wall_elapsed_ms
 from tapesim.replay.sinks import Sink
 from tapesim.replay.sources import ReplaySource
 
@@ -65,8 +65,9 @@ class LiveClock:
     """Rebases events to the wall clock and renumbers them, for a live feed.
 
     The first event's ``ts`` maps to the wall clock at the first call; a later event
-    maps to that instant plus its event-time distance divided by ``speed`` (with no
-    speed, to the wall clock when its batch is rebased, never going back).
+    maps to that instant plus its event-time distance divided by ``speed``, bursts
+    counted (with no speed, to the wall clock when its batch is rebased, never going
+    back).
     ``source_ts``, ``ingest_ts`` and the option prints' ``execution_nbbo_ts`` and
     ``execution_underlying_ts`` keep their distance to ``ts``; ``ingest_ts`` is raised
     where needed so the order ``ts, ingest_ts, seq`` stays the publish order. ``seq``
@@ -78,12 +79,15 @@ class LiveClock:
         speed: simulated seconds per wall second, or None (wall clock at publish).
         seq_start: the first seq.
         now_ms: the wall clock, epoch ms (for tests).
+        burst: periodic bursts over ``speed`` (:func:`~tapesim.replay.plan.wall_elapsed_ms`).
     """
 
     def __init__(self, run_id: str, speed: float | None, seq_start: int = 1,
-                 now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+                 now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+                 burst: Burst | None = None) -> None:
         self.run_id = run_id
         self.speed = speed
+        self.burst = burst
         self.seq = seq_start
         self.now_ms = now_ms
         self._origin: tuple[int, int] | None = None  # (event ts, wall ms)
@@ -106,7 +110,8 @@ class LiveClock:
             now = max(self.now_ms(), self._last[0])
             new_ts = [now] * len(ts)
         else:
-            new_ts = [wall + int((t - first) / self.speed) for t in ts]
+            speed, burst = self.speed, self.burst
+            new_ts = [wall + int(wall_elapsed_ms(t - first, speed, burst)) for t in ts]
         shift = [n - t for n, t in zip(new_ts, ts, strict=True)]
         ingest = [i + d for i, d in zip(rows.column("ingest_ts").to_pylist(), shift,
                                         strict=True)]
@@ -136,13 +141,13 @@ class LiveClock:
 
 async def _pace(pacing: Pacing, ts: int, origin: list[float]) -> None:
     """Sleep until event time ``ts`` is due: the first event's ts at the first call,
-    later ones ``(ts - first) / speed`` ms after it."""
+    later ones ``Pacing.wall_ms(ts - first)`` ms after it."""
     if pacing.speed is None:
         return
     if not origin:
         origin += [float(ts), time.monotonic()]
         return
-    due = origin[1] + (ts - origin[0]) / 1000.0 / pacing.speed
+    due = origin[1] + pacing.wall_ms(ts - origin[0]) / 1000.0
     delay = due - time.monotonic()
     if delay > 0.001:
         await asyncio.sleep(delay)
@@ -267,7 +272,8 @@ async def replay(source: ReplaySource, spec: ReplaySpec, sink: Sink,
     summary = ReplaySummary(run_id=spec.plan.run_id)
     live = live_clock
     if live is None and spec.pacing.live:
-        live = LiveClock(spec.plan.run_id, spec.pacing.speed, spec.pacing.live_seq_start)
+        live = LiveClock(spec.plan.run_id, spec.pacing.speed, spec.pacing.live_seq_start,
+                         burst=spec.pacing.burst)
     origin: list[float] = []
     await sink.start(spec.plan)
     started = time.perf_counter()

@@ -14,14 +14,15 @@ import datetime as dt
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tapesim.events.batches import ReplayPlan
 from tapesim.events.contracts import of_roots
 from tapesim.events.models import OPTION_NBBO, OPTION_PRINT, EventKind
 from tapesim.sim.calendar import epoch_ms
 
-__all__ = ["SPEEDS", "Pacing", "ReplayError", "ReplaySpec", "Selector", "parse_speed"]
+__all__ = ["SPEEDS", "Burst", "Pacing", "ReplayError", "ReplaySpec", "Selector", "parse_speed",
+           "wall_elapsed_ms"]
 
 SPEEDS = ("1", "60", "max")
 
@@ -110,6 +111,51 @@ def parse_speed(value: str) -> float | None:
     return speed
 
 
+class Burst(BaseModel):
+    """Periodic bursts over a replay's base speed: each ``every_s`` wall seconds begin
+    with ``length_s`` wall seconds at ``speed``.
+
+    Args:
+        every_s: wall seconds from one burst's start to the next's.
+        length_s: wall seconds a burst lasts (at most ``every_s``).
+        speed: simulated seconds per wall second during a burst.
+
+    Raises:
+        pydantic.ValidationError: a non-positive figure, or a burst longer than its period.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    every_s: float = Field(gt=0, allow_inf_nan=False)
+    length_s: float = Field(gt=0, allow_inf_nan=False)
+    speed: float = Field(gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _fits(self) -> Burst:
+        if self.length_s > self.every_s:
+            raise ValueError(f"length_s {self.length_s:g} is longer than every_s "
+                             f"{self.every_s:g}: a burst must fit in its period")
+        return self
+
+
+def wall_elapsed_ms(event_ms: float, speed: float, burst: Burst | None = None) -> float:
+    """Wall-clock ms after the first event at which an event ``event_ms`` simulated ms
+    after it is due, at ``speed`` simulated seconds per wall second with ``burst``.
+
+    With bursts, one period of ``every_s`` wall seconds covers ``length_s * burst.speed
+    + (every_s - length_s) * speed`` simulated seconds, the burst first; the schedule
+    starts with a burst at the first event.
+    """
+    if burst is None:
+        return event_ms / speed
+    period, length = burst.every_s * 1000.0, burst.length_s * 1000.0
+    in_burst = length * burst.speed
+    cycles, rest = divmod(event_ms, in_burst + (period - length) * speed)
+    if rest < in_burst:
+        return cycles * period + rest / burst.speed
+    return cycles * period + length + (rest - in_burst) / speed
+
+
 class Pacing(BaseModel):
     """How fast events go out, and whether their times are rebased to the wall clock.
 
@@ -121,6 +167,7 @@ class Pacing(BaseModel):
             in publish order, as a live feed must (CONTRACT.md §3: the live API drops
             events more than 15 s old).
         live_seq_start: the first renumbered seq of a live replay.
+        burst: periodic bursts over ``speed`` (ignored when ``speed`` is None).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -128,6 +175,12 @@ class Pacing(BaseModel):
     speed: float | None = Field(default=None, gt=0)
     live: bool = False
     live_seq_start: int = Field(default=1, ge=0)
+    burst: Burst | None = None
+
+    def wall_ms(self, event_ms: float) -> float:
+        """:func:`wall_elapsed_ms` at this pacing (``speed`` must be set)."""
+        assert self.speed is not None
+        return wall_elapsed_ms(event_ms, self.speed, self.burst)
 
 
 class ReplaySpec(BaseModel):

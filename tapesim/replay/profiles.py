@@ -8,8 +8,8 @@ replay's rate (pacing) and volume (more underlyings, each its own shard) without
 changing what any event means.
 
 ``tapesim demo list`` shows the presets; ``tapesim demo NAME [--load L]`` loops a
-demo onto the bus (``tapesim.replay.demo``) at the load's pace. A load's volume and
-bursts are described here but not yet applied by the loop.
+demo onto the bus (``tapesim.replay.demo``) at the load's pace and bursts, each run
+with the load's volume of underlyings (``tapesim.replay.volume``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tapesim.replay.plan import ReplayError
+from tapesim.replay.plan import Burst, ReplayError
 
 __all__ = ["DEMO_PROFILES", "FAMILIES", "LOAD_PROFILES", "Burst", "DemoProfile", "DemoRun",
            "LoadProfile", "demo_profile", "load_profile"]
@@ -94,20 +94,6 @@ class DemoProfile(_Model):
         if unknown:
             raise ValueError(f"unknown families {unknown}: choose from {', '.join(FAMILIES)}")
         return values
-
-
-class Burst(_Model):
-    """Periodic bursts over a load profile's base rate.
-
-    Args:
-        every_s: wall seconds from one burst's start to the next's.
-        length_s: wall seconds a burst lasts.
-        speed: simulated seconds per wall second during a burst.
-    """
-
-    every_s: float = Field(gt=0)
-    length_s: float = Field(gt=0)
-    speed: float = Field(gt=0)
 
 
 class LoadProfile(_Model):
