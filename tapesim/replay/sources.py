@@ -17,12 +17,10 @@ whatever the run's size.
 from __future__ import annotations
 
 import datetime as dt
-import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -31,6 +29,7 @@ from tapesim.events.batches import GeneratedEventBatch, ReplayPlan
 from tapesim.events.manifest import RunManifest
 from tapesim.events.models import KINDS_BY_NAME
 from tapesim.io.manifest import RunDirectoryError, open_run
+from tapesim.io.seq_merge import merge_by_seq
 from tapesim.replay.plan import Selector
 from tapesim.sim.calendar import NEW_YORK
 
@@ -75,72 +74,6 @@ def session_day(plan: ReplayPlan) -> dt.date:
     if plan.first_ts is None:
         raise ValueError(f"run {plan.run_id} has no events")
     return dt.datetime.fromtimestamp(plan.first_ts / 1000, NEW_YORK).date()
-
-
-class _Head:
-    """The current batch of one kind's stream and the position in it."""
-
-    __slots__ = ("batch", "kind", "pos", "seq", "stream")
-
-    def __init__(self, kind: str, stream: Iterator[pa.RecordBatch]) -> None:
-        self.kind = kind
-        self.stream = stream
-        self.batch: pa.RecordBatch | None = None
-        self.seq = np.zeros(0, dtype=np.int64)
-        self.pos = 0
-
-    def advance(self, where: str) -> bool:
-        """Load the next non-empty batch; False at the end of the stream."""
-        last = int(self.seq[-1]) if len(self.seq) else -1
-        for batch in self.stream:
-            if batch.num_rows == 0:
-                continue
-            seq = batch.column("seq").to_numpy()
-            if seq[0] <= last or (len(seq) > 1 and not bool(np.all(seq[1:] > seq[:-1]))):
-                raise RunDirectoryError(f"{where}: {self.kind} events are not in seq order; "
-                                        "the source is damaged (`tapesim verify` names the "
-                                        "problem)")
-            self.batch, self.seq, self.pos = batch, seq, 0
-            return True
-        self.batch = None
-        return False
-
-
-def merge_by_seq(streams: dict[str, Iterable[pa.RecordBatch]], where: str = "the source",
-                 ) -> Iterator[GeneratedEventBatch]:
-    """Merge per-kind record batches, each stream in ascending seq, into replay order.
-
-    Args:
-        streams: record batches of each kind (by kind name), in the kind's Arrow schema,
-            every stream in strictly ascending ``seq``.
-        where: the source's name, for the error message.
-
-    Yields:
-        slices of the input batches (zero-copy), one kind each, in ascending seq.
-
-    Raises:
-        RunDirectoryError: a stream not in ascending seq, or two kinds sharing a seq.
-    """
-    heads = [_Head(kind, iter(s)) for kind, s in streams.items()]
-    heap = [(int(h.seq[0]), i) for i, h in enumerate(heads) if h.advance(where)]
-    heapq.heapify(heap)
-    while heap:
-        first, i = heapq.heappop(heap)
-        head = heads[i]
-        bound = heap[0][0] if heap else None
-        if bound == first:
-            raise RunDirectoryError(f"{where}: seq {first} appears in two event kinds; the "
-                                    "source is damaged (`tapesim verify` names the problem)")
-        end = len(head.seq) if bound is None else int(
-            np.searchsorted(head.seq, bound, side="left"))
-        assert head.batch is not None
-        part = head.batch.slice(head.pos, end - head.pos)
-        yield GeneratedEventBatch.model_construct(
-            kind=head.kind, batch=part, first_seq=first, last_seq=int(head.seq[end - 1]),
-            num_rows=end - head.pos)
-        head.pos = end
-        if head.pos < len(head.seq) or head.advance(where):
-            heapq.heappush(heap, (int(head.seq[head.pos]), i))
 
 
 class RunDirectorySource:

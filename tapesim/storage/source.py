@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from tapesim.events.batches import GeneratedEventBatch, ReplayPlan
 from tapesim.events.manifest import RunManifest
 from tapesim.events.models import EventKind
+from tapesim.io.seq_merge import merge_by_seq
 from tapesim.storage.engine import Engine, EngineError
 from tapesim.storage.load import sql_string
 from tapesim.storage.schema import EVENT_TABLES, RUNS_TABLE, TableSpec
@@ -170,7 +171,9 @@ class ClickHouseSource:
                 batch = self._read(spec, terms)
                 if batch is not None:
                     parts.append((spec.kind, batch))  # type: ignore[arg-type]
-            for out in _merge_by_seq(parts, self.name):
+            merged = merge_by_seq({kind.name: [batch] for kind, batch in parts}, self.name,
+                                  _damaged_load)
+            for out in merged:
                 if out.first_seq <= last:
                     raise EngineError(f"{self.name}: seq {out.first_seq} comes after {last} "
                                       "in replay order; the load is damaged (--drop and "
@@ -191,34 +194,5 @@ def _as_kind(table: pa.Table, kind: EventKind) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=kind.schema)
 
 
-def _merge_by_seq(parts: list[tuple[EventKind, pa.RecordBatch]],
-                  where: str) -> Iterator[GeneratedEventBatch]:
-    """Batches of several kinds, each in ascending seq, merged into runs of one kind."""
-    if not parts:
-        return
-    seqs = [p[1].column("seq").to_numpy() for p in parts]
-    for (kind, _), seq in zip(parts, seqs, strict=True):
-        if len(seq) > 1 and not bool(np.all(seq[1:] > seq[:-1])):
-            raise EngineError(f"{where}: {kind.name} rows are not in seq order in replay "
-                              "order; the load is damaged (--drop and load again)")
-    every = np.concatenate(seqs)
-    owner = np.concatenate([np.full(len(s), i, dtype=np.int64) for i, s in enumerate(seqs)])
-    order = np.argsort(every, kind="stable")
-    ordered = every[order]
-    if len(ordered) > 1 and bool(np.any(ordered[1:] == ordered[:-1])):
-        raise EngineError(f"{where}: two events share a seq; the load is damaged (--drop "
-                          "and load again)")
-    kinds = owner[order]
-    cuts = np.flatnonzero(np.diff(kinds)) + 1
-    starts = np.concatenate([[0], cuts])
-    ends = np.concatenate([cuts, [len(kinds)]])
-    taken = [0] * len(parts)
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        i = int(kinds[start])
-        kind, batch = parts[i]
-        length = end - start
-        part = batch.slice(taken[i], length)
-        taken[i] += length
-        yield GeneratedEventBatch.model_construct(
-            kind=kind.name, batch=part, first_seq=int(ordered[start]),
-            last_seq=int(ordered[end - 1]), num_rows=length)
+def _damaged_load(what: str) -> EngineError:
+    return EngineError(f"{what}; the load is damaged (--drop and load again)")
