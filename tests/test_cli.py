@@ -101,7 +101,7 @@ def test_failed_run_leaves_no_directory(tmp_path: Path, monkeypatch: pytest.Monk
 def test_facts_command(tiny_run: Path) -> None:
     result = invoke("facts", str(tiny_run), "--symbols", "SPY")
     assert result.exit_code == 0, result.output
-    assert "NBBO changes per print" in result.output
+    assert "CV of trade durations" in result.output
     bad = invoke("facts", str(tiny_run), "--symbols", "NOPE")
     assert bad.exit_code == 2
 

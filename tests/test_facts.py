@@ -284,9 +284,13 @@ def test_equity_facts_end_to_end(tmp_path: Path) -> None:
     np.add.at(vol, np.array(offs) // 60, sizes)
     assert f["volume_volatility_corr"].value == pytest.approx(np.corrcoef(np.abs(r), vol)[0, 1])
 
+    # XYZ trades near $100: its spread is scored in basis points, not ticks
     assert f["spread_median_ticks"].value == pytest.approx(2.0)
-    assert f["spread_median_ticks"].status == "in"
-    assert f["spread_open_ratio"].value == pytest.approx(2.0)
+    assert f["spread_median_ticks"].status == "n/a"
+    assert f["spread_median_bps"].value == pytest.approx(2.0, rel=1e-3)
+    assert f["spread_median_bps"].status == "in"
+    for fact in ("spread_open5_ratio", "spread_open_decay_min", "spread_close_ratio"):
+        assert f[fact].status == "n/a" and "midday" in f[fact].note  # 40 minutes only
     assert f["odd_lot_share"].value == pytest.approx(4 / 12)
     assert f["round_lot_share"].value == pytest.approx(8 / 12)
     assert f["round_lot_share"].status == "n/a"
@@ -300,8 +304,16 @@ def test_equity_facts_end_to_end(tmp_path: Path) -> None:
     assert "10 positive durations (1 same-ms excluded)" in f["duration_weibull_shape"].note
     assert f["sign_acf1"].value == pytest.approx(9 / 12)
     assert f["sign_acf10"].value == pytest.approx(-2 / 12)
-    assert f["quote_trade_ratio"].value == pytest.approx(40 / 12)
-    for fact in ("ushape_first_bin", "ushape_midday", "ushape_last_bin"):
+    # 40 quotes, but one bid repeats (2, 2) with the same spread in each block of ten
+    assert f["quote_trade_ratio"].value == pytest.approx(36 / 12)
+    assert f["quote_change_seconds_share"].value == pytest.approx(36 / 2400)
+    assert f["duration_same_ms_share"].value == pytest.approx(1 / 11)
+    prices = np.round([p[2] for p in prints if p[0] == "XYZ"], 2)
+    assert f["same_price_prints_share"].value == pytest.approx(np.mean(prices[1:] == prices[:-1]))
+    assert f["size_modes_small"].value == 0.0  # no print of 1 share
+    assert f["size_modes_small"].status == "out"
+    assert f["size_largest"].value == 1000 and f["size_largest"].status == "n/a"
+    for fact in ("ushape_first_bin", "ushape_midday", "ushape_last_bin", "ushape_bin_noise"):
         assert f[fact].status == "n/a" and f[fact].value is None
     assert f["impact_exponent"].status == "n/a"
     assert "2 signed parents" in f["impact_exponent"].note

@@ -178,7 +178,7 @@ def _by_fact(rows: list[FactRow], symbol: str) -> dict[str, FactRow]:
 def test_option_facts_end_to_end(tmp_path: Path) -> None:
     run = _run(tmp_path, EQUITY, _secs(XYZ_NBBO + SPY_NBBO), XYZ_PRINTS + SPY_PRINTS, XYZ_OI)
     rows = option_facts(run)
-    assert [r.symbol for r in rows] == ["SPY"] * 16 + ["XYZ"] * 16  # manifest order
+    assert [r.symbol for r in rows] == ["SPY"] * 20 + ["XYZ"] * 20  # manifest order
     x = _by_fact(rows, "XYZ")
     assert "opt_0dte_share_index" not in x and "opt_put_call_ratio_index" not in x
     assert [f for f in OPTION_TITLES if f in x] == [r.fact for r in rows if r.symbol == "XYZ"]
@@ -213,11 +213,18 @@ def test_option_facts_end_to_end(tmp_path: Path) -> None:
     # far OTM front: 85-P 0 x 0.05 for 1200 s then two-sided 2400 s, 115-C 0 x 0.01 3600 s,
     # 89-P 0 x 0.10 3600 s
     zero = x["opt_far_otm_zero_bid_share"]
-    assert zero.value == pytest.approx(4800 / 10800) and zero.status == "n/a"
+    assert zero.value == pytest.approx(4800 / 10800) and zero.status == "in"
     assert x["opt_quote_trade_ratio"].value == pytest.approx(13 / 8)
     assert x["opt_quote_trade_ratio"].status == "out"
     # 11 quoted contracts; 6 of them printed (102-C and 15-100-C printed but were not quoted)
     assert x["opt_chain_sparsity"].value == pytest.approx(5 / 11)
+    assert x["opt_chain_sparsity"].status == "in"
+    # breadth: 11 quoted, 8 printed in the window, the longest quoted expiry 46 days out
+    assert x["opt_contracts_listed"].value == 11 and x["opt_contracts_listed"].status == "n/a"
+    assert x["opt_contracts_traded"].value == 8 and x["opt_contracts_traded"].status == "out"
+    assert x["opt_longest_expiry_days"].value == 46
+    assert x["opt_longest_expiry_days"].status == "out"
+    assert x["opt_dte_60_plus_share"].value == 0.0
     # front near-ATM with start OI > 0: 5/100, 20/50, 50/250, 0/40 -> median 0.125
     oi = x["opt_volume_oi_median"]
     assert oi.value == pytest.approx(0.125) and oi.status == "in"
@@ -239,7 +246,7 @@ def test_option_facts_end_to_end(tmp_path: Path) -> None:
     assert s["opt_venue_max_share"].value == pytest.approx(1 / 4)
     assert s["opt_volume_oi_median"].status == "n/a"  # no SPY contracts in the OI file
 
-    assert [r.symbol for r in option_facts(run, ["XYZ"])] == ["XYZ"] * 16
+    assert [r.symbol for r in option_facts(run, ["XYZ"])] == ["XYZ"] * 20
     table = facts_table(rows, title="Options facts")
     assert table.title == "Options facts" and table.row_count == len(rows)
 

@@ -26,8 +26,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from rich.table import Table
 
+from tapesim.calibration import microstructure as ms
 from tapesim.calibration import stats as st
 from tapesim.calibration.tape import (
+    TICK,
     Prints,
     Quotes,
     Session,
@@ -44,6 +46,9 @@ AGG_SCALES = (1, 5, 15, 30)
 SIZE_MODES = (100, 200, 500)
 MIN_PARENTS = 20
 MIDDAY = (dt.time(11, 30), dt.time(14, 30))
+BPS_FROM = 50.0  # dollars: spreads of names at or above it are scored in basis points
+OPEN_MS = 5 * MINUTE_MS  # the opening window of the spread spike
+LARGEST_PRINT = 20_000  # shares: the day's largest print of a liquid large cap, at least
 
 Status = Literal["in", "out", "n/a"]
 
@@ -112,7 +117,7 @@ def _return_facts(sym: str, q: Quotes, p: Prints, session: Session) -> list[Fact
 
 def _ushape_facts(sym: str, p: Prints, session: Session) -> list[FactRow]:
     """Volume per 30-min bin over the mean bin: first, midday, last."""
-    facts = ("ushape_first_bin", "ushape_midday", "ushape_last_bin")
+    facts = ("ushape_first_bin", "ushape_midday", "ushape_last_bin", "ushape_bin_noise")
     if not session.covers_session:
         note = "window does not cover the whole session (open to close)"
         return [_row(sym, f, None, note) for f in facts]
@@ -128,39 +133,69 @@ def _ushape_facts(sym: str, p: Prints, session: Session) -> list[FactRow]:
         _row(sym, facts[0], float(ratios[0]), note),
         _row(sym, facts[1], mid_value, note),
         _row(sym, facts[2], float(ratios[-1]), note),
+        _row(sym, facts[3], ms.bin_noise(ratios), f"{ratios.size - 1} bin-to-bin changes"),
     ]
 
 
 def _spread_facts(sym: str, q: Quotes, session: Session) -> list[FactRow]:
-    """Time-weighted median spread in ticks; mean spread in the first 30 min vs the rest."""
-    s, e, o = session.start_ts, session.end_ts, session.open_ts
+    """The time-weighted median spread (ticks under $50, basis points above) and its
+    intraday profile: the first 5 minutes, the decay, the last 30 minutes, each
+    against midday (11:30-14:30 New York)."""
+    s, e, o, c = session.start_ts, session.end_ts, session.open_ts, session.close_ts
     spread = q.spread_ticks[q.valid]
     dur = st.clipped_durations(q.ts, s, e)[q.valid]
     median = st.weighted_median(np.round(spread, 6), dur)
-    rows = [_row(sym, "spread_median_ticks", median, "weighted by time in force")]
-    if s > o or e <= o + BIN_MS:
-        note = "window must hold the first 30 min after the open and time after them"
-        rows.append(_row(sym, "spread_open_ratio", None, note))
-        return rows
-    first = st.weighted_mean(spread, st.clipped_durations(q.ts, o, o + BIN_MS)[q.valid])
-    rest = st.weighted_mean(spread, st.clipped_durations(q.ts, o + BIN_MS, e)[q.valid])
-    ratio = first / rest if rest > 0 else math.nan
-    note = f"time-weighted mean {first:.3g} vs {rest:.3g} ticks"
-    rows.append(_row(sym, "spread_open_ratio", ratio, note))
+    price = st.weighted_median(q.mid, st.clipped_durations(q.mid_ts, s, e))
+    all_mid = np.full(q.ts.size, np.nan)
+    all_mid[q.valid] = q.mid
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bps = 1e4 * np.where(q.valid, q.spread_ticks, np.nan) * TICK / all_mid
+    median_bps = st.weighted_median(bps, st.clipped_durations(q.ts, s, e))
+    high = math.isfinite(price) and price >= BPS_FROM
+    where = f"median mid ${price:,.2f}" if math.isfinite(price) else "no two-sided quote"
+    rows = [
+        _row(sym, "spread_median_ticks", median, f"weighted by time in force; {where}",
+             na=high),
+        _row(sym, "spread_median_bps", median_bps, f"weighted by time in force; {where}",
+             na=not high),
+    ]
+    ticks = np.where(q.valid, q.spread_ticks, np.nan)
+    lo, hi = session.ny_ms(MIDDAY[0]), session.ny_ms(MIDDAY[1])
+    midday = ms.window_spread(q.ts, ticks, lo, hi) if s <= lo and e >= hi else math.nan
+    if not math.isfinite(midday):
+        note = "window must cover midday (11:30-14:30 NY)"
+        return [*rows, *(_row(sym, f, None, note) for f in
+                         ("spread_open5_ratio", "spread_open_decay_min", "spread_close_ratio"))]
+    pinned = median is not None and math.isfinite(median) and median <= 1.0
+    if s <= o:
+        first = ms.window_spread(q.ts, ticks, o, o + OPEN_MS)
+        note = f"time-weighted {first:.3g} vs midday {midday:.3g} ticks"
+        rows.append(_row(sym, "spread_open5_ratio", first / midday,
+                         note + ("; pinned at one tick: not scored" if pinned else ""),
+                         na=pinned))
+        decay = ms.open_decay_minutes(q.ts, ticks, o, midday)
+        rows.append(_row(sym, "spread_open_decay_min", decay,
+                         "first minute whose spread is within 1.25x midday",
+                         na=pinned))
+    else:
+        note = "window must start at the open"
+        rows += [_row(sym, f, None, note) for f in ("spread_open5_ratio",
+                                                    "spread_open_decay_min")]
+    last = ms.window_spread(q.ts, ticks, c - BIN_MS, c) if e >= c else math.nan
+    rows.append(_row(sym, "spread_close_ratio", last / midday if math.isfinite(last) else None,
+                     f"last 30 min {last:.3g} vs midday {midday:.3g} ticks"
+                     if math.isfinite(last) else "window must reach the close"))
     return rows
 
 
-def _size_facts(sym: str, p: Prints) -> list[FactRow]:
-    """Odd lots, round lots, modes at 100/200/500, size tail, off-exchange share."""
+def _size_facts(sym: str, p: Prints, full_day: bool) -> list[FactRow]:
+    """Odd lots, round lots, modes at 100/200/500 and at 1/5/10/25/50, the size tail,
+    the largest print (of a whole session), off-exchange share."""
     s, n = p.size, p.size.size
     if n == 0:
-        facts = (
-            "odd_lot_share",
-            "round_lot_share",
-            "size_modes_100_200_500",
-            "size_tail_exponent",
-            "off_exchange_share",
-        )
+        facts = ("odd_lot_share", "round_lot_share", "size_modes_100_200_500",
+                 "size_modes_small", "size_tail_exponent", "size_largest",
+                 "off_exchange_share")
         return [_row(sym, f, None, "no prints") for f in facts]
     peaks = [(m, *st.mode_peak_ratio(s, m)) for m in SIZE_MODES]
     ratio = min(c / max(nb, 1) for _m, c, nb in peaks)
@@ -169,6 +204,8 @@ def _size_facts(sym: str, p: Prints) -> list[FactRow]:
         "; undefined: the top sizes all tie at the threshold" if math.isnan(tail) else ""
     )
     mode_note = "; ".join(f"{m}: {c} vs max neighbour {nb}" for m, c, nb in peaks)
+    small, small_peaks = ms.small_mode_ratio(s)
+    small_note = "; ".join(f"{m}: {c} vs {nb}" for m, c, nb in small_peaks)
     return [
         _row(sym, "odd_lot_share", float(np.mean(s < 100)), f"n = {n} prints"),
         _row(
@@ -178,7 +215,12 @@ def _size_facts(sym: str, p: Prints) -> list[FactRow]:
             "reported only; the target is the mode check",
         ),
         _row(sym, "size_modes_100_200_500", ratio, f"{mode_note} (neighbours = +-1..10 sh)"),
+        _row(sym, "size_modes_small", small,
+             f"{small_note} (neighbours = +-1..2 sh, other modes excluded)"),
         _row(sym, "size_tail_exponent", tail, tail_note),
+        _row(sym, "size_largest", float(s.max()),
+             "" if full_day else "the window is not the whole session: not scored",
+             na=not full_day),
         _row(sym, "off_exchange_share", float(np.mean(p.off_exchange)), f"n = {n} prints"),
     ]
 
@@ -191,8 +233,12 @@ def _flow_facts(
     n_zero = int(np.sum(dur == 0))
     nz = signs[signs != 0]
     a = st.acf(nz.astype(np.float64), [1, 10])
-    n_quotes = int(np.sum((q.ts >= session.start_ts) & (q.ts < session.end_ts)))
+    inside = (q.mid_ts >= session.start_ts) & (q.mid_ts < session.end_ts)
+    changed = ms.price_change_mask(q.mid[inside], q.spread_ticks[q.valid][inside])
+    n_quotes = int(changed.sum())
     qtr = n_quotes / p.ts.size if p.ts.size else math.nan
+    seconds = ms.change_seconds_share(q.mid_ts[inside][changed], session.start_ts,
+                                      session.end_ts)
     sign_note = f"{nz.size} signed prints ({p.ts.size - nz.size} unsigned dropped)"
     return [
         _row(sym, "duration_cv", st.coefficient_of_variation(dur), f"{dur.size} durations"),
@@ -202,9 +248,16 @@ def _flow_facts(
             st.weibull_shape(dur),
             f"{dur.size - n_zero} positive durations ({n_zero} same-ms excluded)",
         ),
+        _row(sym, "duration_same_ms_share", ms.same_ms_share(p.ts),
+             f"{n_zero} of {dur.size} consecutive pairs"),
         _row(sym, "sign_acf1", a[0], sign_note),
         _row(sym, "sign_acf10", a[1], sign_note),
-        _row(sym, "quote_trade_ratio", qtr, f"{n_quotes} NBBO changes / {p.ts.size} prints"),
+        _row(sym, "quote_trade_ratio", qtr,
+             f"{n_quotes} NBBO price changes / {p.ts.size} prints"),
+        _row(sym, "quote_change_seconds_share", seconds,
+             "seconds of the window with an NBBO price change"),
+        _row(sym, "same_price_prints_share", ms.same_price_share(p.price),
+             f"{max(p.ts.size - 1, 0)} consecutive pairs"),
     ]
 
 
@@ -268,7 +321,7 @@ def symbol_facts(
         *_return_facts(symbol, quotes, prints, session),
         *_ushape_facts(symbol, prints, session),
         *_spread_facts(symbol, quotes, session),
-        *_size_facts(symbol, prints),
+        *_size_facts(symbol, prints, session.covers_session),
         *_flow_facts(symbol, quotes, prints, signs, session),
         _impact_fact(symbol, quotes, prints, signs, mid_before, parents),
     ]

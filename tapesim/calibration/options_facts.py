@@ -66,6 +66,7 @@ ATM_DIST = 0.025  # |K / S - 1| at or below: at the money
 FAR_DIST = 0.10  # |K / S - 1| above: far from the money
 FRONT_DTE = (1, 31)  # calendar days to expiry of a front contract, inclusive
 WEEK_DTE = 7
+LONG_DTE = 60  # days to expiry beyond which volume counts as long-dated
 SMALL_LOTS, BLOCK_LOTS = 10, 500
 ZERO_BID_MAX_ASK = 0.05 + 1e-9  # a "0 x 0.05" (or 0 x 0.01) quote
 MULTI_LEG = ("COMPLEX", "SPREAD")
@@ -255,6 +256,22 @@ def _print_rows(sym: str, index_like: bool, c: Contracts, p: OptionPrints) -> li
     ]
 
 
+def _breadth_rows(sym: str, c: Contracts, quoted: np.ndarray, p: OptionPrints) -> list[FactRow]:
+    """How far out the chain lists and how much of it trades: volume beyond 60 DTE, the
+    longest quoted expiry, contracts quoted and contracts printed."""
+    traded = np.unique(p.code).size
+    dte = c.dte[quoted]
+    return [
+        _row(sym, "opt_dte_60_plus_share", ost.share(c.dte[p.code] > LONG_DTE, p.size),
+             f"{p.size.sum():.0f} contracts in {p.size.size} prints"),
+        _row(sym, "opt_longest_expiry_days", float(dte.max()) if dte.size else None,
+             f"{np.unique(dte).size} expiries quoted"),
+        _row(sym, "opt_contracts_listed", float(quoted.sum()), "contracts quoted"),
+        _row(sym, "opt_contracts_traded", float(traded),
+             "contracts with a print (profiles may cap option volume for speed)"),
+    ]
+
+
 def _skew_row(sym: str, index_like: bool, c: Contracts, p: OptionPrints) -> FactRow:
     """25-delta put IV minus ATM IV (vol points) from front prints' execution_iv."""
     k = p.code
@@ -365,6 +382,7 @@ def _underlying_rows(
         *_spread_rows(sym, c, nbbo, q, session),
         _row(sym, "opt_chain_sparsity", sparsity,
              f"{int(idle.sum())} of {int(quoted.sum())} quoted contracts never printed"),
+        *_breadth_rows(sym, c, quoted, p),
         _oi_row(sym, c, oi, p, spot0),
         _skew_row(sym, index_like, c, p),
     )}
