@@ -319,7 +319,8 @@ def test_equity_facts_end_to_end(tmp_path: Path) -> None:
     assert "2 signed parents" in f["impact_exponent"].note
 
     abc = _by_fact(rows, "ABC")
-    assert abc["return_kurtosis_1m"].note == "n = 39 bars"  # first bar opens before a quote
+    # the first bar opens before a quote
+    assert abc["return_kurtosis_1m"].note.startswith("n = 39 bars;")
     assert abc["quote_trade_ratio"].value == pytest.approx(2 / 3)
     assert abc["off_exchange_share"].value == 1.0
     assert abc["spread_median_ticks"].value == pytest.approx(2.0)  # 10 ticks 7 min, 2 for 33
@@ -389,3 +390,25 @@ def test_pooled_facts_take_the_median_and_count_runs_in_band() -> None:
     assert pooled[0].value == pytest.approx(0.01) and pooled[0].status == "in"
     assert "in band in 2/3" in pooled[0].note
     assert pooled_facts([[row(None, "n/a")], [row(None, "n/a")]])[0].status == "n/a"
+
+
+def test_heavy_tails_pool_every_runs_returns_together() -> None:
+    from tapesim.calibration.pooling import pooled_facts
+
+    gen = np.random.default_rng(3)
+    days = [gen.standard_t(4, size=390) * 1e-3 for _ in range(3)]
+
+    def rows(value: float) -> list[FactRow]:
+        return [FactRow("SPY", "return_kurtosis_1m", "k", value, "2-30", "in"),
+                FactRow("SPY", "return_tail_index_1m", "t", value, "2-5", "in")]
+
+    pooled = {r.fact: r for r in pooled_facts([rows(1.0), rows(2.0), rows(3.0)],
+                                              {"SPY": days})}
+    together = np.concatenate(days)
+    assert pooled["return_kurtosis_1m"].value == pytest.approx(sps.kurtosis(together))
+    assert pooled["return_tail_index_1m"].value == pytest.approx(
+        st.hill_tail_index(together, 0.05))
+    assert pooled["return_kurtosis_1m"].note == "n = 1170 bars; pooled over 3 runs"
+    # without the returns, the median of the runs' values
+    assert {r.fact: r.value for r in pooled_facts([rows(1.0), rows(2.0), rows(3.0)])} == {
+        "return_kurtosis_1m": 2.0, "return_tail_index_1m": 2.0}

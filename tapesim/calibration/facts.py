@@ -81,13 +81,30 @@ def _row(symbol: str, fact: str, value: float | None, note: str = "", na: bool =
     return FactRow(symbol, fact, EQUITY_TITLES[fact], value, text, status, note)
 
 
-def _return_facts(sym: str, q: Quotes, p: Prints, session: Session) -> list[FactRow]:
-    """Heavy tails, autocorrelations, aggregational Gaussianity, volume-volatility."""
+def minute_returns(q: Quotes, p: Prints, session: Session) -> tuple[st.FloatArray,
+                                                                     st.FloatArray]:
+    """One-minute log returns of the mid over the window and the volume (shares) of each
+    minute, from the first minute with a quote on (NaN where a minute has no quote)."""
     r = st.grid_log_returns(q.mid_ts, q.mid, session.start_ts, session.end_ts, MINUTE_MS)
     vol = st.bar_sums(p.ts, p.size, session.start_ts, MINUTE_MS, r.size)
     ok = np.isfinite(r)
     first = int(np.argmax(ok)) if ok.any() else r.size  # bars before the first quote
-    r, vol = r[first:], vol[first:]
+    return r[first:], vol[first:]
+
+
+def heavy_tail_rows(sym: str, r: st.FloatArray, note: str = "") -> list[FactRow]:
+    """Excess kurtosis and the Hill tail index (top 5%) of one-minute returns ``r``."""
+    n = r.size
+    return [
+        _row(sym, "return_kurtosis_1m", st.excess_kurtosis(r), f"n = {n} bars{note}"),
+        _row(sym, "return_tail_index_1m", st.hill_tail_index(r, 0.05),
+             f"k = {int(0.05 * n)} of n = {n} bars{note}"),
+    ]
+
+
+def _return_facts(sym: str, q: Quotes, p: Prints, session: Session) -> list[FactRow]:
+    """Heavy tails, autocorrelations, aggregational Gaussianity, volume-volatility."""
+    r, vol = minute_returns(q, p, session)
     n = r.size
     floor = f"noise floor 2/sqrt(n) = {2 / math.sqrt(n):.3f}, n = {n} bars" if n else ""
     a = st.acf(r, [1, *range(6, 21)])
@@ -97,13 +114,7 @@ def _return_facts(sym: str, q: Quotes, p: Prints, session: Session) -> list[Fact
     rise = float(np.max(np.diff(kurt))) if all(map(math.isfinite, kurt)) else math.nan
     scales = " / ".join(f"{m}m {k:.3g} (n={n // m})" for m, k in zip(AGG_SCALES, kurt, strict=True))
     return [
-        _row(sym, "return_kurtosis_1m", st.excess_kurtosis(r), f"n = {n} bars"),
-        _row(
-            sym,
-            "return_tail_index_1m",
-            st.hill_tail_index(r, 0.05),
-            f"k = {int(0.05 * n)} of n = {n} bars; per symbol-day, target is pooled",
-        ),
+        *heavy_tail_rows(sym, r, "; one run: the target is pooled over runs"),
         _row(sym, "return_acf1_1m", a[0], floor),
         _row(sym, "return_acf_max_6_20", max_6_20, floor),
         _row(sym, "absret_acf1_1m", abs_a[0], floor),
@@ -327,12 +338,15 @@ def symbol_facts(
     ]
 
 
-def equity_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRow]:
+def equity_facts(run_dir: Path, symbols: list[str] | None = None,
+                 returns: dict[str, list[st.FloatArray]] | None = None) -> list[FactRow]:
     """Every equity stylized fact of every symbol (manifest order when ``symbols`` is None).
 
     Reads ``equity_quotes.parquet`` and ``equity_prints.parquet`` (and provenance for
-    the impact fact, when present) one symbol at a time. Raises ``ValueError`` for a
-    symbol the manifest does not list, or as :func:`read_manifest` does.
+    the impact fact, when present) one symbol at a time. Given ``returns``, appends each
+    symbol's one-minute returns to ``returns[symbol]`` (for pooling over runs). Raises
+    ``ValueError`` for a symbol the manifest does not list, or as :func:`read_manifest`
+    does.
     """
     run_dir = Path(run_dir)
     session, listed = read_manifest(run_dir)
@@ -347,6 +361,8 @@ def equity_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRo
         quotes = load_quotes(quotes_ds, symbol, session)
         prints = load_prints(prints_ds, symbol, session, with_ids=parents is not None)
         rows.extend(symbol_facts(symbol, quotes, prints, session, parents))
+        if returns is not None:
+            returns.setdefault(symbol, []).append(minute_returns(quotes, prints, session)[0])
     return rows
 
 

@@ -26,6 +26,7 @@ def facts(
 
     wanted = symbol_list(symbols) if symbols else None
     equity_runs, option_runs = [], []
+    returns: dict[str, list] = {}
     for path in run_dirs:
         require_dir(path)
         known = open_run(path)["symbols"]
@@ -33,10 +34,10 @@ def facts(
         if unknown:
             raise InputError(f"--symbols {','.join(unknown)} not in {path}: choose from "
                              f"{','.join(known)}")
-        equity_runs.append(equity_facts(path, wanted))
+        equity_runs.append(equity_facts(path, wanted, returns))
         option_runs.append(option_facts(path, wanted))
     show_notes = len(run_dirs) > 1 if notes is None else notes
     for title, runs in (("Equity stylized facts", equity_runs), ("Options facts", option_runs)):
-        rows = runs[0] if len(runs) == 1 else pooled_facts(runs)
+        rows = runs[0] if len(runs) == 1 else pooled_facts(runs, returns)
         if rows:  # a run without options has no options rows
             out.print(facts_table(rows, notes=show_notes, title=title))
