@@ -21,5 +21,7 @@ def test_notebook_runs(notebook: Path, tmp_path: Path, monkeypatch: pytest.Monke
     for i, cell in enumerate(c for c in cells if c["cell_type"] == "code"):
         source = "".join(cell["source"])
         exec(compile(source, f"{notebook.name}[{i}]", "exec"), namespace)
-    assert os.path.isfile(tmp_path / "runs/notebook/pinned.json")
+    produced = {"calibration.ipynb": "runs/notebook/pinned.json",
+                "tape_anatomy.ipynb": "runs/anatomy/manifest.json"}
+    assert os.path.isfile(tmp_path / produced[notebook.name]), "the notebook's end product"
     plt.close("all")
