@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -50,19 +49,6 @@ def test_share_ratio_and_delta() -> None:
                              [False, True])
     assert call == pytest.approx(sps.norm.cdf(0.1)) and put == pytest.approx(sps.norm.cdf(0.1) - 1)
     assert math.isnan(ost.bs_delta(100.0, 100.0, 1.0, math.nan, True))
-
-
-def test_skew_by_expiry_weights_expiries() -> None:
-    expiry = np.array([1, 1, 1, 1, 2, 2, 2, 2])
-    iv = np.array([0.20, 0.22, 0.30, 0.31, 0.10, 0.10, 0.40, 0.40])
-    w = np.array([1.0, 1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 3.0])
-    atm = np.array([1, 1, 0, 0, 1, 1, 0, 0], dtype=bool)
-    wing = ~atm
-    # expiry 1: 0.30 - 0.20 (lower medians), weight 4; expiry 2: 0.40 - 0.10, weight 12
-    value, used = ost.skew_by_expiry(expiry, iv, w, wing, atm, 2)
-    assert used == 2 and value == pytest.approx((0.1 * 4 + 0.3 * 12) / 16)
-    value, used = ost.skew_by_expiry(expiry, iv, w, wing, atm, 3)
-    assert math.isnan(value) and used == 0
 
 
 def test_bands_have_titles() -> None:
@@ -229,7 +215,9 @@ def test_option_facts_end_to_end(tmp_path: Path) -> None:
     oi = x["opt_volume_oi_median"]
     assert oi.value == pytest.approx(0.125) and oi.status == "in"
     assert oi.note.startswith("4 contracts")
-    assert x["opt_skew_25d_single"].status == "n/a"  # no IVs on these prints
+    # the skew is read off the quotes (tests/test_skew.py checks its values): snapshots
+    # at 09:45 and 10:15 in this 60-minute window, each with a 25-delta put quoted
+    assert x["opt_skew_25d_single"].note.startswith("median of 2 (snapshot, front expiry)")
 
     s = _by_fact(rows, "SPY")
     assert s["opt_0dte_share_index"].value == pytest.approx(10 / 24)
@@ -261,31 +249,6 @@ def test_spot_moves_reclassify_quotes(tmp_path: Path) -> None:
     assert x["opt_spread_atm_front"].value == pytest.approx(0.02 / 1.01)
     assert "1800 quote-s of 1 contracts" in x["opt_spread_atm_front"].note
     assert x["opt_volume_oi_median"].note == "no open_interest.parquet"
-
-
-def test_put_skew_from_print_ivs(tmp_path: Path) -> None:
-    a = "ABC-2024-03-22-"  # 18 DTE
-    atm_ivs, wing_ivs = [0.28, 0.29, 0.30, 0.31, 0.32], [0.34, 0.35, 0.36, 0.35, 0.35]
-    prints = [_print(a + ("100-C" if i % 2 else "100-P"), 10 + i, 1, "CBOE", [], 100.0, v)
-              for i, v in enumerate(atm_ivs)]
-    prints += [_print(a + "95-P", 20 + i, 1, "ISE", [], 100.0, v) for i, v in enumerate(wing_ivs)]
-    prints += [_print(a + "80-P", 30, 100, "ISE", [], 100.0, 0.9)]  # far wing: neither group
-    # another expiry with too few prints in each group does not count
-    prints += [_print("ABC-2024-03-15-100-C", 40, 1, "BOX", [], 100.0, 0.10)]
-    prints += [_print("ABC-2024-03-15-95-P", 41, 1, "BOX", [], 100.0, 0.90)]
-    run = _run(tmp_path, [("ABC", OPEN, 99.99, 100.01)], [], prints)
-    # the groups by construction: |delta| 0.4-0.6 at K=100, -0.30 to -0.20 at K=95
-    t = (dt.datetime(2024, 3, 22, 16, tzinfo=NY).timestamp() * 1000 - OPEN - 20 * S) / (
-        365 * 86_400_000)
-    for v in wing_ivs:
-        d1 = (math.log(100 / 95) + 0.5 * v * v * t) / (v * math.sqrt(t))
-        assert -0.30 <= sps.norm.cdf(d1) - 1 <= -0.20
-    row = _by_fact(option_facts(run), "ABC")["opt_skew_25d_single"]
-    assert row.value == pytest.approx(100 * (0.35 - 0.30))  # lower weighted medians
-    assert row.status == "out" and row.note.startswith("1 front expiries")
-    rows = option_facts(run)
-    assert _by_fact(rows, "ABC")["opt_chain_sparsity"].status == "n/a"  # nothing quoted
-    assert _by_fact(rows, "ABC")["opt_spread_atm_front"].value is None
 
 
 def test_equity_only_runs_have_no_option_rows(tmp_path: Path) -> None:

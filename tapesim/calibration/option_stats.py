@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import ndtr
 
-from tapesim.calibration.stats import FloatArray, IntArray, weighted_median
+from tapesim.calibration.stats import FloatArray
 
 
 def contract_durations(ts: ArrayLike, code: ArrayLike, lo: int, hi: int) -> FloatArray:
@@ -63,31 +63,3 @@ def bs_delta(
         d1 = (np.log(s / k) + 0.5 * sd * sd) / sd
     call = ndtr(d1)
     return np.where(ok, np.where(np.asarray(put, dtype=bool), call - 1.0, call), np.nan)
-
-
-def skew_by_expiry(
-    expiry: IntArray,
-    iv: FloatArray,
-    weight: FloatArray,
-    wing: np.ndarray,
-    atm: np.ndarray,
-    min_count: int,
-) -> tuple[float, int]:
-    """Wing IV minus ATM IV, per expiry, averaged over expiries.
-
-    For each expiry with at least ``min_count`` rows in both the ``wing`` and the
-    ``atm`` group, the difference of their ``weight``-weighted median IVs; the result
-    is the mean of those differences weighted by the expiry's weight in both groups,
-    with the number of expiries used (NaN, 0 when none qualifies).
-    """
-    diffs, ws = [], []
-    for e in np.unique(expiry[wing | atm]):  # a loop over a chain's few expiries
-        on = expiry == e
-        a, b = atm & on, wing & on
-        if int(a.sum()) < min_count or int(b.sum()) < min_count:
-            continue
-        diffs.append(weighted_median(iv[b], weight[b]) - weighted_median(iv[a], weight[a]))
-        ws.append(float(weight[a].sum() + weight[b].sum()))
-    if not diffs:
-        return math.nan, 0
-    return float(np.average(diffs, weights=ws)), len(diffs)

@@ -27,12 +27,11 @@ Conventions:
 - volume / open interest needs ``open_interest.parquet`` (``option_contract_id``,
   ``start_oi``): the median of volume / start OI over front contracts within 2.5% of
   the spot at the window start with start OI > 0 (volume 0 included); n/a without it.
-- put skew: from the prints' ``execution_iv``. Each print's Black-Scholes delta (its
-  own IV and spot, zero rates, calendar time to 16:00 New York on the expiry) puts it
-  in the ATM group (|delta| 0.40-0.60) or the 25-delta put group (put delta -0.30 to
-  -0.20). Per front expiry with at least :data:`MIN_SKEW_PRINTS` prints in each group,
-  the difference of the volume-weighted median IVs; the value is their mean weighted
-  by the expiry's volume in both groups, in vol points.
+- put skew: from cross-sections of the quoted front NBBO every 30 minutes
+  (:mod:`tapesim.calibration.skew`): the 25-delta put's mid IV minus the ATM mid IV
+  at the same instant, the median over snapshots and expiries, in vol points.
+  Prints are not used: they arrive at different times of day, and the short-dated
+  vol level moves with the intraday regime.
 """
 
 from __future__ import annotations
@@ -50,6 +49,7 @@ import pyarrow.dataset as ds
 from tapesim.calibration import option_stats as ost
 from tapesim.calibration import stats as st
 from tapesim.calibration.facts import FactRow, Status
+from tapesim.calibration.skew import quoted_skew, snapshot_times
 from tapesim.calibration.tape import (
     NEW_YORK,
     Quotes,
@@ -70,10 +70,6 @@ LONG_DTE = 60  # days to expiry beyond which volume counts as long-dated
 SMALL_LOTS, BLOCK_LOTS = 10, 500
 ZERO_BID_MAX_ASK = 0.05 + 1e-9  # a "0 x 0.05" (or 0 x 0.01) quote
 MULTI_LEG = ("COMPLEX", "SPREAD")
-ATM_DELTA = (0.40, 0.60)  # |delta| of an ATM print
-WING_DELTA = (-0.30, -0.20)  # delta of a 25-delta put print
-MIN_SKEW_PRINTS = 5  # per expiry and group
-MS_PER_YEAR = 365.0 * 86_400_000.0
 EXPIRY_CLOSE = dt.time(16, 0)
 _ID = "option_contract_id"
 PRINT_COLUMNS = ["ts", "seq", _ID, "size", "exchange"]
@@ -272,20 +268,20 @@ def _breadth_rows(sym: str, c: Contracts, quoted: np.ndarray, p: OptionPrints) -
     ]
 
 
-def _skew_row(sym: str, index_like: bool, c: Contracts, p: OptionPrints) -> FactRow:
-    """25-delta put IV minus ATM IV (vol points) from front prints' execution_iv."""
-    k = p.code
-    front = (c.dte[k] >= FRONT_DTE[0]) & (c.dte[k] <= FRONT_DTE[1])
-    t_years = (c.expiry_ms[k] - p.ts) / MS_PER_YEAR
-    delta = ost.bs_delta(p.spot, c.strike[k], t_years, p.iv, c.put[k])
-    ok = front & np.isfinite(delta)
-    atm = ok & (np.abs(delta) >= ATM_DELTA[0]) & (np.abs(delta) <= ATM_DELTA[1])
-    wing = ok & c.put[k] & (delta >= WING_DELTA[0]) & (delta <= WING_DELTA[1])
-    value, used = ost.skew_by_expiry(c.expiry_ms[k], p.iv, p.size, wing, atm, MIN_SKEW_PRINTS)
-    note = (f"{used} front expiries with >= {MIN_SKEW_PRINTS} prints at |delta| "
-            f"{ATM_DELTA[0]:g}-{ATM_DELTA[1]:g} and put delta {WING_DELTA[0]:g} to "
-            f"{WING_DELTA[1]:g}; volume-weighted median IVs")
-    return _row(sym, f"opt_skew_25d_{_cls(index_like)}", 100.0 * value, note)
+def _skew_row(sym: str, index_like: bool, c: Contracts, nbbo: pa.Table, q: Quotes | None,
+              session: Session) -> FactRow:
+    """25-delta put IV minus ATM IV (vol points) of the quoted front expiries, from
+    cross-sections of the NBBO every 30 minutes (:mod:`tapesim.calibration.skew`)."""
+    fact = f"opt_skew_25d_{_cls(index_like)}"
+    if q is None or q.mid.size == 0:
+        return _row(sym, fact, None, "no equity quotes for the underlying")
+    ts, k, bid, ask = _front_nbbo(c, nbbo)
+    times = snapshot_times(session.start_ts, session.end_ts)
+    value, used = quoted_skew(ts, k, bid, ask, c.strike, c.put, c.expiry_ms, q.mid_ts, q.mid,
+                              times)
+    note = (f"median of {used} (snapshot, front expiry) cross-sections of the quoted mids, "
+            f"{times.size} snapshots 30 min apart; 25-delta put vs the strike nearest spot")
+    return _row(sym, fact, 100.0 * value, note)
 
 
 def _front_nbbo(
@@ -384,7 +380,7 @@ def _underlying_rows(
              f"{int(idle.sum())} of {int(quoted.sum())} quoted contracts never printed"),
         *_breadth_rows(sym, c, quoted, p),
         _oi_row(sym, c, oi, p, spot0),
-        _skew_row(sym, index_like, c, p),
+        _skew_row(sym, index_like, c, nbbo, q, session),
     )}
     return [by_fact[f] for f in OPTION_TITLES if f in by_fact]
 
