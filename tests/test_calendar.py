@@ -161,9 +161,16 @@ def test_a_config_file_date_names_the_key(tmp_path: Path) -> None:
     (["--seed", str(2**63)], "error: --seed: "),
     (["--scenario", "benign-block@09:00"], "error: --scenario benign-block@09:00: 09:00:00 is "
                                            "outside the simulated window"),
+    (["--scenario", "benign-block@09:35"], "error: --scenario benign-block@09:35: no symbol has "
+                                           "options = true"),
+    (["--profile", "options-smoke", "--scenario", "no-such@09:35"],
+     "error: --scenario no-such@09:35: unknown scenario"),
+    (["--profile", "options-smoke", "--scenario", "benign-block@09:35", "--scenario",
+      "benign-block@09:35"], "error: --scenario benign-block@09:35: two injections share"),
 ])
 def test_flag_errors_name_the_flag(tmp_path: Path, args: list[str], start: str) -> None:
-    result = run("--profile", "equities-smoke", *args, "--out", str(tmp_path / "o"))
+    profile = [] if "--profile" in args else ["--profile", "equities-smoke"]
+    result = run(*profile, *args, "--out", str(tmp_path / "o"))
     assert result.exit_code == 2
     assert result.output.startswith(start), result.output
     assert "Value error" not in result.output

@@ -266,7 +266,9 @@ class RunConfig(Strict):
         optioned = [s.symbol for s in self.symbols if s.options]
         ids = [s.scenario_id() for s in self.scenarios]
         if len(set(ids)) != len(ids):
-            raise FieldError("scenarios", "two injections share a name and time; give one an id")
+            again = next(j for j, x in enumerate(ids) if x in ids[:j])
+            raise FieldError(("scenarios", again),
+                             "two injections share a name and time: give one an id or another time")
         for i, sc in enumerate(self.scenarios):
             at_ms = epoch_ms(self.session.date, sc.at)
             if not session.start_ms <= at_ms < session.end_ms:
