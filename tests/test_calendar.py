@@ -25,8 +25,11 @@ from tapesim.sim.calendar import (
     FIRST_SESSION,
     LAST_SESSION,
     CalendarRangeError,
+    ExchangeDays,
     Session,
+    adopt_exchange_days,
     close_time,
+    exchange_days,
     is_trading_day,
     next_session,
     previous_session,
@@ -227,3 +230,15 @@ def test_the_cli_starts_without_the_calendar_library() -> None:
 
 def test_the_config_docs_state_the_range() -> None:
     assert f"from {FIRST_SESSION} to\n    {LAST_SESSION}" in (SessionConfig.__doc__ or "")
+
+
+def test_a_worker_uses_the_calendar_it_adopts() -> None:
+    own = exchange_days()
+    day = D(2026, 3, 10)
+    try:
+        adopt_exchange_days(ExchangeDays((day,), frozenset({day}), {}, {day: dt.time(13)}))
+        assert close_time(day) == dt.time(13, 0)
+        assert not is_trading_day(D(2026, 3, 9))
+    finally:
+        adopt_exchange_days(own)
+    assert close_time(day) == dt.time(16, 0) and is_trading_day(D(2026, 3, 9))

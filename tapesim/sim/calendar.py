@@ -27,7 +27,6 @@ import bisect
 import datetime as dt
 import warnings
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -82,10 +81,25 @@ def _wall_clock(times: pd.Series, regular: dt.time) -> dict[dt.date, dt.time]:
     return out
 
 
-@cache
+_LOADED: list[ExchangeDays] = []  # this process's calendar, once loaded or adopted
+
+
 def exchange_days() -> ExchangeDays:
     """The :data:`EXCHANGE` calendar from :data:`FIRST_SESSION` to :data:`CALENDAR_END`
-    (``exchange_calendars.get_calendar``), loaded on first use and cached."""
+    (``exchange_calendars.get_calendar``), loaded on first use and kept."""
+    if not _LOADED:
+        _LOADED.append(_load())
+    return _LOADED[0]
+
+
+def adopt_exchange_days(days: ExchangeDays) -> None:
+    """Use ``days``, built by another process, as this process's calendar: the shard
+    runner's workers adopt the parent's (:func:`tapesim.sim.shards.run_shards`) rather
+    than import the library and build it again (about a second each)."""
+    _LOADED[:] = [days]
+
+
+def _load() -> ExchangeDays:
     import exchange_calendars  # pandas and the holiday rules: loaded only when needed
 
     with warnings.catch_warnings():  # the library's use of a pandas API pandas 3 deprecates
