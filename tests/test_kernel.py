@@ -1,4 +1,4 @@
-"""Calendar, RNG tree and the streaming merge."""
+"""Session time, RNG tree and the streaming merge (the calendar: test_calendar.py)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tapesim.io.merge import windowed_merge
-from tapesim.sim.calendar import Session, close_time, is_trading_day, nyse_holidays
+from tapesim.sim.calendar import Session
 from tapesim.sim.rng import Draws, stream, stream_key
-
-
-def test_holidays_2026() -> None:
-    assert sorted(nyse_holidays(2026)) == [
-        dt.date(2026, 1, 1), dt.date(2026, 1, 19), dt.date(2026, 2, 16), dt.date(2026, 4, 3),
-        dt.date(2026, 5, 25), dt.date(2026, 6, 19), dt.date(2026, 7, 3), dt.date(2026, 9, 7),
-        dt.date(2026, 11, 26), dt.date(2026, 12, 25),
-    ]
-    assert not is_trading_day(dt.date(2026, 3, 14))  # a Saturday
-    assert close_time(dt.date(2026, 11, 27)) == dt.time(13, 0)
-    assert close_time(dt.date(2026, 3, 10)) == dt.time(16, 0)
 
 
 def test_session_times_follow_daylight_saving() -> None:

@@ -32,7 +32,7 @@ from tapesim.events.models import KINDS, KINDS_BY_NAME
 from tapesim.io.manifest import PARAMETER_SNAPSHOT, RunDirectoryError, damaged
 from tapesim.io.manifest import open_run as checked_manifest
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS
-from tapesim.sim.strict import ConfigError
+from tapesim.sim.strict import ConfigError, error_path
 from tapesim.verify.run import verify_run
 
 T = TypeVar("T")
@@ -174,7 +174,7 @@ class SyntheticRun:
         try:
             return parse(document)
         except ValidationError as err:
-            where = ".".join(str(p) for p in err.errors()[0]["loc"])
+            where = error_path(err.errors()[0])
             raise _damaged(self.path / name, self.path,
                            f"does not fit its schema at {where}") from None
 

@@ -36,8 +36,10 @@ def run(
     from tapesim.cli.ui import progress_bar
     from tapesim.io.writer import check_output
     from tapesim.runs import execute_run
+    from tapesim.scenarios.catalog import check_names
 
     cfg = resolve_config(profile, config, seed, symbols, start, end, date, scenario or [])
+    check_names(cfg, scenario or [])
     check_output(out_dir, force)
     with progress_bar(cfg, enabled=not quiet and sys.stderr.isatty()) as progress:
         summary = execute_run(cfg, out_dir, workers=workers, force=force, jsonl=jsonl,

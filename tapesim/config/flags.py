@@ -91,15 +91,19 @@ def apply_flags(
         ConfigError: the resulting config is invalid (e.g. a window outside the day).
     """
     overrides: dict[str, Any] = {}
+    names: dict[str, str] = {}  # the keys the flags set -> the flags, for error messages
     if seed is not None:
         if seed < 0:
             raise FlagError("--seed must be a non-negative integer")
         overrides["seed"] = seed
+        names["seed"] = "--seed"
     session: dict[str, Any] = {}
-    for key, value in (("start", parse_clock("--start", start)),
-                       ("end", parse_clock("--end", end)), ("date", parse_date(date))):
+    for key, flag, value in (("start", "--start", parse_clock("--start", start)),
+                             ("end", "--end", parse_clock("--end", end)),
+                             ("date", "--date", parse_date(date))):
         if value is not None:
             session[key] = value.isoformat()
+            names[f"session.{key}"] = flag
     if session:
         overrides["session"] = session
     if symbols is not None:
@@ -110,10 +114,13 @@ def apply_flags(
             raise FlagError(f"--symbols {','.join(unknown) or symbols!r} not in this profile: "
                             f"choose from {','.join(known)}")
         overrides["symbols"] = [known[s].model_dump(mode="json") for s in wanted]
+        names["symbols"] = "--symbols"
     if scenarios:
         overrides["scenarios"] = ([s.model_dump(mode="json") for s in base.scenarios]
                                   + [parse_scenario(s) for s in scenarios])
-    return with_overrides(base, overrides) if overrides else base
+        for i, flag in enumerate(scenarios, start=len(base.scenarios)):
+            names[f"scenarios.{i}"] = f"--scenario {flag}"
+    return with_overrides(base, overrides, names) if overrides else base
 
 
 def resolve_config(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,30 +20,44 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from tapesim.config.options import OptionChainProfile, ScenarioInjection
-from tapesim.sim.calendar import REGULAR_OPEN, Session, close_time, epoch_ms, is_trading_day
-from tapesim.sim.strict import ConfigError, Strict, venue_codes
+from tapesim.sim.calendar import (
+    REGULAR_OPEN,
+    Session,
+    close_time,
+    epoch_ms,
+    open_time,
+    require_session,
+)
+from tapesim.sim.strict import ConfigError, FieldError, Strict, describe, venue_codes
 
 
 class SessionConfig(Strict):
-    """Which trading day, and which part of it, to simulate (New York time)."""
+    """Which trading day, and which part of it, to simulate (New York time).
+
+    ``date`` must be an NYSE session (the XNYS exchange calendar) from 1985-09-30 to
+    2038-12-31 (:mod:`tapesim.sim.calendar`); ``start`` and ``end`` default to its open
+    and close (16:00, or 13:00 on an early close).
+    """
 
     date: dt.date = dt.date(2026, 3, 10)
     start: dt.time | None = None
     end: dt.time | None = None
 
+    @field_validator("date")
+    @classmethod
+    def _trading_day(cls, v: dt.date) -> dt.date:
+        require_session(v)
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> SessionConfig:
-        if not is_trading_day(self.date):
-            raise ValueError(
-                f"{self.date} is not an NYSE trading day; pick a weekday that is not a holiday"
-            )
-        close = close_time(self.date)
-        start = self.start or REGULAR_OPEN
+        opens, close = open_time(self.date), close_time(self.date)
+        start = self.start or opens
         end = self.end or close
-        if not (REGULAR_OPEN <= start < end <= close):
-            raise ValueError(
-                f"start {start} and end {end} must satisfy 09:30 <= start < end <= {close:%H:%M}"
-            )
+        if not (opens <= start < end <= close):
+            raise FieldError("start" if self.start and not opens <= start < close else "end",
+                             f"start {start} and end {end} must satisfy {opens:%H:%M} <= start "
+                             f"< end <= {close:%H:%M} on {self.date}")
         return self
 
     def session(self) -> Session:
@@ -222,7 +237,9 @@ class RunConfig(Strict):
     name: str = "custom"
     description: str = ""
     seed: int = Field(default=1, ge=0, lt=2**63)
-    session: SessionConfig = SessionConfig()
+    # model_construct: the default is a known session, and validating it here would load
+    # the exchange calendar (pandas) whenever this module is imported.
+    session: SessionConfig = SessionConfig.model_construct()
     symbols: list[SymbolProfile] = Field(min_length=1)
     latent: VolatilityRegime = VolatilityRegime()
     venues: VenueConfig = VenueConfig()
@@ -249,19 +266,23 @@ class RunConfig(Strict):
         optioned = [s.symbol for s in self.symbols if s.options]
         ids = [s.scenario_id() for s in self.scenarios]
         if len(set(ids)) != len(ids):
-            raise ValueError("scenarios: two injections share a name and time; give one an id")
+            again = next(j for j, x in enumerate(ids) if x in ids[:j])
+            raise FieldError(("scenarios", again),
+                             "two injections share a name and time: give one an id or another time")
         for i, sc in enumerate(self.scenarios):
             at_ms = epoch_ms(self.session.date, sc.at)
             if not session.start_ms <= at_ms < session.end_ms:
                 start = self.session.start or REGULAR_OPEN
                 end = self.session.end or close_time(self.session.date)
-                raise ValueError(f"scenarios.{i}.at {sc.at:%H:%M:%S} is outside the simulated "
-                                 f"window {start:%H:%M}-{end:%H:%M}; pick a time inside it")
+                raise FieldError(("scenarios", i, "at"),
+                                 f"{sc.at:%H:%M:%S} is outside the simulated window "
+                                 f"{start:%H:%M}-{end:%H:%M}; pick a time inside it")
             if sc.underlying is not None and sc.underlying not in optioned:
-                raise ValueError(f"scenarios.{i}.underlying {sc.underlying} has no option chain "
-                                 f"in this run: choose one of {', '.join(optioned) or 'none'}")
+                raise FieldError(("scenarios", i, "underlying"),
+                                 f"{sc.underlying} has no option chain in this run: choose "
+                                 f"one of {', '.join(optioned) or 'none'}")
             if sc.underlying is None and not optioned:
-                raise ValueError(f"scenarios.{i}: no symbol has options = true to inject into")
+                raise FieldError(("scenarios", i), "no symbol has options = true to inject into")
         return self
 
     def snapshot(self) -> dict[str, Any]:
@@ -320,23 +341,14 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _describe(err: ValidationError) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "config"
-    msg = first["msg"]
-    if first["type"] == "extra_forbidden":
-        return f"unknown field '{where}': remove it or check its spelling"
-    if first["type"] == "missing":
-        return f"missing field '{where}': add it to the config"
-    return f"field '{where}': {msg}"
-
-
-def build_config(data: dict[str, Any]) -> RunConfig:
-    """Validate a config mapping, turning pydantic's report into one clear line."""
+def build_config(data: dict[str, Any], names: Mapping[str, str] | None = None) -> RunConfig:
+    """Validate a config mapping, turning pydantic's report into one clear line
+    (:func:`tapesim.sim.strict.describe`; ``names`` maps the keys set by flags to the
+    flags, so an error there names the flag)."""
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_describe(err)) from None
+        raise ConfigError(describe(err, names)) from None
 
 
 def load_profile(name: str) -> RunConfig:
@@ -368,6 +380,8 @@ def load_config_file(path: Path) -> RunConfig:
     return build_config(data)
 
 
-def with_overrides(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
-    """A copy of ``config`` with nested overrides applied and validated again."""
-    return build_config(_merge(config.snapshot(), overrides))
+def with_overrides(config: RunConfig, overrides: dict[str, Any],
+                   names: Mapping[str, str] | None = None) -> RunConfig:
+    """A copy of ``config`` with nested overrides applied and validated again; ``names``
+    as :func:`build_config`."""
+    return build_config(_merge(config.snapshot(), overrides), names)

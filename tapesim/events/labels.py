@@ -31,6 +31,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tapesim.sim.strict import error_message, error_path
+
 LABEL_SCHEMA = "synthetic-market-labels-v1"
 EXPECTED_SCHEMA = "synthetic-smart-flow-expected-outputs-v1"
 FIXTURE_GENERATOR_NAME = "@islandflow/synthetic-market"
@@ -371,9 +373,9 @@ class FixtureGenerator(_Strict):
 def validation_line(err: ValidationError, where: str) -> str:
     """One line for a validation error: the first failing field's path, message and value."""
     first = err.errors()[0]
-    path = ".".join(str(p) for p in first["loc"]) or "(document)"
+    path = error_path(first) or "(document)"
     more = len(err.errors()) - 1
     tail = f" ({more} more)" if more else ""
     shown = first.get("input")
     value = "" if isinstance(shown, dict | list) else f", got {shown!r}"
-    return f"{where}: {path}: {first['msg']}{value}{tail}"
+    return f"{where}: {path}: {error_message(first)}{value}{tail}"

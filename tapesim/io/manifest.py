@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from tapesim.config.snapshot import run_id_for, snapshot_hash
 from tapesim.events.manifest import FORMAT, ORDER_BY, TIE_BREAK, RunManifest
+from tapesim.sim.strict import error_message, error_path
 
 __all__ = ["FORMAT", "MANIFEST", "ORDER_BY", "PARAMETER_SNAPSHOT", "PROVENANCE", "TIE_BREAK",
            "RunDirectoryError", "artifact_entry", "canonical_json", "open_run", "read_manifest",
@@ -90,8 +91,9 @@ def check_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
         RunManifest.model_validate(manifest)
     except ValidationError as err:
         first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "manifest"
-        raise damaged(run_dir, f"{run_dir / MANIFEST}: field '{where}': {first['msg']}") from None
+        where = error_path(first) or "manifest"
+        raise damaged(run_dir, f"{run_dir / MANIFEST}: field '{where}': "
+                               f"{error_message(first)}") from None
 
 
 def open_run(run_dir: Path) -> dict[str, Any]:

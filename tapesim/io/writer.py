@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tapesim.events.manifest import RunManifest
@@ -34,6 +35,15 @@ from tapesim.io.manifest import (
 
 ROW_GROUP = 1 << 17
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_statistics": True}
+
+
+def negative_times(table: pa.Table) -> list[str]:
+    """The time columns of an event table (``ts`` and every ``*_ts``, epoch ms UTC)
+    holding a value below 0, i.e. before 1970-01-01: none of the contract's times may
+    (ClickHouse stores them as ``UInt64``; the session calendar starts in 1985)."""
+    return [name for name in table.column_names
+            if (name == "ts" or name.endswith("_ts"))
+            and (low := pc.min(table.column(name)).as_py()) is not None and low < 0]
 
 
 class OutputExistsError(FileExistsError):
@@ -159,7 +169,15 @@ class RunWriter:
         """Append ``table`` (rows of event kind ``kind``, e.g. ``"option_print"``, in the
         kind's Arrow schema and replay order) to that kind's Parquet file, and to its JSON
         lines when those are written.
+
+        Raises:
+            ValueError: a time column holds a negative value (:func:`negative_times`);
+                the run config's calendar refuses such dates, so this is a bug.
         """
+        negative = negative_times(table)
+        if negative:
+            raise ValueError(f"{kind} events with a negative {', '.join(negative)} (before "
+                             "1970) cannot be written")
         self.events[kind].write(table)
         if self.jsonl:
             self.jsonl[kind].write(table)

@@ -14,6 +14,8 @@ keeps the entries' order, which ``tapesim scenarios`` lists.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tapesim.config.run import RunConfig
 from tapesim.events.labels import EvidenceRequirement, FalsePositivePenalty
 from tapesim.scenarios.spec import Policy, ScenarioSpec
@@ -733,15 +735,20 @@ _ENTRIES = [
 CATALOG: dict[str, ScenarioSpec] = {s.name: s for s in _ENTRIES}
 
 
-def check_names(config: RunConfig) -> None:
+def check_names(config: RunConfig, flags: Sequence[str] = ()) -> None:
     """Refuse a config that names a scenario the catalog does not have.
 
+    ``flags`` are the ``--scenario NAME@TIME`` values that added the config's last
+    ``len(flags)`` scenarios, so an error in one names the flag as typed.
+
     Raises:
-        ConfigError: naming ``scenarios.N.name`` and pointing to ``tapesim scenarios``.
+        ConfigError: naming ``--scenario NAME@TIME`` or ``scenarios.N.name`` and pointing
+            to ``tapesim scenarios``.
     """
+    first_flag = len(config.scenarios) - len(flags)
     for i, sc in enumerate(config.scenarios):
         if sc.name not in CATALOG:
-            raise ConfigError(
-                f"field 'scenarios.{i}.name': unknown scenario {sc.name!r}: "
-                "`tapesim scenarios` lists the catalog"
-            )
+            where = (f"--scenario {flags[i - first_flag]}" if i >= first_flag
+                     else f"field 'scenarios.{i}.name'")
+            raise ConfigError(f"{where}: unknown scenario {sc.name!r}: "
+                              "`tapesim scenarios` lists the catalog")

@@ -1,99 +1,196 @@
 """The US equity session calendar: trading days, open and close, time conversion.
 
 Simulation time is integer nanoseconds since the session's open; canonical events
-carry integer epoch milliseconds (UTC). This module maps between the two and knows
-which days the NYSE trades (weekends and the exchange's full holidays are closed;
-the usual early closes end at 13:00 New York time).
+carry integer epoch milliseconds (UTC). This module maps between the two and says
+which days the NYSE trades and when, from the maintained exchange calendar of the
+``exchange_calendars`` library (``XNYS``): weekends, the exchange's holidays as it
+observed them in each year (Martin Luther King Jr. Day only from 1998, Juneteenth
+from 2022), its ad hoc closures (2001-09-11 to 09-14, Hurricane Sandy on
+2012-10-29/30, national days of mourning such as 2018-12-05 and 2025-01-09) and its
+early closes (13:00 New York since 1993, 14:00 before).
+
+The library's XNYS hours are 09:30-16:00 on every day it knows; the NYSE has kept
+those hours since 1985-09-30 (it opened at 10:00 before). So the sessions tapesim
+simulates run from :data:`FIRST_SESSION` to :data:`LAST_SESSION`, and the calendar
+is built up to :data:`CALENDAR_END` so that every option expiry listed on the last
+session (up to 24 monthlies ahead) is inside it. Days after the library's release
+follow its rules; a closure announced later is not in it.
+
+The library pulls in pandas (about a second to import and build), so the calendar
+is loaded on first use (:func:`exchange_days`), not when this module is imported:
+the constants and :class:`Session` arithmetic stay cheap for the CLI and workers.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import warnings
 from dataclasses import dataclass
-from functools import cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NEW_YORK = ZoneInfo("America/New_York")
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
 REGULAR_OPEN = dt.time(9, 30)
 REGULAR_CLOSE = dt.time(16, 0)
-EARLY_CLOSE = dt.time(13, 0)
+#: The exchange whose calendar sets the session (ISO 10383 MIC of the NYSE).
+EXCHANGE = "XNYS"
+#: The first session simulated: the NYSE's 09:30 open dates from 1985-09-30.
+FIRST_SESSION = dt.date(1985, 9, 30)
+#: The last session simulated; two years before :data:`CALENDAR_END`, the longest
+#: listing (24 monthly expiries) ahead of it.
+LAST_SESSION = dt.date(2038, 12, 31)
+#: The last day the calendar is built for.
+CALENDAR_END = dt.date(2040, 12, 31)
 
 
-def _easter(year: int) -> dt.date:
-    """Western Easter Sunday (anonymous Gregorian algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    ell = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * ell) // 451
-    month = (h + ell - 7 * m + 114) // 31
-    day = (h + ell - 7 * m + 114) % 31 + 1
-    return dt.date(year, month, day)
+class CalendarRangeError(ValueError):
+    """A day outside the days the exchange calendar is built for
+    (:data:`FIRST_SESSION` to :data:`CALENDAR_END`)."""
 
 
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
-    first = dt.date(year, month, 1)
-    offset = (weekday - first.weekday()) % 7
-    return first + dt.timedelta(days=offset + 7 * (n - 1))
+@dataclass(frozen=True)
+class ExchangeDays:
+    """The exchange calendar as plain Python values, built once per process.
+
+    ``sessions`` are the trading days in ascending order and ``days`` the same as a
+    set; ``opens`` and ``closes`` hold the New York wall-clock open and close of the
+    sessions whose hours differ from 09:30 and 16:00 (early closes, late opens) and
+    nothing else.
+    """
+
+    sessions: tuple[dt.date, ...]
+    days: frozenset[dt.date]
+    opens: dict[dt.date, dt.time]
+    closes: dict[dt.date, dt.time]
 
 
-def _last_weekday(year: int, month: int, weekday: int) -> dt.date:
-    nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
-    last = nxt - dt.timedelta(days=1)
-    return last - dt.timedelta(days=(last.weekday() - weekday) % 7)
+def _wall_clock(times: pd.Series, regular: dt.time) -> dict[dt.date, dt.time]:
+    """The New York times of a pandas Series of UTC timestamps indexed by session, for
+    the sessions where they differ from ``regular``."""
+    local = times.dt.tz_convert(NEW_YORK.key)
+    out: dict[dt.date, dt.time] = {}
+    for session, stamp in local.items():
+        if stamp.time() != regular:
+            out[session.date()] = stamp.time()
+    return out
 
 
-def _observed(day: dt.date) -> dt.date:
-    if day.weekday() == 5:
-        return day - dt.timedelta(days=1)
-    if day.weekday() == 6:
-        return day + dt.timedelta(days=1)
-    return day
+_LOADED: list[ExchangeDays] = []  # this process's calendar, once loaded or adopted
 
 
-@cache
-def nyse_holidays(year: int) -> frozenset[dt.date]:
-    """Full-day NYSE closures of a year (observed dates)."""
-    days = {
-        _nth_weekday(year, 1, 0, 3),  # Martin Luther King Jr. Day
-        _nth_weekday(year, 2, 0, 3),  # Washington's Birthday
-        _easter(year) - dt.timedelta(days=2),  # Good Friday
-        _last_weekday(year, 5, 0),  # Memorial Day
-        _observed(dt.date(year, 7, 4)),
-        _nth_weekday(year, 9, 0, 1),  # Labor Day
-        _nth_weekday(year, 11, 3, 4),  # Thanksgiving
-        _observed(dt.date(year, 12, 25)),
-    }
-    new_year = dt.date(year, 1, 1)
-    if new_year.weekday() != 5:  # a Saturday New Year is not observed on Dec 31
-        days.add(_observed(new_year))
-    if year >= 2022:
-        days.add(_observed(dt.date(year, 6, 19)))  # Juneteenth
-    return frozenset(days)
+def exchange_days() -> ExchangeDays:
+    """The :data:`EXCHANGE` calendar from :data:`FIRST_SESSION` to :data:`CALENDAR_END`
+    (``exchange_calendars.get_calendar``), loaded on first use and kept."""
+    if not _LOADED:
+        _LOADED.append(_load())
+    return _LOADED[0]
+
+
+def adopt_exchange_days(days: ExchangeDays) -> None:
+    """Use ``days``, built by another process, as this process's calendar: the shard
+    runner's workers adopt the parent's (:func:`tapesim.sim.shards.run_shards`) rather
+    than import the library and build it again (about a second each)."""
+    _LOADED[:] = [days]
+
+
+def _load() -> ExchangeDays:
+    import exchange_calendars  # pandas and the holiday rules: loaded only when needed
+
+    with warnings.catch_warnings():  # the library's use of a pandas API pandas 3 deprecates
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        cal = exchange_calendars.get_calendar(EXCHANGE, start=FIRST_SESSION.isoformat(),
+                                              end=CALENDAR_END.isoformat())
+    sessions = tuple(s.date() for s in cal.sessions)
+    return ExchangeDays(sessions, frozenset(sessions),
+                        _wall_clock(cal.opens, REGULAR_OPEN),
+                        _wall_clock(cal.closes, REGULAR_CLOSE))
+
+
+def _covered(day: dt.date) -> ExchangeDays:
+    if not FIRST_SESSION <= day <= CALENDAR_END:
+        raise CalendarRangeError(f"{day} is outside the exchange calendar, which covers "
+                                 f"{FIRST_SESSION} to {CALENDAR_END}")
+    return exchange_days()
 
 
 def is_trading_day(day: dt.date) -> bool:
-    """Whether the NYSE holds a regular session on ``day``: a weekday that is not one of
-    :func:`nyse_holidays` (early-close days count as trading days).
+    """Whether the NYSE holds a session on ``day`` (early-close days count).
+
+    Raises:
+        CalendarRangeError: ``day`` is before :data:`FIRST_SESSION` or after
+            :data:`CALENDAR_END`.
     """
-    return day.weekday() < 5 and day not in nyse_holidays(day.year)
+    return day in _covered(day).days
+
+
+def _session_hours(day: dt.date) -> ExchangeDays:
+    days = _covered(day)
+    if day not in days.days:
+        raise ValueError(f"{day} is not an NYSE trading day")
+    return days
+
+
+def open_time(day: dt.date) -> dt.time:
+    """The New York wall-clock open of the session ``day`` (09:30 unless a late open).
+
+    Raises:
+        ValueError: ``day`` is not a trading day (:class:`CalendarRangeError` when it is
+            outside the calendar).
+    """
+    return _session_hours(day).opens.get(day, REGULAR_OPEN)
 
 
 def close_time(day: dt.date) -> dt.time:
-    """13:00 on the early-close days (July 3, the day after Thanksgiving, Dec 24)."""
-    early = {
-        _nth_weekday(day.year, 11, 3, 4) + dt.timedelta(days=1),
-        dt.date(day.year, 12, 24),
-    }
-    if dt.date(day.year, 7, 4).weekday() not in (5, 6):
-        early.add(dt.date(day.year, 7, 3))
-    return EARLY_CLOSE if day in early and is_trading_day(day) else REGULAR_CLOSE
+    """The New York wall-clock close of the session ``day``: 16:00, or the early close
+    (13:00 since 1993, 14:00 before) the exchange calendar gives.
 
+    Raises:
+        ValueError: ``day`` is not a trading day (:class:`CalendarRangeError` when it is
+            outside the calendar).
+    """
+    return _session_hours(day).closes.get(day, REGULAR_CLOSE)
+
+
+def previous_session(day: dt.date) -> dt.date | None:
+    """The last session before ``day``, or None when there is none in the calendar."""
+    sessions = exchange_days().sessions
+    i = bisect.bisect_left(sessions, day)
+    return sessions[i - 1] if i > 0 else None
+
+
+def next_session(day: dt.date) -> dt.date | None:
+    """The first session after ``day``, or None when there is none in the calendar."""
+    sessions = exchange_days().sessions
+    i = bisect.bisect_right(sessions, day)
+    return sessions[i] if i < len(sessions) else None
+
+
+def require_session(day: dt.date) -> None:
+    """Check that ``day`` can be simulated: between :data:`FIRST_SESSION` and
+    :data:`LAST_SESSION`, and an NYSE trading day.
+
+    Raises:
+        ValueError: one line naming ``day``: the range it must lie in, or that the
+            exchange is closed then, with the sessions before and after it.
+    """
+    if not FIRST_SESSION <= day <= LAST_SESSION:
+        raise CalendarRangeError(
+            f"{day} is outside the sessions tapesim simulates, {FIRST_SESSION} to "
+            f"{LAST_SESSION} (the NYSE's 09:30-16:00 hours and the exchange calendar); "
+            "pick a date in that range")
+    if not is_trading_day(day):
+        nearby = [f"{what} it ({s})" for what, s in
+                  (("the session before", previous_session(day)),
+                   ("after", next_session(day)))
+                  if s is not None and FIRST_SESSION <= s <= LAST_SESSION]
+        raise ValueError(f"{day} is not an NYSE trading day (the exchange is closed): pick "
+                         + " or ".join(nearby))
 
 
 def epoch_ms(day: dt.date, at: dt.time) -> int:
@@ -120,12 +217,15 @@ class Session:
     def build(cls, day: dt.date, start: dt.time | None, end: dt.time | None) -> Session:
         """The session of ``day`` simulating New York wall-clock ``start`` to ``end``.
 
-        ``None`` means the open (09:30) or the day's close (16:00, 13:00 on early-close
-        days). Times are converted through :func:`epoch_ms`; the window is stored as ns
-        since the open. No check is made that ``day`` is a trading day or that the window
-        lies inside the session: the run config validates both.
+        ``None`` means the day's open or close (:func:`open_time`, :func:`close_time`:
+        09:30 and 16:00, or the early close). Times are converted through
+        :func:`epoch_ms`; the window is stored as ns since the open. No check is made
+        that the window lies inside the session: the run config validates it.
+
+        Raises:
+            ValueError: ``day`` is not a trading day of the calendar.
         """
-        open_ms = epoch_ms(day, REGULAR_OPEN)
+        open_ms = epoch_ms(day, open_time(day))
         close_ms = epoch_ms(day, close_time(day))
         start_ms = epoch_ms(day, start) if start else open_ms
         end_ms = epoch_ms(day, end) if end else close_ms
@@ -146,4 +246,3 @@ class Session:
     def end_ms(self) -> int:
         """Epoch milliseconds (UTC) of the simulated window's end."""
         return self.open_ms + self.end_ns // NS_PER_MS
-

@@ -6,8 +6,10 @@ spool file, so
 the order and place shards run in cannot change any byte of the output. With N
 workers the shards are split into N bins of about equal estimated cost (longest
 first onto the lightest bin); this process runs the first bin itself while N - 1
-spawned processes run the others. Progress (simulated nanoseconds per shard) from
-the other processes flows back through a queue.
+spawned processes run the others; they adopt this process's exchange calendar
+(:func:`tapesim.sim.calendar.adopt_exchange_days`) rather than load it again.
+Progress (simulated nanoseconds per shard) from the other processes flows back
+through a queue.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
+
+from tapesim.sim.calendar import adopt_exchange_days, exchange_days
 
 Progress = Callable[[str, int], None]
 """Progress callback: (shard name, simulated ns reached)."""
@@ -85,7 +89,9 @@ def run_shards(
     results: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
         q = stack.enter_context(ctx.Manager()).Queue() if progress is not None else None
-        pool = stack.enter_context(ProcessPoolExecutor(max_workers=len(bins) - 1, mp_context=ctx))
+        pool = stack.enter_context(ProcessPoolExecutor(
+            max_workers=len(bins) - 1, mp_context=ctx,
+            initializer=adopt_exchange_days, initargs=(exchange_days(),)))
         forward = _QueueProgress(q) if q is not None else None
         futures = [pool.submit(_run_bin, shard, config, b, spools, forward) for b in bins[1:]]
 

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from pydantic import ValidationError
 
 from tapesim.events.batches import GeneratedEventBatch, ReplayPlan
+from tapesim.events.labels import validation_line
 from tapesim.events.manifest import RunManifest
 from tapesim.events.models import EventKind
 from tapesim.io.seq_merge import merge_by_seq
@@ -72,8 +73,9 @@ class ClickHouseSource:
         try:
             self.manifest = RunManifest.model_validate(json.loads(rows[0]["manifest"]))
         except (ValidationError, json.JSONDecodeError) as err:
+            why = validation_line(err, "manifest") if isinstance(err, ValidationError) else err
             raise EngineError(f"{database} on {engine.name}: the recorded manifest does "
-                              f"not parse ({err})") from None
+                              f"not parse ({why})") from None
 
     @property
     def name(self) -> str:

@@ -59,6 +59,7 @@ from tapesim.io.manifest import PARAMETER_SNAPSHOT, PROVENANCE
 from tapesim.scenarios.catalog import CATALOG, CATALOG_VERSION
 from tapesim.scenarios.evidence import contradictions, features
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS, expected_output, label_direction
+from tapesim.sim.strict import error_message, error_path
 from tapesim.verify.label_events import PRINT_KINDS, Caused, RunEvents, event_file, trace_seq
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -91,7 +92,7 @@ def _scenario_configs(run_dir: Path, problems: list[str]) -> list[ScenarioInject
     except ValidationError as err:
         first = err.errors()[0]
         problems.append(f"{PARAMETER_SNAPSHOT}: scenarios cannot be read: "
-                        f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+                        f"{error_path(first)}: {error_message(first)}")
         return None
 
 

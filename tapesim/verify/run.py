@@ -3,13 +3,13 @@
 Recomputes the sha256 of every artifact, the parameter snapshot hash and the
 event-stream digest (core records of every event merged by seq, detail records of
 option prints), and checks every invariant row by row (streamed in batches):
-schema, replay order, contiguous run-wide seq, trace ids, ingest after source,
-prices on their grid, positive sizes, uncrossed quotes, exchange codes, the option
-kinds' checks (:mod:`tapesim.verify.options`), conservation, provenance
-alignment, and for a scenario run its labels and expected outputs against the
-events they reference (:mod:`tapesim.verify.labels`). Returns the problems
-found, each one line naming the file and what is wrong; an empty list means the
-run is sound.
+schema, replay order, contiguous run-wide seq, trace ids, ingest after source, no
+negative (pre-1970) time, prices on their grid, positive sizes, uncrossed quotes,
+exchange codes, the option kinds' checks (:mod:`tapesim.verify.options`),
+conservation, provenance alignment, and for a scenario run its labels and expected
+outputs against the events they reference (:mod:`tapesim.verify.labels`). Returns the
+problems found, each one line naming the file and what is wrong; an empty list means
+the run is sound.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from tapesim.io.manifest import (
     snapshot_hash,
 )
 from tapesim.io.merge import windowed_merge
+from tapesim.io.writer import negative_times
 from tapesim.verify.labels import label_problems
 from tapesim.verify.options import (
     AT_SEQ,
@@ -194,6 +195,10 @@ def _check_kind_batch(
         problems.add(f"{name}: rows out of replay order near seq {int(seq[bad])}")
     if (ingest < t.column("source_ts").to_numpy()).any():
         problems.add(f"{name}: ingest_ts before source_ts")
+    negative = negative_times(t)
+    if negative:
+        problems.add(f"{name}: negative {', '.join(negative)} (before 1970; epoch ms must "
+                     "be >= 0)")
     session = manifest["session"]
     if ts.min() < session["start_ts"] or ts.max() > session["end_ts"]:
         problems.add(f"{name}: ts outside the session window")
