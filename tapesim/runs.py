@@ -21,6 +21,7 @@ from tapesim.config.run import RunConfig
 from tapesim.config.snapshot import ParameterSnapshot
 from tapesim.events.manifest import SeedBundle
 from tapesim.events.models import KINDS
+from tapesim.io import space
 from tapesim.io.canonical import Canonicaliser, ShardNames
 from tapesim.io.digest import STREAM_LAYOUT, StreamDigest
 from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK
@@ -105,10 +106,15 @@ def execute_run(
         ConfigError: a scenario the catalog lacks, or a setting found unusable once
             the market is built (e.g. an unlisted contract); nothing is left at ``out``.
         FileExistsError: ``out`` exists and ``force`` is false.
+        NoSpaceError: the file system of ``out`` has less free space than the run's
+            estimate (:mod:`tapesim.io.space`), before anything is written, or filled
+            up while it was written (everything written is removed).
     """
     check_names(config)
     snapshot = ParameterSnapshot.of(config)
     params_hash, run_id = snapshot.sha256, snapshot.run_id
+    need = space.estimate(config, jsonl)
+    space.require_space(out, need)
     writer = RunWriter(out, force=force, jsonl=jsonl)
     try:
         results: list[ShardResult] = run_shards(
@@ -117,8 +123,10 @@ def execute_run(
         if config.scenarios:
             manifest["scenarios"] = _write_labels(config, run_id, writer)
         manifest = writer.finish(snapshot.document(), manifest)
-    except BaseException:
+    except BaseException as err:
         writer.abort()
+        if space.is_no_space(err):
+            raise space.no_space_during(out, need) from err
         raise
     return RunSummary(out, manifest)
 

@@ -75,11 +75,11 @@ def _stock_rows() -> pa.Table:
         "local", pa.array(local, pa.int64()))
 
 
-def _option_rows() -> pa.Table:
+def _option_rows(options: list[tuple]) -> pa.Table:
     cols: dict[str, list[int]] = {f.name: [] for f in OPTION_SPOOL_SCHEMA}
     shard, local = [], []
     for i, (s, kind, ms, contract, price, ask, size, ask_size, venue, cond, nbbo,
-            und) in enumerate(OPTIONS):
+            und) in enumerate(options):
         printed = kind == 3
         nb = (*nbbo[:4], OPEN + nbbo[4]) if nbbo else (-1,) * 5
         un = (*und[:2], OPEN + und[2]) if und else (-1,) * 3
@@ -95,14 +95,17 @@ def _option_rows() -> pa.Table:
         "local", pa.array(local, pa.int64()))
 
 
-def write_option_run(out: Path, jsonl: bool = False) -> Path:
-    """Write the run into ``out`` (with JSON lines too if ``jsonl``); returns ``out``."""
+def write_option_run(out: Path, jsonl: bool = False, shards: list[ShardNames] = SHARDS,
+                     options: list[tuple] = OPTIONS) -> Path:
+    """Write the run into ``out`` (with JSON lines too if ``jsonl``); returns ``out``.
+    ``shards`` and ``options`` replace the listed contracts and option rows (same shapes
+    as :data:`SHARDS` and :data:`OPTIONS`)."""
     snapshot = {"profile": "synthetic-options", "seed": 1}
     params_hash = snapshot_hash(snapshot)
     run_id = run_id_for(params_hash)
-    rows = pa.concat_tables([_stock_rows(), _option_rows()], promote_options="default")
+    rows = pa.concat_tables([_stock_rows(), _option_rows(options)], promote_options="default")
     rows = rows.take(pc.sort_indices(rows, sort_keys=SORT_KEYS))
-    canon = Canonicaliser(run_id, SHARDS, [*LIT, *TRF], len(LIT), tuple(OPTION_VENUES),
+    canon = Canonicaliser(run_id, shards, [*LIT, *TRF], len(LIT), tuple(OPTION_VENUES),
                           "smart-flow")
     writer = RunWriter(out, jsonl=jsonl)
     tables, provenance, records, details = canon.window(rows)
@@ -124,14 +127,14 @@ def write_option_run(out: Path, jsonl: bool = False) -> Path:
         "session": {"date": DAY.isoformat(), "open_ts": OPEN,
                     "close_ts": epoch_ms(DAY, dt.time(16, 0)), "start_ts": OPEN,
                     "end_ts": epoch_ms(DAY, dt.time(9, 45))},
-        "symbols": [s.symbol for s in SHARDS],
+        "symbols": [s.symbol for s in shards],
         "venues": {"lit": LIT, "trf": TRF, "options": OPTION_VENUES},
         "counts": {**counts, "total": sum(counts.values())},
         "time_range": {"first_ts": ts[0].as_py(), "last_ts": ts[-1].as_py()},
         "ordering": {"order_by": ORDER_BY, "tie_break": TIE_BREAK, "seq_start": 1},
         "event_stream": {"layout": STREAM_LAYOUT, "sha256": digest.hexdigest()},
         "conservation": {s.symbol: {"shares": 0, "cash_cents": 0, "contracts": 0,
-                                    "premium_cents": 0} for s in SHARDS},
+                                    "premium_cents": 0} for s in shards},
     }
     writer.finish(snapshot, manifest)
     return out

@@ -14,17 +14,16 @@ from tapesim.events.contracts import OptionContract, parse_contract_id
 from tapesim.events.enrichment import is_etf
 from tapesim.venues.chains import (
     INDEX_LIKE,
-    all_penny,
-    ceil_to_tick,
+    MPV_CLASSES,
     check_listing,
     expiries,
-    floor_to_tick,
     listed_strikes,
     moneyness_range,
     monthly_expiry,
-    off_nickel_grid,
+    mpv_of,
+    off_mpv_grid,
+    penny_class,
     strike_interval,
-    tick_cents,
 )
 from tapesim.venues.ledger import OptionLedger
 
@@ -91,30 +90,55 @@ def test_strike_grid_and_range() -> None:
     assert far[1] - far[0] > near[1] - near[0]
 
 
-def on_tick(root: str, price: float) -> bool:
-    """True when ``price`` (dollars) is a whole cent on the contract's MPV grid."""
+# The Penny Interval Program restated (Cboe Options Rule 5.4): MPV in cents below $3 and
+# at or above, per class.
+PROGRAM = {"all-penny": (1, 1), "penny": (1, 5), "non-penny": (5, 10)}
+
+
+def on_tick(penny: str, price: float) -> bool:
+    """True when ``price`` (dollars) is a whole cent on the grid of class ``penny``."""
     cents = round(price * 100)
     if abs(price * 100 - cents) > 1e-6:
         return False
-    return not bool(off_nickel_grid(np.asarray(cents), all_penny(root)))
+    return cents % PROGRAM[penny][cents >= 300] == 0
+
+
+def test_penny_interval_classes_by_root() -> None:
+    assert {r: penny_class(r) for r in ("SPY", "QQQ", "IWM", "DIA", "AAPL")} == {
+        "SPY": "all-penny", "QQQ": "all-penny", "IWM": "all-penny", "DIA": "penny",
+        "AAPL": "penny"}
+    assert penny_class("DIA", {"DIA": "non-penny"}) == "non-penny"
+    assert penny_class("SPY", {"DIA": "non-penny"}) == "all-penny"
+    assert mpv_of("DIA").describe() == "$0.01 below $3, $0.05 at or above"
+    assert MPV_CLASSES["all-penny"].describe() == "$0.01 at every price"
 
 
 def test_minimum_price_variation() -> None:
-    assert tick_cents("AAPL", 299) == 1 and tick_cents("AAPL", 300) == 5
-    assert tick_cents("SPY", 1200) == 1
-    assert on_tick("AAPL", 3.15) and not on_tick("AAPL", 3.12) and on_tick("AAPL", 2.97)
-    assert on_tick("SPY", 12.37) and not on_tick("SPY", 12.375)
+    assert mpv_of("AAPL").tick_cents(299) == 1 and mpv_of("AAPL").tick_cents(300) == 5
+    assert mpv_of("SPY").tick_cents(1200) == 1 and mpv_of("DIA").tick_cents(1200) == 5
+    assert on_tick("penny", 3.15) and not on_tick("penny", 3.12) and on_tick("penny", 2.97)
+    assert on_tick("all-penny", 12.37) and not on_tick("all-penny", 12.375)
+    assert on_tick("non-penny", 2.95) and not on_tick("non-penny", 2.97)
+    assert on_tick("non-penny", 3.10) and not on_tick("non-penny", 3.15)
 
 
-def test_mpv_rule_in_cents() -> None:
-    prices = np.array([0, 1, 299, 300, 301, 304, 305, 1234], dtype=np.int64)
-    assert tick_cents("AAPL", prices).tolist() == [1, 1, 1, 5, 5, 5, 5, 5]
-    assert tick_cents("SPY", prices).tolist() == [1] * prices.size
-    assert floor_to_tick("AAPL", prices).tolist() == [0, 1, 299, 300, 300, 300, 305, 1230]
-    assert ceil_to_tick("AAPL", prices).tolist() == [0, 1, 299, 300, 305, 305, 305, 1235]
-    assert floor_to_tick("QQQ", prices) is prices and ceil_to_tick("QQQ", prices) is prices
-    off = off_nickel_grid(prices, np.array([False] * 4 + [True] + [False] * 3))
-    assert off.tolist() == [False, False, False, False, False, True, False, True]
+@pytest.mark.parametrize("name", sorted(PROGRAM))
+def test_mpv_rule_in_cents(name: str) -> None:
+    prices = np.array([0, 1, 5, 298, 299, 300, 301, 304, 305, 310, 1234], dtype=np.int64)
+    rule = MPV_CLASSES[name]
+    below, above = PROGRAM[name]
+    want = np.array([below if p < 300 else above for p in prices.tolist()])
+    assert rule.tick_cents(prices).tolist() == want.tolist()
+    assert rule.floor(prices).tolist() == (prices // want * want).tolist()
+    assert rule.ceil(prices).tolist() == (-(-prices // want) * want).tolist()
+    assert rule.off_grid(prices).tolist() == (prices % want != 0).tolist()
+    assert not rule.off_grid(rule.floor(prices)).any()
+    assert not rule.off_grid(rule.ceil(prices)).any()
+    if name == "all-penny":
+        assert rule.floor(prices) is prices and rule.ceil(prices) is prices
+    mixed = off_mpv_grid(np.array([305.0, 305.0, np.nan]), np.array([1, 5, 1]),
+                         np.array([5, 10, 5]))
+    assert mixed.tolist() == [False, True, False]
 
 
 @pytest.mark.parametrize("root", sorted(INDEX_LIKE))

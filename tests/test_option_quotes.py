@@ -24,30 +24,33 @@ from tapesim.agents.pricing import MIN_T, delta
 from tapesim.agents.vol_surface import INDEX_LIKE_SKEW, Roughness, SurfaceParams
 from tapesim.config.options import OptionMakerConfig
 from tapesim.venues.book import NO_ASK
-from tapesim.venues.chains import tick_cents
+from tapesim.venues.chains import MPV_CLASSES
 from tapesim.venues.opra import OptionNBBOs, consolidate, has_offer, nbbo_changes
 from tests.test_chains import on_tick
 
 TUESDAY = dt.date(2026, 3, 10)
 FRIDAY = dt.date(2026, 3, 13)
-# (root, spot, annual vol, is_etf, surface skew)
+# (root, spot, annual vol, is_etf, surface skew, penny-interval class or None for the default)
 UNDERLYINGS = {
-    "SPY": ("SPY", 575.3, 0.15, True, INDEX_LIKE_SKEW),
-    "AAPL": ("AAPL", 228.4, 0.28, False, {}),
-    "F": ("F", 11.2, 0.35, False, {}),  # cheap name: many premiums around $3 and wings
+    "SPY": ("SPY", 575.3, 0.15, True, INDEX_LIKE_SKEW, None),
+    "AAPL": ("AAPL", 228.4, 0.28, False, {}, None),
+    "F": ("F", 11.2, 0.35, False, {}, None),  # cheap name: many premiums around $3 and wings
+    "DIA": ("DIA", 420.0, 0.14, True, INDEX_LIKE_SKEW, None),  # a penny class, not all-penny
+    "F-non-penny": ("F", 11.2, 0.35, False, {}, "non-penny"),  # $0.05 / $0.10
 }
 
 
 @cache
 def chain_of(name: str, day: dt.date = TUESDAY) -> Chain:
-    root, spot, vol, is_etf, _ = UNDERLYINGS[name]
-    return list_chain(root, day, spot, vol, is_etf)
+    root, spot, vol, is_etf, _, penny_class = UNDERLYINGS[name]
+    mpv = MPV_CLASSES[penny_class] if penny_class else None
+    return list_chain(root, day, spot, vol, is_etf, mpv=mpv)
 
 
 def quotes(name: str, minutes: float, spot_move: float = 0.0, vol_ratio: float = 1.0,
            params: QuoteParams | None = None, offset: float = 0.0):
     """(chain, spot, t, theo, bid, ask) for one underlying at one intraday time."""
-    root, spot0, vol, _, skew = UNDERLYINGS[name]
+    root, spot0, vol, _, skew, _ = UNDERLYINGS[name]
     chain, spot = chain_of(name), spot0 * (1.0 + spot_move)
     surface = SurfaceParams(base_vol=vol, **skew)
     t = t_years_at(chain, minutes)
@@ -104,10 +107,11 @@ def test_time_to_expiry_decays_intraday() -> None:
 
 
 def assert_on_grid(chain: Chain, prices: np.ndarray) -> None:
-    nickel = (prices >= 300) & (not chain.all_penny)
-    assert np.all(prices[nickel] % 5 == 0)
+    step = {"all-penny": (1, 1), "penny": (1, 5), "non-penny": (5, 10)}[chain.mpv.penny_class]
+    assert np.all(prices[prices < 300] % step[0] == 0)
+    assert np.all(prices[prices >= 300] % step[1] == 0)
     sample = prices[:: max(1, prices.size // 400)]
-    assert all(on_tick(chain.root, p / 100) for p in sample.tolist())
+    assert all(on_tick(chain.mpv.penny_class, p / 100) for p in sample.tolist())
 
 
 @pytest.mark.parametrize(("name", "minutes", "move"), SCENARIOS)
@@ -149,14 +153,14 @@ def test_random_values_quote_on_the_grid() -> None:
         assert np.all(bid[regular] <= theo[regular] - h[regular] + 1e-6)
         assert np.all(ask[regular] >= theo[regular] + h[regular] - 1e-6)
         mid = (bid + ask) / 2
-        quarter_tick = tick_cents(chain.root, theo) / 4  # the mid is theo's nearest half tick
+        quarter_tick = chain.mpv.tick_cents(theo) / 4  # the mid is theo's nearest half tick
         assert np.all(np.abs(mid - theo)[regular] <= quarter_tick[regular] + 1e-9)
 
 
 def test_far_wings_quote_zero_by_a_nickel() -> None:
     for name in UNDERLYINGS:
         chain, _, _, theo, bid, ask = quotes(name, 200)
-        wing_ask = 1 if chain.all_penny else 5
+        wing_ask = 1 if chain.mpv.all_penny else 5
         wing = theo < wing_ask / 2
         assert wing.sum() > (0 if name == "AAPL" else 10)
         assert np.all(bid[wing] == 0) and np.all(ask[wing] == wing_ask)
@@ -175,7 +179,7 @@ def test_no_static_arbitrage_on_mids(
 ) -> None:
     chain, spot, _, _, bid, ask = quotes(name, minutes, move, vol_ratio, offset=offset)
     mid, spread = (bid + ask) / 2, ask - bid
-    tick = tick_cents(chain.root, ask)
+    tick = chain.mpv.tick_cents(ask)
     for e in range(len(chain.expiry_dates)):
         calls = np.flatnonzero((chain.expiry_index == e) & chain.is_call)
         puts = np.flatnonzero((chain.expiry_index == e) & ~chain.is_call)

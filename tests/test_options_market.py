@@ -42,7 +42,7 @@ from tapesim.venues.tape import PRINT
 from tests.conftest import tiny_options_config
 
 SYMBOLS = ("SPY", "AAPL")
-PENNY_ROOTS = frozenset({"SPY", "QQQ", "IWM", "DIA"})  # quoted in pennies at every price
+PENNY_ROOTS = frozenset({"SPY", "QQQ", "IWM"})  # quoted in pennies at every price (all-penny)
 NICKEL_FROM = 300  # cents: elsewhere the MPV is $0.05 at or above $3
 MAX_QUOTE_AGE_MS = 1500
 ETFS = frozenset({"SPY", "QQQ", "IWM", "DIA", "TLT", "GLD", "SLV", "SMH", "ARKK"})

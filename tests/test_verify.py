@@ -208,11 +208,14 @@ def test_sound_option_rows_have_no_problems() -> None:
     assert option_print_problems(prints, ContractIds(SYMBOLS), OPTION_VENUES) == []
 
 
-def test_off_grid_follows_the_penny_and_nickel_rule() -> None:
-    prices = np.array([2.99, 3.0, 3.02, 3.05, 12.34, 0.015])
-    assert off_grid(prices, np.zeros(6, bool)).tolist() == [False, False, True, False, True,
-                                                              True]
-    assert off_grid(prices, np.ones(6, bool)).tolist() == [False] * 5 + [True]
+def test_off_grid_follows_each_roots_penny_interval_class() -> None:
+    prices = np.array([2.99, 3.0, 3.02, 3.05, 12.34, 0.015, 3.10])
+    ids = pa.array([f"{root}-2026-01-16-10-C" for root in ("SPY", "DIA", "AAPL")])
+    spy, dia, aapl = (ContractIds(frozenset({"SPY", "DIA", "AAPL"}), {"AAPL": "non-penny"})
+                      .rows(pa.array([i.as_py()] * 7)) for i in ids)
+    assert off_grid(prices, spy).tolist() == [False] * 5 + [True, False]
+    assert off_grid(prices, dia).tolist() == [False, False, True, False, True, True, False]
+    assert off_grid(prices, aapl).tolist() == [True, False, True, True, True, True, False]
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,6 @@ from tapesim.config.options import OptionFlowConfig
 from tapesim.events.enrichment import CONDITION_BIT
 from tapesim.sim.rng import Draws
 from tapesim.venues.book import BUY, SELL
-from tapesim.venues.chains import tick_cents
 from tapesim.venues.options import OptionVenues
 
 FILL = CONDITION_BIT["FILL"]
@@ -105,8 +104,8 @@ class OptionDesk:
         return int(idx[k])
 
     def tick(self, price: int) -> int:
-        """The contract's MPV in cents at a price in cents (``venues.chains.tick_cents``)."""
-        return int(tick_cents(self.chain.root, price))
+        """The contract's MPV in cents at a price in cents (the chain's ``Mpv``)."""
+        return int(self.chain.mpv.tick_cents(price))
 
     def mid_price(self, c: int) -> int:
         """The NBBO mid on the contract's price grid (at least one tick)."""

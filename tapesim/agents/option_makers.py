@@ -65,7 +65,6 @@ from tapesim.config.options import OptionChainProfile
 from tapesim.sim.calendar import NS_PER_MS
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.book import BUY, NO_ASK, SELL
-from tapesim.venues.chains import ceil_to_tick, floor_to_tick, tick_cents
 from tapesim.venues.ledger import OptionLedger
 from tapesim.venues.slots import QuoteBlock, SlotQuotes
 
@@ -104,7 +103,7 @@ class OptionMakers:
         sym = ctx.symbol
         self.params = QuoteParams.of(mk)
         earnings = sym.earnings_in_days
-        skew = INDEX_LIKE_SKEW if chain.all_penny else {}
+        skew = INDEX_LIKE_SKEW if chain.index_like else {}
         self.surface = SurfaceParams(base_vol=sym.annual_vol * sym.implied_vol_premium,
                                      event_move=sym.earnings_move if earnings is not None else 0.0,
                                      **skew)
@@ -283,15 +282,15 @@ class OptionMakers:
         skew = np.clip(np.trunc(held / self.cfg.skew_lots), -MAX_SKEW_TICKS, MAX_SKEW_TICKS)
         skew = skew.astype(np.int64)[self.slot_maker][:, None, :]
         extra = self.extra[:, idx][:, None, :]
-        root = self.chain.root
-        b = np.maximum(bid[None] - (extra + skew) * tick_cents(root, bid), 0)
-        a = ask[None] + (extra - skew) * tick_cents(root, ask)
-        b = floor_to_tick(root, b)
-        a = ceil_to_tick(root, np.maximum(a, b + tick_cents(root, b)))
+        mpv = self.chain.mpv
+        b = np.maximum(bid[None] - (extra + skew) * mpv.tick_cents(bid), 0)
+        a = ask[None] + (extra - skew) * mpv.tick_cents(ask)
+        b = mpv.floor(b)
+        a = mpv.ceil(np.maximum(a, b + mpv.tick_cents(b)))
         # No maker bids at or above another's offer: a bid that would lock or cross the
         # best ask across slots steps down to the price just below it.
         best_ask = a.min(axis=0, keepdims=True)
-        below = floor_to_tick(root, best_ask - 1)
+        below = mpv.floor(best_ask - 1)
         b = np.where(b >= best_ask, np.maximum(below, 0), b)
         shown = np.maximum(np.rint(sizes[None, None, :] * self.size_factor[:, idx][:, None, :]),
                            1).astype(np.int64)

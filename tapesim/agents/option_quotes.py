@@ -18,12 +18,13 @@ mids never fall, butterflies on mids are >= -1 MPV and put-call parity holds on
 mids to within the spreads. Where the bid would go below zero the maker quotes
 0 bid and an ask of 2M (the mid stays on theo), and the far wings (theo below
 ``wing_theo_share`` of the wing ask) quote 0 x 0.05, or 0 x 0.01 for the all-penny
-(index-like) roots.
+roots.
 
-Prices are integer cents (int64), so MPV checks are exact. The $3 boundary of the
-penny/nickel rule is handled per side: a bid below $3 sits on the penny grid, an
-ask at or above $3 on the nickel grid, with the bid widened by as much as the ask
-was so the mid is unchanged.
+Prices are integer cents (int64), so MPV checks are exact. The MPV is the chain's
+penny-interval class (``Chain.mpv``, :class:`tapesim.venues.chains.Mpv`). The $3
+boundary of a class with two MPVs is handled per side: a bid below $3 sits on the
+finer grid, an ask at or above $3 on the coarser one, with the bid widened by as
+much as the ask was so the mid is unchanged.
 
 Chains list calls and puts for every strike of every listed expiry
 (:func:`list_chain`), laid out expiry-major, then calls before puts, then strikes
@@ -43,16 +44,16 @@ from tapesim.agents.vol_surface import Roughness, SurfaceParams, implied_vols
 from tapesim.config.options import OptionMakerConfig
 from tapesim.events.contracts import OptionContract
 from tapesim.venues.chains import (
+    INDEX_LIKE,
     NICKEL_FROM_CENTS,
     ListingPolicy,
-    all_penny,
-    ceil_to_tick,
+    Mpv,
     check_listing,
     expiries,
     listed_strikes,
     moneyness_range,
+    mpv_of,
     strike_interval,
-    tick_cents,
 )
 
 MINUTES_PER_YEAR = 365.0 * 24.0 * 60.0
@@ -64,7 +65,8 @@ class Chain:
     """Every listed contract of one underlying on one day, as parallel numpy arrays.
 
     Order: expiry-major, then calls before puts, then strike ascending.
-    ``t_years`` is the time to expiry at the session's open.
+    ``t_years`` is the time to expiry at the session's open; ``mpv`` is the root's
+    penny-interval class, the grid every quote and print of the chain lies on.
     """
 
     root: str
@@ -78,6 +80,7 @@ class Chain:
     t_years: np.ndarray  # float, at the open
     is_call: np.ndarray  # bool
     contracts: list[OptionContract]
+    mpv: Mpv
 
     @property
     def size(self) -> int:
@@ -85,9 +88,9 @@ class Chain:
         return int(self.strike.size)
 
     @property
-    def all_penny(self) -> bool:
-        """True for the index-like roots, quoted in pennies at every price level."""
-        return all_penny(self.root)
+    def index_like(self) -> bool:
+        """True for the index-tracking ETFs (:data:`tapesim.venues.chains.INDEX_LIKE`)."""
+        return self.root in INDEX_LIKE
 
 
 def list_chain(
@@ -97,10 +100,13 @@ def list_chain(
     annual_vol: float,
     is_etf: bool,
     policy: ListingPolicy | None = None,
+    mpv: Mpv | None = None,
 ) -> Chain:
     """The chain listed on ``today``: calls and puts on each expiry's strike range.
 
-    ``spot`` and strikes are dollars, ``annual_vol`` a fraction (0.2 = 20%).
+    ``spot`` and strikes are dollars, ``annual_vol`` a fraction (0.2 = 20%); ``mpv``
+    defaults to the root's default penny-interval class
+    (:func:`tapesim.venues.chains.mpv_of`).
 
     Raises:
         ValueError: ``root`` is index-like but ``is_etf`` is false
@@ -141,6 +147,7 @@ def list_chain(
         t_years=(dte_arr * 1440.0 + REGULAR_SESSION_MINUTES) / MINUTES_PER_YEAR,
         is_call=np.asarray(calls, dtype=bool),
         contracts=contracts,
+        mpv=mpv or mpv_of(root),
     )
 
 
@@ -266,7 +273,7 @@ def half_width(
                                     chain.strike - spot), 0.0) * 100.0
     extrinsic = np.maximum(theo_cents - intrinsic, 0.0)
     premium = params.premium_share * extrinsic + params.intrinsic_share * intrinsic
-    base = np.maximum(np.maximum(tick_cents(chain.root, theo_cents).astype(float), premium),
+    base = np.maximum(np.maximum(chain.mpv.tick_cents(theo_cents).astype(float), premium),
                       params.vol_risk_points / 100.0 * vega_cents)
     z = moneyness_z(chain, spot, t_years)
     otm_z = np.where(chain.is_call, z, -z)
@@ -300,7 +307,8 @@ def quote_chain(
     theo = np.maximum(np.asarray(theo_cents, dtype=float)
                       + np.asarray(maker_offset_vol, dtype=float) * vega_cents, 0.0)
     h = half_width(chain, theo, vega_cents, t_years, spot, params, open_factor)
-    tick = tick_cents(chain.root, theo)
+    mpv = chain.mpv
+    tick = mpv.tick_cents(theo)
     # Centre on the nearest half tick: n half ticks, M = n * tick / 2.
     n = np.floor(theo / (tick / 2.0) + 0.5).astype(np.int64)
     odd = n & 1
@@ -310,16 +318,17 @@ def quote_chain(
     k = np.where((odd == 0) & (k == 0), 1, k)  # a quote on the tick grid is >= one tick wide
     bid = (n // 2 - k) * tick
     ask = ((n + 1) // 2 + k) * tick
-    if not chain.all_penny:  # an ask at or above $3 sits on the nickel grid
-        nickel = ceil_to_tick(chain.root, ask)
-        bid = np.where(bid < NICKEL_FROM_CENTS, bid - (nickel - ask), bid)
-        ask = nickel
+    if mpv.below_cents != mpv.above_cents:  # an ask at or above $3 is on the coarser grid
+        coarse = mpv.ceil(ask)
+        bid = np.where(bid < NICKEL_FROM_CENTS, bid - (coarse - ask), bid)
+        ask = coarse
     # Below zero: 0 bid and an ask of twice the centre (the mid stays on theo).
-    twice = ceil_to_tick(chain.root, n * tick)
+    twice = mpv.ceil(n * tick)
     clamped = bid < 0
     ask = np.where(clamped, twice, ask)
     bid = np.where(clamped, 0, bid)
-    wing_ask = params.penny_wing_ask_cents if chain.all_penny else params.wing_ask_cents
+    wing_ask = (params.penny_wing_ask_cents if mpv.all_penny
+                else int(mpv.ceil(np.int64(params.wing_ask_cents))))
     wing = (theo < params.wing_theo_share * wing_ask) | (ask <= 0)
     bid = np.where(wing, 0, bid).astype(np.int64)
     ask = np.where(wing, wing_ask, ask).astype(np.int64)

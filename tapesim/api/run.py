@@ -29,7 +29,7 @@ from tapesim.events.labels import (
 )
 from tapesim.events.manifest import RunManifest, SeedBundle
 from tapesim.events.models import KINDS, KINDS_BY_NAME
-from tapesim.io.manifest import PARAMETER_SNAPSHOT, RunDirectoryError, damaged
+from tapesim.io.manifest import PARAMETER_SNAPSHOT, RunDirectoryError, damaged, reading
 from tapesim.io.manifest import open_run as checked_manifest
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS
 from tapesim.sim.strict import ConfigError, error_path
@@ -204,8 +204,12 @@ class SyntheticRun:
 
         Raises:
             KeyError: the run has no such table (the message lists the names).
+            RunDirectoryError: the file cannot be read because a file of the run is
+                damaged (:func:`tapesim.io.manifest.reading`).
         """
-        return pq.read_table(self._file(name), columns=columns)
+        path = self._file(name)
+        with reading(self.path):
+            return pq.read_table(path, columns=columns)
 
     def batches(self, kind: str, rows: int = BATCH_ROWS) -> Iterator[GeneratedEventBatch]:
         """A kind's events as batches of at most ``rows`` rows, in replay order.
@@ -216,15 +220,17 @@ class SyntheticRun:
 
         Raises:
             KeyError: not an event kind of the run.
+            RunDirectoryError: as :meth:`table`.
         """
         path = self._file(kind)
         name = _KIND_BY_STEM.get(path.name.removesuffix(".parquet"))
         if name is None:
             raise KeyError(f"{kind!r} is not an event kind: choose one of "
                            f"{', '.join(KINDS_BY_NAME)}")
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
-            if batch.num_rows:
-                yield GeneratedEventBatch.of(name, batch)
+        with reading(self.path):
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+                if batch.num_rows:
+                    yield GeneratedEventBatch.of(name, batch)
 
     def to_polars(self, name: str) -> Any:
         """:meth:`table` as a ``polars.DataFrame``.

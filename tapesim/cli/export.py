@@ -25,12 +25,14 @@ def export(
 ) -> None:
     """Export a slice of a run for the downstream pipeline."""
     from tapesim.export.islandflow import ExportError, Slice, export_run
+    from tapesim.io.manifest import reading
 
     require_dir(path)
     wanted = symbol_list(symbols) if symbols else None
     sl = Slice(wanted, parse_clock("--start", start), parse_clock("--end", end), max_events)
     try:
-        done = export_run(path, out_dir, fmt, sl, force=force)
+        with reading(path):
+            done = export_run(path, out_dir, fmt, sl, force=force)
     except ExportError as e:
         raise InputError(str(e)) from None
     labels = ""

@@ -22,20 +22,23 @@ def facts(
     from tapesim.calibration.facts import equity_facts, facts_table
     from tapesim.calibration.options_facts import option_facts
     from tapesim.calibration.pooling import pooled_facts
-    from tapesim.io.manifest import open_run
+    from tapesim.io.manifest import check_hashes, open_run, reading
 
     wanted = symbol_list(symbols) if symbols else None
     equity_runs, option_runs = [], []
     returns: dict[str, list] = {}
     for path in run_dirs:
         require_dir(path)
-        known = open_run(path)["symbols"]
+        manifest = open_run(path)
+        check_hashes(path, manifest)  # facts read whole columns: a damaged file fails here
+        known = manifest["symbols"]
         unknown = sorted(set(wanted or []) - set(known))
         if unknown:
             raise InputError(f"--symbols {','.join(unknown)} not in {path}: choose from "
                              f"{','.join(known)}")
-        equity_runs.append(equity_facts(path, wanted, returns))
-        option_runs.append(option_facts(path, wanted))
+        with reading(path):
+            equity_runs.append(equity_facts(path, wanted, returns))
+            option_runs.append(option_facts(path, wanted))
     show_notes = len(run_dirs) > 1 if notes is None else notes
     for title, runs in (("Equity stylized facts", equity_runs), ("Options facts", option_runs)):
         rows = runs[0] if len(runs) == 1 else pooled_facts(runs, returns)

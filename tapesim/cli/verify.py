@@ -28,9 +28,12 @@ def verify(path: Annotated[Path, typer.Argument(metavar="RUN_DIR",
 @guarded
 def inspect(path: Annotated[Path, typer.Argument(metavar="RUN_DIR",
                                                  help="A run directory.")]) -> None:
-    """Counts per kind, symbol and venue, time range and spreads."""
+    """Counts per kind, symbol and venue, time range and spreads (after checking every
+    file against its sha256 in the manifest)."""
     from tapesim.cli.ui import inspect_tables
+    from tapesim.io.manifest import check_hashes, open_run
 
     require_dir(path)
+    check_hashes(path, open_run(path))
     for table in inspect_tables(path):
         out.print(table)

@@ -7,9 +7,15 @@ readable. Every model forbids unknown keys.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from tapesim.sim.strict import Strict, venue_codes
 
@@ -69,8 +75,20 @@ class OptionFlowConfig(Strict):
     open_interest_lots: float = Field(default=1000.0, ge=0.0)  # start OI near the money
 
 
+#: The options exchanges' penny-interval classes: ``all-penny`` ($0.01 at every price),
+#: ``penny`` ($0.01 below $3, $0.05 at or above), ``non-penny`` ($0.05 below $3, $0.10
+#: at or above); ``tapesim.venues.chains`` holds the rule and its sources.
+PennyClass = Literal["all-penny", "penny", "non-penny"]
+
+
 class OptionChainProfile(Strict):
-    """Listed options: venues, the OPRA feed, makers, flow and how prints are enriched."""
+    """Listed options: venues, the OPRA feed, makers, flow and how prints are enriched.
+
+    ``penny_classes`` maps a root to its penny-interval class where it differs from the
+    default (QQQ, SPY and IWM ``all-penny``, every other root ``penny``); e.g.
+    ``penny_classes = { DECK = "non-penny" }``. Left empty it is not written to the
+    parameter snapshot, so configs without it keep their snapshot hash.
+    """
 
     venues: list[str] = Field(default_factory=lambda: ["CBOE", "C2", "PHLX", "ISE", "ARCA",
                                                        "BOX", "MIAX", "NOM"])
@@ -82,11 +100,19 @@ class OptionChainProfile(Strict):
     dailies: int = Field(default=5, ge=0, le=10)
     makers: OptionMakerConfig = OptionMakerConfig()
     flow: OptionFlowConfig = OptionFlowConfig()
+    penny_classes: dict[str, PennyClass] = Field(default_factory=dict)
 
     @field_validator("venues")
     @classmethod
     def _codes(cls, v: list[str]) -> list[str]:
         return venue_codes(v)
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_classes(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.penny_classes:
+            data.pop("penny_classes", None)
+        return data
 
 
 class ScenarioInjection(Strict):

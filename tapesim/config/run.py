@@ -285,6 +285,16 @@ class RunConfig(Strict):
                 raise FieldError(("scenarios", i), "no symbol has options = true to inject into")
         return self
 
+    @model_validator(mode="after")
+    def _penny_roots(self) -> RunConfig:
+        optioned = [s.symbol for s in self.symbols if s.options]
+        for root in self.options.penny_classes:
+            if root not in optioned:
+                raise ValueError(f"options.penny_classes.{root}: no symbol {root} with options "
+                                 f"= true in this run: choose one of "
+                                 f"{', '.join(optioned) or 'none'}")
+        return self
+
     def snapshot(self) -> dict[str, Any]:
         """The parameter snapshot: the resolved config as plain JSON values."""
         return self.model_dump(mode="json")

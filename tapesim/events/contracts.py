@@ -67,7 +67,15 @@ class OptionContract:
     def occ(self) -> str:
         """The contract's 21-character OCC id (CONTRACT.md §1): root left-aligned in six
         characters, ``YYMMDD``, ``C|P``, strike x 1000 as eight digits.
+
+        Raises:
+            ValueError: the expiry is outside 2000-2099, which the two-digit year of the
+                OCC form cannot tell apart (:func:`parse_contract_id` reads ``YY`` as
+                ``20YY``).
         """
+        if not 2000 <= self.expiry.year <= 2099:
+            raise ValueError(f"expiry {self.expiry} is outside 2000-2099, the years the OCC "
+                             "form's YYMMDD can name; use contract_ids = \"dashed\"")
         return f"{self.root:<6}{self.expiry:%y%m%d}{self.right}{self.strike_mills:08d}"
 
     def format(self, style: ContractIdStyle) -> str:

@@ -8,11 +8,14 @@ on the wall clock, the machine or the worker count.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from pydantic import ValidationError
 
 from tapesim.config.snapshot import run_id_for, snapshot_hash
@@ -20,8 +23,9 @@ from tapesim.events.manifest import FORMAT, ORDER_BY, TIE_BREAK, RunManifest
 from tapesim.sim.strict import error_message, error_path
 
 __all__ = ["FORMAT", "MANIFEST", "ORDER_BY", "PARAMETER_SNAPSHOT", "PROVENANCE", "TIE_BREAK",
-           "RunDirectoryError", "artifact_entry", "canonical_json", "open_run", "read_manifest",
-           "run_id_for", "sha256_file", "snapshot_hash"]
+           "RunDirectoryError", "artifact_entry", "canonical_json", "check_hashes", "damaged",
+           "open_run", "read_manifest", "reading", "run_id_for", "sha256_file",
+           "snapshot_hash"]
 
 MANIFEST = "manifest.json"
 PARAMETER_SNAPSHOT = "parameter_snapshot.json"
@@ -116,3 +120,43 @@ def open_run(run_dir: Path) -> dict[str, Any]:
         if path.stat().st_size != entry.get("bytes"):
             raise damaged(run_dir, f"{path} is not the size its manifest records")
     return manifest
+
+
+def check_hashes(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Check every listed file's sha256 against ``manifest`` (as :func:`open_run`
+    returned it, so every file is present at its size): a file damaged in place.
+
+    Reads every byte once (about a second per GB); ``verify`` does this and more.
+
+    Raises:
+        RunDirectoryError: the first file, in name order, whose bytes do not hash to
+            the manifest's sha256.
+    """
+    for name, entry in sorted(manifest.get("artifacts", {}).items()):
+        path = run_dir / name
+        if sha256_file(path) != entry.get("sha256"):
+            raise damaged(run_dir, f"{path} does not match its sha256 in the manifest")
+
+
+@contextlib.contextmanager
+def reading(run_dir: Path) -> Iterator[None]:
+    """Reads of ``run_dir``'s files inside: when one fails (an ``OSError`` such as
+    pyarrow's "ZSTD decompression failed", or an ``ArrowException`` such as
+    "Index not in dictionary bounds"), the files are checked against their sha256
+    and a file damaged in place raises :func:`damaged`; an error the files do not
+    explain is raised as it was.
+
+    Raises:
+        RunDirectoryError: a read failed and a file of ``run_dir`` is damaged.
+    """
+    try:
+        yield
+    except (OSError, pa.ArrowException) as err:
+        try:
+            manifest = open_run(run_dir)
+            check_hashes(run_dir, manifest)
+        except RunDirectoryError as found:
+            raise found from err
+        except OSError:
+            pass  # the directory cannot even be listed: the original error says more
+        raise

@@ -21,7 +21,7 @@ from tapesim.agents.option_makers import OptionMakers
 from tapesim.agents.option_quotes import Chain, list_chain, moneyness_z
 from tapesim.sim.calendar import close_time, epoch_ms
 from tapesim.sim.rng import Draws, stream
-from tapesim.venues.chains import ListingPolicy, strike_interval
+from tapesim.venues.chains import ListingPolicy, mpv_of, strike_interval
 from tapesim.venues.ledger import OptionLedger
 from tapesim.venues.option_tape import OptionTape
 from tapesim.venues.options import OptionVenues
@@ -85,7 +85,7 @@ class OptionSide:
         session = ctx.session
         policy = ListingPolicy(cfg.monthlies, cfg.weeklies, cfg.dailies)
         chain = list_chain(sym.symbol, session.date, sym.price, sym.annual_vol, sym.is_etf,
-                           policy)
+                           policy, mpv_of(sym.symbol, cfg.penny_classes))
         tape = OptionTape(spool, session.open_ms, cfg.opra_latency_ms,
                           stream(ctx.config.seed, sym.symbol, "feed", "opra"), chain.size)
         ledger = OptionLedger(chain.size)

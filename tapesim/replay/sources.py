@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from tapesim.events.batches import GeneratedEventBatch, ReplayPlan
 from tapesim.events.manifest import RunManifest
 from tapesim.events.models import KINDS_BY_NAME
-from tapesim.io.manifest import RunDirectoryError, open_run
+from tapesim.io.manifest import RunDirectoryError, damaged, open_run
 from tapesim.io.seq_merge import merge_by_seq
 from tapesim.replay.plan import Selector
 from tapesim.sim.calendar import NEW_YORK
@@ -129,10 +129,8 @@ class RunDirectorySource:
             reader = pq.ParquetFile(self._file(kind))
             for batch in reader.iter_batches(batch_size=self.batch_rows):
                 yield selector.mask(event_kind, batch)
-        except (OSError, pa.ArrowInvalid) as err:
-            raise RunDirectoryError(f"{self._file(kind)} cannot be read ({err}): the run "
-                                    f"directory is damaged (`tapesim verify {self.path}`)"
-                                    ) from None
+        except (OSError, pa.ArrowException) as err:
+            raise damaged(self.path, f"{self._file(kind)} cannot be read ({err})") from None
 
     def batches(self, selector: Selector) -> Iterator[GeneratedEventBatch]:
         """The selected events in replay order: each kind streamed from its file and the

@@ -87,6 +87,7 @@ def run_shards(
         return _run_bin(shard, config, symbols, spools, progress)
     ctx = mp.get_context("spawn")
     results: dict[str, Any] = {}
+    before = {child.pid for child in mp.active_children()}
     with contextlib.ExitStack() as stack:
         q = stack.enter_context(ctx.Manager()).Queue() if progress is not None else None
         pool = stack.enter_context(ProcessPoolExecutor(
@@ -99,19 +100,33 @@ def run_shards(
             progress(symbol, sim_ns)  # type: ignore[misc]
             _drain(q, progress)
 
-        own = _run_bin(shard, config, bins[0], spools,
-                       local_progress if progress is not None else None)
-        results.update(zip(bins[0], own, strict=True))
-        for b, f in zip(bins[1:], futures, strict=True):
-            while True:
-                try:
-                    done = f.result(timeout=0.2)
-                    break
-                except TimeoutError:
-                    _drain(q, progress)
-            results.update(zip(b, done, strict=True))
-        _drain(q, progress)
+        try:
+            own = _run_bin(shard, config, bins[0], spools,
+                           local_progress if progress is not None else None)
+            results.update(zip(bins[0], own, strict=True))
+            for b, f in zip(bins[1:], futures, strict=True):
+                while True:
+                    try:
+                        done = f.result(timeout=0.2)
+                        break
+                    except TimeoutError:
+                        _drain(q, progress)
+                results.update(zip(b, done, strict=True))
+            _drain(q, progress)
+        except BaseException:
+            _stop_workers(pool, before)
+            raise
     return [results[s] for s in symbols]
+
+
+def _stop_workers(pool: ProcessPoolExecutor, before: set[int | None]) -> None:
+    """Cancel the pool's queued shards and terminate the worker processes it started
+    (every child of this process not alive before it), so an exception or a stop
+    signal in the parent does not wait for the workers' shards to finish."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for child in mp.active_children():
+        if child.pid not in before:
+            child.terminate()
 
 
 def _drain(q: Any, progress: Progress | None) -> None:

@@ -12,16 +12,18 @@ and root).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tapesim.config.options import PennyClass
 from tapesim.events.contracts import parse_contract_id
 from tapesim.events.enrichment import CONDITIONS, is_etf, nbbo_side, signal_filter
 from tapesim.events.models import OPTION_NBBO, OPTION_PRINT
-from tapesim.venues.chains import INDEX_LIKE, off_nickel_grid
+from tapesim.venues.chains import mpv_of, off_mpv_grid
 
 TOLERANCE = 1e-6
 AT_SEQ = " (first at seq "
@@ -30,7 +32,8 @@ PRINT_FILE = f"{OPTION_PRINT.file_stem}.parquet"
 SIGNAL_MODES = ("smart-flow", "balanced", "all")
 IV_SOURCES = ("provider", "synthetic_pressure_model")
 UNDERLYING_SOURCE = "equity_quote_mid"
-MPV_RULE = "$0.01, or $0.05 at or above $3 outside the all-penny roots"
+MPV_RULE = ("the root's penny-interval class: $0.01 on QQQ, SPY, IWM; $0.01 below $3, "
+            "$0.05 at or above on penny classes; $0.05 / $0.10 on non-penny classes")
 # Enrichment fields tapesim fills on every option print.
 ALWAYS_FILLED = ("conditions", "underlying_id", "option_type", "notional", "nbbo_side",
                  "execution_nbbo_side", "is_etf", "signal_pass", "signal_reasons",
@@ -49,15 +52,21 @@ class Contracts:
     parsed: np.ndarray  # bool: the id parses
     roots: np.ndarray  # object: the root, None where the id does not parse
     types: np.ndarray  # object: "call" | "put", None where the id does not parse
-    penny: np.ndarray  # bool: the root is quoted in pennies at every price
+    below: np.ndarray  # int64: the MPV in cents below $3 (1 where the id does not parse)
+    above: np.ndarray  # int64: the MPV in cents at or above $3 (1 where it does not parse)
     foreign: np.ndarray  # bool: the id parses but its root is not a symbol of the run
 
 
 @dataclass
 class ContractIds:
-    """Contract ids of a run, parsed once each: id -> (root, option type) or None."""
+    """Contract ids of a run, parsed once each: id -> (root, option type) or None.
+
+    ``classes`` is the run config's ``options.penny_classes`` (root -> penny-interval
+    class), the overrides of each root's default MPV class.
+    """
 
     symbols: frozenset[str]
+    classes: Mapping[str, PennyClass] = field(default_factory=dict)
     _parsed: dict[str, tuple[str, str] | None] = field(default_factory=dict)
 
     def _parse(self, text: str) -> tuple[str, str] | None:
@@ -73,17 +82,19 @@ class ContractIds:
         """What each row's ``option_contract_id`` in ``column`` (strings) says, parsing
         only ids not seen before (:func:`tapesim.events.contracts.parse_contract_id`,
         either id form of CONTRACT.md §1). An id that does not parse, or a null, is
-        unparsed: no root or type, neither penny nor foreign."""
+        unparsed: no root or type, not foreign, and only the penny grid is certain."""
         encoded = pc.dictionary_encode(_combined(column))
         ids = encoded.dictionary.to_pylist()
         found = [self._parse(i) for i in ids] + [None]  # the last entry stands for null
         index = encoded.indices.fill_null(len(ids)).to_numpy()
         roots = np.array([f[0] if f else None for f in found], dtype=object)
+        rules = [mpv_of(r, self.classes) if r is not None else None for r in roots.tolist()]
         return Contracts(
             parsed=np.array([f is not None for f in found])[index],
             roots=roots[index],
             types=np.array([f[1] if f else None for f in found], dtype=object)[index],
-            penny=np.array([r in INDEX_LIKE for r in roots])[index],
+            below=np.array([m.below_cents if m else 1 for m in rules], dtype=np.int64)[index],
+            above=np.array([m.above_cents if m else 1 for m in rules], dtype=np.int64)[index],
             foreign=np.array([r is not None and r not in self.symbols for r in roots])[index],
         )
 
@@ -108,11 +119,13 @@ def _objects(t: pa.Table, name: str) -> np.ndarray:
     return np.asarray(t.column(name).to_numpy(zero_copy_only=False), dtype=object)
 
 
-def off_grid(prices: np.ndarray, penny: np.ndarray) -> np.ndarray:
-    """True where a price is off its contract's minimum price variation grid."""
+def off_grid(prices: np.ndarray, c: Contracts) -> np.ndarray:
+    """True where a price (dollars, NaN for none) is off its contract's minimum price
+    variation grid: not a whole cent, or not a multiple of the root's MPV at its level
+    (:func:`tapesim.venues.chains.off_mpv_grid`)."""
     cents = prices * 100.0
     whole = np.round(cents)
-    return (np.abs(cents - whole) > TOLERANCE) | off_nickel_grid(whole, penny)
+    return (np.abs(cents - whole) > TOLERANCE) | off_mpv_grid(whole, c.below, c.above)
 
 
 class _Report(list[str]):
@@ -153,9 +166,8 @@ def option_nbbo_problems(t: pa.Table, ids: ContractIds,
     report.flag((bid_size < 0) | (ask_size < 0), "bidSize or askSize < 0")
     report.flag((bid > 0) != (bid_size > 0), "a zero bid with a bidSize or a bid with bidSize 0")
     report.flag(ask_size == 0, "an ask with askSize 0")
-    penny = c.penny | ~c.parsed  # without a root, only the penny grid is certain
-    report.flag(off_grid(bid, penny), f"bid off the option MPV grid ({MPV_RULE})")
-    report.flag(off_grid(ask, penny), f"ask off the option MPV grid ({MPV_RULE})")
+    report.flag(off_grid(bid, c), f"bid off the option MPV grid ({MPV_RULE})")
+    report.flag(off_grid(ask, c), f"ask off the option MPV grid ({MPV_RULE})")
     return report
 
 
@@ -169,7 +181,7 @@ def option_print_problems(t: pa.Table, ids: ContractIds, venues: frozenset[str])
     ts, price, size = t.column("ts").to_numpy(), _num(t, "price"), t.column("size").to_numpy()
     flag(price <= 0, "a print with price <= 0")
     flag(size <= 0, "a print with size <= 0")
-    flag(off_grid(price, c.penny | ~c.parsed), f"price off the option MPV grid ({MPV_RULE})")
+    flag(off_grid(price, c), f"price off the option MPV grid ({MPV_RULE})")
     unknown = set(t.column("exchange").unique().to_pylist()) - venues
     if unknown:
         report.append(f"{PRINT_FILE}: exchange {sorted(unknown)[0]!r} is not an options venue "

@@ -48,6 +48,7 @@ from tapesim.io.manifest import (
 )
 from tapesim.io.merge import windowed_merge
 from tapesim.io.writer import negative_times
+from tapesim.venues.chains import MPV_CLASSES
 from tapesim.verify.labels import label_problems
 from tapesim.verify.options import (
     AT_SEQ,
@@ -301,10 +302,21 @@ def _checked(kind: EventKind, run_dir: Path, manifest: dict[str, Any], problems:
         yield pa.table({name: records[name] for name in records.dtype.names})
 
 
+def _penny_classes(run_dir: Path) -> dict[str, Any]:
+    """The run config's ``options.penny_classes`` (root -> class), empty when the
+    snapshot has none or cannot be read (``_check_snapshot`` reports the latter)."""
+    try:
+        snapshot = json.loads((run_dir / PARAMETER_SNAPSHOT).read_text("utf-8"))
+        classes = snapshot.get("options", {}).get("penny_classes", {})
+        return {str(root): c for root, c in classes.items() if c in MPV_CLASSES}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
 def _check_events(run_dir: Path, manifest: dict[str, Any], problems: _Problems) -> None:
     counts = {k.name: 0 for k in KINDS}
     digest = StreamDigest()
-    contracts = ContractIds(frozenset(manifest["symbols"]))
+    contracts = ContractIds(frozenset(manifest["symbols"]), _penny_classes(run_dir))
     sources = [_checked(k, run_dir, manifest, problems, counts, digest, contracts)
                for k in KINDS]
     expected_seq = 1

@@ -6,11 +6,8 @@ when the scenario starts; the model takes itself out of the way when the fault e
 
 from __future__ import annotations
 
-from functools import partial
-
 from tapesim.scenarios.policies.base import Injection, Steps
 from tapesim.sim.calendar import NS_PER_S
-from tapesim.venues.chains import tick_cents
 from tapesim.venues.feed.freeze import FrozenFeed
 from tapesim.venues.feed.stuck import StuckQuote
 
@@ -37,7 +34,7 @@ class StickThenTrade(Injection):
     def prepare(self, contracts: list[int]) -> Steps:
         """Stick the bid of a maker slot drawn uniformly on ``contracts[0]`` from now for
         ``fault_s``, locked or (one chance in two) one tick through (the MPV of
-        ``tapesim.venues.chains.tick_cents``), inside
+        the chain's ``Mpv.tick_cents``), inside
         :meth:`Injection.acting` so the NBBOs it causes are attributed; no wait.
 
         Raises:
@@ -46,7 +43,7 @@ class StickThenTrade(Injection):
         """
         venues = self.desk.venues
         until_ns = self.desk.ctx.env.now + int(self.settings.policy.fault_s * NS_PER_S)
-        fault = StuckQuote.on(venues, partial(tick_cents, self.desk.chain.root))
+        fault = StuckQuote.on(venues, self.desk.chain.mpv.tick_cents)
         with self.acting():
             fault.stick(contracts[0], self.draws.below(venues.makers.n_slots),
                         self.draws.below(2), until_ns, self.index)

@@ -31,7 +31,7 @@ class StuckQuote:
     Args:
         venues: the options venues it is installed on.
         tick: the chain's MPV rule, cents at each price in cents
-            (``tapesim.venues.chains.tick_cents``).
+            (``tapesim.venues.chains.Mpv.tick_cents``).
     """
 
     def __init__(self, venues: OptionVenues, tick: Tick) -> None:
