@@ -35,6 +35,7 @@ from tapesim.calibration.tape import (
     load_prints,
     load_quotes,
     read_manifest,
+    source_lacks,
 )
 from tapesim.calibration.targets import EQUITY_BANDS, EQUITY_TITLES
 
@@ -46,6 +47,23 @@ MIN_PARENTS = 20
 MIDDAY = (dt.time(11, 30), dt.time(14, 30))
 
 Status = Literal["in", "out", "n/a"]
+
+_QUOTED = ("return_kurtosis_1m", "return_tail_index_1m", "return_acf1_1m", "return_acf_max_6_20",
+           "absret_acf1_1m", "absret_acf30_1m", "aggregational_gaussianity",
+           "volume_volatility_corr", "spread_median_ticks", "spread_open_ratio", "sign_acf1",
+           "sign_acf10", "quote_trade_ratio", "impact_exponent")
+_PRINTED = ("volume_volatility_corr", "ushape_first_bin", "ushape_midday", "ushape_last_bin",
+            "odd_lot_share", "round_lot_share", "size_modes_100_200_500", "size_tail_exponent",
+            "off_exchange_share", "duration_cv", "duration_weibull_shape", "sign_acf1",
+            "sign_acf10", "quote_trade_ratio", "impact_exponent")
+# What each fact needs that an imported source may lack (manifest ``source.lacks``).
+NEEDS: dict[str, tuple[str, ...]] = {
+    fact: tuple(need for need, facts in (("quotes", _QUOTED), ("prints", _PRINTED),
+                                         ("off-exchange prints", ("off_exchange_share",)),
+                                         ("parent orders", ("impact_exponent",)))
+                if fact in facts)
+    for fact in dict.fromkeys((*_QUOTED, *_PRINTED))
+}
 
 
 @dataclass(frozen=True)
@@ -252,6 +270,20 @@ def _impact_fact(
     return _row(sym, fact, delta, note)
 
 
+def unsupported(rows: list[FactRow], lacks: tuple[str, ...]) -> list[FactRow]:
+    """``rows`` with every fact whose source lacks what it needs (:data:`NEEDS`) turned
+    into n/a, noted "n/a: the source has no X", rather than a misleading number."""
+    out = []
+    for r in rows:
+        missing = next((x for x in NEEDS.get(r.fact, ()) if x in lacks), None)
+        if missing is None:
+            out.append(r)
+        else:
+            out.append(FactRow(r.symbol, r.fact, r.title, None, r.band, "n/a",
+                               f"n/a: the source has no {missing}"))
+    return out
+
+
 def symbol_facts(
     symbol: str, quotes: Quotes, prints: Prints, session: Session, parents: pa.Table | None
 ) -> list[FactRow]:
@@ -278,7 +310,8 @@ def equity_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRo
     """Every equity stylized fact of every symbol (manifest order when ``symbols`` is None).
 
     Reads ``equity_quotes.parquet`` and ``equity_prints.parquet`` (and provenance for
-    the impact fact, when present) one symbol at a time. Raises ``ValueError`` for a
+    the impact fact, when present) one symbol at a time. For a run imported from a real
+    tape, a fact the source cannot support is n/a (:func:`unsupported`). Raises ``ValueError`` for a
     symbol the manifest does not list, or as :func:`read_manifest` does.
     """
     run_dir = Path(run_dir)
@@ -294,7 +327,7 @@ def equity_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRo
         quotes = load_quotes(quotes_ds, symbol, session)
         prints = load_prints(prints_ds, symbol, session, with_ids=parents is not None)
         rows.extend(symbol_facts(symbol, quotes, prints, session, parents))
-    return rows
+    return unsupported(rows, source_lacks(run_dir))
 
 
 _STATUS_STYLE = {"in": "green", "out": "red", "n/a": "dim"}

@@ -1,0 +1,75 @@
+"""``tapesim import``: a real tape (LOBSTER, CSV with a column map) as a run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tapesim.cli.common import InputError, guarded, out
+
+import_app = typer.Typer(no_args_is_help=True, help="Import a real tape as a run directory "
+                                                    "(source_kind real) for facts and verify.")
+
+DateOption = Annotated[str, typer.Option("--date", help="The tape's trading day, YYYY-MM-DD.")]
+OutOption = Annotated[Path, typer.Option("--out", help="Run directory to write.")]
+ForceOption = Annotated[bool, typer.Option(help="Replace an existing --out.")]
+
+
+def _summary(manifest: dict[str, Any], out_dir: Path) -> None:
+    counts = manifest["counts"]
+    source = manifest["source"]
+    out.print(f"imported {counts['equity_quote']:,} quotes ({source['quotes']}) and "
+              f"{counts['equity_print']:,} prints of {','.join(manifest['symbols'])} from "
+              f"{source['format']} into {out_dir} (run {manifest['run_id']})",
+              markup=False, highlight=False)
+
+
+@import_app.command("lobster")
+@guarded
+def lobster(
+    message: Annotated[Path, typer.Argument(metavar="MESSAGE.csv",
+                                            help="LOBSTER message file.")],
+    orderbook: Annotated[Path, typer.Argument(metavar="ORDERBOOK.csv",
+                                              help="LOBSTER orderbook file (any level).")],
+    date: DateOption,
+    symbol: Annotated[str, typer.Option("--symbol", help="The ticker, e.g. AMZN.")],
+    out_dir: OutOption,
+    force: ForceOption = False,
+) -> None:
+    """A LOBSTER message/orderbook pair: prints from executions, quotes from Nasdaq's
+    best level."""
+    from tapesim.calibration.importers.lobster import read_lobster
+    from tapesim.calibration.importers.tape import SourceError, trading_day
+    from tapesim.calibration.importers.writer import write_imported_run
+
+    try:
+        tape = read_lobster(message, orderbook, trading_day(date), symbol)
+    except SourceError as e:
+        raise InputError(str(e)) from None
+    _summary(write_imported_run(tape, out_dir, force=force), out_dir)
+
+
+@import_app.command("csv")
+@guarded
+def csv(
+    path: Annotated[Path, typer.Argument(metavar="FILE.csv", help="A vendor CSV file.")],
+    column_map: Annotated[Path, typer.Option("--map", help="Column map (TOML): which "
+                                             "column is ts, price, size, bid, ask, ...")],
+    date: DateOption,
+    out_dir: OutOption,
+    symbol: Annotated[str | None, typer.Option(
+        "--symbol", help="The ticker, when the file has no symbol column.")] = None,
+    force: ForceOption = False,
+) -> None:
+    """A CSV of prints and/or quotes, read through a column map."""
+    from tapesim.calibration.importers.csvmap import load_map, read_csv
+    from tapesim.calibration.importers.tape import SourceError, trading_day
+    from tapesim.calibration.importers.writer import write_imported_run
+
+    try:
+        tape = read_csv(path, load_map(column_map), trading_day(date), symbol)
+    except SourceError as e:
+        raise InputError(str(e)) from None
+    _summary(write_imported_run(tape, out_dir, force=force), out_dir)
