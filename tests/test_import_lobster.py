@@ -173,7 +173,7 @@ def _bad_type(pair: LobsterPair) -> None:
     (_cut_last_line, {}, "line 400: 1 fields where 6 are expected"),
     (_drop_book_lines, {}, "395 lines but"),
     (_header, {}, "line 1: field 1 'Time' is not a number"),
-    (_unsorted, {}, "line 22: time goes back"),
+    (_unsorted, {}, "line 22: time goes back from line 21"),
     (_crossed, {}, "line 400: best bid"),
     (_bad_type, {}, "line 10: event type 9 is not 1-7"),
     (None, {"swap": True}, "a LOBSTER orderbook has 4 per level"),

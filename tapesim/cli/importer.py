@@ -69,7 +69,7 @@ def csv(
     from tapesim.calibration.importers.writer import write_imported_run
 
     try:
-        tape = read_csv(path, load_map(column_map), trading_day(date), symbol)
+        tape = read_csv(path, load_map(column_map), trading_day(date), symbol, column_map)
     except SourceError as e:
         raise InputError(str(e)) from None
     _summary(write_imported_run(tape, out_dir, force=force), out_dir)

@@ -66,6 +66,8 @@ SKIPPED_FOR_REAL = (
     "conservation: an imported tape has no agents whose shares and cash could be summed",
     "labels: an imported tape has no injected scenarios",
     "prints on the $0.01 grid: a real tape's midpoint and hidden executions may be sub-penny",
+    "uncrossed quotes: a real consolidated tape may lock or cross; its quotes are kept as "
+    "recorded",
 )
 
 
@@ -234,7 +236,8 @@ def _check_kind_batch(
         bid, ask = t.column("bid").to_numpy(), t.column("ask").to_numpy()
         _on_grid(name, "bid", bid, problems)
         _on_grid(name, "ask", ask, problems)
-        if (bid >= ask).any() or (bid <= 0).any():
+        crossed = (bid >= ask).any() and not manifest.get("source")
+        if crossed or (bid <= 0).any():
             problems.add(f"{name}: a quote with bid >= ask or bid <= 0 (locked or crossed NBBO)")
     elif kind is EQUITY_PRINT:
         price = t.column("price").to_numpy()

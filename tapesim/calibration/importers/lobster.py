@@ -140,8 +140,8 @@ def read_lobster(message: Path, orderbook: Path, day: dt.date, symbol: str) -> I
         raise SourceError(f"{message}: line {bad[0] + 1}: event type {kind[bad[0]]} is not "
                           "1-7: not a LOBSTER message file")
     ts_ns = midnight_ns(day) + np.round(seconds * 1e9).astype(np.int64)
-    check_times(message, ts_ns, day, 1)
     line = np.arange(1, msg.num_rows + 1, dtype=np.int64)
+    check_times(message, ts_ns, day, line)
     quotes = _quotes(orderbook, book, ts_ns, line, symbol)
     is_exec = np.isin(kind, list(EXECUTIONS))
     bad = np.flatnonzero(is_exec & ((size <= 0) | (price <= 0)))
@@ -167,7 +167,8 @@ def read_lobster(message: Path, orderbook: Path, day: dt.date, symbol: str) -> I
     })
     spec = SourceSpec("lobster", "venue_bbo", (message, orderbook), (msg.num_rows, book.num_rows),
                       (VENUE,), venue=VENUE,
-                      lacks=LACKS, options={"levels": width // 4})
+                      lacks=LACKS, quote_event="best_level_change",
+                      options={"levels": width // 4})
     return ImportedTape(day, (symbol,), quotes, prints, spec)
 
 

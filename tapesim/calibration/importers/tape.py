@@ -55,7 +55,8 @@ class SourceSpec:
     ``venue`` the single venue's code; ``rows`` each file's data rows (parallel to
     ``files``); ``lit`` and ``trf`` the exchange codes its prints
     carry (lit venues, off-exchange reporting facilities); ``files`` the source files;
-    ``lacks`` what the source does not carry, in words; ``options`` the importer's own
+    ``lacks`` what the source does not carry, in words; ``quote_event`` what a quote is
+    in ``source_events.parquet``; ``options`` the importer's own
     settings (e.g. the column map), pinned in the parameter snapshot.
     """
 
@@ -67,6 +68,7 @@ class SourceSpec:
     trf: tuple[str, ...] = ()
     venue: str | None = None
     lacks: tuple[str, ...] = ()
+    quote_event: str = "quote"
     options: dict[str, object] = field(default_factory=dict)
 
 
@@ -101,18 +103,17 @@ def trading_day(text: str) -> dt.date:
     return day
 
 
-def midnight_ns(day: dt.date) -> int:
-    """Epoch nanoseconds (UTC) of midnight New York time on ``day``."""
-    local = dt.datetime.combine(day, dt.time(0, 0), tzinfo=NEW_YORK)
+def midnight_ns(day: dt.date, zone: dt.tzinfo = NEW_YORK) -> int:
+    """Epoch nanoseconds (UTC) of midnight on ``day`` in ``zone`` (New York by default)."""
+    local = dt.datetime.combine(day, dt.time(0, 0), tzinfo=zone)
     return int(local.timestamp()) * 1_000_000_000
 
 
-def check_times(path: Path, ts_ns: np.ndarray, day: dt.date, first_line: int,
+def check_times(path: Path, ts_ns: np.ndarray, day: dt.date, lines: np.ndarray,
                 what: str = "time") -> None:
     """Check source times (epoch ns, file order) lie on ``day`` (New York) and never go back.
 
-    ``first_line`` is the 1-based file line of ``ts_ns[0]``; row ``i`` is line
-    ``first_line + i``.
+    ``lines`` holds the 1-based file line of each time.
 
     Raises:
         SourceError: naming the first line whose time is on another day or earlier than
@@ -126,13 +127,13 @@ def check_times(path: Path, ts_ns: np.ndarray, day: dt.date, first_line: int,
     if off.size:
         i = int(off[0])
         when = dt.datetime.fromtimestamp(int(ts_ns[i]) // NS_PER_MS / 1000, NEW_YORK)
-        raise SourceError(f"{path}: line {first_line + i}: {what} {when:%Y-%m-%d %H:%M:%S} "
+        raise SourceError(f"{path}: line {lines[i]}: {what} {when:%Y-%m-%d %H:%M:%S} "
                           f"New York is not on --date {day}: pass the tape's own date")
     back = np.flatnonzero(np.diff(ts_ns) < 0)
     if back.size:
         i = int(back[0]) + 1
-        raise SourceError(f"{path}: line {first_line + i}: {what} goes back from the line "
-                          "before: the file must be in time order")
+        raise SourceError(f"{path}: line {lines[i]}: {what} goes back from line "
+                          f"{lines[i - 1]}: the file must be in time order")
 
 
 def locate_bad_row(path: Path, width: int | None, check: Callable[[list[str]], str | None],

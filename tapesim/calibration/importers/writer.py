@@ -113,7 +113,7 @@ def _sidecars(tape: ImportedTape, quotes: pa.Table, prints: pa.Table) -> tuple[p
         "source_line": pa.concat_arrays([q_src.column("line").combine_chunks(),
                                          p_src.column("line").combine_chunks()]).take(order),
         "source_event": pa.concat_arrays([
-            pa.array(np.full(n_q, "book_change", dtype=object), pa.string()),
+            pa.array(np.full(n_q, tape.spec.quote_event, dtype=object), pa.string()),
             p_src.column("source_event").combine_chunks()]).take(order),
         "order_id": pa.concat_arrays([pa.nulls(n_q, pa.int64()),
                                       p_src.column("order_id").combine_chunks()]).take(order),
