@@ -54,9 +54,9 @@ def test_prints_are_the_executions(imported: tuple[LobsterPair, Path]) -> None:
         (_ms(t), price / 10_000, size) for t, _k, _o, size, price, _d in executions]
     assert {(p["exchange"], p["offExchangeFlag"]) for p in prints} == {("NASDAQ", False)}
     assert all(p["source_ts"] == p["ingest_ts"] == p["ts"] for p in prints)
-    events = {e["trace_id"]: e for e in pq.read_table(run / "source_events.parquet").to_pylist()}
+    events = {e["seq"]: e for e in pq.read_table(run / "source_events.parquet").to_pylist()}
     for p, m in zip(prints, executions, strict=True):
-        e = events[p["trace_id"]]
+        e = events[p["seq"]]
         assert e["source_event"] == ("hidden_execution" if m[1] == 5 else "visible_execution")
         assert e["aggressor"] == ("buy" if m[5] == -1 else "sell")
         assert e["order_id"] == m[2]

@@ -253,7 +253,7 @@ def _symbols(path: Path, t: pa.Table, symbol: str | None) -> tuple[pa.Table, np.
         if symbol is None:
             raise SourceError(f"{path}: the map names no columns.symbol: pass --symbol")
         name = symbol.upper()
-        return t.append_column("underlying_id", pa.array([name] * t.num_rows, pa.string())), \
+        return t.append_column("underlying_id", pa.repeat(pa.scalar(name), t.num_rows)), \
             lines, (name,)
     upper = pc.utf8_upper(t.column("symbol"))
     if symbol is not None:
@@ -341,7 +341,7 @@ def _prints(path: Path, t: pa.Table, m: ColumnMap, ts: np.ndarray, lines: np.nda
         raise SourceError(f"{path}: the map names no columns.exchange: set venues.default "
                           "(the exchange code of every print)")
     else:
-        exchange = pa.array([m.venues.default] * idx.size, pa.string())
+        exchange = pa.repeat(pa.scalar(m.venues.default, pa.string()), idx.size)
     codes = exchange.unique().to_pylist()
     try:
         venue_codes(codes) if codes else None
@@ -358,7 +358,7 @@ def _prints(path: Path, t: pa.Table, m: ColumnMap, ts: np.ndarray, lines: np.nda
         "exchange": exchange,
         "offExchangeFlag": off,
         "line": lines[idx],
-        "source_event": pa.array(["trade"] * n, pa.string()),
+        "source_event": pa.repeat(pa.scalar("trade"), n),
         "order_id": pa.nulls(n, pa.int64()),
         "aggressor": pa.nulls(n, pa.string()),
     })

@@ -149,21 +149,22 @@ def read_lobster(message: Path, orderbook: Path, day: dt.date, symbol: str) -> I
         raise SourceError(f"{message}: line {bad[0] + 1}: an execution with size {size[bad[0]]} "
                           f"and price {price[bad[0]]}: both must be positive")
     rows = np.flatnonzero(is_exec)
-    aggressor = np.where(direction[rows] == -1, "buy",
-                         np.where(direction[rows] == 1, "sell", None)).astype(object)
-    aggressor[kind[rows] == 6] = None  # a cross has no aggressor
+    # buy (a sell order executed), sell, or none (a cross, or no direction)
+    side = np.where(direction[rows] == -1, 0, np.where(direction[rows] == 1, 1, 2))
+    side[kind[rows] == 6] = 2
     n = rows.size
     prints = pa.table({
         "ts_ns": ts_ns[rows],
-        "underlying_id": pa.array(np.full(n, symbol, dtype=object), pa.string()),
+        "underlying_id": pa.repeat(pa.scalar(symbol), n),
         "price": price[rows] / PRICE_SCALE,
         "size": size[rows],
-        "exchange": pa.array(np.full(n, VENUE, dtype=object), pa.string()),
+        "exchange": pa.repeat(pa.scalar(VENUE), n),
         "offExchangeFlag": np.zeros(n, dtype=bool),
         "line": line[rows],
-        "source_event": pa.array([EXECUTIONS[k] for k in kind[rows].tolist()], pa.string()),
+        "source_event": pa.array(list(EXECUTIONS.values())).take(
+            pa.array(kind[rows] - min(EXECUTIONS))),
         "order_id": order_id[rows],
-        "aggressor": pa.array(aggressor, pa.string()),
+        "aggressor": pa.array(["buy", "sell", None], pa.string()).take(pa.array(side)),
     })
     spec = SourceSpec("lobster", "venue_bbo", (message, orderbook), (msg.num_rows, book.num_rows),
                       (VENUE,), venue=VENUE,
@@ -197,7 +198,7 @@ def _quotes(path: Path, book: pa.Table, ts_ns: np.ndarray, line: np.ndarray,
     rows = two[changed]
     return pa.table({
         "ts_ns": ts_ns[rows],
-        "underlying_id": pa.array(np.full(rows.size, symbol, dtype=object), pa.string()),
+        "underlying_id": pa.repeat(pa.scalar(symbol), rows.size),
         "bid": bid[rows] / PRICE_SCALE,
         "ask": ask[rows] / PRICE_SCALE,
         "line": line[rows],

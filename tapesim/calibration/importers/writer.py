@@ -38,7 +38,7 @@ SOURCE_EVENTS = "source_events.parquet"
 TIE_BREAK = ("seq is assigned in replay order: by ts, then ingest_ts, then quotes before "
              "prints, then the order of the source file")
 SOURCE_EVENTS_SCHEMA = pa.schema([
-    ("trace_id", pa.string()),
+    ("seq", pa.int64()),
     ("source_file", pa.string()),
     ("source_line", pa.int64()),
     ("source_event", pa.string()),
@@ -85,40 +85,42 @@ def _canonical(kind_name: str, source: pa.Table, ts: np.ndarray, seq: np.ndarray
     return pa.table(cols, schema=kind.schema)
 
 
+def _interleave(quote_values: pa.ChunkedArray | pa.Array, print_values: pa.ChunkedArray | pa.Array,
+                order: pa.Array) -> pa.Array:
+    """Quote values then print values, taken into seq order by ``order``."""
+    parts = [v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v
+             for v in (quote_values, print_values)]
+    return pa.concat_arrays(parts).take(order)
+
+
 def _sidecars(tape: ImportedTape, quotes: pa.Table, prints: pa.Table) -> tuple[pa.Table,
                                                                                 pa.Table]:
     """Provenance and source-event rows of every event, in seq order."""
     n_q, n_p = quotes.num_rows, prints.num_rows
-    seq = np.concatenate([quotes.column("seq").to_numpy(), prints.column("seq").to_numpy()])
-    order = np.argsort(seq, kind="stable")
-    trace = pa.concat_arrays([quotes.column("trace_id").combine_chunks(),
-                              prints.column("trace_id").combine_chunks()]).take(order)
-    kind = pa.array(np.concatenate([np.full(n_q, EQUITY_QUOTE.name, dtype=object),
-                                    np.full(n_p, EQUITY_PRINT.name, dtype=object)])[order],
-                    pa.string())
-    underlying = pa.concat_arrays([quotes.column("underlying_id").combine_chunks(),
-                                   prints.column("underlying_id").combine_chunks()]).take(order)
     n = n_q + n_p
+    seq = np.concatenate([quotes.column("seq").to_numpy(), prints.column("seq").to_numpy()])
+    order = pa.array(np.argsort(seq, kind="stable"))
+    kinds = pa.array([EQUITY_QUOTE.name, EQUITY_PRINT.name]).take(
+        _interleave(pa.repeat(0, n_q), pa.repeat(1, n_p), order))
     nulls = pa.nulls(n, pa.string())
     provenance = pa.table({
-        "trace_id": trace, "event_kind": kind, "underlying_id": underlying,
-        "source_kind": pa.array(np.full(n, REAL_SOURCE_KIND, dtype=object), pa.string()),
+        "trace_id": _interleave(quotes.column("trace_id"), prints.column("trace_id"), order),
+        "event_kind": kinds,
+        "underlying_id": _interleave(quotes.column("underlying_id"),
+                                     prints.column("underlying_id"), order),
+        "source_kind": pa.repeat(pa.scalar(REAL_SOURCE_KIND), n),
         **{name: nulls for name in PROVENANCE_SCHEMA.names[4:]},
     }, schema=PROVENANCE_SCHEMA)
     q_src, p_src = tape.quotes, tape.prints
     source_file = tape.spec.files[0].name  # quotes and prints are lines of the first file
     events = pa.table({
-        "trace_id": trace,
-        "source_file": pa.array(np.full(n, source_file, dtype=object), pa.string()),
-        "source_line": pa.concat_arrays([q_src.column("line").combine_chunks(),
-                                         p_src.column("line").combine_chunks()]).take(order),
-        "source_event": pa.concat_arrays([
-            pa.array(np.full(n_q, tape.spec.quote_event, dtype=object), pa.string()),
-            p_src.column("source_event").combine_chunks()]).take(order),
-        "order_id": pa.concat_arrays([pa.nulls(n_q, pa.int64()),
-                                      p_src.column("order_id").combine_chunks()]).take(order),
-        "aggressor": pa.concat_arrays([pa.nulls(n_q, pa.string()),
-                                       p_src.column("aggressor").combine_chunks()]).take(order),
+        "seq": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+        "source_file": pa.repeat(pa.scalar(source_file), n),
+        "source_line": _interleave(q_src.column("line"), p_src.column("line"), order),
+        "source_event": _interleave(pa.repeat(pa.scalar(tape.spec.quote_event), n_q),
+                                    p_src.column("source_event"), order),
+        "order_id": _interleave(pa.nulls(n_q, pa.int64()), p_src.column("order_id"), order),
+        "aggressor": _interleave(pa.nulls(n_q, pa.string()), p_src.column("aggressor"), order),
     }, schema=SOURCE_EVENTS_SCHEMA)
     return provenance, events
 
@@ -140,7 +142,7 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False) -> di
     source files' names, sizes and sha256, whether quotes are an NBBO or one venue's
     BBO, and what the source lacks; ``conservation`` is empty (no agents) and the seed
     bundle's seed is 0 (nothing was drawn). Besides the four event files and provenance
-    (``source_kind`` = ``real_market``), ``source_events.parquet`` maps each trace id to
+    (``source_kind`` = ``real_market``), ``source_events.parquet`` maps each seq to
     its source file line, the source's event type, order reference and aggressor side.
 
     Raises:
