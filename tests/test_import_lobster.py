@@ -18,6 +18,7 @@ from tapesim.cli.main import app
 from tapesim.sim.calendar import NEW_YORK
 from tapesim.verify.run import skipped_checks, verify_run
 from tests.import_files import EMPTY_ASK, EMPTY_BID, LobsterPair, lobster_pair
+from tests.test_data_doc import _columns, _sections
 
 DAY = dt.date(2012, 6, 21)
 MIDNIGHT_MS = int(dt.datetime.combine(DAY, dt.time(0), tzinfo=NEW_YORK).timestamp()) * 1000
@@ -208,3 +209,25 @@ def test_existing_output_is_refused(imported: tuple[LobsterPair, Path]) -> None:
     pair, run = imported
     code, output = _import(pair, run)
     assert code == 2 and "--force" in output
+
+
+def test_source_events_columns_are_documented(imported: tuple[LobsterPair, Path]) -> None:
+    _pair, run = imported
+    documented = _columns(_sections()["source_events.parquet"])
+    schema = pq.read_schema(run / "source_events.parquet")
+    assert {f.name: (str(f.type), f.nullable) for f in schema} == documented
+
+
+def test_replay_and_export_read_the_import(imported: tuple[LobsterPair, Path],
+                                           tmp_path: Path) -> None:
+    _pair, run = imported
+    total = json.loads((run / "manifest.json").read_text())["counts"]["total"]
+    replayed = runner.invoke(app, ["replay", str(run), "--to", "jsonl"])
+    assert replayed.exit_code == 0, replayed.output
+    lines = [json.loads(x) for x in replayed.stdout.splitlines() if x.startswith("{")]
+    assert len(lines) == total
+    assert [x["event"]["seq"] for x in lines] == list(range(1, total + 1))
+    exported = runner.invoke(app, ["export", str(run), "--format", "jsonl", "--out",
+                                   str(tmp_path / "x")])
+    assert exported.exit_code == 0, exported.output
+    assert f"exported {total} events" in exported.output
