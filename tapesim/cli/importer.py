@@ -1,4 +1,5 @@
-"""``tapesim import``: a real tape (LOBSTER, CSV with a column map) as a run directory."""
+"""``tapesim import``: a real tape (LOBSTER, CSV with a column map, Databento DBN) as a run
+directory."""
 
 from __future__ import annotations
 
@@ -70,6 +71,34 @@ def csv(
 
     try:
         tape = read_csv(path, load_map(column_map), trading_day(date), symbol, column_map)
+    except SourceError as e:
+        raise InputError(str(e)) from None
+    _summary(write_imported_run(tape, out_dir, force=force), out_dir)
+
+
+@import_app.command("dbn")
+@guarded
+def dbn(
+    path: Annotated[Path, typer.Argument(metavar="FILE.dbn[.zst]",
+                                         help="A Databento DBN file: trades, mbp-1 or tbbo.")],
+    date: DateOption,
+    out_dir: OutOption,
+    symbol: Annotated[str | None, typer.Option(
+        "--symbol", help="Only this ticker (default: every symbol in the file).")] = None,
+    force: ForceOption = False,
+) -> None:
+    """A Databento DBN file of one venue: prints from trades, quotes from its best level
+    (needs the dbn extra: pip install 'tapesim[dbn]')."""
+    from tapesim.calibration.importers.tape import SourceError, trading_day
+    from tapesim.calibration.importers.writer import write_imported_run
+
+    try:
+        from tapesim.calibration.importers.dbn import read_dbn
+    except ImportError:
+        raise InputError("tapesim import dbn needs the databento-dbn package: "
+                         "pip install 'tapesim[dbn]'") from None
+    try:
+        tape = read_dbn(path, trading_day(date), symbol)
     except SourceError as e:
         raise InputError(str(e)) from None
     _summary(write_imported_run(tape, out_dir, force=force), out_dir)

@@ -50,6 +50,7 @@ from tapesim.calibration.importers.tape import (
     is_number,
     locate_bad_row,
     midnight_ns,
+    new_quotes,
 )
 from tapesim.sim.strict import Strict, venue_codes
 
@@ -371,14 +372,9 @@ def _quotes(t: pa.Table, ts: np.ndarray, lines: np.ndarray, rows: np.ndarray,
     if idx.size:
         bid = t.column("bid").to_numpy(zero_copy_only=False)[idx]
         ask = t.column("ask").to_numpy(zero_copy_only=False)[idx]
-        keep = (bid > 0) & (ask > 0)  # an empty side: no quote
-        symbol = t.column("underlying_id").take(pa.array(idx)).to_numpy(zero_copy_only=False)
-        by_symbol = np.flatnonzero(keep)[np.argsort(symbol[keep], kind="stable")]
-        same = np.zeros(idx.size, dtype=bool)  # the symbol's previous quote, repeated
-        same[by_symbol[1:]] = ((symbol[by_symbol[1:]] == symbol[by_symbol[:-1]])
-                               & (bid[by_symbol[1:]] == bid[by_symbol[:-1]])
-                               & (ask[by_symbol[1:]] == ask[by_symbol[:-1]]))
-        keep &= ~same
+        symbol = t.column("underlying_id").take(pa.array(idx)).combine_chunks()
+        group = pc.dictionary_encode(symbol).indices.to_numpy(zero_copy_only=False)
+        keep = new_quotes(group, bid, ask, (bid > 0) & (ask > 0))  # an empty side: none
         idx, bid, ask = idx[keep], bid[keep], ask[keep]
     return pa.table({
         "ts_ns": ts[idx],

@@ -42,6 +42,7 @@ from tapesim.calibration.importers.tape import (
     is_number,
     locate_bad_row,
     midnight_ns,
+    new_quotes,
 )
 
 VENUE = "NASDAQ"
@@ -192,10 +193,7 @@ def _quotes(path: Path, book: pa.Table, ts_ns: np.ndarray, line: np.ndarray,
         raise SourceError(f"{path}: line {i + 1}: best bid {bid[i]} is at or above best ask "
                           f"{ask[i]}: not a LOBSTER orderbook (ask price, ask size, bid price, "
                           "bid size per level)")
-    b, a = bid[two], ask[two]
-    changed = np.ones(two.size, dtype=bool)
-    changed[1:] = (b[1:] != b[:-1]) | (a[1:] != a[:-1])
-    rows = two[changed]
+    rows = np.flatnonzero(new_quotes(np.zeros(bid.size, np.int64), bid, ask, has_ask & has_bid))
     return pa.table({
         "ts_ns": ts_ns[rows],
         "underlying_id": pa.repeat(pa.scalar(symbol), rows.size),

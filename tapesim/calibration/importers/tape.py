@@ -136,6 +136,23 @@ def check_times(path: Path, ts_ns: np.ndarray, day: dt.date, lines: np.ndarray,
                           f"{lines[i - 1]}: the file must be in time order")
 
 
+def new_quotes(group: np.ndarray, bid: np.ndarray, ask: np.ndarray,
+               two_sided: np.ndarray) -> np.ndarray:
+    """Which rows are quotes to write: two-sided, and not equal to their group's previous
+    two-sided (bid, ask).
+
+    ``group`` holds an integer per row (the symbol, as a code); the arrays are parallel
+    and in source order. Returns a boolean mask of the rows.
+    """
+    rows = np.flatnonzero(two_sided)
+    rows = rows[np.argsort(group[rows], kind="stable")]  # each group's rows, in order
+    repeat = np.zeros(group.size, dtype=bool)
+    after, before = rows[1:], rows[:-1]
+    repeat[after] = ((group[after] == group[before]) & (bid[after] == bid[before])
+                     & (ask[after] == ask[before]))
+    return two_sided & ~repeat
+
+
 def locate_bad_row(path: Path, width: int | None, check: Callable[[list[str]], str | None],
                    skip: int = 0) -> str:
     """The first line of a CSV file the fast reader refused, as ``line N: what``.
