@@ -74,9 +74,13 @@ def _metadata(path: Path, data: bytes) -> tuple[dbn.Metadata, int]:
 def _instruments(metadata: dbn.Metadata, day: dt.date) -> dict[int, str]:
     """Instrument id -> ticker from the metadata's symbol mappings in force on ``day``;
     without mappings, a file of one symbol maps every record (id -1) to it."""
-    out = {int(interval["symbol"]): str(raw_symbol).upper()
-           for raw_symbol, intervals in (metadata.mappings or {}).items()
-           for interval in intervals if interval["start_date"] <= day < interval["end_date"]}
+    mappings = [(int(interval["symbol"]), str(raw_symbol).upper(),
+                 interval["start_date"] <= day < interval["end_date"])
+                for raw_symbol, intervals in (metadata.mappings or {}).items()
+                for interval in intervals]
+    # None in force on the day: the times' own check names the date that does not match.
+    in_force = any(on_day for _i, _s, on_day in mappings)
+    out = {i: s for i, s, on_day in mappings if on_day or not in_force}
     if not out and len(metadata.symbols) == 1:
         return {-1: str(metadata.symbols[0]).upper()}
     return out
