@@ -39,8 +39,10 @@ def lobster(
     out_dir: OutOption,
     force: ForceOption = False,
 ) -> None:
-    """A LOBSTER message/orderbook pair: prints from executions, quotes from Nasdaq's
-    best level."""
+    """A LOBSTER message/orderbook pair: executions and Nasdaq's best level.
+
+    Prints are the executions (types 4, 5, 6), quotes Nasdaq's own best bid and offer.
+    """
     from tapesim.calibration.importers.lobster import read_lobster
     from tapesim.calibration.importers.tape import SourceError, trading_day
     from tapesim.calibration.importers.writer import write_imported_run
@@ -87,8 +89,11 @@ def dbn(
         "--symbol", help="Only this ticker (default: every symbol in the file).")] = None,
     force: ForceOption = False,
 ) -> None:
-    """A Databento DBN file of one venue: prints from trades, quotes from its best level
-    (needs the dbn extra: pip install 'tapesim[dbn]')."""
+    """A Databento DBN file of one venue (trades, mbp-1, tbbo; the dbn extra).
+
+    Prints are the trades, quotes the venue's best bid and offer; needs the package's dbn
+    extra (databento-dbn).
+    """
     from tapesim.calibration.importers.tape import SourceError, trading_day
     from tapesim.calibration.importers.writer import write_imported_run
 

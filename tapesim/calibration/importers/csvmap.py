@@ -292,12 +292,11 @@ def read_csv(path: Path, m: ColumnMap, day: dt.date, symbol: str | None,
     non-positive price or size, or prints without an exchange column or default.
     """
     t = _read(path, m, map_path)
+    rows_in_file = t.num_rows
     t, lines, symbols = _symbols(path, t, symbol)
     ts = _times(path, t, m, day, lines)
-    upper = t.column("underlying_id").to_numpy(zero_copy_only=False)
-    for name in symbols:
-        rows = np.flatnonzero(upper == name)
-        check_times(path, ts[rows], day, lines[rows])
+    group = pc.dictionary_encode(t.column("underlying_id").combine_chunks()).indices
+    check_times(path, ts, day, lines, group=group.to_numpy(zero_copy_only=False))
     is_print = _pair_rows(path, t, "price", "size", lines)
     is_quote = _pair_rows(path, t, "bid", "ask", lines)
     neither = np.flatnonzero(~is_print & ~is_quote)
@@ -312,7 +311,7 @@ def read_csv(path: Path, m: ColumnMap, day: dt.date, symbol: str | None,
     lacks = [what for what, missing in (("quotes", m.columns.bid is None),
                                         ("prints", m.columns.price is None),
                                         ("off-exchange prints", not off)) if missing]
-    spec = SourceSpec("csv", m.quotes if m.columns.bid else "none", (path,), (t.num_rows,),
+    spec = SourceSpec("csv", m.quotes if m.columns.bid else "none", (path,), (rows_in_file,),
                       tuple(x for x in exchanges if x not in off),
                       tuple(x for x in exchanges if x in off),
                       venue=m.venues.default if m.columns.exchange is None else None,

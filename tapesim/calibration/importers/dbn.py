@@ -132,9 +132,7 @@ def read_dbn(path: Path, day: dt.date, symbol: str | None) -> ImportedTape:
     tickers = pa.array([names[int(i)] for i in uniq], pa.string())
     symbols = tuple(dict.fromkeys(tickers[int(k)].as_py() for k in np.argsort(first)))
     ts = rec["ts_event"].astype(np.int64)
-    for k in range(uniq.size):
-        rows = np.flatnonzero(code == k)
-        check_times(path, ts[rows], day, line[rows], what="ts_event of record")
+    check_times(path, ts, day, line, what="ts_event of record", group=code)
     prints = _prints(rec, schema, ts, tickers, code, line, venue)
     quotes = _quotes(rec, schema, ts, tickers, code, line)
     spec = SourceSpec("dbn", "venue_bbo" if schema != "trades" else "none", (path,),

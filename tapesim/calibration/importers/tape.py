@@ -110,14 +110,16 @@ def midnight_ns(day: dt.date, zone: dt.tzinfo = NEW_YORK) -> int:
 
 
 def check_times(path: Path, ts_ns: np.ndarray, day: dt.date, lines: np.ndarray,
-                what: str = "time") -> None:
+                what: str = "time", group: np.ndarray | None = None) -> None:
     """Check source times (epoch ns, file order) lie on ``day`` (New York) and never go back.
 
-    ``lines`` holds the 1-based file line of each time.
+    ``lines`` holds the 1-based file line of each time; ``group`` (an integer per row,
+    e.g. a symbol's code) makes the order check per group, for files sorted by symbol
+    and then time.
 
     Raises:
-        SourceError: naming the first line whose time is on another day or earlier than
-            the line before it.
+        SourceError: naming the first line whose time is on another day, or earlier than
+            the line before it (of its group).
     """
     if ts_ns.size == 0:
         return
@@ -129,11 +131,17 @@ def check_times(path: Path, ts_ns: np.ndarray, day: dt.date, lines: np.ndarray,
         when = dt.datetime.fromtimestamp(int(ts_ns[i]) // NS_PER_MS / 1000, NEW_YORK)
         raise SourceError(f"{path}: line {lines[i]}: {what} {when:%Y-%m-%d %H:%M:%S} "
                           f"New York is not on --date {day}: pass the tape's own date")
-    back = np.flatnonzero(np.diff(ts_ns) < 0)
-    if back.size:
-        i = int(back[0]) + 1
-        raise SourceError(f"{path}: line {lines[i]}: {what} goes back from line "
-                          f"{lines[i - 1]}: the file must be in time order")
+    order = (np.arange(ts_ns.size) if group is None
+             else np.argsort(group, kind="stable"))  # each group's rows, in file order
+    after, before = order[1:], order[:-1]
+    back = ts_ns[after] < ts_ns[before]
+    if group is not None:
+        back &= group[after] == group[before]
+    if back.any():
+        i, j = after[back], before[back]
+        first = int(np.argmin(lines[i]))
+        raise SourceError(f"{path}: line {lines[i[first]]}: {what} goes back from line "
+                          f"{lines[j[first]]}: the file must be in time order")
 
 
 def new_quotes(group: np.ndarray, bid: np.ndarray, ask: np.ndarray,
