@@ -13,8 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+import tapesim
 from tapesim.calibration.facts import equity_facts
 from tapesim.cli.main import app
+from tapesim.io.manifest import RunDirectoryError
 from tapesim.sim.calendar import NEW_YORK
 from tapesim.verify.run import skipped_checks, verify_run
 from tests.import_files import EMPTY_ASK, EMPTY_BID, LobsterPair, lobster_pair
@@ -231,3 +233,12 @@ def test_replay_and_export_read_the_import(imported: tuple[LobsterPair, Path],
                                    str(tmp_path / "x")])
     assert exported.exit_code == 0, exported.output
     assert f"exported {total} events" in exported.output
+
+
+def test_python_api_opens_the_import(imported: tuple[LobsterPair, Path]) -> None:
+    _pair, run = imported
+    opened = tapesim.open_run(run)
+    assert opened.manifest.source is not None and opened.manifest.source.format == "lobster"
+    assert opened.table("equity_print").num_rows == opened.manifest.counts["equity_print"]
+    with pytest.raises(RunDirectoryError, match="imported from a real tape"):
+        _ = opened.parameter_snapshot
