@@ -412,3 +412,10 @@ def test_heavy_tails_pool_every_runs_returns_together() -> None:
     # without the returns, the median of the runs' values
     assert {r.fact: r.value for r in pooled_facts([rows(1.0), rows(2.0), rows(3.0)])} == {
         "return_kurtosis_1m": 2.0, "return_tail_index_1m": 2.0}
+
+
+def test_every_equity_fact_says_what_a_source_must_have() -> None:
+    from tapesim.calibration.facts import NEEDS
+
+    assert set(NEEDS) == set(EQUITY_TITLES)
+    assert all({"quotes", "prints"} & set(needs) for needs in NEEDS.values())

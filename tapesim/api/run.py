@@ -115,8 +115,14 @@ class SyntheticRun:
 
         Raises:
             RunDirectoryError: the file does not parse, is not a valid config for this
-                version of tapesim, or hashes to another value than the manifest's.
+                version of tapesim, or hashes to another value than the manifest's; or
+                the run was imported from a real tape (manifest ``source``), which has no
+                run config.
         """
+        if self.manifest.source is not None:
+            raise RunDirectoryError(f"{self.path} was imported from a real tape "
+                                    f"({self.manifest.source.format}): it has no run config; "
+                                    "its parameter_snapshot.json records the import")
         path = self.path / PARAMETER_SNAPSHOT
         try:
             snapshot = ParameterSnapshot.from_document(json.loads(path.read_text("utf-8")))

@@ -1,1 +1,2 @@
-"""Calibration: stylized facts, realism targets and the scorecard."""
+"""Calibration: stylized facts, realism targets, the scorecard, and importers of real tapes
+(``importers/``) so the scorecard can read a real day as it reads a run."""

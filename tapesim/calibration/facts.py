@@ -37,6 +37,7 @@ from tapesim.calibration.tape import (
     load_prints,
     load_quotes,
     read_manifest,
+    source_lacks,
 )
 from tapesim.calibration.targets import EQUITY_BANDS, EQUITY_TITLES
 
@@ -48,9 +49,27 @@ MIN_PARENTS = 20
 MIDDAY = (dt.time(11, 30), dt.time(14, 30))
 BPS_FROM = 50.0  # dollars: spreads of names at or above it are scored in basis points
 OPEN_MS = 5 * MINUTE_MS  # the opening window of the spread spike
-LARGEST_PRINT = 20_000  # shares: the day's largest print of a liquid large cap, at least
 
 Status = Literal["in", "out", "n/a"]
+
+_QUOTED = ("return_kurtosis_1m", "return_tail_index_1m", "return_acf1_1m", "return_acf_max_6_20",
+           "absret_acf1_1m", "absret_acf30_1m", "aggregational_gaussianity",
+           "volume_volatility_corr", "spread_median_ticks", "spread_median_bps",
+           "spread_open5_ratio", "spread_open_decay_min", "spread_close_ratio", "sign_acf1",
+           "sign_acf10", "quote_trade_ratio", "quote_change_seconds_share", "impact_exponent")
+_PRINTED = ("volume_volatility_corr", "ushape_first_bin", "ushape_midday", "ushape_last_bin",
+            "ushape_bin_noise", "odd_lot_share", "round_lot_share", "size_modes_100_200_500",
+            "size_modes_small", "size_tail_exponent", "size_largest", "off_exchange_share",
+            "duration_cv", "duration_weibull_shape", "duration_same_ms_share", "sign_acf1",
+            "sign_acf10", "quote_trade_ratio", "same_price_prints_share", "impact_exponent")
+# What each fact needs that an imported source may lack (manifest ``source.lacks``).
+NEEDS: dict[str, tuple[str, ...]] = {
+    fact: tuple(need for need, facts in (("quotes", _QUOTED), ("prints", _PRINTED),
+                                         ("off-exchange prints", ("off_exchange_share",)),
+                                         ("parent orders", ("impact_exponent",)))
+                if fact in facts)
+    for fact in dict.fromkeys((*_QUOTED, *_PRINTED))
+}
 
 
 @dataclass(frozen=True)
@@ -316,6 +335,20 @@ def _impact_fact(
     return _row(sym, fact, delta, note)
 
 
+def unsupported(rows: list[FactRow], lacks: tuple[str, ...]) -> list[FactRow]:
+    """``rows`` with every fact whose source lacks what it needs (:data:`NEEDS`) turned
+    into n/a, noted "n/a: the source has no X", rather than a misleading number."""
+    out = []
+    for r in rows:
+        missing = next((x for x in NEEDS.get(r.fact, ()) if x in lacks), None)
+        if missing is None:
+            out.append(r)
+        else:
+            out.append(FactRow(r.symbol, r.fact, r.title, None, r.band, "n/a",
+                               f"n/a: the source has no {missing}"))
+    return out
+
+
 def symbol_facts(
     symbol: str, quotes: Quotes, prints: Prints, session: Session, parents: pa.Table | None
 ) -> list[FactRow]:
@@ -344,9 +377,10 @@ def equity_facts(run_dir: Path, symbols: list[str] | None = None,
 
     Reads ``equity_quotes.parquet`` and ``equity_prints.parquet`` (and provenance for
     the impact fact, when present) one symbol at a time. Given ``returns``, appends each
-    symbol's one-minute returns to ``returns[symbol]`` (for pooling over runs). Raises
-    ``ValueError`` for a symbol the manifest does not list, or as :func:`read_manifest`
-    does.
+    symbol's one-minute returns to ``returns[symbol]`` (for pooling over runs). For a run
+    imported from a real tape, a fact the source cannot support is n/a
+    (:func:`unsupported`). Raises ``ValueError`` for a symbol the manifest does not list,
+    or as :func:`read_manifest` does.
     """
     run_dir = Path(run_dir)
     session, listed = read_manifest(run_dir)
@@ -363,7 +397,7 @@ def equity_facts(run_dir: Path, symbols: list[str] | None = None,
         rows.extend(symbol_facts(symbol, quotes, prints, session, parents))
         if returns is not None:
             returns.setdefault(symbol, []).append(minute_returns(quotes, prints, session)[0])
-    return rows
+    return unsupported(rows, source_lacks(run_dir))
 
 
 _STATUS_STYLE = {"in": "green", "out": "red", "n/a": "dim"}

@@ -91,6 +91,14 @@ def read_manifest(run_dir: Path) -> tuple[Session, list[str]]:
     return session, symbols
 
 
+def source_lacks(run_dir: Path) -> tuple[str, ...]:
+    """What an imported run's source does not carry (``manifest.json`` ``source.lacks``,
+    in words such as ``parent orders``); empty for a simulated run."""
+    manifest = json.loads((Path(run_dir) / "manifest.json").read_text())
+    source = manifest.get("source") or {}
+    return tuple(str(x) for x in source.get("lacks", ()))
+
+
 def read_sorted(dataset: ds.Dataset, columns: list[str], flt: pc.Expression) -> pa.Table:
     """Selected columns of the filtered rows, in replay (``seq``) order."""
     table = dataset.to_table(columns=columns, filter=flt)

@@ -4,7 +4,8 @@
 (:mod:`tapesim.cli.verify`), ``facts`` (:mod:`tapesim.cli.facts`), ``export``
 (:mod:`tapesim.cli.export`), ``load`` (:mod:`tapesim.cli.load`), ``replay``, ``tail`` and
 ``demo`` (:mod:`tapesim.cli.replay`), ``profiles`` and ``schema``
-(:mod:`tapesim.cli.profiles`), ``scenarios`` (:mod:`tapesim.cli.scenarios`).
+(:mod:`tapesim.cli.profiles`), ``scenarios`` (:mod:`tapesim.cli.scenarios`), ``import``
+(:mod:`tapesim.cli.importer`).
 Exit codes and error lines: :mod:`tapesim.cli.common`. Each command imports the
 simulator's heavy modules only when it runs, so ``tapesim --help`` starts fast.
 """
@@ -18,6 +19,7 @@ import typer
 from tapesim._version import __version__
 from tapesim.cli import export, facts, load, profiles, replay, run, verify
 from tapesim.cli.common import out
+from tapesim.cli.importer import import_app
 from tapesim.cli.scenarios import scenarios_app
 
 HELP = ("Synthetic US equity and options tape: simulate, verify, inspect and export runs, "
@@ -51,6 +53,7 @@ app.command()(replay.replay)
 app.command()(replay.tail)
 app.command()(replay.demo)
 app.add_typer(scenarios_app, name="scenarios")
+app.add_typer(import_app, name="import")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -14,10 +14,14 @@ from tapesim.cli.common import err, guarded, out, require_dir
 def verify(path: Annotated[Path, typer.Argument(metavar="RUN_DIR",
                                                 help="A run directory.")]) -> None:
     """Recompute every hash and invariant of a run directory."""
-    from tapesim.verify.run import verify_run
+    from tapesim.io.manifest import read_manifest
+    from tapesim.verify.run import skipped_checks, verify_run
 
     require_dir(path)
     problems = verify_run(path)
+    if not problems:
+        for reason in skipped_checks(read_manifest(path)):
+            out.print(f"skip {reason}", markup=False, highlight=False)
     if problems:
         for p in problems:
             err.print(f"FAIL {p}", markup=False, highlight=False)

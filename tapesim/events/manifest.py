@@ -13,7 +13,7 @@ Times are epoch milliseconds UTC; sizes are bytes; hashes are lower-case hex sha
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -119,13 +119,43 @@ class ArtifactEntry(ManifestPart):
     rows: int | None = Field(default=None, ge=0)
 
 
+class SourceFile(ManifestPart):
+    """One file an imported run was read from: its base name, sha256, size in bytes and
+    data rows."""
+
+    name: str
+    sha256: str = Field(pattern=SHA256_HEX)
+    bytes: int = Field(ge=0)
+    rows: int = Field(ge=0)
+
+
+class RunSource(ManifestPart):
+    """Where an imported run's events came from: a real tape, not the simulator.
+
+    ``quotes`` says what ``equity_quotes.parquet`` holds: ``nbbo`` (a consolidated
+    source), ``venue_bbo`` (one venue's best bid and offer, e.g. LOBSTER's Nasdaq book;
+    ``venue`` names it) or ``none`` (a source without quotes). ``lacks`` names what the
+    source does not carry, in words (e.g. ``parent orders``); the scorecard prints
+    "n/a: the source has no X" for a fact that needs one of them.
+    """
+
+    kind: Literal["real"] = "real"
+    format: str = Field(description="the importer: lobster, csv, ...")
+    quotes: Literal["nbbo", "venue_bbo", "none"]
+    venue: str | None = Field(default=None, description="the venue of a single-venue source")
+    files: list[SourceFile]
+    lacks: list[str] = Field(default_factory=list)
+
+
 class RunManifest(ManifestPart):
     """``manifest.json``: what a run directory holds and how to check it.
 
     ``counts`` maps each event kind (``equity_quote`` ...) and ``total`` to a number of
     events; ``conservation`` maps each symbol to its totals across agents (shares,
     cash cents, contracts, premium cents), every one zero in a sound run.
-    ``scenarios`` is present only when scenarios were injected.
+    ``scenarios`` is present only when scenarios were injected; ``source`` only in a
+    run imported from a real tape (:class:`RunSource`), whose ``conservation`` is empty
+    and whose ``seed_bundle`` (seed 0) drew nothing.
     """
 
     format: str = FORMAT
@@ -143,6 +173,7 @@ class RunManifest(ManifestPart):
     event_stream: EventStream
     conservation: dict[str, dict[str, int]]
     scenarios: ScenarioSummary | None = None
+    source: RunSource | None = None
     artifacts: dict[str, ArtifactEntry] = Field(default_factory=dict)
 
     def document(self) -> dict[str, Any]:

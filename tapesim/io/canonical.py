@@ -29,6 +29,7 @@ from tapesim.io.digest import RECORD, pack_details
 from tapesim.io.option_prints import ContractBook, option_print_columns
 
 SOURCE_KIND = "synthetic_market"
+REAL_SOURCE_KIND = "real_market"  # provenance of a run imported from a real tape
 POSITION_EFFECTS = ("closing", "opening")
 
 PROVENANCE_SCHEMA = pa.schema(

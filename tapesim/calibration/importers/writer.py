@@ -1,0 +1,208 @@
+"""The one path from an imported tape to a canonical run directory.
+
+Every importer ends here: :func:`write_imported_run` puts the quotes and prints of an
+:class:`~tapesim.calibration.importers.tape.ImportedTape` into replay order (CONTRACT.md
+§1 *Ordering*: ``ts``, then ``ingest_ts``, quotes before prints at equal keys, then the
+source's own order), numbers them with ``seq`` from 1, gives each its trace id
+``<run_id>:<stream>:<seq>`` and writes them through :class:`tapesim.io.writer.RunWriter`
+(a hidden temporary directory, the manifest last, one rename), so a failure leaves
+nothing behind.
+
+Times: a source time (ns) is floored to the millisecond for ``ts``; ``source_ts`` equals
+``ts`` and, as a real tape does not say when a consumer would have received it,
+``ingest_ts`` equals ``source_ts`` too. The run id derives from the parameter snapshot,
+which for an imported run is the import itself (format, options, day, symbols and the
+source files' sha256), so the same files imported the same way give the same bytes.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from tapesim._version import __version__
+from tapesim.calibration.importers.tape import ImportedTape
+from tapesim.events.manifest import SeedBundle
+from tapesim.events.models import EQUITY_PRINT, EQUITY_QUOTE, KINDS
+from tapesim.io.canonical import PROVENANCE_SCHEMA, REAL_SOURCE_KIND, Canonicaliser
+from tapesim.io.digest import STREAM_LAYOUT, StreamDigest, pack_records
+from tapesim.io.manifest import FORMAT, ORDER_BY, run_id_for, sha256_file, snapshot_hash
+from tapesim.io.writer import RunWriter
+from tapesim.sim.calendar import NS_PER_MS, REGULAR_OPEN, close_time, epoch_ms
+
+SOURCE_EVENTS = "source_events.parquet"
+TIE_BREAK = ("seq is assigned in replay order: by ts, then ingest_ts, then quotes before "
+             "prints, then the order of the source file")
+SOURCE_EVENTS_SCHEMA = pa.schema([
+    ("seq", pa.int64()),
+    ("source_file", pa.string()),
+    ("source_line", pa.int64()),
+    ("source_event", pa.string()),
+    ("order_id", pa.int64()),
+    ("aggressor", pa.string()),
+])
+
+
+def _file_entries(tape: ImportedTape) -> list[dict[str, Any]]:
+    return [{"name": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size, "rows": n}
+            for p, n in zip(tape.spec.files, tape.spec.rows, strict=True)]
+
+
+def _snapshot(tape: ImportedTape, files: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parameter snapshot of an import: what was read and how (no wall clock, no paths)."""
+    return {"import": {"format": tape.spec.format, "date": tape.day.isoformat(),
+                       "symbols": list(tape.symbols), "options": tape.spec.options,
+                       "files": [{"name": f["name"], "sha256": f["sha256"]} for f in files]}}
+
+
+def _order(quote_ts: np.ndarray, quote_line: np.ndarray, print_ts: np.ndarray,
+           print_line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The seq of every quote and print in replay order: by ms ``ts``, quotes before
+    prints, then source line."""
+    ts = np.concatenate([quote_ts, print_ts])
+    code = np.concatenate([np.full(quote_ts.size, EQUITY_QUOTE.code, np.int64),
+                           np.full(print_ts.size, EQUITY_PRINT.code, np.int64)])
+    line = np.concatenate([quote_line, print_line])
+    order = np.lexsort((line, code, ts))
+    seq = np.empty(order.size, dtype=np.int64)
+    seq[order] = np.arange(1, order.size + 1, dtype=np.int64)
+    return seq[:quote_ts.size], seq[quote_ts.size:]
+
+
+def _canonical(kind_name: str, source: pa.Table, ts: np.ndarray, seq: np.ndarray,
+               canon: Canonicaliser, fields: list[str]) -> pa.Table:
+    """One kind's canonical table in seq order (the source order within a kind)."""
+    kind = next(k for k in KINDS if k.name == kind_name)
+    ts_array = pa.array(ts, pa.int64())
+    cols: dict[str, Any] = {"ts": ts_array, "source_ts": ts_array, "ingest_ts": ts_array,
+                            "seq": pa.array(seq, pa.int64()),
+                            "trace_id": canon.trace_ids(kind.stream, seq)}
+    cols.update({name: source.column(name) for name in fields})
+    return pa.table(cols, schema=kind.schema)
+
+
+def _interleave(quote_values: pa.ChunkedArray | pa.Array, print_values: pa.ChunkedArray | pa.Array,
+                order: pa.Array) -> pa.Array:
+    """Quote values then print values, taken into seq order by ``order``."""
+    parts = [v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v
+             for v in (quote_values, print_values)]
+    return pa.concat_arrays(parts).take(order)
+
+
+def _sidecars(tape: ImportedTape, quotes: pa.Table, prints: pa.Table) -> tuple[pa.Table,
+                                                                                pa.Table]:
+    """Provenance and source-event rows of every event, in seq order."""
+    n_q, n_p = quotes.num_rows, prints.num_rows
+    n = n_q + n_p
+    seq = np.concatenate([quotes.column("seq").to_numpy(), prints.column("seq").to_numpy()])
+    order = pa.array(np.argsort(seq, kind="stable"))
+    kinds = pa.array([EQUITY_QUOTE.name, EQUITY_PRINT.name]).take(
+        _interleave(pa.repeat(0, n_q), pa.repeat(1, n_p), order))
+    nulls = pa.nulls(n, pa.string())
+    provenance = pa.table({
+        "trace_id": _interleave(quotes.column("trace_id"), prints.column("trace_id"), order),
+        "event_kind": kinds,
+        "underlying_id": _interleave(quotes.column("underlying_id"),
+                                     prints.column("underlying_id"), order),
+        "source_kind": pa.repeat(pa.scalar(REAL_SOURCE_KIND), n),
+        **{name: nulls for name in PROVENANCE_SCHEMA.names[4:]},
+    }, schema=PROVENANCE_SCHEMA)
+    q_src, p_src = tape.quotes, tape.prints
+    source_file = tape.spec.files[0].name  # quotes and prints are lines of the first file
+    events = pa.table({
+        "seq": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+        "source_file": pa.repeat(pa.scalar(source_file), n),
+        "source_line": _interleave(q_src.column("line"), p_src.column("line"), order),
+        "source_event": _interleave(pa.repeat(pa.scalar(tape.spec.quote_event), n_q),
+                                    p_src.column("source_event"), order),
+        "order_id": _interleave(pa.nulls(n_q, pa.int64()), p_src.column("order_id"), order),
+        "aggressor": _interleave(pa.nulls(n_q, pa.string()), p_src.column("aggressor"), order),
+    }, schema=SOURCE_EVENTS_SCHEMA)
+    return provenance, events
+
+
+def _window(tape: ImportedTape, first_ts: int | None, last_ts: int | None) -> dict[str, Any]:
+    """The session of the day; the window is the regular session widened to every event."""
+    open_ms = epoch_ms(tape.day, REGULAR_OPEN)
+    close_ms = epoch_ms(tape.day, close_time(tape.day))
+    start = open_ms if first_ts is None else min(open_ms, first_ts)
+    end = close_ms if last_ts is None else max(close_ms, last_ts + 1)
+    return {"date": tape.day.isoformat(), "open_ts": open_ms, "close_ts": close_ms,
+            "start_ts": start, "end_ts": end}
+
+
+def write_imported_run(tape: ImportedTape, out: Path, force: bool = False) -> dict[str, Any]:
+    """Write ``tape`` as a canonical run directory at ``out`` and return its manifest.
+
+    The manifest says ``source.kind: real`` with the format, the
+    source files' names, sizes and sha256, whether quotes are an NBBO or one venue's
+    BBO, and what the source lacks; ``conservation`` is empty (no agents) and the seed
+    bundle's seed is 0 (nothing was drawn). Besides the four event files and provenance
+    (``source_kind`` = ``real_market``), ``source_events.parquet`` maps each seq to
+    its source file line, the source's event type, order reference and aggressor side.
+
+    Raises:
+        OutputExistsError: ``out`` exists and is not empty, without ``force``.
+    """
+    files = _file_entries(tape)
+    snapshot = _snapshot(tape, files)
+    params_hash = snapshot_hash(snapshot)
+    run_id = run_id_for(params_hash)
+    canon = Canonicaliser(run_id, [], [], 0)
+    q_ts = tape.quotes.column("ts_ns").to_numpy() // NS_PER_MS
+    p_ts = tape.prints.column("ts_ns").to_numpy() // NS_PER_MS
+    q_seq, p_seq = _order(q_ts, tape.quotes.column("line").to_numpy(), p_ts,
+                          tape.prints.column("line").to_numpy())
+    quotes = _canonical(EQUITY_QUOTE.name, tape.quotes, q_ts, q_seq, canon,
+                        ["underlying_id", "bid", "ask"])
+    prints = _canonical(EQUITY_PRINT.name, tape.prints, p_ts, p_seq, canon,
+                        ["underlying_id", "price", "size", "exchange", "offExchangeFlag"])
+    records = np.concatenate([pack_records(EQUITY_QUOTE, quotes),
+                              pack_records(EQUITY_PRINT, prints)])
+    records = records[np.argsort(records["seq"], kind="stable")]
+    digest = StreamDigest()
+    digest.update(records)
+    provenance, events = _sidecars(tape, quotes, prints)
+    all_ts = records["ts"]
+    first_ts = int(all_ts[0]) if all_ts.size else None
+    last_ts = int(all_ts[-1]) if all_ts.size else None
+    counts = {k.name: 0 for k in KINDS}
+    counts[EQUITY_QUOTE.name] = quotes.num_rows
+    counts[EQUITY_PRINT.name] = prints.num_rows
+    spec = tape.spec
+    source: dict[str, Any] = {"kind": "real", "format": spec.format, "quotes": spec.quotes,
+                              "files": files, "lacks": list(spec.lacks)}
+    if spec.venue is not None:
+        source["venue"] = spec.venue
+    manifest = {
+        "format": FORMAT,
+        "generator": {"name": "tapesim", "version": __version__,
+                      "libraries": {"pyarrow": md.version("pyarrow")}},
+        "run_id": run_id,
+        "profile": f"import-{spec.format}",
+        "seed_bundle": SeedBundle(seed=0, partition="import").model_dump(mode="json"),
+        "parameter_snapshot_hash": params_hash,
+        "session": _window(tape, first_ts, last_ts),
+        "symbols": list(tape.symbols),
+        "venues": {"lit": list(spec.lit), "trf": list(spec.trf), "options": []},
+        "counts": {**counts, "total": quotes.num_rows + prints.num_rows},
+        "time_range": {"first_ts": first_ts, "last_ts": last_ts},
+        "ordering": {"order_by": ORDER_BY, "tie_break": TIE_BREAK, "seq_start": 1},
+        "event_stream": {"layout": STREAM_LAYOUT, "sha256": digest.hexdigest()},
+        "conservation": {},
+        "source": source,
+    }
+    writer = RunWriter(out, force=force)
+    try:
+        writer.write(EQUITY_QUOTE.name, quotes)
+        writer.write(EQUITY_PRINT.name, prints)
+        writer.provenance.write(provenance)
+        writer.sidecar(SOURCE_EVENTS, events)
+        return writer.finish(snapshot, manifest)
+    except BaseException:
+        writer.abort()
+        raise
