@@ -19,10 +19,12 @@ import pyarrow.compute as pc
 from tapesim.events.models import EventKind
 from tapesim.events.stable_json import js_number, stable_stringify
 
-__all__ = ["encode_events", "event_dicts", "event_json", "kind_entries"]
+__all__ = ["encode_batch", "encode_events", "event_dicts", "event_json", "kind_entries",
+           "quoted", "stable_objects", "utf16_sorted", "value_texts"]
 
 _quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
 _SAFE_INT = 2**53  # JavaScript writes integers below this in full
+_ESCAPED = r'["\\\x00-\x1f]'  # what encode_basestring escapes (non-ASCII stays raw)
 
 
 def event_dicts(rows: pa.Table | pa.RecordBatch) -> list[dict[str, Any]]:
@@ -62,13 +64,14 @@ def _texts(values: list[Any], fmt: Callable[[Any], str]) -> pa.Array:
     return pa.array([None if v is None else fmt(v) for v in values], pa.string())
 
 
-def _value_texts(column: pa.ChunkedArray) -> pa.Array:
+def value_texts(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Each value's JSON text as ``stable_stringify`` writes it, null where null.
 
     Integers are cast by Arrow (decimal digits, as JavaScript writes integers below
     2**53); floats, strings and lists are formatted once per distinct value.
     """
-    column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     t = column.type
     if pa.types.is_boolean(t):
         return pc.if_else(column, "true", "false")
@@ -77,11 +80,63 @@ def _value_texts(column: pa.ChunkedArray) -> pa.Array:
         if big is None or big < _SAFE_INT:
             return pc.cast(column, pa.string())
         return _texts(column.to_pylist(), js_number)
-    if pa.types.is_floating(t) or pa.types.is_string(t) or pa.types.is_large_string(t):
-        fmt = _js_float if pa.types.is_floating(t) else _quote
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return quoted(column)
+    if pa.types.is_floating(t):
+        fmt = _js_float
         encoded = pc.dictionary_encode(column)
         return pc.take(_texts(encoded.dictionary.to_pylist(), fmt), encoded.indices)
     return _texts(column.to_pylist(), stable_stringify)
+
+
+def quoted(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Each string of ``column`` as a JSON string literal, as ``stable_stringify`` writes
+    it (null stays null): wrapped in quotes by Arrow when nothing needs escaping, else
+    each distinct value escaped once."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if not pc.any(pc.match_substring_regex(column, _ESCAPED)).as_py():
+        return pc.binary_join_element_wise('"', column, '"', "")
+    encoded = pc.dictionary_encode(column)
+    return pc.take(_texts(encoded.dictionary.to_pylist(), _quote), encoded.indices)
+
+
+def utf16_sorted(keys: list[str]) -> list[str]:
+    """``keys`` in JavaScript's sort order (UTF-16 code units), the order of an object's
+    members in the stable stringification."""
+    return sorted(keys, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+
+
+def stable_objects(members: dict[str, pa.Array | str], rows: int) -> pa.Array:
+    """One JSON object per row, in the stable stringification, from its members' texts.
+
+    Args:
+        members: by key, either an Arrow string array of each row's value text (already
+            stable JSON; null omits the member from that row) or one text for every row.
+        rows: the number of rows (the length of every array in ``members``).
+
+    Returns:
+        a string array of ``rows`` objects, members in UTF-16 key order (what
+        ``stable_stringify`` writes for the same dicts).
+    """
+    if not members:
+        return pa.array(["{}"] * rows, pa.string())
+    parts = []
+    for key in utf16_sorted(list(members)):
+        value = members[key]
+        if isinstance(value, str):
+            value = pa.array([value], pa.string()).take(pa.array([0] * rows, pa.int32()))
+        parts.append(pc.binary_join_element_wise(_quote(key) + ":", value, ""))
+    joined = pc.binary_join_element_wise(*parts, ",", null_handling="skip")
+    return pc.binary_join_element_wise("{", joined, "}", "")
+
+
+def encode_batch(rows: pa.Table | pa.RecordBatch) -> pa.Array:
+    """:func:`encode_events` as an Arrow string array (no Python string per row)."""
+    if isinstance(rows, pa.RecordBatch):
+        rows = pa.Table.from_batches([rows])
+    return stable_objects({n: value_texts(rows.column(n)) for n in rows.schema.names},
+                          rows.num_rows)
 
 
 def encode_events(rows: pa.Table | pa.RecordBatch) -> list[str]:
@@ -95,10 +150,4 @@ def encode_events(rows: pa.Table | pa.RecordBatch) -> list[str]:
     """
     if rows.num_rows == 0:
         return []
-    if isinstance(rows, pa.RecordBatch):
-        rows = pa.Table.from_batches([rows])
-    names = sorted(rows.schema.names, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
-    members = [pc.binary_join_element_wise(_quote(n) + ":", _value_texts(rows.column(n)), "")
-               for n in names]
-    joined = pc.binary_join_element_wise(*members, ",", null_handling="skip")
-    return pc.binary_join_element_wise("{", joined, "}", "").to_pylist()
+    return encode_batch(rows).to_pylist()
