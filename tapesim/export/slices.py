@@ -123,7 +123,8 @@ def count_events(run_dir: Path, manifest: dict[str, Any], sl: Slice) -> int:
 
 def _encoded(run_dir: Path, kind: EventKind, expr: pc.Expression) -> Iterator[pa.RecordBatch]:
     """One kind's rows of the slice as ``ENTRY_SCHEMA`` batches, in the file's order."""
-    scanner = _dataset(run_dir, kind).scanner(filter=expr, batch_size=BATCH_ROWS)
+    scanner = _dataset(run_dir, kind).scanner(filter=expr, batch_size=BATCH_ROWS,
+                                              batch_readahead=1, fragment_readahead=1)
     prefix, suffix = pa.scalar('{"event":'), pa.scalar(f',"kind":"{kind.name}"}}')
     for batch in scanner.to_batches():
         if batch.num_rows:

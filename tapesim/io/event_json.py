@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -24,7 +25,6 @@ __all__ = ["encode_batch", "encode_events", "event_dicts", "event_json", "kind_e
 
 _quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
 _SAFE_INT = 2**53  # JavaScript writes integers below this in full
-_ESCAPED = r'["\\\x00-\x1f]'  # what encode_basestring escapes (non-ASCII stays raw)
 
 
 def event_dicts(rows: pa.Table | pa.RecordBatch) -> list[dict[str, Any]]:
@@ -83,19 +83,51 @@ def value_texts(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return quoted(column)
     if pa.types.is_floating(t):
-        fmt = _js_float
-        encoded = pc.dictionary_encode(column)
-        return pc.take(_texts(encoded.dictionary.to_pylist(), fmt), encoded.indices)
+        return _float_texts(column)
     return _texts(column.to_pylist(), stable_stringify)
+
+
+# Floats that are a whole number of 1/10,000ths (prices in dollars and cents, IVs to
+# four places): written from that integer by Arrow, no Python per value. For such an x
+# (x == k / 10,000 correctly rounded, |x| < 1e10) the shortest round-trip digits are
+# those of the decimal k / 10,000 with trailing zeros dropped: any other decimal of
+# four places or fewer is 1e-4 away, far outside x's rounding interval (ulp < 2e-6),
+# and one of fewer digits has fewer places. JavaScript writes them in fixed notation
+# (1e-4 <= |x| < 1e21), the same digits.
+_SCALE = 10_000
+_FRACTIONS = pa.array([""] + [f".{i:04d}".rstrip("0") for i in range(1, _SCALE)], pa.string())
+
+
+def _float_texts(column: pa.Array) -> pa.Array:
+    """The JavaScript text of each float of ``column`` (null stays null)."""
+    x = column.to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore", over="ignore"):
+        k = np.rint(x * _SCALE)
+        exact = (np.abs(x) < 1e10) & (k / _SCALE == x)
+    exact &= ~np.asarray(column.is_null())
+    if not exact.all():
+        encoded = pc.dictionary_encode(column)
+        slow = pc.take(_texts(encoded.dictionary.to_pylist(), _js_float), encoded.indices)
+        if not exact.any():
+            return slow
+    k = np.where(exact, k, 0).astype(np.int64)
+    whole = pa.array(np.abs(k) // _SCALE)
+    sign = pa.array(np.where(k < 0, "-", ""), pa.string())
+    fast = pc.binary_join_element_wise(sign, pc.cast(whole, pa.string()),
+                                       _FRACTIONS.take(pa.array(np.abs(k) % _SCALE)), "")
+    return fast if exact.all() else pc.if_else(pa.array(exact), fast, slow)
 
 
 def quoted(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Each string of ``column`` as a JSON string literal, as ``stable_stringify`` writes
-    it (null stays null): wrapped in quotes by Arrow when nothing needs escaping, else
-    each distinct value escaped once."""
+    it (null stays null): wrapped in quotes by Arrow when nothing needs escaping (no
+    ``"``, backslash or control character: ``json``'s ``encode_basestring`` keeps
+    non-ASCII raw), else each distinct value escaped once."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    if not pc.any(pc.match_substring_regex(column, _ESCAPED)).as_py():
+    data = np.frombuffer(column.buffers()[2] or b"", dtype=np.uint8)
+    # the whole buffer, a superset of the values: nothing to escape in it
+    if not ((data < 0x20) | (data == ord('"')) | (data == ord("\\"))).any():
         return pc.binary_join_element_wise('"', column, '"', "")
     encoded = pc.dictionary_encode(column)
     return pc.take(_texts(encoded.dictionary.to_pylist(), _quote), encoded.indices)
@@ -118,17 +150,25 @@ def stable_objects(members: dict[str, pa.Array | str], rows: int) -> pa.Array:
     Returns:
         a string array of ``rows`` objects, members in UTF-16 key order (what
         ``stable_stringify`` writes for the same dicts).
+
+    Built in one Arrow join: every member as ``,"key":value`` (a member absent from a
+    row as nothing), then the leading comma of each row replaced by ``{``.
     """
-    if not members:
-        return pa.array(["{}"] * rows, pa.string())
-    parts = []
+    parts: list[pa.Array | str] = []
     for key in utf16_sorted(list(members)):
-        value = members[key]
+        prefix, value = "," + _quote(key) + ":", members[key]
         if isinstance(value, str):
-            value = pa.array([value], pa.string()).take(pa.array([0] * rows, pa.int32()))
-        parts.append(pc.binary_join_element_wise(_quote(key) + ":", value, ""))
-    joined = pc.binary_join_element_wise(*parts, ",", null_handling="skip")
-    return pc.binary_join_element_wise("{", joined, "}", "")
+            parts.append(prefix + value)
+        elif value.null_count:
+            parts.append(pc.fill_null(pc.binary_join_element_wise(prefix, value, ""), ""))
+        else:
+            parts += [prefix, value]
+    if not any(isinstance(p, pa.Array) for p in parts):
+        return pa.array(["{" + "".join(parts)[1:] + "}" if parts else "{}"] * rows, pa.string())
+    joined = pc.binary_join_element_wise(*parts, "}", "")
+    objects = pc.binary_replace_slice(joined, start=0, stop=1, replacement="{")
+    empty = pc.equal(joined, "}")  # a row with no member: "}" became "{"
+    return pc.if_else(empty, "{}", objects) if pc.any(empty).as_py() else objects
 
 
 def encode_batch(rows: pa.Table | pa.RecordBatch) -> pa.Array:
