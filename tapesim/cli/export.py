@@ -24,8 +24,9 @@ def export(
     force: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
 ) -> None:
     """Export a slice of a run for the downstream pipeline."""
-    from tapesim.export.islandflow import ExportError, Slice, export_run
+    from tapesim.export.islandflow import ExportError, Slice, export_run, use_lean_memory_pool
 
+    use_lean_memory_pool()
     require_dir(path)
     wanted = symbol_list(symbols) if symbols else None
     sl = Slice(wanted, parse_clock("--start", start), parse_clock("--end", end), max_events)
