@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 
 from tapesim._version import __version__
 from tapesim.events.fnv import FnvStream, fnv1a32_segments, hex_digests
+from tapesim.events.models import KINDS
 from tapesim.events.stable_json import stable_hash, stable_stringify
 from tapesim.export.sidecars import (
     FIXTURE_GENERATOR_NAME,
@@ -116,9 +117,8 @@ class _Events:
         self.last_ts = int(table.column("ts")[-1].as_py())
         self.trace_ids.append(single(table.column("trace_id")))
         self.seqs.append(table.column("seq").to_numpy())
-        kinds = pc.value_counts(table.column("kind"))
-        self.counts.update(dict(zip(kinds.field("values").to_pylist(),
-                                    kinds.field("counts").to_pylist(), strict=True)))
+        codes = np.bincount(table.column("kind").to_numpy(), minlength=len(KINDS))
+        self.counts.update({k.name: int(n) for k, n in zip(KINDS, codes, strict=True) if n})
 
     def all_trace_ids(self) -> pa.Array:
         return pa.concat_arrays(self.trace_ids)
@@ -143,6 +143,9 @@ def _write_jsonl(stage: Staging, tables: Iterator[pa.Table]) -> _Events:
     return seen
 
 
+_KIND_TEXTS = pa.array([stable_stringify(k.name) for k in KINDS], pa.string())
+
+
 def _hash_items(table: pa.Table, start: int, hashes: np.ndarray,
                 trace_ids: pa.Array) -> pa.Array:
     """The manifest's ``event_hashes.events`` items of one table of entries:
@@ -153,7 +156,7 @@ def _hash_items(table: pa.Table, start: int, hashes: np.ndarray,
         pa.py_buffer(hex_digests(hashes)))
     index = pc.cast(pa.array(np.arange(start, start + n, dtype=np.int64)), pa.string())
     return stable_objects({"hash": pc.binary_join_element_wise('"fnv1a32:', digits, '"', ""),
-                           "index": index, "kind": quoted(table.column("kind")),
+                           "index": index, "kind": _KIND_TEXTS.take(table.column("kind")),
                            "trace_id": trace_ids}, n)
 
 
@@ -179,7 +182,7 @@ def _write_events(stage: Staging, tables: Iterator[pa.Table], spools: dict[str, 
             entries = single(table.column("entry"))
             hashes = fnv1a32_segments(*values_buffer(entries))
             put(joined(entries, ","))
-            ids = quoted(table.column("trace_id"))
+            ids = single(table.column("trace_json"))
             spools["events"].write(joined(_hash_items(table, start, hashes, ids), ","))
             spools["trace_ids"].write(joined(ids, ","))
         put(b"]")

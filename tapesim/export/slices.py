@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from tapesim.events.contracts import of_roots
 from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT, EventKind
 from tapesim.export.sidecars import ExportError
-from tapesim.io.event_json import encode_batch
+from tapesim.io.event_json import member_texts, stable_objects
 from tapesim.io.manifest import RunDirectoryError
 from tapesim.io.writer import check_output
 from tapesim.sim.calendar import NEW_YORK, epoch_ms
@@ -40,10 +40,12 @@ __all__ = ["BATCH_ROWS", "ENTRY_SCHEMA", "Slice", "Staging", "count_events", "en
 
 BATCH_ROWS = 1 << 15  # rows read from a Parquet file at a time
 
-# One encoded event: its seq and ts (epoch ms), kind name, trace id, and the
-# ``{"event":{...},"kind":...}`` entry in the stable stringification.
-ENTRY_SCHEMA = pa.schema([("seq", pa.int64()), ("ts", pa.int64()), ("kind", pa.string()),
-                          ("trace_id", pa.string()), ("entry", pa.string())])
+# One encoded event: its seq and ts (epoch ms), kind (its position in KINDS), trace id
+# (and as a JSON string), and the ``{"event":{...},"kind":...}`` entry in the stable
+# stringification.
+ENTRY_SCHEMA = pa.schema([("seq", pa.int64()), ("ts", pa.int64()), ("kind", pa.int8()),
+                          ("trace_id", pa.string()), ("trace_json", pa.string()),
+                          ("entry", pa.string())])
 
 
 @dataclass(frozen=True)
@@ -165,13 +167,15 @@ def count_events(run_dir: Path, manifest: dict[str, Any], sl: Slice) -> int:
 def _encoded(run_dir: Path, kind: EventKind, part: _Filter) -> Iterator[pa.RecordBatch]:
     """One kind's rows of the slice as ``ENTRY_SCHEMA`` batches, in the file's order."""
     prefix, suffix = pa.scalar('{"event":'), pa.scalar(f',"kind":"{kind.name}"}}')
+    code = KINDS.index(kind)
     for rows in _scan(run_dir, kind, part):
-        entry = pc.binary_join_element_wise(prefix, encode_batch(rows), suffix, "")
-        kinds = pa.array([kind.name], pa.string()).take(
-            pa.array(np.zeros(rows.num_rows, dtype=np.int32)))
+        texts = member_texts(rows)
+        entry = pc.binary_join_element_wise(prefix, stable_objects(texts, rows.num_rows),
+                                            suffix, "")
         yield pa.RecordBatch.from_arrays(
-            [single(rows.column("seq")), single(rows.column("ts")), kinds,
-             single(rows.column("trace_id")), entry], schema=ENTRY_SCHEMA)
+            [single(rows.column("seq")), single(rows.column("ts")),
+             pa.array(np.full(rows.num_rows, code, dtype=np.int8)),
+             single(rows.column("trace_id")), texts["trace_id"], entry], schema=ENTRY_SCHEMA)
 
 
 def _check_ascending(seq: np.ndarray, last: int, where: Path) -> None:

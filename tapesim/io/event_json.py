@@ -21,7 +21,7 @@ from tapesim.events.models import EventKind
 from tapesim.events.stable_json import js_number, stable_stringify
 
 __all__ = ["encode_batch", "encode_events", "event_dicts", "event_json", "kind_entries",
-           "quoted", "stable_objects", "utf16_sorted", "value_texts"]
+           "member_texts", "quoted", "stable_objects", "utf16_sorted", "value_texts"]
 
 _quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
 _SAFE_INT = 2**53  # JavaScript writes integers below this in full
@@ -155,14 +155,24 @@ def stable_objects(members: dict[str, pa.Array | str], rows: int) -> pa.Array:
     row as nothing), then the leading comma of each row replaced by ``{``.
     """
     parts: list[pa.Array | str] = []
+
+    def add(part: pa.Array | str) -> None:  # adjacent texts joined here, not per row
+        if isinstance(part, str) and parts and isinstance(parts[-1], str):
+            parts[-1] += part
+        else:
+            parts.append(part)
+
     for key in utf16_sorted(list(members)):
         prefix, value = "," + _quote(key) + ":", members[key]
         if isinstance(value, str):
-            parts.append(prefix + value)
+            add(prefix + value)
+        elif value.null_count == len(value):
+            continue
         elif value.null_count:
-            parts.append(pc.fill_null(pc.binary_join_element_wise(prefix, value, ""), ""))
+            add(pc.fill_null(pc.binary_join_element_wise(prefix, value, ""), ""))
         else:
-            parts += [prefix, value]
+            add(prefix)
+            add(value)
     if not any(isinstance(p, pa.Array) for p in parts):
         return pa.array(["{" + "".join(parts)[1:] + "}" if parts else "{}"] * rows, pa.string())
     joined = pc.binary_join_element_wise(*parts, "}", "")
@@ -171,12 +181,26 @@ def stable_objects(members: dict[str, pa.Array | str], rows: int) -> pa.Array:
     return pc.if_else(empty, "{}", objects) if pc.any(empty).as_py() else objects
 
 
+def member_texts(rows: pa.Table | pa.RecordBatch) -> dict[str, pa.Array]:
+    """:func:`value_texts` of every column, by name; an integer column equal to an
+    earlier one (``source_ts`` and ``ts`` mostly are) reuses its texts."""
+    texts: dict[str, pa.Array] = {}
+    ints: list[tuple[np.ndarray, pa.Array]] = []
+    for name in rows.schema.names:
+        column = rows.column(name)
+        if pa.types.is_integer(column.type) and not column.null_count:
+            values = column.to_numpy()
+            same = next((t for v, t in ints if np.array_equal(v, values)), None)
+            texts[name] = same if same is not None else value_texts(column)
+            ints.append((values, texts[name]))
+        else:
+            texts[name] = value_texts(column)
+    return texts
+
+
 def encode_batch(rows: pa.Table | pa.RecordBatch) -> pa.Array:
     """:func:`encode_events` as an Arrow string array (no Python string per row)."""
-    if isinstance(rows, pa.RecordBatch):
-        rows = pa.Table.from_batches([rows])
-    return stable_objects({n: value_texts(rows.column(n)) for n in rows.schema.names},
-                          rows.num_rows)
+    return stable_objects(member_texts(rows), rows.num_rows)
 
 
 def encode_events(rows: pa.Table | pa.RecordBatch) -> list[str]:
