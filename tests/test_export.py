@@ -371,3 +371,15 @@ def test_a_provenance_file_without_the_slices_records_is_named(
     assert result.exit_code == 2, result.output
     assert "provenance.parquet lacks records for some events" in result.output
     assert not out.exists() and not list(tmp_path.glob(".fx*"))
+
+
+def test_export_reports_progress_unless_quiet(tiny_options_run: Path, tmp_path: Path) -> None:
+    """Without a terminal: plain progress lines (the last at 100%); --quiet: none."""
+    args = ["export", str(tiny_options_run), "--format", "jsonl", "--symbols", "AAPL",
+            "--start", "09:31", "--end", "09:33"]
+    shown = runner.invoke(app, [*args, "--out", str(tmp_path / "a")])
+    assert shown.exit_code == 0, shown.output
+    assert "exporting: 9,431 of 9,431 events (100%)" in shown.output
+    quiet = runner.invoke(app, [*args, "--out", str(tmp_path / "b"), "--quiet"])
+    assert quiet.exit_code == 0, quiet.output
+    assert "exporting" not in quiet.output and "exported 9,431 events" in quiet.output

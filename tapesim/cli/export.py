@@ -22,8 +22,10 @@ def export(
     end: Annotated[str | None, typer.Option(help="Slice end, HH:MM New York.")] = None,
     max_events: Annotated[int, typer.Option(min=1, help="Refuse larger slices.")] = 100_000,
     force: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
     """Export a slice of a run for the downstream pipeline."""
+    from tapesim.cli.ui import count_progress
     from tapesim.export.islandflow import ExportError, Slice, export_run, use_lean_memory_pool
 
     use_lean_memory_pool()
@@ -31,7 +33,8 @@ def export(
     wanted = symbol_list(symbols) if symbols else None
     sl = Slice(wanted, parse_clock("--start", start), parse_clock("--end", end), max_events)
     try:
-        done = export_run(path, out_dir, fmt, sl, force=force)
+        with count_progress("exporting", "events", quiet) as progress:
+            done = export_run(path, out_dir, fmt, sl, force=force, progress=progress)
     except ExportError as e:
         raise InputError(str(e)) from None
     labels = ""

@@ -81,7 +81,7 @@ EVENTS_FILE = "market-events.json"
 JSONL_FILE = "market-events.jsonl"
 FORMATS = ("islandflow", "jsonl")
 
-Progress = Callable[[int], None]  # called with the events written so far
+Progress = Callable[[int, int], None]  # called with (events written so far, events in all)
 
 
 @dataclass(frozen=True)
@@ -124,13 +124,14 @@ class _Events:
         return pa.concat_arrays(self.trace_ids)
 
 
-def _stream(tables: Iterator[pa.Table], progress: Progress | None) -> Iterator[pa.Table]:
+def _stream(tables: Iterator[pa.Table], total: int, progress: Progress | None,
+            ) -> Iterator[pa.Table]:
     done = 0
     for table in tables:
         yield table
         done += table.num_rows
         if progress is not None:
-            progress(done)
+            progress(done, total)
 
 
 def _write_jsonl(stage: Staging, tables: Iterator[pa.Table]) -> _Events:
@@ -347,8 +348,8 @@ def export_run(run_dir: Path, out: Path, fmt: str, sl: Slice, force: bool = Fals
     """Write the slice in ``fmt``; returns what was exported.
 
     Args:
-        progress: called after each batch with the events written so far (the total is
-            :func:`tapesim.export.slices.count_events`).
+        progress: called after each batch with the events written so far and the
+            slice's events in all.
 
     Raises:
         ExportError: for a bad format or slice, or a sidecar value outside the
@@ -359,8 +360,8 @@ def export_run(run_dir: Path, out: Path, fmt: str, sl: Slice, force: bool = Fals
         raise ExportError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     check_output(out, force)
     manifest = open_run(run_dir)
-    count_events(run_dir, manifest, sl)
-    tables = _stream(entry_batches(run_dir, manifest, sl), progress)
+    total = count_events(run_dir, manifest, sl)
+    tables = _stream(entry_batches(run_dir, manifest, sl), total, progress)
     with Staging(out, force) as stage:
         if fmt == "jsonl":
             seen = _write_jsonl(stage, tables)
