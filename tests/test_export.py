@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tapesim.cli.main import app
+from tapesim.cli.ui import count_progress
 from tapesim.events.models import OPTION_PRINT
 from tapesim.events.stable_json import stable_hash, stable_stringify
 from tapesim.export import slices
@@ -373,13 +374,23 @@ def test_a_provenance_file_without_the_slices_records_is_named(
     assert not out.exists() and not list(tmp_path.glob(".fx*"))
 
 
-def test_export_reports_progress_unless_quiet(tiny_options_run: Path, tmp_path: Path) -> None:
-    """Without a terminal: plain progress lines (the last at 100%); --quiet: none."""
-    args = ["export", str(tiny_options_run), "--format", "jsonl", "--symbols", "AAPL",
-            "--start", "09:31", "--end", "09:33"]
-    shown = runner.invoke(app, [*args, "--out", str(tmp_path / "a")])
-    assert shown.exit_code == 0, shown.output
-    assert "exporting: 9,431 of 9,431 events (100%)" in shown.output
-    quiet = runner.invoke(app, [*args, "--out", str(tmp_path / "b"), "--quiet"])
-    assert quiet.exit_code == 0, quiet.output
-    assert "exporting" not in quiet.output and "exported 9,431 events" in quiet.output
+def test_progress_lines_without_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a terminal: a plain line per interval on stderr; --quiet: none."""
+    with count_progress("exporting", "events", quiet=False, every_s=0) as update:
+        update(131_072, 313_838)
+        update(313_838, 313_838)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.rsplit(",", 1)[0] for line in lines] == [
+        "exporting: 131,072 of 313,838 events (42%)",
+        "exporting: 313,838 of 313,838 events (100%)"]
+    with count_progress("exporting", "events", quiet=True, every_s=0) as update:
+        update(1, 2)
+    assert capsys.readouterr().err == ""
+
+
+def test_export_takes_quiet(tiny_options_run: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["export", str(tiny_options_run), "--format", "jsonl",
+                                 "--symbols", "AAPL", "--start", "09:31", "--end", "09:33",
+                                 "--out", str(tmp_path / "q"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [f"exported 9,431 events to {tmp_path / 'q'} (jsonl)"]

@@ -49,8 +49,9 @@ def count_progress(what: str, unit: str, quiet: bool, every_s: float = 5.0,
                    ) -> Iterator[Callable[[int, int], None]]:
     """Progress of a job that counts ``unit``s up to a total, as an ``update(done, total)``
     callback: a bar on stderr when stderr is a terminal, else a plain line on stderr
-    at most every ``every_s`` seconds and at the end (``exporting: 131,072 of 313,838
-    events (42%), 3 s``), nothing when ``quiet``. Wall-clock seconds, for the eye only.
+    every ``every_s`` seconds (``exporting: 131,072 of 313,838 events (42%), 5 s``; a
+    job done sooner prints none, its command's own last line says what it did),
+    nothing when ``quiet``. Wall-clock seconds, for the eye only.
     """
     if quiet:
         yield lambda done, total: None
@@ -68,7 +69,7 @@ def count_progress(what: str, unit: str, quiet: bool, every_s: float = 5.0,
 
     def line(done: int, total: int) -> None:
         now = time.monotonic()
-        if now - last[0] >= every_s or done >= total:
+        if now - last[0] >= every_s:
             last[0] = now
             err.print(f"{what}: {done:,} of {total:,} {unit} ({done / max(total, 1):.0%}), "
                       f"{now - start:.0f} s", markup=False, highlight=False)

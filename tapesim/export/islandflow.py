@@ -108,6 +108,7 @@ class _Events:
 
     @property
     def count(self) -> int:
+        """Events seen so far."""
         return sum(self.counts.values())
 
     def note(self, table: pa.Table) -> None:
@@ -121,11 +122,13 @@ class _Events:
         self.counts.update({k.name: int(n) for k, n in zip(KINDS, codes, strict=True) if n})
 
     def all_trace_ids(self) -> pa.Array:
+        """Every trace id seen, in replay order, as one string array."""
         return pa.concat_arrays(self.trace_ids)
 
 
 def _stream(tables: Iterator[pa.Table], total: int, progress: Progress | None,
             ) -> Iterator[pa.Table]:
+    """``tables``, reporting the events handed out so far after each."""
     done = 0
     for table in tables:
         yield table
