@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from tapesim.events.models import KINDS, OPTION_PRINT
 from tapesim.events.stable_json import js_number, stable_stringify
-from tapesim.io.event_json import _js_float, encode_events, event_dicts
+from tapesim.io.event_json import (
+    _js_float,
+    encode_events,
+    event_dicts,
+    stable_objects,
+    value_texts,
+)
 
 
 def test_encoder_matches_stable_stringify_on_every_kind(tiny_options_run: Path) -> None:
@@ -38,3 +44,26 @@ def test_encoder_on_nulls_lists_and_odd_numbers() -> None:
 def test_fast_float_text_is_javascripts(value: float) -> None:
     assert _js_float(value) == js_number(value)
     assert math.isfinite(value)
+
+
+_FLOATS = st.one_of(
+    st.floats(allow_infinity=True, allow_nan=True),
+    st.integers(-10**14, 10**14).map(lambda k: k / 10_000),  # the fast path's own values
+    st.integers(-10**9, 10**9).map(lambda k: k / 100),
+    st.none())
+
+
+@given(st.lists(_FLOATS, max_size=30))
+def test_float_columns_are_written_as_javascript_writes_them(values: list[float | None]) -> None:
+    column = pa.array(values, pa.float64())
+    expected = [None if v is None else js_number(v) for v in values]
+    assert value_texts(column).to_pylist() == expected
+
+
+def test_objects_skip_null_members_and_sort_keys_by_utf16() -> None:
+    a = pa.array(['"x"', None, None], pa.string())
+    b = pa.array(["1", "2", None], pa.string())
+    objects = stable_objects({"b": b, "\U0001F600": a, "\uff61": a}, 3).to_pylist()
+    assert objects == [stable_stringify({"b": 1, "\U0001F600": "x", "\uff61": "x"}), '{"b":2}',
+                       "{}"]
+    assert stable_objects({"k": "true"}, 2).to_pylist() == ['{"k":true}'] * 2

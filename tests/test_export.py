@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 from tapesim.cli.main import app
+from tapesim.cli.ui import count_progress
 from tapesim.events.models import OPTION_PRINT
 from tapesim.events.stable_json import stable_hash, stable_stringify
+from tapesim.export import slices
 from tapesim.export.sidecars import ExportError, check_sidecars
+from tapesim.export.slices import BATCH_ROWS
+from tapesim.io.manifest import artifact_entry, canonical_json
 from tests.synthetic_run import write_option_run
 
 REFERENCE = Path(__file__).parent / "data/islandflow/fixture-small"
@@ -312,3 +319,78 @@ def test_a_value_outside_the_closed_sets_is_named(edit, path: str) -> None:
     edit(values)
     with pytest.raises(ExportError, match=f"outside the pipeline's closed sets: {path}: "):
         check_sidecars(values)
+
+
+# --- bytes pinned ---------------------------------------------------------------------
+
+# sha256 of every file of two exports of the tiny options run (AAPL, 09:31-09:33: 9,431
+# events of all four kinds), as the per-event Python encoder wrote them before the
+# export was streamed: the streamed export must write the same bytes whatever its
+# batch size. They change only with the run's own bytes (tests/test_output_hashes.py)
+# or on purpose.
+PINNED_EXPORTS = {
+    "islandflow": {
+        "manifest.json": "d54f02c6b2ee7a521403be034041f7092020f992deadc3daf0da4d5a51669c62",
+        "market-events.json": "1dcede8d826b43f54baf5711ef2376350e27c4e9e2816c3429656e02db86668b",
+        "parameter-snapshot.json":
+            "75beba342f63365325c1afbb8d9590aa823772b9b61200303259e51031c3ee9d",
+        "provenance.json": "e93c921a1f9ae9a5af2bf379216e7a7c2005634235e05083ffb46d691e10ee13",
+    },
+    "jsonl": {
+        "market-events.jsonl": "8fa92c814a44faee8e51c3293a5ce587cb9d6e72ce000c7813cbdf980462b155",
+    },
+}
+
+
+@pytest.mark.parametrize("batch_rows", [BATCH_ROWS, 500])
+@pytest.mark.parametrize("fmt", sorted(PINNED_EXPORTS))
+def test_export_bytes_are_pinned(tiny_options_run: Path, tmp_path: Path, fmt: str,
+                                 batch_rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(slices, "BATCH_ROWS", batch_rows)  # 500: many batches, every merge path
+    out = tmp_path / fmt
+    _export(tiny_options_run, out, "--format", fmt, "--symbols", "AAPL", "--start", "09:31",
+            "--end", "09:33")
+    digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir()}
+    assert digests == PINNED_EXPORTS[fmt]
+
+
+def test_a_provenance_file_without_the_slices_records_is_named(
+        tiny_options_run: Path, tmp_path: Path) -> None:
+    """Provenance row i must be the event of seq i + 1: a file that lost rows (its
+    manifest entry rewritten to pass the cheap checks) is refused, exit 2, nothing
+    written."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_options_run, run)
+    prov = pq.read_table(run / "provenance.parquet")
+    pq.write_table(prov.slice(prov.num_rows // 2), run / "provenance.parquet")
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["artifacts"]["provenance.parquet"] = artifact_entry(run / "provenance.parquet",
+                                                                 prov.num_rows // 2)
+    (run / "manifest.json").write_text(canonical_json(manifest))
+    out = tmp_path / "fx"
+    result = runner.invoke(app, ["export", str(run), "--out", str(out), "--symbols", "AAPL"])
+    assert result.exit_code == 2, result.output
+    assert "provenance.parquet lacks records for some events" in result.output
+    assert not out.exists() and not list(tmp_path.glob(".fx*"))
+
+
+def test_progress_lines_without_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a terminal: a plain line per interval on stderr; --quiet: none."""
+    with count_progress("exporting", "events", quiet=False, every_s=0) as update:
+        update(131_072, 313_838)
+        update(313_838, 313_838)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.rsplit(",", 1)[0] for line in lines] == [
+        "exporting: 131,072 of 313,838 events (42%)",
+        "exporting: 313,838 of 313,838 events (100%)"]
+    with count_progress("exporting", "events", quiet=True, every_s=0) as update:
+        update(1, 2)
+    assert capsys.readouterr().err == ""
+
+
+def test_export_takes_quiet(tiny_options_run: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["export", str(tiny_options_run), "--format", "jsonl",
+                                 "--symbols", "AAPL", "--start", "09:31", "--end", "09:33",
+                                 "--out", str(tmp_path / "q"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [f"exported 9,431 events to {tmp_path / 'q'} (jsonl)"]

@@ -292,7 +292,7 @@ def test_a_sidecar_value_outside_the_closed_sets_fails_the_export(
     monkeypatch.setitem(PIPELINE_ROLE, "member", "member")  # type: ignore[arg-type]
     out = tmp_path / "never"
     result = CliRunner().invoke(app, ["export", str(scenario_run), "--out", str(out),
-                                      "--start", "09:34", "--end", "09:35"])
+                                      "--start", "09:34", "--end", "09:35", "--quiet"])
     assert result.exit_code == 2, result.output
     assert "labels.json: labels.0.event_refs.1.role: Input should be 'anchor', " \
            "'supporting' or 'context', got 'member'" in result.output

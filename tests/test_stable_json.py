@@ -7,10 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tapesim.events.stable_json import UNDEFINED, js_number, stable_hash, stable_stringify
+from tapesim.events.fnv import FnvStream, fnv1a32_segments, hex_digests
+from tapesim.events.stable_json import (
+    UNDEFINED,
+    fnv1a32,
+    hash_text,
+    js_number,
+    stable_hash,
+    stable_stringify,
+)
 
 VECTORS = json.loads((Path(__file__).parent / "data/islandflow/stable-hash-vectors.json")
                      .read_text("utf-8"))
@@ -52,3 +60,33 @@ def test_other_numpy_scalars_are_refused() -> None:
     for value in (np.int64(3), np.float32(1.5), {"v": np.int32(1)}):
         with pytest.raises(TypeError):
             stable_stringify(value)
+
+
+# --- the compiled hash (events/fnv.py) against the plain one -------------------------
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=40)  # non-BMP characters included
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_TEXT, min_size=1, max_size=8))
+def test_compiled_fnv_equals_the_plain_one(texts: list[str]) -> None:
+    """Each text's hash, and the hash of them all fed piece by piece (ASCII pieces
+    hashed as bytes, others transcoded to UTF-16)."""
+    encoded = [t.encode("utf-8") for t in texts]
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    each = fnv1a32_segments(np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets)
+    assert each.tolist() == [fnv1a32(t) for t in texts]
+    assert hex_digests(each) == "".join(f"{fnv1a32(t):08x}" for t in texts).encode()
+    whole = "".join(texts)
+    stream = FnvStream()
+    for piece in texts:
+        stream.update(piece.encode("utf-8"))
+    assert stream.hexdigest() == hash_text(whole)
+
+
+@pytest.mark.parametrize("case", VECTORS, ids=lambda c: c["stable_stringify"][:30])
+def test_compiled_fnv_on_the_reference_vectors(case: dict) -> None:
+    stream = FnvStream()
+    stream.update(case["stable_stringify"].encode("utf-8"))
+    assert stream.hexdigest() == case["stable_hash"]

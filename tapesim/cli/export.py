@@ -22,17 +22,20 @@ def export(
     end: Annotated[str | None, typer.Option(help="Slice end, HH:MM New York.")] = None,
     max_events: Annotated[int, typer.Option(min=1, help="Refuse larger slices.")] = 100_000,
     force: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
     """Export a slice of a run for the downstream pipeline."""
-    from tapesim.export.islandflow import ExportError, Slice, export_run
+    from tapesim.cli.ui import count_progress
+    from tapesim.export.islandflow import ExportError, Slice, export_run, use_lean_memory_pool
     from tapesim.io.manifest import reading
 
+    use_lean_memory_pool()
     require_dir(path)
     wanted = symbol_list(symbols) if symbols else None
     sl = Slice(wanted, parse_clock("--start", start), parse_clock("--end", end), max_events)
     try:
-        with reading(path):
-            done = export_run(path, out_dir, fmt, sl, force=force)
+        with reading(path), count_progress("exporting", "events", quiet) as progress:
+            done = export_run(path, out_dir, fmt, sl, force=force, progress=progress)
     except ExportError as e:
         raise InputError(str(e)) from None
     labels = ""

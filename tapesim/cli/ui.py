@@ -1,8 +1,10 @@
-"""Terminal presentation: the run progress bar and the `inspect` tables."""
+"""Terminal presentation: the run progress bar, a counted job's progress, and the
+`inspect` tables."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pyarrow.dataset as ds
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tapesim.cli.common import err
 from tapesim.config.run import RunConfig
 from tapesim.io.manifest import open_run
 from tapesim.sim.shards import Progress as ProgressCallback
@@ -39,6 +42,39 @@ def progress_bar(config: RunConfig, enabled: bool) -> Iterator[ProgressCallback 
                        clock=f"{minutes // 60:02d}:{minutes % 60:02d} New York")
 
         yield update
+
+
+@contextmanager
+def count_progress(what: str, unit: str, quiet: bool, every_s: float = 5.0,
+                   ) -> Iterator[Callable[[int, int], None]]:
+    """Progress of a job that counts ``unit``s up to a total, as an ``update(done, total)``
+    callback: a bar on stderr when stderr is a terminal, else a plain line on stderr
+    every ``every_s`` seconds (``exporting: 131,072 of 313,838 events (42%), 5 s``; a
+    job done sooner prints none, its command's own last line says what it did),
+    nothing when ``quiet``. Wall-clock seconds, for the eye only.
+    """
+    if quiet:
+        yield lambda done, total: None
+        return
+    start = time.monotonic()
+    if err.is_terminal:
+        columns = (TextColumn(what), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                   TextColumn(f"{{task.completed:,}} of {{task.total:,}} {unit}"),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task(what, total=0)
+            yield lambda done, total: bar.update(task, completed=done, total=total)
+        return
+    last = [start]
+
+    def line(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every_s:
+            last[0] = now
+            err.print(f"{what}: {done:,} of {total:,} {unit} ({done / max(total, 1):.0%}), "
+                      f"{now - start:.0f} s", markup=False, highlight=False)
+
+    yield line
 
 
 def inspect_tables(run_dir: Path) -> list[Table]:

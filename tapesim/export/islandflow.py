@@ -1,4 +1,4 @@
-"""Export a slice of a run in the downstream pipeline's formats.
+"""Export a slice of a run in the downstream pipeline's formats, streamed.
 
 ``islandflow``: the pipeline's fixture directory (CONTRACT.md section 2): four
 compact JSON files - ``manifest.json``, ``market-events.json`` (``{kind, event}`` in
@@ -10,36 +10,42 @@ manifest's ``expected_output_contract``), restricted to the slice: a label whose
 anchor print is outside it is dropped with its expectation, and the others keep
 only the refs of exported events. Labels carry exactly the pipeline's keys and
 only values from its closed sets (:mod:`tapesim.export.sidecars` translates them and
-checks every sidecar before anything is written); tapesim's own ``tapesim`` block
+checks every sidecar before the output appears); tapesim's own ``tapesim`` block
 stays in the run directory.
 ``jsonl``: the same ``{kind, event}`` entries, one stable line each, in replay order,
 in ``market-events.jsonl``; for a scenario run, the same two label files beside it.
 Every kind is exported (equity quotes and prints, option NBBOs and prints); a field
 whose value is null is omitted, as the contract reads null as missing.
 
-A slice is chosen by symbols (for option events, the contract's root) and a New
-York time window; one that would exceed ``max_events`` is refused before anything
-is written, with a hint to narrow it. The output directory appears only when
-complete.
+Nothing is held whole: the events are read, encoded and written a batch at a time
+(:func:`tapesim.export.slices.entry_batches`), every hash is fed as the bytes are
+written (:mod:`tapesim.events.fnv`), the manifest's two per-event lists (the
+contract's ``event_hashes.events`` and ``replay_plan.trace_ids``, most of its size)
+are spooled to disk and copied into place, and provenance is encoded in trace-id
+order a batch at a time. The files are byte for byte what ``stable_stringify`` of
+the whole values writes. The output directory appears only when complete.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
 import json
-import os
 import shutil
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from tapesim._version import __version__
-from tapesim.events.contracts import of_roots
-from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT
-from tapesim.events.stable_json import fnv1a32_many, hash_text, stable_hash, stable_stringify
+from tapesim.events.fnv import FnvStream, fnv1a32_segments, hex_digests
+from tapesim.events.models import KINDS
+from tapesim.events.stable_json import stable_hash, stable_stringify
 from tapesim.export.sidecars import (
     FIXTURE_GENERATOR_NAME,
     FIXTURE_GENERATOR_VERSION,
@@ -50,130 +56,32 @@ from tapesim.export.sidecars import (
     check_sidecars,
     slice_labels,
 )
-from tapesim.io.event_json import kind_entries
+from tapesim.export.slices import (
+    BATCH_ROWS,
+    Slice,
+    Staging,
+    count_events,
+    entry_batches,
+    joined,
+    single,
+    values_buffer,
+    window,
+)
+from tapesim.io.event_json import quoted, stable_objects, utf16_sorted, value_texts
 from tapesim.io.manifest import PROVENANCE, RunDirectoryError, open_run
 from tapesim.io.writer import check_output
-from tapesim.sim.calendar import NEW_YORK, epoch_ms
+
+__all__ = ["EVENTS_FILE", "FIXTURE_FORMAT", "FORMATS", "JSONL_FILE", "ExportError", "Exported",
+           "Slice", "export_run", "use_lean_memory_pool"]
 
 FIXTURE_FORMAT = "synthetic-market-fixture-v1"
 LOADER_VERSION = FIXTURE_GENERATOR_VERSION
 ORDER_BY = ["ts", "ingest_ts", "seq", "trace_id"]
 EVENTS_FILE = "market-events.json"
+JSONL_FILE = "market-events.jsonl"
 FORMATS = ("islandflow", "jsonl")
 
-
-class Rendered(str):
-    """A value already in its stable stringification."""
-
-
-@dataclass(frozen=True)
-class Slice:
-    """The part of a run to export.
-
-    ``symbols``: the underlyings kept (an option event by its contract's root); ``None``
-    or empty keeps every symbol. ``start`` / ``end``: New York wall-clock times on the
-    run's session date bounding event ``ts`` as ``[start, end)``; ``None`` is the run's
-    simulated window start / end. ``max_events``: the most events the slice may hold.
-    Nothing is checked here: an unknown symbol, a window outside the run or an
-    inverted one, and a slice over ``max_events`` or empty are refused with
-    ``ExportError`` when the events are selected (:func:`select_events`).
-    """
-
-    symbols: list[str] | None = None
-    start: dt.time | None = None
-    end: dt.time | None = None
-    max_events: int = 100_000
-
-
-def _window(manifest: dict[str, Any], sl: Slice) -> tuple[int, int]:
-    day = dt.date.fromisoformat(manifest["session"]["date"])
-    lo = epoch_ms(day, sl.start) if sl.start else manifest["session"]["start_ts"]
-    hi = epoch_ms(day, sl.end) if sl.end else manifest["session"]["end_ts"]
-    session = manifest["session"]
-    if lo >= session["end_ts"] or hi <= session["start_ts"]:
-        span = [dt.datetime.fromtimestamp(t / 1000, NEW_YORK).strftime("%H:%M")
-                for t in (session["start_ts"], session["end_ts"])]
-        raise ExportError(f"the run covers {span[0]}-{span[1]} New York: choose --start "
-                          "and --end inside it")
-    if lo >= hi:
-        raise ExportError("--start must be before --end")
-    return lo, hi
-
-
-
-def _filters(manifest: dict[str, Any], sl: Slice) -> dict[str, pc.Expression]:
-    """The slice's filter of each kind, by kind name."""
-    lo, hi = _window(manifest, sl)
-    expr = (pc.field("ts") >= lo) & (pc.field("ts") < hi)
-    if not sl.symbols:
-        return {k.name: expr for k in KINDS}
-    unknown = sorted(set(sl.symbols) - set(manifest["symbols"]))
-    if unknown:
-        raise ExportError(f"--symbols {','.join(unknown)} not in this run: choose from "
-                          f"{','.join(manifest['symbols'])}")
-    options = expr & of_roots(sl.symbols)
-    stocks = expr & pc.field("underlying_id").isin(sl.symbols)
-    return {k.name: options if k in (OPTION_NBBO, OPTION_PRINT) else stocks for k in KINDS}
-
-
-def select_events(run_dir: Path, sl: Slice) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(run manifest, ``{kind, event}`` entries of the slice in replay order)."""
-    manifest = open_run(run_dir)
-    filters = _filters(manifest, sl)
-    datasets = {k.name: ds.dataset(run_dir / f"{k.file_stem}.parquet") for k in KINDS}
-    total = sum(d.count_rows(filter=filters[name]) for name, d in datasets.items())
-    if total > sl.max_events:
-        raise ExportError(
-            f"the slice holds {total:,} events, more than --max-events {sl.max_events:,}: "
-            "narrow it with --symbols, --start and --end, or raise --max-events")
-    if total == 0:
-        raise ExportError("the slice holds no events: widen --start/--end or --symbols")
-    entries = []
-    for kind in KINDS:
-        entries += kind_entries(kind, datasets[kind.name].to_table(filter=filters[kind.name]))
-    entries.sort(key=lambda e: e["event"]["seq"])  # seq is assigned in replay order
-    return manifest, entries
-
-
-def _provenance(run_dir: Path, manifest: dict[str, Any], trace_ids: list[str],
-                snapshot_hash: str) -> dict[str, Any]:
-    table = ds.dataset(run_dir / PROVENANCE).to_table(
-        filter=pc.field("trace_id").isin(trace_ids))
-    seed = manifest["seed_bundle"]
-    out = {}
-    for row in table.to_pylist():
-        record = {k: v for k, v in row.items() if v is not None and k != "trace_id"}
-        record.update({
-            "run_id": manifest["run_id"],
-            "seed": seed["seed"],
-            "seed_namespace": seed["namespace"],
-            "seed_partition": seed["partition"],
-            "generator_version": f"tapesim-{manifest['generator']['version']}",
-            "parameter_snapshot_hash": snapshot_hash,
-            "symbol_profile_id": row["underlying_id"],
-        })
-        out[row["trace_id"]] = record
-    if len(out) != len(trace_ids):
-        raise RunDirectoryError(f"{run_dir / PROVENANCE} lacks records for some events: "
-                                f"run `tapesim verify {run_dir}`")
-    return out
-
-
-def _write_atomically(out: Path, files: dict[str, str], force: bool) -> None:
-    check_output(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+Progress = Callable[[int, int], None]  # called with (events written so far, events in all)
 
 
 @dataclass(frozen=True)
@@ -185,8 +93,266 @@ class Exported:
     dropped_labels: int = 0
 
 
-def export_run(run_dir: Path, out: Path, fmt: str, sl: Slice, force: bool = False) -> Exported:
+@dataclass
+class _Events:
+    """What the events pass learned: the trace ids in replay order (string chunks),
+    per-kind counts, the first and last ``ts`` (epoch ms) and the events' hashes."""
+
+    trace_ids: list[pa.Array] = field(default_factory=list)
+    seqs: list[np.ndarray] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    first_ts: int = 0
+    last_ts: int = 0
+    events_hash: FnvStream = field(default_factory=FnvStream)
+    batch_hash: FnvStream = field(default_factory=FnvStream)
+
+    @property
+    def count(self) -> int:
+        """Events seen so far."""
+        return sum(self.counts.values())
+
+    def note(self, table: pa.Table) -> None:
+        """Take in one table of entries (``ENTRY_SCHEMA``) about to be written."""
+        if not self.count:
+            self.first_ts = int(table.column("ts")[0].as_py())
+        self.last_ts = int(table.column("ts")[-1].as_py())
+        self.trace_ids.append(single(table.column("trace_id")))
+        self.seqs.append(table.column("seq").to_numpy())
+        codes = np.bincount(table.column("kind").to_numpy(), minlength=len(KINDS))
+        self.counts.update({k.name: int(n) for k, n in zip(KINDS, codes, strict=True) if n})
+
+    def all_trace_ids(self) -> pa.Array:
+        """Every trace id seen, in replay order, as one string array."""
+        return pa.concat_arrays(self.trace_ids)
+
+
+def _stream(tables: Iterator[pa.Table], total: int, progress: Progress | None,
+            ) -> Iterator[pa.Table]:
+    """``tables``, reporting the events handed out so far after each."""
+    done = 0
+    for table in tables:
+        yield table
+        done += table.num_rows
+        if progress is not None:
+            progress(done, total)
+
+
+def _write_jsonl(stage: Staging, tables: Iterator[pa.Table]) -> _Events:
+    seen = _Events()
+    with stage.path(JSONL_FILE).open("wb") as f:
+        for table in tables:
+            seen.note(table)
+            f.write(joined(table.column("entry"), "\n"))
+            f.write(b"\n")
+    return seen
+
+
+_KIND_TEXTS = pa.array([stable_stringify(k.name) for k in KINDS], pa.string())
+
+
+def _hash_items(table: pa.Table, start: int, hashes: np.ndarray,
+                trace_ids: pa.Array) -> pa.Array:
+    """The manifest's ``event_hashes.events`` items of one table of entries:
+    ``{"hash":"fnv1a32:…","index":i,"kind":…,"trace_id":…}`` (keys in sorted order)."""
+    n = table.num_rows
+    digits = pa.StringArray.from_buffers(
+        n, pa.py_buffer(np.arange(0, 8 * n + 1, 8, dtype=np.int32)),
+        pa.py_buffer(hex_digests(hashes)))
+    index = pc.cast(pa.array(np.arange(start, start + n, dtype=np.int64)), pa.string())
+    return stable_objects({"hash": pc.binary_join_element_wise('"fnv1a32:', digits, '"', ""),
+                           "index": index, "kind": _KIND_TEXTS.take(table.column("kind")),
+                           "trace_id": trace_ids}, n)
+
+
+def _write_events(stage: Staging, tables: Iterator[pa.Table], spools: dict[str, IO[bytes]],
+                  ) -> _Events:
+    """``market-events.json``, and the manifest's per-event lists into ``spools``."""
+    seen = _Events()
+    seen.batch_hash.update(b'{"events":')
+    with stage.path(EVENTS_FILE).open("wb") as f:
+        def put(data: bytes | np.ndarray) -> None:
+            f.write(data)
+            seen.events_hash.update(data)
+            seen.batch_hash.update(data)
+
+        put(b"[")
+        for table in tables:
+            start = seen.count
+            seen.note(table)
+            if start:
+                put(b",")
+                for spool in spools.values():
+                    spool.write(b",")
+            entries = single(table.column("entry"))
+            hashes = fnv1a32_segments(*values_buffer(entries))
+            put(joined(entries, ","))
+            ids = single(table.column("trace_json"))
+            spools["events"].write(joined(_hash_items(table, start, hashes, ids), ","))
+            spools["trace_ids"].write(joined(ids, ","))
+        put(b"]")
+        f.write(b"\n")
+    return seen
+
+
+def _trace_id_order(trace_ids: pa.Array) -> np.ndarray:
+    """Row order of ``trace_ids`` by UTF-16 code units (an object's key order)."""
+    if pc.all(pc.string_is_ascii(trace_ids)).as_py():
+        return pc.sort_indices(trace_ids).to_numpy()  # bytes order = code unit order
+    keys = trace_ids.to_pylist()
+    rank = {k: i for i, k in enumerate(utf16_sorted(keys))}
+    return np.argsort(np.array([rank[k] for k in keys]), kind="stable")
+
+
+def _provenance_rows(run_dir: Path, positions: np.ndarray, trace_ids: pa.Array) -> pa.Table:
+    """The provenance records of the exported events, in their order.
+
+    Provenance row i is the event of seq i + 1 (``tapesim verify`` checks it), so the
+    rows are taken by position (``positions``, ascending), a row group at a time; their
+    trace ids must be ``trace_ids``.
+
+    Raises:
+        RunDirectoryError: the file cannot be read or lacks some of the records.
+    """
+    path = run_dir / PROVENANCE
+    damaged = RunDirectoryError(f"{path} lacks records for some events: run "
+                                f"`tapesim verify {run_dir}`")
+    parts = []
+    try:
+        pf = pq.ParquetFile(path, buffer_size=1 << 20)
+        start = 0
+        for i in range(pf.metadata.num_row_groups):
+            end = start + pf.metadata.row_group(i).num_rows
+            lo, hi = np.searchsorted(positions, [start, end])
+            if hi > lo:
+                group = pf.read_row_group(i, use_threads=False)
+                parts.append(group.take(pa.array(positions[lo:hi] - start)))
+            start = end
+    except (OSError, pa.ArrowException):
+        raise damaged from None
+    table = pa.concat_tables(parts).combine_chunks() if parts else None
+    if table is None or not single(table.column("trace_id")).equals(trace_ids):
+        raise damaged
+    return table
+
+
+def _write_provenance(stage: Staging, run_dir: Path, manifest: dict[str, Any],
+                      seen: _Events, snapshot_hash: str) -> None:
+    """``provenance.json``: each exported event's provenance record, keyed by trace id
+    (in key order), the run's identity added to every record; fed to the batch hash."""
+    trace_ids = seen.all_trace_ids()
+    table = _provenance_rows(run_dir, np.concatenate(seen.seqs) - 1, trace_ids)
+    order = _trace_id_order(trace_ids)
+    seed = manifest["seed_bundle"]
+    constants = {k: stable_stringify(v) for k, v in {
+        "run_id": manifest["run_id"], "seed": seed["seed"], "seed_namespace": seed["namespace"],
+        "seed_partition": seed["partition"],
+        "generator_version": f"tapesim-{manifest['generator']['version']}",
+        "parameter_snapshot_hash": snapshot_hash}.items()}
+    with stage.path("provenance.json").open("wb") as f:
+        def put(data: bytes | np.ndarray) -> None:
+            f.write(data)
+            seen.batch_hash.update(data)
+
+        put(b"{")
+        for lo in range(0, len(order), BATCH_ROWS):
+            rows = table.take(pa.array(order[lo:lo + BATCH_ROWS]))
+            members: dict[str, pa.Array | str] = {
+                name: value_texts(rows.column(name)) for name in rows.schema.names
+                if name != "trace_id"}
+            members.update(constants)
+            members["symbol_profile_id"] = pc.fill_null(value_texts(rows.column("underlying_id")),
+                                                        "null")
+            records = stable_objects(members, rows.num_rows)
+            keyed = pc.binary_join_element_wise(quoted(rows.column("trace_id")), records, ":")
+            if lo:
+                put(b",")
+            put(joined(keyed, ","))
+        put(b"}")
+        f.write(b"\n")
+
+
+_HOLES = {"events": "\x00event-hashes\x00", "trace_ids": "\x00trace-ids\x00"}
+
+
+def _write_manifest(stage: Staging, manifest: dict[str, Any], spools: dict[str, IO[bytes]],
+                    ) -> None:
+    """``manifest.json``: ``manifest`` (whose per-event lists are ``_HOLES``) in the stable
+    stringification, each hole filled with its spooled items."""
+    text = stable_stringify(manifest) + "\n"
+    with stage.path("manifest.json").open("wb") as f:
+        for name, hole in _HOLES.items():
+            head, _, text = text.partition(stable_stringify(hole))
+            f.write(head.encode("utf-8"))
+            f.write(b"[")
+            spool = spools[name]
+            spool.flush()
+            spool.seek(0)
+            shutil.copyfileobj(spool, f, 1 << 20)
+            f.write(b"]")
+        f.write(text.encode("utf-8"))
+
+
+def _fixture_manifest(manifest: dict[str, Any], sl: Slice, seen: _Events,
+                      profile: dict[str, Any], snapshot_hash: str,
+                      labelled: SliceLabels | None) -> dict[str, Any]:
+    seed_bundle = manifest["seed_bundle"]
+    start_ts = window(manifest, sl)[0]
+    artifacts: dict[str, Any] = {
+        "manifest_path": "manifest.json", "market_events_path": EVENTS_FILE,
+        "parameter_snapshot_path": "parameter-snapshot.json",
+        "provenance_path": "provenance.json"}
+    run = {"run_id": manifest["run_id"], "run_name": f"{manifest['profile']} seed "
+           f"{seed_bundle['seed']}", "start_ts": start_ts, "event_count": seen.count}
+    contract: dict[str, Any] = {"hidden_labels_embedded_in_market_events": False,
+                                "labels_path": None, "smart_flow_outputs_path": None}
+    if labelled is not None:
+        run["scenario_id"] = labelled.labels["scenario_id"]
+        artifacts.update(labels_path=LABELS_FILE, smart_flow_outputs_path=OUTPUTS_FILE)
+        contract = {
+            "hidden_labels_embedded_in_market_events": False,
+            "labels_path": LABELS_FILE, "smart_flow_outputs_path": OUTPUTS_FILE,
+            "labels_hash": stable_hash(labelled.labels),
+            "smart_flow_outputs_hash": stable_hash(labelled.outputs),
+            "label_count": labelled.count,
+            "expected_output_count": len(labelled.outputs["expectations"])}
+    return {
+        "manifest_version": FIXTURE_FORMAT,
+        "generator": {"name": FIXTURE_GENERATOR_NAME, "version": LOADER_VERSION},
+        "run": run,
+        "seed_bundle": seed_bundle,
+        "profile_identity": {"profile_hash": stable_hash(profile)},
+        "parameter_snapshot_hash": snapshot_hash,
+        "event_hashes": {"batch_hash": seen.batch_hash.hexdigest(),
+                         "events_hash": seen.events_hash.hexdigest(),
+                         "events": _HOLES["events"]},
+        "replay_plan": {"market_events_path": EVENTS_FILE, "order_by": ORDER_BY,
+                        "event_count": seen.count, "first_event_ts": seen.first_ts,
+                        "last_event_ts": seen.last_ts, "event_kind_counts": dict(seen.counts),
+                        "trace_ids": _HOLES["trace_ids"]},
+        "artifacts": artifacts,
+        "expected_output_contract": contract,
+    }
+
+
+def use_lean_memory_pool() -> None:
+    """Make jemalloc Arrow's memory pool for this process, where pyarrow has it.
+
+    An export allocates and frees a batch's worth of strings many times over; Arrow's
+    default pool (mimalloc) keeps freed pages, jemalloc hands them back: the peak RSS
+    of a 10-minute options-smoke slice drops by about 100 MB. For a command's process,
+    not a library call (it changes the pool of everything after it).
+    """
+    with contextlib.suppress(NotImplementedError):  # a pyarrow built without jemalloc
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+
+
+def export_run(run_dir: Path, out: Path, fmt: str, sl: Slice, force: bool = False,
+               progress: Progress | None = None) -> Exported:
     """Write the slice in ``fmt``; returns what was exported.
+
+    Args:
+        progress: called after each batch with the events written so far and the
+            slice's events in all.
 
     Raises:
         ExportError: for a bad format or slice, or a sidecar value outside the
@@ -196,92 +362,55 @@ def export_run(run_dir: Path, out: Path, fmt: str, sl: Slice, force: bool = Fals
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     check_output(out, force)
-    manifest, entries = select_events(run_dir, sl)
-    labelled = slice_labels(run_dir, manifest, [e["event"]["trace_id"] for e in entries])
-    kept = labelled if labelled is not None and labelled.count else None
-    if fmt == "jsonl":
-        values: dict[str, Any] = {} if kept is None else {LABELS_FILE: kept.labels,
-                                                          OUTPUTS_FILE: kept.outputs}
+    manifest = open_run(run_dir)
+    total = count_events(run_dir, manifest, sl)
+    tables = _stream(entry_batches(run_dir, manifest, sl), total, progress)
+    with Staging(out, force) as stage:
+        if fmt == "jsonl":
+            seen = _write_jsonl(stage, tables)
+            labelled = slice_labels(run_dir, manifest, seen.all_trace_ids())
+            kept = labelled if labelled is not None and labelled.count else None
+            values: dict[str, Any] = {} if kept is None else {LABELS_FILE: kept.labels,
+                                                              OUTPUTS_FILE: kept.outputs}
+        else:
+            seen, labelled, kept, values = _write_fixture(stage, run_dir, manifest, sl, tables)
         check_sidecars(values)
-        files = {"market-events.jsonl": "".join(stable_stringify(e) + "\n" for e in entries)}
-        files.update({name: stable_stringify(v) + "\n" for name, v in values.items()})
-    else:
-        values = islandflow_fixture(run_dir, manifest, entries, sl, kept)
-        check_sidecars(values)
-        files = {name: (value if isinstance(value, Rendered) else stable_stringify(value)) + "\n"
-                 for name, value in values.items()}
-    _write_atomically(out, files, force)
-    return Exported(len(entries), kept.count if kept else 0,
+        for name, value in values.items():
+            if name != "manifest.json":
+                stage.write_text(name, stable_stringify(value) + "\n")
+    return Exported(seen.count, kept.count if kept else 0,
                     labelled.dropped if labelled else 0)
 
 
-def islandflow_fixture(run_dir: Path, manifest: dict[str, Any], entries: list[dict[str, Any]],
-                       sl: Slice, labelled: SliceLabels | None = None) -> dict[str, Any]:
-    """The fixture's JSON values, keyed by file name: four, six with labels."""
+def _write_fixture(stage: Staging, run_dir: Path, manifest: dict[str, Any], sl: Slice,
+                   tables: Iterator[pa.Table],
+                   ) -> tuple[_Events, SliceLabels | None, SliceLabels | None, dict[str, Any]]:
+    """Events, provenance and manifest of the fixture written; returns what the events
+    pass saw, the labels (all and kept) and the small files' values (by file name)."""
     profile = json.loads((run_dir / "parameter_snapshot.json").read_text("utf-8"))
-    seed_bundle = manifest["seed_bundle"]
     snapshot = {"generator_version": f"tapesim-{__version__}", "profile": profile,
-                "seed_bundle": seed_bundle}
+                "seed_bundle": manifest["seed_bundle"]}
     snapshot_hash = stable_hash(snapshot)
-    trace_ids = [e["event"]["trace_id"] for e in entries]
-    provenance = _provenance(run_dir, manifest, trace_ids, snapshot_hash)
-    start_ts = _window(manifest, sl)[0]
-    run = {"run_id": manifest["run_id"], "seed_bundle": seed_bundle, "start_ts": start_ts,
-           "event_count": len(entries), "parameter_snapshot_hash": snapshot_hash}
-    # Each event is stringified once; the events array and the batch are built from
-    # those texts exactly as stable_stringify would build them (keys in sorted order).
-    texts = [stable_stringify(e) for e in entries]
-    events_text = Rendered("[" + ",".join(texts) + "]")
-    batch_text = ('{"events":' + events_text + ',"provenance_by_trace_id":'
-                  + stable_stringify(provenance) + ',"run":' + stable_stringify(run) + "}")
-    event_hashes = [f"fnv1a32:{h:08x}" for h in fnv1a32_many(texts)]
-    counts: dict[str, int] = {}
-    for e in entries:
-        counts[e["kind"]] = counts.get(e["kind"], 0) + 1
-    fixture_manifest: dict[str, Any] = {
-        "manifest_version": FIXTURE_FORMAT,
-        "generator": {"name": FIXTURE_GENERATOR_NAME, "version": LOADER_VERSION},
-        "run": {"run_id": manifest["run_id"], "run_name": f"{manifest['profile']} seed "
-                f"{seed_bundle['seed']}", "start_ts": start_ts, "event_count": len(entries)},
-        "seed_bundle": seed_bundle,
-        "profile_identity": {"profile_hash": stable_hash(profile)},
-        "parameter_snapshot_hash": snapshot_hash,
-        "event_hashes": {
-            "batch_hash": hash_text(batch_text),
-            "events_hash": hash_text(events_text),
-            "events": [{"index": i, "kind": e["kind"], "trace_id": e["event"]["trace_id"],
-                        "hash": h} for i, (e, h) in enumerate(zip(entries, event_hashes,
-                                                                   strict=True))],
-        },
-        "replay_plan": {
-            "market_events_path": EVENTS_FILE,
-            "order_by": ORDER_BY,
-            "event_count": len(entries),
-            "first_event_ts": entries[0]["event"]["ts"],
-            "last_event_ts": entries[-1]["event"]["ts"],
-            "event_kind_counts": counts,
-            "trace_ids": trace_ids,
-        },
-        "artifacts": {"manifest_path": "manifest.json", "market_events_path": EVENTS_FILE,
-                      "parameter_snapshot_path": "parameter-snapshot.json",
-                      "provenance_path": "provenance.json"},
-        "expected_output_contract": {"hidden_labels_embedded_in_market_events": False,
-                                     "labels_path": None, "smart_flow_outputs_path": None},
-    }
-    files = {"manifest.json": fixture_manifest, EVENTS_FILE: events_text,
-             "provenance.json": provenance, "parameter-snapshot.json": snapshot}
-    if labelled is None:
-        return files
-    fixture_manifest["run"]["scenario_id"] = labelled.labels["scenario_id"]
-    fixture_manifest["artifacts"].update(labels_path=LABELS_FILE,
-                                         smart_flow_outputs_path=OUTPUTS_FILE)
-    fixture_manifest["expected_output_contract"] = {
-        "hidden_labels_embedded_in_market_events": False,
-        "labels_path": LABELS_FILE,
-        "smart_flow_outputs_path": OUTPUTS_FILE,
-        "labels_hash": stable_hash(labelled.labels),
-        "smart_flow_outputs_hash": stable_hash(labelled.outputs),
-        "label_count": labelled.count,
-        "expected_output_count": len(labelled.outputs["expectations"]),
-    }
-    return {**files, LABELS_FILE: labelled.labels, OUTPUTS_FILE: labelled.outputs}
+    spool_paths = {name: stage.path(f".{name}.spool") for name in _HOLES}
+    spools = {name: path.open("w+b") for name, path in spool_paths.items()}
+    try:
+        seen = _write_events(stage, tables, spools)
+        seen.batch_hash.update(b',"provenance_by_trace_id":')
+        _write_provenance(stage, run_dir, manifest, seen, snapshot_hash)
+        run = {"run_id": manifest["run_id"], "seed_bundle": manifest["seed_bundle"],
+               "start_ts": window(manifest, sl)[0], "event_count": seen.count,
+               "parameter_snapshot_hash": snapshot_hash}
+        seen.batch_hash.update(f',"run":{stable_stringify(run)}}}'.encode())
+        labelled = slice_labels(run_dir, manifest, seen.all_trace_ids())
+        kept = labelled if labelled is not None and labelled.count else None
+        fixture = _fixture_manifest(manifest, sl, seen, profile, snapshot_hash, kept)
+        values: dict[str, Any] = {"manifest.json": fixture, "parameter-snapshot.json": snapshot}
+        if kept is not None:
+            values.update({LABELS_FILE: kept.labels, OUTPUTS_FILE: kept.outputs})
+        check_sidecars(values)
+        _write_manifest(stage, fixture, spools)
+    finally:
+        for name, spool in spools.items():
+            spool.close()
+            spool_paths[name].unlink(missing_ok=True)
+    return seen, labelled, kept, values

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ValidationError
 
 from tapesim.events.labels import (
@@ -148,10 +150,10 @@ def pipeline_expectation(expectation: ExpectedOutputManifest) -> dict[str, Any]:
     return out
 
 
-def slice_labels(run_dir: Path, manifest: dict[str, Any], trace_ids: list[str],
+def slice_labels(run_dir: Path, manifest: dict[str, Any], trace_ids: pa.Array,
                  ) -> SliceLabels | None:
-    """The run's labels restricted to the exported events (``trace_ids``) and put in the
-    pipeline's vocabulary, or None for a run without scenarios.
+    """The run's labels restricted to the exported events (``trace_ids``, a string
+    array) and put in the pipeline's vocabulary, or None for a run without scenarios.
 
     Raises:
         RunDirectoryError: when the run's label files cannot be read as their models.
@@ -160,7 +162,9 @@ def slice_labels(run_dir: Path, manifest: dict[str, Any], trace_ids: list[str],
     if not entry:
         return None
     labels_doc, outputs_doc = _read(run_dir, entry)
-    exported = set(trace_ids)
+    refs = sorted({r.trace_id for label in labels_doc.labels for r in label.event_refs})
+    found = pc.is_in(pa.array(refs, pa.string()), value_set=trace_ids).to_pylist()
+    exported = {ref for ref, hit in zip(refs, found, strict=True) if hit}
     outputs = {e.label_id: e for e in outputs_doc.expectations}
     labels, expectations = [], []
     for label in labels_doc.labels:
