@@ -26,6 +26,7 @@ from typing import Any
 
 from tapesim._version import __version__
 from tapesim.runs import library_versions
+from tapesim.sim.strict import ConfigError
 from tapesim.study.alerts import sort_key
 from tapesim.study.classifiers import classify, identity
 from tapesim.study.scoring import BANDS, CellScore, score_cell, study_scores
@@ -131,7 +132,8 @@ def run_study(study: Study, out_dir: Path, workers: int = 1, cache_root: Path | 
 
     Args:
         study: the study.
-        out_dir: the study directory (created; an earlier study there is replaced).
+        out_dir: the study directory, created once every cell has succeeded (an
+            earlier study there is replaced then; a failing study leaves it as it was).
         workers: worker processes (the files do not depend on it).
         cache_root: the run cache (default: the study's ``cache_path()``).
         progress: called with (done, running, cached, total, cell id) as cells finish.
@@ -142,11 +144,14 @@ def run_study(study: Study, out_dir: Path, workers: int = 1, cache_root: Path | 
     """
     import_path(study)
     for cell in study.cells():  # every config resolves before anything runs
-        cell.config()
+        try:
+            cell.config()
+        except ConfigError as err:
+            raise ConfigError(f"cell {cell.cell_id}: {err}") from None
     classifier = identity(study.classifier, Path(study.base_dir))
+    results = run_cells(study, cache_root or study.cache_path(), workers, progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)
-    results = run_cells(study, cache_root or study.cache_path(), workers, progress)
     cells = [r.row for r in results]
     outcomes = [o for r in results for o in r.score.outcomes]
     alerts = [a for r in results for a in r.score.alerts]

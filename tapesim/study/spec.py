@@ -209,10 +209,11 @@ class Cell(_StrictModel):
             assert self.at is not None
             scenarios.append({"name": self.scenario, "at": self.at.isoformat(),
                               "intensity": self.intensity})
-        clock = {k: v.strftime("%H:%M") for k, v in (("start", self.start),
-                                                     ("end", self.end)) if v is not None}
+        window = {k: v.isoformat() for k, v in (("start", self.start), ("end", self.end))
+                  if v is not None}
+        overrides = {"session": window} if window else {}
         return resolve(base, seed=self.seed, scenarios=scenarios, symbols=self.symbols,
-                       **clock)
+                       **overrides)
 
     def config_hash(self) -> str:
         """The parameter snapshot hash of the cell's run (``sha256:...``)."""
