@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,8 @@ from tapesim.sim.strict import ConfigError
 from tapesim.study.alerts import Alert
 from tapesim.study.classifiers import classify
 from tapesim.study.errors import ClassifierError
-from tapesim.study.reference import Cluster, hypothesis
-from tapesim.study.runner import run_study
+from tapesim.study.reference import Cluster, focus, hypothesis
+from tapesim.study.runner import import_path, run_study
 from tapesim.study.scoring import score_cell, wilson
 from tapesim.study.spec import ScoringOptions, Study, load_study, study_of
 from tapesim.study.tables import read_study
@@ -190,7 +191,6 @@ def _cluster(**values: Any) -> Cluster:
     ({"total_premium": 10_000.0}, ("unclear", "unknown", "too_small")),
     ({"net_directional_bias": 0.1}, ("unclear", "unknown", "conflicting")),
     ({"nbbo_aggression_ratio_max": 0.2}, ("unclear", "unknown", "insufficient")),
-    ({"option_spread_bps_max": 5_000.0}, ("unclear", "unknown", "wide_market")),
     ({"days_to_event": 3, "option_type": "mixed"},
      ("event_positioning", "neutral", "event_positioning")),
     ({"sell_ratio": 0.9, "option_type": "mixed", "net_directional_bias": 0.0},
@@ -202,6 +202,19 @@ def test_each_rule_states_its_hypothesis(values: dict[str, Any],
     assert (h.hypothesis_class, h.direction, h.rule) == expect
     alerting = {"directional", "event_positioning", "volatility_supply"}
     assert bool(h.abstention) == (h.rule not in alerting)
+
+
+def test_most_premium_against_a_very_wide_quote_is_abstained_on() -> None:
+    cluster = _cluster()
+    cluster.wide_share = 0.8
+    assert hypothesis(cluster).rule == "wide_market"
+
+
+def test_the_focus_is_the_expiry_with_the_most_premium() -> None:
+    prints = [{"option_contract_id": "SPY-2026-03-20-579-C", "notional": 40_000.0},
+              {"option_contract_id": "SPY-2026-03-11-570-P", "notional": 30_000.0},
+              {"option_contract_id": "SPY-2026-03-11-580-C", "notional": 30_000.0}]
+    assert focus(prints) == prints[1:]
 
 
 def test_confidence_grows_with_premium() -> None:
@@ -306,3 +319,41 @@ def test_alerts_are_stored_in_a_fixed_order_whatever_the_classifier_returns(
     for cell in {a["cell_id"] for a in alerts}:
         ts = [a["ts"] for a in alerts if a["cell_id"] == cell]
         assert ts == sorted(ts)
+
+
+def test_the_documented_example_gives_the_same_alerts_in_both_forms(
+        tmp_path: Path, labelled_run: SyntheticRun) -> None:
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    forms = ['entry_point = "threshold_classifier:classify"',
+             f'command = ["{sys.executable}", "threshold_classifier.py"]']
+    found = []
+    for form in forms:
+        study = study_of({"name": "t", "grid": {"profiles": ["options-smoke"], "seeds": [1],
+                                                "scenarios": ["none"], "at": ["09:31"]},
+                          "classifier": {**tomllib.loads(form), "feed": "option_prints"}},
+                         base_dir=examples)
+        import_path(study)
+        found.append(classify(study.classifier, labelled_run.path, "cell", examples))
+    assert found[0] == found[1]
+    assert found[0], "the injected call accumulation pays the offer in $10,000+ prints"
+    assert {a.hypothesis_class for a in found[0]} == {"directional_accumulation"}
+
+
+def test_matching_by_evidence_tells_background_alerts_in_a_label_window_apart(
+        labelled_run: SyntheticRun) -> None:
+    label = labelled_run.labels[0]
+    start = label.tapesim.window.start_ts
+    assert start is not None
+    anchor = next(r.trace_id for r in label.event_refs if r.role == "anchor")
+    stranger = _alert(start + 1_000).model_copy(update={"evidence_refs": ["elsewhere"]})
+    own = _alert(start + 2_000).model_copy(update={"evidence_refs": [anchor]})
+    by_evidence = ScoringOptions(match="evidence")
+    args = ("c", labelled_run.manifest, labelled_run.labels, labelled_run.expected_outputs)
+    assert score_cell(*args, [stranger], ScoringOptions()).outcomes[0]["outcome"] == "detected"
+    alone = score_cell(*args, [stranger], by_evidence)
+    assert alone.outcomes[0]["outcome"] == "missed"
+    assert alone.alerts[0]["false_positive"]
+    assert alone.background_windows == alone.windows
+    both = score_cell(*args, [stranger, own], by_evidence)
+    assert both.outcomes[0]["outcome"] == "detected"
+    assert [a["false_positive"] for a in both.alerts] == [True, False]

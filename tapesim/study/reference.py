@@ -3,16 +3,19 @@
 It reads option prints in replay order (by default only the signal prints, the
 stream the pipeline's classifier reads, CONTRACT.md §3) and, per underlying, gathers
 them into one-minute clusters (the minute of ``ts``, epoch ms UTC). When a cluster
-closes (a later minute begins, or the feed ends) it emits, in the pipeline's derived
-event kinds (CONTRACT.md §4):
+closes (a later minute begins, or the feed ends) it takes its *focus*: the prints of
+the expiry that drew the most premium that minute (a position, single leg or
+structure, is built in one expiry, while background flow spreads over the chain),
+and emits, in the pipeline's derived event kinds (CONTRACT.md §4):
 
 - ``flow_evidence_candidate``: one per print (its trace id, premium, NBBO side);
-- ``flow_evidence_cluster``: the cluster's features, in the contract's feature
+- ``flow_evidence_cluster``: the focus's features, in the contract's feature
   vocabulary (``tapesim.scenarios.evidence.features``: total premium, NBBO
   aggression and coverage, stale-quote ratio, net directional bias, underlying
   move, option spread, days to event, structure shares) plus the baselines' view
   (premium z-score against the underlying's past clusters, the largest per-contract
-  volume ratio, the underlying's move over the last five minutes);
+  volume ratio, the underlying's move over the last five minutes) and the premium
+  share printed against a very wide quote;
 - ``flow_hypothesis_event``: a class, direction, confidence and abstention reasons,
   from the first rule of :data:`RULES` that fires.
 
@@ -33,6 +36,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tapesim.events.batches import GeneratedEventBatch
+from tapesim.events.contracts import parse_contract_id
 from tapesim.scenarios.evidence import features
 from tapesim.study.alerts import Alert
 
@@ -60,11 +64,12 @@ class Cluster:
 
     underlying: str
     minute: int  # ts // 60_000
-    prints: list[dict[str, Any]] = field(default_factory=list)
+    prints: list[dict[str, Any]] = field(default_factory=list)  # the focus, once closed
     values: dict[str, Any] = field(default_factory=dict)  # the contract features
     premium_z: float | None = None  # log10 premium against the underlying's baseline
     volume_ratio_max: float | None = None  # contracts vs the contract's mean per minute
     move_5m_bps: float | None = None  # underlying mid move over the last five minutes
+    wide_share: float = 0.0  # premium share printed against a spread over WIDE_BPS
 
     @property
     def close_ts(self) -> int:
@@ -178,8 +183,9 @@ def packaged_structure(c: Cluster) -> Hypothesis | None:
 def wide_market(c: Cluster) -> Hypothesis | None:
     """When the NBBO is very wide (spread over :data:`WIDE_BPS` of the mid), a print at
     the offer says little about urgency: market makers quote wide where they cannot
-    hedge, and any small order lands on a side. Abstain on the weak quote context."""
-    if c.values.get("option_spread_bps_max", 0.0) > WIDE_BPS:
+    hedge, and any small order lands on a side. Abstain on the weak quote context when
+    most of the premium printed against such quotes."""
+    if c.wide_share > 0.5:
         return _abstain("stale_quote_context")
     return None
 
@@ -299,6 +305,26 @@ def hypothesis(c: Cluster) -> Hypothesis:
     raise AssertionError("insufficient always fires")  # pragma: no cover
 
 
+def focus(prints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The prints of the expiry with the most premium (the earliest expiry on a tie),
+    in their order."""
+    premium: dict[dt.date, float] = {}
+    for p in prints:
+        expiry = parse_contract_id(p["option_contract_id"]).expiry
+        premium[expiry] = premium.get(expiry, 0.0) + (p.get("notional") or 0.0)
+    best = max(sorted(premium), key=lambda e: premium[e])
+    return [p for p in prints if parse_contract_id(p["option_contract_id"]).expiry == best]
+
+
+def wide_share(prints: list[dict[str, Any]]) -> float:
+    """Premium share of prints whose NBBO in force was wider than :data:`WIDE_BPS` of
+    its mid."""
+    total = sum(p.get("notional") or 0.0 for p in prints)
+    wide = sum(p.get("notional") or 0.0 for p in prints if p.get("execution_nbbo_mid")
+               and p["execution_nbbo_spread"] / p["execution_nbbo_mid"] * 1e4 > WIDE_BPS)
+    return wide / total if total > 0 else 0.0
+
+
 class ReferenceClassifier:
     """The reference classifier's state over one cell: open clusters, baselines and,
     when ``keep_derived``, the derived events it emitted (dicts of the pipeline's
@@ -334,11 +360,13 @@ class ReferenceClassifier:
             yield self._conclude(self.open.pop(u))
 
     def _conclude(self, c: Cluster) -> Alert:
+        c.prints = focus(c.prints)
         first, last = c.prints[0], c.prints[-1]
         day = dt.datetime.fromtimestamp(first["ts"] / 1000, NEW_YORK).date()
         c.values = features(c.prints, [None] * len(c.prints), "both", day,
                             first.get("execution_underlying_mid"),
                             last.get("execution_underlying_mid"))
+        c.wide_share = wide_share(c.prints)
         self.baselines.observe(c)
         h = hypothesis(c)
         refs = [p["trace_id"] for p in c.prints[:MAX_REFS]]
@@ -357,7 +385,7 @@ class ReferenceClassifier:
                                                     "nbbo_side": p.get("nbbo_side")},
                                  "evidence_quality": p.get("nbbo_side") not in
                                  ("MISSING", "STALE")})
-        summary = {**c.values, "premium_z": c.premium_z,
+        summary = {**c.values, "premium_z": c.premium_z, "wide_share": round(c.wide_share, 6),
                    "volume_ratio_max": c.volume_ratio_max, "move_5m_bps": c.move_5m_bps}
         fact = {"fact_kind": "eligibility_decision", "feature_key": "reason_code",
                 "value": h.rule}

@@ -5,7 +5,8 @@ Per cell (:func:`score_cell`):
 - A label's *window* is ``[start_ts, end_ts + latency]`` over its underlying: its
   first to last caused print (``GroundTruthLabel.tapesim.window``, epoch ms UTC) plus
   ``ScoringOptions.latency_s``. Alerts are matched to a label when their ``ts`` falls
-  in that window on the same underlying.
+  in that window on the same underlying (and, with ``match = "evidence"``, when their
+  evidence refs name one of the label's caused prints).
 - An expectation ``alert`` is *detected* when a non-abstained alert of the expected
   class (and direction, when the label's is bullish or bearish) is in the window;
   otherwise the outcome is ``wrong_class`` (another alert), ``abstained`` (only
@@ -16,8 +17,9 @@ Per cell (:func:`score_cell`):
   ``flow_hypothesis_event`` appears for them (``scenarios/labels.py``). Outcomes:
   ``false_alarm``, ``abstained`` (an explicit abstention) or ``quiet``.
 - The session is cut into one-minute windows per underlying (minute of ``ts``); a
-  window that overlaps no label's window is *background*. A non-abstained alert in a
-  background window is a false positive; rates are background windows with at least
+  window that overlaps no label's window is *background* (with ``match =
+  "evidence"`` every window is). A non-abstained alert in a background window that
+  no label owns is a false positive; rates are background windows with at least
   one false positive of a band, per 2,000 windows.
 
 Across cells (:func:`study_scores`), every rate is a proportion k/n with its Wilson
@@ -35,7 +37,7 @@ from typing import Any
 
 from scipy.stats import binomtest
 
-from tapesim.events.labels import ExpectedOutputManifest, GroundTruthLabel
+from tapesim.events.labels import CAUSED_ROLES, ExpectedOutputManifest, GroundTruthLabel
 from tapesim.events.manifest import RunManifest
 from tapesim.study.alerts import Alert
 from tapesim.study.spec import ScoringOptions
@@ -103,8 +105,16 @@ def score_cell(cell_id: str, manifest: RunManifest, labels: Sequence[GroundTruth
     score = CellScore()
     spans: list[tuple[GroundTruthLabel, tuple[int, int] | None]] = [
         (lab, _window(lab, latency)) for lab in labels]
+    caused = {lab.label_id: {r.trace_id for r in lab.event_refs if r.role in CAUSED_ROLES}
+              for lab in labels}
+
+    def owns(label: GroundTruthLabel, span: tuple[int, int] | None, alert: Alert) -> bool:
+        return (span is not None and label.tapesim.underlying_id == alert.underlying
+                and span[0] <= alert.ts <= span[1]
+                and (options.match == "window"
+                     or not caused[label.label_id].isdisjoint(alert.evidence_refs)))
+
     for (label, span), exp in zip(spans, expected, strict=True):
-        u = label.tapesim.underlying_id
         row: dict[str, Any] = {
             "cell_id": cell_id, "label_id": label.label_id, "scenario": label.tapesim.scenario,
             "family": label.family, "intensity": float(label.tapesim.parameters["intensity"]),
@@ -115,7 +125,7 @@ def score_cell(cell_id: str, manifest: RunManifest, labels: Sequence[GroundTruth
             "outcome": "no_caused_prints", "passed": False, "alert_class": None,
             "alert_direction": None, "alert_confidence": None, "latency_ms": None}
         if span is not None:
-            inside = [a for a in alerts if a.underlying == u and span[0] <= a.ts <= span[1]]
+            inside = [a for a in alerts if owns(label, span, a)]
             outcome, alert, lat = _outcome(exp.alert_expectation, label, inside, span[0])
             row.update(outcome=outcome, passed=outcome in PASSED[exp.alert_expectation],
                        latency_ms=lat)
@@ -130,17 +140,17 @@ def score_cell(cell_id: str, manifest: RunManifest, labels: Sequence[GroundTruth
                             for m in range(span[0] // MINUTE_MS, span[1] // MINUTE_MS + 1))
     session = manifest.session
     minutes = range(session.start_ts // MINUTE_MS, -(-session.end_ts // MINUTE_MS))
-    background = {(u, m) for u in manifest.symbols for m in minutes} - labelled
+    every = {(u, m) for u in manifest.symbols for m in minutes}
+    # by evidence, a window a label spans can still hold a false positive of its own
+    background = every if options.match == "evidence" else every - labelled
     score.windows = len(minutes) * len(manifest.symbols)
     score.background_windows = len(background)
     fp: dict[str, set[tuple[str, int]]] = {b: set() for b in BANDS}
     for index, alert in enumerate(alerts):
         band = options.band(alert.confidence)
-        owner = next((lab.label_id for lab, span in spans if span is not None
-                      and lab.tapesim.underlying_id == alert.underlying
-                      and span[0] <= alert.ts <= span[1]), None)
+        owner = next((lab.label_id for lab, span in spans if owns(lab, span, alert)), None)
         key = (alert.underlying, alert.ts // MINUTE_MS)
-        false_positive = not alert.abstained and key in background
+        false_positive = not alert.abstained and owner is None and key in background
         if false_positive:
             fp[band].add(key)
         score.alerts.append({"cell_id": cell_id, "index": index, **alert.row(), "band": band,

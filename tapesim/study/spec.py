@@ -147,11 +147,16 @@ class ScoringOptions(_StrictModel):
     """How alerts are scored against labels.
 
     ``latency_s``: an alert counts for a label up to this many seconds after its last
-    caused print. ``medium_from`` / ``high_from``: the confidence at which an alert's
-    band becomes medium / high (below ``medium_from`` it is low).
+    caused print. ``match``: ``window`` counts every alert in a label's window for it;
+    ``evidence`` only those whose ``evidence_refs`` name one of the label's caused
+    prints (so background flow in the same minutes is told apart; an alert in the
+    window that names none is then background). ``medium_from`` / ``high_from``: the
+    confidence at which an alert's band becomes medium / high (below ``medium_from``
+    it is low).
     """
 
     latency_s: float = Field(default=60.0, ge=0.0, le=3600.0)
+    match: Literal["window", "evidence"] = "window"
     medium_from: float = Field(default=0.4, gt=0.0, lt=1.0)
     high_from: float = Field(default=0.7, gt=0.0, le=1.0)
 
