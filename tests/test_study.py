@@ -25,7 +25,7 @@ from tapesim.sim.strict import ConfigError
 from tapesim.study.alerts import Alert
 from tapesim.study.classifiers import classify
 from tapesim.study.errors import ClassifierError
-from tapesim.study.reference import Cluster, focus, hypothesis
+from tapesim.study.reference import NO_BASELINE_CAP, Cluster, focus, hypothesis
 from tapesim.study.runner import import_path, run_study
 from tapesim.study.scoring import score_cell, wilson
 from tapesim.study.spec import ScoringOptions, Study, load_study, study_of
@@ -179,7 +179,7 @@ def _cluster(**values: Any) -> Cluster:
             "nbbo_coverage_ratio_mean": 1.0, "nbbo_stale_ratio_mean": 0.0,
             "net_directional_bias": 1.0, "option_type": "call", "sell_ratio": 0.0,
             "option_spread_bps_max": 300.0}
-    return Cluster("SPY", 0, values={**base, **values})
+    return Cluster("SPY", 0, values={**base, **values}, premium_z=1.0)
 
 
 @pytest.mark.parametrize(("values", "expect"), [
@@ -217,10 +217,21 @@ def test_the_focus_is_the_expiry_with_the_most_premium() -> None:
     assert focus(prints) == prints[1:]
 
 
-def test_confidence_grows_with_premium() -> None:
+def test_confidence_grows_with_premium_and_is_capped_without_a_baseline() -> None:
     small = hypothesis(_cluster(total_premium=60_000.0)).confidence
     large = hypothesis(_cluster(total_premium=600_000.0)).confidence
     assert 0.05 <= small < large <= 0.95
+    unknown = _cluster(total_premium=600_000.0)
+    unknown.premium_z = None
+    assert hypothesis(unknown).confidence == NO_BASELINE_CAP < large
+
+
+def test_a_crowd_of_small_tickets_is_retail_only_when_unusual() -> None:
+    crowd = _cluster(total_premium=60_000.0, candidate_count=30)
+    crowd.premium_z = 2.0
+    assert hypothesis(crowd).hypothesis_class == "retail_attention_flow"
+    crowd.premium_z = 0.5
+    assert hypothesis(crowd).hypothesis_class == "directional_accumulation"
 
 
 # --- the classifier protocol and the study directory ----------------------------------
@@ -357,3 +368,4 @@ def test_matching_by_evidence_tells_background_alerts_in_a_label_window_apart(
     both = score_cell(*args, [stranger, own], by_evidence)
     assert both.outcomes[0]["outcome"] == "detected"
     assert [a["false_positive"] for a in both.alerts] == [True, False]
+

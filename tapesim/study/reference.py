@@ -52,6 +52,9 @@ WIDE_BPS = 2_000.0  # option spread / mid above which the offer is no evidence o
 HEDGE_MOVE_BPS = -10.0  # the underlying's five-minute move that makes puts a hedge
 RETAIL_PRINTS = 15  # prints in a minute that make a crowd
 RETAIL_TICKET = 5_000.0  # dollars: the mean premium per print of a crowd
+RETAIL_Z = 1.5  # premium z-score against the underlying's baseline that makes a crowd unusual
+SELLING = 0.8  # premium share sold at the bid that makes a volatility seller
+NO_BASELINE_CAP = 0.65  # highest confidence before the underlying has a baseline
 EWMA_ALPHA = 0.1  # weight of the newest cluster in the per-underlying premium baseline
 BASELINE_MIN = 5  # clusters an underlying needs before its baseline is used
 MOVE_LOOKBACK = 5  # minutes of underlying mids the hedge rule looks back over
@@ -205,9 +208,10 @@ def event_positioning(c: Cluster) -> Hypothesis | None:
 def volatility_supply(c: Cluster) -> Hypothesis | None:
     """Premium sold at the bid across calls and puts is a short-volatility position
     (net selling pressure on options, Bollen & Whaley 2004): the seller collects
-    premium and is neutral on direction."""
+    premium and is neutral on direction. Background selling is mixed with buying, so
+    nearly all of the premium (:data:`SELLING`) must be sold."""
     v = c.values
-    if (v.get("sell_ratio", 0.0) >= AGGRESSIVE and v.get("total_premium", 0) >= MIN_PREMIUM
+    if (v.get("sell_ratio", 0.0) >= SELLING and v.get("total_premium", 0) >= MIN_PREMIUM
             and (v.get("option_type") == "mixed"
                  or abs(v.get("net_directional_bias", 0.0)) < BIASED)):
         return Hypothesis("volatility_supply", "neutral", _confidence(c, 0.45))
@@ -228,10 +232,14 @@ def hedge_rebalance(c: Cluster) -> Hypothesis | None:
 def retail_attention(c: Cluster) -> Hypothesis | None:
     """Many small tickets on one side in a minute are a crowd's attention, not one
     informed desk: retail order flow is small-lot and clusters in time (Bryzgalova,
-    Pavlova & Sikorskaya 2023 on retail options trading)."""
+    Pavlova & Sikorskaya 2023 on retail options trading). Small tickets are the
+    background of a liquid chain, so the crowd must be unusual: premium
+    :data:`RETAIL_Z` standard deviations above the underlying's baseline (no baseline,
+    no call)."""
     v = c.values
     count = v.get("candidate_count", 0)
     if (count >= RETAIL_PRINTS and v.get("total_premium", 0.0) / count <= RETAIL_TICKET
+            and c.premium_z is not None and c.premium_z >= RETAIL_Z
             and v.get("nbbo_aggression_ratio_max", 0.0) >= AGGRESSIVE
             and abs(v.get("net_directional_bias", 0.0)) >= BIASED):
         return Hypothesis("retail_attention_flow", _sign(v["net_directional_bias"]),
@@ -281,7 +289,9 @@ def _confidence(c: Cluster, base: float) -> float:
     ten times :data:`DIRECTIONAL_PREMIUM`), repetition (+0.1 for three or more prints),
     aggression above :data:`AGGRESSIVE` (up to +0.1), unusual premium for the
     underlying (+0.1 at a z-score of 2, -0.1 at or below 0), urgency (+0.05 for mostly
-    sweeps) and unusual contract volume (+0.05 at five times its mean minute)."""
+    sweeps) and unusual contract volume (+0.05 at five times its mean minute). Before
+    the underlying has a baseline nothing can be called unusual, so the confidence is
+    capped at :data:`NO_BASELINE_CAP`."""
     v = c.values
     premium = max(v.get("total_premium", 0.0), 1.0)
     conf = base + 0.15 * min(1.0, max(0.0, math.log10(premium / DIRECTIONAL_PREMIUM)))
@@ -292,7 +302,8 @@ def _confidence(c: Cluster, base: float) -> float:
         conf += 0.1 if c.premium_z >= 2 else -0.1 if c.premium_z <= 0 else 0.0
     conf += 0.05 if v.get("sweep_ratio", 0.0) >= 0.5 else 0.0
     conf += 0.05 if (c.volume_ratio_max or 0.0) >= 5 else 0.0
-    return round(min(0.95, max(0.05, conf)), 3)
+    top = 0.95 if c.premium_z is not None else NO_BASELINE_CAP
+    return round(min(top, max(0.05, conf)), 3)
 
 
 def hypothesis(c: Cluster) -> Hypothesis:
