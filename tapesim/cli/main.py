@@ -5,7 +5,7 @@
 (:mod:`tapesim.cli.export`), ``load`` (:mod:`tapesim.cli.load`), ``replay``, ``tail`` and
 ``demo`` (:mod:`tapesim.cli.replay`), ``profiles`` and ``schema``
 (:mod:`tapesim.cli.profiles`), ``scenarios`` (:mod:`tapesim.cli.scenarios`), ``import``
-(:mod:`tapesim.cli.importer`).
+(:mod:`tapesim.cli.importer`), ``study`` (:mod:`tapesim.cli.study`).
 Exit codes and error lines: :mod:`tapesim.cli.common`. Each command imports the
 simulator's heavy modules only when it runs, so ``tapesim --help`` starts fast.
 """
@@ -21,6 +21,7 @@ from tapesim.cli import export, facts, load, profiles, replay, run, verify
 from tapesim.cli.common import out
 from tapesim.cli.importer import import_app
 from tapesim.cli.scenarios import scenarios_app
+from tapesim.cli.study import study_app
 
 HELP = ("Synthetic US equity and options tape: simulate, verify, inspect and export runs, "
         "with injected scenarios.")
@@ -54,6 +55,7 @@ app.command()(replay.tail)
 app.command()(replay.demo)
 app.add_typer(scenarios_app, name="scenarios")
 app.add_typer(import_app, name="import")
+app.add_typer(study_app, name="study")
 
 if __name__ == "__main__":  # pragma: no cover
     app()
