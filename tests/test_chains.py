@@ -135,3 +135,19 @@ def test_option_ledger_conserves_and_reads_positions_without_opening_accounts() 
     assert ledger.held([1, 2, 7], np.array([0, 2])).tolist() == [[3, 0], [-3, 0], [0, 0]]
     assert 7 not in ledger.positions
     assert ledger.open_interest().tolist() == [3, 0, 0]
+
+
+@pytest.mark.parametrize(("spot", "interval", "low", "high"), [
+    (95_000.0, 10.0, 0.92, 1.08),  # a $95,000 stock: the calls' upper strikes
+    (7_400.0, 5.0, 0.05, 13.7),  # 300% vol, two years out
+    (99_999.0, 2.5, 0.05, 20.0),  # an interval that does not divide $100,000
+])
+def test_strikes_stay_inside_what_an_occ_symbol_carries(
+        spot: float, interval: float, low: float, high: float) -> None:
+    strikes = listed_strikes(spot, interval, low, high)
+    assert strikes[0] > 0 and strikes[-1] < 100_000
+    assert strikes[-1] + interval >= 100_000  # cut at the limit, not below it
+    assert strikes[0] <= spot  # the strikes below spot are all there
+    for k in (strikes[0], strikes[-1]):
+        contract = OptionContract.of("BRK", dt.date(2026, 6, 19), k, "C")
+        assert parse_contract_id(contract.occ()) == contract

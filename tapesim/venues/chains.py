@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from tapesim.events.contracts import STRIKE_MILLS_LIMIT
 from tapesim.sim.calendar import is_trading_day
 
 #: Roots quoted in pennies at every price level and listed with daily expiries.
@@ -105,9 +106,15 @@ def strike_interval(price: float, is_etf: bool) -> float:
 
 
 def listed_strikes(spot: float, interval: float, low: float, high: float) -> list[float]:
-    """Strikes on the interval grid covering [spot * low, spot * high]."""
+    """Strikes in dollars on the ``interval`` grid covering [spot * low, spot * high], cut
+    to the strikes an option symbol can carry: positive and below $100,000
+    (:data:`~tapesim.events.contracts.STRIKE_MILLS_LIMIT`, the OCC symbol's five dollar
+    digits). No exchange lists a series OCC cannot name, so a chain on a very high-priced
+    or very volatile underlying simply has fewer strikes above spot; with spot below
+    $100,000 (the config's bound) the grid keeps at least the strikes below it."""
     first = math.floor(spot * low / interval)
-    last = math.ceil(spot * high / interval)
+    last = min(math.ceil(spot * high / interval),
+               math.ceil(STRIKE_MILLS_LIMIT / 1000 / interval) - 1)
     return [round(k * interval, 3) for k in range(max(first, 1), last + 1)]
 
 
