@@ -27,7 +27,7 @@ from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK
 from tapesim.io.merge import windowed_merge
 from tapesim.io.writer import RunWriter
 from tapesim.market.shard import ShardModel, ShardResult
-from tapesim.scenarios.catalog import check_names
+from tapesim.scenarios.catalog import check_leads, check_names
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS, label_documents
 from tapesim.scenarios.policies import injections_for
 from tapesim.sim.shards import Progress, run_shards
@@ -102,11 +102,14 @@ def execute_run(
     """Simulate ``config`` into the run directory ``out`` (written whole or not at all).
 
     Raises:
-        ConfigError: a scenario the catalog lacks, or a setting found unusable once
+        ConfigError: a scenario the catalog lacks or one starting too close to the
+            window's end to act (:func:`~tapesim.scenarios.catalog.check_leads`), or a
+            setting found unusable once
             the market is built (e.g. an unlisted contract); nothing is left at ``out``.
         FileExistsError: ``out`` exists and ``force`` is false.
     """
     check_names(config)
+    check_leads(config)
     snapshot = ParameterSnapshot.of(config)
     params_hash, run_id = snapshot.sha256, snapshot.run_id
     writer = RunWriter(out, force=force, jsonl=jsonl)

@@ -20,6 +20,7 @@ from tapesim.export.islandflow import Slice, export_run
 from tapesim.runs import execute_run, simulate_shard
 from tapesim.scenarios.catalog import CATALOG
 from tapesim.sim.calendar import NEW_YORK
+from tapesim.verify.run import verify_run
 from tests.conftest import tiny_options_config
 from tests.test_export import closed_set_violations
 
@@ -203,3 +204,30 @@ def test_cli_injects_and_refuses(tmp_path: Path) -> None:
     assert listing.exit_code == 0 and "stale-quote-trap" in listing.output
     shown = runner.invoke(app, ["scenarios", "show", "informed-put-sweep"])
     assert shown.exit_code == 0 and "sweep_ratio" in shown.output
+
+
+def test_a_scenario_needs_its_lead_before_the_window_ends(tmp_path: Path) -> None:
+    policy = CATALOG["stale-quote-trap"].policy
+    assert policy.lead_s() == pytest.approx(20 / 2 + 6 / 5)  # half its freeze, one spacing
+    base = with_overrides(tiny_options_config(), {"session": {"end": "09:30:30"}})
+
+    def at(clock: str) -> RunConfig:
+        return with_overrides(base, {"scenarios": [
+            {"name": "stale-quote-trap", "at": clock, "underlying": "SPY"}]})
+
+    with pytest.raises(ConfigError, match=r"'scenarios.0.at': stale-quote-trap at 09:30:19 "
+                       r"leaves 11 s .* needs at least 11.2 s .* start it by 09:30:18"):
+        execute_run(at("09:30:19"), tmp_path / "late")
+    assert not (tmp_path / "late").exists()
+    execute_run(at("09:30:18"), tmp_path / "ok")
+    assert verify_run(tmp_path / "ok") == []
+    assert _labels(tmp_path / "ok")[0]["event_refs"]
+
+
+def test_the_cli_states_the_lead_a_late_scenario_needs(tmp_path: Path) -> None:
+    late = CliRunner().invoke(app, [
+        "run", "--profile", "options-smoke", "--out", str(tmp_path / "x"), "--quiet",
+        "--scenario", "stale-quote-trap@09:44:59"])
+    assert late.exit_code == 2, late.output
+    assert "needs at least 11.2 s to act" in late.output and "by 09:44:48" in late.output
+    assert not (tmp_path / "x").exists()

@@ -14,12 +14,16 @@ keeps the entries' order, which ``tapesim scenarios`` lists.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+
 from tapesim.config.run import RunConfig
 from tapesim.events.labels import EvidenceRequirement, FalsePositivePenalty
 from tapesim.scenarios.spec import Policy, ScenarioSpec
+from tapesim.sim.calendar import close_time, epoch_ms
 from tapesim.sim.strict import ConfigError
 
-__all__ = ["CATALOG", "CATALOG_VERSION", "Policy", "ScenarioSpec", "check_names"]
+__all__ = ["CATALOG", "CATALOG_VERSION", "Policy", "ScenarioSpec", "check_leads", "check_names"]
 
 CATALOG_VERSION = "synthetic-market-scenarios-v1"
 
@@ -744,4 +748,28 @@ def check_names(config: RunConfig) -> None:
             raise ConfigError(
                 f"field 'scenarios.{i}.name': unknown scenario {sc.name!r}: "
                 "`tapesim scenarios` lists the catalog"
+            )
+
+
+def check_leads(config: RunConfig) -> None:
+    """Refuse a scenario that starts too close to the window's end to act: its start plus
+    its :meth:`Policy.lead_s` (at the config's intensity and duration) must not pass the
+    simulated window's end. Call after :func:`check_names`.
+
+    Raises:
+        ConfigError: naming ``scenarios.N.at``, the lead it needs and the latest start.
+    """
+    session = config.session.session()
+    end = dt.datetime.combine(config.session.date, config.session.end or close_time(
+        config.session.date))
+    for i, sc in enumerate(config.scenarios):
+        lead = CATALOG[sc.name].policy.lead_s(sc.intensity, sc.duration_s)
+        room_ms = session.end_ms - epoch_ms(config.session.date, sc.at)
+        if room_ms < lead * 1000:
+            latest = end - dt.timedelta(milliseconds=math.ceil(lead * 1000))
+            raise ConfigError(
+                f"field 'scenarios.{i}.at': {sc.name} at {sc.at:%H:%M:%S} leaves "
+                f"{room_ms / 1000:g} s before the window ends at {end:%H:%M:%S}, and it needs "
+                f"at least {lead:g} s to act (until its first order has traded): start it "
+                f"by {latest:%H:%M:%S} or end the window later"
             )

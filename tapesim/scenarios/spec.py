@@ -47,6 +47,22 @@ class Policy:
     event_days: int | None = None  # tag prints EVENT_<N>D
     alternate: bool = False  # alternate buying and selling, order by order
 
+    def orders_at(self, intensity: float) -> int:
+        """How many orders it sends at ``intensity`` (a config's multiplier): at least one."""
+        return max(1, round(self.orders * intensity))
+
+    def lead_s(self, intensity: float = 1.0, duration_s: float | None = None) -> float:
+        """The least time, in seconds, from its start to the window's end for it to act:
+        what it does before its first order (half a feed freeze's ``fault_s``, as
+        :class:`~tapesim.scenarios.policies.faults.FreezeThenTrade` waits) plus one
+        spacing of its orders (``duration_s``, the config's or the policy's, over the
+        order count at ``intensity``), so its first order and the quotes, hedges and
+        prints it causes happen inside the window. Orders later than the window are not
+        sent; the label of a cut-short scenario records the evidence its events
+        contradict."""
+        before = self.fault_s / 2 if self.fault == "freeze" else 0.0
+        return before + (duration_s or self.duration_s) / self.orders_at(intensity)
+
 
 class ScenarioSpec(BaseModel):
     """One catalog entry: the injected agent's policy and the ground truth it stands for.
