@@ -137,7 +137,7 @@ def test_non_finite_numbers_are_refused_everywhere(
 @pytest.mark.parametrize(("section", "values", "needle"), [
     ("latent", {"regime_vol": [-0.5, 1.0, 1.9]}, r"latent.regime_vol.0': .*greater than 0"),
     ("latent", {"jump_bps": 1e6}, r"latent.jump_bps': .*less than or equal to 1000"),
-    ("noise", {"orders_per_s": 1e9}, r"noise.orders_per_s': .*less than or equal to 50"),
+    ("noise", {"orders_per_s": 1e9}, r"noise.orders_per_s': .*less than or equal to 10"),
     ("latent", {"sv_reversion_minutes": 1e300}, "latent.sv_reversion_minutes"),
     ("institutional", {"max_shares": 10**12}, "institutional.max_shares"),
 ])

@@ -48,10 +48,7 @@ from tapesim.venues.chains import (
     all_penny,
     ceil_to_tick,
     check_listing,
-    expiries,
-    listed_strikes,
-    moneyness_range,
-    strike_interval,
+    listed_series,
     tick_cents,
 )
 
@@ -107,16 +104,14 @@ def list_chain(
             (:func:`tapesim.venues.chains.check_listing`).
     """
     check_listing(root, is_etf)
-    days = expiries(today, root, policy)
-    interval = strike_interval(spot, is_etf)
+    series = listed_series(root, today, spot, annual_vol, is_etf, policy)
+    days = [day for day, _ in series]
     strikes: list[float] = []
     exp_idx: list[int] = []
     dtes: list[int] = []
     calls: list[bool] = []
-    for i, day in enumerate(days):
+    for i, (day, grid) in enumerate(series):
         dte = (day - today).days
-        low, high = moneyness_range(dte, annual_vol)
-        grid = listed_strikes(spot, interval, low, high)
         for is_call in (True, False):
             strikes += grid
             exp_idx += [i] * len(grid)

@@ -78,8 +78,9 @@ class OptionFlowConfig(Strict):
     """Option order flow per underlying (rates scale with the symbol's option_activity
     and its intraday activity)."""
 
-    retail_per_s: float = Field(default=0.12, ge=0.0, le=50.0, description=(
-        "retail option orders per second at option_activity 1; at most 50"))
+    retail_per_s: float = Field(default=0.12, ge=0.0, le=2.0, description=(
+        "retail option orders per second at option_activity 1; at most 2, about 17x the "
+        "default, before option_activity scales it up to 20x"))
     retail_buy_share: float = Field(default=0.62, ge=0.0, le=1.0, description=SHARE)
     retail_call_share: float = Field(default=0.66, ge=0.0, le=1.0, description=SHARE)
     etf_call_share: float = Field(default=0.45, ge=0.0, le=1.0, description=SHARE)

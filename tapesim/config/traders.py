@@ -17,11 +17,13 @@ from tapesim.sim.strict import SHARE, Strict
 #: A child order's shares: 1 to 1,000,000 (a child beyond a million shares is a block).
 ChildShares = Annotated[int, Field(ge=1, le=1_000_000)]
 
-#: Orders per second a trader population sends per symbol at activity 1, at most: 50,
-#: beyond the busiest names' retail and noise flow (the rates scale with ``activity``,
-#: the intraday envelope and volatility, and every order is simulated).
-MAX_ORDERS_PER_S = 50.0
-ORDERS_PER_S_REASON = "orders per second at activity 1; at most 50, beyond the busiest names"
+#: Orders per second a trader population sends per symbol at activity 1, at most: 10,
+#: about 17 times the defaults, which model a liquid large cap. The rates scale further
+#: with ``activity`` (up to 10x), the intraday envelope and volatility, and every order
+#: is simulated, so a larger rate buys run time, not realism.
+MAX_ORDERS_PER_S = 10.0
+ORDERS_PER_S_REASON = ("orders per second at activity 1; at most 10, about 17x the "
+                       "defaults (a liquid large cap), before activity scales it")
 #: The largest parent order, in shares: 50 million, beyond any single day's parent and
 #: well inside the 32-bit sizes of the pipeline's tables.
 MAX_PARENT_SHARES = 50_000_000
@@ -91,8 +93,8 @@ class NoiseConfig(Strict):
         "mean life of a resting limit order in seconds; a millisecond to a session"))
     herd_probability: float = Field(default=0.75, ge=0.0, le=0.99, description=(
         "chance a take is followed on the same side; below 1, or a burst never ends"))
-    burst_orders_per_s: float = Field(default=6.0, gt=0.0, le=MAX_ORDERS_PER_S,
-                                      description=ORDERS_PER_S_REASON)
+    burst_orders_per_s: float = Field(default=6.0, gt=0.0, le=50.0, description=(
+        "orders per second inside a herd burst; at most 50, a burst lasting a few orders"))
 
 
 class MomentumConfig(Strict):

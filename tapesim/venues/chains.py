@@ -124,6 +124,23 @@ def moneyness_range(days_to_expiry: float, annual_vol: float) -> tuple[float, fl
     return max(0.05, 1.0 - width), 1.0 + width
 
 
+#: The most option series (contracts) one underlying may list: beyond the largest real
+#: chains (tens of thousands of series), and every series is quoted by every maker.
+MAX_SERIES = 50_000
+
+
+def listed_series(root: str, today: dt.date, spot: float, annual_vol: float, is_etf: bool,
+                  policy: ListingPolicy | None = None) -> list[tuple[dt.date, list[float]]]:
+    """Each expiry listed on ``today`` with its strikes in dollars (:func:`expiries`, the
+    :func:`strike_interval` grid over the :func:`moneyness_range` of its days to expiry);
+    every strike is listed as a call and a put. ``spot`` in dollars, ``annual_vol`` a
+    fraction."""
+    interval = strike_interval(spot, is_etf)
+    return [(day, listed_strikes(spot, interval, *moneyness_range((day - today).days,
+                                                                  annual_vol)))
+            for day in expiries(today, root, policy)]
+
+
 def all_penny(root: str) -> bool:
     """True when ``root`` is quoted in pennies at every price level (index-like)."""
     return root in INDEX_LIKE
