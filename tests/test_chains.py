@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tapesim.config.run import load_profile, with_overrides
 from tapesim.events.contracts import OptionContract, parse_contract_id
 from tapesim.events.enrichment import is_etf
+from tapesim.runs import execute_run
+from tapesim.sim.strict import ConfigError
 from tapesim.venues.chains import (
     INDEX_LIKE,
+    MAX_SERIES,
+    ListingPolicy,
     all_penny,
     ceil_to_tick,
     check_listing,
     expiries,
     floor_to_tick,
+    listed_series,
     listed_strikes,
     moneyness_range,
     monthly_expiry,
@@ -151,3 +158,22 @@ def test_strikes_stay_inside_what_an_occ_symbol_carries(
     for k in (strikes[0], strikes[-1]):
         contract = OptionContract.of("BRK", dt.date(2026, 6, 19), k, "C")
         assert parse_contract_id(contract.occ()) == contract
+
+
+@pytest.mark.parametrize(("symbol", "needle"), [
+    ({"is_etf": False}, r"field 'symbols.0.is_etf': SPY is an index-like ETF"),
+    ({"price": 7400.0, "annual_vol": 3.0},
+     r"field 'symbols.0': SPY would list 677,458 option series .* lower options.monthlies"),
+])
+def test_a_chain_the_listing_rules_refuse_is_named_before_anything_runs(
+        tmp_path: Path, symbol: dict[str, object], needle: str) -> None:
+    smoke = load_profile("options-smoke")
+    config = with_overrides(smoke, {
+        "symbols": [smoke.symbols[0].model_dump(mode="json") | symbol],
+        "options": {"monthlies": 24}})
+    with pytest.raises(ConfigError, match=needle):
+        execute_run(config, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    size = 2 * sum(len(k) for _, k in listed_series(
+        "SPY", config.session.date, 575.0, 0.15, True, ListingPolicy(24, 2, 3)))
+    assert size <= MAX_SERIES  # the same listing at SPY's own price and vol is fine
