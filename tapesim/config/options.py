@@ -40,8 +40,9 @@ class OptionMakerConfig(Strict):
         "requote intervals priced in one block; 1-600"))
     slow_requote_s: float = Field(default=60.0, ge=1.0, le=3600.0, description=(
         "requote interval of the far contracts in seconds; 1 s to an hour"))
-    active_z: float = Field(default=2.0, gt=0.0, le=10.0, description=(
-        "moneyness, in sds, of the contracts requoted fast; up to 10 (every listed one)"))
+    active_z: float = Field(default=2.0, gt=0.0, le=1_000.0, description=(
+        "moneyness, in sds, of the contracts requoted fast; up to 1,000, past every "
+        "listed strike (near expiry a strike a few percent away is hundreds of sds out)"))
     active_days: int = Field(default=30, ge=0, le=1_000, description=(
         "days to expiry of the contracts requoted fast; up to 1,000 (every listed one)"))
     requote_vol_points: float = Field(default=0.15, ge=0.0, le=10.0, description=(

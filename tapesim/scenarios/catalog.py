@@ -20,7 +20,7 @@ import math
 from tapesim.config.run import RunConfig
 from tapesim.events.labels import EvidenceRequirement, FalsePositivePenalty
 from tapesim.scenarios.spec import Policy, ScenarioSpec
-from tapesim.sim.calendar import close_time, epoch_ms
+from tapesim.sim.calendar import NEW_YORK, epoch_ms
 from tapesim.sim.strict import ConfigError
 
 __all__ = ["CATALOG", "CATALOG_VERSION", "Policy", "ScenarioSpec", "check_leads", "check_names"]
@@ -760,8 +760,7 @@ def check_leads(config: RunConfig) -> None:
         ConfigError: naming ``scenarios.N.at``, the lead it needs and the latest start.
     """
     session = config.session.session()
-    end = dt.datetime.combine(config.session.date, config.session.end or close_time(
-        config.session.date))
+    end = dt.datetime.fromtimestamp(session.end_ms / 1000, NEW_YORK)
     for i, sc in enumerate(config.scenarios):
         lead = CATALOG[sc.name].policy.lead_s(sc.intensity, sc.duration_s)
         room_ms = session.end_ms - epoch_ms(config.session.date, sc.at)
