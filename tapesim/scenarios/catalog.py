@@ -752,9 +752,10 @@ def check_names(config: RunConfig) -> None:
 
 
 def check_leads(config: RunConfig) -> None:
-    """Refuse a scenario that starts too close to the window's end to act: its start plus
-    its :meth:`Policy.lead_s` (at the config's intensity and duration) must not pass the
-    simulated window's end. Call after :func:`check_names`.
+    """Refuse a scenario that starts too close to the window's end to act out: its start
+    plus its :meth:`Policy.lead_s` (with the config's ``duration_s``) must not pass the
+    simulated window's end, or its orders are cut and its events contradict its label's
+    evidence. Call after :func:`check_names`.
 
     Raises:
         ConfigError: naming ``scenarios.N.at``, the lead it needs and the latest start.
@@ -762,13 +763,13 @@ def check_leads(config: RunConfig) -> None:
     session = config.session.session()
     end = dt.datetime.fromtimestamp(session.end_ms / 1000, NEW_YORK)
     for i, sc in enumerate(config.scenarios):
-        lead = CATALOG[sc.name].policy.lead_s(sc.intensity, sc.duration_s)
+        lead = CATALOG[sc.name].policy.lead_s(sc.duration_s)
         room_ms = session.end_ms - epoch_ms(config.session.date, sc.at)
         if room_ms < lead * 1000:
             latest = end - dt.timedelta(milliseconds=math.ceil(lead * 1000))
             raise ConfigError(
                 f"field 'scenarios.{i}.at': {sc.name} at {sc.at:%H:%M:%S} leaves "
                 f"{room_ms / 1000:g} s before the window ends at {end:%H:%M:%S}, and it needs "
-                f"at least {lead:g} s to act (until its first order has traded): start it "
-                f"by {latest:%H:%M:%S} or end the window later"
+                f"{lead:g} s to act out: start it by {latest:%H:%M:%S}, end "
+                "the window later or give it a shorter duration_s"
             )

@@ -23,6 +23,10 @@ from tapesim.events.labels import (
 )
 
 Style = Literal["ask", "ask-block", "sweep", "mid", "bid", "stale-mid"]
+#: The longest stock follow-through after an informed injection's last order, in
+#: seconds: at most 40 child orders (four times the planned ten) at most 2.5 s apart
+#: (:meth:`~tapesim.scenarios.policies.informed.InformedWithFollowThrough.follow`).
+FOLLOW_THROUGH_S = 100.0
 
 
 @dataclass(frozen=True)
@@ -51,17 +55,20 @@ class Policy:
         """How many orders it sends at ``intensity`` (a config's multiplier): at least one."""
         return max(1, round(self.orders * intensity))
 
-    def lead_s(self, intensity: float = 1.0, duration_s: float | None = None) -> float:
-        """The least time, in seconds, from its start to the window's end for it to act:
-        what it does before its first order (half a feed freeze's ``fault_s``, as
-        :class:`~tapesim.scenarios.policies.faults.FreezeThenTrade` waits) plus one
-        spacing of its orders (``duration_s``, the config's or the policy's, over the
-        order count at ``intensity``), so its first order and the quotes, hedges and
-        prints it causes happen inside the window. Orders later than the window are not
-        sent; the label of a cut-short scenario records the evidence its events
-        contradict."""
+    def lead_s(self, duration_s: float | None = None) -> float:
+        """The time, in seconds, from its start to the window's end it needs to act out
+        in full, so its events bear out its label's evidence (``tapesim verify`` checks
+        that they do): what it does before its first order (half a feed freeze's
+        ``fault_s``, as :class:`~tapesim.scenarios.policies.faults.FreezeThenTrade`
+        waits), its orders' ``duration_s`` (the config's, else the policy's; they are
+        spread over it), and what follows them (a late report's ``fault_s``; a stock
+        follow-through's :data:`FOLLOW_THROUGH_S`). With ``informed_s`` it waits for a
+        move but leaves ``informed_s`` before the window's end, so it needs at least that.
+        """
         before = self.fault_s / 2 if self.fault == "freeze" else 0.0
-        return before + (duration_s or self.duration_s) / self.orders_at(intensity)
+        after = (self.fault_s if self.fault == "reports" else 0.0) + (
+            FOLLOW_THROUGH_S if self.stock_follow_shares else 0.0)
+        return max(self.informed_s, before + (duration_s or self.duration_s) + after)
 
 
 class ScenarioSpec(BaseModel):
