@@ -23,9 +23,10 @@ from tapesim.events.labels import (
 )
 
 Style = Literal["ask", "ask-block", "sweep", "mid", "bid", "stale-mid"]
-#: The longest stock follow-through after an informed injection's last order, in
-#: seconds: at most 40 child orders (four times the planned ten) at most 2.5 s apart
-#: (:meth:`~tapesim.scenarios.policies.informed.InformedWithFollowThrough.follow`).
+#: The stock follow-through after an informed injection's last order, in seconds, at
+#: most: 40 child orders (four times the planned ten, when each fills) at most 2.5 s
+#: apart (:meth:`~tapesim.scenarios.policies.informed.InformedWithFollowThrough.follow`);
+#: children a thin book fills only in part make it longer.
 FOLLOW_THROUGH_S = 100.0
 
 
