@@ -28,10 +28,12 @@ from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK
 from tapesim.io.merge import windowed_merge
 from tapesim.io.writer import RunWriter
 from tapesim.market.shard import ShardModel, ShardResult
-from tapesim.scenarios.catalog import check_names
+from tapesim.scenarios.catalog import check_leads, check_names
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS, label_documents
 from tapesim.scenarios.policies import injections_for
 from tapesim.sim.shards import Progress, run_shards
+from tapesim.sim.strict import ConfigError
+from tapesim.venues.chains import MAX_SERIES, ListingPolicy, check_listing, listed_series
 
 GENERATOR = "tapesim"
 SORT_KEYS = [("ts", "ascending"), ("ingest_ts", "ascending"), ("kind", "ascending"),
@@ -92,6 +94,38 @@ class RunSummary:
     manifest: dict[str, Any]
 
 
+def check_listings(config: RunConfig) -> None:
+    """Refuse, before anything runs, a symbol whose option chain the listing rules forbid
+    (:func:`tapesim.venues.chains.check_listing`: an index-like root not marked as an
+    ETF), rather than failing inside a shard, or whose chain would list more than
+    :data:`~tapesim.venues.chains.MAX_SERIES` series (a very high price or volatility
+    over many expiries), which no real chain does and every maker would quote.
+
+    Raises:
+        ConfigError: naming ``symbols.N.is_etf``, or ``symbols.N`` and the settings
+            that size its chain.
+    """
+    opt = config.options
+    policy = ListingPolicy(opt.monthlies, opt.weeklies, opt.dailies)
+    for i, symbol in enumerate(config.symbols):
+        if not symbol.options:
+            continue
+        try:
+            check_listing(symbol.symbol, symbol.is_etf)
+        except ValueError as err:
+            raise ConfigError(f"field 'symbols.{i}.is_etf': {err}") from None
+        series = listed_series(symbol.symbol, config.session.date, symbol.price,
+                               symbol.annual_vol, symbol.is_etf, policy)
+        count = 2 * sum(len(strikes) for _, strikes in series)
+        if count > MAX_SERIES:
+            raise ConfigError(
+                f"field 'symbols.{i}': {symbol.symbol} would list {count:,} option series "
+                f"(price {symbol.price:g}, annual_vol {symbol.annual_vol:g}, "
+                f"{len(series)} expiries), more than the {MAX_SERIES:,} the largest real "
+                "chains stay within: lower options.monthlies, options.weeklies or "
+                f"options.dailies, or symbols.{i}.annual_vol")
+
+
 def execute_run(
     config: RunConfig,
     out: Path,
@@ -103,7 +137,10 @@ def execute_run(
     """Simulate ``config`` into the run directory ``out`` (written whole or not at all).
 
     Raises:
-        ConfigError: a scenario the catalog lacks, or a setting found unusable once
+        ConfigError: a scenario the catalog lacks or one starting too close to the
+            window's end to act (:func:`~tapesim.scenarios.catalog.check_leads`), an
+            option chain its exchange rules forbid (:func:`check_listings`), or a
+            setting found unusable once
             the market is built (e.g. an unlisted contract); nothing is left at ``out``.
         FileExistsError: ``out`` exists and ``force`` is false.
         NoSpaceError: the file system of ``out`` has less free space than the run's
@@ -111,6 +148,8 @@ def execute_run(
             up while it was written (everything written is removed).
     """
     check_names(config)
+    check_leads(config)
+    check_listings(config)
     snapshot = ParameterSnapshot.of(config)
     params_hash, run_id = snapshot.sha256, snapshot.run_id
     need = space.estimate(config, jsonl)

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tapesim.config.run import load_profile, with_overrides
 from tapesim.events.contracts import OptionContract, parse_contract_id
 from tapesim.events.enrichment import is_etf
+from tapesim.runs import execute_run
+from tapesim.sim.strict import ConfigError
 from tapesim.venues.chains import (
     INDEX_LIKE,
+    MAX_SERIES,
     MPV_CLASSES,
+    ListingPolicy,
     check_listing,
     expiries,
+    listed_series,
     listed_strikes,
     moneyness_range,
     monthly_expiry,
@@ -159,3 +166,38 @@ def test_option_ledger_conserves_and_reads_positions_without_opening_accounts() 
     assert ledger.held([1, 2, 7], np.array([0, 2])).tolist() == [[3, 0], [-3, 0], [0, 0]]
     assert 7 not in ledger.positions
     assert ledger.open_interest().tolist() == [3, 0, 0]
+
+
+@pytest.mark.parametrize(("spot", "interval", "low", "high"), [
+    (95_000.0, 10.0, 0.92, 1.08),  # a $95,000 stock: the calls' upper strikes
+    (7_400.0, 5.0, 0.05, 13.7),  # 300% vol, two years out
+    (99_999.0, 2.5, 0.05, 20.0),  # an interval that does not divide $100,000
+])
+def test_strikes_stay_inside_what_an_occ_symbol_carries(
+        spot: float, interval: float, low: float, high: float) -> None:
+    strikes = listed_strikes(spot, interval, low, high)
+    assert strikes[0] > 0 and strikes[-1] < 100_000
+    assert strikes[-1] + interval >= 100_000  # cut at the limit, not below it
+    assert strikes[0] <= spot  # the strikes below spot are all there
+    for k in (strikes[0], strikes[-1]):
+        contract = OptionContract.of("BRK", dt.date(2026, 6, 19), k, "C")
+        assert parse_contract_id(contract.occ()) == contract
+
+
+@pytest.mark.parametrize(("symbol", "needle"), [
+    ({"is_etf": False}, r"field 'symbols.0.is_etf': SPY is an index-like ETF"),
+    ({"price": 7400.0, "annual_vol": 3.0},
+     r"field 'symbols.0': SPY would list 677,458 option series .* lower options.monthlies"),
+])
+def test_a_chain_the_listing_rules_refuse_is_named_before_anything_runs(
+        tmp_path: Path, symbol: dict[str, object], needle: str) -> None:
+    smoke = load_profile("options-smoke")
+    config = with_overrides(smoke, {
+        "symbols": [smoke.symbols[0].model_dump(mode="json") | symbol],
+        "options": {"monthlies": 24}})
+    with pytest.raises(ConfigError, match=needle):
+        execute_run(config, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    size = 2 * sum(len(k) for _, k in listed_series(
+        "SPY", config.session.date, 575.0, 0.15, True, ListingPolicy(24, 2, 3)))
+    assert size <= MAX_SERIES  # the same listing at SPY's own price and vol is fine

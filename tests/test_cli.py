@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import tapesim.verify.run as verify_module
 from tapesim.cli.main import app
 
 runner = CliRunner()
@@ -144,3 +145,14 @@ def test_facts_pool_several_runs(tiny_run: Path) -> None:
     result = invoke("facts", str(tiny_run), str(tiny_run), "--symbols", "SPY")
     assert result.exit_code == 0, result.output
     assert "median" in result.output  # the pooled note (wrapped at 80 columns)
+
+
+def test_a_run_that_fails_its_own_verification_is_not_left(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verify_module, "verify_run", lambda path: ["a planted fault"])
+    out = tmp_path / "r"
+    result = invoke("run", "--profile", "equities-smoke", "--end", "09:31", "--symbols", "SPY",
+                    "--out", str(out), "--verify", "--quiet")
+    assert result.exit_code == 1
+    assert "FAIL a planted fault" in result.output and "removed" in result.output
+    assert not out.exists() and list(tmp_path.iterdir()) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from hypothesis import given
@@ -11,11 +12,13 @@ from hypothesis import strategies as st
 
 from tapesim.config.run import (
     ConfigError,
+    RunConfig,
     build_config,
     load_config_file,
     load_profile,
     profile_names,
 )
+from tapesim.sim.strict import Strict
 
 
 def test_shipped_profiles_load() -> None:
@@ -105,3 +108,62 @@ def test_inconsistent_settings_are_named(section: str, values: dict, needle: str
     data[section] = {**data[section], **values}
     with pytest.raises(ConfigError, match=needle):
         build_config(data)
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize(("section", "field", "value"), [
+    ("symbols", "market_beta", None),
+    ("latent", "regime_vol", [None, 1.0, 1.0]),
+    ("latent", "jump_bps", None),
+    ("noise", "orders_per_s", None),
+    ("options", "opra_latency_ms", None),
+    ("market_makers", "quote_lots", [1, None]),
+])
+def test_non_finite_numbers_are_refused_everywhere(
+        section: str, field: str, value: object, text: str) -> None:
+    number = float(text)
+    data = load_profile("options-smoke").snapshot()
+    filled = [number if v is None else v for v in value] if isinstance(value, list) else number
+    if section == "symbols":
+        data["symbols"][0][field] = filled
+        where = f"symbols.0.{field}"
+    else:
+        data[section] = {**data[section], field: filled}
+        where = f"{section}.{field}"
+    with pytest.raises(ConfigError, match=rf"field '{where}(\.\d)?': .*finite"):
+        build_config(data)
+
+
+@pytest.mark.parametrize(("section", "values", "needle"), [
+    ("latent", {"regime_vol": [-0.5, 1.0, 1.9]}, r"latent.regime_vol.0': .*greater than 0"),
+    ("latent", {"jump_bps": 1e6}, r"latent.jump_bps': .*less than or equal to 1000"),
+    ("noise", {"orders_per_s": 1e9}, r"noise.orders_per_s': .*less than or equal to 10"),
+    ("latent", {"sv_reversion_minutes": 1e300}, "latent.sv_reversion_minutes"),
+    ("institutional", {"max_shares": 10**12}, "institutional.max_shares"),
+])
+def test_bounds_refuse_values_no_market_has(section: str, values: dict, needle: str) -> None:
+    data = load_profile("equities-smoke").snapshot()
+    data[section] = {**data[section], **values}
+    with pytest.raises(ConfigError, match=needle):
+        build_config(data)
+
+
+def _config_models(model: type[Strict]) -> list[type[Strict]]:
+    """``model`` and every config model its fields hold, depth first."""
+    found = [model]
+    for info in model.model_fields.values():
+        for arg in (info.annotation, *get_args(info.annotation)):
+            if isinstance(arg, type) and issubclass(arg, Strict):
+                found += _config_models(arg)
+    return found
+
+
+def test_every_bounded_config_field_states_its_reason() -> None:
+    models = _config_models
+    unexplained = []
+    for model in models(RunConfig):
+        for name, info in model.model_fields.items():
+            bounds = [m for m in info.metadata if type(m).__name__ in ("Le", "Lt")]
+            if bounds and not info.description:
+                unexplained.append(f"{model.__name__}.{name}")
+    assert unexplained == []

@@ -16,12 +16,14 @@ from tapesim.replay.profiles import (
     load_profile,
 )
 from tapesim.replay.volume import copies
+from tapesim.scenarios.catalog import check_leads
 
 
 @pytest.mark.parametrize("name", sorted(DEMO_PROFILES))
 def test_every_demo_run_is_a_valid_config(name: str) -> None:
     for run in demo_profile(name).runs:
         config = resolve(run.profile, **run.simulate_keywords())
+        check_leads(config)  # each scenario has the time to act out
         assert [s.name for s in config.scenarios] == [s.split("@")[0] for s in run.scenarios]
 
 

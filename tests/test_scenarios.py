@@ -20,6 +20,7 @@ from tapesim.export.islandflow import Slice, export_run
 from tapesim.runs import execute_run, simulate_shard
 from tapesim.scenarios.catalog import CATALOG
 from tapesim.sim.calendar import NEW_YORK
+from tapesim.verify.run import verify_run
 from tests.conftest import tiny_options_config
 from tests.test_export import closed_set_violations
 
@@ -194,12 +195,40 @@ def test_cli_injects_and_refuses(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "NAME@HH:MM" in bad.output
     ok = runner.invoke(app, ["run", "--profile", "options-smoke", "--end", "09:34",
                              "--out", str(tmp_path / "s"), "--scenario", "benign-block@09:31",
-                             "--scenario", "zero-dte-churn@09:32", "--quiet", "--verify"])
+                             "--scenario", "premium-anomaly@09:32", "--quiet", "--verify"])
     assert ok.exit_code == 0, ok.output
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
-    assert manifest["scenarios"]["ids"] == ["benign-block@09:31", "zero-dte-churn@09:32"]
+    assert manifest["scenarios"]["ids"] == ["benign-block@09:31", "premium-anomaly@09:32"]
     assert {"labels.json", "expected_outputs.json"} <= set(manifest["artifacts"])
     listing = runner.invoke(app, ["scenarios"])
     assert listing.exit_code == 0 and "stale-quote-trap" in listing.output
     shown = runner.invoke(app, ["scenarios", "show", "informed-put-sweep"])
     assert shown.exit_code == 0 and "sweep_ratio" in shown.output
+
+
+def test_a_scenario_needs_its_lead_before_the_window_ends(tmp_path: Path) -> None:
+    policy = CATALOG["stale-quote-trap"].policy
+    assert policy.lead_s() == 20 / 2 + 6  # half its feed freeze, then its orders' 6 s
+    assert policy.lead_s(duration_s=2) == 20 / 2 + 2
+    base = with_overrides(tiny_options_config(), {"session": {"end": "09:30:30"}})
+
+    def at(clock: str) -> RunConfig:
+        return with_overrides(base, {"scenarios": [
+            {"name": "stale-quote-trap", "at": clock, "underlying": "SPY"}]})
+
+    with pytest.raises(ConfigError, match=r"'scenarios.0.at': stale-quote-trap at 09:30:15 "
+                       r"leaves 15 s .* needs 16 s to act out: start it by 09:30:14"):
+        execute_run(at("09:30:15"), tmp_path / "late")
+    assert not (tmp_path / "late").exists()
+    execute_run(at("09:30:14"), tmp_path / "ok")
+    assert verify_run(tmp_path / "ok") == []
+    assert _labels(tmp_path / "ok")[0]["event_refs"]
+
+
+def test_the_cli_states_the_lead_a_late_scenario_needs(tmp_path: Path) -> None:
+    late = CliRunner().invoke(app, [
+        "run", "--profile", "options-smoke", "--out", str(tmp_path / "x"), "--quiet",
+        "--scenario", "stale-quote-trap@09:44:59"])
+    assert late.exit_code == 2, late.output
+    assert "needs 16 s to act out" in late.output and "by 09:44:44" in late.output
+    assert not (tmp_path / "x").exists()

@@ -49,11 +49,8 @@ from tapesim.venues.chains import (
     ListingPolicy,
     Mpv,
     check_listing,
-    expiries,
-    listed_strikes,
-    moneyness_range,
+    listed_series,
     mpv_of,
-    strike_interval,
 )
 
 MINUTES_PER_YEAR = 365.0 * 24.0 * 60.0
@@ -113,16 +110,14 @@ def list_chain(
             (:func:`tapesim.venues.chains.check_listing`).
     """
     check_listing(root, is_etf)
-    days = expiries(today, root, policy)
-    interval = strike_interval(spot, is_etf)
+    series = listed_series(root, today, spot, annual_vol, is_etf, policy)
+    days = [day for day, _ in series]
     strikes: list[float] = []
     exp_idx: list[int] = []
     dtes: list[int] = []
     calls: list[bool] = []
-    for i, day in enumerate(days):
+    for i, (day, grid) in enumerate(series):
         dte = (day - today).days
-        low, high = moneyness_range(dte, annual_vol)
-        grid = listed_strikes(spot, interval, low, high)
         for is_call in (True, False):
             strikes += grid
             exp_idx += [i] * len(grid)

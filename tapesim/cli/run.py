@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -31,15 +32,19 @@ def run(
     scenario: Annotated[list[str] | None, typer.Option(
         "--scenario", help="Inject a catalog scenario, NAME@HH:MM[:SS]; repeatable.")] = None,
 ) -> None:
-    """Simulate a session and write a verified run directory."""
+    """Simulate a session and write a verified run directory.
+
+    With ``--verify``, a directory that fails verification is removed (exit 1: a bug).
+    """
     # The simulator is imported when a run starts, so the CLI starts fast.
     from tapesim.cli.ui import progress_bar
     from tapesim.io.writer import check_output
     from tapesim.runs import execute_run
-    from tapesim.scenarios.catalog import check_names
+    from tapesim.scenarios.catalog import check_leads, check_names
 
     cfg = resolve_config(profile, config, seed, symbols, start, end, date, scenario or [])
     check_names(cfg, scenario or [])
+    check_leads(cfg, scenario or [])
     check_output(out_dir, force)
     with progress_bar(cfg, enabled=not quiet and sys.stderr.isatty()) as progress:
         summary = execute_run(cfg, out_dir, workers=workers, force=force, jsonl=jsonl,
@@ -59,5 +64,9 @@ def run(
         for p in problems:
             err.print(f"FAIL {p}", markup=False, highlight=False)
         if problems:
-            fail(f"{out_dir} was written but does not verify: this is a bug, please report it", 1)
+            # A directory that fails its own verification must not stay where a consumer
+            # would take it for a good run; the run is reproducible from config and seed.
+            shutil.rmtree(out_dir)
+            fail(f"{out_dir} was written but does not verify, so it was removed: this is a "
+                 "bug, please report it with the FAIL lines above", 1)
         out.print(f"verified {out_dir}")

@@ -14,12 +14,19 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from tapesim.config.options import OptionChainProfile, ScenarioInjection
+from tapesim.config.traders import (
+    ImpactConfig,
+    InstitutionalConfig,
+    MomentumConfig,
+    NoiseConfig,
+    RetailConfig,
+)
 from tapesim.sim.calendar import (
     REGULAR_OPEN,
     Session,
@@ -29,6 +36,12 @@ from tapesim.sim.calendar import (
     require_session,
 )
 from tapesim.sim.strict import ConfigError, FieldError, Strict, describe, venue_codes
+
+#: One regime's relative volatility: positive (a vol), at most 10 (see ``regime_vol``).
+RegimeLevel = Annotated[float, Field(gt=0.0, le=10.0)]
+#: Round lots a maker shows on one side: 1 to 10,000 (a million shares, beyond any
+#: displayed quote).
+QuoteLots = Annotated[int, Field(ge=1, le=10_000)]
 
 
 class SessionConfig(Strict):
@@ -68,22 +81,42 @@ class SessionConfig(Strict):
 
 
 class SymbolProfile(Strict):
-    """One underlying: its price level, volatility, factor loadings and activity."""
+    """One underlying: its price level, volatility, factor loadings and activity.
+
+    Each bound's reason is in its field's ``description`` (shown by ``tapesim schema
+    RunConfig``).
+    """
 
     symbol: str = Field(pattern=r"^[A-Z][A-Z.]{0,5}$")
-    price: float = Field(gt=1.0, lt=100_000.0)
-    annual_vol: float = Field(gt=0.0, le=3.0)
+    price: float = Field(gt=1.0, lt=100_000.0, description=(
+        "opening price in dollars; above $1 (sub-dollar stocks quote in $0.0001, which the "
+        "cent-tick makers do not model) and below $100,000 (the strike field of an OCC "
+        "option symbol carries at most five dollar digits)"))
+    annual_vol: float = Field(gt=0.0, le=3.0, description=(
+        "annualised volatility as a fraction (0.2 = 20%); up to 300%, beyond the most "
+        "volatile listed names"))
     sector: str = "broad"
-    market_beta: float = 1.0
-    sector_weight: float = Field(default=0.3, ge=0.0, le=1.0)
-    activity: float = Field(default=1.0, gt=0.0, le=10.0)
-    spread_scale: float = Field(default=1.0, gt=0.0, le=50.0)
+    market_beta: float = Field(default=1.0, ge=-5.0, le=5.0, description=(
+        "loading on the market factor; within +-5, beyond the +-3 of leveraged and "
+        "inverse ETFs"))
+    sector_weight: float = Field(default=0.3, ge=0.0, le=1.0, description=(
+        "share of the non-market variance that is the sector factor's"))
+    activity: float = Field(default=1.0, gt=0.0, le=10.0, description=(
+        "multiplier of every trader population's arrival rate; up to 10x the defaults, "
+        "which model a liquid large cap"))
+    spread_scale: float = Field(default=1.0, gt=0.0, le=50.0, description=(
+        "multiplier of the makers' half-width in ticks; up to 50x for thin names"))
     is_etf: bool = False
-    options: bool = False  # list and simulate the symbol's option chain
-    option_activity: float = Field(default=1.0, gt=0.0, le=20.0)  # option flow multiplier
-    implied_vol_premium: float = Field(default=1.1, gt=0.3, le=3.0)  # ATM IV / realised vol
-    earnings_in_days: int | None = Field(default=None, ge=0, le=400)  # event expiry bump
-    earnings_move: float = Field(default=0.05, ge=0.0, le=0.5)  # expected absolute move
+    options: bool = Field(default=False, description="list and simulate the option chain")
+    option_activity: float = Field(default=1.0, gt=0.0, le=20.0, description=(
+        "option flow multiplier; up to 20x for the most active option names"))
+    implied_vol_premium: float = Field(default=1.1, gt=0.3, le=3.0, description=(
+        "ATM implied over realised vol; 0.3-3 spans observed variance risk premia"))
+    earnings_in_days: int | None = Field(default=None, ge=0, le=400, description=(
+        "calendar days to the next earnings (bumps that expiry's vol); within the "
+        "listed expiries' reach"))
+    earnings_move: float = Field(default=0.05, ge=0.0, le=0.5, description=(
+        "expected absolute earnings move as a fraction; up to 50%"))
 
 
 class VolatilityRegime(Strict):
@@ -93,19 +126,39 @@ class VolatilityRegime(Strict):
     rises in the symbol's high-volatility spells with ``activity_vol_elasticity``.
     """
 
-    step_ms: int = Field(default=25, ge=5, le=1_000)
-    regime_vol: tuple[float, float, float] = (0.75, 1.0, 1.9)
-    regime_switch_per_hour: float = Field(default=0.35, ge=0.0)
-    sv_reversion_minutes: float = Field(default=40.0, gt=0.0)
-    sv_vol_of_vol: float = Field(default=0.9, ge=0.0)
-    market_share: float = Field(default=0.45, ge=0.0, le=1.0)
-    jumps_per_day: float = Field(default=3.0, ge=0.0)
-    jump_bps: float = Field(default=18.0, ge=0.0)
-    open_boost: float = Field(default=3.5, ge=0.0)
-    open_decay_minutes: float = Field(default=30.0, gt=0.0)
-    close_boost: float = Field(default=2.5, ge=0.0)
-    close_decay_minutes: float = Field(default=30.0, gt=0.0)
-    activity_vol_elasticity: float = Field(default=0.25, ge=0.0, le=3.0)
+    step_ms: int = Field(default=25, ge=5, le=1_000, description=(
+        "latent grid step in ms; 5 ms to 1 s (finer costs memory, coarser loses the "
+        "intraday texture)"))
+    regime_vol: tuple[RegimeLevel, RegimeLevel, RegimeLevel] = Field(
+        default=(0.75, 1.0, 1.9), description=(
+            "relative vol of the calm, normal and stressed regimes (scaled to mean square "
+            "1, so only their ratios matter); each in (0, 10]: a vol is positive, and "
+            "stressed spells run at most a few times calm ones"))
+    regime_switch_per_hour: float = Field(default=0.35, ge=0.0, le=60.0, description=(
+        "regime switches per hour; at most one a minute, or the regimes become noise"))
+    sv_reversion_minutes: float = Field(default=40.0, ge=0.1, le=1_440.0, description=(
+        "mean-reversion time of the log-vol; from a few steps of its 1 s grid to a day"))
+    sv_vol_of_vol: float = Field(default=0.9, ge=0.0, le=3.0, description=(
+        "stationary sd of log-vol times sqrt(2); up to 3 (vol swinging about 8x at one "
+        "sd), beyond equity stochastic-vol estimates"))
+    market_share: float = Field(default=0.45, ge=0.0, le=1.0, description=(
+        "share of the variance that is the market factor's"))
+    jumps_per_day: float = Field(default=3.0, ge=0.0, le=100.0, description=(
+        "price jumps per session; up to 100, far beyond news-driven jump counts"))
+    jump_bps: float = Field(default=18.0, ge=0.0, le=1_000.0, description=(
+        "sd of a jump in bps; up to 10%, the Limit Up-Limit Down band of most stocks, "
+        "beyond which trading would halt (not modelled)"))
+    open_boost: float = Field(default=3.5, ge=0.0, le=20.0, description=(
+        "extra activity at the open, in multiples of the base rate; up to 20x"))
+    open_decay_minutes: float = Field(default=30.0, ge=0.1, le=390.0, description=(
+        "decay time of the open's boost in minutes; up to the 390-minute session"))
+    close_boost: float = Field(default=2.5, ge=0.0, le=20.0, description=(
+        "extra activity into the close, in multiples of the base rate; up to 20x"))
+    close_decay_minutes: float = Field(default=30.0, ge=0.1, le=390.0, description=(
+        "decay time of the close's boost in minutes; up to the 390-minute session"))
+    activity_vol_elasticity: float = Field(default=0.25, ge=0.0, le=3.0, description=(
+        "how strongly activity rises with volatility (exponent); up to 3"))
+
 
 
 class VenueConfig(Strict):
@@ -114,7 +167,8 @@ class VenueConfig(Strict):
     lit: list[str] = Field(default_factory=lambda: ["NYSE", "NASDAQ", "ARCA", "BATS", "IEX",
                                                     "MEMX"])
     trf: list[str] = Field(default_factory=lambda: ["FINN", "FINY"])
-    sip_latency_ms: float = Field(default=1.2, ge=0.0, le=1000.0)
+    sip_latency_ms: float = Field(default=1.2, ge=0.0, le=1000.0, description=(
+        "mean SIP feed latency in ms; up to a second"))
 
     @field_validator("lit", "trf")
     @classmethod
@@ -141,18 +195,29 @@ class LiquidityProfile(Strict):
     comes back after ``refill_ms`` on average.
     """
 
-    per_venue: int = Field(default=1, ge=1, le=8)
-    half_spread_ticks: float = Field(default=0.8, gt=0.0)
-    spread_vol_share: float = Field(default=0.3, ge=0.0, le=1.0)
-    open_widening: float = Field(default=0.6, ge=0.0)
-    inventory_skew_ticks: float = Field(default=0.6, ge=0.0)
-    inventory_unit: int = Field(default=2000, gt=0)
-    quote_lots: tuple[int, int] = (1, 40)
-    quote_lots_alpha: float = Field(default=1.3, gt=0.0)
-    offset_ticks: float = Field(default=0.4, ge=0.0)
-    offset_reversion_s: float = Field(default=30.0, gt=0.0)
-    width_ticks: float = Field(default=0.5, ge=0.0)
-    refill_ms: float = Field(default=150.0, ge=0.0)
+    per_venue: int = Field(default=1, ge=1, le=8, description="makers per lit venue; 1-8")
+    half_spread_ticks: float = Field(default=0.8, gt=0.0, le=100.0, description=(
+        "base half-width in ticks; up to 100 (a dollar), beyond any quoted name's"))
+    spread_vol_share: float = Field(default=0.3, ge=0.0, le=1.0, description=(
+        "share of the half-width that scales with volatility"))
+    open_widening: float = Field(default=0.6, ge=0.0, le=20.0, description=(
+        "extra width just after the open, in multiples; up to 20x"))
+    inventory_skew_ticks: float = Field(default=0.6, ge=0.0, le=100.0, description=(
+        "skew in ticks per inventory_unit held; up to 100, the half-width's bound"))
+    inventory_unit: int = Field(default=2000, ge=1, le=10_000_000, description=(
+        "shares per inventory_skew_ticks of skew; up to ten million"))
+    quote_lots: tuple[QuoteLots, QuoteLots] = Field(default=(1, 40), description=(
+        "(smallest, largest) round lots shown per side; each 1-10,000"))
+    quote_lots_alpha: float = Field(default=1.3, ge=0.1, le=10.0, description=(
+        "Pareto tail of displayed lots; 0.1-10 (lower is heavier-tailed)"))
+    offset_ticks: float = Field(default=0.4, ge=0.0, le=100.0, description=(
+        "sd of a maker's valuation offset in ticks; up to 100, the half-width's bound"))
+    offset_reversion_s: float = Field(default=30.0, ge=0.1, le=23_400.0, description=(
+        "reversion time of the offset in seconds; up to a session"))
+    width_ticks: float = Field(default=0.5, ge=0.0, le=100.0, description=(
+        "a maker's largest fixed extra half-width in ticks; up to 100"))
+    refill_ms: float = Field(default=150.0, ge=0.0, le=60_000.0, description=(
+        "mean delay before a side filled out comes back, in ms; up to a minute"))
 
     @field_validator("quote_lots")
     @classmethod
@@ -162,81 +227,13 @@ class LiquidityProfile(Strict):
         return v
 
 
-class RetailConfig(Strict):
-    """Retail orders routed to wholesalers, internalised and printed off-exchange."""
-
-    orders_per_s: float = Field(default=0.6, ge=0.0)
-    side_persistence: float = Field(default=0.7, ge=0.0, le=1.0)
-    odd_lot_share: float = Field(default=0.55, ge=0.0, le=1.0)
-    wholesalers: list[str] = Field(default=["wholesaler-a", "wholesaler-b", "wholesaler-c"],
-                                   min_length=1)
-    inventory_limit: int = Field(default=3000, gt=0)
-
-
-class InstitutionalConfig(Strict):
-    """Parent orders worked over time in child slices; occasional dark blocks.
-
-    Children are Pareto(``child_tail_alpha``) sized within ``child_shares``; a share
-    ``dark_share`` of them crosses in a dark pool at the midpoint (a TRF print).
-    """
-
-    parents_per_hour: float = Field(default=50.0, ge=0.0)
-    size_tail_alpha: float = Field(default=1.4, gt=0.5)
-    min_shares: int = Field(default=1500, gt=0)
-    max_shares: int = Field(default=400_000, gt=0)
-    child_interval_s: float = Field(default=6.0, gt=0.0)
-    child_shares: tuple[int, int] = (100, 5000)
-    child_tail_alpha: float = Field(default=1.6, gt=0.5)
-    dark_share: float = Field(default=0.2, ge=0.0, le=1.0)
-    block_probability: float = Field(default=0.08, ge=0.0, le=1.0)
-    block_min_shares: int = Field(default=10_000, gt=0)
-
-    @model_validator(mode="after")
-    def _ranges(self) -> InstitutionalConfig:
-        if self.min_shares > self.max_shares:
-            raise ValueError("min_shares must not exceed max_shares")
-        low, high = self.child_shares
-        if not 1 <= low <= high:
-            raise ValueError("child_shares must be (smallest, largest) with 1 <= low <= high")
-        return self
-
-
-class NoiseConfig(Strict):
-    """Uninformed traders: marketable orders and short-lived limit orders.
-
-    They herd: after a take, with ``herd_probability`` another trader follows on the
-    same side at ``burst_orders_per_s``, so takes come in same-sign bursts.
-    """
-
-    orders_per_s: float = Field(default=0.6, ge=0.0)
-    limit_share: float = Field(default=0.45, ge=0.0, le=1.0)
-    limit_lifetime_s: float = Field(default=20.0, gt=0.0)
-    herd_probability: float = Field(default=0.75, ge=0.0, lt=1.0)
-    burst_orders_per_s: float = Field(default=6.0, gt=0.0)
-
-
-class MomentumConfig(Strict):
-    """Trend followers: trade in the direction of a mid move over ``lookback_s`` larger
-    than ``threshold_sd`` of the symbol's typical move over that horizon."""
-
-    orders_per_s: float = Field(default=0.25, ge=0.0)
-    lookback_s: float = Field(default=60.0, gt=0.0)
-    threshold_sd: float = Field(default=1.0, ge=0.0)
-
-
-class ImpactConfig(Strict):
-    """How executed order flow moves the price market makers quote around."""
-
-    bps_per_sqrt_lot: float = Field(default=0.025, ge=0.0)
-    decay_minutes: float = Field(default=10.0, gt=0.0)
-
-
 class RunConfig(Strict):
     """Everything a run needs; its JSON form is the parameter snapshot."""
 
     name: str = "custom"
     description: str = ""
-    seed: int = Field(default=1, ge=0, lt=2**63)
+    seed: int = Field(default=1, ge=0, lt=2**63, description=(
+        "root seed; a non-negative 64-bit signed integer, as Parquet and JSON carry it"))
     # model_construct: the default is a known session, and validating it here would load
     # the exchange calendar (pandas) whenever this module is imported.
     session: SessionConfig = SessionConfig.model_construct()

@@ -17,6 +17,9 @@ from typing import Literal
 import pyarrow.compute as pc
 
 Right = Literal["C", "P"]
+#: Strikes are below this many thousandths of a dollar ($100,000): the OCC symbol's
+#: strike field is eight digits of strike x 1000, five of them dollars.
+STRIKE_MILLS_LIMIT = 100_000_000
 _DASHED = re.compile(r"^([A-Z][A-Z0-9.]{0,5})-(\d{4}-\d{2}-\d{2})-(\d+(?:\.\d{1,3})?)-([CP])$")
 _OCC = re.compile(r"^([A-Z][A-Z0-9. ]{5})(\d{6})([CP])(\d{8})$")
 
@@ -33,7 +36,7 @@ class OptionContract:
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Z][A-Z0-9.]{0,5}", self.root):
             raise ValueError(f"option root {self.root!r} must be 1-6 upper-case characters")
-        if not 0 < self.strike_mills < 100_000_000:
+        if not 0 < self.strike_mills < STRIKE_MILLS_LIMIT:
             raise ValueError(f"strike {self.strike_mills / 1000} is outside (0, 100000)")
         if self.right not in ("C", "P"):
             raise ValueError(f"right {self.right!r} must be 'C' or 'P'")

@@ -14,12 +14,14 @@ with the load's volume of underlyings (``tapesim.replay.volume``).
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tapesim.replay.plan import Burst, ReplayError
+from tapesim.scenarios.catalog import CATALOG
 
 __all__ = ["DEMO_PROFILES", "FAMILIES", "LOAD_PROFILES", "Burst", "DemoProfile", "DemoRun",
            "LoadProfile", "demo_profile", "load_profile"]
@@ -116,10 +118,13 @@ class LoadProfile(_Model):
 
 
 def _one_per(scenarios: list[str], seed: int, minutes: int = 6) -> list[DemoRun]:
-    """options-smoke runs of ``minutes`` from the open, each with one scenario at 09:32."""
-    end = f"09:{30 + minutes:02d}"
-    return [DemoRun(profile="options-smoke", seed=seed + i, end=end, scenarios=[f"{s}@09:32"])
-            for i, s in enumerate(scenarios)]
+    """options-smoke runs from the open, each with one scenario at 09:32, of ``minutes``
+    or, when the scenario needs longer to act out (its ``Policy.lead_s``), up to the
+    whole minute after that."""
+    ends = [32 + max(minutes - 2, math.ceil(CATALOG[s].policy.lead_s() / 60)) for s in scenarios]
+    return [DemoRun(profile="options-smoke", seed=seed + i, scenarios=[f"{s}@09:32"],
+                    end=f"09:{end:02d}")
+            for i, (s, end) in enumerate(zip(scenarios, ends, strict=True))]
 
 
 DEMO_PROFILES: dict[str, DemoProfile] = {d.name: d for d in (

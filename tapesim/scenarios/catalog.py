@@ -14,14 +14,17 @@ keeps the entries' order, which ``tapesim scenarios`` lists.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from collections.abc import Sequence
 
 from tapesim.config.run import RunConfig
 from tapesim.events.labels import EvidenceRequirement, FalsePositivePenalty
 from tapesim.scenarios.spec import Policy, ScenarioSpec
+from tapesim.sim.calendar import NEW_YORK, epoch_ms
 from tapesim.sim.strict import ConfigError
 
-__all__ = ["CATALOG", "CATALOG_VERSION", "Policy", "ScenarioSpec", "check_names"]
+__all__ = ["CATALOG", "CATALOG_VERSION", "Policy", "ScenarioSpec", "check_leads", "check_names"]
 
 CATALOG_VERSION = "synthetic-market-scenarios-v1"
 
@@ -735,6 +738,14 @@ _ENTRIES = [
 CATALOG: dict[str, ScenarioSpec] = {s.name: s for s in _ENTRIES}
 
 
+def _where(config: RunConfig, flags: Sequence[str], i: int, field: str) -> str:
+    """How an error in scenario ``i`` names it: the ``--scenario`` flag as typed when one
+    of the last ``len(flags)`` scenarios came from it, else ``field 'scenarios.i.FIELD'``."""
+    first_flag = len(config.scenarios) - len(flags)
+    return (f"--scenario {flags[i - first_flag]}" if i >= first_flag
+            else f"field 'scenarios.{i}.{field}'")
+
+
 def check_names(config: RunConfig, flags: Sequence[str] = ()) -> None:
     """Refuse a config that names a scenario the catalog does not have.
 
@@ -745,10 +756,34 @@ def check_names(config: RunConfig, flags: Sequence[str] = ()) -> None:
         ConfigError: naming ``--scenario NAME@TIME`` or ``scenarios.N.name`` and pointing
             to ``tapesim scenarios``.
     """
-    first_flag = len(config.scenarios) - len(flags)
     for i, sc in enumerate(config.scenarios):
         if sc.name not in CATALOG:
-            where = (f"--scenario {flags[i - first_flag]}" if i >= first_flag
-                     else f"field 'scenarios.{i}.name'")
-            raise ConfigError(f"{where}: unknown scenario {sc.name!r}: "
-                              "`tapesim scenarios` lists the catalog")
+            raise ConfigError(f"{_where(config, flags, i, 'name')}: unknown scenario "
+                              f"{sc.name!r}: `tapesim scenarios` lists the catalog")
+
+
+def check_leads(config: RunConfig, flags: Sequence[str] = ()) -> None:
+    """Refuse a scenario that starts too close to the window's end to act out: its start
+    plus its :meth:`Policy.lead_s` (with the config's ``duration_s``) must not pass the
+    simulated window's end, or its orders are cut and its events contradict its label's
+    evidence. Call after :func:`check_names`.
+
+    ``flags`` as for :func:`check_names`.
+
+    Raises:
+        ConfigError: naming ``--scenario NAME@TIME`` or ``scenarios.N.at``, the lead it
+            needs and the latest start.
+    """
+    session = config.session.session()
+    end = dt.datetime.fromtimestamp(session.end_ms / 1000, NEW_YORK)
+    for i, sc in enumerate(config.scenarios):
+        lead = CATALOG[sc.name].policy.lead_s(sc.duration_s)
+        room_ms = session.end_ms - epoch_ms(config.session.date, sc.at)
+        if room_ms < lead * 1000:
+            latest = end - dt.timedelta(milliseconds=math.ceil(lead * 1000))
+            raise ConfigError(
+                f"{_where(config, flags, i, 'at')}: {sc.name} at {sc.at:%H:%M:%S} leaves "
+                f"{room_ms / 1000:g} s before the window ends at {end:%H:%M:%S}, and it needs "
+                f"{lead:g} s to act out: start it by {latest:%H:%M:%S}, end "
+                "the window later or give it a shorter duration_s"
+            )

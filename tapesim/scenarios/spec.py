@@ -23,6 +23,11 @@ from tapesim.events.labels import (
 )
 
 Style = Literal["ask", "ask-block", "sweep", "mid", "bid", "stale-mid"]
+#: The stock follow-through after an informed injection's last order, in seconds, at
+#: most: 40 child orders (four times the planned ten, when each fills) at most 2.5 s
+#: apart (:meth:`~tapesim.scenarios.policies.informed.InformedWithFollowThrough.follow`);
+#: children a thin book fills only in part make it longer.
+FOLLOW_THROUGH_S = 100.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,25 @@ class Policy:
     stock_follow_shares: int = 0  # then buy (or sell) this much stock, in the same direction
     event_days: int | None = None  # tag prints EVENT_<N>D
     alternate: bool = False  # alternate buying and selling, order by order
+
+    def orders_at(self, intensity: float) -> int:
+        """How many orders it sends at ``intensity`` (a config's multiplier): at least one."""
+        return max(1, round(self.orders * intensity))
+
+    def lead_s(self, duration_s: float | None = None) -> float:
+        """The time, in seconds, from its start to the window's end it needs to act out
+        in full, so its events bear out its label's evidence (``tapesim verify`` checks
+        that they do): what it does before its first order (half a feed freeze's
+        ``fault_s``, as :class:`~tapesim.scenarios.policies.faults.FreezeThenTrade`
+        waits), its orders' ``duration_s`` (the config's, else the policy's; they are
+        spread over it), and what follows them (a late report's ``fault_s``; a stock
+        follow-through's :data:`FOLLOW_THROUGH_S`). With ``informed_s`` it waits for a
+        move but leaves ``informed_s`` before the window's end, so it needs at least that.
+        """
+        before = self.fault_s / 2 if self.fault == "freeze" else 0.0
+        after = (self.fault_s if self.fault == "reports" else 0.0) + (
+            FOLLOW_THROUGH_S if self.stock_follow_shares else 0.0)
+        return max(self.informed_s, before + (duration_s or self.duration_s) + after)
 
 
 class ScenarioSpec(BaseModel):

@@ -1,5 +1,5 @@
-"""The base of every config model (unknown keys are errors, values are frozen) and the
-one rendering of a validation error as the line a user reads."""
+"""The base of every config model (unknown keys are errors, numbers are finite, values
+are frozen) and the one rendering of a validation error as the line a user reads."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
+
+#: The field description of a config share or probability, bounded to [0, 1].
+SHARE = "a share of the whole (or a probability), 0-1"
 
 
 class ConfigError(ValueError):
@@ -73,9 +76,17 @@ def describe(err: ValidationError, names: Mapping[str, str] | None = None) -> st
 
 
 class Strict(BaseModel):
-    """A config model: unknown keys are errors (naming the key), instances are frozen."""
+    """A config model: unknown keys are errors (naming the key), instances are frozen, and
+    every number is finite.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    ``allow_inf_nan=False`` applies to every ``float`` (and ``int``) a config model holds,
+    inside tuples and lists and optional fields included, so ``nan``, ``inf`` and
+    ``-inf`` (which TOML, YAML and JSON parsers all produce) are refused with pydantic's
+    ``finite_number`` error naming the field, one mechanism for every model rather than
+    a check per field: no setting of the simulation has a meaning at infinity or NaN.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def venue_codes(codes: list[str]) -> list[str]:

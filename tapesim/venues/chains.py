@@ -47,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tapesim.config.options import PennyClass
+from tapesim.events.contracts import STRIKE_MILLS_LIMIT
 from tapesim.sim.calendar import is_trading_day
 
 #: Index-tracking ETFs: the index skew on their surface, their own calibration facts.
@@ -125,9 +126,15 @@ def strike_interval(price: float, is_etf: bool) -> float:
 
 
 def listed_strikes(spot: float, interval: float, low: float, high: float) -> list[float]:
-    """Strikes on the interval grid covering [spot * low, spot * high]."""
+    """Strikes in dollars on the ``interval`` grid covering [spot * low, spot * high], cut
+    to the strikes an option symbol can carry: positive and below $100,000
+    (:data:`~tapesim.events.contracts.STRIKE_MILLS_LIMIT`, the OCC symbol's five dollar
+    digits). No exchange lists a series OCC cannot name, so a chain on a very high-priced
+    or very volatile underlying simply has fewer strikes above spot; with spot below
+    $100,000 (the config's bound) the grid keeps at least the strikes below it."""
     first = math.floor(spot * low / interval)
-    last = math.ceil(spot * high / interval)
+    last = min(math.ceil(spot * high / interval),
+               math.ceil(STRIKE_MILLS_LIMIT / 1000 / interval) - 1)
     return [round(k * interval, 3) for k in range(max(first, 1), last + 1)]
 
 
@@ -135,6 +142,23 @@ def moneyness_range(days_to_expiry: float, annual_vol: float) -> tuple[float, fl
     """Listed range as multiples of spot: wider for longer expiries and higher vol."""
     width = max(0.08, 3.0 * annual_vol * math.sqrt(max(days_to_expiry, 1.0) / 365.0))
     return max(0.05, 1.0 - width), 1.0 + width
+
+
+#: The most option series (contracts) one underlying may list: beyond the largest real
+#: chains (tens of thousands of series), and every series is quoted by every maker.
+MAX_SERIES = 50_000
+
+
+def listed_series(root: str, today: dt.date, spot: float, annual_vol: float, is_etf: bool,
+                  policy: ListingPolicy | None = None) -> list[tuple[dt.date, list[float]]]:
+    """Each expiry listed on ``today`` with its strikes in dollars (:func:`expiries`, the
+    :func:`strike_interval` grid over the :func:`moneyness_range` of its days to expiry);
+    every strike is listed as a call and a put. ``spot`` in dollars, ``annual_vol`` a
+    fraction."""
+    interval = strike_interval(spot, is_etf)
+    return [(day, listed_strikes(spot, interval, *moneyness_range((day - today).days,
+                                                                  annual_vol)))
+            for day in expiries(today, root, policy)]
 
 
 def check_listing(root: str, is_etf: bool) -> None:

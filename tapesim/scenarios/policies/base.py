@@ -91,7 +91,7 @@ class Injection:
         self.settings = Resolved(
             policy, BUY if side == "buy" else SELL, start_ns,
             int((cfg.duration_s or policy.duration_s) * NS_PER_S),
-            max(1, round(policy.orders * cfg.intensity)))
+            policy.orders_at(cfg.intensity))
         seed = desk.ctx.config.seed
         self.draws = Draws(stream(seed, desk.ctx.symbol.symbol, "scenario", cfg.scenario_id()))
         self.agent = desk.ctx.ledger.register(f"scenario-agent-{index}")

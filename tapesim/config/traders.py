@@ -1,0 +1,119 @@
+"""The run config's trader populations and the price impact of their flow.
+
+Part of the run config (:mod:`tapesim.config.run`), split out to keep each module
+readable: retail, institutional, noise and momentum traders, and impact. Every model
+forbids unknown keys and non-finite numbers (:class:`tapesim.sim.strict.Strict`); each
+bound's reason is its field's description.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from tapesim.sim.strict import SHARE, Strict
+
+#: A child order's shares: 1 to 1,000,000 (a child beyond a million shares is a block).
+ChildShares = Annotated[int, Field(ge=1, le=1_000_000)]
+
+#: Orders per second a trader population sends per symbol at activity 1, at most: 10,
+#: about 17 times the defaults, which model a liquid large cap. The rates scale further
+#: with ``activity`` (up to 10x), the intraday envelope and volatility, and every order
+#: is simulated, so a larger rate buys run time, not realism.
+MAX_ORDERS_PER_S = 10.0
+ORDERS_PER_S_REASON = ("orders per second at activity 1; at most 10, about 17x the "
+                       "defaults (a liquid large cap), before activity scales it")
+#: The largest parent order, in shares: 50 million, beyond any single day's parent and
+#: well inside the 32-bit sizes of the pipeline's tables.
+MAX_PARENT_SHARES = 50_000_000
+
+
+class RetailConfig(Strict):
+    """Retail orders routed to wholesalers, internalised and printed off-exchange."""
+
+    orders_per_s: float = Field(default=0.6, ge=0.0, le=MAX_ORDERS_PER_S,
+                                description=ORDERS_PER_S_REASON)
+    side_persistence: float = Field(default=0.7, ge=0.0, le=1.0, description=SHARE)
+    odd_lot_share: float = Field(default=0.55, ge=0.0, le=1.0, description=SHARE)
+    wholesalers: list[str] = Field(default=["wholesaler-a", "wholesaler-b", "wholesaler-c"],
+                                   min_length=1, max_length=16, description=(
+                                       "wholesaler names; 1-16 (a handful exist)"))
+    inventory_limit: int = Field(default=3000, ge=1, le=10_000_000, description=(
+        "shares a wholesaler holds before laying off; up to ten million"))
+
+
+class InstitutionalConfig(Strict):
+    """Parent orders worked over time in child slices; occasional dark blocks.
+
+    Children are Pareto(``child_tail_alpha``) sized within ``child_shares``; a share
+    ``dark_share`` of them crosses in a dark pool at the midpoint (a TRF print).
+    """
+
+    parents_per_hour: float = Field(default=50.0, ge=0.0, le=3_600.0, description=(
+        "parent orders per hour; at most one a second"))
+    size_tail_alpha: float = Field(default=1.4, gt=0.5, le=10.0, description=(
+        "Pareto tail of parent sizes; above 0.5 (a finite-enough mean), at most 10"))
+    min_shares: int = Field(default=1500, ge=1, le=MAX_PARENT_SHARES, description=(
+        "smallest parent order in shares"))
+    max_shares: int = Field(default=400_000, ge=1, le=MAX_PARENT_SHARES, description=(
+        "largest parent order in shares; up to 50 million, beyond any day's parent"))
+    child_interval_s: float = Field(default=6.0, ge=0.1, le=3_600.0, description=(
+        "mean seconds between a parent's child slices; 0.1 s to an hour"))
+    child_shares: tuple[ChildShares, ChildShares] = Field(default=(100, 5000), description=(
+        "(smallest, largest) child slice in shares; each 1-1,000,000"))
+    child_tail_alpha: float = Field(default=1.6, gt=0.5, le=10.0, description=(
+        "Pareto tail of child sizes; above 0.5, at most 10"))
+    dark_share: float = Field(default=0.2, ge=0.0, le=1.0, description=SHARE)
+    block_probability: float = Field(default=0.08, ge=0.0, le=1.0, description=SHARE)
+    block_min_shares: int = Field(default=10_000, ge=1, le=MAX_PARENT_SHARES, description=(
+        "smallest dark block in shares"))
+
+    @model_validator(mode="after")
+    def _ranges(self) -> InstitutionalConfig:
+        if self.min_shares > self.max_shares:
+            raise ValueError("min_shares must not exceed max_shares")
+        low, high = self.child_shares
+        if not 1 <= low <= high:
+            raise ValueError("child_shares must be (smallest, largest) with 1 <= low <= high")
+        return self
+
+
+class NoiseConfig(Strict):
+    """Uninformed traders: marketable orders and short-lived limit orders.
+
+    They herd: after a take, with ``herd_probability`` another trader follows on the
+    same side at ``burst_orders_per_s``, so takes come in same-sign bursts.
+    """
+
+    orders_per_s: float = Field(default=0.6, ge=0.0, le=MAX_ORDERS_PER_S,
+                                description=ORDERS_PER_S_REASON)
+    limit_share: float = Field(default=0.45, ge=0.0, le=1.0, description=SHARE)
+    limit_lifetime_s: float = Field(default=20.0, ge=0.001, le=23_400.0, description=(
+        "mean life of a resting limit order in seconds; a millisecond to a session"))
+    herd_probability: float = Field(default=0.75, ge=0.0, le=0.99, description=(
+        "chance a take is followed on the same side; below 1, or a burst never ends"))
+    burst_orders_per_s: float = Field(default=6.0, gt=0.0, le=50.0, description=(
+        "orders per second inside a herd burst; at most 50, a burst lasting a few orders"))
+
+
+class MomentumConfig(Strict):
+    """Trend followers: trade in the direction of a mid move over ``lookback_s`` larger
+    than ``threshold_sd`` of the symbol's typical move over that horizon."""
+
+    orders_per_s: float = Field(default=0.25, ge=0.0, le=MAX_ORDERS_PER_S,
+                                description=ORDERS_PER_S_REASON)
+    lookback_s: float = Field(default=60.0, ge=0.1, le=23_400.0, description=(
+        "horizon of the mid move in seconds; up to a session"))
+    threshold_sd: float = Field(default=1.0, ge=0.0, le=10.0, description=(
+        "move that triggers, in sds of the typical move; up to 10"))
+
+
+class ImpactConfig(Strict):
+    """How executed order flow moves the price market makers quote around."""
+
+    bps_per_sqrt_lot: float = Field(default=0.025, ge=0.0, le=10.0, description=(
+        "price impact in bps per square root of a round lot; up to 10, 400x the "
+        "square-root law's usual coefficient"))
+    decay_minutes: float = Field(default=10.0, ge=0.01, le=390.0, description=(
+        "decay time of impact in minutes; up to the session"))
