@@ -295,6 +295,8 @@ def test_tail_command_reports_the_digest(small_run: Path, nats_server: EmbeddedN
     (["--from-seq", "999999999"], "beyond the run's last seq"),
     (["--to", "kafka"], "--to 'kafka'"),
     (["--speed", "fast"], "--speed 'fast'"),
+    (["--speed", "inf"], "--speed 'inf'"),
+    (["--speed", "nan"], "--speed 'nan'"),
     (["--symbols", "ZZZZ"], "not in this run"),
     (["--subject-prefix", "a.*"], "--subject-prefix"),
 ])

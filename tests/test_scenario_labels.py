@@ -298,3 +298,19 @@ def test_a_sidecar_value_outside_the_closed_sets_fails_the_export(
            "'supporting' or 'context', got 'member'" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not out.exists() and not list(tmp_path.glob(".never*"))
+
+
+def test_a_label_document_with_a_non_finite_number_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from tapesim.events.labels import TapesimLabelDetail
+
+    good = {"scenario": "benign-block", "agent_ids": [], "intent": "x",
+            "window": {"start_ts": None, "end_ts": None}, "instruments": [],
+            "underlying_id": "SPY", "side": "buy", "quantities": {"contracts": 0, "shares": 0},
+            "notional": 0.0, "caused_event_count": 0, "evidence_values": {},
+            "parameters": {}, "contradicted": []}
+    TapesimLabelDetail.model_validate(good)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValidationError, match="finite"):
+            TapesimLabelDetail.model_validate(good | {"notional": bad})

@@ -132,7 +132,10 @@ def pipeline_family(family: str, expected_class: str) -> PipelineFamily:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Unknown keys are errors and numbers are finite (a NaN in a damaged labels.json is
+    refused, not carried on)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 # --- the parts of a label ---------------------------------------------------------------
@@ -171,7 +174,7 @@ class EvidenceRequirement(_Strict):
     """One evidence statement, ``feature_key operator value``, over a label's events
     (features: :mod:`tapesim.scenarios.evidence`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     requirement_id: str = Field(description="stable id of the statement, e.g. large-premium")
     fact_kind: FactKind = Field(description="the kind of fact the statement is about")
@@ -195,7 +198,7 @@ class PipelineEvidenceRequirement(EvidenceRequirement):
 class FalsePositivePenalty(_Strict):
     """What alerting on the case wrongly costs a classifier."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     score: float = Field(ge=0.0, le=1.0, description="penalty weight in [0, 1]")
     severity: Severity = Field(description="none, low, medium or high")

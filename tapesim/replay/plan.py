@@ -11,6 +11,7 @@ rebasing to the wall clock). Sources apply the selector; the replay loop
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -106,8 +107,9 @@ def parse_speed(value: str) -> float | None:
         speed = float(value)
     except ValueError:
         speed = -1.0
-    if not speed > 0:
-        raise ReplayError(f"--speed {value!r}: use 1, 60 (or another positive factor) or max")
+    if not (speed > 0 and math.isfinite(speed)):
+        raise ReplayError(f"--speed {value!r}: use 1, 60 (or another finite positive factor) "
+                          "or max")
     return speed
 
 
@@ -172,7 +174,7 @@ class Pacing(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    speed: float | None = Field(default=None, gt=0)
+    speed: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     live: bool = False
     live_seq_start: int = Field(default=1, ge=0)
     burst: Burst | None = None
