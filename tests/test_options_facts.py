@@ -282,3 +282,12 @@ def test_option_rows_pool_across_runs(tmp_path: Path) -> None:
     assert "in band in 1/3" in pc_row.note
     block = pooled["opt_block_print_share"]  # report only: the median, not judged
     assert block.value == 0.0 and block.status == "n/a" and "report only" in block.note
+
+
+def test_an_index_like_root_without_daily_expiries_has_no_0dte_share(tmp_path: Path) -> None:
+    d = "DIA-2024-03-"
+    prints = [_print(d + "04-420-C", 5, 3, "CBOE", [], 420.0),  # 0DTE would need dailies
+              _print(d + "08-420-P", 6, 2, "ISE", [], 420.0)]
+    run = _run(tmp_path, [("DIA", OPEN, 419.99, 420.01)], [], prints)
+    row = _by_fact(option_facts(run), "DIA")["opt_0dte_share_index"]
+    assert row.status == "n/a" and row.note == "DIA lists no daily expiries"

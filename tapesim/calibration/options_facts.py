@@ -60,7 +60,7 @@ from tapesim.calibration.tape import (
 )
 from tapesim.calibration.targets import OPTION_BANDS, OPTION_TITLES
 from tapesim.events.contracts import parse_contract_id
-from tapesim.venues.chains import INDEX_LIKE
+from tapesim.venues.chains import DAILY_EXPIRY_ROOTS, INDEX_LIKE
 
 ATM_DIST = 0.025  # |K / S - 1| at or below: at the money
 FAR_DIST = 0.10  # |K / S - 1| above: far from the money
@@ -235,7 +235,9 @@ def _print_rows(sym: str, index_like: bool, c: Contracts, p: OptionPrints) -> li
     cls = _cls(index_like)
     return [
         _row(sym, f"opt_dte_0_7_share_{cls}", ost.share(dte <= WEEK_DTE, size), vol_note),
-        _row(sym, f"opt_0dte_share_{cls}", ost.share(dte == 0, size), vol_note),
+        _row(sym, f"opt_0dte_share_{cls}", ost.share(dte == 0, size), vol_note)
+        if sym in DAILY_EXPIRY_ROOTS or not index_like else
+        _row(sym, f"opt_0dte_share_{cls}", None, f"{sym} lists no daily expiries"),
         _row(sym, "opt_atm_volume_share",
              ost.share(dist[has_spot] <= ATM_DIST, size[has_spot]), spot_note),
         _row(sym, "opt_far_volume_share",
