@@ -9,7 +9,9 @@ join, CONTRACT.md §1 ordering) must find the quote the trade met:
   ``OptionNBBO`` of its contract before it, and its ``execution_nbbo_bid``,
   ``_ask``, ``_bid_size``, ``_ask_size`` and ``_ts`` equal that NBBO's ``bid``,
   ``ask``, ``bidSize``, ``askSize`` and ``ts`` (a print before any NBBO of its
-  contract records none).
+  contract records none);
+* its ``execution_underlying_bid``, ``_ask`` and ``_ts`` equal the last
+  ``EquityQuote`` of its underlying before it.
 
 Special conditions are the ones under which a real print may stand away from the
 NBBO in force (OPRA's trade conditions): complex and spread legs, ISO sweeps,
@@ -18,7 +20,7 @@ exchange equity prints (TRF) are not bound by the NBBO either, nor are prints an
 injected scenario caused (provenance's ``scenario_id``): a feed fault such as a
 frozen NBBO makes them trade against a quote the tape does not show, on purpose.
 
-The check streams both kinds of a family merged by ``seq`` (memory holds a few
+The check streams a quote kind and a print kind merged by ``seq`` (memory holds a few
 Parquet batches and the last quote per symbol or contract), so it runs over a
 whole day. :func:`tape_consistency` returns the counts; ``tapesim verify`` reports
 each kind's violations as one problem line (:meth:`TapeConsistency.problems`).
@@ -83,10 +85,13 @@ class Tally:
 
 @dataclass
 class TapeConsistency:
-    """Both families' tallies for one run directory (see the module docstring)."""
+    """The tallies of one run directory (see the module docstring): lit equity prints
+    against the SIP quote, option prints against the OPRA NBBO, and option prints'
+    recorded underlying quote against the SIP quote."""
 
     equity: Tally
     options: Tally
+    underlying: Tally
 
     def problems(self) -> list[str]:
         """One line per family that breaks the rule, naming counts and first seqs;
@@ -102,6 +107,12 @@ class TapeConsistency:
                        f"without a special condition {o.outside} lie outside the last NBBO "
                        f"of their contract before them in seq order and {o.mismatched} "
                        f"carry an execution NBBO other than it (first at seqs {o.examples})")
+        u = self.underlying
+        if u.violations:
+            out.append(f"{OPTION_PRINT.file_stem}.parquet: of {u.checked} option prints "
+                       f"without a special condition {u.mismatched} carry an execution "
+                       f"underlying quote other than the last equity quote of their "
+                       f"underlying before them in seq order (first at seqs {u.examples})")
         return out
 
 
@@ -111,8 +122,9 @@ def tape_consistency(run_dir: Path) -> TapeConsistency:
     Raises ``OSError`` / ``pyarrow.ArrowException`` when an event file cannot be read
     (``tapesim verify`` reports damaged files before it gets here).
     """
+    options = caused_seqs(run_dir, OPTION_PRINT)
     return TapeConsistency(_equity(run_dir, caused_seqs(run_dir, EQUITY_PRINT)),
-                           _options(run_dir, caused_seqs(run_dir, OPTION_PRINT)))
+                           _options(run_dir, options), _underlying(run_dir, options))
 
 
 def caused_seqs(run_dir: Path, kind: EventKind) -> np.ndarray:
@@ -196,6 +208,19 @@ def _num(t: pa.Table, name: str) -> np.ndarray:
     return pc.fill_null(t.column(name).cast(pa.float64()), np.nan).to_numpy()
 
 
+def _joined(quotes: Iterator[pa.Table], prints: Iterator[pa.Table],
+            values: tuple[str, ...]) -> Iterator[tuple[pa.Table, np.ndarray, np.ndarray]]:
+    """Quote and print batches (from :func:`_tagged`) merged by seq: each window holding
+    a print, with its quote mask and, per row, the ``values`` columns of the quote of
+    its key in force before it (see :meth:`_InForce.at`)."""
+    in_force = _InForce(len(values))
+    for w in windowed_merge([quotes, prints], "seq", [("seq", "ascending")]):
+        quote = w.column("quote").to_numpy()
+        force = in_force.at(w.column("key"), quote, np.stack([_num(w, c) for c in values], 1))
+        if not quote.all():
+            yield w, quote, force
+
+
 def _equity(run_dir: Path, caused: np.ndarray) -> Tally:
     quotes = _tagged(run_dir / f"{EQUITY_QUOTE.file_stem}.parquet",
                      ["seq", "underlying_id", "bid", "ask"], "underlying_id", True)
@@ -203,13 +228,7 @@ def _equity(run_dir: Path, caused: np.ndarray) -> Tally:
                      ["seq", "underlying_id", "price", "offExchangeFlag"], "underlying_id",
                      False)
     tally = Tally()
-    in_force = _InForce(2)
-    for w in windowed_merge([quotes, prints], "seq", [("seq", "ascending")]):
-        quote = w.column("quote").to_numpy()
-        force = in_force.at(w.column("key"), quote,
-                            np.stack([_num(w, "bid"), _num(w, "ask")], axis=1))
-        if quote.all():
-            continue
+    for w, quote, force in _joined(quotes, prints, ("bid", "ask")):
         price, seq = _num(w, "price"), w.column("seq").to_numpy()
         lit = ~quote & ~pc.fill_null(w.column("offExchangeFlag"), True).to_numpy(
             zero_copy_only=False) & ~np.isin(seq, caused)
@@ -223,11 +242,6 @@ def _equity(run_dir: Path, caused: np.ndarray) -> Tally:
     return tally
 
 
-_EXECUTION = ("execution_nbbo_bid", "execution_nbbo_ask", "execution_nbbo_bid_size",
-              "execution_nbbo_ask_size", "execution_nbbo_ts")
-_NBBO = ("bid", "ask", "bidSize", "askSize", "ts")
-
-
 def _plain(conditions: pa.ChunkedArray) -> np.ndarray:
     """Per print: no special condition among its conditions (null or empty: none)."""
     flat = pc.list_flatten(conditions)
@@ -238,32 +252,60 @@ def _plain(conditions: pa.ChunkedArray) -> np.ndarray:
     return plain
 
 
+def _agree(w: pa.Table, recorded: tuple[str, ...], force: np.ndarray) -> np.ndarray:
+    """Per row: the ``recorded`` columns equal the quote in force (NaN on both sides, no
+    quote yet and none recorded, agrees)."""
+    values = np.stack([_num(w, c) for c in recorded], axis=1)
+    return np.all((np.abs(values - force) <= TOLERANCE)
+                  | (np.isnan(values) & np.isnan(force)), axis=1)
+
+
+_EXECUTION = ("execution_nbbo_bid", "execution_nbbo_ask", "execution_nbbo_bid_size",
+              "execution_nbbo_ask_size", "execution_nbbo_ts")
+_NBBO = ("bid", "ask", "bidSize", "askSize", "ts")
+_UNDERLYING = ("execution_underlying_bid", "execution_underlying_ask",
+               "execution_underlying_ts")
+
+
+def _option_prints(run_dir: Path, key: str, recorded: tuple[str, ...]) -> Iterator[pa.Table]:
+    return _tagged(run_dir / f"{OPTION_PRINT.file_stem}.parquet",
+                   ["seq", key, "price", "conditions", *recorded], key, False)
+
+
+def _checked(w: pa.Table, quote: np.ndarray, caused: np.ndarray) -> np.ndarray:
+    """The option prints of a window bound by the quote: no special condition, not
+    caused by an injected scenario."""
+    seq = w.column("seq").to_numpy()
+    return ~quote & _plain(w.column("conditions").combine_chunks()) & ~np.isin(seq, caused)
+
+
 def _options(run_dir: Path, caused: np.ndarray) -> Tally:
     nbbo = _tagged(run_dir / f"{OPTION_NBBO.file_stem}.parquet",
                    ["seq", "option_contract_id", *_NBBO], "option_contract_id", True)
-    prints = _tagged(run_dir / f"{OPTION_PRINT.file_stem}.parquet",
-                     ["seq", "option_contract_id", "price", "conditions", *_EXECUTION],
-                     "option_contract_id", False)
+    prints = _option_prints(run_dir, "option_contract_id", _EXECUTION)
     tally = Tally()
-    in_force = _InForce(len(_NBBO))
-    for w in windowed_merge([nbbo, prints], "seq", [("seq", "ascending")]):
-        quote = w.column("quote").to_numpy()
-        force = in_force.at(w.column("key"), quote,
-                            np.stack([_num(w, c) for c in _NBBO], axis=1))
-        if quote.all():
-            continue
+    for w, quote, force in _joined(nbbo, prints, _NBBO):
+        checked = _checked(w, quote, caused)
         price, seq = _num(w, "price"), w.column("seq").to_numpy()
-        checked = ~quote & _plain(w.column("conditions").combine_chunks()) & ~np.isin(seq,
-                                                                                     caused)
         quoted = checked & ~np.isnan(force[:, 0])
         outside = quoted & ((price < force[:, 0] - TOLERANCE) | (price > force[:, 1] + TOLERANCE))
-        recorded = np.stack([_num(w, c) for c in _EXECUTION], axis=1)
-        # NaN on both sides (no NBBO yet, none recorded) agrees
-        agree = np.all((np.abs(recorded - force) <= TOLERANCE)
-                       | (np.isnan(recorded) & np.isnan(force)), axis=1)
-        mismatched = checked & ~agree
+        mismatched = checked & ~_agree(w, _EXECUTION, force)
         tally.checked += int(checked.sum())
         tally.outside += int(outside.sum())
         tally.mismatched += int(mismatched.sum())
         tally._note(seq, outside | mismatched)
+    return tally
+
+
+def _underlying(run_dir: Path, caused: np.ndarray) -> Tally:
+    quotes = _tagged(run_dir / f"{EQUITY_QUOTE.file_stem}.parquet",
+                     ["seq", "underlying_id", "bid", "ask", "ts"], "underlying_id", True)
+    prints = _option_prints(run_dir, "underlying_id", _UNDERLYING)
+    tally = Tally()
+    for w, quote, force in _joined(quotes, prints, ("bid", "ask", "ts")):
+        checked = _checked(w, quote, caused)
+        mismatched = checked & ~_agree(w, _UNDERLYING, force)
+        tally.checked += int(checked.sum())
+        tally.mismatched += int(mismatched.sum())
+        tally._note(w.column("seq").to_numpy(), mismatched)
     return tally
