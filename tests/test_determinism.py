@@ -64,12 +64,12 @@ def test_window_start_is_honoured(tmp_path: Path) -> None:
 # The tiny run's event stream, pinned. If a change to the engine alters any event,
 # this fails: check that the change is intended, then update the value (and say so
 # in the commit: every earlier run of this config + seed differs from now on).
-GOLDEN_STREAM_SHA256 = "62378774ae324d30aebf9199766e4ddf8e2843b605d6132b198fb8c6c0bddaa2"
-GOLDEN_COUNTS = {"equity_quote": 11843, "equity_print": 2809, "option_nbbo": 0,
-                 "option_print": 0, "total": 14652}
-GOLDEN_OPTIONS_SHA256 = "afc5df0f8db26b94fe9933b90f687a438c77b001a0bfb64ac1aac24a3e6f0ba8"
-GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11856, "equity_print": 3408, "option_nbbo": 84657,
-                         "option_print": 681, "total": 100602}
+GOLDEN_STREAM_SHA256 = "71d7184a32fb55890b73f7c7e15eb25f349078828eab2c2719dedf9825cd66cf"
+GOLDEN_COUNTS = {"equity_quote": 11758, "equity_print": 2776, "option_nbbo": 0,
+                 "option_print": 0, "total": 14534}
+GOLDEN_OPTIONS_SHA256 = "776c8f7e3d993c28cbc6a1a229e39d76815006937f832117f45f0901f17122b6"
+GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11949, "equity_print": 3373, "option_nbbo": 84661,
+                         "option_print": 682, "total": 100665}
 
 
 def test_golden_tiny_run(tiny_run: Path) -> None:

@@ -26,7 +26,9 @@ Positions. A maker's contracts are its account in the chain's
 :class:`tapesim.venues.ledger.OptionLedger`, booked by the venues at each print
 (the one position store; the makers keep no copy). After every fill a maker adds
 the contract's delta to its net delta and, once that plus its stock position passes
-``hedge_shares``, trades the stock on the lit venues to flatten it.
+``hedge_shares``, trades the stock on the lit venues to flatten it: a routed
+marketable order limited to the touch, so it takes the size displayed at the NBBO
+and never sweeps the book; what it leaves waits for the next fill.
 
 Cadence. Contracts near the money and expiry (the *active* set) are repriced on a
 ``requote_ms`` grid; the rest every ``slow_requote_s`` (at the first step of every
@@ -315,6 +317,8 @@ class OptionMakers:
         self._hedge(maker)
 
     def _hedge(self, maker: int) -> None:
+        """Flatten ``maker``'s delta (options plus stock, shares) in round lots once it
+        passes ``hedge_shares``, at the stock's touch while it is two-sided."""
         ctx = self.ctx
         agent = self.agents[maker]
         exposure = self.net_delta[maker] + ctx.ledger.shares[agent]
@@ -323,6 +327,6 @@ class OptionMakers:
         qty = round(abs(exposure) / 100.0) * 100 or int(abs(exposure))
         side = SELL if exposure > 0 else BUY
         venues = ctx.venues
-        spread = venues.nbo - venues.nbb
-        limit = venues.nbo + 2 * spread if side == BUY else max(venues.nbb - 2 * spread, 1)
-        venues.take(agent, side, qty, limit)
+        # At the touch only: what is displayed there, never a sweep through the book;
+        # the rest waits for the next fill (the quotes refill meanwhile).
+        venues.take(agent, side, qty, venues.nbo if side == BUY else venues.nbb)

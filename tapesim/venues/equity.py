@@ -24,7 +24,10 @@ otherwise quotes slide off the book and off each other. The venues' own rules:
 * routing: a marketable order always takes the best displayed price across venues,
   choosing the venue with most size there (ties to the lower venue index), so no
   execution trades through a better displayed price. On a venue, book orders at a
-  price fill before the maker quote that moved onto that price;
+  price fill before the maker quote that moved onto that price. Where a sweep
+  exhausts a price level the new NBBO is published before it prints at the next,
+  and it never takes the last displayed share of a side: every print is at or
+  inside the quote the tape shows before it;
 * off-exchange executions (wholesaler internalisation, dark blocks) are reported
   through a TRF code with no book involved.
 """
@@ -234,6 +237,7 @@ class EquityVenues:
             prices, sizes, book_best, better = asks, mk.ask_qty, self.book_asks, min
         else:
             prices, sizes, book_best, better = bids, mk.bid_qty, self.book_bids, max
+        qty = self._spare(side, prices, sizes, qty)
         live = [i for i in range(len(prices)) if i != skip]
         filled = 0
         while qty > 0:
@@ -241,6 +245,7 @@ class EquityVenues:
             best = better(better(book_best), better(shown)) if shown else better(book_best)
             if best in (NO_ASK, NO_BID) or (best > limit if side == BUY else best < limit):
                 break
+            self._level(side, best)
             venue = self._route(side, best, prices, sizes, live)
             if book_best[venue] == best:
                 for order, q, p in self.books[venue].execute(side, qty, best):
@@ -258,6 +263,34 @@ class EquityVenues:
                     qty -= q
                     filled += q
         return filled
+
+    def _spare(self, side: int, prices: list[int], sizes: list[int], qty: int) -> int:
+        """How much of ``qty`` a ``side`` order may take: everything displayed on the
+        other side (maker quotes and book orders, every price) but the last share, so a
+        side never vanishes from the market (a one-sided market is not a quote, and the
+        SIP would keep showing the stale one)."""
+        shown = sum(q for p, q in zip(prices, sizes, strict=True)
+                    if q > 0 and p != NO_BID and p != NO_ASK)
+        if shown > qty:
+            return qty
+        shown += sum(q for book in self.books for _, q in book.levels(-side))
+        return min(qty, max(shown - 1, 0))
+
+    def _level(self, side: int, best: int) -> None:
+        """A sweep reaches ``best`` cents on the side it takes: where that is beyond the
+        NBBO in force, the levels before it are gone, so the new NBBO is published
+        before anything prints there (each venue's quote update precedes the routed
+        order's next prints, as the SIP sequences them)."""
+        if side == BUY:
+            if best <= self.nbo:
+                return
+            self.nbo = best
+        else:
+            if best >= self.nbb:
+                return
+            self.nbb = best
+        if self.two_sided():
+            self.tape.quote(self.now, self.nbb, self.nbo)
 
     def _route(self, side: int, price: int, prices: list[int], sizes: list[int],
                live: list[int]) -> int:

@@ -6,6 +6,13 @@ NBBO in force and its time, the SIP quote in force and its time, the implied vol
 of the print). Rows keep generation order, which is time order, and are written
 as Arrow record batches like the equity spool (:mod:`tapesim.venues.tape`); the
 run writer derives every enrichment field from these raw values.
+
+Delivery. OPRA delivers each contract's NBBO changes and prints in the order the
+venues produced them, as the SIP does a symbol's (:mod:`tapesim.venues.tape`):
+``ingest_ts`` is never before the contract's previous row, and an NBBO change that
+follows a print of the same contract in the same millisecond (the quote the trade
+caused) is delivered at least a millisecond after it, since replay order puts
+quotes before prints at equal (``ts``, ``ingest_ts``).
 """
 
 from __future__ import annotations
@@ -85,12 +92,14 @@ class OptionTape:
         self._prints: list[list[float | int]] = []
         self._rows = 0
         self._flush_at = open_ms + self.FLUSH_SPAN_MS
-        # When the feed delivered each contract's latest NBBO (ms): a print is never
-        # delivered before the quote it traded against.
-        self.nbbo_ingest = np.zeros(n_contracts, dtype=np.int64)
+        # When the feed delivered each contract's last row (ms): first in, first out.
+        self.delivered = np.zeros(n_contracts, dtype=np.int64)
+        # The ms of each contract's last row if that was a print, else -1.
+        self.printed_ms = np.full(n_contracts, -1, dtype=np.int64)
         self.nbbo_count = 0
         self.print_count = 0
         self.generated = 0  # rows written so far: a row's index in the spool
+        self.last_print = (0, 0)  # (ts, ingest_ts) in ms of the last print written
 
     def ms(self, now_ns: int) -> int:
         """Event time (epoch ms) of a simulation time."""
@@ -109,14 +118,46 @@ class OptionTape:
             return
         self._close_prints()
         ts = self._open_ms + np.asarray(times_ns, dtype=np.int64) // NS_PER_MS
-        ingest = ts + (self._gen.standard_exponential(n) * self._latency_ms).astype(np.int64)
-        np.maximum.at(self.nbbo_ingest, np.asarray(contracts, dtype=np.int64), ingest)
+        raw = ts + (self._gen.standard_exponential(n) * self._latency_ms).astype(np.int64)
+        ingest = self._in_order(np.asarray(contracts, dtype=np.int64), ts, raw)
         self._segments.append((n, {"kind": NBBO, "ts": ts, "ingest_ts": ingest, "price": bids,
                                    "ask": asks, "size": bid_sizes, "ask_size": ask_sizes,
                                    "contract": contracts,
                                    "cause": NONE if causes is None else causes}))
         self.nbbo_count += n
         self._added(n, int(ts[-1]))
+
+    def _in_order(self, contracts: np.ndarray, ts: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Delivery times (ms) of NBBO rows in time order (``raw``: stamped time plus
+        latency): per contract a running maximum from its last row's delivery (plus one
+        after a print of the same ms); updates the per-contract delivery state."""
+        n = raw.size
+        if n == 1:
+            c = int(contracts[0])
+            first = max(int(raw[0]), int(self.delivered[c]) + int(ts[0] == self.printed_ms[c]))
+            self.delivered[c] = first
+            self.printed_ms[c] = -1
+            return np.array([first], dtype=np.int64)
+        order = np.argsort(contracts, kind="stable")
+        s_c = contracts[order]
+        head = np.ones(n, dtype=bool)
+        head[1:] = s_c[1:] != s_c[:-1]
+        s_raw = raw[order]
+        c0 = s_c[head]
+        s_raw[head] = np.maximum(s_raw[head],
+                                 self.delivered[c0] + (ts[order][head] == self.printed_ms[c0]))
+        # a running maximum within each contract's run: lift each run above the last
+        base = int(s_raw.min())
+        span = int(s_raw.max()) - base + 1
+        lift = (np.cumsum(head) - 1) * span
+        s_ingest = np.maximum.accumulate(s_raw - base + lift) - lift + base
+        ingest = np.empty(n, dtype=np.int64)
+        ingest[order] = s_ingest
+        tail = np.ones(n, dtype=bool)
+        tail[:-1] = head[1:]
+        self.delivered[s_c[tail]] = s_ingest[tail]
+        self.printed_ms[c0] = -1
+        return ingest
 
     def trade(
         self, now_ns: int, contract: int, price: int, size: int, venue: int, agent: int,
@@ -126,13 +167,16 @@ class OptionTape:
     ) -> int:
         """One option print. ``nbbo`` = (bid, ask, bid size, ask size, ts ms) in force,
         ``underlying`` = (bid, ask, ts ms) of the SIP quote in force; the feed delivers
-        it no earlier than ``not_before`` (ms) nor than the contract's latest NBBO.
+        it no earlier than ``not_before`` (ms) nor than the contract's previous row.
         ``refers`` is the row of an earlier print this one reports on, ``cause`` the
         injected scenario whose action caused it (-1: none). Returns this
         print's row (its generation index in the spool)."""
         ts = self.ms(now_ns)
         ingest = max(ts + int(self._gen.standard_exponential() * self._latency_ms),
-                     int(self.nbbo_ingest[contract]), not_before)
+                     int(self.delivered[contract]), not_before)
+        self.delivered[contract] = ingest
+        self.printed_ms[contract] = ts
+        self.last_print = (ts, ingest)
         nb = nbbo if nbbo is not None else (NONE,) * 5
         und = underlying if underlying is not None else (NONE,) * 3
         self._prints.append([PRINT, ts, ingest, price, 0, size, 0, venue, agent, contra, parent,

@@ -12,11 +12,13 @@ Executions. A marketable order fills against the displayed slot quotes, best pri
 first, then the venue showing more size, then slot order; it never trades through
 a better displayed price. A fill lowers the slot's displayed size until the maker
 re-posts or requotes the contract, and the NBBO is republished at once when the
-fill changed it. Crosses (price-improved retail fills, complex orders)
-print at a negotiated price inside the NBBO against one maker, without touching
-displayed size. Every print records the state it traded in: the NBBO in force and
-when it was published, and the SIP quote in force. The last displayed offer of a
-contract is never taken out, so an NBBO with an ask is always in force.
+fill changed it, and before the order prints at a worse price level (so each
+print is at or inside the NBBO published before it). Crosses (price-improved
+retail fills, complex orders) print at a negotiated price inside the NBBO against
+one maker, without touching displayed size. Every print records the state it
+traded in: the NBBO in force and when it was published, and the SIP quote in
+force. The last displayed offer of a contract is never taken out, so an NBBO with
+an ask is always in force.
 
 Feed faults are not the venues' business: a scenario wraps the feed adapter
 (``tape``) or consolidation (``quote_fault``) in a model of :mod:`tapesim.venues.feed`
@@ -216,10 +218,14 @@ class OptionVenues:
         order = slots[np.lexsort((slots, -venue_size[mk.slot_venue[slots]], key))]
         spare = int(s.ask_size[:, c].sum()) - 1 if side == BUY else int(sizes.sum())
         filled = 0
+        level = int(prices[order[0]])
         for k in order.tolist():
             q = min(qty - filled, int(sizes[k]), spare - filled)
             if q <= 0:
                 break
+            if int(prices[k]) != level:  # the better level is gone: publish that first
+                level = int(prices[k])
+                self._republish(c)
             sizes[k] -= q
             self._print(c, int(prices[k]), q, int(mk.slot_venue[k]), agent,
                         int(mk.slot_maker[k]), side, conditions, parent)
@@ -277,5 +283,6 @@ class OptionVenues:
         row = self.tape.trade(self.now, c, price, qty, venue, agent, contra, parent, conditions,
                               nbbo, underlying, effect, self.stock_tape.last_quote_ingest,
                               refers)
+        self.stock_tape.follow(*self.tape.last_print)  # the hedge comes after the print
         mk.on_fill(maker, c, -moved if side == BUY else moved, self.now)
         return Printed(row, c, price, qty, venue, agent, maker, side, parent)

@@ -1,5 +1,18 @@
 """The feed adapter: turns NBBO changes and executions into shard-local event rows.
 
+Delivery. The SIP delivers one symbol's quotes and trades in the order the matching
+engines produced them (each message carries its sequence number and a feed is
+first in, first out): ``ingest_ts`` is the event's millisecond plus an exponential
+latency, but never before the previous row's. Replay order breaks ties at equal
+(``ts``, ``ingest_ts``) with quotes before prints (CONTRACT.md §1), so a quote that
+follows a print of the same millisecond (the quote the trade caused) is delivered
+at least a millisecond after it. Hence replay order keeps each symbol's engine
+order, and a consumer joining a print to the last quote before it finds the quote
+the trade met. The same holds across the shard's two feeds: what this feed writes in
+the millisecond of an option print after that print (a delta hedge and the quotes
+it moves) is delivered after it (:meth:`Tape.follow`), so an option print's
+recorded SIP quote is the last one before it in replay order too.
+
 Rows are buffered as Python lists and written as Arrow record batches to the
 shard's spool file, so a shard never holds its whole output. The spool layout is
 internal (integer cents, venue and agent indices); the run writer turns it into
@@ -8,6 +21,7 @@ canonical events when it merges the shards into replay order.
 
 from __future__ import annotations
 
+from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
@@ -65,15 +79,36 @@ class Tape:
         # The SIP quote in force: (ts ms, bid, ask) of the last NBBO written, if any.
         self.last_quote: tuple[int, int, int] | None = None
         self.last_quote_ingest = 0  # ... and when the feed delivered it (ms)
+        self._delivered = 0  # ingest_ts of the last row (ms): the feed is first in, first out
+        self._printed_ms = -1  # ts of the last row if it was a print, else -1
+        self._follows_ms = -1  # ts of the last option print of the shard ...
+        self._follows = 0  # ... and the earliest delivery of what follows it in that ms
 
     def _latency(self) -> int:
         return int(self._draws.exponential() * self._latency_ms)
+
+    def _floor(self, ts: int, quote: bool) -> int:
+        """The earliest delivery (ms) of a row stamped ``ts``: not before the last row,
+        a quote after a print of the same millisecond, and anything after an option
+        print of that millisecond (see the module docstring)."""
+        floor = self._delivered + int(quote and ts == self._printed_ms)
+        return max(floor, self._follows) if ts == self._follows_ms else floor
+
+    def follow(self, ts: int, ingest: int) -> None:
+        """The shard's option feed delivered a print stamped ``ts`` (ms) at ``ingest``
+        (ms): rows written next in that millisecond come after it in replay order (and
+        after every earlier option print of that millisecond: prints of different
+        contracts may be delivered out of their engine order)."""
+        if ts != self._follows_ms:
+            self._follows_ms, self._follows = ts, 0
+        self._follows = max(self._follows, ingest + 1)
 
     def quote(self, now_ns: int, bid: int, ask: int, cause: int = -1) -> None:
         """One SIP NBBO change at simulation time ``now_ns`` (ns since the open): ``bid`` and
         ``ask`` in integer cents. ``ts`` is the millisecond of ``now_ns`` (floored);
         ``ingest_ts`` adds an exponential feed latency with mean ``latency_ms``, truncated
-        to whole ms (one draw from the feed stream per quote). ``cause`` is the injected
+        to whole ms (one draw from the feed stream per quote), delayed to keep the
+        feed's order (module docstring). ``cause`` is the injected
         scenario whose action caused it, -1 for none (see
         :mod:`tapesim.venues.feed.attribution`).
         """
@@ -81,7 +116,7 @@ class Tape:
         c = self._cols
         c[0].append(QUOTE)
         c[1].append(ts)
-        ingest = ts + self._latency()
+        ingest = max(ts + self._latency(), self._floor(ts, True))
         c[2].append(ingest)
         c[3].append(bid)
         c[4].append(ask)
@@ -93,7 +128,8 @@ class Tape:
         c[10].append(cause)
         self.quote_count += 1
         self.last_quote = (ts, bid, ask)
-        self.last_quote_ingest = ingest
+        self.last_quote_ingest = self._delivered = ingest
+        self._printed_ms = -1
         if len(c[0]) >= self.FLUSH_ROWS or ts >= self._flush_at:
             self.flush()
 
@@ -111,6 +147,8 @@ class Tape:
         c[1] += ts
         ingest = [t + int(e * latency_ms)
                   for t, e in zip(ts, self._draws.exponentials(n), strict=True)]
+        ingest[0] = max(ingest[0], self._floor(ts[0], True))
+        ingest = list(accumulate(ingest, max))
         c[2] += ingest
         c[3] += bids
         c[4] += asks
@@ -121,7 +159,8 @@ class Tape:
         c[10] += [cause] * n
         self.quote_count += n
         self.last_quote = (ts[-1], bids[-1], asks[-1])
-        self.last_quote_ingest = ingest[-1]
+        self.last_quote_ingest = self._delivered = ingest[-1]
+        self._printed_ms = -1
         if len(c[0]) >= self.FLUSH_ROWS or ts[-1] >= self._flush_at:
             self.flush()
 
@@ -133,13 +172,17 @@ class Tape:
         ``size`` in shares, ``venue`` an index into the run's venue codes (lit venues
         first, then TRF codes), ``agent`` the aggressor's and ``contra`` the passive
         side's ledger index, ``parent`` the aggressor's parent order id (-1 if none),
-        ``cause`` as in :meth:`quote`. Times and latency as in :meth:`quote`.
+        ``cause`` as in :meth:`quote`. Times and latency as in :meth:`quote`; delivered no
+        earlier than the row before it.
         """
         ts = self._open_ms + now_ns // NS_PER_MS
         c = self._cols
         c[0].append(PRINT)
         c[1].append(ts)
-        c[2].append(ts + self._latency())
+        ingest = max(ts + self._latency(), self._floor(ts, False))
+        c[2].append(ingest)
+        self._delivered = ingest
+        self._printed_ms = ts
         c[3].append(price)
         c[4].append(0)
         c[5].append(size)

@@ -5,7 +5,8 @@ event-stream digest (core records of every event merged by seq, detail records o
 option prints), and checks every invariant row by row (streamed in batches):
 schema, replay order, contiguous run-wide seq, trace ids, ingest after source, no
 negative (pre-1970) time, prices on their grid, positive sizes, uncrossed quotes,
-exchange codes, the option kinds' checks (:mod:`tapesim.verify.options`),
+exchange codes, the option kinds' checks (:mod:`tapesim.verify.options`), every print
+against the quote in force before it (:mod:`tapesim.verify.consistency`),
 conservation, provenance alignment, and for a scenario run its labels and expected
 outputs against the events they reference (:mod:`tapesim.verify.labels`). Returns the
 problems found, each one line naming the file and what is wrong; an empty list means
@@ -22,7 +23,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from tapesim.events.models import (
@@ -54,6 +54,7 @@ from tapesim.io.manifest import (
 from tapesim.io.merge import windowed_merge
 from tapesim.io.writer import negative_times
 from tapesim.venues.chains import MPV_CLASSES
+from tapesim.verify.consistency import caused_seqs, tape_consistency
 from tapesim.verify.labels import label_problems
 from tapesim.verify.options import (
     AT_SEQ,
@@ -70,6 +71,8 @@ SKIPPED_FOR_REAL = (
     "prints on the $0.01 grid: a real tape's midpoint and hidden executions may be sub-penny",
     "uncrossed quotes: a real consolidated tape may lock or cross; its quotes are kept as "
     "recorded",
+    "prints within the quote in force: a real tape's trades are reported with delays and "
+    "against other venues' quotes",
 )
 
 
@@ -112,6 +115,7 @@ def verify_run(run_dir: Path) -> list[str]:
     _check_events(run_dir, manifest, problems)
     _check_provenance(run_dir, manifest, problems)
     if not skipped_checks(manifest):
+        _check_consistency(run_dir, problems)
         _check_conservation(manifest, problems)
         _check_labels(run_dir, manifest, problems)
     return list(problems)
@@ -130,6 +134,16 @@ def _check_labels(run_dir: Path, manifest: dict[str, Any], problems: _Problems) 
         found = label_problems(run_dir, manifest)
     except (OSError, pa.ArrowException, KeyError, TypeError, ValueError) as err:
         found = [f"labels cannot be checked against the events: {type(err).__name__}: {err}"]
+    for text in found:
+        problems.add(text)
+
+
+def _check_consistency(run_dir: Path, problems: _Problems) -> None:
+    """Every lit print and plain option print within the quote in force before it."""
+    try:
+        found = tape_consistency(run_dir).problems()
+    except (OSError, pa.ArrowException, KeyError) as err:
+        found = [f"prints cannot be joined to the quotes in force: {type(err).__name__}: {err}"]
     for text in found:
         problems.add(text)
 
@@ -293,26 +307,14 @@ def _on_grid(name: str, column: str, values: np.ndarray, problems: _Problems) ->
         problems.add(f"{name}: {column} off the $0.01 grid")
 
 
-def _fault_quotes(run_dir: Path) -> np.ndarray:
-    """Seqs of option NBBOs an injected scenario caused: a feed fault may lock or cross
-    those, and only those."""
-    try:
-        prov = ds.dataset(run_dir / PROVENANCE).to_table(
-            columns=["trace_id"], filter=pc.is_valid(pc.field("scenario_id"))
-            & (pc.field("event_kind") == OPTION_NBBO.name))
-    except (OSError, pa.ArrowException):
-        return np.zeros(0, dtype=np.int64)
-    return np.array([int(t.rsplit(":", 1)[1]) for t in prov.column("trace_id").to_pylist()],
-                    dtype=np.int64)
-
-
 def _checked(kind: EventKind, run_dir: Path, manifest: dict[str, Any], problems: _Problems,
              counts: dict[str, int], digest: StreamDigest,
              contracts: ContractIds) -> Iterator[pa.Table]:
     """A kind's checked batches as core records; option prints' detail records go
     straight into the digest, in file order (which is seq order)."""
     state: dict[str, Any] = {"contracts": contracts,
-                             "faults": _fault_quotes(run_dir) if kind is OPTION_NBBO else None}
+                             "faults": caused_seqs(run_dir, OPTION_NBBO) if kind is OPTION_NBBO
+                             else None}
     for t in _batches(run_dir / f"{kind.file_stem}.parquet", problems):
         _check_kind_batch(kind, t, manifest, state, problems)
         if state.get("broken"):

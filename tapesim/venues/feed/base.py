@@ -44,7 +44,12 @@ class SlotQuoteArrays(Protocol):
 
 
 class OptionFeed(Protocol):
-    """The OPRA feed adapter as the options venues use it (see ``OptionTape``)."""
+    """The OPRA feed adapter as the options venues use it (see ``OptionTape``).
+
+    ``last_print`` is (ts, ingest_ts), in ms, of the last print it delivered.
+    """
+
+    last_print: tuple[int, int]
 
     def ms(self, now_ns: int) -> int:
         """Event time (epoch ms) of a simulation time (ns)."""
