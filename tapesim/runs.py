@@ -67,8 +67,11 @@ def simulate_shard(
 
 
 def library_versions() -> dict[str, str]:
-    """Versions whose change may change output bytes; pinned in the manifest."""
-    return {name: md.version(name) for name in ("numpy", "pyarrow", "simpy")}
+    """Versions whose change may change output bytes, pinned in the manifest: the
+    exchange calendar (a newly listed closure moves sessions and expiries), numpy,
+    pyarrow and SimPy."""
+    return {name: md.version(name)
+            for name in ("exchange-calendars", "numpy", "pyarrow", "simpy")}
 
 
 def _spool_batches(path: Path, shard: int) -> Iterator[pa.Table]:

@@ -1,8 +1,8 @@
 """Refactors change no output byte: seven recorded runs, every file's sha256.
 
 With the library versions the hashes were recorded under, every file must match.
-Under other numpy/pyarrow/simpy versions Parquet and manifest bytes may legitimately
-differ (the manifest pins versions; Parquet stamps its writer), so only the files
+Under other exchange-calendars/numpy/pyarrow/simpy versions Parquet and manifest bytes
+may legitimately differ (the manifest pins versions; Parquet stamps its writer), so only the files
 that do not depend on them are compared, plus the manifest's event-stream digest and
 counts. Record anew with ``python -m tests.output_hashes`` (see that module).
 """
