@@ -323,21 +323,22 @@ def test_a_value_outside_the_closed_sets_is_named(edit, path: str) -> None:
 
 # --- bytes pinned ---------------------------------------------------------------------
 
-# sha256 of every file of two exports of the tiny options run (AAPL, 09:31-09:33: 9,431
-# events of all four kinds), as the per-event Python encoder wrote them before the
-# export was streamed: the streamed export must write the same bytes whatever its
-# batch size. They change only with the run's own bytes (tests/test_output_hashes.py)
-# or on purpose.
+# sha256 of every file of two exports of the tiny options run (AAPL, 09:31-09:33, events
+# of all four kinds), as the per-event Python encoder wrote them before the export was
+# streamed (recorded again when the run's bytes changed for tape consistency, the old
+# encoder and the streamed export agreeing byte for byte on the new run): the streamed
+# export must write the same bytes whatever its batch size. They change only with the
+# run's own bytes (tests/test_output_hashes.py) or on purpose.
 PINNED_EXPORTS = {
     "islandflow": {
-        "manifest.json": "d54f02c6b2ee7a521403be034041f7092020f992deadc3daf0da4d5a51669c62",
-        "market-events.json": "1dcede8d826b43f54baf5711ef2376350e27c4e9e2816c3429656e02db86668b",
+        "manifest.json": "c4bba07bb69560b39a447f8182ce3c558f167de639e2dce9b0050becfee64b64",
+        "market-events.json": "6661ea5bd239d0341571cdfd3892df8704d2635879c0cf296f7f2baa6697d9de",
         "parameter-snapshot.json":
             "75beba342f63365325c1afbb8d9590aa823772b9b61200303259e51031c3ee9d",
-        "provenance.json": "e93c921a1f9ae9a5af2bf379216e7a7c2005634235e05083ffb46d691e10ee13",
+        "provenance.json": "e764b838983f107c6caed44006fc9cf6768b575c3a67e991e309470efc7113f4",
     },
     "jsonl": {
-        "market-events.jsonl": "8fa92c814a44faee8e51c3293a5ce587cb9d6e72ce000c7813cbdf980462b155",
+        "market-events.jsonl": "40db4cfbed2a5229ad444d2c244f55c7da1178601fd5321ade5f76b68d3b5abe",
     },
 }
 
