@@ -394,4 +394,5 @@ def test_export_takes_quiet(tiny_options_run: Path, tmp_path: Path) -> None:
                                  "--symbols", "AAPL", "--start", "09:31", "--end", "09:33",
                                  "--out", str(tmp_path / "q"), "--quiet"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [f"exported 9,431 events to {tmp_path / 'q'} (jsonl)"]
+    events = len((tmp_path / "q" / "market-events.jsonl").read_text("utf-8").splitlines())
+    assert result.output.splitlines() == [f"exported {events:,} events to {tmp_path / 'q'} (jsonl)"]
