@@ -39,6 +39,7 @@ profiles = ["options-smoke"]
 seeds = [1]
 scenarios = ["none", "institutional-directional-flow", "stale-quote-trap"]
 at = ["09:30:20"]
+duration_s = 30
 end = "09:31:30"
 [classifier]
 {classifier}
@@ -121,7 +122,8 @@ def _alert(ts: int, cls: str = "directional_accumulation", direction: str = "bul
 @pytest.fixture(scope="module")
 def labelled_run(synthetic_run: RunCache) -> SyntheticRun:
     return synthetic_run("options-smoke", seed=1, session={"end": "09:31:30"},
-                         scenarios=["institutional-directional-flow@09:30:20"])
+                         scenarios=[{"name": "institutional-directional-flow",
+                                     "at": "09:30:20", "duration_s": 30}])
 
 
 @pytest.mark.parametrize(("alerts", "outcome", "passed"), [
@@ -369,3 +371,12 @@ def test_matching_by_evidence_tells_background_alerts_in_a_label_window_apart(
     assert both.outcomes[0]["outcome"] == "detected"
     assert [a["false_positive"] for a in both.alerts] == [True, False]
 
+
+
+@pytest.mark.parametrize("example", sorted((Path(__file__).parent.parent / "examples")
+                                           .glob("study-*.toml")), ids=lambda p: p.name)
+def test_every_shipped_study_cell_has_time_to_act(example: Path) -> None:
+    from tapesim.scenarios.catalog import check_leads
+
+    for cell in load_study(example).cells():
+        check_leads(cell.config())  # raises, naming the scenario, when a cell is too short

@@ -73,6 +73,10 @@ class Grid(_StrictModel):
     intensities: list[float] = Field(default=[1.0], min_length=1,
                                      description="scenario intensities, (0, 20]")
     at: list[dt.time] = Field(min_length=1, description="injection times, HH:MM[:SS] New York")
+    duration_s: float | None = Field(default=None, gt=0.0, le=23_400.0, allow_inf_nan=False,
+                                     description="every injected scenario's duration, "
+                                     "seconds (default: each catalog entry's own); a "
+                                     "scenario must act out before the cell's window ends")
     start: dt.time | None = Field(default=None, description="cell window start (default: "
                                   "the profile's)")
     end: dt.time | None = Field(default=None, description="cell window end (default: the "
@@ -181,6 +185,7 @@ class Cell(_StrictModel):
     scenario: str = Field(description="a catalog name or 'none'")
     intensity: float | None = None
     at: dt.time | None = None
+    duration_s: float | None = None
     start: dt.time | None = None
     end: dt.time | None = None
     symbols: list[str] | None = None
@@ -213,7 +218,7 @@ class Cell(_StrictModel):
         if self.scenario != NONE:
             assert self.at is not None
             scenarios.append({"name": self.scenario, "at": self.at.isoformat(),
-                              "intensity": self.intensity})
+                              "intensity": self.intensity, "duration_s": self.duration_s})
         window = {k: v.isoformat() for k, v in (("start", self.start), ("end", self.end))
                   if v is not None}
         overrides = {"session": window} if window else {}
@@ -251,6 +256,7 @@ class Study(_StrictModel):
         out: list[Cell] = []
         common = {"start": g.start, "end": g.end, "symbols": g.symbols,
                   "base_dir": self.base_dir}
+        timed = {"duration_s": g.duration_s}
         for profile in g.profiles:
             for seed in g.seeds:
                 for scenario in g.scenarios:
@@ -258,7 +264,7 @@ class Study(_StrictModel):
                         out.append(Cell(profile=profile, seed=seed, scenario=NONE, **common))
                         continue
                     out.extend(Cell(profile=profile, seed=seed, scenario=scenario,
-                                    intensity=intensity, at=at, **common)
+                                    intensity=intensity, at=at, **timed, **common)
                                for intensity in g.intensities for at in g.at)
         ids = [c.cell_id for c in out]
         dup = next((i for i in ids if ids.count(i) > 1), None)
