@@ -3,12 +3,17 @@ directory."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tapesim.cli.common import InputError, guarded, out
+
+if TYPE_CHECKING:  # the importers load only when a command runs
+    from tapesim.calibration.importers.tape import ImportedTape
 
 import_app = typer.Typer(no_args_is_help=True, help="Import a real tape as a run directory "
                                                     "(source_kind real) for facts and verify.")
@@ -16,6 +21,20 @@ import_app = typer.Typer(no_args_is_help=True, help="Import a real tape as a run
 DateOption = Annotated[str, typer.Option("--date", help="The tape's trading day, YYYY-MM-DD.")]
 OutOption = Annotated[Path, typer.Option("--out", help="Run directory to write.")]
 ForceOption = Annotated[bool, typer.Option(help="Replace an existing --out.")]
+
+
+def _import(read: Callable[[dt.date], ImportedTape], date: str, out_dir: Path,
+            force: bool) -> None:
+    """Read a tape for ``date`` with ``read``, write it to ``out_dir`` and say so; a
+    source problem exits 2 with its one line."""
+    from tapesim.calibration.importers.tape import SourceError, trading_day
+    from tapesim.calibration.importers.writer import write_imported_run
+
+    try:
+        tape = read(trading_day(date))
+    except SourceError as e:
+        raise InputError(str(e)) from None
+    _summary(write_imported_run(tape, out_dir, force=force), out_dir)
 
 
 def _summary(manifest: dict[str, Any], out_dir: Path) -> None:
@@ -44,14 +63,7 @@ def lobster(
     Prints are the executions (types 4, 5, 6), quotes Nasdaq's own best bid and offer.
     """
     from tapesim.calibration.importers.lobster import read_lobster
-    from tapesim.calibration.importers.tape import SourceError, trading_day
-    from tapesim.calibration.importers.writer import write_imported_run
-
-    try:
-        tape = read_lobster(message, orderbook, trading_day(date), symbol)
-    except SourceError as e:
-        raise InputError(str(e)) from None
-    _summary(write_imported_run(tape, out_dir, force=force), out_dir)
+    _import(lambda day: read_lobster(message, orderbook, day, symbol), date, out_dir, force)
 
 
 @import_app.command("csv")
@@ -68,14 +80,8 @@ def csv(
 ) -> None:
     """A CSV of prints and/or quotes, read through a column map."""
     from tapesim.calibration.importers.csvmap import load_map, read_csv
-    from tapesim.calibration.importers.tape import SourceError, trading_day
-    from tapesim.calibration.importers.writer import write_imported_run
-
-    try:
-        tape = read_csv(path, load_map(column_map), trading_day(date), symbol, column_map)
-    except SourceError as e:
-        raise InputError(str(e)) from None
-    _summary(write_imported_run(tape, out_dir, force=force), out_dir)
+    _import(lambda day: read_csv(path, load_map(column_map), day, symbol, column_map), date,
+            out_dir, force)
 
 
 @import_app.command("dbn")
@@ -94,16 +100,9 @@ def dbn(
     Prints are the trades, quotes the venue's best bid and offer; needs the package's dbn
     extra (databento-dbn).
     """
-    from tapesim.calibration.importers.tape import SourceError, trading_day
-    from tapesim.calibration.importers.writer import write_imported_run
-
     try:
         from tapesim.calibration.importers.dbn import read_dbn
     except ImportError:
         raise InputError("tapesim import dbn needs the databento-dbn package: "
                          "pip install 'tapesim[dbn]'") from None
-    try:
-        tape = read_dbn(path, trading_day(date), symbol)
-    except SourceError as e:
-        raise InputError(str(e)) from None
-    _summary(write_imported_run(tape, out_dir, force=force), out_dir)
+    _import(lambda day: read_dbn(path, day, symbol), date, out_dir, force)
