@@ -1,15 +1,19 @@
-"""Per-kind event streams merged into replay order by ``seq``.
+"""Ordered streams of record batches merged into one order, and per-kind event streams
+merged into replay order by ``seq``.
 
 Every source of events in replay order — a run directory's Parquet files, a run
 loaded into ClickHouse — holds each kind apart, each in ascending ``seq`` (seq is
 assigned in the contract's order ``ts, ingest_ts, seq, trace_id``, CONTRACT.md §1).
-:func:`merge_by_seq` interleaves them back, a few batches per kind alive at once.
+:func:`merge_by_seq` interleaves them back, a few batches per kind alive at once, on
+top of :func:`merge_ordered`, the k-way merge of any streams ordered by one column
+(a load's runs interleaved by ``ts`` use it too).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Generic, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -17,36 +21,80 @@ import pyarrow as pa
 from tapesim.events.batches import GeneratedEventBatch
 from tapesim.io.manifest import RunDirectoryError
 
-__all__ = ["merge_by_seq"]
+__all__ = ["merge_by_seq", "merge_ordered"]
 
 VERIFY_FIX = "`tapesim verify` names the problem"
 
+T = TypeVar("T")
 
-class _Head:
-    """The current batch of one kind's stream and the position in it."""
 
-    __slots__ = ("batch", "kind", "pos", "seq", "stream")
+class _Head(Generic[T]):
+    """The current batch of one stream, its key column and the position in it."""
 
-    def __init__(self, kind: str, stream: Iterator[pa.RecordBatch]) -> None:
-        self.kind = kind
+    __slots__ = ("batch", "keys", "pos", "stream", "tag")
+
+    def __init__(self, stream: Iterator[tuple[T, pa.RecordBatch]]) -> None:
         self.stream = stream
+        self.tag: T | None = None
         self.batch: pa.RecordBatch | None = None
-        self.seq = np.zeros(0, dtype=np.int64)
+        self.keys = np.zeros(0, dtype=np.int64)
         self.pos = 0
 
-    def advance(self, where: str, damaged: Callable[[str], Exception]) -> bool:
+    def advance(self, key: str) -> bool:
         """Load the next non-empty batch; False at the end of the stream."""
-        last = int(self.seq[-1]) if len(self.seq) else -1
-        for batch in self.stream:
-            if batch.num_rows == 0:
-                continue
-            seq = batch.column("seq").to_numpy()
-            if seq[0] <= last or (len(seq) > 1 and not bool(np.all(seq[1:] > seq[:-1]))):
-                raise damaged(f"{where}: {self.kind} events are not in seq order")
-            self.batch, self.seq, self.pos = batch, seq, 0
-            return True
+        for tag, batch in self.stream:
+            if batch.num_rows:
+                self.tag, self.batch, self.pos = tag, batch, 0
+                self.keys = batch.column(key).to_numpy()
+                return True
         self.batch = None
         return False
+
+
+def merge_ordered(streams: Sequence[Iterable[tuple[T, pa.RecordBatch]]], key: str,
+                  ) -> Iterator[tuple[int, T, pa.RecordBatch]]:
+    """K-way merge of streams of tagged record batches, each non-decreasing in ``key``.
+
+    Args:
+        streams: per stream, ``(tag, batch)`` pairs; ``key`` an integer column of every
+            batch, never decreasing along a stream.
+        key: the column to merge by.
+
+    Yields:
+        ``(stream index, tag, slice)``: zero-copy slices of the input batches whose
+        concatenation is ordered by ``key``; rows with equal keys come from the lower
+        stream index first, each stream keeping its own order.
+    """
+    heads = [_Head(iter(s)) for s in streams]
+    heap = [(int(h.keys[0]), i) for i, h in enumerate(heads) if h.advance(key)]
+    heapq.heapify(heap)
+    while heap:
+        _, i = heapq.heappop(heap)
+        head = heads[i]
+        if heap:
+            bound, j = heap[0]
+            end = int(np.searchsorted(head.keys, bound, side="right" if i < j else "left"))
+        else:
+            end = len(head.keys)
+        assert head.batch is not None
+        yield i, head.tag, head.batch.slice(head.pos, end - head.pos)  # type: ignore[misc]
+        head.pos = end
+        if head.pos < len(head.keys) or head.advance(key):
+            heapq.heappush(heap, (int(head.keys[head.pos]), i))
+
+
+def _ascending(kind: str, stream: Iterable[pa.RecordBatch], where: str,
+               damaged: Callable[[str], Exception]) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """One kind's batches tagged with it, refused once ``seq`` fails to rise."""
+    last = -1
+    for batch in stream:
+        if batch.num_rows == 0:
+            continue
+        seq = batch.column("seq").to_numpy()
+        if seq[0] <= last or (len(seq) > 1 and not bool(np.all(seq[1:] > seq[:-1]))):
+            raise damaged(f"{where}: {kind} events are not in seq order")
+        last = int(seq[-1])
+        yield kind, batch
 
 
 def merge_by_seq(streams: dict[str, Iterable[pa.RecordBatch]], where: str = "the source",
@@ -69,25 +117,16 @@ def merge_by_seq(streams: dict[str, Iterable[pa.RecordBatch]], where: str = "the
             or two kinds sharing a seq.
     """
     damaged = damaged or _verify
-    heads = [_Head(kind, iter(s)) for kind, s in streams.items()]
-    heap = [(int(h.seq[0]), i) for i, h in enumerate(heads) if h.advance(where, damaged)]
-    heapq.heapify(heap)
-    while heap:
-        first, i = heapq.heappop(heap)
-        head = heads[i]
-        bound = heap[0][0] if heap else None
-        if bound == first:
+    tagged = [_ascending(kind, s, where, damaged) for kind, s in streams.items()]
+    last = -1
+    for _, kind, part in merge_ordered(tagged, "seq"):
+        seq = part.column("seq")
+        first = seq[0].as_py()
+        if first == last:  # equal keys are adjacent: the same seq in two kinds
             raise damaged(f"{where}: seq {first} appears in two event kinds")
-        end = len(head.seq) if bound is None else int(
-            np.searchsorted(head.seq, bound, side="left"))
-        assert head.batch is not None
-        part = head.batch.slice(head.pos, end - head.pos)
+        last = seq[-1].as_py()
         yield GeneratedEventBatch.model_construct(
-            kind=head.kind, batch=part, first_seq=first, last_seq=int(head.seq[end - 1]),
-            num_rows=end - head.pos)
-        head.pos = end
-        if head.pos < len(head.seq) or head.advance(where, damaged):
-            heapq.heappush(heap, (int(head.seq[head.pos]), i))
+            kind=kind, batch=part, first_seq=first, last_seq=last, num_rows=part.num_rows)
 
 
 def _verify(what: str) -> RunDirectoryError:

@@ -11,7 +11,6 @@ but its place in the stream (and, replayed live, its times and ``seq``).
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -21,6 +20,7 @@ import pyarrow as pa
 from tapesim.config.run import RunConfig, with_overrides
 from tapesim.events.batches import GeneratedEventBatch, ReplayPlan
 from tapesim.events.models import KINDS
+from tapesim.io.seq_merge import merge_ordered
 from tapesim.replay.plan import ReplayError, Selector
 from tapesim.replay.sources import ReplaySource
 
@@ -93,27 +93,6 @@ def copies(config: RunConfig, volume: int) -> list[RunConfig]:
     return runs
 
 
-class _Stream:
-    """One source's batches and the current one's ``ts`` column."""
-
-    __slots__ = ("batch", "pos", "stream", "ts")
-
-    def __init__(self, stream: Iterator[GeneratedEventBatch]) -> None:
-        self.stream = stream
-        self.batch: GeneratedEventBatch | None = None
-        self.ts = np.zeros(0, dtype=np.int64)
-        self.pos = 0
-
-    def advance(self) -> bool:
-        """Load the next non-empty batch; False at the end."""
-        for batch in self.stream:
-            if batch.num_rows:
-                self.batch, self.ts, self.pos = batch, batch.batch.column("ts").to_numpy(), 0
-                return True
-        self.batch = None
-        return False
-
-
 class InterleavedSource:
     """Several runs replayed as one stream, merged by event time.
 
@@ -167,29 +146,16 @@ class InterleavedSource:
         """The selected events of every run, merged by ``ts`` and numbered from 1
         (``from_seq`` skips the merged stream's first ``from_seq - 1`` events)."""
         inner = selector.model_copy(update={"from_seq": 0})
-        heads = [_Stream(iter(s.batches(inner))) for s in self.sources]
-        heap = [(int(h.ts[0]), i) for i, h in enumerate(heads) if h.advance()]
-        heapq.heapify(heap)
+        streams = [((b.kind, b.batch) for b in source.batches(inner))
+                   for source in self.sources]
         seq = 1
-        while heap:
-            _, i = heapq.heappop(heap)
-            head = heads[i]
-            if heap:
-                bound, j = heap[0]
-                end = int(np.searchsorted(head.ts, bound, side="right" if i < j else "left"))
-            else:
-                end = len(head.ts)
-            assert head.batch is not None
-            n = end - head.pos
-            part = head.batch.batch.slice(head.pos, n)
-            head.pos = end
+        for _, kind, part in merge_ordered(streams, "ts"):
+            n = part.num_rows
             lo = max(seq, selector.from_seq)
             skip = lo - seq
             seq += n
             if skip < n:
-                yield _numbered(head.batch.kind, part.slice(skip), lo)
-            if head.pos < len(head.ts) or head.advance():
-                heapq.heappush(heap, (int(head.ts[head.pos]), i))
+                yield _numbered(kind, part.slice(skip), lo)
 
 
 def _numbered(kind: str, rows: pa.RecordBatch, first: int) -> GeneratedEventBatch:
