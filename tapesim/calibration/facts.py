@@ -176,11 +176,7 @@ def _spread_facts(sym: str, q: Quotes, session: Session) -> list[FactRow]:
     dur = st.clipped_durations(q.ts, s, e)[q.valid]
     median = st.weighted_median(np.round(spread, 6), dur)
     price = st.weighted_median(q.mid, st.clipped_durations(q.mid_ts, s, e))
-    all_mid = np.full(q.ts.size, np.nan)
-    all_mid[q.valid] = q.mid
-    with np.errstate(invalid="ignore", divide="ignore"):
-        bps = 1e4 * np.where(q.valid, q.spread_ticks, np.nan) * TICK / all_mid
-    median_bps = st.weighted_median(bps, st.clipped_durations(q.ts, s, e))
+    median_bps = st.weighted_median(1e4 * spread * TICK / q.mid, dur)  # q.mid: the valid rows
     high = math.isfinite(price) and price >= BPS_FROM
     where = f"median mid ${price:,.2f}" if math.isfinite(price) else "no two-sided quote"
     rows = [
@@ -196,7 +192,7 @@ def _spread_facts(sym: str, q: Quotes, session: Session) -> list[FactRow]:
         note = "window must cover midday (11:30-14:30 NY)"
         return [*rows, *(_row(sym, f, None, note) for f in
                          ("spread_open5_ratio", "spread_open_decay_min", "spread_close_ratio"))]
-    pinned = median is not None and math.isfinite(median) and median <= 1.0
+    pinned = math.isfinite(median) and median <= 1.0
     if s <= o:
         first = ms.window_spread(q.ts, ticks, o, o + OPEN_MS)
         note = f"time-weighted {first:.3g} vs midday {midday:.3g} ticks"
