@@ -35,6 +35,33 @@ from tapesim.io.manifest import (
 
 ROW_GROUP = 1 << 17
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_statistics": True}
+#: The replay order of every event file (CONTRACT.md §1 "Ordering"), recorded in each
+#: row group's metadata; ``trace_id`` breaks no tie left by ``seq``, which is unique.
+REPLAY_ORDER = ("ts", "ingest_ts", "seq")
+#: Columns given a Bloom filter per row group, with its distinct values per group and
+#: false-positive rate: a reader filtering on one contract (DuckDB does) skips the
+#: groups that cannot hold it. About 20 KB a group.
+BLOOM_FILTERS = {"option_contract_id": {"ndv": 1 << 14, "fpp": 0.01}}
+
+
+def parquet_options(schema: pa.Schema) -> dict[str, Any]:
+    """The writer options of a run directory's Parquet file of ``schema``.
+
+    The readers' layout (``docs/DATA.md``): zstd pages, dictionary-encoded columns
+    (pyarrow's default, falling back to plain for a column whose dictionary outgrows
+    1 MiB, e.g. ``trace_id``), min/max statistics on every column of every row group
+    and in a page index, the sort order :data:`REPLAY_ORDER` declared where the file
+    has those columns, and Bloom filters on :data:`BLOOM_FILTERS`' columns.
+    """
+    names = schema.names
+    options = dict(PARQUET_OPTIONS, write_page_index=True)
+    if all(column in names for column in REPLAY_ORDER):
+        options["sorting_columns"] = [pq.SortingColumn(names.index(column))
+                                      for column in REPLAY_ORDER]
+    blooms = {column: spec for column, spec in BLOOM_FILTERS.items() if column in names}
+    if blooms:
+        options["bloom_filter_options"] = blooms
+    return options
 
 
 def negative_times(table: pa.Table) -> list[str]:
@@ -65,7 +92,7 @@ class _GroupedParquet:
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.path = path
-        self._writer = pq.ParquetWriter(str(path), schema, **PARQUET_OPTIONS)
+        self._writer = pq.ParquetWriter(str(path), schema, **parquet_options(schema))
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=path.stem)
         self._inflight: deque[Future[None]] = deque()
         self._pending: list[pa.Table] = []
@@ -197,7 +224,7 @@ class RunWriter:
 
     def sidecar(self, name: str, table: pa.Table) -> None:
         """A small Parquet table written whole (e.g. open interest), hashed like the rest."""
-        pq.write_table(table, str(self.tmp / name), **PARQUET_OPTIONS)
+        pq.write_table(table, str(self.tmp / name), **parquet_options(table.schema))
         self._sidecars[name] = table.num_rows
 
     def finish(self, snapshot: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
