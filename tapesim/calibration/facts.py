@@ -378,8 +378,8 @@ def equity_facts(run_dir: Path, symbols: list[str] | None = None,
     symbol's one-minute returns to ``returns[symbol]`` (for pooling over runs). Given
     ``window`` (epoch ms ``start_ts, end_ts``), the facts are those of that part of the
     run's window instead of the whole. For a run imported from a real tape, a fact the
-    source cannot support is n/a (:func:`unsupported`). Raises ``ValueError`` for a symbol the manifest does not list,
-    or as :func:`read_manifest` does.
+    source cannot support is n/a (:func:`unsupported`). Raises ``ValueError`` for a
+    symbol the manifest does not list, or as :func:`read_manifest` does.
     """
     run_dir = Path(run_dir)
     session, listed = read_manifest(run_dir)
