@@ -117,8 +117,9 @@ def _param_figure(problem: Problem, result: FitResult, path: Path) -> None:
 
 
 def write_outputs(out_dir: Path, target: Path, problem: Problem, result: FitResult,
-                  simulate: Simulate) -> ParameterSnapshot:
-    """Write ``fitted.json``, ``evaluations.json``, ``report.md`` and the figures.
+                  simulate: Simulate, figures: bool = True) -> ParameterSnapshot:
+    """Write ``fitted.json``, ``evaluations.json``, ``report.md`` and, with ``figures``,
+    the figures.
 
     The figures need the fitted run (``fitted_run/``, simulated once) and matplotlib;
     without matplotlib the report says how to get them.
@@ -127,19 +128,21 @@ def write_outputs(out_dir: Path, target: Path, problem: Problem, result: FitResu
     _write(out_dir / FITTED, json.dumps(snapshot.document(), indent=2, sort_keys=True) + "\n")
     _write(out_dir / RECORD, json.dumps(evaluations_document(problem, result), indent=2,
                                         sort_keys=True) + "\n")
-    figures: list[Path] = []
+    drawn: list[Path] = []
     note = "No figures: install tapesim[plot] (matplotlib) and run again (cached)."
     try:
         from tapesim.calibration.figures import write_figures
     except ImportError:
         write_figures = None  # type: ignore[assignment]
-    if write_figures is not None:
+    if not figures:
+        note = "No figures (--no-figures)."
+    elif write_figures is not None:
         run = fitted_run(out_dir, snapshot, simulate)
         fig_dir = out_dir / "figures"
         fig_dir.mkdir(exist_ok=True)
         _param_figure(problem, result, fig_dir / "params.png")
-        figures = [fig_dir / "params.png"]
-        figures += write_figures(fig_dir, [run], [problem.symbol], reference=target)
-        figures = [f.relative_to(out_dir) for f in figures]
-    _write(out_dir / REPORT, _markdown(problem, result, snapshot, figures, note))
+        drawn = [fig_dir / "params.png"]
+        drawn += write_figures(fig_dir, [run], [problem.symbol], reference=target)
+        drawn = [f.relative_to(out_dir) for f in drawn]
+    _write(out_dir / REPORT, _markdown(problem, result, snapshot, drawn, note))
     return snapshot

@@ -53,6 +53,8 @@ def calibrate(
                                               "(default: the target's).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="Window end, HH:MM New York "
                                             "(default: the target's).")] = None,
+    figures: Annotated[bool, typer.Option(help="Draw the report's figures (simulates the "
+                                          "fitted run once; needs tapesim[plot]).")] = True,
 ) -> None:
     """Fit config parameters to a real day by the method of simulated moments and pin
     the fitted config (fitted.json) with a report (report.md)."""
@@ -80,7 +82,7 @@ def calibrate(
               f"{len(problem.target)} moments, {budget} evaluations x {seeds} seeds",
               markup=False, highlight=False)
     result = fit(problem, out_dir, execute_run, budget, seed, workers, _progress(budget))
-    snapshot = write_outputs(out_dir, target, problem, result, execute_run)
+    snapshot = write_outputs(out_dir, target, problem, result, execute_run, figures)
     out.print(f"best objective {result.best.objective:.4g} (base "
               f"{result.evaluations[0].objective:.4g}); {result.simulated} runs simulated; "
               f"wrote {out_dir / FITTED} ({snapshot.sha256}) and {out_dir / REPORT}",
