@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from tapesim.calibration.compare import compare_rows, inside_share, seed_spread
 from tapesim.calibration.facts import FactRow, equity_facts
+from tapesim.calibration.views import option_smiles
 from tapesim.cli.main import app
 from tapesim.testing.cache import RunCache
 from tests.conftest import tiny_config
@@ -87,3 +88,21 @@ def test_plot_without_matplotlib_exits_2(tiny_run: Path, tmp_path: Path,
     assert result.exit_code == 2
     assert "install tapesim[plot]" in result.output
     assert not (tmp_path / "f").exists()
+
+
+def test_plot_of_an_options_run_adds_option_volume_and_smiles(tiny_options_run: Path,
+                                                              tmp_path: Path) -> None:
+    out = tmp_path / "figures"
+    result = runner.invoke(app, ["facts", "--plot", str(out), str(tiny_options_run),
+                                 "--symbols", "SPY"])
+    assert result.exit_code == 0, result.output
+    assert {"SPY_options.png", "SPY_smile.png"} <= {p.name for p in out.iterdir()}
+
+
+def test_smiles_are_three_cross_sections_of_the_front(tiny_options_run: Path) -> None:
+    smiles = option_smiles(tiny_options_run, "SPY")
+    assert len(smiles) == 3
+    assert [t for t, _m, _v in smiles] == sorted(t for t, _m, _v in smiles)
+    for _t, money, iv in smiles:
+        assert money.size > 3 and (iv > 0).all()
+        assert (money[1:] > money[:-1]).all()  # one point per strike, ascending

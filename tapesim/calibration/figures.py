@@ -3,8 +3,9 @@
 Per symbol, the simulated runs (pooled: every run's values together) beside the
 real day when one is given: a five-minute NBBO-and-prints zoom, the one-minute
 return histogram on a log scale, the distribution of trade durations, the intraday
-volume and spread profiles, the print sizes; for a symbol with option prints, option
-volume by days to expiry and by moneyness. The arrays come from
+volume and spread profiles, the print sizes; for a symbol with options, option volume
+by days to expiry and by moneyness, and the quoted smile of the nearest front expiry at
+three times of day. The arrays come from
 :mod:`tapesim.calibration.views`. matplotlib is the ``plot`` extra
 (``pip install 'tapesim[plot]'``); importing this module without it raises
 ``ImportError``.
@@ -12,6 +13,7 @@ volume by days to expiry and by moneyness. The arrays come from
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from tapesim.calibration import views as vw
+from tapesim.calibration.tape import NEW_YORK
 
 SIM, REAL = "simulated", "real"
 
@@ -125,6 +128,22 @@ def _options(sides: list[Side], symbol: str) -> Figure | None:
     return fig
 
 
+def _smiles(sides: list[Side], symbol: str) -> Figure | None:
+    curves = [(side.label, vw.option_smiles(side.run_dirs[0], symbol)) for side in sides]
+    curves = [(label, c) for label, c in curves if any(m.size for _t, m, _iv in c)]
+    if not curves:
+        return None
+    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 3.5), squeeze=False)
+    for ax, (label, smiles) in zip(axes[0], curves, strict=True):
+        for at, money, iv in smiles:
+            clock = dt.datetime.fromtimestamp(at / 1000, tz=dt.UTC).astimezone(NEW_YORK)
+            ax.plot(100 * money, 100 * iv, marker=".", lw=0.8, label=f"{clock:%H:%M}")
+        ax.set(title=f"{symbol} {label}: nearest front expiry smile",
+               xlabel="moneyness K/S - 1 (%)", ylabel="mid implied vol (%)")
+        ax.legend(fontsize=8)
+    return fig
+
+
 def write_figures(out_dir: Path, sim_dirs: list[Path], symbols: list[str],
                   reference: Path | None = None) -> list[Path]:
     """Draw every comparison figure of ``symbols`` into ``out_dir`` as PNG files.
@@ -154,6 +173,7 @@ def write_figures(out_dir: Path, sim_dirs: list[Path], symbols: list[str],
             "sizes": _hist(sides, lambda t: t.prints.size.astype(np.float64),
                            f"{symbol}: print sizes", "shares", log_x=True),
             "options": _options(sides, symbol),
+            "smile": _smiles(sides, symbol),
         }
         for name, fig in figures.items():
             if fig is None:

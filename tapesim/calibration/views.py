@@ -28,10 +28,14 @@ from tapesim.calibration.options_facts import (
     WEEK_DTE,
     Contracts,
     OptionPrints,
+    _dataset,
+    _distinct_ids,
+    _front_nbbo,
 )
 from tapesim.calibration.options_facts import (
     load_prints as load_option_prints,
 )
+from tapesim.calibration.skew import smile
 from tapesim.calibration.tape import (
     TICK,
     Prints,
@@ -40,6 +44,7 @@ from tapesim.calibration.tape import (
     load_prints,
     load_quotes,
     read_manifest,
+    read_sorted,
 )
 
 #: Days-to-expiry buckets of the option volume view: (label, lowest, highest) inclusive.
@@ -178,3 +183,38 @@ def option_volume(run_dir: Path, symbol: str) -> OptionVolume | None:
     by_money = np.histogram(money, bins=np.array(MONEYNESS_EDGES),
                             weights=p.size[has_spot])[0]
     return OptionVolume(by_dte.astype(np.float64), by_money.astype(np.float64))
+
+
+#: Where in the window the smiles are taken: a sixth in, the middle, a sixth before
+#: the end (10:35, 12:45 and 14:55 New York over a whole session).
+SMILE_FRACTIONS = (1 / 6, 1 / 2, 5 / 6)
+
+
+def option_smiles(run_dir: Path, symbol: str) -> list[tuple[int, st.FloatArray,
+                                                          st.FloatArray]]:
+    """The quoted smile of ``symbol``'s nearest front expiry at three times of the
+    window (:data:`SMILE_FRACTIONS`): ``(epoch ms, K / S - 1, mid IV)`` each, from the
+    option NBBO in force and the stock's mid then
+    (:func:`tapesim.calibration.skew.smile`); empty when the run quotes no front
+    contract of it."""
+    run_dir = Path(run_dir)
+    columns = ["ts", "seq", "option_contract_id", "bid", "ask"]
+    nbbo_ds = _dataset(run_dir / "option_nbbo.parquet", columns)
+    eq_path = run_dir / "equity_quotes.parquet"
+    if nbbo_ds is None or not eq_path.exists():
+        return []
+    session, _listed = read_manifest(run_dir)
+    c = Contracts.of(_distinct_ids(nbbo_ds), session.date)
+    ids = c.ids.filter(np.asarray(c.root == symbol))
+    if len(ids) == 0:
+        return []
+    flt = ds.field("option_contract_id").isin(ids) & (ds.field("ts") < session.end_ts)
+    ts, k, bid, ask = _front_nbbo(c, read_sorted(nbbo_ds, columns, flt))
+    q = load_quotes(ds.dataset(eq_path), symbol, session)
+    span = session.end_ts - session.start_ts
+    out = []
+    for f in SMILE_FRACTIONS:
+        at = session.start_ts + int(f * span)
+        money, iv = smile(ts, k, bid, ask, c.strike, c.put, c.expiry_ms, q.mid_ts, q.mid, at)
+        out.append((at, money, iv))
+    return out
