@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tapesim.cli.common import InputError, guarded, out, require_dir
+from tapesim.cli.common import guarded, out
 
 if TYPE_CHECKING:  # the calibration loads only when the command runs
     from tapesim.calibration.fit import Evaluation
@@ -58,32 +58,20 @@ def calibrate(
 ) -> None:
     """Fit config parameters to a real day by the method of simulated moments and pin
     the fitted config (fitted.json) with a report (report.md)."""
-    from tapesim.calibration.fit import fit
-    from tapesim.calibration.fit_report import FITTED, REPORT, write_outputs
-    from tapesim.calibration.params import parse_params
-    from tapesim.calibration.problem import build_problem
-    from tapesim.config.run import load_profile
-    from tapesim.io.manifest import check_hashes, open_run, reading
-    from tapesim.runs import execute_run
+    from tapesim.api.calibrate import calibrate as run_calibration
+    from tapesim.calibration.fit_report import FITTED, REPORT
 
-    for flag, value, least in (("--budget", budget, 1), ("--seeds", seeds, 2),
-                               ("--workers", workers, 1), ("--seed", seed, 0)):
-        if value < least:
-            raise InputError(f"{flag} must be at least {least}")
-    require_dir(target)
-    check_hashes(target, open_run(target))
-    fitted = parse_params(params)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out {out_dir} is a file: choose a directory")
-    with reading(target):
-        problem = build_problem(target, load_profile(base), symbol.upper(), like and like.upper(),
-                                fitted, list(range(seed, seed + seeds)), start, end)
-    out.print(f"calibrating {problem.symbol}: {len(fitted)} parameters, "
-              f"{len(problem.target)} moments, {budget} evaluations x {seeds} seeds",
-              markup=False, highlight=False)
-    result = fit(problem, out_dir, execute_run, budget, seed, workers, _progress(budget))
-    snapshot = write_outputs(out_dir, target, problem, result, execute_run, figures)
+    def started(n_params: int, n_moments: int) -> None:
+        out.print(f"calibrating {symbol.upper()}: {n_params} parameters, {n_moments} "
+                  f"moments, {budget} evaluations x {seeds} seeds", markup=False,
+                  highlight=False)
+
+    done = run_calibration(target, base=base, symbol=symbol, params=params, out=out_dir,
+                           budget=budget, seeds=seeds, workers=workers, seed=seed, like=like,
+                           start=start, end=end, figures=figures, progress=_progress(budget),
+                           started=started)
+    result = done.result
     out.print(f"best objective {result.best.objective:.4g} (base "
               f"{result.evaluations[0].objective:.4g}); {result.simulated} runs simulated; "
-              f"wrote {out_dir / FITTED} ({snapshot.sha256}) and {out_dir / REPORT}",
+              f"wrote {out_dir / FITTED} ({done.snapshot.sha256}) and {out_dir / REPORT}",
               markup=False, highlight=False)
