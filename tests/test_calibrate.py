@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tapesim.calibration.fit import MISSING_PENALTY, moment_sd, objective
+from tapesim.calibration.fit import MISSING_PENALTY, Problem, _configs, moment_sd, objective
 from tapesim.calibration.params import parse_params
 from tapesim.cli.main import app
 from tapesim.config.flags import FlagError
+from tapesim.config.run import load_profile, with_overrides
 from tapesim.config.snapshot import ParameterSnapshot
 from tests.import_files import lobster_pair
 
@@ -126,3 +127,16 @@ def test_moments_weighted_by_their_seed_variance() -> None:
     assert sd["b"] == pytest.approx(1e-3)  # the seeds agree: the absolute floor
     assert objective({"a": 1.0 + math.sqrt(2.0), "b": None}, target, sd) == pytest.approx(
         (1.0 + MISSING_PENALTY) / 2)
+
+
+def test_a_refused_combination_fails_the_candidate_not_the_fit() -> None:
+    base = load_profile("equities-smoke")
+    base = with_overrides(base, {"symbols": [base.symbols[1].model_dump(mode="json")]})
+    problem = Problem(base, "AAPL", parse_params("institutional.min_shares,"
+                                                 "institutional.max_shares"), {"a": 1.0}, [1, 2])
+    assert _configs(problem, {"institutional.min_shares": 5000,
+                              "institutional.max_shares": 100}) == []
+    configs = _configs(problem, {"institutional.min_shares": 100,
+                                 "institutional.max_shares": 5000})
+    assert [c.seed for c in configs] == [1, 2]
+    assert configs[0].institutional.max_shares == 5000

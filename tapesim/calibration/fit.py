@@ -227,6 +227,15 @@ def _suggest(trial: optuna.Trial, p: Param) -> float | int:
     return trial.suggest_float(p.path, p.low, p.high, log=p.log)
 
 
+def _configs(problem: Problem, values: dict[str, float | int]) -> list[RunConfig]:
+    """The candidate's config at each seed; none when the config refuses the combination
+    (e.g. a smallest size above the largest), which fails the candidate, not the fit."""
+    try:
+        return [problem.config(values, s) for s in problem.seeds]
+    except ConfigError:
+        return []
+
+
 def fit(problem: Problem, out_dir: Path, simulate: Simulate, budget: int, seed: int,
         workers: int = 1, progress: Callable[[Evaluation, Evaluation], None] | None = None
         ) -> FitResult:
@@ -244,8 +253,11 @@ def fit(problem: Problem, out_dir: Path, simulate: Simulate, budget: int, seed: 
     Returns:
         every evaluation, the moments' weights and the dropped moments.
 
+    A candidate the config refuses (a combination of values out of the model's rules)
+    is recorded with an infinite objective and simulated not at all.
+
     Raises:
-        ConfigError: a candidate the config refuses (names the field).
+        ConfigError: no moment of the target has a value in the base evaluation.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cache_dir, work_dir = out_dir / "cache", out_dir / "work"
@@ -262,7 +274,7 @@ def fit(problem: Problem, out_dir: Path, simulate: Simulate, budget: int, seed: 
             n = min(BATCH, budget - len(result.evaluations))
             trials = [study.ask() for _ in range(n)]
             values = [{p.path: _suggest(t, p) for p in problem.params} for t in trials]
-            configs = [[problem.config(v, s) for s in problem.seeds] for v in values]
+            configs = [_configs(problem, v) for v in values]
             facts: list[list[Facts | None]] = [
                 [cached_facts(cache_file(cache_dir, c), c) for c in cs] for cs in configs]
             todo = [(i, j) for i, row in enumerate(facts) for j, f in enumerate(row) if f is None]
@@ -279,8 +291,12 @@ def fit(problem: Problem, out_dir: Path, simulate: Simulate, budget: int, seed: 
             for i, trial in enumerate(trials):
                 runs = [f for f in facts[i] if f is not None]
                 means = {k: _mean([r.get(k) for r in runs]) for k in problem.target}
-                value = objective(means, problem.target, result.sd)
-                study.tell(trial, value)
+                if configs[i]:
+                    value = objective(means, problem.target, result.sd)
+                    study.tell(trial, value)
+                else:  # a combination the config refuses: no run, never the best
+                    value = math.inf
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 ev = Evaluation(len(result.evaluations), values[i], means, value,
                                 [ParameterSnapshot.of(c).sha256 for c in configs[i]],
                                 sum(1 for t in todo if t[0] == i))

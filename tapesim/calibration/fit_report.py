@@ -67,7 +67,7 @@ def _markdown(problem: Problem, result: FitResult, snapshot: ParameterSnapshot,
         f"- seeds per evaluation: {', '.join(map(str, problem.seeds))}; "
         f"evaluations: {len(result.evaluations)}",
         f"- objective (mean squared standardised distance): base {before.objective:.4g}, "
-        f"best {best.objective:.4g} (evaluation {best.index})",
+        f"best {best.objective:.4g} (evaluation {best.index + 1})",
         f"- pinned: `{FITTED}`, {snapshot.sha256} (`tapesim run --config {FITTED}`)",
         "",
         "## Moments", "",
@@ -87,7 +87,7 @@ def _markdown(problem: Problem, result: FitResult, snapshot: ParameterSnapshot,
               "|---|" + "---|" * (len(paths) + 1)]
     for e in result.evaluations:
         mark = " (best)" if e.index == best.index else ""
-        lines.append(f"| {e.index}{mark} | " + " | ".join(_num(float(e.values[p]))
+        lines.append(f"| {e.index + 1}{mark} | " + " | ".join(_num(float(e.values[p]))
                                                        for p in paths)
                      + f" | {e.objective:.4g} |")
     lines += ["", "## Figures", ""]
@@ -100,8 +100,8 @@ def _param_figure(problem: Problem, result: FitResult, path: Path) -> None:
 
     n = len(problem.params) + 1
     fig, axes = plt.subplots(n, 1, figsize=(8, 2.2 * n), sharex=True, squeeze=False)
-    x = [e.index for e in result.evaluations]
-    best = result.best.index
+    x = [e.index + 1 for e in result.evaluations]
+    best = result.best.index + 1
     for ax, p in zip(axes[:, 0], problem.params, strict=False):
         y = [float(e.values[p.path]) for e in result.evaluations]
         ax.plot(x, y, marker=".", lw=0.8)
