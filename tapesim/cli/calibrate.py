@@ -54,7 +54,7 @@ def calibrate(
     end: Annotated[str | None, typer.Option("--end", help="Window end, HH:MM New York "
                                             "(default: the target's).")] = None,
     figures: Annotated[bool, typer.Option(help="Draw the report's figures (simulates the "
-                                          "fitted run once; needs tapesim[plot]).")] = True,
+                                          "fitted run once; needs the plot extra).")] = True,
 ) -> None:
     """Fit config parameters to a real day by the method of simulated moments and pin
     the fitted config (fitted.json) with a report (report.md)."""

@@ -53,7 +53,7 @@ def facts(
                             "runs' pooled value and their seed-to-seed spread.")] = None,
     plot: Annotated[Path | None, typer.Option(
         "--plot", help="Write the comparison figures (PNG) into this directory "
-                       "(needs tapesim[plot]).")] = None,
+                       "(needs the plot extra).")] = None,
 ) -> None:
     """Equity and options facts of a run against the realism targets; several runs are
     pooled; with --reference, a real day beside them."""
