@@ -14,6 +14,7 @@ quote at or before a time) over 1-minute bars of the simulated window
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -368,18 +369,22 @@ def symbol_facts(
 
 
 def equity_facts(run_dir: Path, symbols: list[str] | None = None,
-                 returns: dict[str, list[st.FloatArray]] | None = None) -> list[FactRow]:
+                 returns: dict[str, list[st.FloatArray]] | None = None,
+                 window: tuple[int, int] | None = None) -> list[FactRow]:
     """Every equity stylized fact of every symbol (manifest order when ``symbols`` is None).
 
     Reads ``equity_quotes.parquet`` and ``equity_prints.parquet`` (and provenance for
     the impact fact, when present) one symbol at a time. Given ``returns``, appends each
-    symbol's one-minute returns to ``returns[symbol]`` (for pooling over runs). For a run
-    imported from a real tape, a fact the source cannot support is n/a
-    (:func:`unsupported`). Raises ``ValueError`` for a symbol the manifest does not list,
-    or as :func:`read_manifest` does.
+    symbol's one-minute returns to ``returns[symbol]`` (for pooling over runs). Given
+    ``window`` (epoch ms ``start_ts, end_ts``), the facts are those of that part of the
+    run's window instead of the whole. For a run imported from a real tape, a fact the
+    source cannot support is n/a (:func:`unsupported`). Raises ``ValueError`` for a
+    symbol the manifest does not list, or as :func:`read_manifest` does.
     """
     run_dir = Path(run_dir)
     session, listed = read_manifest(run_dir)
+    if window is not None:
+        session = dataclasses.replace(session, start_ts=window[0], end_ts=window[1])
     quotes_ds = ds.dataset(run_dir / "equity_quotes.parquet", format="parquet")
     prints_ds = ds.dataset(run_dir / "equity_prints.parquet", format="parquet")
     parents = load_parents(run_dir)

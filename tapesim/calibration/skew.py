@@ -24,7 +24,7 @@ from tapesim.agents.pricing import implied_vol
 from tapesim.calibration import stats as st
 from tapesim.calibration.option_stats import bs_delta
 
-__all__ = ["SNAPSHOT_MS", "WING_DELTA", "quoted_skew", "snapshot_times"]
+__all__ = ["SNAPSHOT_MS", "WING_DELTA", "quoted_skew", "smile", "snapshot_times"]
 
 SNAPSHOT_MS = 30 * 60_000  # a cross-section every 30 minutes
 WING_DELTA = (-0.30, -0.20)  # the 25-delta put's band
@@ -55,6 +55,52 @@ def _as_of(ts: np.ndarray, code: np.ndarray, times: np.ndarray, n_codes: int) ->
     return np.where(found, order[np.maximum(pos, 0)], -1)
 
 
+def _cross_section(rows: np.ndarray, at: int, bid: np.ndarray, ask: np.ndarray,
+                   strike: np.ndarray, put: np.ndarray, expiry_ms: np.ndarray,
+                   spot_ts: ArrayLike, spot: ArrayLike
+                   ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """The quoted surface at one instant: the spot (dollars), the contracts with a
+    two-sided quote in force (indices), their years to expiry and mid implied vols.
+    ``rows`` is each contract's row in force (:func:`_as_of`, -1 for none); no contract
+    when the spot is not yet defined."""
+    s = float(st.value_at(spot_ts, spot, [at])[0])
+    have = rows >= 0
+    j = np.flatnonzero(have)
+    r = rows[have]
+    two_sided = (bid[r] > 0) & (ask[r] >= bid[r])
+    j, r = j[two_sided], r[two_sided]
+    t = (expiry_ms[j] - at) / MS_PER_YEAR
+    if not math.isfinite(s) or j.size == 0:
+        empty = np.zeros(0)
+        return s, np.zeros(0, dtype=np.int64), empty, empty
+    iv = implied_vol(0.5 * (bid[r] + ask[r]), s, strike[j], np.maximum(t, 1e-6), ~put[j])
+    return s, j, t, iv
+
+
+def smile(ts: ArrayLike, code: ArrayLike, bid: ArrayLike, ask: ArrayLike,
+          strike: ArrayLike, put: ArrayLike, expiry_ms: ArrayLike, spot_ts: ArrayLike,
+          spot: ArrayLike, at: int) -> tuple[np.ndarray, np.ndarray]:
+    """The quoted smile of the nearest expiry at instant ``at`` (epoch ms): moneyness
+    ``K / S - 1`` and mid implied vol (decimal) of its out-of-the-money contracts
+    (calls above spot, puts at or below), sorted by strike. Arguments as
+    :func:`quoted_skew`'s; empty arrays when nothing is quoted two-sided then."""
+    ts, code = np.asarray(ts, dtype=np.int64), np.asarray(code, dtype=np.int64)
+    strike, put = np.asarray(strike, dtype=np.float64), np.asarray(put, dtype=bool)
+    expiry_ms = np.asarray(expiry_ms, dtype=np.int64)
+    if ts.size == 0:
+        return np.zeros(0), np.zeros(0)
+    rows = _as_of(ts, code, np.array([at], dtype=np.int64), strike.size)[0]
+    s, j, _t, iv = _cross_section(rows, at, np.asarray(bid, dtype=np.float64),
+                                  np.asarray(ask, dtype=np.float64), strike, put, expiry_ms,
+                                  spot_ts, spot)
+    if j.size == 0:
+        return np.zeros(0), np.zeros(0)
+    near = expiry_ms[j] == expiry_ms[j].min()
+    otm = near & np.isfinite(iv) & np.where(put[j], strike[j] <= s, strike[j] > s)
+    order = np.argsort(strike[j][otm], kind="stable")
+    return (strike[j][otm] / s - 1.0)[order], iv[otm][order]
+
+
 def quoted_skew(ts: ArrayLike, code: ArrayLike, bid: ArrayLike, ask: ArrayLike,
                 strike: ArrayLike, put: ArrayLike, expiry_ms: ArrayLike,
                 spot_ts: ArrayLike, spot: ArrayLike, times: ArrayLike) -> tuple[float, int]:
@@ -81,16 +127,10 @@ def quoted_skew(ts: ArrayLike, code: ArrayLike, bid: ArrayLike, ask: ArrayLike,
     rows = _as_of(ts, code, times, strike.size)
     diffs: list[float] = []
     for i, at in enumerate(times):  # a handful of snapshots a day
-        s = float(st.value_at(spot_ts, spot, [at])[0])
-        have = rows[i] >= 0
-        j = np.flatnonzero(have)
-        r = rows[i][have]
-        two_sided = (bid[r] > 0) & (ask[r] >= bid[r])
-        j, r = j[two_sided], r[two_sided]
-        t = (expiry_ms[j] - at) / MS_PER_YEAR
-        if not math.isfinite(s) or j.size == 0:
+        s, j, t, iv = _cross_section(rows[i], int(at), bid, ask, strike, put, expiry_ms,
+                                     spot_ts, spot)
+        if j.size == 0:
             continue
-        iv = implied_vol(0.5 * (bid[r] + ask[r]), s, strike[j], np.maximum(t, 1e-6), ~put[j])
         delta = bs_delta(s, strike[j], t, iv, put[j])
         for e in np.unique(expiry_ms[j]):
             on = (expiry_ms[j] == e) & np.isfinite(iv)

@@ -1,11 +1,12 @@
 """The ``tapesim`` command line: the app, assembled from a module per command group.
 
 ``run`` (:mod:`tapesim.cli.run`), ``verify`` and ``inspect``
-(:mod:`tapesim.cli.verify`), ``facts`` (:mod:`tapesim.cli.facts`), ``export``
-(:mod:`tapesim.cli.export`), ``load`` (:mod:`tapesim.cli.load`), ``replay``, ``tail`` and
-``demo`` (:mod:`tapesim.cli.replay`), ``profiles`` and ``schema``
-(:mod:`tapesim.cli.profiles`), ``scenarios`` (:mod:`tapesim.cli.scenarios`), ``import``
-(:mod:`tapesim.cli.importer`), ``study`` (:mod:`tapesim.cli.study`).
+(:mod:`tapesim.cli.verify`), ``facts`` (:mod:`tapesim.cli.facts`), ``calibrate``
+(:mod:`tapesim.cli.calibrate`), ``export`` (:mod:`tapesim.cli.export`), ``load``
+(:mod:`tapesim.cli.load`), ``replay``, ``tail`` and ``demo`` (:mod:`tapesim.cli.replay`),
+``profiles`` and ``schema`` (:mod:`tapesim.cli.profiles`), ``scenarios``
+(:mod:`tapesim.cli.scenarios`), ``import`` (:mod:`tapesim.cli.importer`), ``study``
+(:mod:`tapesim.cli.study`).
 Exit codes and error lines: :mod:`tapesim.cli.common`. Each command imports the
 simulator's heavy modules only when it runs, so ``tapesim --help`` starts fast.
 """
@@ -17,7 +18,7 @@ from typing import Annotated
 import typer
 
 from tapesim._version import __version__
-from tapesim.cli import export, facts, load, profiles, replay, run, verify
+from tapesim.cli import calibrate, export, facts, load, profiles, replay, run, verify
 from tapesim.cli.common import out
 from tapesim.cli.importer import import_app
 from tapesim.cli.scenarios import scenarios_app
@@ -48,6 +49,7 @@ app.command()(verify.inspect)
 app.command()(profiles.profiles)
 app.command()(profiles.schema)
 app.command()(facts.facts)
+app.command()(calibrate.calibrate)
 app.command()(export.export)
 app.command()(load.load)
 app.command()(replay.replay)
