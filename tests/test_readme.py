@@ -57,6 +57,9 @@ SMALLER = {
         "--start 09:35 --end 09:36 --max-events 400000",
     "runs/sc1 --to nats --speed 60":
         "runs/sc1 --to nats --speed 60 --start 09:35 --end 09:36",
+    "--base equities-day --symbol AMZN": "--base equities-smoke --symbol AMZN",
+    "--budget 60 --seeds 3 --workers 2":
+        "--budget 2 --seeds 2 --workers 1 --start 09:30 --end 09:31 --no-figures",
     'end="09:42", out="runs/s3"':
         'start="09:39", end="09:41", out="runs/s3"',
 }
