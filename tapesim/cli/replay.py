@@ -311,16 +311,12 @@ def demo(
                    for run in profile.runs]
     except ReplayError as e:
         raise InputError(str(e)) from None
-    made = 0
 
     def make(config: RunConfig) -> Path:
-        nonlocal made
         path = where / ParameterSnapshot.of(config).run_id
-        made += 1
         if not (path / "manifest.json").is_file():
-            report.print(f"generating run {made} of {name} (lap "
-                         f"{(made - 1) // (len(configs) * pace.volume) + 1}) into {path}",
-                         markup=False, highlight=False)
+            report.print(f"generating a run of {name} into {path}", markup=False,
+                         highlight=False)
             simulate(config, out=path, force=True)
         return path
 
