@@ -59,7 +59,8 @@ def quote_mids(run_dir: Path, last: bool = True) -> dict[str, float]:
     path = run_dir / _QUOTES
     mids: dict[str, float] = {}
     try:
-        for batch in pq.ParquetFile(path).iter_batches(columns=["underlying_id", "bid", "ask"]):
+        quotes = pq.ParquetFile(path, pre_buffer=False)  # nothing kept once read
+        for batch in quotes.iter_batches(columns=["underlying_id", "bid", "ask"]):
             table = pa.Table.from_batches([batch])
             # the last (first) row of each underlying: the greatest (least) row index
             end = "max" if last else "min"

@@ -84,7 +84,9 @@ def _parquet_batches(path: Path, spec: TableSpec, run_dir: Path,
     schema = spec.arrow_schema
     names = [f.name for f in schema]
     try:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=names):
+        # pre_buffer=False: the default keeps every range read until the file closes
+        for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=rows,
+                                                                          columns=names):
             if batch.num_rows:
                 yield batch.select(names).cast(schema)
     except (pa.ArrowException, OSError) as err:
