@@ -274,19 +274,22 @@ def demo(
     The runs are generated on first use and kept by run id (the hash of their
     config), so every showing carries the same events. Each is replayed with
     --live pacing on one clock: times follow the wall clock, seq and trace ids
-    keep counting across runs and laps. A load of volume V replays each run beside
+    keep counting across runs and laps. Each run opens every underlying at its
+    last mid in the run before (laps included, each lap with its own seeds), so
+    prices never jump between runs; a lap's runs are generated while the lap
+    before it plays. A load of volume V replays each run beside
     V - 1 copies with renamed underlyings and their own seeds, merged by time.
     """
     from tapesim.api.simulate import resolve, simulate
+    from tapesim.config.run import RunConfig
     from tapesim.config.snapshot import ParameterSnapshot
     from tapesim.replay import JsonLinesSink, NatsSink, ReplayError, ReplayStopped
     from tapesim.replay.bus import normalise_prefix
-    from tapesim.replay.demo import loop
+    from tapesim.replay.demo import DemoChain, loop
     from tapesim.replay.profiles import demo_profile, load_profile
     from tapesim.replay.server import EmbeddedNats
     from tapesim.replay.sinks import Sink
-    from tapesim.replay.sources import ReplaySource, RunDirectorySource
-    from tapesim.replay.volume import InterleavedSource, copies
+    from tapesim.replay.volume import copies
 
     if name == "list":
         _demo_list()
@@ -308,26 +311,23 @@ def demo(
                    for run in profile.runs]
     except ReplayError as e:
         raise InputError(str(e)) from None
-    total = sum(len(c) for c in configs)
-    sources: list[ReplaySource] = []
-    for run_configs in configs:
-        paths = []
-        for config in run_configs:
-            path = where / ParameterSnapshot.of(config).run_id
-            if not (path / "manifest.json").is_file():
-                report.print(f"generating run {len(paths) + 1 + len(sources) * pace.volume}/"
-                             f"{total} of {name} into {path}", markup=False, highlight=False)
-                simulate(config, out=path, force=True)
-            paths.append(path)
-        runs = [RunDirectorySource(p) for p in paths]
-        sources.append(runs[0] if len(runs) == 1 else InterleavedSource(runs))
+
+    def make(config: RunConfig) -> Path:
+        path = where / ParameterSnapshot.of(config).run_id
+        if not (path / "manifest.json").is_file():
+            report.print(f"generating a run of {name} into {path}", markup=False,
+                         highlight=False)
+            simulate(config, out=path, force=True)
+        return path
+
+    chain = DemoChain(configs, make)
     server = EmbeddedNats() if to == "nats" and nats_url is None else None
 
     async def main(url: str | None) -> None:
         sink: Sink = NatsSink(url, prefix) if url is not None else JsonLinesSink(sys.stdout)
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        done = await loop(sources, sink, speed, laps, stop, burst=burst)
+        done = await loop(chain.lap, sink, speed, laps, stop, burst=burst)
         report.print(f"demo {name}: {done.events:,} events in {done.seconds:.1f} s",
                      markup=False, highlight=False)
 

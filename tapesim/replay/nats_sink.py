@@ -37,7 +37,8 @@ from tapesim.events.batches import ReplayPlan
 from tapesim.replay.bus import STREAMS, stream_name
 from tapesim.replay.plan import ReplayError
 
-__all__ = ["DEFAULT_WINDOW", "NatsSink", "ReplayStopped", "check_reachable", "connect"]
+__all__ = ["DEFAULT_WINDOW", "EXPECTED_LAST_MSG_ID", "MSG_ID", "NatsSink", "ReplayStopped",
+           "check_reachable", "connect"]
 
 DEFAULT_WINDOW = 8192  # publishes in flight awaiting their acks
 MSG_ID = "Nats-Msg-Id"
@@ -104,19 +105,15 @@ class _Check:
     ack: asyncio.Future[Any]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
+    """One publish awaiting confirmation (one is made per message: slots, no methods)."""
+
     key: int
     subject: str
     payload: bytes
-    msg_id: str
-    expect: str | None  # the message id before it on its stream, in this replay
+    headers: dict[str, str]  # Nats-Msg-Id, and Nats-Expected-Last-Msg-Id after the first
     check: _Check | None = None  # the checkpoint that confirms it, once one is sent
-
-    def headers(self) -> dict[str, str]:
-        if self.expect is None:
-            return {MSG_ID: self.msg_id}
-        return {MSG_ID: self.msg_id, EXPECTED_LAST_MSG_ID: self.expect}
 
 
 class NatsSink:
@@ -158,6 +155,7 @@ class NatsSink:
         self._sent = 0
         self._reconnects = 0
         self._last_id: dict[str, str] = {}
+        self._full: dict[str, str] = {}  # canonical subject -> prefixed
 
     @property
     def acked_seq(self) -> int | None:
@@ -182,15 +180,19 @@ class NatsSink:
                    subjects: tuple[str, ...]) -> None:
         """Publish the event on each subject; checkpoint every ``check_every`` events and
         wait for confirmations while ``window`` publishes are unconfirmed."""
-        assert self._nc is not None
+        nc = self._nc
+        assert nc is not None
         for subject in subjects:
-            full = self.prefix + subject
-            p = _Pending(key, full, payload, trace_id, self._last_id.get(full))
+            full = self._full.get(subject) or self._full.setdefault(subject,
+                                                                    self.prefix + subject)
+            expect = self._last_id.get(full)
+            p = _Pending(key, full, payload, {MSG_ID: trace_id} if expect is None else
+                         {MSG_ID: trace_id, EXPECTED_LAST_MSG_ID: expect})
             self._last_id[full] = trace_id
             self._inflight.append(p)
             self._unchecked.setdefault(full, []).append(p)
             try:
-                await self._nc.publish(full, payload, headers=p.headers())
+                await nc.publish(full, payload, headers=p.headers)
             except (nats.errors.Error, OSError):
                 await self._recover()
         self._sent += 1
@@ -209,7 +211,7 @@ class NatsSink:
             last = entries[-1]
             try:
                 check = _Check(await self._js.publish_async(subject, last.payload,
-                                                            headers=last.headers()))
+                                                            headers=last.headers))
             except (nats.errors.Error, OSError):
                 self._unchecked = unchecked
                 await self._recover()
@@ -284,7 +286,7 @@ class NatsSink:
                     p.check = None
             try:
                 for p in self._inflight:
-                    await self._nc.publish(p.subject, p.payload, headers=p.headers())
+                    await self._nc.publish(p.subject, p.payload, headers=p.headers)
                     self._unchecked.setdefault(p.subject, []).append(p)
                     self.republished += 1
                 await self._checkpoint_now()
@@ -304,7 +306,7 @@ class NatsSink:
         for subject, entries in unchecked.items():
             last = entries[-1]
             check = _Check(await self._js.publish_async(subject, last.payload,
-                                                        headers=last.headers()))
+                                                        headers=last.headers))
             for p in entries:
                 p.check = check
 

@@ -9,8 +9,9 @@ batches are merged by seq, so concatenating them gives the stream in order. A ru
 directory (here), an exported fixture (``tapesim.replay.fixture``) and a ClickHouse
 database are sources.
 
-A run directory is streamed: each kind's Parquet file is read a batch at a time and
-the four are merged by seq, so memory stays bounded by a few batches per kind
+A run directory is streamed: each kind's Parquet file is read a batch at a time
+(without pre-buffering, whose cache keeps every range read until the file closes)
+and the four are merged by seq, so memory stays bounded by a few batches per kind
 whatever the run's size.
 """
 
@@ -126,7 +127,9 @@ class RunDirectorySource:
     def _kind(self, kind: str, selector: Selector) -> Iterator[pa.RecordBatch]:
         event_kind = KINDS_BY_NAME[kind]
         try:
-            reader = pq.ParquetFile(self._file(kind))
+            # pre_buffer keeps every range it read until the file is closed: a
+            # market-day option_nbbo file would end up in memory
+            reader = pq.ParquetFile(self._file(kind), pre_buffer=False)
             for batch in reader.iter_batches(batch_size=self.batch_rows):
                 yield selector.mask(event_kind, batch)
         except (OSError, pa.ArrowException) as err:

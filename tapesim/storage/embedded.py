@@ -1,6 +1,10 @@
 """The embedded engine: ClickHouse inside this process (chdb), data in a local directory.
 
-Inserts write an Arrow IPC stream into ``INSERT ... FORMAT ArrowStream`` (chdb's
+A run's Parquet files are inserted by ClickHouse itself (``INSERT INTO t SELECT ...
+FROM file(path, Parquet)``): it decodes, converts and writes the rows on its own
+threads, and no row passes through Python (:meth:`EmbeddedEngine.insert_parquet`).
+Other rows (labels, expectations, the runs row) come as Arrow record batches: inserts
+write an Arrow IPC stream into ``INSERT ... FORMAT ArrowStream`` (chdb's
 ``send_insert``) a record batch at a time. chdb keeps what an insert was sent until it
 finishes, so an insert is closed after about ``INSERT_ROWS`` rows and the next one
 opened: memory stays bounded by one such chunk whatever the run's size, and each chunk
@@ -12,7 +16,7 @@ the first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +24,21 @@ import pyarrow as pa
 from chdb import ChdbError
 from chdb.session import Session
 
-from tapesim.storage.engine import EngineError
+from tapesim.storage.engine import EngineError, sql_string
 
 __all__ = ["INSERT_ROWS", "EmbeddedEngine"]
 
 INSERT_ROWS = 1 << 20  # rows per INSERT statement (a chunk chdb holds until it ends)
+_AS_READ = ("String", "Array(String)")  # types a Parquet column is inserted as it is
+
+
+def _converted(name: str, sql_type: str) -> str:
+    """The ``SELECT`` expression of a column read from a Parquet file: ``accurateCast``
+    to the table's type, which fails on a value the type cannot hold (a negative time
+    into ``UInt64``), as Arrow's safe cast does."""
+    if sql_type in _AS_READ or sql_type.removeprefix("Nullable(").rstrip(")") in _AS_READ:
+        return f"`{name}`"
+    return f"accurateCast(`{name}`, '{sql_type}')"
 
 
 class _Forward:
@@ -129,6 +143,32 @@ class EmbeddedEngine:
             raise EngineError(f"ClickHouse ({self.path}) rejected rows for "
                               f"{database}.{table}: {err}") from None
         return rows
+
+    def insert_parquet(self, database: str, table: str, columns: Sequence[tuple[str, str]],
+                       path: Path) -> int:
+        """Insert the Parquet file ``path`` into ``database.table`` inside ClickHouse
+        (``file(path, Parquet)``; the file's columns are found by name, each converted
+        with ``accurateCast`` to its ``(name, type)`` in ``columns``); the rows inserted.
+
+        Raises:
+            EngineError: ClickHouse could not read the file or rejected its rows.
+        """
+        target = f"`{database}`.`{table}`"
+        names = ", ".join(f"`{name}`" for name, _ in columns)
+        select = ", ".join(_converted(name, sql_type) for name, sql_type in columns)
+        before = self._count(target)
+        try:
+            self._session.query(f"INSERT INTO {target} ({names}) SELECT {select} FROM "
+                                f"file({sql_string(str(path.resolve()))}, Parquet)")
+        except (ChdbError, RuntimeError) as err:
+            raise EngineError(f"ClickHouse ({self.path}) could not insert {path} into "
+                              f"{database}.{table}: {err}") from None
+        return self._count(target) - before
+
+    def _count(self, target: str) -> int:
+        """Rows of a MergeTree table (from its parts' metadata: no data is read)."""
+        return int(self.query_arrow(f"SELECT count() AS n FROM {target}").column("n")[0]
+                   .as_py())
 
     def close(self) -> None:
         """Close chdb's connection (the data stays in the directory)."""

@@ -9,14 +9,16 @@ HTTP through clickhouse-connect). :func:`tapesim.storage.connect.open_engine` pi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
 
-__all__ = ["Engine", "EngineError", "EngineUnreachable", "ServerAddress", "parse_url"]
+__all__ = ["Engine", "EngineError", "EngineUnreachable", "ParquetReader", "ServerAddress",
+           "parse_url", "sql_string"]
 
 
 class EngineError(ValueError):
@@ -25,6 +27,11 @@ class EngineError(ValueError):
 
 class EngineUnreachable(EngineError):
     """No ClickHouse answers at the given address (the message names it)."""
+
+
+def sql_string(value: str) -> str:
+    """``value`` as a ClickHouse string literal (backslash and quote escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 @runtime_checkable
@@ -67,6 +74,30 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Release the engine (close chdb's connection or the HTTP client)."""
+        ...
+
+
+@runtime_checkable
+class ParquetReader(Protocol):
+    """An engine that reads a local Parquet file itself (ClickHouse's ``file()`` table
+    function), so rows never pass through Python: the embedded engine, whose process
+    sees the run directory. A server does not, and is sent Arrow batches instead."""
+
+    def insert_parquet(self, database: str, table: str, columns: Sequence[tuple[str, str]],
+                       path: Path) -> int:
+        """Insert every row of the Parquet file ``path`` into ``database.table``.
+
+        Args:
+            columns: the table's columns as ``(name, ClickHouse type)``, e.g.
+                ``("size", "UInt32")``; each is read from the file's column of that name
+                and converted exactly (a value the type cannot hold fails the insert).
+
+        Returns:
+            the rows inserted.
+
+        Raises:
+            EngineError: ClickHouse could not read the file or rejected its rows.
+        """
         ...
 
 

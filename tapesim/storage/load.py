@@ -1,10 +1,12 @@
 """Materialise a run directory into its ClickHouse database, and drop it again.
 
-A load streams every Parquet file a batch at a time (row groups are never read
-whole), casts each batch to its table's Arrow schema (``tapesim.storage.schema``) and
-inserts it. It is idempotent: the last row written is the run's row in ``runs``, with
-the sha256 of its ``manifest.json``; a load that finds that row adds nothing, and one
-that finds the data tables without it (an interrupted load) empties them first.
+The embedded engine reads each Parquet file itself (``file(path, Parquet)``, converted
+to the table's types inside ClickHouse); for a server, a load streams every Parquet
+file a batch at a time (row groups are never read whole), casts each batch to its
+table's Arrow schema (``tapesim.storage.schema``) and inserts it. It is idempotent:
+the last row written is the run's row in ``runs``, with the sha256 of its
+``manifest.json``; a load that finds that row adds nothing, and one that finds the
+data tables without it (an interrupted load) empties them first.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pyarrow.parquet as pq
 
 from tapesim.events.manifest import RunManifest
 from tapesim.io.manifest import MANIFEST, damaged, open_run, sha256_file
-from tapesim.storage.engine import Engine, EngineError
+from tapesim.storage.engine import Engine, EngineError, ParquetReader, sql_string
 from tapesim.storage.schema import (
     EVENT_TABLES,
     EXPECTED_OUTPUTS_TABLE,
@@ -36,7 +38,7 @@ from tapesim.storage.schema import (
 )
 
 __all__ = ["BATCH_ROWS", "LoadConflict", "LoadSummary", "Progress", "drop_run", "load_run",
-           "manifest_run_id", "sql_string"]
+           "manifest_run_id"]
 
 BATCH_ROWS = 1 << 17  # rows read from a Parquet file and inserted at a time
 Progress = Callable[[str, int], None]  # (table, rows just inserted)
@@ -71,13 +73,6 @@ class LoadSummary:
         return sum(self.rows.values())
 
 
-def sql_string(value: str) -> str:
-    """``value`` as a ClickHouse string literal (backslash and quote escaped)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-
-
 def _manifest(run_dir: Path) -> tuple[RunManifest, dict[str, Any], str]:
     document = open_run(run_dir)  # checked against RunManifest: cannot fail below
     return RunManifest.model_validate(document), document, sha256_file(run_dir / MANIFEST)
@@ -89,7 +84,9 @@ def _parquet_batches(path: Path, spec: TableSpec, run_dir: Path,
     schema = spec.arrow_schema
     names = [f.name for f in schema]
     try:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=names):
+        # pre_buffer=False: the default keeps every range read until the file closes
+        for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=rows,
+                                                                          columns=names):
             if batch.num_rows:
                 yield batch.select(names).cast(schema)
     except (pa.ArrowException, OSError) as err:
@@ -149,6 +146,35 @@ def _counted(batches: Iterable[pa.RecordBatch], table: str,
         yield batch
         if progress is not None:
             progress(table, batch.num_rows)
+
+
+def _insert_file(engine: Engine, database: str, spec: TableSpec, path: Path, run_dir: Path,
+                 batch_rows: int, progress: Progress | None) -> int:
+    """Insert one Parquet file of the run into its table; the rows inserted.
+
+    An engine that reads Parquet itself (:class:`ParquetReader`, the embedded one) is
+    handed the file; any other is sent its rows as Arrow batches, decoded ahead in a
+    thread. When the engine cannot read a file, the file is read here: if Arrow cannot
+    either, the run is damaged.
+
+    Raises:
+        RunDirectoryError: the file cannot be read (pointing to ``tapesim verify``).
+        EngineError: ClickHouse rejected the rows.
+    """
+    if not isinstance(engine, ParquetReader):
+        return engine.insert_arrow(database, spec.name, spec.arrow_schema, _counted(
+            _prefetched(_parquet_batches(path, spec, run_dir, batch_rows)), spec.name,
+            progress))
+    try:
+        rows = engine.insert_parquet(database, spec.name,
+                                     [(c.name, c.sql_type) for c in spec.columns], path)
+    except EngineError:
+        for _ in _parquet_batches(path, spec, run_dir, batch_rows):
+            pass  # raises the damaged run's error when Arrow cannot read it either
+        raise
+    if progress is not None:
+        progress(spec.name, rows)
+    return rows
 
 
 def _json_text(value: Any) -> str:
@@ -241,9 +267,7 @@ def load_run(engine: Engine, run_dir: Path, progress: Progress | None = None,
     try:
         for spec in [*EVENT_TABLES, *side]:
             path = run_dir / f"{spec.name}.parquet"
-            rows = engine.insert_arrow(database, spec.name, spec.arrow_schema, _counted(
-                _prefetched(_parquet_batches(path, spec, run_dir, batch_rows)), spec.name,
-                progress))
+            rows = _insert_file(engine, database, spec, path, run_dir, batch_rows, progress)
             expected = document["artifacts"].get(path.name, {}).get("rows")
             if spec.kind is not None:
                 expected = manifest.counts.get(spec.kind.name, 0)

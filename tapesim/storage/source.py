@@ -28,8 +28,7 @@ from tapesim.events.labels import validation_line
 from tapesim.events.manifest import RunManifest
 from tapesim.events.models import EventKind
 from tapesim.io.seq_merge import merge_by_seq
-from tapesim.storage.engine import Engine, EngineError
-from tapesim.storage.load import sql_string
+from tapesim.storage.engine import Engine, EngineError, sql_string
 from tapesim.storage.schema import EVENT_TABLES, RUNS_TABLE, TableSpec
 
 __all__ = ["WINDOW_ROWS", "ClickHouseSource"]

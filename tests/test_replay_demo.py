@@ -1,0 +1,76 @@
+"""A demo loop's runs chained: each run opens every underlying where the run before it
+closed (laps included), the same chain every time."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from tapesim.config.run import RunConfig, with_overrides
+from tapesim.replay import JsonLinesSink, RunDirectorySource
+from tapesim.replay.demo import LAP_SEED_STRIDE, TICK, DemoChain, loop, quote_mids
+from tapesim.testing.cache import RunCache
+from tests.conftest import tiny_config
+
+
+def _half_minute(seed: int) -> RunConfig:
+    """Two stocks for 30 s after the open."""
+    return with_overrides(tiny_config(seed=seed, minutes=1), {"session": {"end": "09:30:30"}})
+
+
+@pytest.fixture(scope="module")
+def make(synthetic_run: RunCache) -> Callable[[RunConfig], Path]:
+    """Runs made through the suite's run cache."""
+    return lambda config: synthetic_run(config).path
+
+
+def _quote_mids(lines: list[str]) -> list[tuple[str, float]]:
+    """(underlying, mid) of each equity quote line, in publish order."""
+    quotes = []
+    for line in lines:
+        doc = json.loads(line)
+        if doc["kind"] == "equity_quote":
+            event = doc["event"]
+            quotes.append((event["underlying_id"], (event["bid"] + event["ask"]) / 2))
+    return quotes
+
+
+def test_consecutive_runs_and_laps_join_within_a_tick(make: Callable[[RunConfig], Path]
+                                                      ) -> None:
+    chain = DemoChain([[_half_minute(11)], [_half_minute(12)]], make)
+    written = io.StringIO()
+    done = asyncio.run(loop(chain.lap, JsonLinesSink(written), speed=None, laps=2))
+    lines = written.getvalue().splitlines()
+    runs = [s.plan.events for lap in (0, 1) for s in chain.lap(lap)]
+    assert done.events == len(lines) == sum(runs)
+    starts = [sum(runs[:i]) for i in range(len(runs) + 1)]
+    pieces = [_quote_mids(lines[a:b]) for a, b in pairwise(starts)]
+    symbols = {s.symbol for s in _half_minute(11).symbols}
+    for before, after in pairwise(pieces):  # three seams
+        for symbol in symbols:
+            last = [m for s, m in before if s == symbol][-1]
+            first = next(m for s, m in after if s == symbol)
+            assert abs(first - last) <= TICK + 1e-9, (symbol, last, first)
+
+
+def test_the_chain_is_deterministic_and_each_lap_has_its_seeds(
+        make: Callable[[RunConfig], Path]) -> None:
+    base = _half_minute(11)
+    first, second = DemoChain([[base]], make), DemoChain([[base]], make)
+    lap0 = first.lap(0)[0]
+    assert lap0.plan.run_id == RunDirectorySource(make(base)).plan.run_id  # as configured
+    chained = first.chained(base, 1)  # lap 1 after lap 0
+    assert chained.seed == base.seed + LAP_SEED_STRIDE
+    closing = quote_mids(Path(lap0.name))
+    assert {s.symbol: s.price for s in chained.symbols} == {
+        k: round(v, 3) for k, v in closing.items()}
+    assert closing != {s.symbol: s.price for s in base.symbols}
+    laps = [[s.plan.run_id for s in first.lap(k)] for k in (0, 1)]
+    assert laps == [[s.plan.run_id for s in second.lap(k)] for k in (0, 1)]
+    assert laps[0] != laps[1]
