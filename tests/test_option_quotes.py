@@ -187,9 +187,14 @@ def test_no_static_arbitrage_on_mids(
         assert np.all(np.diff(c) <= 0), "call mids rise with strike"
         assert np.all(np.diff(p) >= 0), "put mids fall with strike"
         for side in (calls, puts):
-            fly = mid[side][:-2] - 2 * mid[side][1:-1] + mid[side][2:]
+            # Convexity in strike on a grid that coarsens in the wings: the middle mid is at
+            # most the strike-weighted average of its neighbours' (plus half an MPV, each
+            # mid being within a quarter tick of a convex value).
+            k = chain.strike[side]
+            w = (k[2:] - k[1:-1]) / (k[2:] - k[:-2])
+            fly = w * mid[side][:-2] + (1 - w) * mid[side][2:] - mid[side][1:-1]
             mpv = np.maximum.reduce([tick[side][:-2], tick[side][1:-1], tick[side][2:]])
-            assert np.all(fly >= -mpv), "negative butterfly on mids"
+            assert np.all(fly >= -mpv / 2 - 1e-9), "negative butterfly on mids"
         parity = np.abs(c - p - (spot * 100 - chain.strike[calls] * 100))
         bound = (spread[calls] + spread[puts]) / 2 + np.maximum(tick[calls], tick[puts])
         assert np.all(parity <= bound), "put-call parity outside the spreads"
