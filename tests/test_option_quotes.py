@@ -320,3 +320,17 @@ def test_nbbo_changes_finds_exactly_the_changed_contracts() -> None:
     assert np.array_equal(nbbo_changes(prev, new), np.sort(picks))
     assert nbbo_changes(prev, prev).size == 0
     assert np.array_equal(nbbo_changes(None, new), np.arange(500))
+
+
+def test_far_otm_front_contracts_of_a_large_name_often_bid_nothing() -> None:
+    """Real AAPL-class chains show a 0 bid on 22-40% of the front (1-31 days) contracts
+    more than 10% out of the money (docs/realism-targets.md, "spreads"): the listing
+    reaches far enough out, and a maker bids nothing for a value under its edge."""
+    chain, spot, _, theo, bid, ask = quotes("AAPL", 200)
+    days = chain.days_to_expiry
+    rel = chain.strike / spot - 1.0
+    far = np.where(chain.is_call, rel > 0.10, rel < -0.10) & (days >= 1) & (days <= 31)
+    assert far.sum() > 50
+    zero = (bid == 0) & (ask <= 5)
+    assert 0.2 <= zero[far].mean() <= 0.8
+    assert np.all(theo[far & (bid > 0)] > 0)

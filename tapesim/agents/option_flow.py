@@ -211,7 +211,7 @@ class RetailOptions(OptionPopulation):
         as insurance); else today's with probability ``zero_dte_share`` when a 0DTE
         expiry is listed, else weighted exp(-days / 6) up to 45 days. A call with
         the call share (``etf_call_share`` on ETFs, else ``retail_call_share``), out of
-        the money at |0.35 + 0.45 N(0, 1)| standard deviations, or with one chance in
+        the money at |0.3 + 0.55 N(0, 1)| standard deviations, or with one chance in
         ten a lottery ticket 2-4 standard deviations out. Long the contract, it sells
         (to close, at most what it holds) unless a ``retail_buy_share`` draw says buy;
         otherwise it buys. Size: Pareto(1.1) from 1, capped at 200 contracts. With
@@ -225,7 +225,7 @@ class RetailOptions(OptionPopulation):
         else:
             e = desk.expiry(d, scale_days=6.0, max_days=45, zero_dte=cfg.zero_dte_share)
         call = d.chance(self.call_share)
-        z = abs(0.35 + 0.45 * d.normal())
+        z = abs(0.3 + 0.55 * d.normal())
         if d.chance(0.1):  # a lottery ticket far out of the money
             z = 2.0 + 2.0 * d.uniform()
         c = desk.contract(e, call, z if call else -z)

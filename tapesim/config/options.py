@@ -93,7 +93,7 @@ class OptionFlowConfig(Strict):
     etf_call_share: float = Field(default=0.45, ge=0.0, le=1.0, description=SHARE)
     zero_dte_share: float = Field(default=0.6, ge=0.0, le=1.0, description=(
         "share of ETF retail flow in 0DTE contracts (roots with dailies); a share, 0-1"))
-    long_dated_share: float = Field(default=0.06, ge=0.0, le=1.0, description=(
+    long_dated_share: float = Field(default=0.15, ge=0.0, le=1.0, description=(
         "share of retail orders in expiries more than 60 days out; a share, 0-1"))
     improve_share: float = Field(default=0.3, ge=0.0, le=1.0, description=(
         "share of retail fills inside the spread; a share, 0-1"))
