@@ -109,7 +109,7 @@ def check_listings(config: RunConfig) -> None:
             that size its chain.
     """
     opt = config.options
-    policy = ListingPolicy(opt.monthlies, opt.weeklies, opt.dailies)
+    policy = ListingPolicy.of(opt)
     for i, symbol in enumerate(config.symbols):
         if not symbol.options:
             continue
@@ -125,8 +125,8 @@ def check_listings(config: RunConfig) -> None:
                 f"field 'symbols.{i}': {symbol.symbol} would list {count:,} option series "
                 f"(price {symbol.price:g}, annual_vol {symbol.annual_vol:g}, "
                 f"{len(series)} expiries), more than the {MAX_SERIES:,} the largest real "
-                "chains stay within: lower options.monthlies, options.weeklies or "
-                f"options.dailies, or symbols.{i}.annual_vol")
+                "chains stay within: lower options.monthlies, options.quarterlies, options.leaps, "
+                f"options.weeklies or options.dailies, or symbols.{i}.annual_vol")
 
 
 def execute_run(

@@ -28,7 +28,8 @@ def tiny_options_config(seed: int = 7, minutes: int = 3) -> RunConfig:
     symbols = [dict(s.model_dump(mode="json"), options=True, option_activity=4.0)
                for s in base.symbols]
     return with_overrides(base, {"symbols": symbols,
-                                 "options": {"monthlies": 2, "weeklies": 1, "dailies": 2}})
+                                 "options": {"monthlies": 2, "weeklies": 1, "dailies": 2,
+                                             "quarterlies": 0, "leaps": 0}})
 
 
 @pytest.fixture(scope="session")

@@ -18,11 +18,13 @@ from tapesim.runs import execute_run
 from tapesim.sim.strict import ConfigError
 from tapesim.venues.chains import (
     INDEX_LIKE,
+    MAX_LISTING_DAYS,
     MAX_SERIES,
     MPV_CLASSES,
     ListingPolicy,
     check_listing,
     expiries,
+    expiry_strikes,
     listed_series,
     listed_strikes,
     moneyness_range,
@@ -31,6 +33,7 @@ from tapesim.venues.chains import (
     off_mpv_grid,
     penny_class,
     strike_interval,
+    wing_interval,
 )
 from tapesim.venues.ledger import OptionLedger
 
@@ -88,13 +91,44 @@ def test_expiry_calendar() -> None:
 
 def test_strike_grid_and_range() -> None:
     assert strike_interval(575, True) == 1.0
-    assert strike_interval(228, False) == 5.0
-    assert strike_interval(38, False) == 1.0
+    assert strike_interval(228, False) == 2.5  # AAPL's $2.50 strikes near the money
+    assert strike_interval(132, False) == 1.0
+    assert strike_interval(700, False) == 5.0
+    assert [wing_interval(i) for i in (0.5, 1.0, 2.5, 5.0, 10.0)] == [1.0, 2.5, 5.0, 10.0, 25.0]
     strikes = listed_strikes(575.3, 1.0, 0.9, 1.1)
     assert strikes[0] <= 575.3 * 0.9 and strikes[-1] >= 575.3 * 1.1
     assert all(abs(b - a - 1.0) < 1e-9 for a, b in itertools.pairwise(strikes))
     near, far = moneyness_range(1, 0.2), moneyness_range(180, 0.2)
     assert far[1] - far[0] > near[1] - near[0]
+    assert near == (0.75, 1.25)  # even a weekly lists a quarter either side of spot
+
+
+def test_strikes_are_dense_near_the_money_and_sparse_in_the_wings() -> None:
+    spot = 228.0
+    front = expiry_strikes(spot, 2.5, 3, 0.26)
+    gaps = dict(zip(front[1:], np.diff(front), strict=True))
+    assert front[0] <= spot * 0.75 and front[-1] >= spot * 1.25
+    assert all(abs(g - 2.5) < 1e-9 for k, g in gaps.items() if abs(k / spot - 1) < 0.09)
+    assert all(abs(g - 5.0) < 1e-9 for k, g in gaps.items() if abs(k / spot - 1) > 0.12)
+    assert len(front) == len(set(front)) and front == sorted(front)
+    leaps = expiry_strikes(spot, 2.5, 682, 0.26)
+    assert leaps[0] < front[0] and leaps[-1] > front[-1]  # the range widens with DTE
+
+
+def test_the_expiry_cycle_reaches_quarterlies_and_leaps() -> None:
+    today = dt.date(2026, 3, 10)
+    policy = ListingPolicy(monthlies=3, weeklies=5, dailies=0, quarterlies=2, leaps=2)
+    days = expiries(today, "AAPL", policy)
+    monthly = [monthly_expiry(2026, m) for m in (3, 4, 5)]
+    quarterly = [monthly_expiry(2026, 6), monthly_expiry(2026, 9)]  # Jun, Sep: not Jul, Aug
+    leaps = [monthly_expiry(2027, 1), monthly_expiry(2028, 1)]
+    assert set(monthly + quarterly + leaps) <= set(days)
+    assert monthly_expiry(2026, 7) not in days and monthly_expiry(2026, 12) not in days
+    assert max(days) == dt.date(2028, 1, 21) and (max(days) - today).days >= 365
+    assert (max(days) - today).days <= MAX_LISTING_DAYS
+    # Near the last session a run accepts, nothing is listed past the calendar's reach.
+    late = expiries(dt.date(2038, 12, 31), "AAPL", ListingPolicy(24, 5, 0, 8, 2))
+    assert max(late) <= dt.date(2040, 12, 31)
 
 
 # The Penny Interval Program restated (Cboe Options Rule 5.4): MPV in cents below $3 and
@@ -187,7 +221,7 @@ def test_strikes_stay_inside_what_an_occ_symbol_carries(
 @pytest.mark.parametrize(("symbol", "needle"), [
     ({"is_etf": False}, r"field 'symbols.0.is_etf': SPY is an index-like ETF"),
     ({"price": 7400.0, "annual_vol": 3.0},
-     r"field 'symbols.0': SPY would list 677,458 option series .* lower options.monthlies"),
+     r"field 'symbols.0': SPY would list 476,822 option series .* lower options.monthlies"),
 ])
 def test_a_chain_the_listing_rules_refuse_is_named_before_anything_runs(
         tmp_path: Path, symbol: dict[str, object], needle: str) -> None:

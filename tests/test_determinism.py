@@ -67,20 +67,20 @@ def test_window_start_is_honoured(tmp_path: Path) -> None:
 GOLDEN_STREAM_SHA256 = "71d7184a32fb55890b73f7c7e15eb25f349078828eab2c2719dedf9825cd66cf"
 GOLDEN_COUNTS = {"equity_quote": 11758, "equity_print": 2776, "option_nbbo": 0,
                  "option_print": 0, "total": 14534}
-GOLDEN_OPTIONS_SHA256 = "776c8f7e3d993c28cbc6a1a229e39d76815006937f832117f45f0901f17122b6"
-GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11949, "equity_print": 3373, "option_nbbo": 84661,
-                         "option_print": 682, "total": 100665}
+GOLDEN_OPTIONS_SHA256 = "fec74a00a8d0e513555180c0936f25e09a3f6dafe78aee23bc005ea305b383d3"
+GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11922, "equity_print": 3308, "option_nbbo": 121647,
+                         "option_print": 694, "total": 137571}
 
 
 def test_golden_tiny_run(tiny_run: Path) -> None:
     manifest = json.loads((tiny_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_STREAM_SHA256
-    assert manifest["run_id"] == "tsim-2eb58deb1a15"
+    assert manifest["run_id"] == "tsim-23162196ab89"
 
 
 def test_golden_tiny_options_run(tiny_options_run: Path) -> None:
     manifest = json.loads((tiny_options_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_OPTIONS_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_OPTIONS_SHA256
-    assert manifest["run_id"] == "tsim-c38a83c1f84b"
+    assert manifest["run_id"] == "tsim-1040eefa5999"

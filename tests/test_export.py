@@ -328,17 +328,18 @@ def test_a_value_outside_the_closed_sets_is_named(edit, path: str) -> None:
 # streamed (recorded again when the run's bytes changed for tape consistency, the old
 # encoder and the streamed export agreeing byte for byte on the new run): the streamed
 # export must write the same bytes whatever its batch size. They change only with the
-# run's own bytes (tests/test_output_hashes.py) or on purpose.
+# run's own bytes (tests/test_output_hashes.py) or on purpose (recorded again when the
+# option chains were listed as real chains are).
 PINNED_EXPORTS = {
     "islandflow": {
-        "manifest.json": "c4bba07bb69560b39a447f8182ce3c558f167de639e2dce9b0050becfee64b64",
-        "market-events.json": "6661ea5bd239d0341571cdfd3892df8704d2635879c0cf296f7f2baa6697d9de",
+        "manifest.json": "ba61e80db88ba9c542e7575a24e8ba556170b38e8ac773a5aa3621dea1288d3d",
+        "market-events.json": "5fc3b930c08d7354f8f9c68a1c04ba0e19860e5dbdebd4745edf53e7f427f694",
         "parameter-snapshot.json":
-            "75beba342f63365325c1afbb8d9590aa823772b9b61200303259e51031c3ee9d",
-        "provenance.json": "e764b838983f107c6caed44006fc9cf6768b575c3a67e991e309470efc7113f4",
+            "41ebbf4519f0d2a6f1e7ada787e236ec60cc7afa27ee7e052936e4cefbb1f6ff",
+        "provenance.json": "69d63f35487131fe69d6ddadb2e6db4e020b6359d8c7378451c83a9a3d88e24a",
     },
     "jsonl": {
-        "market-events.jsonl": "40db4cfbed2a5229ad444d2c244f55c7da1178601fd5321ade5f76b68d3b5abe",
+        "market-events.jsonl": "567dd145df90582f77c11a04fe415c934e7779209342c4ef48543b60df70cc85",
     },
 }
 

@@ -50,7 +50,8 @@ def small_options_config() -> RunConfig:
     symbols = [dict(s.model_dump(mode="json"), options=(i == 0), option_activity=4.0)
                for i, s in enumerate(base.symbols)]
     return with_overrides(base, {"symbols": symbols, "options": {
-        "monthlies": 1, "weeklies": 0, "dailies": 1, "flow": {"retail_per_s": 2.0},
+        "monthlies": 1, "weeklies": 0, "dailies": 1, "quarterlies": 0, "leaps": 0,
+        "flow": {"retail_per_s": 2.0},
         "makers": {"makers": 1, "venues_per_maker": 1, "requote_ms": 5000}}})
 
 

@@ -37,6 +37,7 @@ from tapesim.venues.book import BUY, SELL
 from tapesim.venues.options import OptionVenues
 
 FILL = CONDITION_BIT["FILL"]
+LONG_DAYS = 60  # calendar days to expiry beyond which an expiry counts as long-dated
 ISO_SWEEP = CONDITION_BIT["SWEEP"] | CONDITION_BIT["ISO"]
 COMPLEX = CONDITION_BIT["COMPLEX"]
 SPREAD = CONDITION_BIT["SPREAD"]
@@ -73,12 +74,16 @@ class OptionDesk:
         venues = self.ctx.venues
         return venues.mid() / 100.0 if venues.two_sided() else float(self.ctx.latent.value[0])
 
-    def expiry(self, d: Draws, scale_days: float, max_days: int, zero_dte: float = 0.0) -> int:
+    def expiry(self, d: Draws, scale_days: float, max_days: int, zero_dte: float = 0.0,
+               min_days: int = 0) -> int:
         """An expiry index: today's with probability ``zero_dte`` (if listed), else weighted
-        towards the front by exp(-days / scale_days) up to ``max_days``."""
+        towards the front by exp(-days / scale_days) over the expiries more than
+        ``min_days`` and at most ``max_days`` calendar days out (the first expiry if none
+        is)."""
         if zero_dte > 0 and self.dte[0] == 0 and d.chance(zero_dte):
             return 0
-        weights = [math.exp(-t / scale_days) if 0 < t <= max_days else 0.0 for t in self.dte]
+        weights = [math.exp(-t / scale_days) if max(min_days, 0) < t <= max_days else 0.0
+                   for t in self.dte]
         total = sum(weights)
         if total == 0:
             return 0
@@ -201,10 +206,12 @@ class RetailOptions(OptionPopulation):
         return self.desk.cfg.retail_per_s
 
     def act(self) -> None:
-        """One retail order. Expiry: today's with probability ``zero_dte_share`` when a
-        0DTE expiry is listed, else weighted exp(-days / 6) up to 45 days. A call with
+        """One retail order. Expiry: with probability ``long_dated_share`` one more than 60
+        days out, weighted exp(-days / 180) (LEAPS calls bought as stock replacement, puts
+        as insurance); else today's with probability ``zero_dte_share`` when a 0DTE
+        expiry is listed, else weighted exp(-days / 6) up to 45 days. A call with
         the call share (``etf_call_share`` on ETFs, else ``retail_call_share``), out of
-        the money at |0.35 + 0.45 N(0, 1)| standard deviations, or with one chance in
+        the money at |0.3 + 0.55 N(0, 1)| standard deviations, or with one chance in
         ten a lottery ticket 2-4 standard deviations out. Long the contract, it sells
         (to close, at most what it holds) unless a ``retail_buy_share`` draw says buy;
         otherwise it buys. Size: Pareto(1.1) from 1, capped at 200 contracts. With
@@ -213,9 +220,12 @@ class RetailOptions(OptionPopulation):
         else it takes the touch (IOC). Condition FILL; nothing when the touch is not
         positive (no bid to sell to)."""
         desk, d, cfg = self.desk, self.draws, self.desk.cfg
-        e = desk.expiry(d, scale_days=6.0, max_days=45, zero_dte=cfg.zero_dte_share)
+        if d.chance(cfg.long_dated_share):
+            e = desk.expiry(d, scale_days=180.0, max_days=1_000, min_days=LONG_DAYS)
+        else:
+            e = desk.expiry(d, scale_days=6.0, max_days=45, zero_dte=cfg.zero_dte_share)
         call = d.chance(self.call_share)
-        z = abs(0.35 + 0.45 * d.normal())
+        z = abs(0.3 + 0.55 * d.normal())
         if d.chance(0.1):  # a lottery ticket far out of the money
             z = 2.0 + 2.0 * d.uniform()
         c = desk.contract(e, call, z if call else -z)
@@ -252,9 +262,11 @@ class ComplexOrders(OptionPopulation):
         return self.desk.cfg.complex_per_hour / 3600.0
 
     def _legs(self, kind: str) -> list[tuple[int, int]]:
-        """(contract, side) per leg of the package, the first leg bought."""
+        """(contract, side) per leg of the package, the first leg bought. Expiry: 0DTE with
+        half the ``zero_dte_share`` when listed, else weighted exp(-days / 40) over the
+        whole listing (a year and more out for calendars, rolls and LEAPS spreads)."""
         desk, d = self.desk, self.draws
-        e = desk.expiry(d, scale_days=25.0, max_days=120, zero_dte=desk.cfg.zero_dte_share / 2)
+        e = desk.expiry(d, scale_days=40.0, max_days=1_000, zero_dte=desk.cfg.zero_dte_share / 2)
         call = d.chance(0.5)
         z = 0.3 + 0.7 * d.uniform()
         if kind == "vertical":
@@ -335,14 +347,15 @@ class Hedgers(OptionPopulation):
         return self.desk.cfg.hedgers_per_hour / 3600.0
 
     def act(self) -> None:
-        """One hedge. Expiry weighted exp(-days / 60) up to 250 days. With
+        """One hedge. Expiry weighted exp(-days / 120) over the whole listing (LEAPS
+        included). With
         probability 0.6 it buys a protective put, else writes (sells) a covered call,
         either 0.5-3 standard deviations out of the money; Pareto(1.4) from 20, capped at
         2000 contracts. Seven times in ten it crosses at the NBBO mid on the MPV grid
         against a maker slot drawn uniformly; otherwise it takes the touch (IOC),
         nothing when the touch is not positive. Condition FILL."""
         desk, d = self.desk, self.draws
-        e = desk.expiry(d, scale_days=60.0, max_days=250)
+        e = desk.expiry(d, scale_days=120.0, max_days=1_000)
         protect = d.chance(0.6)
         z = 0.5 + 2.5 * d.uniform()
         c = desk.contract(e, not protect, -z if protect else z)

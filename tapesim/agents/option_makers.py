@@ -14,6 +14,8 @@ venue), and shades it per contract:
 
 and a bid that would lock or cross another slot's offer steps down below it (makers
 do not post marketable quotes), so the consolidated quote is never locked or crossed.
+Where the base quote has no bid (a far wing, or a value below the maker's edge) no
+slot bids, whatever its skew.
 
 Sizes are the base displayed size (largest at the money) times a fixed per-slot
 factor. A fill depletes a slot's displayed size; as the next order arrives for the
@@ -32,15 +34,25 @@ and never sweeps the book; what it leaves waits for the next fill.
 
 Cadence. Contracts near the money and expiry (the *active* set) are repriced on a
 ``requote_ms`` grid; the rest every ``slow_requote_s`` (at the first step of every
-``slow_every``-th block). Prices for a block of ``block_steps`` grid steps come from
-one vectorised pass (:meth:`OptionMakers.block`): values and greeks at the block's
-start, the stock's fair path over the block and a second-order expansion (delta,
-gamma, and theta interpolated across the block). A maker requotes a contract only
-once its value has moved by ``requote_vol_points`` of vega (at least a cent) since
-it last quoted it, and widths are set once per block, so quotes do not flicker with
-every cent the stock moves. The venues apply a block's steps as time reaches them
-and publish only the quotes that change after rounding (see
-:mod:`tapesim.venues.options`).
+``slow_every``-th block, and as a contract leaves the active set). A slow quote must
+hold until the next: each side is widened by the most the contract's value can move
+with the stock meanwhile, |delta| B + gamma B^2 / 2 for a stock move of B =
+``SLOW_MOVE_SDS`` standard deviations of the stock over ``slow_requote_s`` at the
+current volatility (a deep in-the-money LEAPS quotes dollars wide, a far wing barely
+wider), as real makers quote far-dated series wide and requote them rarely. Prices for a block of
+``block_steps`` grid steps come from one vectorised pass (:meth:`OptionMakers.block`):
+values and greeks at the block's start, the stock's fair path over the block and a
+second-order expansion (delta, gamma, and theta interpolated across the block). A
+maker requotes an expiry only once the value of one of its contracts has moved by
+``requote_vol_points`` of the expiry's largest vega (the at-the-money bound
+S sqrt(t) / sqrt(2 pi), at least a cent) since it last quoted it, and widths are set
+once per block, so quotes do not flicker with every cent the stock moves. So the
+fast quotes' mids are within that threshold of the surface's arbitrage-free values,
+and the slow quotes' bids and asks keep bracketing theirs as the stock moves: no
+vertical, butterfly or conversion can be traded for a profit at any instant, not only
+after a full requote. The venues apply a
+block's steps as time reaches them and publish only the quotes that change after
+rounding (see :mod:`tapesim.venues.options`).
 """
 
 from __future__ import annotations
@@ -71,6 +83,11 @@ from tapesim.venues.ledger import OptionLedger
 from tapesim.venues.slots import QuoteBlock, SlotQuotes
 
 MAX_SKEW_TICKS = 2
+#: Standard deviations of the stock's move over ``slow_requote_s`` a slow quote is
+#: widened for (a move beyond it within a minute is a jump, not diffusion).
+SLOW_MOVE_SDS = 4.0
+#: Trading seconds in a year (252 sessions of 6.5 hours), to scale annual volatility.
+TRADING_SECONDS_PER_YEAR = 252 * 6.5 * 3600
 
 
 def _subset(chain: Chain, idx: np.ndarray) -> Chain:
@@ -129,6 +146,7 @@ class OptionMakers:
         self.quoted_theo = np.full(n, np.nan)  # the value each contract was last quoted at
         self.shown_base = np.zeros(n, dtype=np.int64)  # displayed size before slot factors
         self.greeks = np.zeros((3, n))  # delta, gamma and spot of each contract's last valuation
+        self.fast = np.empty(0, dtype=np.int64)  # the contracts on the fast grid
         self.draws = draws_for("agent", "option-makers")
         session = ctx.session
         self.step_ns = mk.requote_ms * NS_PER_MS  # the fast requote grid
@@ -160,19 +178,41 @@ class OptionMakers:
 
     def block(self, k: int) -> QuoteBlock:
         """The quotes of up to ``block_steps`` grid steps from step ``k``: the active
-        contracts (chosen at step ``k``) at every step, and at the first step of every
-        ``slow_every``-th block the other contracts too."""
+        contracts (chosen at step ``k``) at every step; at the block's first step the
+        contracts that have just left the active set and, in every ``slow_every``-th
+        block, all the others, each quoted wide enough to hold until the next full
+        requote (:meth:`quotes`, ``slow``)."""
         times = np.arange(k, min(k + self.block_steps, self.last_step + 1)) * self.step_ns
         spot = self.fair(self.ctx.latent.index(int(times[0])))
         idx = self.active(spot, self.minutes(int(times[0])))
         slots = self.quotes(idx, times)
-        slow = np.empty(0, dtype=np.int64)
-        slow_slots = None
         if ((k - self.first_step) // self.block_steps) % self.slow_every == 0:
             slow = np.setdiff1d(np.arange(self.chain.size), idx)
-            if slow.size:
-                slow_slots = self.quotes(slow, times[:1])
+        else:  # the contracts the fast grid drops are requoted slow at once
+            slow = np.setdiff1d(self.fast, idx)
+        self.fast = idx
+        slow_slots = self.quotes(slow, times[:1], slow=True) if slow.size else None
         return QuoteBlock(k, times, idx, slots, slow, slow_slots)
+
+    def slow_margin(self, spot: float, dlt: np.ndarray, gam: np.ndarray, j: int) -> np.ndarray:
+        """Cents each side of a slow quote is widened by: the value's move, to second order,
+        for a stock move of B = ``SLOW_MOVE_SDS`` x spot x annual vol x the latent vol
+        ratio at step ``j`` x sqrt(``slow_requote_s`` / a trading year), i.e.
+        (|delta| B + gamma B^2 / 2) x 100. ``dlt`` and ``gam`` per share, ``spot`` in
+        dollars."""
+        vol = self.ctx.symbol.annual_vol * float(self.ctx.latent.vol_ratio[j])
+        move = SLOW_MOVE_SDS * spot * vol * np.sqrt(self.cfg.slow_requote_s
+                                                    / TRADING_SECONDS_PER_YEAR)
+        return (np.abs(dlt) * move + 0.5 * gam * move * move) * 100.0
+
+    def thresholds(self, spot: float, t_years: np.ndarray) -> np.ndarray:
+        """The requote threshold in cents of contracts with ``t_years`` to expiry, spot in
+        dollars: ``requote_vol_points`` of the largest vega any strike of the expiry can
+        have (S sqrt(t) / sqrt(2 pi) per 1.00 of vol, x 100 cents), at least a cent. One
+        threshold per expiry, so a deep in-the-money or far-wing contract is not requoted
+        for every cent the stock moves while its expiry's at-the-money quote holds."""
+        bound = spot * 100.0 * np.sqrt(t_years) / np.sqrt(2.0 * np.pi)
+        return np.maximum(self.cfg.requote_vol_points / 100.0 * bound, 1.0)
 
     def repost(self, c: int, held: SlotQuotes, published: tuple[int, ...]) -> SlotQuotes:
         """Re-post displayed sizes on contract ``c`` as an order arrives for it.
@@ -226,8 +266,10 @@ class OptionMakers:
         near = (np.abs(z) <= self.cfg.active_z) | in_money
         return np.flatnonzero(near & (chain.days_to_expiry <= self.cfg.active_days))
 
-    def quotes(self, idx: np.ndarray, times_ns: np.ndarray) -> SlotQuotes:
-        """Every slot's quote for contracts ``idx`` at each time (one vectorised pass)."""
+    def quotes(self, idx: np.ndarray, times_ns: np.ndarray, slow: bool = False) -> SlotQuotes:
+        """Every slot's quote for contracts ``idx`` at each time (one vectorised pass);
+        ``slow`` quotes (one time) to hold until the next full requote, each side widened
+        by :meth:`slow_margin`."""
         ctx = self.ctx
         chain = _subset(self.chain, idx)
         steps = np.minimum(times_ns // ctx.latent.step_ns, ctx.latent.value.size - 1)
@@ -251,19 +293,19 @@ class OptionMakers:
             frac = (times_ns - times_ns[0]) / float(times_ns[-1] - times_ns[0])
             theo = theo + frac[:, None] * decay[None, :]
         veg = vega(s0, chain.strike, t0, iv) * 100.0
-        theo = self._held(idx, np.maximum(theo, 0.0), veg)
+        theo = self._held(idx, np.maximum(theo, 0.0), self.thresholds(s0, t0))
         width = open_factor(m0, self.params)
-        bid, ask = quote_chain(chain, theo, veg, t0, s0, self.params, width)
+        margin = self.slow_margin(s0, dlt, gam, j0) if slow else 0.0
+        bid, ask = quote_chain(chain, theo, veg, t0, s0, self.params, width, extra_cents=margin)
         sizes = quote_sizes(chain, s0, t0, self.params)
         self.shown_base[idx] = sizes
         return self._shade(idx, bid, ask, sizes)
 
-    def _held(self, idx: np.ndarray, theo: np.ndarray, veg: np.ndarray) -> np.ndarray:
+    def _held(self, idx: np.ndarray, theo: np.ndarray, threshold: np.ndarray) -> np.ndarray:
         """The values the makers quote. A maker requotes an expiry as a whole, once any of
-        its contracts' values has moved by more than ``requote_vol_points`` of vega (or a
-        cent) from the one last quoted; until then the expiry's values are held. Holding
-        whole expiries keeps strikes of one expiry consistent with each other."""
-        threshold = np.maximum(self.cfg.requote_vol_points / 100.0 * veg, 1.0)
+        its contracts' values has moved by its ``threshold`` (cents, :meth:`thresholds`)
+        from the one last quoted; until then the expiry's values are held. Holding whole
+        expiries keeps strikes of one expiry consistent with each other."""
         expiry = self.chain.expiry_index[idx]
         starts = np.flatnonzero(np.r_[True, expiry[1:] != expiry[:-1]])  # idx is expiry-major
         sizes = np.diff(np.r_[starts, idx.size])
@@ -285,7 +327,10 @@ class OptionMakers:
         skew = skew.astype(np.int64)[self.slot_maker][:, None, :]
         extra = self.extra[:, idx][:, None, :]
         mpv = self.chain.mpv
-        b = np.maximum(bid[None] - (extra + skew) * mpv.tick_cents(bid), 0)
+        # No base bid (a wing, or a value below the maker's edge) stays no bid: a short
+        # maker's skew lifts only the bids it makes.
+        b = np.where(bid[None] > 0, np.maximum(bid[None] - (extra + skew) * mpv.tick_cents(bid),
+                                               0), 0)
         a = ask[None] + (extra - skew) * mpv.tick_cents(ask)
         b = mpv.floor(b)
         a = mpv.ceil(np.maximum(a, b + mpv.tick_cents(b)))

@@ -15,10 +15,12 @@ Quoting around the nearest half tick keeps every mid within a quarter tick of th
 theoretical value and makes mids a monotone function of it, so the quotes inherit
 the surface's freedom from static arbitrage: call mids never rise with strike, put
 mids never fall, butterflies on mids are >= -1 MPV and put-call parity holds on
-mids to within the spreads. Where the bid would go below zero the maker quotes
-0 bid and an ask of 2M (the mid stays on theo), and the far wings (theo below
+mids to within the spreads. Where the bid would go below zero (the value is under
+the maker's edge) the maker bids nothing: 0 bid and an ask of 2M (the mid stays on
+theo), or theo plus any extra width if that is more; the far wings (theo below
 ``wing_theo_share`` of the wing ask) quote 0 x 0.05, or 0 x 0.01 for the all-penny
-roots.
+roots. A quote that must hold while the stock moves (a slow requote) passes that move
+as extra width (``extra_cents``), so its bid and ask keep bracketing the value.
 
 Prices are integer cents (int64), so MPV checks are exact. The MPV is the chain's
 penny-interval class (``Chain.mpv``, :class:`tapesim.venues.chains.Mpv`). The $3
@@ -289,8 +291,12 @@ def quote_chain(
     params: QuoteParams,
     open_factor: float,
     maker_offset_vol: float | np.ndarray = 0.0,
+    extra_cents: float | np.ndarray = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One maker's (bid, ask) in int64 cents for every contract of the chain.
+
+    ``extra_cents`` (>= 0, scalar or per contract) is added to the half-width: a quote
+    that must hold while the stock moves (a slow requote) is that much wider each side.
 
     ``maker_offset_vol`` shifts the maker's values by that many vols (0.01 = one
     vol point) times vega: its own view of the surface, or its inventory skew (a
@@ -301,7 +307,7 @@ def quote_chain(
     """
     theo = np.maximum(np.asarray(theo_cents, dtype=float)
                       + np.asarray(maker_offset_vol, dtype=float) * vega_cents, 0.0)
-    h = half_width(chain, theo, vega_cents, t_years, spot, params, open_factor)
+    h = half_width(chain, theo, vega_cents, t_years, spot, params, open_factor) + extra_cents
     mpv = chain.mpv
     tick = mpv.tick_cents(theo)
     # Centre on the nearest half tick: n half ticks, M = n * tick / 2.
@@ -317,14 +323,15 @@ def quote_chain(
         coarse = mpv.ceil(ask)
         bid = np.where(bid < NICKEL_FROM_CENTS, bid - (coarse - ask), bid)
         ask = coarse
-    # Below zero: 0 bid and an ask of twice the centre (the mid stays on theo).
-    twice = mpv.ceil(n * tick)
+    # Below zero: 0 bid and an ask of twice the centre (the mid stays on theo), or of
+    # theo plus the extra width if that is more (the ask still covers the value's move).
+    twice = mpv.ceil(np.maximum(n * tick, np.ceil(theo + extra_cents)).astype(np.int64))
     clamped = bid < 0
     ask = np.where(clamped, twice, ask)
     bid = np.where(clamped, 0, bid)
     wing_ask = (params.penny_wing_ask_cents if mpv.all_penny
                 else int(mpv.ceil(np.int64(params.wing_ask_cents))))
-    wing = (theo < params.wing_theo_share * wing_ask) | (ask <= 0)
+    wing = (theo + extra_cents < params.wing_theo_share * wing_ask) | (ask <= 0)
     bid = np.where(wing, 0, bid).astype(np.int64)
     ask = np.where(wing, wing_ask, ask).astype(np.int64)
     return bid, ask

@@ -93,6 +93,8 @@ class OptionFlowConfig(Strict):
     etf_call_share: float = Field(default=0.45, ge=0.0, le=1.0, description=SHARE)
     zero_dte_share: float = Field(default=0.6, ge=0.0, le=1.0, description=(
         "share of ETF retail flow in 0DTE contracts (roots with dailies); a share, 0-1"))
+    long_dated_share: float = Field(default=0.15, ge=0.0, le=1.0, description=(
+        "share of retail orders in expiries more than 60 days out; a share, 0-1"))
     improve_share: float = Field(default=0.3, ge=0.0, le=1.0, description=(
         "share of retail fills inside the spread; a share, 0-1"))
     complex_per_hour: float = Field(default=25.0, ge=0.0, le=3_600.0, description=(
@@ -132,6 +134,12 @@ class OptionChainProfile(Strict):
         "weekly expiries listed; up to 12, beyond the exchanges' weekly listings"))
     dailies: int = Field(default=5, ge=0, le=10, description=(
         "daily expiries listed on the index-like roots; up to two weeks of them"))
+    quarterlies: int = Field(default=2, ge=0, le=8, description=(
+        "quarterly-cycle (March, June, September, December) expiries listed beyond the "
+        "monthlies; up to 8, two years of them, the furthest any expiry is listed"))
+    leaps: int = Field(default=2, ge=0, le=2, description=(
+        "January LEAPS expiries of the next years; up to 2, as expiries are listed at "
+        "most two years ahead (the exchange calendar's reach past the last session)"))
     makers: OptionMakerConfig = OptionMakerConfig()
     flow: OptionFlowConfig = OptionFlowConfig()
     penny_classes: dict[str, PennyClass] = Field(default_factory=dict)

@@ -83,7 +83,7 @@ class OptionSide:
         cfg = ctx.config.options
         sym = ctx.symbol
         session = ctx.session
-        policy = ListingPolicy(cfg.monthlies, cfg.weeklies, cfg.dailies)
+        policy = ListingPolicy.of(cfg)
         chain = list_chain(sym.symbol, session.date, sym.price, sym.annual_vol, sym.is_etf,
                            policy, mpv_of(sym.symbol, cfg.penny_classes))
         tape = OptionTape(spool, session.open_ms, cfg.opra_latency_ms,

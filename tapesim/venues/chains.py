@@ -1,12 +1,26 @@
 """Listed option chains: which expiries and strikes exist, and their price grid.
 
-OCC-style listing rules, simplified but faithful in shape:
-- monthly expiries on the third Friday (the trading day before if it is a holiday),
-- weekly expiries every Friday, and daily expiries every trading day for the roots
-  the exchanges list them on (:data:`DAILY_EXPIRY_ROOTS`), so a 0DTE contract
-  exists each session,
-- strike intervals by price level (finer for ETFs), listed over a moneyness range
-  that widens with time to expiry, and extended when spot moves,
+OCC-style listing rules, simplified but faithful in shape (:func:`expiries`,
+:func:`listed_series`):
+- monthly expiries on the third Friday (the trading day before if it is a holiday):
+  consecutive near-term months (Cboe lists three for its most active classes, and
+  the two near months plus two of the class's quarterly cycle for every class;
+  Cboe Rules 5.5(a), IC13-009),
+- further expiries of the quarterly cycle (March, June, September, December third
+  Fridays) beyond them,
+- LEAPS: January expiries of the coming years, out past a year (long-term series
+  may expire 12 to 39 months from listing, Cboe Rule 5.8; here at most
+  :data:`MAX_LISTING_DAYS` ahead, the exchange calendar's margin beyond the last
+  session a run accepts),
+- weekly expiries every Friday (the Short Term Option Series program lists up to
+  five consecutive weeks, Cboe Rule 5.5(d)), and daily expiries every trading day for
+  the roots the exchanges list them on (:data:`DAILY_EXPIRY_ROOTS`), so a 0DTE
+  contract exists each session,
+- strike intervals by price level (finer for ETFs; the OCC's standard $2.50 / $5 /
+  $10 ladder and the exchanges' $1 and $0.50 programs), listed over a moneyness
+  range that widens with time to expiry: the price-level interval near the money, a
+  coarser one (:func:`wing_interval`) in the wings, as real chains thin out far
+  from spot,
 - the minimum price variation (MPV) of the root's penny-interval class (:class:`Mpv`).
 
 This module is the one home of the options MPV rule (:class:`Mpv`, :func:`mpv_of`,
@@ -40,13 +54,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from tapesim.config.options import PennyClass
+from tapesim.config.options import OptionChainProfile, PennyClass
 from tapesim.events.contracts import STRIKE_MILLS_LIMIT
 from tapesim.sim.calendar import is_trading_day
 
@@ -82,26 +96,70 @@ def monthly_expiry(year: int, month: int) -> dt.date:
     return _previous_trading_day(third_friday(year, month))
 
 
+#: The furthest expiry listed, in calendar days: two years, so a session on the last
+#: day a run accepts (``sim.calendar.LAST_SESSION``) lists only expiries the exchange
+#: calendar covers (``CALENDAR_END``). Real LEAPS reach 39 months (Cboe Rule 5.8).
+MAX_LISTING_DAYS = 730
+#: The months of the quarterly expiry cycle (Cboe's March cycle).
+QUARTER_MONTHS = (3, 6, 9, 12)
+
+
 @dataclass(frozen=True)
 class ListingPolicy:
-    """How many expiries of each kind are listed."""
+    """How many expiries of each kind are listed (the run config's ``[options]``
+    ``monthlies``, ``weeklies``, ``dailies``, ``quarterlies`` and ``leaps``)."""
 
-    monthlies: int = 6
-    weeklies: int = 5
+    monthlies: int = 6  # consecutive third-Friday months from today's
+    weeklies: int = 5  # consecutive Fridays from this week's
     dailies: int = 5  # the daily-expiry roots only (:data:`DAILY_EXPIRY_ROOTS`)
+    quarterlies: int = 0  # quarterly-cycle months beyond the monthlies
+    leaps: int = 0  # January expiries of the next years (LEAPS), within two years
+
+    @classmethod
+    def of(cls, options: OptionChainProfile) -> ListingPolicy:
+        """The policy a run's ``[options]`` table sets."""
+        return cls(options.monthlies, options.weeklies, options.dailies,
+                   options.quarterlies, options.leaps)
+
+
+def _months_from(year: int, month: int) -> Iterator[tuple[int, int]]:
+    while True:
+        yield year, month
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
 def expiries(today: dt.date, root: str, policy: ListingPolicy | None = None) -> list[dt.date]:
-    """Expiries listed on ``today`` (today included when it is an expiry), ascending."""
+    """Expiries listed on ``today`` (today included when it is an expiry), ascending.
+
+    ``policy.monthlies`` consecutive monthly expiries (:func:`monthly_expiry`) from
+    today's month, then ``policy.quarterlies`` more in the quarterly cycle
+    (:data:`QUARTER_MONTHS`), ``policy.leaps`` January expiries of the following
+    years, ``policy.weeklies`` Fridays from this week's (the trading day before a
+    holiday) and, on :data:`DAILY_EXPIRY_ROOTS`, ``policy.dailies`` trading days from
+    today. Nothing beyond :data:`MAX_LISTING_DAYS` is listed.
+    """
     policy = policy or ListingPolicy()
+    horizon = today + dt.timedelta(days=MAX_LISTING_DAYS)
     found: set[dt.date] = set()
-    year, month, monthlies = today.year, today.month, 0
-    while monthlies < policy.monthlies:
+    months = _months_from(today.year, today.month)
+    monthlies = quarterlies = 0
+    for year, month in months:
+        if third_friday(year, month) > horizon:
+            break
         day = monthly_expiry(year, month)
-        if day >= today:
+        if day < today:
+            continue
+        if monthlies < policy.monthlies:
             found.add(day)
             monthlies += 1
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        elif quarterlies < policy.quarterlies and month in QUARTER_MONTHS:
+            found.add(day)
+            quarterlies += 1
+        elif quarterlies >= policy.quarterlies:
+            break
+    for year in range(today.year + 1, today.year + 1 + policy.leaps):
+        if third_friday(year, 1) <= horizon:
+            found.add(monthly_expiry(year, 1))
     friday = today + dt.timedelta(days=(4 - today.weekday()) % 7)
     for week in range(policy.weeklies):
         found.add(_previous_trading_day(friday + dt.timedelta(weeks=week)))
@@ -116,10 +174,13 @@ def expiries(today: dt.date, root: str, policy: ListingPolicy | None = None) -> 
 
 
 def strike_interval(price: float, is_etf: bool) -> float:
-    """Strike spacing by price level; ETFs list $1 strikes up to high prices."""
+    """Strike spacing near the money by price level, in dollars: ETFs list $1 strikes
+    up to high prices; single names the finer intervals the exchanges' $0.50, $1 and
+    $2.50 strike programs allow on active classes (a $228 name lists $2.50 strikes near
+    the money, as AAPL does), coarser above $500."""
     if is_etf:
         return 1.0 if price < 1000 else 5.0
-    for limit, step in ((25, 0.5), (75, 1.0), (200, 2.5), (500, 5.0)):
+    for limit, step in ((25, 0.5), (150, 1.0), (500, 2.5), (1000, 5.0)):
         if price < limit:
             return step
     return 10.0
@@ -138,10 +199,50 @@ def listed_strikes(spot: float, interval: float, low: float, high: float) -> lis
     return [round(k * interval, 3) for k in range(max(first, 1), last + 1)]
 
 
+#: Strike intervals in dollars, each the next coarser one real listings use.
+STRIKE_LADDER = (0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0)
+#: The narrowest listed range either side of spot, as a fraction: even a weekly lists
+#: strikes about a quarter away from spot on a large name (the far wings quote 0 bid).
+MIN_LISTED_WIDTH = 0.25
+#: Within this fraction of spot (or one standard deviation to expiry, if wider) the
+#: price-level interval is listed; beyond it, :func:`wing_interval`.
+INNER_WIDTH = 0.10
+
+
+def wing_interval(interval: float) -> float:
+    """The coarser strike interval listed away from the money: the first rung of
+    :data:`STRIKE_LADDER` at least twice ``interval`` (dollars), e.g. $5 for $2.50."""
+    for step in STRIKE_LADDER:
+        if step >= 2.0 * interval - 1e-9:
+            return step
+    return 2.0 * interval
+
+
 def moneyness_range(days_to_expiry: float, annual_vol: float) -> tuple[float, float]:
-    """Listed range as multiples of spot: wider for longer expiries and higher vol."""
-    width = max(0.08, 3.0 * annual_vol * math.sqrt(max(days_to_expiry, 1.0) / 365.0))
+    """Listed range as multiples of spot: wider for longer expiries and higher vol
+    (three standard deviations to expiry, at least :data:`MIN_LISTED_WIDTH`)."""
+    width = max(MIN_LISTED_WIDTH, 3.0 * annual_vol * math.sqrt(max(days_to_expiry, 1.0) / 365.0))
     return max(0.05, 1.0 - width), 1.0 + width
+
+
+def inner_width(days_to_expiry: float, annual_vol: float) -> float:
+    """Half-width, as a fraction of spot, of the band listed on the fine interval: one
+    standard deviation to expiry, at least :data:`INNER_WIDTH`."""
+    return max(INNER_WIDTH, annual_vol * math.sqrt(max(days_to_expiry, 1.0) / 365.0))
+
+
+def expiry_strikes(spot: float, interval: float, days_to_expiry: float,
+                   annual_vol: float) -> list[float]:
+    """One expiry's strikes in dollars, ascending: the ``interval`` grid within
+    :func:`inner_width` of ``spot`` and the :func:`wing_interval` grid out to the
+    :func:`moneyness_range` (both cut as :func:`listed_strikes` cuts)."""
+    low, high = moneyness_range(days_to_expiry, annual_vol)
+    inner = inner_width(days_to_expiry, annual_vol)
+    wide = wing_interval(interval)
+    near = listed_strikes(spot, interval, 1.0 - inner, 1.0 + inner)
+    wings = listed_strikes(spot, wide, low, high) if inner < high - 1.0 else []
+    lo, hi = (near[0], near[-1]) if near else (math.inf, -math.inf)
+    return sorted({*near, *(k for k in wings if k < lo or k > hi)})
 
 
 #: The most option series (contracts) one underlying may list: beyond the largest real
@@ -151,13 +252,12 @@ MAX_SERIES = 50_000
 
 def listed_series(root: str, today: dt.date, spot: float, annual_vol: float, is_etf: bool,
                   policy: ListingPolicy | None = None) -> list[tuple[dt.date, list[float]]]:
-    """Each expiry listed on ``today`` with its strikes in dollars (:func:`expiries`, the
-    :func:`strike_interval` grid over the :func:`moneyness_range` of its days to expiry);
+    """Each expiry listed on ``today`` with its strikes in dollars (:func:`expiries`, and
+    :func:`expiry_strikes` on the :func:`strike_interval` grid for its days to expiry);
     every strike is listed as a call and a put. ``spot`` in dollars, ``annual_vol`` a
     fraction."""
     interval = strike_interval(spot, is_etf)
-    return [(day, listed_strikes(spot, interval, *moneyness_range((day - today).days,
-                                                                  annual_vol)))
+    return [(day, expiry_strikes(spot, interval, (day - today).days, annual_vol))
             for day in expiries(today, root, policy)]
 
 
