@@ -64,23 +64,23 @@ def test_window_start_is_honoured(tmp_path: Path) -> None:
 # The tiny run's event stream, pinned. If a change to the engine alters any event,
 # this fails: check that the change is intended, then update the value (and say so
 # in the commit: every earlier run of this config + seed differs from now on).
-GOLDEN_STREAM_SHA256 = "71d7184a32fb55890b73f7c7e15eb25f349078828eab2c2719dedf9825cd66cf"
-GOLDEN_COUNTS = {"equity_quote": 11758, "equity_print": 2776, "option_nbbo": 0,
-                 "option_print": 0, "total": 14534}
-GOLDEN_OPTIONS_SHA256 = "776c8f7e3d993c28cbc6a1a229e39d76815006937f832117f45f0901f17122b6"
-GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11949, "equity_print": 3373, "option_nbbo": 84661,
-                         "option_print": 682, "total": 100665}
+GOLDEN_STREAM_SHA256 = "cdf22870ebe42167800df9e65688e21fd69ddbfb14aa862133de04b3f75f17cf"
+GOLDEN_COUNTS = {"equity_quote": 1049, "equity_print": 2200, "option_nbbo": 0,
+                 "option_print": 0, "total": 3249}
+GOLDEN_OPTIONS_SHA256 = "3293984e6309d146da704ba1f88fbf05b237b6fe979af5962a6d1a18cfed7c8f"
+GOLDEN_OPTIONS_COUNTS = {"equity_quote": 1333, "equity_print": 2525, "option_nbbo": 84660,
+                         "option_print": 681, "total": 89199}
 
 
 def test_golden_tiny_run(tiny_run: Path) -> None:
     manifest = json.loads((tiny_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_STREAM_SHA256
-    assert manifest["run_id"] == "tsim-2eb58deb1a15"
+    assert manifest["run_id"] == "tsim-ba56232e8bc9"
 
 
 def test_golden_tiny_options_run(tiny_options_run: Path) -> None:
     manifest = json.loads((tiny_options_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_OPTIONS_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_OPTIONS_SHA256
-    assert manifest["run_id"] == "tsim-c38a83c1f84b"
+    assert manifest["run_id"] == "tsim-bdd76010d151"

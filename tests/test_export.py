@@ -326,19 +326,20 @@ def test_a_value_outside_the_closed_sets_is_named(edit, path: str) -> None:
 # sha256 of every file of two exports of the tiny options run (AAPL, 09:31-09:33, events
 # of all four kinds), as the per-event Python encoder wrote them before the export was
 # streamed (recorded again when the run's bytes changed for tape consistency, the old
-# encoder and the streamed export agreeing byte for byte on the new run): the streamed
+# encoder and the streamed export agreeing byte for byte on the new run, and again when
+# the equity makers began to re-price in steps): the streamed
 # export must write the same bytes whatever its batch size. They change only with the
 # run's own bytes (tests/test_output_hashes.py) or on purpose.
 PINNED_EXPORTS = {
     "islandflow": {
-        "manifest.json": "c4bba07bb69560b39a447f8182ce3c558f167de639e2dce9b0050becfee64b64",
-        "market-events.json": "6661ea5bd239d0341571cdfd3892df8704d2635879c0cf296f7f2baa6697d9de",
+        "manifest.json": "e9004b65eceb64168ab66276a6bb8d12634bfa2fbfec69d63502f309a2048f2e",
+        "market-events.json": "23594e6bd44e8ac0cd36e7fe56047e161a291725e3e1201ea5be2c91e7386d4b",
         "parameter-snapshot.json":
-            "75beba342f63365325c1afbb8d9590aa823772b9b61200303259e51031c3ee9d",
-        "provenance.json": "e764b838983f107c6caed44006fc9cf6768b575c3a67e991e309470efc7113f4",
+            "6d6ac4efd4e707e6e44c1b9c9beda590979103edb38f66c49055ce1e066700a9",
+        "provenance.json": "93b42384e093729a100e977540fc057538e12bdacc9cca147ea5f3d428d4ed37",
     },
     "jsonl": {
-        "market-events.jsonl": "40db4cfbed2a5229ad444d2c244f55c7da1178601fd5321ade5f76b68d3b5abe",
+        "market-events.jsonl": "0dfb61c6059244a65990d54473e4bbea49d51565970281229685ad067cc31460",
     },
 }
 
