@@ -3,8 +3,9 @@
 At every re-consolidation of a stressed session (makers that disagree by many ticks,
 heavy inventory skew, busy takers) the test restates the rule of
 ``tapesim.agents.market_maker`` for every maker in plain Python, from the desk's
-state, and checks that the vectorised evaluation over a range of steps, the views at
-one step (every maker, the best, the pick-off decision) and the slide rule agree.
+paths and state (the re-pricing steps searched one step at a time), and checks that
+the vectorised evaluation over a range of steps, the views at one step (every maker,
+the best, the pick-off decision) and the slide rule agree.
 """
 
 from __future__ import annotations
@@ -12,26 +13,38 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tapesim.agents.market_maker import MakerDesk
+from tapesim.agents.market_maker import MakerDesk, adjusted
 from tapesim.config.run import with_overrides
-from tapesim.runs import simulate_shard
+from tapesim.market.shard import ShardModel
 from tapesim.venues.book import BUY, NO_ASK, NO_BID
 from tapesim.venues.equity import EquityVenues
 from tests.conftest import tiny_config
 from tests.test_invariants import STRESS
 
 
+def documented_repricings(mk: MakerDesk) -> list[int]:
+    """The re-pricing steps as the module docstring states them, one step at a time."""
+    cents, half, band = mk.cents.tolist(), mk.half.tolist(), mk.band.tolist()
+    steps = [0]
+    for k in range(1, len(cents)):
+        t = steps[-1]
+        if abs(cents[k] - cents[t]) >= band[k] or abs(half[k] - half[t]) >= 0.5:
+            steps.append(k)
+    return steps
+
+
 def documented_quotes(mk: MakerDesk, j: int) -> tuple[list[int], list[int]]:
     """Every maker's raw (bid, ask) at step j, as the module docstring states the rule."""
-    low, high = mk.base.item(0, j), -mk.base.item(1, j)
-    impact = mk._signed_impact.item(0, 0) if mk._signed_impact is not None else 0.0
     bids, asks = [], []
-    for i, (w, s) in enumerate(zip(mk.width, mk._skew, strict=True)):
-        o = mk.signed_offsets.item(i, 0, j)
-        bids.append(math.floor((low + (o + (-w - s))) + impact) if mk.bid_qty[i] else NO_BID)
-        asks.append(math.ceil((high + (o + (w - s))) + impact) if mk.ask_qty[i] else NO_ASK)
+    for i, (w, a) in enumerate(zip(mk.width, mk.adjust, strict=True)):
+        n = max(x for x, step in enumerate(mk.adopted[i].tolist()) if step <= j)
+        t = mk.repricings.item(n)
+        v, h, o = mk.cents.item(t), mk.half.item(t), mk.anchor_offsets.item(i, n)
+        bids.append(math.floor(((v - h) + o) - w) + a if mk.bid_qty[i] else NO_BID)
+        asks.append(math.ceil(((v + h) + o) + w) + a if mk.ask_qty[i] else NO_ASK)
     return bids, asks
 
 
@@ -73,6 +86,22 @@ def test_views_follow_the_one_rule(
 
     monkeypatch.setattr(EquityVenues, "publish", checked_publish)
     config = with_overrides(tiny_config(minutes=2), STRESS)
-    simulate_shard(config, symbol, tmp_path / "spool.arrow")
+    model = ShardModel(config, symbol, tmp_path / "spool.arrow")
+    mk = model.venues.makers
+    assert mk.repricings.tolist() == documented_repricings(mk)
+    adopted = mk.adopted
+    assert (adopted[:, 0] == 0).all() and (np.diff(adopted, axis=1) >= 0).all()
+    assert (adopted[:, 1:] >= mk.repricings[1:]).all()  # adopted at or after the step
+    model.run()
     assert checks["publishes"] > 200
     assert checks["slid"] > 0 and checks["pick_offs"] > 0
+
+
+def test_adjustment_moves_by_the_band() -> None:
+    """A maker keeps its whole-tick adjustment until the target leaves the band, then
+    rounds half up."""
+    assert adjusted(1.9, 0, 2.0) == 0
+    assert adjusted(2.0, 0, 2.0) == 2
+    assert adjusted(-2.5, 0, 2.0) == -2
+    assert adjusted(0.1, 2, 2.0) == 2
+    assert adjusted(-0.6, 2, 2.0) == -1

@@ -1,54 +1,85 @@
 """Equity market makers: standing two-sided quotes, one or more per lit venue.
 
+Makers re-price in steps and hold. The market's makers price one stock around a
+shared *reference* that moves only once the latent value has moved far enough from
+where it was last priced (a hysteresis band), each maker adopting a re-pricing after
+its own reaction delay; between re-pricings a maker keeps its price (and its place in
+the queue), moving only when impact or its inventory shifted its quote by a whole
+tick band. So the NBBO holds levels for seconds, steps when value has moved against
+the tick, and trades bounce between bid and ask.
+
 The quoting rule. At latent step k maker m shows, in whole cents (an equity tick is
 one cent), with the float operations in exactly this order:
 
-    bid = floor((low_k  + (o_mk + bid_shift_m)) + impact)
-    ask = ceil ((high_k + (o_mk + ask_shift_m)) + impact)
+    bid = floor(((v_T - h_T) + o_mT) - w_m) + A_m
+    ask = ceil (((v_T + h_T) + o_mT) + w_m) + A_m
 
-  low_k, high_k  v_k - h_k and v_k + h_k: v_k the latent value in cents; h_k the
-          common half-width in ticks, half_spread_ticks x the symbol's spread_scale x
-          (1 - spread_vol_share + spread_vol_share x vol_ratio_k) x
-          (1 + open_widening x exp(-minutes since the open / 10)): wider when
-          volatility is high and just after the open
-  o_mk    the maker's valuation offset in ticks: a stationary AR(1) path (sd
-          offset_ticks, reversion time offset_reversion_s), revised once a second
-  bid_shift_m = -w_m - s_m,  ask_shift_m = w_m - s_m, in ticks: w_m the maker's fixed
-          extra half-width (uniform in 0..width_ticks, so some makers mostly sit
-          behind the inside); s_m = inventory_skew_ticks x position / inventory_unit
-          (shares) its inventory skew, linear in inventory as in Avellaneda & Stoikov
-          (2008): a long maker lowers both sides to sell more and buy less. A side not
-          shown has shift -inf (bid) / +inf (ask).
-  impact  v x the transient impact level (log-price units, ``MarketContext.impact``),
-          in cents, as of the last step of the pass that repriced the makers.
+  T       the last re-pricing step maker m has adopted by step k (below)
+  v_T     the latent value in cents at step T
+  h_T     the common half-width in ticks at step T: the symbol's spread_scale x
+          (half_spread_ticks + half_spread_sd x sd_T x (1 - spread_vol_share +
+          spread_vol_share x vol_T)) x (1 + open_widening x exp(-minutes since the
+          open / open_widening_minutes)) x (1 - close_narrowing x exp(-minutes to the
+          close / close_narrowing_minutes)): proportional to the value's volatility in
+          cents, wider when volatility per trade is high, much wider just after the
+          open, narrower into the close
+  sd_k    the symbol's average sd of one second's value move in cents: v_k x
+          annual_vol / sqrt(252 x 23,400)
+  vol_k   the latent volatility per unit of trading activity, relative to the
+          session's: vol_ratio_k / sqrt(activity_k). Volatility and activity both
+          follow the intraday envelope, which cancels: the spread tracks volatility
+          per trade (Wyart, Bouchaud, Kockelkoren, Potters & Vettorazzo 2008: spread
+          proportional to volatility per trade), not the time of day
+  o_mT    the maker's valuation offset in ticks at step T: a stationary AR(1) path
+          (sd offset_ticks, reversion time offset_reversion_s), revised once a second
+  w_m     the maker's fixed extra half-width (uniform in 0..width_ticks), so some
+          makers mostly sit behind the inside
+  A_m     the maker's adjustment in whole ticks for transient impact and inventory:
+          the target a_m = impact - s_m, where impact is v x the impact level
+          (``MarketContext.impact``) in cents and s_m = inventory_skew_ticks x position
+          / inventory_unit (shares) the inventory skew, linear in inventory as in
+          Avellaneda & Stoikov (2008): a long maker lowers both sides. A_m is re-set
+          to round-half-up(a_m) only once |a_m - A_m| >= adjust_ticks, else kept.
+
+Re-pricing steps. t_0 is the window's first step; t_(i+1) is the first step k after
+t_i where |v_k - v_(t_i)| >= H_k or |h_k - h_(t_i)| >= 1/2 tick, with the band
+H_k = max(requote_min_ticks, requote_sd x sd_k x vol_k), sd_k x vol_k the sd in
+cents of one second's value move per unit of trading activity. So re-pricings arrive
+about activity / requote_sd^2 times a second whatever the stock's price and
+volatility (a Brownian value leaves a band of +-H after H^2 / sigma^2 seconds on
+average), and the quotes stay as wide against the band as half_spread_sd against
+requote_sd. Maker m adopts t_i at step t_i + d_mi,
+d_mi = floor(an exponential draw with mean react_ms / step_ms) steps (kept in order:
+a re-pricing overtaken by the next before it is adopted is skipped), so the makers
+move within a few tens of milliseconds of each other, one after another.
 
 Sizes. Each side shows a Pareto(quote_lots_alpha) number of round lots within
 quote_lots. A side filled out is gone at once and comes back with a new size after
 an exponential delay (mean refill_ms), at the step after it.
 
-Reaction time. Makers reprice on the latent step grid (step_ms, 25 ms by default):
-positions (skew) and impact are read at the start of each vectorised pass over the
-steps between two trader actions and held through it, so a trade reaches the quotes
-at the next pass (a reaction time of about half a step).
+Reaction time. Positions (skew) and impact are read at the start of each vectorised
+pass over the steps between two trader actions and held through it, so a trade
+reaches the quotes at the next pass (a reaction time of about half a step).
 
 Against book orders (post-only; no locked or crossed market, Reg NMS Rule 610(d)):
 
 * pick-off: where the best maker bid >= the best book ask (or the best maker ask <=
-  the best book bid), the keenest maker on that side (highest o + bid_shift, lowest
-  o + ask_shift; ties to the lower index) takes every book order its quote crosses,
-  limit its quote, routed by the venues like any marketable order (the venues allow
-  four per re-consolidation);
+  the best book bid), the keenest maker on that side (highest bid, lowest ask; ties
+  to the lower index) takes every book order its quote crosses, limit its quote,
+  routed by the venues like any marketable order (the venues allow four per
+  re-consolidation);
 * slides: a maker bid still at or above the book ask shows at book ask - 1; a maker
   ask shows at least one tick above both the best book bid and the best maker bid
   (after its slide), so no maker quote locks or crosses another or a book order.
 
-One source of truth. :func:`keenness` and :func:`quote_cents` state the rule, for
-all makers over a range of steps (:meth:`MakerDesk.quotes`); every view (the best
+One source of truth. ``repricing_steps`` and ``held_quotes``
+(:mod:`tapesim.agents.maker_paths`) state the rule once, precomputed for every maker
+and step of the window (everything but A_m and the sides shown is a pure function of
+the seeded paths); :meth:`MakerDesk.quotes` adds the state, and every view (the best
 path of a pass, every maker at one step, the best at one step, the keenest maker)
-takes its prices from them, and :func:`slide_bounds` is the one slide rule. Only
-positions, impact and displayed sizes are state; the rest are precomputed numpy
-paths, so the venues evaluate the makers vectorised over every step between two
-trader actions, with no order-book traffic and no SimPy event per requote.
+takes its prices from it, with :func:`slide_bounds` the one slide rule. The venues
+evaluate the makers vectorised over every step between two trader actions, with no
+order-book traffic and no SimPy event per requote.
 """
 
 from __future__ import annotations
@@ -60,74 +91,24 @@ from collections.abc import Callable
 import numpy as np
 
 from tapesim.agents.context import MarketContext
-from tapesim.agents.latent import ar1_filter
+from tapesim.agents.maker_paths import (
+    adoption_steps,
+    half_spread_path,
+    held_quotes,
+    offset_path,
+    repricing_steps,
+    requote_band,
+    second_sd,
+    trading_vol,
+)
 from tapesim.sim.rng import Draws
 from tapesim.venues.book import BUY, NO_ASK, NO_BID, SELL
 
-OPEN_WIDENING_MINUTES = 10.0
 
-def half_spread_path(ctx: MarketContext, lo: int, hi: int) -> np.ndarray:
-    """Quoted half-width in ticks for latent steps lo..hi-1 (float64, shape (hi - lo,)):
-    the configured half-width scaled by volatility and widened after the open."""
-    cfg = ctx.config.market_makers
-    step_minutes = ctx.latent.step_ns / 60e9
-    minutes = np.arange(lo, hi) * step_minutes
-    widen = 1.0 + cfg.open_widening * np.exp(-minutes / OPEN_WIDENING_MINUTES)
-    vol = 1.0 - cfg.spread_vol_share + cfg.spread_vol_share * ctx.latent.vol_ratio[lo:hi]
-    return cfg.half_spread_ticks * ctx.symbol.spread_scale * vol * widen
-
-
-def offset_path(gen: np.random.Generator, n: int, per: int, sd: float,
-                tau_s: float) -> np.ndarray:
-    """A stationary AR(1) valuation offset in ticks for n steps, revised every ``per``
-    steps (once a second), with sd ``sd`` ticks and reversion time ``tau_s`` seconds;
-    float32, shape (n,)."""
-    coarse = -(-n // per)
-    a = math.exp(-1.0 / tau_s)
-    shocks = gen.standard_normal(coarse) * (sd * math.sqrt(1.0 - a * a))
-    start = gen.standard_normal() * sd
-    path = ar1_filter(shocks, a, start)
-    return np.repeat(path.astype(np.float32), per)[:n]
-
-
-def keenness(signed_offsets: np.ndarray, signed_shifts: np.ndarray) -> np.ndarray:
-    """Each maker's keenness to trade, per side: o + bid_shift and -(o + ask_shift).
-
-    Args:
-        signed_offsets: (makers, 2, steps) float32 ticks: o_mk and -o_mk.
-        signed_shifts: (makers, 2, 1) float64 ticks: bid_shift_m and -ask_shift_m,
-            -inf for a side not shown.
-
-    Returns:
-        (makers, 2, steps) float64 ticks, -inf for a side not shown: the higher, the
-        higher the maker's bid (row 0) or the lower its ask (row 1).
-    """
-    return signed_offsets + signed_shifts
-
-
-def quote_cents(base: np.ndarray, keen: np.ndarray, signed_impact: np.ndarray | None
-                ) -> np.ndarray:
-    """The quoting rule, elementwise: floor((base + keen) + impact), in whole cents.
-
-    Row 0 is floor((low + (o + bid_shift)) + impact), the bid; row 1 is
-    floor((-high + -(o + ask_shift)) + -impact) = -ceil((high + (o + ask_shift)) +
-    impact), minus the ask (ceil(x) == -floor(-x) exactly, and IEEE rounding is
-    symmetric in sign). Rounding is monotone, so the best quote of a side is the
-    maker with the highest keenness's quote.
-
-    Args:
-        base: (2, steps) float64 cents: low_k and -high_k.
-        keen: (makers, 2, steps) or (2, steps) float64 ticks, from :func:`keenness`.
-        signed_impact: (2, 1) float64 cents: impact and -impact; None for no impact.
-
-    Returns:
-        A new float64 array shaped like ``keen``: bids and minus asks in whole cents,
-        -inf for a side not shown.
-    """
-    q = base + keen
-    if signed_impact is not None:
-        q += signed_impact
-    return np.floor(q, out=q)
+def adjusted(target: float, held: int, band: float) -> int:
+    """A maker's whole-tick adjustment A_m after reading its target a_m (ticks):
+    round-half-up(a_m) once |a_m - A_m| >= ``band``, else the ``held`` A_m."""
+    return math.floor(target + 0.5) if abs(target - held) >= band else held
 
 
 def slide_bounds(best_bid: float, book_bid: int, book_ask: int) -> tuple[int, float]:
@@ -150,6 +131,10 @@ class MakerDesk:
     prices through :meth:`best_path`, :meth:`quotes_at` and :meth:`best_at`, ask
     :meth:`pick_off` whether a maker takes a book order, and report fills to
     :meth:`on_fill`. ``bid_qty`` / ``ask_qty`` are the displayed sizes in shares.
+    ``repricings`` holds the re-pricing steps (window indices), ``adopted`` (makers,
+    re-pricings) when each maker adopts them, ``anchor_offsets`` (makers, re-pricings)
+    each maker's offset at them, and ``held`` (makers, 2, steps) int32 every maker's
+    bid and minus ask before its adjustment (:func:`held_quotes`).
     """
 
     def __init__(self, ctx: MarketContext, draws_for: Callable[..., Draws]) -> None:
@@ -166,47 +151,53 @@ class MakerDesk:
         self.times = (np.arange(self.k_lo, k_hi, dtype=np.int64) * step + jitter)
         self.times[0] = max(int(self.times[0]), session.start_ns)
         self.cents = latent.value[self.k_lo:k_hi] * 100.0
-        half = half_spread_path(ctx, self.k_lo, k_hi)
-        self.base = np.vstack([self.cents - half, -(self.cents + half)])  # low, -high
+        vol = trading_vol(ctx, self.k_lo, k_hi)
+        sd = second_sd(ctx, self.cents)
+        self.half = half_spread_path(ctx, self.k_lo, k_hi, sd, vol)
+        self.band = requote_band(ctx, sd, vol)
+        steps = self.repricings = repricing_steps(self.cents, self.half, self.band)
+        at_cents, at_half = self.cents[steps], self.half[steps]
         self.last = n - 1
+        react_steps = cfg.react_ms * 1e6 / step
 
         self.agents: list[int] = []
         self.venue_of: list[int] = []
         self.width: list[float] = []
         self.draws: list[Draws] = []
-        offsets = []
+        m = len(ctx.lit_codes) * cfg.per_venue
+        self.adopted = np.empty((m, steps.size), dtype=np.int64)
+        self.anchor_offsets = np.empty((m, steps.size), dtype=np.float32)
+        self.held = np.empty((m, 2, n), dtype=np.int32)
         per_second = max(1, 1_000_000_000 // step)
         for venue, code in enumerate(ctx.lit_codes):
             for j in range(cfg.per_venue):
-                name = f"mm-{code}-{j}"
+                i, name = len(self.agents), f"mm-{code}-{j}"
                 d = draws_for("agent", name)
                 self.agents.append(ctx.ledger.register(name))
                 self.venue_of.append(venue)
                 self.draws.append(d)
                 self.width.append(d.uniform() * cfg.width_ticks)
-                offsets.append(offset_path(draws_for("agent", name, "offset").generator, n,
-                                           per_second, cfg.offset_ticks, cfg.offset_reversion_s))
-        self.signed_offsets = np.empty((len(offsets), 2, n), dtype=np.float32)
-        for i, o in enumerate(offsets):
-            self.signed_offsets[i, 0] = o
-            np.negative(o, out=self.signed_offsets[i, 1])
-        m = len(self.agents)
+                offsets = offset_path(draws_for("agent", name, "offset").generator, n,
+                                      per_second, cfg.offset_ticks, cfg.offset_reversion_s)
+                lags = np.floor(draws_for("agent", name, "react").generator.exponential(
+                    react_steps, steps.size)).astype(np.int64)
+                self.adopted[i] = adoption_steps(steps, lags, n)
+                self.anchor_offsets[i] = offsets[steps]
+                self.held[i] = held_quotes(at_cents, at_half, self.anchor_offsets[i],
+                                           self.width[i], self.adopted[i], n)
         self.bid_qty = [self._size(i) for i in range(m)]
         self.ask_qty = [self._size(i) for i in range(m)]
         self._due: list[tuple[int, int, int]] = []  # (step, maker, side) refills
         self._skew_per_share = cfg.inventory_skew_ticks / cfg.inventory_unit
         self._skew = [0.0] * m  # inventory skew in ticks, as of the last repricing
-        self._shifts = np.zeros((m, 2, 1))  # bid shift, minus ask shift (ticks)
-        self._impact = np.zeros((2, 1))  # impact, minus impact (cents)
-        self._signed_impact: np.ndarray | None = None  # _impact, None while impact is 0
+        self.adjust = [0] * m  # A_m: whole ticks of impact and skew each maker quotes
+        self._shifts = np.zeros((m, 2, 1))  # A_m and -A_m; -inf for a side not shown
         self._moved = False  # a position changed since the last repricing
-        self._stale = True  # shown sides or skews changed since the shifts were built
+        self._stale = True  # shown sides or adjustments changed since the shifts were built
         self._window_lo = 0  # the first step of the last quotes() and its results
         self._window: np.ndarray | None = None
-        self._window_keen = self._window
-        self._col_j = -1  # the step of _col / _keen (-1: none)
+        self._col_j = -1  # the step of _col (-1: none)
         self._col: list[list[float]] = []  # every maker's [bids, minus asks] at _col_j
-        self._keen = np.zeros((m, 2))  # every maker's keenness at _col_j
 
     # --- time ---------------------------------------------------------------
     def step_at(self, now_ns: int) -> int:
@@ -225,28 +216,29 @@ class MakerDesk:
         return 100 * int(min(lots, high))
 
     def _reprice(self, j: int) -> None:
-        """Read positions (if any moved) and impact as at step j: the start of a pass."""
+        """Read positions (if any moved) and impact as at step j, the start of a pass, and
+        move each maker's adjustment A_m where its target left the band."""
         if self._moved:
             shares, k = self.ctx.ledger.shares, self._skew_per_share
             self._skew = [k * shares[a] for a in self.agents]
             self._moved = False
-            self._stale = True
         ic = self._impact_cents(j)
-        self._signed_impact = None
-        if ic:
-            self._impact[0, 0] = ic
-            self._impact[1, 0] = -ic
-            self._signed_impact = self._impact
+        band = self.cfg.adjust_ticks
+        adjust = [adjusted(ic - s, a, band) for s, a in zip(self._skew, self.adjust,
+                                                             strict=True)]
+        if adjust != self.adjust:
+            self.adjust = adjust
+            self._stale = True
         self._window = None
         self._col_j = -1
 
     def _show(self) -> None:
-        """Rebuild the shifts of the sides shown (-inf for a side not shown)."""
-        width, skew, inf = self.width, self._skew, math.inf
-        self._shifts[:, 0, 0] = [(-w - s) if q > 0 else -inf
-                                 for w, s, q in zip(width, skew, self.bid_qty, strict=True)]
-        self._shifts[:, 1, 0] = [-(w - s) if q > 0 else -inf
-                                 for w, s, q in zip(width, skew, self.ask_qty, strict=True)]
+        """Rebuild the shifts: A_m on the sides shown, -inf on a side not shown."""
+        inf = math.inf
+        self._shifts[:, 0, 0] = [a if q > 0 else -inf
+                                 for a, q in zip(self.adjust, self.bid_qty, strict=True)]
+        self._shifts[:, 1, 0] = [-a if q > 0 else -inf
+                                 for a, q in zip(self.adjust, self.ask_qty, strict=True)]
         self._stale = False
         self._window = None
         self._col_j = -1
@@ -258,23 +250,22 @@ class MakerDesk:
         decay = math.exp((impact.last_ns - self.times.item(j)) / impact.decay_ns)
         return self.cents.item(j) * impact.level * decay
 
-    # --- prices: every view comes from keenness and quote_cents --------------
+    # --- prices: every view comes from held and the shifts -------------------
     def quotes(self, a: int, b: int) -> np.ndarray:
         """Every maker's quotes at steps a..b-1 in the current state, (makers, 2, b - a)
         float64 whole cents: [:, 0] the bids, [:, 1] minus the asks; -inf for a side not
-        shown. Kept (with the keenness) for the views at one step until the state moves."""
+        shown. Kept for the views at one step until the state moves."""
         if self._stale:
             self._show()
-        keen = keenness(self.signed_offsets[:, :, a:b], self._shifts)
-        q = quote_cents(self.base[:, a:b], keen, self._signed_impact)
-        self._window_lo, self._window, self._window_keen = a, q, keen
+        q = self.held[:, :, a:b] + self._shifts
+        self._window_lo, self._window = a, q
         self._col_j = -1
         return q
 
     def _column(self, j: int) -> list[list[float]]:
-        """Every maker's quotes at step j as [bids, minus asks] lists (their keenness in
-        ``_keen``): from the last :meth:`quotes` if it covers j and the state has not
-        moved since, else from :meth:`quotes` over (j, j + 1)."""
+        """Every maker's quotes at step j as [bids, minus asks] lists: from the last
+        :meth:`quotes` if it covers j and the state has not moved since, else from
+        :meth:`quotes` over (j, j + 1)."""
         if self._stale:
             self._show()
         if self._col_j != j:
@@ -283,7 +274,6 @@ class MakerDesk:
                 self.quotes(j, j + 1)
                 k = 0
             self._col = self._window[:, :, k].T.tolist()
-            self._keen = self._window_keen[:, :, k]
             self._col_j = j
         return self._col
 
@@ -344,13 +334,13 @@ class MakerDesk:
         bids, neg_asks = self._column(j)
         bid, neg_ask = max(bids), max(neg_asks)
         if bid >= book_ask:
-            side, row, limit = BUY, 0, bid
+            side, row, limit = BUY, bids, bid
         elif -neg_ask <= book_bid:
-            side, row, limit = SELL, 1, -neg_ask
+            side, row, limit = SELL, neg_asks, -neg_ask
         else:
             return None
         self._moved = True
-        return int(self._keen[:, row].argmax()), side, int(limit)
+        return row.index(max(row)), side, int(limit)
 
     # --- fills and refills --------------------------------------------------
     def on_fill(self, i: int, side: int, qty: int, now_ns: int) -> None:

@@ -185,36 +185,67 @@ class VenueConfig(Strict):
 class LiquidityProfile(Strict):
     """Equity market makers: one or more per lit venue, quoting on the latent grid.
 
-    Half-width in ticks: ``half_spread_ticks`` times the symbol's ``spread_scale``,
-    with ``spread_vol_share`` of it scaled by current volatility, widened by
-    ``open_widening`` just after the open. Each maker adds a slowly mean-reverting
+    Half-width in ticks: the symbol's ``spread_scale`` times ``half_spread_ticks``
+    plus ``half_spread_sd`` sds of one second's value move (``spread_vol_share`` of
+    that following volatility per trade), widened by
+    ``open_widening`` just after the open (decay ``open_widening_minutes``) and
+    narrowed by ``close_narrowing`` into the close (``close_narrowing_minutes``).
+    Makers re-price once the value has left a band of ``requote_sd`` sds of a second's
+    move (at least ``requote_min_ticks``), each after a delay of about ``react_ms``,
+    and hold their quotes in between. Each maker adds a slowly mean-reverting
     valuation offset (sd ``offset_ticks``, reversion ``offset_reversion_s``) and a
-    fixed extra half-width up to ``width_ticks``, and skews both sides by
-    ``inventory_skew_ticks`` per ``inventory_unit`` shares held. Displayed sizes are
-    Pareto(``quote_lots_alpha``) round lots within ``quote_lots``; a side filled out
-    comes back after ``refill_ms`` on average.
+    fixed extra half-width up to ``width_ticks``, and moves both sides by whole ticks
+    for impact and an inventory skew of ``inventory_skew_ticks`` per
+    ``inventory_unit`` shares once they moved its quote ``adjust_ticks``. Displayed
+    sizes are Pareto(``quote_lots_alpha``) round lots within ``quote_lots``; a side
+    filled out comes back after ``refill_ms`` on average. The rule in full:
+    ``tapesim.agents.market_maker``.
     """
 
     per_venue: int = Field(default=1, ge=1, le=8, description="makers per lit venue; 1-8")
-    half_spread_ticks: float = Field(default=0.8, gt=0.0, le=100.0, description=(
-        "base half-width in ticks; up to 100 (a dollar), beyond any quoted name's"))
-    spread_vol_share: float = Field(default=0.3, ge=0.0, le=1.0, description=(
-        "share of the half-width that scales with volatility"))
-    open_widening: float = Field(default=0.6, ge=0.0, le=20.0, description=(
+    half_spread_ticks: float = Field(default=0.3, gt=0.0, le=100.0, description=(
+        "half-width in ticks added to the volatility part; up to 100 (a dollar), beyond "
+        "any quoted name's"))
+    half_spread_sd: float = Field(default=1.0, ge=0.0, le=100.0, description=(
+        "half-width in sds of one second's value move (cents); up to 100, quotes wider "
+        "than a minute's typical move"))
+    spread_vol_share: float = Field(default=0.5, ge=0.0, le=1.0, description=(
+        "share of the volatility part of the half-width that follows volatility per "
+        "trade"))
+    open_widening: float = Field(default=3.0, ge=0.0, le=20.0, description=(
         "extra width just after the open, in multiples; up to 20x"))
+    open_widening_minutes: float = Field(default=6.0, ge=0.1, le=390.0, description=(
+        "decay time of the open's extra width in minutes; up to the 390-minute session"))
+    close_narrowing: float = Field(default=0.4, ge=0.0, le=0.9, description=(
+        "share of the width given up at the close; at most 0.9, so a spread stays"))
+    close_narrowing_minutes: float = Field(default=20.0, ge=0.1, le=390.0, description=(
+        "how long before the close the narrowing sets in (decay time in minutes); up to "
+        "the 390-minute session"))
+    requote_sd: float = Field(default=2.5, ge=0.0, le=100.0, description=(
+        "re-pricing band in sds of one second's value move per unit of activity; "
+        "re-pricings come about activity / requote_sd^2 a second; up to 100 (quotes "
+        "then hold for hours)"))
+    requote_min_ticks: float = Field(default=1.0, ge=0.5, le=100.0, description=(
+        "the smallest re-pricing band in ticks; at least half a tick (a cent quote "
+        "moves by whole ticks, a narrower band re-prices rounding noise), up to 100"))
+    react_ms: float = Field(default=30.0, ge=0.0, le=10_000.0, description=(
+        "mean delay of a maker's re-pricing after the market's, in ms; up to 10 s"))
+    adjust_ticks: float = Field(default=2.0, ge=0.5, le=100.0, description=(
+        "how far impact and inventory skew move a maker's desired quote, in ticks, "
+        "before it re-posts; from half a tick (rounding) to 100"))
     inventory_skew_ticks: float = Field(default=0.6, ge=0.0, le=100.0, description=(
         "skew in ticks per inventory_unit held; up to 100, the half-width's bound"))
     inventory_unit: int = Field(default=2000, ge=1, le=10_000_000, description=(
         "shares per inventory_skew_ticks of skew; up to ten million"))
-    quote_lots: tuple[QuoteLots, QuoteLots] = Field(default=(1, 40), description=(
+    quote_lots: tuple[QuoteLots, QuoteLots] = Field(default=(2, 60), description=(
         "(smallest, largest) round lots shown per side; each 1-10,000"))
     quote_lots_alpha: float = Field(default=1.3, ge=0.1, le=10.0, description=(
         "Pareto tail of displayed lots; 0.1-10 (lower is heavier-tailed)"))
-    offset_ticks: float = Field(default=0.4, ge=0.0, le=100.0, description=(
+    offset_ticks: float = Field(default=0.2, ge=0.0, le=100.0, description=(
         "sd of a maker's valuation offset in ticks; up to 100, the half-width's bound"))
     offset_reversion_s: float = Field(default=30.0, ge=0.1, le=23_400.0, description=(
         "reversion time of the offset in seconds; up to a session"))
-    width_ticks: float = Field(default=0.5, ge=0.0, le=100.0, description=(
+    width_ticks: float = Field(default=0.3, ge=0.0, le=100.0, description=(
         "a maker's largest fixed extra half-width in ticks; up to 100"))
     refill_ms: float = Field(default=150.0, ge=0.0, le=60_000.0, description=(
         "mean delay before a side filled out comes back, in ms; up to a minute"))
