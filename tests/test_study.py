@@ -21,11 +21,11 @@ from typer.testing import CliRunner
 
 from tapesim.api.run import SyntheticRun
 from tapesim.cli import app
+from tapesim.scenarios.reference_rules import NO_BASELINE_CAP, Cluster, focus, hypothesis
 from tapesim.sim.strict import ConfigError
 from tapesim.study.alerts import Alert
 from tapesim.study.classifiers import classify
 from tapesim.study.errors import ClassifierError
-from tapesim.study.reference import NO_BASELINE_CAP, Cluster, focus, hypothesis
 from tapesim.study.runner import import_path, run_study
 from tapesim.study.scoring import score_cell, wilson
 from tapesim.study.spec import ScoringOptions, Study, load_study, study_of
