@@ -51,6 +51,7 @@ from tapesim.events.derived import (
 )
 from tapesim.events.labels import CAUSED_ROLES, GroundTruthLabel
 from tapesim.events.vocabulary import PipelineFactKind
+from tapesim.scenarios import reference_rules
 from tapesim.scenarios.evidence import features
 from tapesim.scenarios.reference_rules import (
     MAX_REFS,
@@ -64,6 +65,8 @@ from tapesim.scenarios.reference_rules import (
 )
 
 NEW_YORK = ZoneInfo("America/New_York")
+# The files whose bytes identify the classifier in a study manifest (its rules first).
+CLASSIFIER_SOURCES = (reference_rules.__file__, __file__)
 ENTRY_POINT = "tapesim.study.reference:classify"
 BATCH_ROWS = 1 << 16  # prints per batch handed to the classifier
 ReferenceFeed = Literal["signal_prints", "option_prints"]
