@@ -27,7 +27,7 @@ hold one of its caused option prints (``expected_outputs.json``, run directory o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -213,6 +213,7 @@ def feed_prints(run_dir: Path, underlyings: Iterable[str], feed: ReferenceFeed,
 
 def label_derived_events(run_dir: Path, labels: Sequence[GroundTruthLabel],
                          feed: ReferenceFeed = LABEL_FEED,
+                         caused_prints: Mapping[str, set[str]] | None = None,
                          ) -> dict[str, ReferenceDerivedEvents]:
     """Each label's reference derived events, by label id: the reference classifier
     over the feed's prints of the labels' underlyings, keeping the clusters whose
@@ -221,7 +222,9 @@ def label_derived_events(run_dir: Path, labels: Sequence[GroundTruthLabel],
     of the focus (not eligible).
 
     ``run_dir`` holds the run's ``option_prints.parquet`` (a finished run directory,
-    or the run writer's once its events are closed).
+    or the run writer's once its events are closed). ``caused_prints`` (trace ids by
+    label id) replaces the labels' refs as the caused option prints, for a reader
+    that knows them from provenance (``verify``).
     """
     classifier = ReferenceClassifier(keep_derived=True)
     for _ in classifier.feed(feed_prints(run_dir, (lb.tapesim.underlying_id for lb in labels),
@@ -229,8 +232,9 @@ def label_derived_events(run_dir: Path, labels: Sequence[GroundTruthLabel],
         pass
     out = {}
     for label in labels:
-        caused = {r.trace_id for r in label.event_refs
-                  if r.role in CAUSED_ROLES and r.event_kind == "option_print"}
+        caused = (caused_prints[label.label_id] if caused_prints is not None else
+                  {r.trace_id for r in label.event_refs
+                   if r.role in CAUSED_ROLES and r.event_kind == "option_print"})
         mine = [e for e in classifier.derived
                 if e.cluster.underlying_id == label.tapesim.underlying_id
                 and any(cand.candidate_id in caused for cand in e.candidates)]

@@ -228,7 +228,8 @@ class _LabelChecker(RunEvents):
         mids = self.mids({p[0]["underlying_id"] for p in prints.values() if p},
                           max(ends.values(), default=0))
         by_label = {e.label_id: e for e in expectations}
-        derived = label_derived_events(self.run_dir, labels)
+        derived = label_derived_events(self.run_dir, labels, caused_prints={
+            lb.label_id: set(caused.get(lb.scenario_id, Caused()).effects) for lb in labels})
         for label in labels:
             lid = label.label_id
             self._evidence(label, prints[lid], caused.get(label.scenario_id, Caused()),
