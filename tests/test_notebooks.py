@@ -22,7 +22,8 @@ def test_notebook_runs(notebook: Path, tmp_path: Path, monkeypatch: pytest.Monke
         source = "".join(cell["source"])
         exec(compile(source, f"{notebook.name}[{i}]", "exec"), namespace)
     produced = {"calibration.ipynb": "runs/notebook/pinned.json",
-                "tape_anatomy.ipynb": "runs/anatomy/manifest.json",
-                "scenario_gallery.ipynb": "scenario_gallery.png"}
+                "false_positive_study.ipynb": "studies/fp/study.json",
+                "scenario_gallery.ipynb": "scenario_gallery.png",
+                "tape_anatomy.ipynb": "runs/anatomy/manifest.json"}
     assert os.path.isfile(tmp_path / produced[notebook.name]), "the notebook's end product"
     plt.close("all")

@@ -9,6 +9,7 @@ with the ``synthetic_run`` fixture's, so the suite simulates them once.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import sys
 import tomllib
@@ -21,14 +22,15 @@ from typer.testing import CliRunner
 
 from tapesim.api.run import SyntheticRun
 from tapesim.cli import app
+from tapesim.scenarios import reference, reference_rules
+from tapesim.scenarios.reference_rules import NO_BASELINE_CAP, Cluster, focus, hypothesis
 from tapesim.sim.strict import ConfigError
 from tapesim.study.alerts import Alert
-from tapesim.study.classifiers import classify
+from tapesim.study.classifiers import classify, identity
 from tapesim.study.errors import ClassifierError
-from tapesim.study.reference import NO_BASELINE_CAP, Cluster, focus, hypothesis
 from tapesim.study.runner import import_path, run_study
 from tapesim.study.scoring import score_cell, wilson
-from tapesim.study.spec import ScoringOptions, Study, load_study, study_of
+from tapesim.study.spec import ClassifierSpec, ScoringOptions, Study, load_study, study_of
 from tapesim.study.tables import read_study
 from tapesim.testing.cache import RunCache
 
@@ -237,6 +239,14 @@ def test_a_crowd_of_small_tickets_is_retail_only_when_unusual() -> None:
 
 
 # --- the classifier protocol and the study directory ----------------------------------
+
+def test_the_reference_classifiers_identity_covers_its_rules() -> None:
+    """A change to a rule changes the source digest a study manifest records."""
+    found = identity(ClassifierSpec(entry_point="tapesim.study.reference:classify"), Path("."))
+    files = [Path(reference_rules.__file__), Path(reference.__file__)]
+    want = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+    assert found["source_sha256"] == want
+
 
 def test_a_study_is_byte_identical_for_one_and_two_workers(
         tmp_path: Path, synthetic_run_cache: Path) -> None:

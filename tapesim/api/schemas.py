@@ -37,6 +37,8 @@ SCHEMAS: dict[str, str] = {
     "LabelsDocument": "tapesim.events.labels:LabelsDocument",
     "ExpectedOutputsDocument": "tapesim.events.labels:ExpectedOutputsDocument",
     "PipelineLabel": "tapesim.events.labels:PipelineLabel",
+    # the reference classifier's derived events an expected output carries
+    "ReferenceDerivedEvents": "tapesim.events.derived:ReferenceDerivedEvents",
 }
 
 

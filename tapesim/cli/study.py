@@ -1,7 +1,8 @@
 """``tapesim study``: run a false-positive study, render its report, compare two.
 
-``study run STUDY.toml --out DIR [--workers N] [--cache DIR]`` runs every cell of the
-grid (runs cached by config hash), applies the classifier, scores it and writes the
+``study run STUDY.toml --out DIR [--workers N] [--cache DIR] [--backend ray [--address
+A]]`` runs every cell of the grid (runs cached by config hash; locally or as Ray
+tasks), applies the classifier, scores it and writes the
 study directory (:mod:`tapesim.study.runner`); ``study report DIR`` writes
 ``DIR/report.html``; ``study compare A B`` prints two studies' rates side by side.
 Bad input (a study field, an unknown scenario or profile, a classifier that cannot be
@@ -65,15 +66,26 @@ def run(
     cache: Annotated[Path | None, typer.Option(
         help="Run cache directory (default: the study's cache_dir).")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress line.")] = False,
+    backend: Annotated[str, typer.Option(
+        help="local: a process pool of --workers; ray: each cell a Ray task (the "
+             "tapesim[ray] extra).")] = "local",
+    address: Annotated[str | None, typer.Option(
+        help="With --backend ray: the Ray cluster to join (HOST:PORT, ray://HOST:PORT or "
+             "auto); default: start Ray here with --workers CPUs.")] = None,
 ) -> None:
     """Run every cell of a study, classify, score and write the study directory."""
     from tapesim.study.runner import run_study
     from tapesim.study.spec import load_study
 
+    if backend not in ("local", "ray"):
+        fail(f"--backend {backend!r}: use local (a process pool) or ray")
+    if address is not None and backend != "ray":
+        fail("--address names a Ray cluster: add --backend ray (or drop --address)")
     study = load_study(study_file)
     with _progress(not quiet and sys.stderr.isatty()) as progress:
         manifest = run_study(study, out_dir, workers=workers, cache_root=cache,
-                             progress=progress)
+                             progress=progress, backend=backend,  # type: ignore[arg-type]
+                             address=address)
     out.print(f"wrote {out_dir}: {len(manifest['cells'])} cells, classifier "
               f"{manifest['classifier']['name']}", markup=False, highlight=False)
 

@@ -8,7 +8,8 @@ scenario) and ``expected_outputs.json`` (:class:`ExpectedOutputsDocument`, one
 (:mod:`tapesim.verify.labels`) reads the files back through them, so the shapes and
 value sets are stated once, here.
 
-Two vocabularies live side by side:
+Two vocabularies live side by side (the ``Literal`` types are in
+:mod:`tapesim.events.vocabulary`):
 
 - tapesim's own, used in the run directory: richer families (``informed_flow``,
   ``benign_trap``, ...), the ``member`` role of a caused print other than the anchor,
@@ -31,6 +32,28 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tapesim.events.derived import ReferenceDerivedEvents
+from tapesim.events.vocabulary import (
+    AbstentionReason,
+    AlertExpectation,
+    ConfidenceBand,
+    Direction,
+    EventKindName,
+    EvidenceValue,
+    ExpectedClass,
+    FactKind,
+    Family,
+    Operator,
+    PipelineAbstentionReason,
+    PipelineEventKind,
+    PipelineFactKind,
+    PipelineFamily,
+    PipelineFeatureKey,
+    PipelineRole,
+    RefRole,
+    Severity,
+    Side,
+)
 from tapesim.sim.strict import error_message, error_path
 
 LABEL_SCHEMA = "synthetic-market-labels-v1"
@@ -38,58 +61,6 @@ EXPECTED_SCHEMA = "synthetic-smart-flow-expected-outputs-v1"
 FIXTURE_GENERATOR_NAME = "@islandflow/synthetic-market"
 FIXTURE_GENERATOR_VERSION = "synthetic-market-spine-v1"
 
-# --- vocabularies shared by tapesim and the pipeline ---------------------------------------
-
-ExpectedClass = Literal["directional_accumulation", "retail_attention_flow",
-                        "event_positioning", "volatility_supply", "structure_arbitrage",
-                        "hedge_rebalance", "unclear"]
-Direction = Literal["bullish", "bearish", "neutral", "mixed", "unknown"]
-ConfidenceBand = Literal["low", "medium", "high"]
-AlertExpectation = Literal["alert", "no_alert", "abstain", "suppress"]
-Operator = Literal["present", "absent", "gte", "lte", "eq"]
-Severity = Literal["none", "low", "medium", "high"]
-PipelineEventKind = Literal["flow_evidence_candidate", "flow_evidence_cluster",
-                            "flow_hypothesis_event", "smart_flow_insight"]
-EventKindName = Literal["equity_quote", "equity_print", "option_nbbo", "option_print"]
-EvidenceValue = bool | int | float | str
-
-# --- the pipeline's closed sets (CONTRACT.md §4) -------------------------------------------
-
-PipelineFamily = Literal["institutional_directional_flow", "retail_attention_flow",
-                         "event_noise_flow", "volatility_seller_behavior",
-                         "hedge_reactive_flow", "structure_arbitrage_flow",
-                         "no_alert_negative"]
-PipelineRole = Literal["anchor", "supporting", "context"]
-PipelineFactKind = Literal["premium_size", "execution_context", "execution_aggression",
-                           "quote_quality", "underlying_context", "structure_shape",
-                           "event_context", "timing_context", "eligibility_decision",
-                           "synthetic_ground_truth", "other"]
-PipelineAbstentionReason = Literal["insufficient_evidence", "stale_quote_context",
-                                   "conflicting_evidence", "inside_market_context",
-                                   "complex_or_special_print_context",
-                                   "below_policy_threshold", "calibration_unavailable",
-                                   "not_abstained", "other"]
-# Features the pipeline computes itself (CONTRACT.md §4, "Common feature keys"), so its
-# golden comparison can check them; the last three are facts of its own decision
-# (the ground truth, the confidence band, the eligibility reason) that the reference
-# fixtures state evidence on.
-PipelineFeatureKey = Literal["total_premium", "nbbo_aggression_ratio_max",
-                             "nbbo_coverage_ratio_mean", "nbbo_stale_ratio_mean",
-                             "net_directional_bias", "underlying_move_bps",
-                             "option_spread_bps_max", "execution_iv", "days_to_event",
-                             "candidate_count", "option_type", "structure_type",
-                             "alert_expectation", "confidence_band", "reason_code"]
-
-# --- tapesim's run-directory vocabulary --------------------------------------------------
-
-Family = Literal["institutional_directional_flow", "retail_attention_flow",
-                 "event_positioning", "volatility_supply", "hedge_rebalance",
-                 "structure_arbitrage", "no_alert_negative", "informed_flow", "benign_trap"]
-RefRole = Literal["anchor", "member", "context"]
-FactKind = PipelineFactKind | Literal["structure_context"]
-AbstentionReason = PipelineAbstentionReason | Literal["structure_explains_flow",
-                                                      "weak_quote_context"]
-Side = Literal["buy", "sell", "both"]
 
 CAUSED_ROLES: tuple[RefRole, ...] = ("anchor", "member")
 
@@ -302,8 +273,8 @@ class ExpectedPipelineEvent(_Strict):
     required_fields: list[str] = Field(description="fields that output must carry")
 
 
-class ExpectedOutputManifest(_Strict):
-    """What the pipeline should make of one label: the expected output of its case."""
+class _ExpectedOutputBase(_Strict):
+    """The fields an expected output has in both vocabularies (CONTRACT.md §2)."""
 
     expected_output_id: str = Field(description="expected:<run_id>:<scenario_id>")
     label_id: str = Field(description="the label it expects an output for")
@@ -322,7 +293,16 @@ class ExpectedOutputManifest(_Strict):
         description="why a classifier would (not) abstain: not_abstained for alerts")
 
 
-class PipelineExpectedOutput(ExpectedOutputManifest):
+class ExpectedOutputManifest(_ExpectedOutputBase):
+    """What the pipeline should make of one label: the expected output of its case, in
+    tapesim's vocabulary, with the reference classifier's derived events for the label
+    (run directory only, never exported)."""
+
+    reference_derived_events: ReferenceDerivedEvents = Field(
+        description="what tapesim's reference classifier states over the label's prints")
+
+
+class PipelineExpectedOutput(_ExpectedOutputBase):
     """An expected output in the pipeline's closed sets."""
 
     required_evidence: list[PipelineEvidenceRequirement]  # type: ignore[assignment]

@@ -17,7 +17,9 @@ vocabularies of the fixture sidecars"):
 - abstention reasons map onto the pipeline's (``structure_explains_flow`` ->
   ``complex_or_special_print_context``, ``weak_quote_context`` ->
   ``stale_quote_context``);
-- labels carry exactly the pipeline's keys (tapesim's ``tapesim`` block stays home).
+- labels carry exactly the pipeline's keys (tapesim's ``tapesim`` block stays home), and
+  so do expected outputs (the reference classifier's ``reference_derived_events`` stay
+  home).
 
 :func:`check_sidecars` validates every sidecar value against the closed sets before
 anything is written; a value outside a set is a bug in the translation, reported
@@ -141,8 +143,9 @@ def pipeline_label(label: GroundTruthLabel, exported: set[str]) -> dict[str, Any
 
 
 def pipeline_expectation(expectation: ExpectedOutputManifest) -> dict[str, Any]:
-    """One expected output in the pipeline's vocabulary (same evidence as its label's)."""
-    out = expectation.model_dump(mode="json")
+    """One expected output in the pipeline's vocabulary (same evidence as its label's;
+    the reference classifier's derived events stay in the run directory)."""
+    out = expectation.model_dump(mode="json", exclude={"reference_derived_events"})
     reasons = [PIPELINE_ABSTENTION_REASON.get(r, r) for r in expectation.abstention_reasons]
     out.update(required_evidence=_evidence(expectation.required_evidence)[0],
                forbidden_evidence=_evidence(expectation.forbidden_evidence)[0],

@@ -11,8 +11,9 @@ them. Labels and expected outputs are built as the models of
 :mod:`tapesim.events.labels` (:class:`~tapesim.events.labels.GroundTruthLabel`,
 :class:`~tapesim.events.labels.ExpectedOutputManifest` and the two documents), whose
 shapes follow CONTRACT.md §2 and the example fixtures; tapesim's own fields sit under
-``tapesim``. The run writes them with ``model_dump(mode="json")``: every key, in the
-canonical JSON of the run directory.
+``tapesim``, and each expected output carries the reference classifier's derived
+events for its label (:mod:`tapesim.scenarios.reference`). The run writes them with
+``model_dump(mode="json")``: every key, in the canonical JSON of the run directory.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from tapesim.config.options import ScenarioInjection
+from tapesim.events.derived import ReferenceDerivedEvents
 from tapesim.events.labels import (
     EXPECTED_SCHEMA,
     LABEL_SCHEMA,
@@ -51,6 +53,7 @@ from tapesim.events.labels import (
 from tapesim.events.stable_json import stable_hash
 from tapesim.scenarios.catalog import CATALOG, CATALOG_VERSION, ScenarioSpec
 from tapesim.scenarios.evidence import contradictions, features
+from tapesim.scenarios.reference import label_derived_events
 
 LABELS = "labels.json"
 EXPECTED_OUTPUTS = "expected_outputs.json"
@@ -254,8 +257,11 @@ class LabelWriter:
         )
 
 
-def expected_output(label: GroundTruthLabel, scenario: str) -> ExpectedOutputManifest:
-    """The smart-flow expected output of one label of catalog entry ``scenario``.
+def expected_output(label: GroundTruthLabel, scenario: str, derived: ReferenceDerivedEvents,
+                    ) -> ExpectedOutputManifest:
+    """The smart-flow expected output of one label of catalog entry ``scenario``, with
+    ``derived``, the reference classifier's derived events for the label
+    (:func:`tapesim.scenarios.reference.label_derived_events`).
 
     Raises:
         KeyError: for a scenario the catalog does not have.
@@ -278,6 +284,7 @@ def expected_output(label: GroundTruthLabel, scenario: str) -> ExpectedOutputMan
         forbidden_evidence=label.forbidden_evidence,
         false_positive_penalty=label.false_positive_penalty,
         abstention_reasons=_ABSTENTION[spec.alert],
+        reference_derived_events=derived,
     )
 
 
@@ -285,9 +292,11 @@ def label_documents(run_dir: Path, run_id: str, session_date: dt.date,
                     scenarios: list[ScenarioInjection],
                     ) -> tuple[LabelsDocument, ExpectedOutputsDocument]:
     """(labels.json, expected_outputs.json) of a run with scenarios, from its closed
-    run directory ``run_dir`` (event Parquet files and provenance written)."""
+    run directory ``run_dir`` (event Parquet files and provenance written); each
+    expectation carries the reference classifier's derived events for its label."""
     writer = LabelWriter(run_dir, run_id, session_date)
     labels = [writer.label(s) for s in scenarios]
+    derived = label_derived_events(run_dir, labels)
     scenario_id = "+".join(s.scenario_id() for s in scenarios)
     labels_doc = LabelsDocument(catalog_version=CATALOG_VERSION, run_id=run_id,
                                 scenario_id=scenario_id, schema_version=LABEL_SCHEMA,
@@ -296,5 +305,6 @@ def label_documents(run_dir: Path, run_id: str, session_date: dt.date,
         catalog_version=CATALOG_VERSION, run_id=run_id, scenario_id=scenario_id,
         schema_version=EXPECTED_SCHEMA, label_schema_version=LABEL_SCHEMA,
         source_label_hash=stable_hash(labels_doc.model_dump(mode="json")),
-        expectations=[expected_output(lb, lb.tapesim.scenario) for lb in labels])
+        expectations=[expected_output(lb, lb.tapesim.scenario, derived[lb.label_id])
+                      for lb in labels])
     return labels_doc, expected_doc

@@ -88,21 +88,26 @@ def load_entry_point(entry_point: str) -> ClassifierFn:
 
 def identity(spec: ClassifierSpec, base_dir: Path) -> dict[str, Any]:
     """What identifies the classifier in a study manifest: its form, name, feed and
-    the sha256 of its source (the entry point's module file, or the command's first
-    argument that is a file, such as a script)."""
+    the sha256 of its source: the entry point's module file (or, when that module lists
+    its files in ``CLASSIFIER_SOURCES``, those files' bytes in order, as the reference
+    classifier does for its rules), or the command's first argument that is a file,
+    such as a script."""
     out: dict[str, Any] = {"name": spec.label, "feed": spec.feed}
-    source: Path | None = None
+    sources: list[Path] = []
     if spec.entry_point is not None:
         out["entry_point"] = spec.entry_point
         fn = load_entry_point(spec.entry_point)
+        listed = getattr(inspect.getmodule(fn), "CLASSIFIER_SOURCES", None)
         found = inspect.getsourcefile(fn)
-        source = Path(found) if found else None
+        sources = ([Path(f) for f in listed] if listed is not None
+                   else [Path(found)] if found else [])
     else:
         out["command"] = list(spec.command or [])
-        source = next((base_dir / a for a in spec.command or [] if (base_dir / a).is_file()),
-                      None)
-    out["source_sha256"] = (hashlib.sha256(source.read_bytes()).hexdigest()
-                            if source is not None else None)
+        sources = [base_dir / a for a in spec.command or [] if (base_dir / a).is_file()][:1]
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.read_bytes())
+    out["source_sha256"] = digest.hexdigest() if sources else None
     return out
 
 

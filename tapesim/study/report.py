@@ -55,28 +55,28 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _plots(tables: dict[str, pa.Table]) -> list[tuple[str, str]]:
-    """(title, base64 PNG) of each plot; empty when matplotlib is not installed."""
-    try:
-        import matplotlib  # optional: the report degrades to tables without it
+def study_figures(tables: dict[str, pa.Table]) -> list[tuple[str, Any]]:
+    """(title, matplotlib Figure) of each of the report's plots, from a study's tables
+    (:func:`tapesim.study.tables.read_study`): detection rate against intensity per
+    scenario, false positives per 2,000 background windows per band, expected against
+    alerted class, detection latency, and pass and abstention rates on the traps; every
+    rate with its 95% Wilson interval. The caller closes the figures.
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return []
+    Raises:
+        ImportError: matplotlib is not installed.
+    """
+    import matplotlib.pyplot as plt  # optional: the report degrades to tables without it
+
     scores = tables["scores"].to_pylist()
     outcomes = tables["outcomes"].to_pylist()
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, Any]] = []
 
     def png(title: str, draw: Callable[[Any], None]) -> None:
         fig, ax = plt.subplots(figsize=(7, 3.6))
         draw(ax)
         ax.set_title(title)
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90)
-        plt.close(fig)
-        out.append((title, base64.b64encode(buf.getvalue()).decode()))
+        out.append((title, fig))
 
     def errorbars(ax: Any, rows: list[dict[str, Any]], xs: list[Any], label: str) -> None:
         ys = [r["value"] or 0.0 for r in rows]
@@ -134,6 +134,24 @@ def _plots(tables: dict[str, pa.Table]) -> list[tuple[str, str]]:
             ax.set_ylim(-0.05, 1.05)
             ax.legend(fontsize=6)
         png("No alert and abstention on the traps (95% Wilson)", draw_traps)
+    return out
+
+
+def _plots(tables: dict[str, pa.Table]) -> list[tuple[str, str]]:
+    """(title, base64 PNG) of each plot; empty when matplotlib is not installed."""
+    try:
+        import matplotlib  # optional: the report degrades to tables without it
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    out = []
+    for title, fig in study_figures(tables):
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90)
+        plt.close(fig)
+        out.append((title, base64.b64encode(buf.getvalue()).decode()))
     return out
 
 

@@ -1,9 +1,10 @@
 """``tapesim study run``: every cell simulated (or taken from the run cache), classified
 and scored, and the study directory written.
 
-Cells run on a local process pool (``workers``; spawn context, as the shard runner);
-each cell is a pure function of the study and its index, and results are gathered by
-index, so the files do not depend on the worker count or on which cells were cached.
+Cells run on a local process pool (``workers``; spawn context, as the shard runner)
+or, with ``backend="ray"``, as Ray tasks (:mod:`tapesim.study.ray_backend`); each cell
+is a pure function of the study and its index, and results are gathered by index, so
+the files do not depend on the backend, the worker count or on which cells were cached.
 Runs are cached by parameter snapshot hash and code fingerprint
 (:class:`tapesim.testing.cache.RunCache`) under the study's cache directory.
 
@@ -20,15 +21,17 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tapesim._version import __version__
 from tapesim.runs import library_versions
 from tapesim.sim.strict import ConfigError
 from tapesim.study.alerts import sort_key
 from tapesim.study.classifiers import classify, identity
+from tapesim.study.ray_backend import run_on_ray
 from tapesim.study.scoring import BANDS, CellScore, score_cell, study_scores
 from tapesim.study.spec import Cell, Study
 from tapesim.study.tables import MANIFEST, write_json, write_table
@@ -36,6 +39,7 @@ from tapesim.testing.cache import RunCache
 
 STUDY_FORMAT = "tapesim-study-v1"
 Progress = Callable[[int, int, int, int, str], None]  # done, running, cached, total, cell
+Backend = Literal["local", "ray"]
 
 
 @dataclass
@@ -87,12 +91,16 @@ def is_cached(cache: RunCache, cell: Cell) -> bool:
 
 
 def run_cells(study: Study, cache_root: Path, workers: int = 1,
-              progress: Progress | None = None) -> list[CellResult]:
-    """Every cell's result, in grid order.
+              progress: Progress | None = None, backend: Backend = "local",
+              address: str | None = None) -> list[CellResult]:
+    """Every cell's result, in grid order, on the local process pool (``workers``
+    processes) or as Ray tasks (:mod:`tapesim.study.ray_backend`; ``address``: a Ray
+    cluster to join, default a local one of ``workers`` CPUs).
 
     Raises:
         ConfigError, ClassifierError: as :func:`run_cell`; the first failing cell stops
-            the study (cells not yet started are cancelled).
+            the study (cells not yet started are cancelled); ConfigError also when Ray
+            is missing or its cluster cannot be reached.
     """
     cells = study.cells()
     cache = RunCache(cache_root)
@@ -103,6 +111,15 @@ def run_cells(study: Study, cache_root: Path, workers: int = 1,
         if progress is not None:
             progress(len(results), running, len(cached), len(cells), cell_id)
 
+    if backend == "ray":
+        def finished(index: int, result: CellResult, running: int) -> None:
+            results[index] = result
+            tick(running, cells[index].cell_id)
+
+        tick(0, "")
+        run_on_ray(partial(run_cell, study, cache_root=cache_root), len(cells), workers,
+                   address, finished)
+        return [results[i] for i in range(len(cells))]
     if workers <= 1:
         for i in range(len(cells)):
             tick(1, cells[i].cell_id)
@@ -127,16 +144,19 @@ def run_cells(study: Study, cache_root: Path, workers: int = 1,
 
 
 def run_study(study: Study, out_dir: Path, workers: int = 1, cache_root: Path | None = None,
-              progress: Progress | None = None) -> dict[str, Any]:
+              progress: Progress | None = None, backend: Backend = "local",
+              address: str | None = None) -> dict[str, Any]:
     """Run the study into ``out_dir``; its manifest.
 
     Args:
         study: the study.
         out_dir: the study directory, created once every cell has succeeded (an
             earlier study there is replaced then; a failing study leaves it as it was).
-        workers: worker processes (the files do not depend on it).
+        workers: worker processes, or a local Ray's CPUs (the files depend on neither).
         cache_root: the run cache (default: the study's ``cache_path()``).
         progress: called with (done, running, cached, total, cell id) as cells finish.
+        backend: ``local`` (a process pool) or ``ray`` (each cell a Ray task).
+        address: with ``ray``, the cluster to join (default: start one here).
 
     Raises:
         ConfigError: a cell's config is invalid (named) before anything runs.
@@ -149,7 +169,8 @@ def run_study(study: Study, out_dir: Path, workers: int = 1, cache_root: Path | 
         except ConfigError as err:
             raise ConfigError(f"cell {cell.cell_id}: {err}") from None
     classifier = identity(study.classifier, Path(study.base_dir))
-    results = run_cells(study, cache_root or study.cache_path(), workers, progress)
+    results = run_cells(study, cache_root or study.cache_path(), workers, progress, backend,
+                        address)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)
     cells = [r.row for r in results]

@@ -9,7 +9,9 @@ own events say:
   closed vocabularies; a failure names the field's path), and hold one label and one
   expectation per scenario id, in the manifest's order;
   ``source_label_hash`` is the stable hash of the labels document, and each
-  expectation is the one its label gives;
+  expectation is the one its label gives, its reference derived events those the
+  reference classifier states over the run's prints
+  (:func:`tapesim.scenarios.reference.label_derived_events`);
 - every ``event_refs`` entry names an event of the run: its trace id is in its kind's
   Parquet file with the same ``seq`` and ``source_ts``;
 - roles: the anchor is the scenario's first caused option print (exactly one anchor
@@ -40,6 +42,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from tapesim.config.options import ScenarioInjection
+from tapesim.events.derived import ReferenceDerivedEvents
 from tapesim.events.labels import (
     CAUSED_ROLES,
     EventRef,
@@ -59,6 +62,7 @@ from tapesim.io.manifest import PARAMETER_SNAPSHOT, PROVENANCE
 from tapesim.scenarios.catalog import CATALOG, CATALOG_VERSION
 from tapesim.scenarios.evidence import contradictions, features
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS, expected_output, label_direction
+from tapesim.scenarios.reference import label_derived_events
 from tapesim.sim.strict import error_message, error_path
 from tapesim.verify.label_events import PRINT_KINDS, Caused, RunEvents, event_file, trace_seq
 
@@ -224,12 +228,14 @@ class _LabelChecker(RunEvents):
         mids = self.mids({p[0]["underlying_id"] for p in prints.values() if p},
                           max(ends.values(), default=0))
         by_label = {e.label_id: e for e in expectations}
+        derived = label_derived_events(self.run_dir, labels, caused_prints={
+            lb.label_id: set(caused.get(lb.scenario_id, Caused()).effects) for lb in labels})
         for label in labels:
             lid = label.label_id
             self._evidence(label, prints[lid], caused.get(label.scenario_id, Caused()),
                            mids, ends[lid])
             if lid in by_label:
-                self._expectation(label, by_label[lid])
+                self._expectation(label, by_label[lid], derived[lid])
 
     def _shape(self, label: GroundTruthLabel) -> None:
         """What the label's model cannot say: its id, run id and one ref per event."""
@@ -381,10 +387,11 @@ class _LabelChecker(RunEvents):
                           f"scenario and events give {direction!r}")
 
     def _expectation(self, label: GroundTruthLabel, expectation: ExpectedOutputManifest,
-                     ) -> None:
-        """The expectation must be the one the label and its catalog entry give."""
+                     derived: ReferenceDerivedEvents) -> None:
+        """The expectation must be the one the label, its catalog entry and the reference
+        classifier over the run's prints (``derived``) give."""
         lid = label.label_id
-        want = expected_output(label, self.configs[label.scenario_id].name)
+        want = expected_output(label, self.configs[label.scenario_id].name, derived)
         differ = sorted(k for k in type(want).model_fields
                         if getattr(expectation, k) != getattr(want, k))
         if differ:
