@@ -64,23 +64,23 @@ def test_window_start_is_honoured(tmp_path: Path) -> None:
 # The tiny run's event stream, pinned. If a change to the engine alters any event,
 # this fails: check that the change is intended, then update the value (and say so
 # in the commit: every earlier run of this config + seed differs from now on).
-GOLDEN_STREAM_SHA256 = "71d7184a32fb55890b73f7c7e15eb25f349078828eab2c2719dedf9825cd66cf"
-GOLDEN_COUNTS = {"equity_quote": 11758, "equity_print": 2776, "option_nbbo": 0,
-                 "option_print": 0, "total": 14534}
-GOLDEN_OPTIONS_SHA256 = "776c8f7e3d993c28cbc6a1a229e39d76815006937f832117f45f0901f17122b6"
-GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11949, "equity_print": 3373, "option_nbbo": 84661,
-                         "option_print": 682, "total": 100665}
+GOLDEN_STREAM_SHA256 = "6299032b83bfc529c85607672aaf1fb43faf3faa5187f93f832e411886cc5a3e"
+GOLDEN_COUNTS = {"equity_quote": 11317, "equity_print": 2806, "option_nbbo": 0,
+                 "option_print": 0, "total": 14123}
+GOLDEN_OPTIONS_SHA256 = "e5d74047769c9a3f1b681d9871931341c0832f2ee1b7bf753c5b5420bd8ca810"
+GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11516, "equity_print": 3327, "option_nbbo": 92131,
+                         "option_print": 712, "total": 107686}
 
 
 def test_golden_tiny_run(tiny_run: Path) -> None:
     manifest = json.loads((tiny_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_STREAM_SHA256
-    assert manifest["run_id"] == "tsim-2eb58deb1a15"
+    assert manifest["run_id"] == "tsim-6274315e1136"
 
 
 def test_golden_tiny_options_run(tiny_options_run: Path) -> None:
     manifest = json.loads((tiny_options_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_OPTIONS_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_OPTIONS_SHA256
-    assert manifest["run_id"] == "tsim-c38a83c1f84b"
+    assert manifest["run_id"] == "tsim-a58b98c71f46"

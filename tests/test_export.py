@@ -326,19 +326,20 @@ def test_a_value_outside_the_closed_sets_is_named(edit, path: str) -> None:
 # sha256 of every file of two exports of the tiny options run (AAPL, 09:31-09:33, events
 # of all four kinds), as the per-event Python encoder wrote them before the export was
 # streamed (recorded again when the run's bytes changed for tape consistency, the old
-# encoder and the streamed export agreeing byte for byte on the new run): the streamed
+# encoder and the streamed export agreeing byte for byte on the new run, and again for
+# the latent volatility change, both batch sizes agreeing): the streamed
 # export must write the same bytes whatever its batch size. They change only with the
 # run's own bytes (tests/test_output_hashes.py) or on purpose.
 PINNED_EXPORTS = {
     "islandflow": {
-        "manifest.json": "c4bba07bb69560b39a447f8182ce3c558f167de639e2dce9b0050becfee64b64",
-        "market-events.json": "6661ea5bd239d0341571cdfd3892df8704d2635879c0cf296f7f2baa6697d9de",
+        "manifest.json": "1f9723744572cb43d0a52c5961640d0240e3e28ccd1b22e0d0ea16900daf4cc6",
+        "market-events.json": "0d64f1b91b2e9e6343e5b6a497093fbeb15d09ef2569537921c1ffe8e07d5917",
         "parameter-snapshot.json":
-            "75beba342f63365325c1afbb8d9590aa823772b9b61200303259e51031c3ee9d",
-        "provenance.json": "e764b838983f107c6caed44006fc9cf6768b575c3a67e991e309470efc7113f4",
+            "27a1364aac837028c346ba2226dccb44a7148e8b556868fd14ecebe71db170e1",
+        "provenance.json": "6cef3cd31f005190ffe59e8f130932d72c3624f62761071394e2cb91529219bc",
     },
     "jsonl": {
-        "market-events.jsonl": "40db4cfbed2a5229ad444d2c244f55c7da1178601fd5321ade5f76b68d3b5abe",
+        "market-events.jsonl": "30f4d19fd491861433569abcf1f93bac17e1c4a4c6fb51b9c5fc60ef2a663ddf",
     },
 }
 
