@@ -26,8 +26,9 @@ SYMBOLS = (
                   market_beta=1.0, sector_weight=0.0),
 )
 # Bounds on an hour's de-seasonalised realised vol in units of the name's annual vol
-# scaled to an hour. A normal day's hours stay within about 0.5-2x; 0.35 is a tape
-# that barely moves for an hour, 3 an hour carrying most of a normal day's variance.
+# scaled to an hour: below 0.35 an hour barely moves (the dead-flat stretches the
+# stacked wide settings drew); above 3 one hour carries more variance than the rest of
+# a usual day together (5.5 hours at 1x), a ramp.
 FLAT, RAMP = 0.35, 3.0
 
 
