@@ -28,6 +28,7 @@ from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK
 from tapesim.io.merge import windowed_merge
 from tapesim.io.writer import RunWriter
 from tapesim.market.shard import ShardModel, ShardResult
+from tapesim.market.truth import LATENT, latent_table
 from tapesim.scenarios.catalog import check_leads, check_names
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS, label_documents
 from tapesim.scenarios.policies import injections_for
@@ -136,8 +137,13 @@ def execute_run(
     force: bool = False,
     jsonl: bool = False,
     progress: Progress | None = None,
+    write_latent: bool = False,
 ) -> RunSummary:
     """Simulate ``config`` into the run directory ``out`` (written whole or not at all).
+
+    ``write_latent`` adds the latent truth sidecar (``latent.parquet``,
+    :func:`~tapesim.market.truth.latent_table`), listed and hashed in the manifest's
+    artifacts like every file but never an event; without it the bytes are as before.
 
     Raises:
         ConfigError: a scenario the catalog lacks or one starting too close to the
@@ -164,6 +170,8 @@ def execute_run(
         manifest = _merge_and_describe(config, run_id, params_hash, results, writer)
         if config.scenarios:
             manifest["scenarios"] = _write_labels(config, run_id, writer)
+        if write_latent:
+            writer.sidecar(LATENT, latent_table(config))
         manifest = writer.finish(snapshot.document(), manifest)
     except BaseException as err:
         writer.abort()

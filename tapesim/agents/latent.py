@@ -7,11 +7,17 @@ number of workers; the symbol's own noise and jumps come from its own stream.
 
 Model, per grid step of length dt (in session time):
   log V += beta * m_t + w_s * s_t + idio_t + jump_t
-  m_t   = sigma_m * regime_t * exp(h_t) * env_vol(t) * sqrt(dt) * z
-  h_t   : Ornstein-Uhlenbeck log-volatility (clustering), shared by the market
+  m_t   = sigma_m * regime_t * exp(h_t + f_t) * env_vol(t) * sqrt(dt) * z
+  h_t   : slow Ornstein-Uhlenbeck log-volatility (spells of tens of minutes)
+  f_t   : fast OU log-volatility (bursts of a few minutes)
   regime: a three-state Markov chain (calm, normal, stress)
-so returns are heavy-tailed (stochastic vol + jumps), volatility clusters over tens
-of minutes, and activity and volatility follow the intraday U-shape.
+so returns are heavy-tailed (stochastic vol + jumps), volatility clusters from
+minutes to an hour, and activity and volatility follow the intraday U-shape. There is
+no drift: an hour's move is a martingale's, its size set by that hour's volatility.
+The slow factors are kept moderate (regimes a factor of under two apart, a slow
+log-vol sd of about 0.35) so no hour runs at a small fraction of the day's
+volatility while another carries the day's whole move: stacked wide regimes and a
+large slow vol-of-vol drew hours-long dead-flat stretches between steep ramps.
 """
 
 from __future__ import annotations
@@ -45,11 +51,13 @@ def intraday_envelope(frac: np.ndarray, cfg: VolatilityRegime,
 
 @dataclass(frozen=True)
 class MarketState:
-    """Market-wide paths on the grid, identical in every shard."""
+    """Market-wide paths on the grid, identical in every shard; each shape ``(n,)``."""
 
     factor: np.ndarray  # log-return increments of the market factor (unit annual vol)
-    vol_state: np.ndarray  # regime * SV multiplier, mean about 1
+    vol_state: np.ndarray  # regime x slow SV x sqrt(envelope): the persistent vol level
+    burst: np.ndarray  # the fast SV multiplier (mean square about 1) on top of it
     envelope: np.ndarray  # activity multiplier (mean 1)
+    regime: np.ndarray  # int8 regime state per step: 0 calm, 1 normal, 2 stress
 
 
 def ar1_filter(shocks: np.ndarray, a: float, start: float) -> np.ndarray:
@@ -72,33 +80,60 @@ def ar1_filter(shocks: np.ndarray, a: float, start: float) -> np.ndarray:
     return out
 
 
-def _ou_log_vol(gen: np.random.Generator, n: int, dt_s: float, cfg: VolatilityRegime) -> np.ndarray:
-    """A stationary OU path of log-volatility, exact discretisation."""
-    tau = cfg.sv_reversion_minutes * 60.0
-    a = np.exp(-dt_s / tau)
-    stationary_sd = cfg.sv_vol_of_vol / np.sqrt(2.0)
+def _ou_log_vol(gen: np.random.Generator, n: int, dt_s: float, reversion_minutes: float,
+                vol_of_vol: float) -> np.ndarray:
+    """A stationary OU path of log-volatility on ``n`` points ``dt_s`` apart, exact
+    discretisation: mean-reversion time ``reversion_minutes``, stationary sd
+    ``vol_of_vol / sqrt(2)``, shifted down by the stationary variance so E[exp(2h)] is
+    about 1."""
+    a = np.exp(-dt_s / (reversion_minutes * 60.0))
+    stationary_sd = vol_of_vol / np.sqrt(2.0)
     noise = gen.standard_normal(n) * stationary_sd * np.sqrt(1.0 - a * a)
     h = np.empty(n)
     h[0] = gen.standard_normal() * stationary_sd
     h[1:] = ar1_filter(noise[:-1], a, h[0])
-    return h - stationary_sd**2  # so E[exp(2h)] is about 1
+    return h - stationary_sd**2
+
+
+def _stochastic_vol(gen: np.random.Generator, n: int, dt_s: float,
+                    cfg: VolatilityRegime) -> tuple[np.ndarray, np.ndarray]:
+    """Two-factor stochastic volatility on ``n`` points ``dt_s`` apart: (slow, fast)
+    multipliers, each exp of an OU log-vol with mean square about 1.
+
+    The slow factor (``sv_reversion_minutes``, ``sv_vol_of_vol``) carries the spells of
+    tens of minutes; the fast one (``sv_fast_reversion_minutes``,
+    ``sv_fast_vol_of_vol``) the bursts of a few minutes that give one-minute returns
+    their fat tails without holding a level for hours, as in the two-factor models of
+    Chernov, Gallant, Ghysels and Tauchen (2003, J. Econometrics 116) and the
+    intraday volatility components of Andersen and Bollerslev (1997, J. Empirical
+    Finance 4). Draw order: the slow path, then the fast one.
+    """
+    slow = np.exp(_ou_log_vol(gen, n, dt_s, cfg.sv_reversion_minutes, cfg.sv_vol_of_vol))
+    fast = np.exp(_ou_log_vol(gen, n, dt_s, cfg.sv_fast_reversion_minutes,
+                              cfg.sv_fast_vol_of_vol))
+    return slow, fast
 
 
 def _regimes(gen: np.random.Generator, n: int, dt_s: float, cfg: VolatilityRegime) -> np.ndarray:
-    """Volatility multiplier of a three-state Markov chain that starts in 'normal'.
-
-    Scaled so its mean square over the chain's (uniform) stationary law is 1.
-    """
+    """States of a three-state Markov chain (0 calm, 1 normal, 2 stress) on ``n`` points
+    ``dt_s`` apart, starting in 'normal' and moving one state up or down at
+    ``cfg.regime_switch_per_hour``; int8, shape ``(n,)``."""
     p_switch = 1.0 - np.exp(-cfg.regime_switch_per_hour * dt_s / 3600.0)
     switches = np.flatnonzero(gen.random(n) < p_switch)
     moves = gen.choice(np.array([-1, 1]), size=switches.size)
-    state = np.ones(n, dtype=np.int64)
+    state = np.ones(n, dtype=np.int8)
     current = 1
     for at, move in zip(switches, moves, strict=True):  # a few switches a day
         current = min(max(current + int(move), 0), 2)
         state[at:] = current
-    levels = np.asarray(cfg.regime_vol)
-    return levels[state] / np.sqrt(np.mean(levels**2))
+    return state
+
+
+def regime_levels(cfg: VolatilityRegime) -> np.ndarray:
+    """Relative vol of the calm, normal and stress regimes, scaled so their mean square
+    over the chain's (uniform) stationary law is 1; float64, shape ``(3,)``."""
+    levels = np.asarray(cfg.regime_vol, dtype=np.float64)
+    return levels / np.sqrt(np.mean(levels**2))
 
 
 def _slow_grid(n: int, step_ms: int) -> tuple[int, int]:
@@ -113,10 +148,12 @@ def market_state(root_seed: int, cfg: VolatilityRegime, n: int,
 
     Drawn from the stream ``("market", "factor")`` of ``root_seed`` only, so every
     shard computes the same arrays: the envelope (:func:`intraday_envelope`, evaluated
-    at step midpoints over ``session_minutes``), the slow volatility state (regime
-    chain x OU log-vol on a 1 s grid, repeated onto the fine grid, times the square
-    root of the envelope) and the market factor's log-return increments at unit annual
-    vol (252 sessions of 23,400 s a year). Arrays have shape ``(n,)``, float64.
+    at step midpoints over ``session_minutes``), the volatility state (regime chain x
+    the slow SV factor of :func:`_stochastic_vol` on a 1 s grid, repeated onto the fine
+    grid, times the square root of the envelope), the fast SV factor (``burst``) and
+    the market factor's log-return increments at unit annual vol (252 sessions of
+    23,400 s a year) scaled by both. Arrays have shape ``(n,)``, float64 (``regime``
+    int8).
     """
     dt_s = cfg.step_ms / 1000.0
     gen = stream(root_seed, "market", "factor")
@@ -124,15 +161,18 @@ def market_state(root_seed: int, cfg: VolatilityRegime, n: int,
     envelope = intraday_envelope(frac, cfg, session_minutes)
     coarse, per = _slow_grid(n, cfg.step_ms)
     slow_dt = dt_s * per
-    slow = _regimes(gen, coarse, slow_dt, cfg) * np.exp(_ou_log_vol(gen, coarse, slow_dt, cfg))
-    vol_state = np.repeat(slow, per)[:n] * np.sqrt(envelope)
+    regime = _regimes(gen, coarse, slow_dt, cfg)
+    slow, fast = _stochastic_vol(gen, coarse, slow_dt, cfg)
+    vol_state = np.repeat(regime_levels(cfg)[regime] * slow, per)[:n] * np.sqrt(envelope)
+    burst = np.repeat(fast, per)[:n]
     step_sd = np.sqrt(dt_s / SECONDS_PER_YEAR_OF_SESSIONS)
-    factor = gen.standard_normal(n) * step_sd * vol_state
-    return MarketState(factor=factor, vol_state=vol_state, envelope=envelope)
+    factor = gen.standard_normal(n) * step_sd * vol_state * burst
+    return MarketState(factor=factor, vol_state=vol_state, burst=burst, envelope=envelope,
+                       regime=np.repeat(regime, per)[:n])
 
 
 def sector_factor(root_seed: int, sector: str, market: MarketState, dt_s: float) -> np.ndarray:
-    """Unit-annual-vol sector factor, sharing the market's volatility state.
+    """Unit-annual-vol sector factor, sharing the market's volatility state and bursts.
 
     Drawn from the stream ``("sector", sector)`` of ``root_seed`` only, so every
     shard of the sector draws the same path; log-return increments per grid step of
@@ -140,7 +180,7 @@ def sector_factor(root_seed: int, sector: str, market: MarketState, dt_s: float)
     """
     gen = stream(root_seed, "sector", sector)
     step_sd = np.sqrt(dt_s / SECONDS_PER_YEAR_OF_SESSIONS)
-    return gen.standard_normal(market.factor.size) * step_sd * market.vol_state
+    return gen.standard_normal(market.factor.size) * step_sd * market.vol_state * market.burst
 
 
 @dataclass(frozen=True)
@@ -149,7 +189,8 @@ class LatentPath:
 
     step_ns: int
     value: np.ndarray  # fundamental value (price units)
-    vol_ratio: np.ndarray  # current volatility / the symbol's average
+    vol_ratio: np.ndarray  # persistent volatility (regime, slow SV, envelope) / its mean
+    burst: np.ndarray  # instantaneous vol / the persistent vol: the fast SV bursts
 
     def index(self, sim_ns: int) -> int:
         """The grid step in force at simulation time ``sim_ns`` (ns since the open), held at
@@ -171,16 +212,19 @@ def latent_path(
     market ``cfg.market_share``, sector (1 - market) x ``symbol.sector_weight``, the
     rest idiosyncratic. Draws come from the stream ``(SYMBOL, "latent")`` (and the
     sector's shared stream), in a fixed order. ``value`` starts from
-    ``symbol.price`` in dollars; ``vol_ratio`` is the instantaneous vol over its
-    session mean.
+    ``symbol.price`` in dollars; ``vol_ratio`` is the persistent vol (without the fast
+    bursts, which average out over any option's life and a maker's spread) over its
+    session mean, ``burst`` the instantaneous vol over the persistent one.
     """
     dt_s = cfg.step_ms / 1000.0
     n = market.factor.size
     gen = stream(root_seed, symbol.symbol, "latent")
     step_sd = np.sqrt(dt_s / SECONDS_PER_YEAR_OF_SESSIONS)
     coarse, per = _slow_grid(n, cfg.step_ms)
-    idio_h = np.repeat(np.exp(_ou_log_vol(gen, coarse, dt_s * per, cfg)), per)[:n]
-    idio = gen.standard_normal(n) * step_sd * idio_h * np.sqrt(market.envelope)
+    slow, fast = _stochastic_vol(gen, coarse, dt_s * per, cfg)
+    idio_h = np.repeat(slow, per)[:n]
+    idio_b = np.repeat(fast, per)[:n]
+    idio = gen.standard_normal(n) * step_sd * idio_h * idio_b * np.sqrt(market.envelope)
     sector = sector_factor(root_seed, symbol.sector, market, dt_s)
 
     m_share = cfg.market_share
@@ -197,19 +241,20 @@ def latent_path(
     jumps = gen.random(n) < jump_p
     increments[jumps] += gen.standard_normal(int(jumps.sum())) * cfg.jump_bps * 1e-4
     log_value = np.log(symbol.price) + np.cumsum(increments)
-    inst_var = (
-        beta**2 * m_share * market.vol_state**2
-        + s_share * market.vol_state**2
-        + i_share * idio_h**2 * market.envelope
-    )
-    vol_ratio = np.sqrt(inst_var / inst_var.mean())
-    return LatentPath(cfg.step_ms * 1_000_000, np.exp(log_value), vol_ratio)
+    common = (beta**2 * m_share + s_share) * market.vol_state**2
+    own = i_share * idio_h**2 * market.envelope
+    inst_var = common + own
+    burst_var = common * market.burst**2 + own * idio_b**2
+    return LatentPath(cfg.step_ms * 1_000_000, np.exp(log_value),
+                      np.sqrt(inst_var / inst_var.mean()), np.sqrt(burst_var / inst_var))
 
 
 def activity_path(path: LatentPath, envelope: np.ndarray, elasticity: float) -> np.ndarray:
     """Arrival-rate multiplier per grid step (mean 1): the intraday envelope, raised in
-    the symbol's high-volatility spells (``vol_ratio`` without its envelope part) to
-    the power ``elasticity``, so volume and volatility move together."""
-    spell = path.vol_ratio / np.sqrt(envelope)
+    the symbol's high-volatility spells and bursts (``vol_ratio`` x ``burst`` without
+    the envelope part) to the power ``elasticity``, so volume and volatility move
+    together, minute by minute as in the mixture-of-distributions view (Clark 1973,
+    Econometrica 41)."""
+    spell = path.vol_ratio * path.burst / np.sqrt(envelope)
     activity = envelope * spell**elasticity
     return activity / activity.mean()

@@ -31,6 +31,7 @@ from tapesim.events.manifest import RunManifest, SeedBundle
 from tapesim.events.models import KINDS, KINDS_BY_NAME
 from tapesim.io.manifest import PARAMETER_SNAPSHOT, RunDirectoryError, damaged, reading
 from tapesim.io.manifest import open_run as checked_manifest
+from tapesim.market.truth import LATENT
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS
 from tapesim.sim.strict import ConfigError, error_path
 from tapesim.verify.run import verify_run
@@ -216,6 +217,26 @@ class SyntheticRun:
         path = self._file(name)
         with reading(self.path):
             return pq.read_table(path, columns=columns)
+
+    def latent(self, columns: list[str] | None = None) -> pa.Table:
+        """The latent truth of a run simulated with ``write_latent=True`` (``tapesim run
+        --write-latent``): ``latent.parquet``, one row per symbol and whole second of the
+        window, with the fair value (dollars), the market's volatility regime (0 calm,
+        1 normal, 2 stress), the persistent vol ratio and the 30-day ATM implied vol of
+        the latent surface (``tapesim.market.truth``; ``docs/DATA.md``). Never an event.
+
+        Args:
+            columns: only these columns (default all).
+
+        Raises:
+            KeyError: the run was written without the latent sidecar (the message says
+                how to write one).
+            RunDirectoryError: as :meth:`table`.
+        """
+        if LATENT not in self.manifest.artifacts:
+            raise KeyError(f"{self.path} has no {LATENT}: simulate with write_latent=True "
+                           "(tapesim run --write-latent) to write the latent truth")
+        return self.table(LATENT, columns)
 
     def batches(self, kind: str, rows: int = BATCH_ROWS) -> Iterator[GeneratedEventBatch]:
         """A kind's events as batches of at most ``rows`` rows, in replay order.

@@ -73,7 +73,8 @@ def simulate(
     scenarios: Sequence[Scenario] | None = None, start: str | None = None,
     end: str | None = None, date: str | None = None,
     symbols: str | Sequence[str] | None = None, out: str | os.PathLike[str] | None = None,
-    workers: int = 1, force: bool = False, jsonl: bool = False, **overrides: Any,
+    workers: int = 1, force: bool = False, jsonl: bool = False, write_latent: bool = False,
+    **overrides: Any,
 ) -> SyntheticRun:
     """Simulate a run into a run directory and open it.
 
@@ -91,6 +92,8 @@ def simulate(
         workers: worker processes (the bytes do not depend on it).
         force: replace an existing non-empty ``out``.
         jsonl: also write each event kind as JSON lines.
+        write_latent: also write the latent truth sidecar ``latent.parquet``
+            (``tapesim run --write-latent``; read it with :meth:`SyntheticRun.latent`).
 
     Raises:
         ConfigError: as :func:`resolve`, or a scenario the catalog lacks.
@@ -104,5 +107,6 @@ def simulate(
         path = Path(keep_alive.name) / ParameterSnapshot.of(config).run_id
     else:
         path = Path(out)
-    execute_run(config, path, workers=workers, force=force, jsonl=jsonl)
+    execute_run(config, path, workers=workers, force=force, jsonl=jsonl,
+                write_latent=write_latent)
     return SyntheticRun(path, keep_alive=keep_alive)

@@ -25,6 +25,9 @@ def run(
     end: Annotated[str | None, typer.Option(help="Window end, HH:MM New York.")] = None,
     date: Annotated[str | None, typer.Option(help="Trading day, YYYY-MM-DD.")] = None,
     jsonl: Annotated[bool, typer.Option(help="Also write events as JSON lines.")] = False,
+    write_latent: Annotated[bool, typer.Option(
+        "--write-latent", help="Also write the latent truth (fair value, vol regime, ATM IV "
+                               "per second) to latent.parquet.")] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
     verify_after: Annotated[bool, typer.Option("--verify", help="Verify the written "
                                                "directory before exiting.")] = False,
@@ -48,7 +51,7 @@ def run(
     check_output(out_dir, force)
     with progress_bar(cfg, enabled=not quiet and sys.stderr.isatty()) as progress:
         summary = execute_run(cfg, out_dir, workers=workers, force=force, jsonl=jsonl,
-                              progress=progress)
+                              progress=progress, write_latent=write_latent)
     counts = summary.manifest["counts"]
     detail = (f"{counts['equity_quote']:,} equity quotes, {counts['equity_print']:,} equity "
               f"prints")

@@ -130,7 +130,7 @@ class VolatilityRegime(Strict):
         "latent grid step in ms; 5 ms to 1 s (finer costs memory, coarser loses the "
         "intraday texture)"))
     regime_vol: tuple[RegimeLevel, RegimeLevel, RegimeLevel] = Field(
-        default=(0.75, 1.0, 1.9), description=(
+        default=(0.8, 1.0, 1.4), description=(
             "relative vol of the calm, normal and stressed regimes (scaled to mean square "
             "1, so only their ratios matter); each in (0, 10]: a vol is positive, and "
             "stressed spells run at most a few times calm ones"))
@@ -138,9 +138,14 @@ class VolatilityRegime(Strict):
         "regime switches per hour; at most one a minute, or the regimes become noise"))
     sv_reversion_minutes: float = Field(default=40.0, ge=0.1, le=1_440.0, description=(
         "mean-reversion time of the log-vol; from a few steps of its 1 s grid to a day"))
-    sv_vol_of_vol: float = Field(default=0.9, ge=0.0, le=3.0, description=(
+    sv_vol_of_vol: float = Field(default=0.5, ge=0.0, le=3.0, description=(
         "stationary sd of log-vol times sqrt(2); up to 3 (vol swinging about 8x at one "
         "sd), beyond equity stochastic-vol estimates"))
+    sv_fast_reversion_minutes: float = Field(default=3.0, ge=0.05, le=60.0, description=(
+        "mean-reversion time of the fast log-vol factor (bursts); from a few seconds of "
+        "its 1 s grid to an hour, beyond which it is the slow factor"))
+    sv_fast_vol_of_vol: float = Field(default=0.8, ge=0.0, le=3.0, description=(
+        "stationary sd of the fast log-vol times sqrt(2); up to 3, as sv_vol_of_vol"))
     market_share: float = Field(default=0.45, ge=0.0, le=1.0, description=(
         "share of the variance that is the market factor's"))
     jumps_per_day: float = Field(default=3.0, ge=0.0, le=100.0, description=(
