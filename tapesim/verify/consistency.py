@@ -127,6 +127,27 @@ def tape_consistency(run_dir: Path) -> TapeConsistency:
                            _options(run_dir, options), _underlying(run_dir, options))
 
 
+FAMILIES = ("equity", "options", "underlying")
+
+
+def family_consistency(run_dir: Path, family: str) -> TapeConsistency:
+    """One family of :func:`tape_consistency` alone (``"equity"``, ``"options"`` or
+    ``"underlying"``, :data:`FAMILIES`), the other tallies empty: the three joins read
+    different files, so they can run apart (``tapesim verify --workers``).
+
+    Raises ``ValueError`` for another family, else as :func:`tape_consistency`.
+    """
+    if family == "equity":
+        return TapeConsistency(_equity(run_dir, caused_seqs(run_dir, EQUITY_PRINT)), Tally(),
+                               Tally())
+    if family not in FAMILIES:
+        raise ValueError(f"unknown tape-consistency family {family!r}: one of {FAMILIES}")
+    caused = caused_seqs(run_dir, OPTION_PRINT)
+    if family == "options":
+        return TapeConsistency(Tally(), _options(run_dir, caused), Tally())
+    return TapeConsistency(Tally(), Tally(), _underlying(run_dir, caused))
+
+
 def caused_seqs(run_dir: Path, kind: EventKind) -> np.ndarray:
     """Seqs (int64, provenance order) of the events of ``kind`` an injected scenario
     caused, by provenance's ``scenario_id``; empty when provenance cannot be read
