@@ -75,6 +75,7 @@ class ContractIds:
         default_factory=lambda: [(False, None, None, 1, 1, False)])
     _arrays: tuple[np.ndarray, ...] = ()
     _last: tuple[pa.Array, np.ndarray] | None = None
+    _known: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
 
     def _code(self, text: str) -> int:
         code = self._codes.get(text)
@@ -92,6 +93,19 @@ class ContractIds:
             self._said.append(said)
         return code
 
+    def codes(self, dictionary: pa.Array) -> np.ndarray:
+        """The code of each value of ``dictionary`` (distinct strings, no nulls), int64;
+        ids not seen before are parsed (one Python pass over the new ones only)."""
+        dictionary = pc.cast(dictionary, pa.string())
+        found = pc.index_in(dictionary, value_set=self._known)
+        if found.null_count:
+            new = pc.filter(dictionary, pc.is_null(found)).to_pylist()
+            for text in new:
+                self._code(text)
+            self._known = pa.concat_arrays([self._known, pa.array(new, pa.string())])
+            found = pc.index_in(dictionary, value_set=self._known)
+        return found.to_numpy(zero_copy_only=False).astype(np.int64) + 1  # code 0: null
+
     def rows(self, column: pa.ChunkedArray | pa.Array) -> Contracts:
         """What each row's ``option_contract_id`` in ``column`` (strings, plain or
         dictionary-encoded) says, parsing only ids not seen before
@@ -103,8 +117,7 @@ class ContractIds:
                    else pc.dictionary_encode(combined))
         dictionary = encoded.dictionary
         if self._last is None or not dictionary.equals(self._last[0]):
-            codes = [self._code(i) for i in dictionary.to_pylist()] + [0]
-            self._last = (dictionary, np.array(codes, dtype=np.int64))
+            self._last = (dictionary, np.append(self.codes(dictionary), 0))
         if len(self._arrays) == 0 or len(self._arrays[0]) != len(self._said):
             columns = list(zip(*self._said, strict=True))
             self._arrays = (np.array(columns[0], dtype=bool),
