@@ -181,10 +181,12 @@ def _run_job(job: _Job, name: str, spool: Path, progress: Progress | None) -> li
             return [f"the event files cannot be read in seq order: {type(err).__name__}: {err}"]
     if name == "provenance":
         return _provenance_problems(run_dir, manifest, rows)
+    # The consistency joins and the labels report their rows once, when done.
     if name.startswith("consistency:"):
-        return _consistency_problems(run_dir, name.split(":")[1])
-    found = _labels_problems(run_dir, manifest)
-    rows(planned_rows(manifest)[LABELS_JOB])
+        found = _consistency_problems(run_dir, name.split(":")[1])
+    else:
+        found = _labels_problems(run_dir, manifest)
+    rows(planned_rows(manifest)[name])
     return found
 
 
