@@ -8,7 +8,9 @@ negative (pre-1970) time, prices on their grid, positive sizes, uncrossed quotes
 exchange codes, the option kinds' checks (:mod:`tapesim.verify.options`), every print
 against the quote in force before it (:mod:`tapesim.verify.consistency`),
 conservation, provenance alignment, and for a scenario run its labels and expected
-outputs against the events they reference (:mod:`tapesim.verify.labels`). Returns the
+outputs against the events they reference (:mod:`tapesim.verify.labels`). The checks
+across kinds (seq, replay order, digest) are :mod:`tapesim.verify.stream`; the row
+checks run as independent jobs, on several processes with ``--workers``. Returns the
 problems found, each one line naming the file and what is wrong; an empty list means
 the run is sound.
 """
