@@ -8,7 +8,7 @@ directory, manifest last. Nothing flows back upstream.
 from __future__ import annotations
 
 import importlib.metadata as md
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,9 @@ GENERATOR = "tapesim"
 SORT_KEYS = [("ts", "ascending"), ("ingest_ts", "ascending"), ("kind", "ascending"),
              ("shard", "ascending"), ("local", "ascending")]
 
+
+Written = Callable[[int, int], None]
+"""Progress of the merge and writing: (events written, events in the run)."""
 
 FIXED_SHARD_COST = 0.3  # a shard's cost beyond its activity, in units of activity 1
 
@@ -138,9 +141,12 @@ def execute_run(
     jsonl: bool = False,
     progress: Progress | None = None,
     write_latent: bool = False,
+    written: Written | None = None,
 ) -> RunSummary:
     """Simulate ``config`` into the run directory ``out`` (written whole or not at all).
 
+    ``progress`` follows the simulation (shard name, simulated ns reached), ``written``
+    the merge and the writing of the event files (events written, events in the run).
     ``write_latent`` adds the latent truth sidecar (``latent.parquet``,
     :func:`~tapesim.market.truth.latent_table`), listed and hashed in the manifest's
     artifacts like every file but never an event; without it the bytes are as before.
@@ -167,7 +173,7 @@ def execute_run(
     try:
         results: list[ShardResult] = run_shards(
             simulate_shard, config, shard_costs(config), writer.scratch, workers, progress)
-        manifest = _merge_and_describe(config, run_id, params_hash, results, writer)
+        manifest = _merge_and_describe(config, run_id, params_hash, results, writer, written)
         if config.scenarios:
             manifest["scenarios"] = _write_labels(config, run_id, writer)
         if write_latent:
@@ -214,7 +220,7 @@ def _write_labels(config: RunConfig, run_id: str, writer: RunWriter) -> dict[str
 
 def _merge_and_describe(
     config: RunConfig, run_id: str, params_hash: str, results: list[ShardResult],
-    writer: RunWriter,
+    writer: RunWriter, written: Written | None = None,
 ) -> dict[str, Any]:
     venues = config.venues
     shard_names = [ShardNames(r.symbol, r.agent_names, r.contracts, r.calls, r.strikes, r.expiry_ms)
@@ -224,6 +230,8 @@ def _merge_and_describe(
                           tuple(s.scenario_id() for s in config.scenarios))
     digest = StreamDigest()
     first_ts = last_ts = None
+    total = sum(sum(r.counts.values()) for r in results)
+    done = 0
     sources = [_spool_batches(Path(r.spool), i) for i, r in enumerate(results)]
     sources += [_spool_batches(Path(r.option_spool), i) for i, r in enumerate(results)
                 if r.option_spool is not None]
@@ -237,6 +245,9 @@ def _merge_and_describe(
         ts = window.column("ts")
         first_ts = ts[0].as_py() if first_ts is None else first_ts
         last_ts = ts[-1].as_py()
+        done += window.num_rows
+        if written is not None:
+            written(done, total)
     _write_open_interest(results, writer)
     session = config.session.session()
     counts = {k.name: sum(r.counts.get(k.name, 0) for r in results) for k in KINDS}

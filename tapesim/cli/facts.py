@@ -4,6 +4,7 @@ beside simulated runs (``--reference``), and the comparison figures (``--plot``)
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -17,12 +18,15 @@ PLOT_MISSING = ("--plot needs matplotlib: install tapesim[plot] "
                 "(pip install 'tapesim[plot]')")
 
 
-def _scored(path: Path, wanted: list[str] | None, returns: dict[str, list] | None,
-            flag: str = "") -> tuple[list[FactRow], list[FactRow]]:
-    """The equity and options rows of one run directory, its files checked first."""
-    from tapesim.calibration.facts import equity_facts
-    from tapesim.calibration.options_facts import option_facts
-    from tapesim.io.manifest import check_hashes, open_run, reading
+def _checked(path: Path, wanted: list[str] | None, flag: str = "") -> None:
+    """Check one run directory before anything is read: its manifest, every file's
+    hash, and that it has the ``wanted`` symbols.
+
+    Raises:
+        InputError: not a run directory, or a symbol it lacks.
+        RunDirectoryError: a damaged manifest or file (``tapesim verify`` says more).
+    """
+    from tapesim.io.manifest import check_hashes, open_run
 
     require_dir(path)
     manifest = open_run(path)
@@ -31,8 +35,25 @@ def _scored(path: Path, wanted: list[str] | None, returns: dict[str, list] | Non
     if unknown:
         raise InputError(f"--symbols {','.join(unknown)} not in {flag}{path}: choose from "
                          f"{','.join(manifest['symbols'])}")
+
+
+def _scored(path: Path, wanted: list[str] | None, returns: dict[str, list] | None,
+            update: Callable[[int], None] | None = None
+            ) -> tuple[list[FactRow], list[FactRow]]:
+    """The equity and options rows of one run directory checked by :func:`_checked`;
+    ``update(k)`` is told each part done (k = 1 after the equities, 2 after options)."""
+    from tapesim.calibration.facts import equity_facts
+    from tapesim.calibration.options_facts import option_facts
+    from tapesim.io.manifest import reading
+
     with reading(path):
-        return equity_facts(path, wanted, returns), option_facts(path, wanted)
+        equity = equity_facts(path, wanted, returns)
+        if update:
+            update(1)
+        options = option_facts(path, wanted)
+        if update:
+            update(2)
+        return equity, options
 
 
 def _symbols_of(path: Path) -> list[str]:
@@ -54,12 +75,14 @@ def facts(
     plot: Annotated[Path | None, typer.Option(
         "--plot", help="Write the comparison figures (PNG) into this directory "
                        "(needs the plot extra).")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
     """Equity and options facts of a run against the realism targets; several runs are
     pooled; with --reference, a real day beside them."""
     from tapesim.calibration.compare import compare_rows, comparison_table, inside_share
     from tapesim.calibration.facts import facts_table
     from tapesim.calibration.pooling import pooled_facts
+    from tapesim.cli.ui import count_progress
 
     if plot is not None:
         try:
@@ -68,7 +91,8 @@ def facts(
             raise InputError(PLOT_MISSING) from None
     wanted = symbol_list(symbols) if symbols else None
     if reference is not None:
-        real_eq, real_opt = _scored(reference, wanted, None, "--reference ")
+        _checked(reference, wanted, "--reference ")
+        real_eq, real_opt = _scored(reference, wanted, None)
         common = [s for s in _symbols_of(reference)
                   if all(s in _symbols_of(require_dir(p)) for p in run_dirs)]
         if not common:
@@ -78,9 +102,14 @@ def facts(
     equity_runs, option_runs = [], []
     returns: dict[str, list] = {}
     for path in run_dirs:
-        eq, opt = _scored(path, wanted, returns)
-        equity_runs.append(eq)
-        option_runs.append(opt)
+        _checked(path, wanted)
+    with count_progress("facts", "parts (equities, options per run)", quiet) as update:
+        for i, path in enumerate(run_dirs):
+            update(2 * i, 2 * len(run_dirs))
+            eq, opt = _scored(path, wanted, returns,
+                              lambda k, i=i: update(2 * i + k, 2 * len(run_dirs)))
+            equity_runs.append(eq)
+            option_runs.append(opt)
     show_notes = len(run_dirs) > 1 if notes is None else notes
     for title, runs in (("Equity stylized facts", equity_runs), ("Options facts", option_runs)):
         rows = runs[0] if len(runs) == 1 else pooled_facts(runs, returns)

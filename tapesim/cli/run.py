@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +30,7 @@ def run(
     force: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
     verify_after: Annotated[bool, typer.Option("--verify", help="Verify the written "
                                                "directory before exiting.")] = False,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
     scenario: Annotated[list[str] | None, typer.Option(
         "--scenario", help="Inject a catalog scenario, NAME@HH:MM[:SS]; repeatable.")] = None,
 ) -> None:
@@ -40,7 +39,7 @@ def run(
     With ``--verify``, a directory that fails verification is removed (exit 1: a bug).
     """
     # The simulator is imported when a run starts, so the CLI starts fast.
-    from tapesim.cli.ui import progress_bar
+    from tapesim.cli.ui import run_progress
     from tapesim.io.writer import check_output
     from tapesim.runs import execute_run
     from tapesim.scenarios.catalog import check_leads, check_names
@@ -49,9 +48,10 @@ def run(
     check_names(cfg, scenario or [])
     check_leads(cfg, scenario or [])
     check_output(out_dir, force)
-    with progress_bar(cfg, enabled=not quiet and sys.stderr.isatty()) as progress:
+    with run_progress(cfg, quiet) as progress:
         summary = execute_run(cfg, out_dir, workers=workers, force=force, jsonl=jsonl,
-                              progress=progress, write_latent=write_latent)
+                              progress=progress.simulated, written=progress.written,
+                              write_latent=write_latent)
     counts = summary.manifest["counts"]
     detail = (f"{counts['equity_quote']:,} equity quotes, {counts['equity_print']:,} equity "
               f"prints")

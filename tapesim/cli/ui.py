@@ -1,4 +1,4 @@
-"""Terminal presentation: the run progress bar, a counted job's progress, and the
+"""Terminal presentation: a run's progress display, a counted job's progress, and the
 `inspect` tables."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,28 +21,85 @@ from tapesim.io.manifest import open_run
 from tapesim.sim.shards import Progress as ProgressCallback
 
 
+@dataclass(frozen=True)
+class RunProgress:
+    """The callbacks of one run's progress display: ``simulated`` (shard, simulated ns
+    reached) for the simulation, ``written`` (events written, events in the run) for
+    the merge and the writing of the run directory."""
+
+    simulated: ProgressCallback | None
+    written: Callable[[int, int], None] | None
+
+
+class _Lines:
+    """Plain progress lines on stderr, at most one every ``every_s`` wall seconds."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self.start = self.last = time.monotonic()
+
+    def __call__(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every_s:
+            self.last = now
+            err.print(f"{text}, {now - self.start:.0f} s", markup=False, highlight=False)
+
+
 @contextmanager
-def progress_bar(config: RunConfig, enabled: bool) -> Iterator[ProgressCallback | None]:
-    """A bar over simulated time summed across shards; None when disabled."""
-    if not enabled:
-        yield None
+def run_progress(config: RunConfig, quiet: bool, every_s: float = 5.0,
+                 ) -> Iterator[RunProgress]:
+    """One progress display for a whole run: simulated time summed across shards (with
+    the slowest shard's New York clock), then events merged and written. Bars on
+    stderr when stderr is a terminal, else a plain line every ``every_s`` seconds
+    (``simulating: 42% (10:12 New York)``, ``writing: 1,310,720 of 12,954,370 events
+    (10%)``), nothing when ``quiet``. Wall-clock seconds, for the eye only.
+    """
+    if quiet:
+        yield RunProgress(None, None)
         return
     session = config.session.session()
-    span = session.end_ns - session.start_ns
+    span = (session.end_ns - session.start_ns) * len(config.symbols)
     done: dict[str, int] = {}
-    columns = (TextColumn("simulating"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-               TextColumn("{task.fields[clock]}"), TimeElapsedColumn())
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task("run", total=span * len(config.symbols), clock="")
 
-        def update(symbol: str, sim_ns: int) -> None:
-            done[symbol] = sim_ns - session.start_ns
-            slowest = min(done.values()) if len(done) == len(config.symbols) else 0
-            minutes = (session.start_ns + slowest) // 60_000_000_000 + 9 * 60 + 30
-            bar.update(task, completed=sum(done.values()),
-                       clock=f"{minutes // 60:02d}:{minutes % 60:02d} New York")
+    def clock() -> str:
+        slowest = min(done.values()) if len(done) == len(config.symbols) else 0
+        minutes = (session.start_ns + slowest) // 60_000_000_000 + 9 * 60 + 30
+        return f"{minutes // 60:02d}:{minutes % 60:02d} New York"
 
-        yield update
+    def record(symbol: str, sim_ns: int) -> None:
+        done[symbol] = sim_ns - session.start_ns
+
+    if not err.is_terminal:
+        line = _Lines(every_s)
+
+        def simulated_line(symbol: str, sim_ns: int) -> None:
+            record(symbol, sim_ns)
+            line(f"simulating: {sum(done.values()) / max(span, 1):.0%} ({clock()})")
+
+        def written_line(events: int, total: int) -> None:
+            line(f"writing: {events:,} of {total:,} events ({events / max(total, 1):.0%})")
+
+        yield RunProgress(simulated_line, written_line)
+        return
+    columns = (TextColumn("{task.description:<11}"), BarColumn(),
+               TextColumn("{task.percentage:>3.0f}%"), TextColumn("{task.fields[detail]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        sim = bar.add_task("simulating", total=span, detail="")
+        out = bar.add_task("writing", total=None, detail="", start=False)
+
+        def simulated(symbol: str, sim_ns: int) -> None:
+            record(symbol, sim_ns)
+            bar.update(sim, completed=sum(done.values()), detail=clock())
+
+        def written(events: int, total: int) -> None:
+            if not bar.tasks[out].started:
+                bar.update(sim, completed=span)
+                bar.start_task(out)
+            bar.update(out, completed=events, total=total,
+                       detail=f"{events:,} of {total:,} events")
+
+        yield RunProgress(simulated, written)
 
 
 @contextmanager

@@ -11,14 +11,30 @@ from tapesim.cli.common import err, guarded, out, require_dir
 
 
 @guarded
-def verify(path: Annotated[Path, typer.Argument(metavar="RUN_DIR",
-                                                help="A run directory.")]) -> None:
+def verify(
+    path: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run directory.")],
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes for the "
+                                         "checks (the result is the same for any count).")] = 1,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+) -> None:
     """Recompute every hash and invariant of a run directory."""
-    from tapesim.io.manifest import read_manifest
-    from tapesim.verify.run import skipped_checks, verify_run
+    from tapesim.cli.ui import count_progress
+    from tapesim.io.manifest import RunDirectoryError, read_manifest
+    from tapesim.verify.run import planned_rows, skipped_checks, verify_run
 
     require_dir(path)
-    problems = verify_run(path)
+    try:
+        total = sum(planned_rows(read_manifest(path)).values())
+    except RunDirectoryError:  # verify_run names what is wrong with the manifest
+        total = 0
+    done: dict[str, int] = {}
+    with count_progress("verifying", "rows", quiet) as update:
+
+        def progress(job: str, rows: int) -> None:
+            done[job] = rows
+            update(sum(done.values()), total)
+
+        problems = verify_run(path, workers, progress)
     if not problems:
         for reason in skipped_checks(read_manifest(path)):
             out.print(f"skip {reason}", markup=False, highlight=False)

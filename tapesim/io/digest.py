@@ -99,16 +99,36 @@ class StreamDigest:
         return hashlib.sha256(self._core.digest() + self._detail.digest()).hexdigest()
 
 
+def fixed_width(strings: pa.Array, width: int) -> np.ndarray:
+    """A string array (no nulls) as numpy ``S{width}``: each value's UTF-8 bytes cut to
+    ``width`` and zero-padded, as ``np.array([s.encode() for s in ...], f"S{width}")``
+    gives, built from the Arrow buffers without a Python loop."""
+    n = len(strings)
+    strings = pc.cast(strings, pa.large_binary())
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int64)[strings.offset:
+                                                                   strings.offset + n + 1]
+    data = strings.buffers()[2]
+    lengths = np.minimum(np.diff(offsets), width)
+    out = np.zeros((n, width), dtype=np.uint8)
+    if n and data is not None and lengths.sum():
+        raw = np.frombuffer(data, dtype=np.uint8)
+        row = np.repeat(np.arange(n), lengths)
+        col = np.arange(row.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        out[row, col] = raw[np.repeat(offsets[:-1], lengths) + col]
+    return out.view(f"S{width}").reshape(n)
+
+
 def text_bytes(column: pa.ChunkedArray | pa.Array, width: int = 8) -> np.ndarray:
-    """A string column as fixed-width bytes (nulls as NULL_TEXT), via its dictionary."""
+    """A string column (plain or dictionary-encoded) as fixed-width bytes (nulls as
+    NULL_TEXT), via its dictionary (:func:`fixed_width`)."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks else pa.array([], pa.string())
     n = len(column)
     if n == 0:
         return np.zeros(0, dtype=f"S{width}")
-    encoded = pc.dictionary_encode(column)
-    values = np.array([v.encode("utf-8") for v in encoded.dictionary.to_pylist()] + [NULL_TEXT],
-                      dtype=f"S{width}")
+    encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
+    values = np.concatenate([fixed_width(encoded.dictionary, width),
+                             np.array([NULL_TEXT], dtype=f"S{width}")])
     indices = encoded.indices.fill_null(len(values) - 1)
     return values[indices.to_numpy(zero_copy_only=False)]
 

@@ -127,6 +127,27 @@ def tape_consistency(run_dir: Path) -> TapeConsistency:
                            _options(run_dir, options), _underlying(run_dir, options))
 
 
+FAMILIES = ("equity", "options", "underlying")
+
+
+def family_consistency(run_dir: Path, family: str) -> TapeConsistency:
+    """One family of :func:`tape_consistency` alone (``"equity"``, ``"options"`` or
+    ``"underlying"``, :data:`FAMILIES`), the other tallies empty: the three joins read
+    different files, so they can run apart (``tapesim verify --workers``).
+
+    Raises ``ValueError`` for another family, else as :func:`tape_consistency`.
+    """
+    if family == "equity":
+        return TapeConsistency(_equity(run_dir, caused_seqs(run_dir, EQUITY_PRINT)), Tally(),
+                               Tally())
+    if family not in FAMILIES:
+        raise ValueError(f"unknown tape-consistency family {family!r}: one of {FAMILIES}")
+    caused = caused_seqs(run_dir, OPTION_PRINT)
+    if family == "options":
+        return TapeConsistency(Tally(), _options(run_dir, caused), Tally())
+    return TapeConsistency(Tally(), Tally(), _underlying(run_dir, caused))
+
+
 def caused_seqs(run_dir: Path, kind: EventKind) -> np.ndarray:
     """Seqs (int64, provenance order) of the events of ``kind`` an injected scenario
     caused, by provenance's ``scenario_id``; empty when provenance cannot be read
@@ -157,21 +178,37 @@ def _tagged(path: Path, columns: list[str], key: str, quote: bool) -> Iterator[p
 class _InForce:
     """The last quote per key across windows of rows in seq order.
 
-    ``width`` is the number of values a quote carries (e.g. bid and ask).
+    ``width`` is the number of values a quote carries (e.g. bid and ask). Keys get
+    codes in the order first seen (a null key has its own), and the last quote of each
+    is a row of ``last`` (NaN until the key's first quote), so a window is looked up and
+    carried forward with numpy alone.
     """
 
     def __init__(self, width: int) -> None:
         self.width = width
-        self.last: dict[str, np.ndarray] = {}
+        self._known = pa.array([], pa.string())
+        self.last = np.full((1, width), np.nan)  # row 0: the null key
+
+    def _codes(self, keys: pa.ChunkedArray) -> np.ndarray:
+        """Each row's key code (0 for a null key)."""
+        column = keys.combine_chunks()
+        encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
+        dictionary = pc.cast(encoded.dictionary, pa.string())
+        found = pc.index_in(dictionary, value_set=self._known)
+        if found.null_count:
+            new = pc.filter(dictionary, pc.is_null(found))
+            self._known = pa.concat_arrays([self._known, new])
+            self.last = np.concatenate([self.last, np.full((len(new), self.width), np.nan)])
+            found = pc.index_in(dictionary, value_set=self._known)
+        lookup = np.append(found.to_numpy(zero_copy_only=False).astype(np.int64) + 1, 0)
+        return lookup[encoded.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False)]
 
     def at(self, keys: pa.ChunkedArray, quote: np.ndarray, values: np.ndarray) -> np.ndarray:
         """For each row of a window (rows in seq order; ``values`` float64 of shape
         (rows, width), meaningful on quote rows), the values of the last quote with the
         row's key strictly before it: shape (rows, width), NaN where there is none."""
         n = len(quote)
-        encoded = pc.dictionary_encode(keys.combine_chunks())
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        names = encoded.dictionary.to_pylist()
+        codes = self._codes(keys)
         order = np.argsort(codes, kind="stable")
         s_codes = codes[order]
         pos = np.arange(n)
@@ -185,16 +222,12 @@ class _InForce:
         before[0] = -1
         before[1:] = through[:-1]
         inside = before >= group_start
-        carry = np.full((len(names), self.width), np.nan)
-        for i, name in enumerate(names):
-            if name in self.last:
-                carry[i] = self.last[name]
         s_values = values[order]
-        s_out = np.where(inside[:, None], s_values[np.maximum(before, 0)], carry[s_codes])
+        s_out = np.where(inside[:, None], s_values[np.maximum(before, 0)], self.last[s_codes])
         end = np.ones(n, dtype=bool)
         end[:-1] = start[1:]
-        for p in np.flatnonzero(end & (through >= group_start)).tolist():
-            self.last[names[s_codes[p]]] = s_values[through[p]].copy()
+        quoted = np.flatnonzero(end & (through >= group_start))
+        self.last[s_codes[quoted]] = s_values[through[quoted]]
         out = np.empty_like(s_out)
         out[order] = s_out
         return out

@@ -59,7 +59,10 @@ class Contracts:
 
 @dataclass
 class ContractIds:
-    """Contract ids of a run, parsed once each: id -> (root, option type) or None.
+    """Contract ids of a run, each parsed once and given a code: what an id says is held
+    in arrays indexed by code (code 0 stands for null), so a batch's rows are looked up
+    with numpy, and a batch whose dictionary is the previous batch's (batches of one
+    Parquet row group read dictionary-encoded) maps no id again.
 
     ``classes`` is the run config's ``options.penny_classes`` (root -> penny-interval
     class), the overrides of each root's default MPV class.
@@ -67,36 +70,67 @@ class ContractIds:
 
     symbols: frozenset[str]
     classes: Mapping[str, PennyClass] = field(default_factory=dict)
-    _parsed: dict[str, tuple[str, str] | None] = field(default_factory=dict)
+    _codes: dict[str, int] = field(default_factory=dict)
+    _said: list[tuple[bool, str | None, str | None, int, int, bool]] = field(
+        default_factory=lambda: [(False, None, None, 1, 1, False)])
+    _arrays: tuple[np.ndarray, ...] = ()
+    _last: tuple[pa.Array, np.ndarray] | None = None
+    _known: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
 
-    def _parse(self, text: str) -> tuple[str, str] | None:
-        if text not in self._parsed:
+    def _code(self, text: str) -> int:
+        code = self._codes.get(text)
+        if code is None:
             try:
                 contract = parse_contract_id(text)
-                self._parsed[text] = (contract.root, contract.option_type)
             except ValueError:
-                self._parsed[text] = None
-        return self._parsed[text]
+                said: tuple[bool, str | None, str | None, int, int, bool] = (
+                    False, None, None, 1, 1, False)
+            else:
+                mpv = mpv_of(contract.root, self.classes)
+                said = (True, contract.root, contract.option_type, mpv.below_cents,
+                        mpv.above_cents, contract.root not in self.symbols)
+            code = self._codes[text] = len(self._said)
+            self._said.append(said)
+        return code
+
+    def codes(self, dictionary: pa.Array) -> np.ndarray:
+        """The code of each value of ``dictionary`` (distinct strings, no nulls), int64;
+        ids not seen before are parsed (one Python pass over the new ones only)."""
+        dictionary = pc.cast(dictionary, pa.string())
+        found = pc.index_in(dictionary, value_set=self._known)
+        if found.null_count:
+            new = pc.filter(dictionary, pc.is_null(found)).to_pylist()
+            for text in new:
+                self._code(text)
+            self._known = pa.concat_arrays([self._known, pa.array(new, pa.string())])
+            found = pc.index_in(dictionary, value_set=self._known)
+        return found.to_numpy(zero_copy_only=False).astype(np.int64) + 1  # code 0: null
 
     def rows(self, column: pa.ChunkedArray | pa.Array) -> Contracts:
-        """What each row's ``option_contract_id`` in ``column`` (strings) says, parsing
-        only ids not seen before (:func:`tapesim.events.contracts.parse_contract_id`,
-        either id form of CONTRACT.md §1). An id that does not parse, or a null, is
-        unparsed: no root or type, not foreign, and only the penny grid is certain."""
-        encoded = pc.dictionary_encode(_combined(column))
-        ids = encoded.dictionary.to_pylist()
-        found = [self._parse(i) for i in ids] + [None]  # the last entry stands for null
-        index = encoded.indices.fill_null(len(ids)).to_numpy()
-        roots = np.array([f[0] if f else None for f in found], dtype=object)
-        rules = [mpv_of(r, self.classes) if r is not None else None for r in roots.tolist()]
-        return Contracts(
-            parsed=np.array([f is not None for f in found])[index],
-            roots=roots[index],
-            types=np.array([f[1] if f else None for f in found], dtype=object)[index],
-            below=np.array([m.below_cents if m else 1 for m in rules], dtype=np.int64)[index],
-            above=np.array([m.above_cents if m else 1 for m in rules], dtype=np.int64)[index],
-            foreign=np.array([r is not None and r not in self.symbols for r in roots])[index],
-        )
+        """What each row's ``option_contract_id`` in ``column`` (strings, plain or
+        dictionary-encoded) says, parsing only ids not seen before
+        (:func:`tapesim.events.contracts.parse_contract_id`, either id form of
+        CONTRACT.md §1). An id that does not parse, or a null, is unparsed: no root or
+        type, not foreign, and only the penny grid is certain."""
+        combined = _combined(column)
+        encoded = (combined if pa.types.is_dictionary(combined.type)
+                   else pc.dictionary_encode(combined))
+        dictionary = encoded.dictionary
+        if self._last is None or not dictionary.equals(self._last[0]):
+            self._last = (dictionary, np.append(self.codes(dictionary), 0))
+        if len(self._arrays) == 0 or len(self._arrays[0]) != len(self._said):
+            columns = list(zip(*self._said, strict=True))
+            self._arrays = (np.array(columns[0], dtype=bool),
+                            np.array(columns[1], dtype=object),
+                            np.array(columns[2], dtype=object),
+                            np.array(columns[3], dtype=np.int64),
+                            np.array(columns[4], dtype=np.int64),
+                            np.array(columns[5], dtype=bool))
+        index = encoded.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False)
+        g = self._last[1][index]
+        parsed, roots, types, below, above, foreign = (a[g] for a in self._arrays)
+        return Contracts(parsed=parsed, roots=roots, types=types, below=below, above=above,
+                         foreign=foreign)
 
 
 def _combined(column: pa.ChunkedArray | pa.Array) -> pa.Array:

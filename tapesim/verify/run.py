@@ -8,7 +8,9 @@ negative (pre-1970) time, prices on their grid, positive sizes, uncrossed quotes
 exchange codes, the option kinds' checks (:mod:`tapesim.verify.options`), every print
 against the quote in force before it (:mod:`tapesim.verify.consistency`),
 conservation, provenance alignment, and for a scenario run its labels and expected
-outputs against the events they reference (:mod:`tapesim.verify.labels`). Returns the
+outputs against the events they reference (:mod:`tapesim.verify.labels`). The checks
+across kinds (seq, replay order, digest) are :mod:`tapesim.verify.stream`; the row
+checks run as independent jobs, on several processes with ``--workers``. Returns the
 problems found, each one line naming the file and what is wrong; an empty list means
 the run is sound.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +43,6 @@ from tapesim.io.canonical import (
     REAL_SOURCE_KIND,
     SOURCE_KIND,
 )
-from tapesim.io.digest import RECORD, STREAM_LAYOUT, StreamDigest, pack_details, pack_records
 from tapesim.io.manifest import (
     PARAMETER_SNAPSHOT,
     PROVENANCE,
@@ -51,10 +53,10 @@ from tapesim.io.manifest import (
     sha256_file,
     snapshot_hash,
 )
-from tapesim.io.merge import windowed_merge
 from tapesim.io.writer import negative_times
+from tapesim.sim.shards import Progress, run_shards
 from tapesim.venues.chains import MPV_CLASSES
-from tapesim.verify.consistency import caused_seqs, tape_consistency
+from tapesim.verify.consistency import caused_seqs, family_consistency
 from tapesim.verify.labels import label_problems
 from tapesim.verify.options import (
     AT_SEQ,
@@ -62,8 +64,8 @@ from tapesim.verify.options import (
     option_nbbo_problems,
     option_print_problems,
 )
+from tapesim.verify.stream import ID_COLUMNS, Rows, order_breaks, read_batches, stream_problems
 
-BATCH = 1 << 16
 TOLERANCE = 1e-6
 SKIPPED_FOR_REAL = (
     "conservation: an imported tape has no agents whose shares and cash could be summed",
@@ -90,7 +92,8 @@ class _Problems(list[str]):
             self.append(text)
 
 
-def verify_run(run_dir: Path) -> list[str]:
+def verify_run(run_dir: Path, workers: int = 1, progress: Progress | None = None,
+               ) -> list[str]:
     """Every problem found in the run directory ``run_dir`` (see the module docstring),
     one line each naming the file and what is wrong; empty when the run is sound.
 
@@ -102,6 +105,13 @@ def verify_run(run_dir: Path) -> list[str]:
     A manifest that does not fit its schema (``RunManifest``: a key missing, a value
     of the wrong type) is the only problem returned, naming the field: nothing else
     can be checked against it.
+
+    The row checks run as independent jobs (:data:`JOBS`: each kind's own checks, the
+    stream across kinds, provenance, the three tape-consistency joins, labels) on
+    ``workers`` processes (:func:`tapesim.sim.shards.run_shards`, this process running
+    one share); their problems are gathered in job order, so the result is the same
+    whatever the worker count. ``progress`` is called with (job name, rows that job
+    has read); :func:`planned_rows` gives each job's total.
     """
     problems = _Problems()
     try:
@@ -112,13 +122,74 @@ def verify_run(run_dir: Path) -> list[str]:
     if not _check_artifacts(run_dir, manifest, problems):
         return list(problems)
     _check_snapshot(run_dir, manifest, problems)
-    _check_events(run_dir, manifest, problems)
-    _check_provenance(run_dir, manifest, problems)
-    if not skipped_checks(manifest):
-        _check_consistency(run_dir, problems)
-        _check_conservation(manifest, problems)
-        _check_labels(run_dir, manifest, problems)
+    plan = planned_rows(manifest)
+    found = run_shards(_run_job, _Job(run_dir, manifest), list(plan.items()), run_dir,
+                       workers, progress)
+    results = dict(zip(plan, found, strict=True))
+    for name in plan:
+        if name == LABELS_JOB:
+            _check_conservation(manifest, problems)
+        for text in results[name]:
+            problems.add(text)
     return list(problems)
+
+
+LABELS_JOB = "labels"
+JOBS = (*(f"rows:{k.name}" for k in KINDS), "stream", "provenance", "consistency:equity",
+        "consistency:options", "consistency:underlying", LABELS_JOB)
+
+
+def planned_rows(manifest: dict[str, Any]) -> dict[str, int]:
+    """The jobs :func:`verify_run` runs for a run with this manifest, in the order
+    their problems are reported, each with the rows it reads (its cost and progress
+    total): a simulated run all of :data:`JOBS`, an imported one without tape
+    consistency and labels (:func:`skipped_checks`)."""
+    counts = {k: int(v) for k, v in manifest.get("counts", {}).items() if isinstance(v, int)}
+    total = sum(counts.get(k.name, 0) for k in KINDS)
+    quotes, prints = counts.get(EQUITY_QUOTE.name, 0), counts.get(EQUITY_PRINT.name, 0)
+    nbbo, option_prints = counts.get(OPTION_NBBO.name, 0), counts.get(OPTION_PRINT.name, 0)
+    plan = {f"rows:{k.name}": counts.get(k.name, 0) for k in KINDS}
+    plan.update({"stream": total, "provenance": total})
+    if not skipped_checks(manifest):
+        plan.update({"consistency:equity": quotes + prints,
+                     "consistency:options": nbbo + option_prints,
+                     "consistency:underlying": quotes + option_prints,
+                     LABELS_JOB: option_prints + prints})
+    return plan
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every job needs: the run directory and its manifest (JSON values)."""
+
+    run_dir: Path
+    manifest: dict[str, Any]
+
+
+def _run_job(job: _Job, name: str, spool: Path, progress: Progress | None) -> list[str]:
+    """One job of :data:`JOBS` (``spool`` unused: the shard runner's file slot); its
+    problems, in the order found. A picklable top-level function for worker processes."""
+    def rows(n: int) -> None:
+        if progress is not None:
+            progress(name, n)
+
+    run_dir, manifest = job.run_dir, job.manifest
+    if name.startswith("rows:"):
+        return _kind_problems(KINDS_BY_NAME[name[5:]], run_dir, manifest, rows)
+    if name == "stream":
+        try:
+            return stream_problems(run_dir, manifest, rows)
+        except (OSError, pa.ArrowException) as err:
+            return [f"the event files cannot be read in seq order: {type(err).__name__}: {err}"]
+    if name == "provenance":
+        return _provenance_problems(run_dir, manifest, rows)
+    # The consistency joins and the labels report their rows once, when done.
+    if name.startswith("consistency:"):
+        found = _consistency_problems(run_dir, name.split(":")[1])
+    else:
+        found = _labels_problems(run_dir, manifest)
+    rows(planned_rows(manifest)[name])
+    return found
 
 
 def skipped_checks(manifest: dict[str, Any]) -> list[str]:
@@ -128,24 +199,21 @@ def skipped_checks(manifest: dict[str, Any]) -> list[str]:
     return list(SKIPPED_FOR_REAL) if manifest.get("source") else []
 
 
-def _check_labels(run_dir: Path, manifest: dict[str, Any], problems: _Problems) -> None:
+def _labels_problems(run_dir: Path, manifest: dict[str, Any]) -> list[str]:
     """A scenario run's labels and expected outputs (:mod:`tapesim.verify.labels`)."""
     try:
-        found = label_problems(run_dir, manifest)
+        return label_problems(run_dir, manifest)
     except (OSError, pa.ArrowException, KeyError, TypeError, ValueError) as err:
-        found = [f"labels cannot be checked against the events: {type(err).__name__}: {err}"]
-    for text in found:
-        problems.add(text)
+        return [f"labels cannot be checked against the events: {type(err).__name__}: {err}"]
 
 
-def _check_consistency(run_dir: Path, problems: _Problems) -> None:
-    """Every lit print and plain option print within the quote in force before it."""
+def _consistency_problems(run_dir: Path, family: str) -> list[str]:
+    """One family's prints within the quote in force before them
+    (:func:`tapesim.verify.consistency.family_consistency`)."""
     try:
-        found = tape_consistency(run_dir).problems()
+        return family_consistency(run_dir, family).problems()
     except (OSError, pa.ArrowException, KeyError) as err:
-        found = [f"prints cannot be joined to the quotes in force: {type(err).__name__}: {err}"]
-    for text in found:
-        problems.add(text)
+        return [f"prints cannot be joined to the quotes in force: {type(err).__name__}: {err}"]
 
 
 def _check_conservation(manifest: dict[str, Any], problems: _Problems) -> None:
@@ -201,13 +269,27 @@ def _check_snapshot(run_dir: Path, manifest: dict[str, Any], problems: _Problems
         problems.add(f"run_id {manifest.get('run_id')} does not derive from the snapshot hash")
 
 
-def _batches(path: Path, problems: _Problems) -> Iterator[pa.Table]:
+def _batches(path: Path, problems: _Problems,
+             dictionary: tuple[str, ...] = ID_COLUMNS) -> Iterator[pa.Table]:
+    """The file's batches (:func:`tapesim.verify.stream.read_batches`); a file that
+    cannot be read is a problem, not an error."""
     try:
-        pf = pq.ParquetFile(str(path))
-        for batch in pf.iter_batches(batch_size=BATCH):
-            yield pa.Table.from_batches([batch])
+        yield from read_batches(path, dictionary=dictionary)
     except (OSError, pa.ArrowException) as err:
         problems.add(f"{path.name} cannot be read as Parquet: {err}")
+
+
+def _schema_ok(path: Path, schema: pa.Schema, what: str, problems: _Problems) -> bool:
+    """Whether the file's Arrow schema is ``schema``; a problem naming ``what`` if not."""
+    try:
+        found = pq.read_schema(str(path))
+    except (OSError, pa.ArrowException) as err:
+        problems.add(f"{path.name} cannot be read as Parquet: {err}")
+        return False
+    if found != schema:
+        problems.add(f"{path.name}: {what}")
+        return False
+    return True
 
 
 def _check_kind_batch(
@@ -215,16 +297,12 @@ def _check_kind_batch(
     problems: _Problems,
 ) -> None:
     name = f"{kind.file_stem}.parquet"
-    if t.schema != kind.schema:
-        problems.add(f"{name}: schema differs from the {kind.name} contract")
-        state["broken"] = True
-        return
     if t.num_rows == 0:
         return
     ts = t.column("ts").to_numpy()
     ingest = t.column("ingest_ts").to_numpy()
     seq = t.column("seq").to_numpy()
-    bad, state["last"] = _order_breaks(np.stack([ts, ingest, seq]), state.get("last"),
+    bad, state["last"] = order_breaks(np.stack([ts, ingest, seq]), state.get("last"),
                                        strict=True)
     if bad is not None:
         problems.add(f"{name}: rows out of replay order near seq {int(seq[bad])}")
@@ -277,53 +355,10 @@ def _check_kind_batch(
                              "lit venue (flag false) or TRF code (flag true) of this run")
 
 
-def _order_breaks(
-    keys: np.ndarray, previous: tuple[int, ...] | None, strict: bool
-) -> tuple[int | None, tuple[int, ...]]:
-    """First row whose key tuple (rows of ``keys``) sorts before the row above it.
-
-    ``previous`` is the last key of the preceding batch; ``strict`` also rejects
-    equal keys. Returns (index of the first offending row or None, this batch's last key).
-    """
-    if previous is not None:
-        keys = np.concatenate([np.asarray(previous).reshape(-1, 1), keys], axis=1)
-    d = np.diff(keys, axis=1)
-    tied = np.ones(d.shape[1], dtype=bool)
-    bad = np.zeros(d.shape[1], dtype=bool)
-    for row in d[:-1]:
-        bad |= tied & (row < 0)
-        tied &= row == 0
-    bad |= tied & ((d[-1] <= 0) if strict else (d[-1] < 0))
-    last = tuple(int(k) for k in keys[:, -1])
-    if not bad.any():
-        return None, last
-    first = int(np.argmax(bad)) + (0 if previous is not None else 1)
-    return first, last
-
-
 def _on_grid(name: str, column: str, values: np.ndarray, problems: _Problems) -> None:
     cents = values * 100.0
     if (np.abs(cents - np.round(cents)) > TOLERANCE).any():
         problems.add(f"{name}: {column} off the $0.01 grid")
-
-
-def _checked(kind: EventKind, run_dir: Path, manifest: dict[str, Any], problems: _Problems,
-             counts: dict[str, int], digest: StreamDigest,
-             contracts: ContractIds) -> Iterator[pa.Table]:
-    """A kind's checked batches as core records; option prints' detail records go
-    straight into the digest, in file order (which is seq order)."""
-    state: dict[str, Any] = {"contracts": contracts,
-                             "faults": caused_seqs(run_dir, OPTION_NBBO) if kind is OPTION_NBBO
-                             else None}
-    for t in _batches(run_dir / f"{kind.file_stem}.parquet", problems):
-        _check_kind_batch(kind, t, manifest, state, problems)
-        if state.get("broken"):
-            return
-        counts[kind.name] += t.num_rows
-        if kind is OPTION_PRINT:
-            digest.update_details(pack_details(t))
-        records = pack_records(kind, t)
-        yield pa.table({name: records[name] for name in records.dtype.names})
 
 
 def _penny_classes(run_dir: Path) -> dict[str, Any]:
@@ -337,68 +372,63 @@ def _penny_classes(run_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def _check_events(run_dir: Path, manifest: dict[str, Any], problems: _Problems) -> None:
-    counts = {k.name: 0 for k in KINDS}
-    digest = StreamDigest()
-    contracts = ContractIds(frozenset(manifest["symbols"]), _penny_classes(run_dir))
-    sources = [_checked(k, run_dir, manifest, problems, counts, digest, contracts)
-               for k in KINDS]
-    expected_seq = 1
-    last_key: tuple[int, ...] | None = None
-    for window in windowed_merge(sources, "seq", [("seq", "ascending")]):
-        records = np.zeros(window.num_rows, dtype=RECORD)
-        for name in RECORD.names:
-            records[name] = window.column(name).to_numpy(zero_copy_only=False)
-        seq = records["seq"]
-        if not np.array_equal(seq, np.arange(expected_seq, expected_seq + seq.size)):
-            problems.add(f"seq is not contiguous from 1 across kinds near seq {expected_seq}")
-            return
-        expected_seq += seq.size
-        key = np.stack([records["ts"], records["ingest_ts"], records["kind"].astype(np.int64)])
-        bad, last_key = _order_breaks(key, last_key, strict=False)
-        if bad is not None:
-            problems.add("events across kinds are not in replay order "
-                         "(ts, ingest_ts, then equity quote, option NBBO, equity print, "
-                         "option print) by seq")
-        digest.update(records)
-    for kind in KINDS:
-        want = manifest.get("counts", {}).get(kind.name)
-        if counts[kind.name] != want:
-            problems.add(f"{kind.file_stem}.parquet has {counts[kind.name]} rows, "
-                         f"the manifest counts {want}")
-    stream = manifest.get("event_stream", {})
-    if stream.get("layout") != STREAM_LAYOUT:
-        problems.add(f"unknown event stream layout {stream.get('layout')!r}")
-    elif digest.hexdigest() != stream.get("sha256"):
-        problems.add("the event stream in replay order does not match the manifest's digest")
+def _kind_problems(kind: EventKind, run_dir: Path, manifest: dict[str, Any],
+                   rows: Rows) -> list[str]:
+    """One kind's own checks, batch by batch (:func:`_check_kind_batch`); ``rows`` is
+    called with the rows read so far."""
+    problems = _Problems()
+    path = run_dir / f"{kind.file_stem}.parquet"
+    if not _schema_ok(path, kind.schema, f"schema differs from the {kind.name} contract",
+                      problems):
+        return list(problems)
+    state: dict[str, Any] = {
+        "contracts": ContractIds(frozenset(manifest["symbols"]), _penny_classes(run_dir)),
+        "faults": caused_seqs(run_dir, OPTION_NBBO) if kind is OPTION_NBBO else None}
+    done = 0
+    for t in _batches(path, problems, () if kind is OPTION_PRINT else ID_COLUMNS):
+        _check_kind_batch(kind, t, manifest, state, problems)
+        done += t.num_rows
+        rows(done)
+    return list(problems)
 
 
-def _check_provenance(run_dir: Path, manifest: dict[str, Any], problems: _Problems) -> None:
+def _provenance_problems(run_dir: Path, manifest: dict[str, Any], rows: Rows) -> list[str]:
+    """Provenance row by row: one row per event in seq order (trace ids), its
+    ``source_kind``, references to earlier option prints, position effects on option
+    prints only, and as many rows as events."""
+    problems = _Problems()
+    path = run_dir / PROVENANCE
+    if not _schema_ok(path, PROVENANCE_SCHEMA, "unexpected schema", problems):
+        return list(problems)
     row = 0
     run_id = manifest["run_id"]
+    prefixes = {name: f"{run_id}:{k.stream}:" for name, k in KINDS_BY_NAME.items()}
+    want = REAL_SOURCE_KIND if manifest.get("source") else SOURCE_KIND
     earlier_prints: set[str] = set()
-    for t in _batches(run_dir / PROVENANCE, problems):
-        if t.schema != PROVENANCE_SCHEMA:
-            problems.add(f"{PROVENANCE}: unexpected schema")
-            return
-        kinds = t.column("event_kind").to_pylist()
-        if not set(kinds) <= set(KINDS_BY_NAME):
+    for t in _batches(path, problems, ("event_kind", "source_kind")):
+        kinds = t.column("event_kind").combine_chunks()
+        if not set(pc.unique(kinds).to_pylist()) <= set(KINDS_BY_NAME):
             problems.add(f"{PROVENANCE}: unknown event_kind")
-            return
-        expected = [f"{run_id}:{KINDS_BY_NAME[k].stream}:{row + i + 1}"
-                    for i, k in enumerate(kinds)]
-        if t.column("trace_id").to_pylist() != expected:
+            return list(problems)
+        names = kinds.dictionary.to_pylist()
+        codes = kinds.indices.to_numpy(zero_copy_only=False)
+        prefix = pc.take(pa.array([prefixes.get(n, "") for n in names], pa.string()),
+                         kinds.indices)
+        seqs = pa.array(np.arange(row + 1, row + t.num_rows + 1, dtype=np.int64))
+        expected = pc.binary_join_element_wise(prefix, pc.cast(seqs, pa.string()), "")
+        same = pc.fill_null(pc.equal(t.column("trace_id"), expected), False)
+        if not pc.all(same).as_py():
             problems.add(f"{PROVENANCE}: trace ids do not follow the events in seq order")
-            return
-        want = REAL_SOURCE_KIND if manifest.get("source") else SOURCE_KIND
+            return list(problems)
         if set(t.column("source_kind").unique().to_pylist()) != {want}:
             problems.add(f"{PROVENANCE}: source_kind must be {want}")
-        option_print = np.array(kinds, dtype=object) == OPTION_PRINT.name
+        option_print = np.array([n == OPTION_PRINT.name for n in names], dtype=bool)[codes]
         refs = t.column("references_trace_id")
         reporting = pc.is_valid(refs).to_numpy(zero_copy_only=False)
-        for i in np.flatnonzero(option_print | reporting).tolist():  # in seq order
-            trace = t.column("trace_id")[i].as_py()
-            ref = refs[i].as_py()
+        at = np.flatnonzero(option_print | reporting)  # in seq order
+        traces = pc.take(t.column("trace_id"), pa.array(at)).to_pylist()
+        for i, trace, ref in zip(at.tolist(), traces, pc.take(refs, pa.array(at)).to_pylist(),
+                                 strict=True):
             if ref is not None and ref not in earlier_prints:
                 problems.add(f"{PROVENANCE}: {trace} reports on {ref}, which is not an "
                              "earlier option print")
@@ -412,6 +442,8 @@ def _check_provenance(run_dir: Path, manifest: dict[str, Any], problems: _Proble
                 problems.add(f"{PROVENANCE}: {column} must be one of {POSITION_EFFECTS} on "
                              "option prints and null on other events")
         row += t.num_rows
+        rows(row)
     if row != manifest.get("counts", {}).get("total"):
         total = manifest.get("counts", {}).get("total")
         problems.add(f"{PROVENANCE} has {row} rows, the run has {total} events")
+    return list(problems)
