@@ -3,8 +3,8 @@ beside simulated runs (``--reference``), and the comparison figures (``--plot``)
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
