@@ -51,7 +51,7 @@ def small_options_config() -> RunConfig:
                for i, s in enumerate(base.symbols)]
     return with_overrides(base, {"symbols": symbols, "options": {
         "monthlies": 1, "weeklies": 0, "dailies": 1, "quarterlies": 0, "leaps": 0,
-        "flow": {"retail_per_s": 2.0},
+        "flow": {"retail_per_s": 2.0}, "signal_mode": "balanced",
         "makers": {"makers": 1, "venues_per_maker": 1, "requote_ms": 5000}}})
 
 

@@ -31,6 +31,7 @@ from tapesim.events.manifest import RunManifest, SeedBundle
 from tapesim.events.models import KINDS, KINDS_BY_NAME
 from tapesim.io.manifest import PARAMETER_SNAPSHOT, RunDirectoryError, damaged, reading
 from tapesim.io.manifest import open_run as checked_manifest
+from tapesim.io.parquet import streaming
 from tapesim.market.truth import LATENT
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS
 from tapesim.sim.strict import ConfigError, error_path
@@ -255,7 +256,7 @@ class SyntheticRun:
             raise KeyError(f"{kind!r} is not an event kind: choose one of "
                            f"{', '.join(KINDS_BY_NAME)}")
         with reading(self.path):
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+            for batch in streaming(path).iter_batches(batch_size=rows):
                 if batch.num_rows:
                     yield GeneratedEventBatch.of(name, batch)
 

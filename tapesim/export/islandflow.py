@@ -40,7 +40,6 @@ from typing import IO, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from tapesim._version import __version__
 from tapesim.events.fnv import FnvStream, fnv1a32_segments, hex_digests
@@ -69,6 +68,7 @@ from tapesim.export.slices import (
 )
 from tapesim.io.event_json import quoted, stable_objects, utf16_sorted, value_texts
 from tapesim.io.manifest import PROVENANCE, RunDirectoryError, open_run
+from tapesim.io.parquet import streaming
 from tapesim.io.writer import check_output
 
 __all__ = ["EVENTS_FILE", "FIXTURE_FORMAT", "FORMATS", "JSONL_FILE", "ExportError", "Exported",
@@ -218,7 +218,7 @@ def _provenance_rows(run_dir: Path, positions: np.ndarray, trace_ids: pa.Array) 
                                 f"`tapesim verify {run_dir}`")
     parts = []
     try:
-        pf = pq.ParquetFile(path, buffer_size=1 << 20)
+        pf = streaming(path, buffer_size=1 << 20)
         start = 0
         for i in range(pf.metadata.num_row_groups):
             end = start + pf.metadata.row_group(i).num_rows

@@ -25,13 +25,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from tapesim.events.contracts import of_roots
 from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT, EventKind
 from tapesim.export.sidecars import ExportError
 from tapesim.io.event_json import member_texts, stable_objects
 from tapesim.io.manifest import RunDirectoryError
+from tapesim.io.parquet import streaming
 from tapesim.io.writer import check_output
 from tapesim.sim.calendar import NEW_YORK, epoch_ms
 
@@ -127,7 +127,7 @@ def _scan(run_dir: Path, kind: EventKind, part: _Filter, columns: list[str] | No
     """
     path = run_dir / f"{kind.file_stem}.parquet"
     try:
-        pf = pq.ParquetFile(path, buffer_size=1 << 20)
+        pf = streaming(path, buffer_size=1 << 20)
         ts = pf.schema_arrow.get_field_index("ts")
         groups = []
         for i in range(pf.metadata.num_row_groups):

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from tapesim.config.run import RunConfig, with_overrides
 from tapesim.events.models import KINDS_BY_NAME
 from tapesim.io.manifest import damaged
+from tapesim.io.parquet import streaming
 from tapesim.replay.engine import LiveClock, ReplaySummary, replay
 from tapesim.replay.plan import Burst, Pacing, ReplaySpec
 from tapesim.replay.sinks import Sink
@@ -59,7 +59,7 @@ def quote_mids(run_dir: Path, last: bool = True) -> dict[str, float]:
     path = run_dir / _QUOTES
     mids: dict[str, float] = {}
     try:
-        quotes = pq.ParquetFile(path, pre_buffer=False)  # nothing kept once read
+        quotes = streaming(path)
         for batch in quotes.iter_batches(columns=["underlying_id", "bid", "ask"]):
             table = pa.Table.from_batches([batch])
             # the last (first) row of each underlying: the greatest (least) row index

@@ -24,12 +24,12 @@ from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from tapesim.events.batches import GeneratedEventBatch, ReplayPlan
 from tapesim.events.manifest import RunManifest
 from tapesim.events.models import KINDS_BY_NAME
 from tapesim.io.manifest import RunDirectoryError, damaged, open_run
+from tapesim.io.parquet import streaming
 from tapesim.io.seq_merge import merge_by_seq
 from tapesim.replay.plan import Selector
 from tapesim.sim.calendar import NEW_YORK
@@ -127,9 +127,7 @@ class RunDirectorySource:
     def _kind(self, kind: str, selector: Selector) -> Iterator[pa.RecordBatch]:
         event_kind = KINDS_BY_NAME[kind]
         try:
-            # pre_buffer keeps every range it read until the file is closed: a
-            # market-day option_nbbo file would end up in memory
-            reader = pq.ParquetFile(self._file(kind), pre_buffer=False)
+            reader = streaming(self._file(kind))
             for batch in reader.iter_batches(batch_size=self.batch_rows):
                 yield selector.mask(event_kind, batch)
         except (OSError, pa.ArrowException) as err:

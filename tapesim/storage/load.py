@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from tapesim.events.manifest import RunManifest
 from tapesim.io.manifest import MANIFEST, damaged, open_run, sha256_file
+from tapesim.io.parquet import streaming
 from tapesim.storage.engine import Engine, EngineError, ParquetReader, sql_string
 from tapesim.storage.schema import (
     EVENT_TABLES,
@@ -84,9 +85,7 @@ def _parquet_batches(path: Path, spec: TableSpec, run_dir: Path,
     schema = spec.arrow_schema
     names = [f.name for f in schema]
     try:
-        # pre_buffer=False: the default keeps every range read until the file closes
-        for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=rows,
-                                                                          columns=names):
+        for batch in streaming(path).iter_batches(batch_size=rows, columns=names):
             if batch.num_rows:
                 yield batch.select(names).cast(schema)
     except (pa.ArrowException, OSError) as err:

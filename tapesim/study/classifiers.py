@@ -29,12 +29,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from tapesim.api.run import open_run
 from tapesim.events.batches import GeneratedEventBatch
 from tapesim.events.models import KINDS_BY_NAME
 from tapesim.io.event_json import encode_events
+from tapesim.io.parquet import streaming
 from tapesim.io.seq_merge import merge_by_seq
 from tapesim.study.alerts import Alert, parse_alert
 from tapesim.study.errors import ClassifierError
@@ -61,7 +61,7 @@ def cell_batches(run_dir: Path, feed: Feed) -> Iterator[GeneratedEventBatch]:
 
     def stream(kind: str) -> Iterator[pa.RecordBatch]:
         path = run_dir / f"{KINDS_BY_NAME[kind].file_stem}.parquet"
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+        for batch in streaming(path).iter_batches(batch_size=BATCH_ROWS):
             yield _signal(batch) if feed == "signal_prints" else batch
 
     yield from merge_by_seq({k: stream(k) for k in kinds}, where=str(run_dir))

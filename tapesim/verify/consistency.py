@@ -36,7 +36,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from tapesim.events.models import (
     EQUITY_PRINT,
@@ -47,6 +46,7 @@ from tapesim.events.models import (
 )
 from tapesim.io.manifest import PROVENANCE
 from tapesim.io.merge import windowed_merge
+from tapesim.io.parquet import streaming
 
 BATCH = 1 << 16
 TOLERANCE = 1e-9  # dollars: prices are whole cents / 100, compared as floats
@@ -163,7 +163,7 @@ def caused_seqs(run_dir: Path, kind: EventKind) -> np.ndarray:
 
 
 def _batches(path: Path, columns: list[str]) -> Iterator[pa.Table]:
-    pf = pq.ParquetFile(str(path))
+    pf = streaming(path)
     for batch in pf.iter_batches(batch_size=BATCH, columns=columns):
         yield pa.Table.from_batches([batch])
 

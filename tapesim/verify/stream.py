@@ -30,6 +30,7 @@ from tapesim.events.models import (
     EventKind,
 )
 from tapesim.io.digest import RECORD, STREAM_LAYOUT, StreamDigest, pack_details, pack_records
+from tapesim.io.parquet import streaming
 
 BATCH = 1 << 16
 ID_COLUMNS = ("underlying_id", "option_contract_id", "exchange")
@@ -56,7 +57,7 @@ def read_batches(path: Path, columns: list[str] | None = None,
     Raises ``OSError`` / ``pyarrow.ArrowException`` when the file cannot be read.
     """
     names = pq.read_schema(str(path)).names
-    pf = pq.ParquetFile(str(path), read_dictionary=[c for c in dictionary if c in names])
+    pf = streaming(path, read_dictionary=[c for c in dictionary if c in names])
     for batch in pf.iter_batches(batch_size=BATCH, columns=columns):
         yield pa.Table.from_batches([batch])
 
