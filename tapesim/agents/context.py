@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import simpy
 
-from tapesim.agents.latent import LatentPath
+from tapesim.agents.latent import LatentPath, ar1_filter
 from tapesim.config.run import RunConfig, SymbolProfile
-from tapesim.sim.calendar import Session
+from tapesim.config.traders import ArrivalsConfig
+from tapesim.sim.calendar import NS_PER_S, Session
+from tapesim.sim.rng import stream
 from tapesim.venues.equity import EquityVenues
 from tapesim.venues.ledger import Ledger
 
@@ -44,9 +47,35 @@ class Impact:
         self.level = self.at(now_ns) + side * self.per_sqrt_lot * math.sqrt(qty / 100.0)
 
 
+def volume_profile(cfg: ArrivalsConfig, seconds: int, gen: np.random.Generator) -> np.ndarray:
+    """The equity traders' rate multiplier per second of a session of ``seconds`` s
+    (index = whole seconds since the open), on top of the activity envelope.
+
+    A close ramp ``1 + cfg.close_boost x exp(-minutes to the close /
+    cfg.close_decay_minutes)``, normalised to mean 1 over the session, times an interest
+    factor ``exp(z - sd^2 / 2)`` (mean 1) with z a stationary AR(1) on the 1 s grid, sd
+    ``cfg.interest_sd`` and reversion ``cfg.interest_minutes`` (the exact discretisation
+    of an Ornstein-Uhlenbeck process). Draws: one normal for z's start, then one per
+    second, from ``gen``. Shape ``(seconds,)``, float64.
+    """
+    t = np.arange(seconds) + 0.5
+    ramp = 1.0 + cfg.close_boost * np.exp(-(seconds - t) / (60.0 * cfg.close_decay_minutes))
+    ramp /= ramp.mean()
+    a = math.exp(-1.0 / (60.0 * cfg.interest_minutes))
+    sd = cfg.interest_sd
+    start = gen.standard_normal() * sd
+    z = ar1_filter(gen.standard_normal(seconds) * sd * math.sqrt(1.0 - a * a), a, start)
+    return ramp * np.exp(z - 0.5 * sd * sd)
+
+
 @dataclass
 class MarketContext:
-    """The shard's shared state: clock, latent path, venues, ledger and settings."""
+    """The shard's shared state: clock, latent path, venues, ledger and settings.
+
+    ``volume`` (built on construction from ``config.arrivals`` and the shard's stream
+    ``(SYMBOL, "flow", "volume")``) is :func:`volume_profile` over the session, read by
+    :meth:`trading`.
+    """
 
     env: simpy.Environment
     session: Session
@@ -59,10 +88,22 @@ class MarketContext:
     impact: Impact
     lit_codes: list[str]
     trf_codes: list[str]
+    volume: list[float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        seconds = -(-self.session.length_ns // NS_PER_S)
+        gen = stream(self.config.seed, self.symbol.symbol, "flow", "volume")
+        self.volume = volume_profile(self.config.arrivals, seconds, gen).tolist()
 
     def activity(self, now_ns: int) -> float:
         """Arrival-rate multiplier now: the symbol's activity times its activity path."""
         return self.symbol.activity * self.activity_path[self.latent.index(now_ns)]
+
+    def trading(self, now_ns: int) -> float:
+        """The equity traders' arrival-rate multiplier now: :meth:`activity` times the
+        volume profile (the close ramp and the slow interest factor) at this second."""
+        second = min(now_ns // NS_PER_S, len(self.volume) - 1)
+        return self.activity(now_ns) * self.volume[second]
 
     def trf_venue(self, i: int) -> int:
         """Tape venue index of TRF number ``i``: TRF codes follow the lit codes."""
