@@ -144,15 +144,20 @@ class ArrivalsConfig(Strict):
     Hawkes process with branching ratio near 0.7-0.9 and a kernel spanning milliseconds
     to minutes (Bacry, Mastromatteo & Muzy 2015; Hardiman, Bercot & Bouchaud 2013).
 
-    Volume profile: the equity traders' rates are the activity envelope times a close
-    ramp ``1 + close_boost x exp(-minutes to the close / close_decay_minutes)`` (the
-    closing half hour is the day's heaviest: 2.2-4.9x the mean bin on real tapes) times
-    a slowly varying interest factor, lognormal with log-sd ``interest_sd`` and
-    reversion ``interest_minutes`` (volume per half hour swings +-50% on real tapes),
-    normalised to mean 1 over the session.
+    Volume profile: the equity traders' rates are the activity envelope times
+    ``interest x moves + close_boost x exp(-minutes to the close / close_decay_minutes)``
+    (normalised to mean 1). The interest factor varies slowly, lognormal with log-sd
+    ``interest_sd`` and reversion ``interest_minutes`` (volume per half hour swings
+    +-50% on real tapes); ``moves`` is the recent size of the latent value's moves
+    (absolute one-second returns without the intraday envelope, averaged exponentially
+    over ``move_minutes``, over their mean) to the power ``volume_vol_elasticity``:
+    traders crowd in when the price moves (corr(|1-min return|, volume) is 0.2-0.6 on
+    real tapes, Gopikrishnan et al. 2000). The close ramp is added: the closing half
+    hour is the day's heaviest (2.2-4.9x the mean bin on real tapes) whatever the
+    day's mood.
     """
 
-    branching: float = Field(default=0.75, ge=0.0, le=0.95, description=(
+    branching: float = Field(default=0.8, ge=0.0, le=0.95, description=(
         "mean arrivals one arrival triggers (the Hawkes branching ratio); below 1 or "
         "clusters never end, at most 0.95 (a cluster of 20 on average)"))
     reaction_ms: list[ReactionMs] = Field(
@@ -160,16 +165,22 @@ class ArrivalsConfig(Strict):
             "time constants of the excitation kernel in ms, each 0.1 ms to 10 minutes; "
             "1-6 components"))
     reaction_weights: list[ReactionWeight] = Field(
-        default=[0.3, 0.3, 0.25, 0.15], min_length=1, max_length=6, description=(
+        default=[0.4, 0.3, 0.2, 0.1], min_length=1, max_length=6, description=(
             "weight of each kernel component, each in (0, 1]; normalised to sum 1"))
-    close_boost: float = Field(default=3.0, ge=0.0, le=20.0, description=(
+    close_boost: float = Field(default=2.5, ge=0.0, le=20.0, description=(
         "extra equity trading at the close in multiples of the envelope's rate; up to 20x"))
     close_decay_minutes: float = Field(default=8.0, ge=0.1, le=390.0, description=(
         "decay time of the close ramp in minutes; up to the 390-minute session"))
-    interest_sd: float = Field(default=0.35, ge=0.0, le=2.0, description=(
+    interest_sd: float = Field(default=0.25, ge=0.0, le=2.0, description=(
         "log-sd of the slow interest factor; up to 2 (volume swinging about 7x at one sd)"))
     interest_minutes: float = Field(default=10.0, ge=0.1, le=390.0, description=(
         "reversion time of the interest factor in minutes; up to the session"))
+    volume_vol_elasticity: float = Field(default=0.75, ge=0.0, le=3.0, description=(
+        "how strongly equity trading follows the recent size of price moves (exponent); "
+        "up to 3"))
+    move_minutes: float = Field(default=1.0, ge=0.05, le=390.0, description=(
+        "time constant in minutes over which traders remember price moves; 3 s to the "
+        "session"))
 
     @model_validator(mode="after")
     def _kernel(self) -> ArrivalsConfig:
