@@ -115,7 +115,10 @@ def test_trading_follows_recent_price_moves(tmp_path: Path) -> None:
     ends = np.minimum(np.arange(minutes + 1) * per_minute, ctx.latent.value.size - 1)
     moves = np.abs(np.diff(np.log(ctx.latent.value[ends])))
     busy = volume[:minutes * 60].reshape(minutes, 60).mean(axis=1)
-    assert volume.mean() == pytest.approx(1.0)
     assert np.corrcoef(moves, busy)[0, 1] > 0.3
+    # ... and the session's expected arrivals are the activity path's alone
+    mid = (np.arange(volume.size) + 0.5) * NS_PER_S // ctx.latent.step_ns
+    activity = np.asarray(ctx.activity_path)[mid.astype(np.int64)]
+    assert (activity * volume).mean() == pytest.approx(activity.mean())
     flat = with_overrides(config, {"arrivals": {"volume_vol_elasticity": 0.0}})
     assert np.allclose(ShardModel(flat, "AAPL", tmp_path / "b.arrow").ctx.volume, 1.0)

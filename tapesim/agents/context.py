@@ -98,7 +98,13 @@ class MarketContext:
     def __post_init__(self) -> None:
         seconds = -(-self.session.length_ns // NS_PER_S)
         gen = stream(self.config.seed, self.symbol.symbol, "flow", "volume")
-        self.volume = volume_profile(self.config.arrivals, self._moves(seconds), gen).tolist()
+        volume = volume_profile(self.config.arrivals, self._moves(seconds), gen)
+        # Busy spells of the activity path and of recent moves coincide: rescale so the
+        # session's expected number of arrivals is the activity path's alone.
+        mid = ((np.arange(seconds) + 0.5) * NS_PER_S // self.latent.step_ns).astype(np.int64)
+        activity = np.asarray(self.activity_path)[np.minimum(mid, len(self.activity_path) - 1)]
+        volume *= activity.mean() / (activity * volume).mean()
+        self.volume = volume.tolist()
 
     def _moves(self, seconds: int) -> np.ndarray:
         """How busy recent price moves make the stock, per second: the latent value's
