@@ -64,23 +64,23 @@ def test_window_start_is_honoured(tmp_path: Path) -> None:
 # The tiny run's event stream, pinned. If a change to the engine alters any event,
 # this fails: check that the change is intended, then update the value (and say so
 # in the commit: every earlier run of this config + seed differs from now on).
-GOLDEN_STREAM_SHA256 = "71d7184a32fb55890b73f7c7e15eb25f349078828eab2c2719dedf9825cd66cf"
-GOLDEN_COUNTS = {"equity_quote": 11758, "equity_print": 2776, "option_nbbo": 0,
-                 "option_print": 0, "total": 14534}
-GOLDEN_OPTIONS_SHA256 = "776c8f7e3d993c28cbc6a1a229e39d76815006937f832117f45f0901f17122b6"
-GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11949, "equity_print": 3373, "option_nbbo": 84661,
-                         "option_print": 682, "total": 100665}
+GOLDEN_STREAM_SHA256 = "6f5a5ba04f6eb461214fdde17848e3a2b58316f3d306b9b77a7688620ff08da0"
+GOLDEN_COUNTS = {"equity_quote": 11881, "equity_print": 3286, "option_nbbo": 0,
+                 "option_print": 0, "total": 15167}
+GOLDEN_OPTIONS_SHA256 = "a859ebc9bdcf3d3b873e5e2d24c5cf0d9ce45605fef85e0daaa45e13785add48"
+GOLDEN_OPTIONS_COUNTS = {"equity_quote": 12038, "equity_print": 3861, "option_nbbo": 84572,
+                         "option_print": 682, "total": 101153}
 
 
 def test_golden_tiny_run(tiny_run: Path) -> None:
     manifest = json.loads((tiny_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_STREAM_SHA256
-    assert manifest["run_id"] == "tsim-2eb58deb1a15"
+    assert manifest["run_id"] == "tsim-ecaa5171fc85"
 
 
 def test_golden_tiny_options_run(tiny_options_run: Path) -> None:
     manifest = json.loads((tiny_options_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_OPTIONS_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_OPTIONS_SHA256
-    assert manifest["run_id"] == "tsim-c38a83c1f84b"
+    assert manifest["run_id"] == "tsim-5841be1a0790"

@@ -331,14 +331,14 @@ def test_a_value_outside_the_closed_sets_is_named(edit, path: str) -> None:
 # run's own bytes (tests/test_output_hashes.py) or on purpose.
 PINNED_EXPORTS = {
     "islandflow": {
-        "manifest.json": "c4bba07bb69560b39a447f8182ce3c558f167de639e2dce9b0050becfee64b64",
-        "market-events.json": "6661ea5bd239d0341571cdfd3892df8704d2635879c0cf296f7f2baa6697d9de",
+        "manifest.json": "1073013f757fcb21db04b8874b80b9151109b871574b6f0ee816c381937002c4",
+        "market-events.json": "962070aa3ec2a01665dc2ed8dfa34f292d0914ca5431b9a1af263c3317ace818",
         "parameter-snapshot.json":
-            "75beba342f63365325c1afbb8d9590aa823772b9b61200303259e51031c3ee9d",
-        "provenance.json": "e764b838983f107c6caed44006fc9cf6768b575c3a67e991e309470efc7113f4",
+            "55386c126bbd12f07e328f03dcdd02f446a7a24fe73630d6cb877e7ef34070ef",
+        "provenance.json": "a45420f782d8f386680b5273faa88137992d4e5dee565c705337c025113c3c97",
     },
     "jsonl": {
-        "market-events.jsonl": "40db4cfbed2a5229ad444d2c244f55c7da1178601fd5321ade5f76b68d3b5abe",
+        "market-events.jsonl": "be694cee9b588c2bc8851bd7ce6b80d70dc2900c42f0ff40bb994ebcc522edfd",
     },
 }
 
