@@ -44,9 +44,9 @@ class InstitutionalDesk:
 
     def rate(self, now_ns: int) -> float:
         """Parent-order arrivals per second at ``now_ns`` (ns since the open):
-        ``institutional.parents_per_hour`` / 3600 times the shard's activity multiplier.
+        ``institutional.parents_per_hour`` / 3600 times the shard's trading multiplier.
         """
-        return self.cfg.parents_per_hour / 3600.0 * self.ctx.activity(now_ns)
+        return self.cfg.parents_per_hour / 3600.0 * self.ctx.trading(now_ns)
 
     def _parent_size(self) -> int:
         cfg = self.cfg
@@ -75,7 +75,7 @@ class InstitutionalDesk:
         if remaining >= cfg.block_min_shares and d.chance(cfg.block_probability):
             remaining -= self._block(parent, side, remaining)
         while remaining > 0:
-            busy = max(ctx.activity(ctx.env.now), 0.05)
+            busy = max(ctx.trading(ctx.env.now), 0.05)
             delay = int(d.exponential() * cfg.child_interval_s * NS_PER_S / busy) + 1
             if ctx.env.now + delay >= self.until:
                 return
@@ -93,7 +93,8 @@ class InstitutionalDesk:
     def _block(self, parent: int, side: int, remaining: int) -> int:
         if not self.ctx.venues.two_sided():
             return 0
-        share = 0.3 + 0.3 * self.draws.uniform()
+        low, high = self.cfg.block_fraction
+        share = low + (high - low) * self.draws.uniform()
         return self._cross(parent, side, int(remaining * share) // 100 * 100)
 
     def _cross(self, parent: int, side: int, qty: int) -> int:

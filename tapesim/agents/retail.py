@@ -16,6 +16,20 @@ from tapesim.sim.rng import Draws
 from tapesim.venues.book import BUY, SELL
 
 ROUND_LOTS = (100, 100, 100, 100, 200, 200, 300, 500, 500, 1000)
+#: Odd-lot sizes people and algorithms choose (shares), repeated by weight: 1, 5, 10,
+#: 25 and 50 stand out as modes on real consolidated tapes (SEC MIDAS odd-lot data).
+ODD_LOT_MODES = (1, 1, 1, 5, 5, 10, 10, 10, 20, 25, 25, 50, 50, 75)
+#: Share of odd lots drawn from the modes; the rest are skewed towards small sizes.
+ODD_LOT_MODE_SHARE = 0.5
+
+
+def odd_lot(d: Draws) -> int:
+    """An odd-lot size in shares (1-99): with ``ODD_LOT_MODE_SHARE`` one of
+    ``ODD_LOT_MODES``, else ``1 + floor(99 u^2.2)`` for a uniform u (mostly small sizes,
+    falling off like a power law). Draws: two uniforms from ``d``."""
+    if d.chance(ODD_LOT_MODE_SHARE):
+        return ODD_LOT_MODES[d.below(len(ODD_LOT_MODES))]
+    return 1 + int(99 * d.uniform() ** 2.2)
 
 
 class Wholesaler:
@@ -66,20 +80,20 @@ class RetailFlow:
 
     def rate(self, now_ns: int) -> float:
         """Retail order arrivals per second at ``now_ns`` (ns since the open):
-        ``retail.orders_per_s`` times the shard's activity multiplier.
+        ``retail.orders_per_s`` times the shard's trading multiplier.
         """
-        return self.cfg.orders_per_s * self.ctx.activity(now_ns)
+        return self.cfg.orders_per_s * self.ctx.trading(now_ns)
 
     def _size(self) -> int:
         d = self.draws
         if d.chance(self.cfg.odd_lot_share):
-            return 1 + int(99 * d.uniform() ** 2.2)
+            return odd_lot(d)
         return ROUND_LOTS[d.below(len(ROUND_LOTS))]
 
     def act(self) -> None:
         """One retail order (does nothing while the NBBO is one-sided): keep the last side
-        with ``side_persistence``, else a fair coin; size an odd lot (1-99 shares, skewed
-        small) with ``odd_lot_share``, else a round-lot mode; price at the far touch
+        with ``side_persistence``, else a fair coin; size an odd lot (:func:`odd_lot`) with
+        ``odd_lot_share``, else a round-lot mode; price at the far touch
         improved by a uniform whole number of cents up to half the spread (none when the
         spread is one cent); a wholesaler drawn uniformly fills it off-exchange, then
         lays off if past its limit. Draws come from the ``("agent", "retail")`` stream in

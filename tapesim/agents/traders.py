@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from tapesim.agents.context import MarketContext
 from tapesim.agents.latent import SECONDS_PER_YEAR_OF_SESSIONS as SECONDS_PER_YEAR
+from tapesim.agents.retail import odd_lot
 from tapesim.sim.calendar import NS_PER_S
 from tapesim.sim.rng import Draws
 from tapesim.venues.book import BUY, SELL
@@ -25,8 +26,10 @@ class NoiseTraders:
     """Uninformed flow: takes at the touch, or short-lived limit orders at/inside it.
 
     Takes herd: each take is followed, with ``herd_probability``, by another take on
-    the same side arriving at the burst rate (a crowd reacting to the same thing),
-    which gives trade signs short memory and trade times their clustering.
+    the same side at the population's next arrival (a crowd reacting to the same
+    thing), which gives trade signs short memory; the arrivals themselves cluster in
+    time (the shard runs this population as a self-exciting process,
+    ``config.arrivals``).
     """
 
     def __init__(self, ctx: MarketContext, draws_for: Callable[..., Draws]) -> None:
@@ -38,13 +41,10 @@ class NoiseTraders:
         self.burst_side = 0  # the side of a herd in progress, 0 when none
 
     def rate(self, now_ns: int) -> float:
-        """Noise orders per second at ``now_ns`` (ns since the open): ``noise.orders_per_s``,
-        or ``noise.burst_orders_per_s`` while a same-side burst is in progress, times the
-        shard's activity multiplier.
+        """Noise orders per second at ``now_ns`` (ns since the open): ``noise.orders_per_s``
+        times the shard's trading multiplier (``MarketContext.trading``).
         """
-        cfg = self.cfg
-        base = cfg.burst_orders_per_s if self.burst_side else cfg.orders_per_s
-        return base * self.ctx.activity(now_ns)
+        return self.cfg.orders_per_s * self.ctx.trading(now_ns)
 
     def _cancel_expired(self) -> None:
         venues, now = self.ctx.venues, self.ctx.env.now
@@ -57,8 +57,9 @@ class NoiseTraders:
         """One noise order (after cancelling expired resting orders; nothing while the NBBO
         is one-sided): inside a burst, another take on the burst's side; otherwise a
         fair-coin side and, with ``limit_share``, a post-only limit order instead of a
-        take. Takes are 1-99 shares or 100-300 in round lots, at the touch; after a take
-        a burst continues with ``herd_probability``.
+        take. Takes are odd lots (:func:`~tapesim.agents.retail.odd_lot`) or 100-300
+        shares in round lots, at the touch; after a take a burst continues with
+        ``herd_probability``.
         """
         d, venues = self.draws, self.ctx.venues
         self._cancel_expired()
@@ -72,7 +73,7 @@ class NoiseTraders:
             if d.chance(self.cfg.limit_share):
                 self._post(side)
                 return
-        size = 1 + d.below(99) if d.chance(0.5) else 100 * (1 + d.below(3))
+        size = odd_lot(d) if d.chance(0.5) else 100 * (1 + d.below(3))
         touch = venues.nbo if side == BUY else venues.nbb
         venues.take(self.agent, side, size, touch)
         if d.chance(self.cfg.herd_probability):
@@ -83,7 +84,7 @@ class NoiseTraders:
         venue = d.below(len(venues.books))
         inside = venues.nbo - venues.nbb >= 2 and d.chance(0.5)
         price = (venues.nbb + inside) if side == BUY else (venues.nbo - inside)
-        size = 100 * (1 + d.below(3)) if d.chance(0.7) else 1 + d.below(99)
+        size = 100 * (1 + d.below(3)) if d.chance(0.7) else odd_lot(d)
         oid = venues.post(self.agent, venue, side, price, size)
         venues.publish()
         life = int(d.exponential() * self.cfg.limit_lifetime_s * NS_PER_S)
@@ -106,9 +107,9 @@ class MomentumTraders:
 
     def rate(self, now_ns: int) -> float:
         """Momentum orders per second at ``now_ns`` (ns since the open):
-        ``momentum.orders_per_s`` times the shard's activity multiplier.
+        ``momentum.orders_per_s`` times the shard's trading multiplier.
         """
-        return self.cfg.orders_per_s * self.ctx.activity(now_ns)
+        return self.cfg.orders_per_s * self.ctx.trading(now_ns)
 
     def act(self) -> None:
         """Compare the NBBO mid with the mid at this population's last arrival at least

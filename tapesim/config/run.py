@@ -21,6 +21,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from tapesim.config.options import OptionChainProfile, ScenarioInjection
 from tapesim.config.traders import (
+    ArrivalsConfig,
     ImpactConfig,
     InstitutionalConfig,
     MomentumConfig,
@@ -282,6 +283,7 @@ class RunConfig(Strict):
     noise: NoiseConfig = NoiseConfig()
     momentum: MomentumConfig = MomentumConfig()
     impact: ImpactConfig = ImpactConfig()
+    arrivals: ArrivalsConfig = ArrivalsConfig()
     options: OptionChainProfile = OptionChainProfile()
     scenarios: list[ScenarioInjection] = Field(default_factory=list)
 

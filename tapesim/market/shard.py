@@ -38,7 +38,7 @@ from tapesim.agents.traders import MomentumTraders, NoiseTraders
 from tapesim.config.run import RunConfig, VolatilityRegime
 from tapesim.market.options import OptionSide
 from tapesim.sim.calendar import NS_PER_S
-from tapesim.sim.population import arrivals, ticker
+from tapesim.sim.population import Excitation, arrivals, ticker
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.equity import EquityVenues
 from tapesim.venues.ledger import Ledger
@@ -64,12 +64,14 @@ class Registered:
     """A population in the model's registry: started in registry order.
 
     ``sync(now_ns)`` runs before each of its arrivals (the venues catching up with
-    the makers' quotes); the arrival stream is keyed ``(symbol, "population", name)``.
+    the makers' quotes); the arrival stream is keyed ``(symbol, "population", name)``;
+    with ``excitation`` its arrivals excite themselves (a Hawkes process).
     """
 
     name: str
     population: Population
     sync: Callable[[int], None]
+    excitation: Excitation | None = None
 
 
 @lru_cache(maxsize=2)
@@ -135,12 +137,15 @@ class ShardModel:
 
         makers = MakerDesk(self.ctx, self.draws_for)
         sync = self.venues.sync
+        flow = config.arrivals
+        excite = Excitation(flow.branching, tuple(ms * 1e6 for ms in flow.reaction_ms),
+                            flow.weights())
         self.populations: list[Registered] = [
-            Registered(type(p).__name__, p, sync) for p in (
-                RetailFlow(self.ctx, self.draws_for),
-                InstitutionalDesk(self.ctx, self.draws_for, session.end_ns),
-                NoiseTraders(self.ctx, self.draws_for),
-                MomentumTraders(self.ctx, self.draws_for))]
+            Registered(type(p).__name__, p, sync, e) for p, e in (
+                (RetailFlow(self.ctx, self.draws_for), excite),
+                (InstitutionalDesk(self.ctx, self.draws_for, session.end_ns), None),
+                (NoiseTraders(self.ctx, self.draws_for), excite),
+                (MomentumTraders(self.ctx, self.draws_for), None))]
         self.venues.attach(makers)
         self.options: OptionSide | None = None
         if sym.options:
@@ -167,7 +172,8 @@ class ShardModel:
         env, end = self.env, self.session.end_ns
         for reg in self.populations:
             env.process(arrivals(env, self.draws_for("population", reg.name),
-                                 reg.population.rate, end, reg.population.act, reg.sync))
+                                 reg.population.rate, end, reg.population.act, reg.sync,
+                                 reg.excitation))
         for agent in self.agents:
             env.process(agent())
         if progress is not None:
