@@ -64,23 +64,23 @@ def test_window_start_is_honoured(tmp_path: Path) -> None:
 # The tiny run's event stream, pinned. If a change to the engine alters any event,
 # this fails: check that the change is intended, then update the value (and say so
 # in the commit: every earlier run of this config + seed differs from now on).
-GOLDEN_STREAM_SHA256 = "71d7184a32fb55890b73f7c7e15eb25f349078828eab2c2719dedf9825cd66cf"
-GOLDEN_COUNTS = {"equity_quote": 11758, "equity_print": 2776, "option_nbbo": 0,
-                 "option_print": 0, "total": 14534}
-GOLDEN_OPTIONS_SHA256 = "fec74a00a8d0e513555180c0936f25e09a3f6dafe78aee23bc005ea305b383d3"
-GOLDEN_OPTIONS_COUNTS = {"equity_quote": 11922, "equity_print": 3308, "option_nbbo": 121647,
-                         "option_print": 694, "total": 137571}
+GOLDEN_STREAM_SHA256 = "703c60d4f126bf3ac132cbacd4f61abe069cdade4db70d0f3bb58b36db145263"
+GOLDEN_COUNTS = {"equity_quote": 1586, "equity_print": 3352, "option_nbbo": 0,
+                 "option_print": 0, "total": 4938}
+GOLDEN_OPTIONS_SHA256 = "7ed9d427a9c11884fe27b508f704dd35caa1192cfd3f5d03574633ff881beb0f"
+GOLDEN_OPTIONS_COUNTS = {"equity_quote": 1917, "equity_print": 3755, "option_nbbo": 142432,
+                         "option_print": 716, "total": 148820}
 
 
 def test_golden_tiny_run(tiny_run: Path) -> None:
     manifest = json.loads((tiny_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_STREAM_SHA256
-    assert manifest["run_id"] == "tsim-23162196ab89"
+    assert manifest["run_id"] == "tsim-3bb1e910645b"
 
 
 def test_golden_tiny_options_run(tiny_options_run: Path) -> None:
     manifest = json.loads((tiny_options_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_OPTIONS_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_OPTIONS_SHA256
-    assert manifest["run_id"] == "tsim-1040eefa5999"
+    assert manifest["run_id"] == "tsim-0c90062ddaaa"

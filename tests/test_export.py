@@ -329,17 +329,18 @@ def test_a_value_outside_the_closed_sets_is_named(edit, path: str) -> None:
 # encoder and the streamed export agreeing byte for byte on the new run): the streamed
 # export must write the same bytes whatever its batch size. They change only with the
 # run's own bytes (tests/test_output_hashes.py) or on purpose (recorded again when the
-# option chains were listed as real chains are).
+# option chains were listed as real chains are, and with the stepwise equity quotes,
+# the clustered order flow and the calmer latent volatility).
 PINNED_EXPORTS = {
     "islandflow": {
-        "manifest.json": "ba61e80db88ba9c542e7575a24e8ba556170b38e8ac773a5aa3621dea1288d3d",
-        "market-events.json": "5fc3b930c08d7354f8f9c68a1c04ba0e19860e5dbdebd4745edf53e7f427f694",
+        "manifest.json": "a9c2bba89920dc547bd087b66fab9146ec1d4dfb34d4f9e5b07cac42edbf033f",
+        "market-events.json": "44ec4efd69798631bea7fe93619ce6112b73456b09144f3d72a2211916879c58",
         "parameter-snapshot.json":
-            "41ebbf4519f0d2a6f1e7ada787e236ec60cc7afa27ee7e052936e4cefbb1f6ff",
-        "provenance.json": "69d63f35487131fe69d6ddadb2e6db4e020b6359d8c7378451c83a9a3d88e24a",
+            "3ed705f4b0fd8a0a26cd0f7954a4e1accf57ac2bbda389f1b30a46de3828adac",
+        "provenance.json": "dd9ccb4f71f25cd3372412ae3ae53015e97414974b2d4aae3eab4aabb7a64dbb",
     },
     "jsonl": {
-        "market-events.jsonl": "567dd145df90582f77c11a04fe415c934e7779209342c4ef48543b60df70cc85",
+        "market-events.jsonl": "682b2c3638df99dab4481ef942624d56364f89e11ab30a3e69428517da5d4840",
     },
 }
 
