@@ -333,6 +333,22 @@ def test_equity_facts_end_to_end(tmp_path: Path) -> None:
     assert table.row_count == len(rows)
 
 
+def test_spread_in_bps_has_no_band_above_500_dollars(tmp_path: Path) -> None:
+    """The basis-point band is for $50-$500 names: a one-cent spread on a $600 name
+    (0.17 bp, as SPY quotes) is measured but not judged."""
+    date = dt.date(2024, 3, 4)
+    o = _ms(date, dt.time(9, 30))
+    session = {"date": "2024-03-04", "open_ts": o, "close_ts": o + 390 * MIN,
+               "start_ts": o, "end_ts": o + 10 * MIN}
+    quotes = [("BIG", o + k * MIN, 600.0 + 0.01 * k, 600.01 + 0.01 * k) for k in range(10)]
+    prints = [("BIG", o + k * MIN + 500, 600.01 + 0.01 * k, 100, False) for k in range(10)]
+    run = _write_run(tmp_path, session, quotes, prints, {}, False)
+    f = _by_fact(equity_facts(run), "BIG")
+    assert f["spread_median_bps"].value == pytest.approx(1e4 * 0.01 / 600.0, rel=1e-3)
+    assert f["spread_median_bps"].status == "n/a"
+    assert "no band above $500" in f["spread_median_bps"].note
+
+
 def test_intraday_u_shape_full_session_dst(tmp_path: Path) -> None:
     date = dt.date(2024, 7, 1)  # daylight time: the open is 13:30 UTC
     o, c = _ms(date, dt.time(9, 30)), _ms(date, dt.time(16, 0))

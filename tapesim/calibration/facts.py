@@ -49,6 +49,9 @@ SIZE_MODES = (100, 200, 500)
 MIN_PARENTS = 20
 MIDDAY = (dt.time(11, 30), dt.time(14, 30))
 BPS_FROM = 50.0  # dollars: spreads of names at or above it are scored in basis points
+# dollars: the basis-point band is for names up to here (docs/realism-targets.md,
+# "$50-$500"); above it a one-cent spread is well under 1 bp and no band is set
+BPS_TO = 500.0
 OPEN_MS = 5 * MINUTE_MS  # the opening window of the spread spike
 
 Status = Literal["in", "out", "n/a"]
@@ -183,8 +186,10 @@ def _spread_facts(sym: str, q: Quotes, session: Session) -> list[FactRow]:
     rows = [
         _row(sym, "spread_median_ticks", median, f"weighted by time in force; {where}",
              na=high),
-        _row(sym, "spread_median_bps", median_bps, f"weighted by time in force; {where}",
-             na=not high),
+        _row(sym, "spread_median_bps", median_bps,
+             f"weighted by time in force; {where}"
+             + ("; no band above $500" if high and price > BPS_TO else ""),
+             na=not high or price > BPS_TO),
     ]
     ticks = np.where(q.valid, q.spread_ticks, np.nan)
     lo, hi = session.ny_ms(MIDDAY[0]), session.ny_ms(MIDDAY[1])

@@ -72,7 +72,7 @@ EQUITY_TITLES: dict[str, str] = {
     "ushape_last_bin": "volume, last 30-min bin / mean bin",
     "ushape_bin_noise": "volume, median |change| from one 30-min bin to the next",
     "spread_median_ticks": "time-weighted median spread (ticks), names under $50",
-    "spread_median_bps": "time-weighted median spread (bps), names $50 and up",
+    "spread_median_bps": "time-weighted median spread (bps), names $50-$500",
     "spread_open5_ratio": "spread, first 5 min / midday",
     "spread_open_decay_min": "minutes after the open until spread <= 1.25x midday",
     "spread_close_ratio": "spread, last 30 min / midday",
