@@ -71,8 +71,10 @@ def test_tiny_calibration_is_deterministic_and_resumes(target: Path, tmp_path: P
     assert snapshot.config.symbols[0].symbol == "AMZN"
     assert snapshot.config.session.date == DAY
     record = json.loads((tmp_path / "a" / "evaluations.json").read_text())
-    assert record["evaluations"][0]["values"] == {"noise.orders_per_s": 0.6,
-                                                  "symbol.spread_scale": 1.0}
+    base = load_profile("equities-smoke")  # the first evaluation is the base config
+    assert record["evaluations"][0]["values"] == {
+        "noise.orders_per_s": base.noise.orders_per_s,
+        "symbol.spread_scale": next(s.spread_scale for s in base.symbols if s.symbol == "AAPL")}
     best = min(e["objective"] for e in record["evaluations"])
     assert re.search(rf"best objective {best:.4g}", again)
     assert "No figures (--no-figures)." in (tmp_path / "a" / "report.md").read_text()
