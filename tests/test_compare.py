@@ -4,6 +4,7 @@ fact's seed-to-seed spread, and the comparison figures."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import sys
 from pathlib import Path
 
@@ -48,12 +49,19 @@ def second_run(synthetic_run: RunCache) -> Path:
     return synthetic_run(tiny_config(seed=8)).path
 
 
+def finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
 def test_reference_inside_its_own_spread(tiny_run: Path, second_run: Path) -> None:
     result = runner.invoke(app, ["facts", "--reference", str(tiny_run), str(tiny_run),
                                  str(second_run), "--symbols", "AAPL"])
     assert result.exit_code == 0, result.output
-    # the reference is one of the runs, so every judged fact lies inside the spread
-    judged = sum(r.value is not None for r in equity_facts(tiny_run, ["AAPL"]))
+    # the reference is one of the runs, so every judged fact lies inside the spread;
+    # a fact is judged where both runs have a finite value (a spread needs two)
+    other = {r.fact: r.value for r in equity_facts(second_run, ["AAPL"])}
+    judged = sum(finite(r.value) and finite(other.get(r.fact))
+                 for r in equity_facts(tiny_run, ["AAPL"]))
     assert f"inside the seed-to-seed spread: {judged} of {judged} facts" in result.output
 
 
