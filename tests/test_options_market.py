@@ -424,6 +424,29 @@ def in_force(table: pa.Table, key: str, instant: int) -> dict[str, dict[str, Any
     return {r[key]: r for r in rows}
 
 
+Quotes = dict[tuple[float, bool], tuple[float, float]]  # (strike, call) -> (bid, ask)
+
+
+def chains_at(run_dir: Path, config: RunConfig, root: str, instants_s: list[float],
+              zero_bids: bool) -> Iterator[tuple[float, dict[str, Any], dict[str, Quotes]]]:
+    """Per instant (seconds after the open): the stock quote in force and, per expiry,
+    every option quote of ``root`` in force (``zero_bids=False`` leaves out quotes with
+    no bid: far wings and clamped quotes carry no mid)."""
+    open_ms = config.session.session().open_ms
+    chain = pq.read_table(run_dir / "option_nbbo.parquet")
+    chain = chain.filter(pc.starts_with(chain.column("option_contract_id"), f"{root}-"))
+    stock = pq.read_table(run_dir / "equity_quotes.parquet")
+    stock = stock.filter(pc.equal(stock.column("underlying_id"), root))
+    for seconds in instants_s:
+        instant = open_ms + round(seconds * 1000)
+        expiries: dict[str, Quotes] = defaultdict(dict)
+        for cid, q in in_force(chain, "option_contract_id", instant).items():
+            _, expiry, strike, call = contract_key(cid)
+            if zero_bids or q["bid"] > 0:
+                expiries[expiry][strike, call] = (q["bid"], q["ask"])
+        yield seconds, in_force(stock, "underlying_id", instant)[root], expiries
+
+
 def arbitrage_problems(run_dir: Path, config: RunConfig, root: str,
                        instants_s: list[float]) -> tuple[list[str], int]:
     """Static-arbitrage breaches of the NBBO mids of ``root``'s chain, and pairs checked.
@@ -443,23 +466,12 @@ def arbitrage_problems(run_dir: Path, config: RunConfig, root: str,
     stock's spread plus 2 err (zero rates).
     """
     makers = config.options.makers
-    open_ms = config.session.session().open_ms
-    chain = pq.read_table(run_dir / "option_nbbo.parquet")
-    chain = chain.filter(pc.starts_with(chain.column("option_contract_id"), f"{root}-"))
-    stock = pq.read_table(run_dir / "equity_quotes.parquet")
-    stock = stock.filter(pc.equal(stock.column("underlying_id"), root))
     problems: list[str] = []
     checked = 0
-    for seconds in instants_s:
-        instant = open_ms + round(seconds * 1000)
-        spot_quote = in_force(stock, "underlying_id", instant)[root]
+    for seconds, spot_quote, expiries in chains_at(run_dir, config, root, instants_s,
+                                                   zero_bids=False):
         spot = (spot_quote["bid"] + spot_quote["ask"]) / 2
         stock_spread = spot_quote["ask"] - spot_quote["bid"]
-        expiries: dict[str, dict[tuple[float, bool], tuple[float, float]]] = defaultdict(dict)
-        for cid, q in in_force(chain, "option_contract_id", instant).items():
-            _, expiry, strike, call = contract_key(cid)
-            if q["bid"] > 0:  # far wings (0 bid) and clamped quotes carry no mid
-                expiries[expiry][strike, call] = (q["bid"], q["ask"])
         for expiry, quotes in sorted(expiries.items()):
             days = (np.datetime64(expiry) - np.datetime64(config.session.date)).astype(int)
             t = (days * 1440.0 + 390.0) / (365.0 * 1440.0)  # at the open: the largest
@@ -567,21 +579,11 @@ def tradeable_arbitrage_problems(run_dir: Path, config: RunConfig, root: str,
     and a maker's inventory skew moves both its sides by up to MAX_SKEW_TICKS ticks.
     """
     makers = config.options.makers
-    open_ms = config.session.session().open_ms
-    chain = pq.read_table(run_dir / "option_nbbo.parquet")
-    chain = chain.filter(pc.starts_with(chain.column("option_contract_id"), f"{root}-"))
-    stock = pq.read_table(run_dir / "equity_quotes.parquet")
-    stock = stock.filter(pc.equal(stock.column("underlying_id"), root))
     problems: list[str] = []
     checked = 0
-    for seconds in instants_s:
-        instant = open_ms + round(seconds * 1000)
-        s_quote = in_force(stock, "underlying_id", instant)[root]
+    for seconds, s_quote, expiries in chains_at(run_dir, config, root, instants_s,
+                                                zero_bids=True):
         s_bid, s_ask = s_quote["bid"], s_quote["ask"]
-        expiries: dict[str, dict[tuple[float, bool], tuple[float, float]]] = defaultdict(dict)
-        for cid, q in in_force(chain, "option_contract_id", instant).items():
-            _, expiry, strike, call = contract_key(cid)
-            expiries[expiry][strike, call] = (q["bid"], q["ask"])
         for expiry, quotes in sorted(expiries.items()):
             days = (np.datetime64(expiry) - np.datetime64(config.session.date)).astype(int)
             t = (days * 1440.0 + 390.0) / (365.0 * 1440.0)
