@@ -82,7 +82,7 @@ def timed(read: Callable[[], Any], repeat: int) -> float:
 def readers(path: Path, where: dict[str, Any]) -> dict[str, Callable[[], int]]:
     """One callable per installed reader returning the selected row count. ``where``:
     ``{}`` (all rows), ``{"ts": (low, high)}`` or ``{"option_contract_id": id}``."""
-    (column, value), = where.items() if where else ((None, None),)
+    column, value = next(iter(where.items()), (None, None))
     out: dict[str, Callable[[], int]] = {}
     if column is None:
         expression = None

@@ -64,7 +64,6 @@ import numpy as np
 
 from tapesim.agents.context import MarketContext
 from tapesim.agents.option_quotes import (
-    MINUTES_PER_YEAR,
     Chain,
     QuoteParams,
     moneyness_z,
@@ -74,7 +73,7 @@ from tapesim.agents.option_quotes import (
     t_years_at,
 )
 from tapesim.agents.pricing import delta, gamma, price, vega
-from tapesim.agents.vol_surface import INDEX_LIKE_SKEW, Roughness, SurfaceParams, implied_vols
+from tapesim.agents.vol_surface import Roughness, implied_vols, symbol_surface
 from tapesim.config.options import OptionChainProfile
 from tapesim.sim.calendar import NS_PER_MS
 from tapesim.sim.rng import Draws, stream
@@ -121,13 +120,8 @@ class OptionMakers:
         mk = cfg.makers
         sym = ctx.symbol
         self.params = QuoteParams.of(mk)
-        earnings = sym.earnings_in_days
-        skew = INDEX_LIKE_SKEW if chain.index_like else {}
-        self.surface = SurfaceParams(base_vol=sym.annual_vol * sym.implied_vol_premium,
-                                     event_move=sym.earnings_move if earnings is not None else 0.0,
-                                     **skew)
+        self.surface, self.t_event = symbol_surface(sym, chain.index_like)
         self.roughness = Roughness.draw(ctx.config.seed, sym.symbol, self.surface.roughness)
-        self.t_event = None if earnings is None else (earnings * 1440.0 + 390.0) / MINUTES_PER_YEAR
         self.session_minutes = ctx.session.length_ns / 60e9
         gen = stream(ctx.config.seed, sym.symbol, "options", "makers")
         self.agents = [ctx.ledger.register(f"option-maker-{m}") for m in range(mk.makers)]

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tapesim.agents.pricing import MIN_T, price, vega
-from tapesim.agents.vol_surface import Roughness, SurfaceParams, implied_vols
+from tapesim.agents.vol_surface import MINUTES_PER_YEAR, Roughness, SurfaceParams, implied_vols
 from tapesim.config.options import OptionMakerConfig
 from tapesim.events.contracts import OptionContract
 from tapesim.venues.chains import (
@@ -55,7 +55,6 @@ from tapesim.venues.chains import (
     mpv_of,
 )
 
-MINUTES_PER_YEAR = 365.0 * 24.0 * 60.0
 REGULAR_SESSION_MINUTES = 390.0  # 09:30 to 16:00 New York
 
 

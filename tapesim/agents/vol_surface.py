@@ -20,7 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tapesim.config.run import SymbolProfile
 from tapesim.sim.rng import stream
+
+MINUTES_PER_YEAR = 365.0 * 24.0 * 60.0  # calendar minutes: option time is calendar time
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,24 @@ class SurfaceParams:
 
 
 INDEX_LIKE_SKEW = {"rho": -0.7, "eta": 1.3}
+
+
+def symbol_surface(symbol: SymbolProfile, index_like: bool = False
+                   ) -> tuple[SurfaceParams, float | None]:
+    """The latent surface ``symbol``'s options are quoted from, and the time of its
+    earnings event in years from the open (None without one).
+
+    Base vol = annual vol x ``implied_vol_premium``; the earnings move is the event's
+    expected absolute move, falling at the close of day ``earnings_in_days``; index-like
+    roots take :data:`INDEX_LIKE_SKEW`. The option makers quote from it and the latent
+    truth sidecar reports its ATM vol, so both read the same surface.
+    """
+    earnings = symbol.earnings_in_days
+    params = SurfaceParams(base_vol=symbol.annual_vol * symbol.implied_vol_premium,
+                           event_move=symbol.earnings_move if earnings is not None else 0.0,
+                           **(INDEX_LIKE_SKEW if index_like else {}))
+    t_event = None if earnings is None else (earnings * 1440.0 + 390.0) / MINUTES_PER_YEAR
+    return params, t_event
 
 
 def atm_term_structure(params: SurfaceParams, vol_ratio: float, t_years) -> np.ndarray:

@@ -17,8 +17,12 @@ import numpy as np
 import pyarrow as pa
 
 from tapesim.agents.latent import latent_path, market_state
-from tapesim.agents.option_quotes import MINUTES_PER_YEAR
-from tapesim.agents.vol_surface import SurfaceParams, atm_term_structure, atm_total_variance
+from tapesim.agents.vol_surface import (
+    MINUTES_PER_YEAR,
+    atm_term_structure,
+    atm_total_variance,
+    symbol_surface,
+)
 from tapesim.config.run import RunConfig, SymbolProfile
 from tapesim.sim.calendar import NS_PER_MS, NS_PER_S
 
@@ -38,17 +42,15 @@ def atm_iv(symbol: SymbolProfile, vol_ratio: np.ndarray) -> np.ndarray:
     """The ATM implied vol (annualised decimal) at a 30-calendar-day tenor of
     ``symbol``'s latent surface at each persistent vol ratio in ``vol_ratio``.
 
-    The surface is the one the option makers quote from (``agents/option_makers.py``:
-    base vol = annual vol x ``implied_vol_premium``, earnings as an event move): at the
+    The surface is the one the option makers quote from
+    (:func:`~tapesim.agents.vol_surface.symbol_surface`; its skew, index-like or not,
+    does not move the ATM vol): at the
     money the SSVI total variance is the ATM total variance theta_T whatever the skew,
     so IV = sqrt(theta_T / T) with theta_T from ``atm_term_structure`` plus the
     earnings lump ``atm_total_variance`` adds when the event falls inside the tenor
     (the strike roughness, at most ``SurfaceParams.roughness``, is left out).
     """
-    earnings = symbol.earnings_in_days
-    params = SurfaceParams(base_vol=symbol.annual_vol * symbol.implied_vol_premium,
-                           event_move=symbol.earnings_move if earnings is not None else 0.0)
-    t_event = None if earnings is None else (earnings * 1440.0 + 390.0) / MINUTES_PER_YEAR
+    params, t_event = symbol_surface(symbol)
     t = ATM_TENOR_DAYS * 1440.0 / MINUTES_PER_YEAR
     lump = float(atm_total_variance(params, 1.0, t, t_event) - atm_total_variance(params, 1.0, t))
     theta = atm_term_structure(params, vol_ratio, t) ** 2 * t + lump
