@@ -139,8 +139,9 @@ class OptionPrints:
                             self.venues, self.multi_leg[mask], self.spot[mask], self.iv[mask])
 
 
-def _dataset(path: Path, columns: list[str]) -> ds.Dataset | None:
-    """The Parquet dataset at ``path`` if it exists and has ``columns``."""
+def id_dataset(path: Path, columns: list[str]) -> ds.Dataset | None:
+    """The Parquet dataset at ``path`` if it exists and has ``columns`` (None otherwise),
+    its ``option_contract_id`` read dictionary-encoded."""
     if not path.exists():
         return None
     fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=[_ID]))
@@ -148,7 +149,8 @@ def _dataset(path: Path, columns: list[str]) -> ds.Dataset | None:
     return dataset if set(columns) <= set(dataset.schema.names) else None
 
 
-def _distinct_ids(dataset: ds.Dataset | None) -> set[str]:
+def distinct_ids(dataset: ds.Dataset | None) -> set[str]:
+    """Every ``option_contract_id`` in ``dataset`` (empty for None)."""
     out: set[str] = set()
     for batch in [] if dataset is None else dataset.to_batches(columns=[_ID]):
         col = batch.column(0)
@@ -175,7 +177,7 @@ def load_prints(dataset: ds.Dataset, c: Contracts, session: Session) -> OptionPr
 
     Raises:
         pyarrow.ArrowInvalid: a column of ``PRINT_COLUMNS`` is missing (callers open the
-            dataset with :func:`_dataset`, which checks them).
+            dataset with :func:`id_dataset`, which checks them).
     """
     flt = (pc.field("ts") >= session.start_ts) & (pc.field("ts") < session.end_ts)
     present = [n for n in OPTIONAL_PRINT_COLUMNS if n in dataset.schema.names]
@@ -277,7 +279,7 @@ def _skew_row(sym: str, index_like: bool, c: Contracts, nbbo: pa.Table, q: Quote
     fact = f"opt_skew_25d_{_cls(index_like)}"
     if q is None or q.mid.size == 0:
         return _row(sym, fact, None, "no equity quotes for the underlying")
-    ts, k, bid, ask = _front_nbbo(c, nbbo)
+    ts, k, bid, ask = front_nbbo(c, nbbo)
     times = snapshot_times(session.start_ts, session.end_ts)
     value, used = quoted_skew(ts, k, bid, ask, c.strike, c.put, c.expiry_ms, q.mid_ts, q.mid,
                               times)
@@ -286,7 +288,7 @@ def _skew_row(sym: str, index_like: bool, c: Contracts, nbbo: pa.Table, q: Quote
     return _row(sym, fact, 100.0 * value, note)
 
 
-def _front_nbbo(
+def front_nbbo(
     c: Contracts, nbbo: pa.Table
 ) -> tuple[st.IntArray, st.IntArray, st.FloatArray, st.FloatArray]:
     """``ts``, contract, bid and ask of the NBBO changes of front contracts (whole contracts
@@ -304,7 +306,7 @@ def _spread_rows(
     facts = ("opt_spread_atm_front", "opt_spread_otm_front", "opt_far_otm_zero_bid_share")
     if q is None or q.mid.size == 0:
         return [_row(sym, f, None, "no equity quotes for the underlying") for f in facts]
-    ts, k, bid, ask = _front_nbbo(c, nbbo)
+    ts, k, bid, ask = front_nbbo(c, nbbo)
     dur = ost.contract_durations(ts, k, session.start_ts, session.end_ts)
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = c.strike[k] / st.value_at(q.mid_ts, q.mid, ts) - 1.0
@@ -396,14 +398,14 @@ def option_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRo
     """
     run_dir = Path(run_dir)
     session, listed = read_manifest(run_dir)
-    nbbo_ds = _dataset(run_dir / "option_nbbo.parquet", ["ts", "seq", _ID, "bid", "ask"])
-    prints_ds = _dataset(run_dir / "option_prints.parquet", PRINT_COLUMNS)
-    oi_ds = _dataset(run_dir / "open_interest.parquet", [_ID, "start_oi"])
+    nbbo_ds = id_dataset(run_dir / "option_nbbo.parquet", ["ts", "seq", _ID, "bid", "ask"])
+    prints_ds = id_dataset(run_dir / "option_prints.parquet", PRINT_COLUMNS)
+    oi_ds = id_dataset(run_dir / "open_interest.parquet", [_ID, "start_oi"])
     oi = None if oi_ds is None else oi_ds.to_table(columns=[_ID, "start_oi"])
-    quoted_ids, printed_ids = _distinct_ids(nbbo_ds), _distinct_ids(prints_ds)
+    quoted_ids, printed_ids = distinct_ids(nbbo_ds), distinct_ids(prints_ds)
     if not quoted_ids | printed_ids:
         return []
-    c = Contracts.of(quoted_ids | printed_ids | _distinct_ids(oi_ds), session.date)
+    c = Contracts.of(quoted_ids | printed_ids | distinct_ids(oi_ds), session.date)
     quoted = np.zeros(len(c.ids), dtype=bool)
     quoted[c.codes(pa.array(sorted(quoted_ids), pa.string()))] = True
     printed = np.zeros(len(c.ids), dtype=bool)

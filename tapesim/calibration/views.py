@@ -28,9 +28,9 @@ from tapesim.calibration.options_facts import (
     WEEK_DTE,
     Contracts,
     OptionPrints,
-    _dataset,
-    _distinct_ids,
-    _front_nbbo,
+    distinct_ids,
+    front_nbbo,
+    id_dataset,
 )
 from tapesim.calibration.options_facts import (
     load_prints as load_option_prints,
@@ -199,17 +199,17 @@ def option_smiles(run_dir: Path, symbol: str) -> list[tuple[int, st.FloatArray,
     contract of it."""
     run_dir = Path(run_dir)
     columns = ["ts", "seq", "option_contract_id", "bid", "ask"]
-    nbbo_ds = _dataset(run_dir / "option_nbbo.parquet", columns)
+    nbbo_ds = id_dataset(run_dir / "option_nbbo.parquet", columns)
     eq_path = run_dir / "equity_quotes.parquet"
     if nbbo_ds is None or not eq_path.exists():
         return []
     session, _listed = read_manifest(run_dir)
-    c = Contracts.of(_distinct_ids(nbbo_ds), session.date)
+    c = Contracts.of(distinct_ids(nbbo_ds), session.date)
     ids = c.ids.filter(np.asarray(c.root == symbol))
     if len(ids) == 0:
         return []
     flt = ds.field("option_contract_id").isin(ids) & (ds.field("ts") < session.end_ts)
-    ts, k, bid, ask = _front_nbbo(c, read_sorted(nbbo_ds, columns, flt))
+    ts, k, bid, ask = front_nbbo(c, read_sorted(nbbo_ds, columns, flt))
     q = load_quotes(ds.dataset(eq_path), symbol, session)
     span = session.end_ts - session.start_ts
     out = []
