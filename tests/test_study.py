@@ -183,7 +183,8 @@ def _cluster(**values: Any) -> Cluster:
             "nbbo_coverage_ratio_mean": 1.0, "nbbo_stale_ratio_mean": 0.0,
             "net_directional_bias": 1.0, "option_type": "call", "sell_ratio": 0.0,
             "option_spread_bps_max": 300.0}
-    return Cluster("SPY", 0, values={**base, **values}, premium_z=1.0)
+    return Cluster("SPY", 0, values={**base, **values}, premium_z=1.0, repeat_minutes=2,
+                   selling_minutes=2)
 
 
 @pytest.mark.parametrize(("values", "expect"), [
@@ -230,12 +231,39 @@ def test_confidence_grows_with_premium_and_is_capped_without_a_baseline() -> Non
     assert hypothesis(unknown).confidence == NO_BASELINE_CAP < large
 
 
-def test_a_crowd_of_small_tickets_is_retail_only_when_unusual() -> None:
+def test_a_crowd_of_small_tickets_is_retail_only_when_unusual_and_one_sided() -> None:
     crowd = _cluster(total_premium=60_000.0, candidate_count=30)
-    crowd.premium_z = 2.0
-    assert hypothesis(crowd).hypothesis_class == "retail_attention_flow"
-    crowd.premium_z = 0.5
+    crowd.crowd_tickets, crowd.crowd_side, crowd.crowd_pace = 8, 1.0, 4.0
+    crowd.crowd_direction = "bullish"
+    assert (hypothesis(crowd).hypothesis_class, hypothesis(crowd).direction) == (
+        "retail_attention_flow", "bullish")
+    crowd.crowd_pace = 1.5  # the contract's usual pace: no crowd
     assert hypothesis(crowd).hypothesis_class == "directional_accumulation"
+    crowd.crowd_pace, crowd.crowd_side = 4.0, 0.5  # bought and sold alike: churn
+    assert hypothesis(crowd).hypothesis_class == "directional_accumulation"
+    crowd.crowd_side, crowd.crowd_pace = 1.0, None  # before the cold start: no call
+    assert hypothesis(crowd).hypothesis_class == "directional_accumulation"
+
+
+def test_one_aggressive_minute_is_directional_only_when_repeated_or_outsized() -> None:
+    once = _cluster()
+    once.repeat_minutes = 1
+    assert hypothesis(once).rule == "insufficient"
+    once.premium_ratio = 6.0
+    assert hypothesis(once).rule == "directional"
+
+
+def test_small_same_day_tickets_are_churn_and_abstained_on() -> None:
+    churn = _cluster(zero_dte_ratio=1.0, candidate_count=40, total_premium=60_000.0)
+    h = hypothesis(churn)
+    assert (h.rule, h.abstention) == ("zero_dte_churn", ("insufficient_evidence",))
+    assert hypothesis(_cluster(zero_dte_ratio=1.0)).rule == "directional"
+
+
+def test_one_minute_of_selling_is_not_yet_a_volatility_seller() -> None:
+    seller = _cluster(sell_ratio=0.9, option_type="mixed", net_directional_bias=0.0)
+    seller.selling_minutes = 1
+    assert hypothesis(seller).rule == "conflicting"
 
 
 # --- the classifier protocol and the study directory ----------------------------------

@@ -133,7 +133,7 @@ class ReferenceClassifier:
             yield self._conclude(self.open.pop(u))
 
     def _conclude(self, c: Cluster) -> dict[str, Any]:
-        minute_prints = c.prints
+        minute_prints = c.minute_prints = c.prints
         c.prints = focus(minute_prints)
         first, last = c.prints[0], c.prints[-1]
         day = dt.datetime.fromtimestamp(first["ts"] / 1000, NEW_YORK).date()
@@ -171,7 +171,10 @@ def derive(c: Cluster, minute_prints: Sequence[dict[str, Any]], h: Hypothesis,
     cluster_id = f"cluster:{c.underlying}:{start}"
     in_focus = {p["trace_id"] for p in c.prints}
     summary = {**c.values, "premium_z": c.premium_z, "wide_share": round(c.wide_share, 6),
-               "volume_ratio_max": c.volume_ratio_max, "move_5m_bps": c.move_5m_bps}
+               "volume_ratio_max": c.volume_ratio_max, "move_5m_bps": c.move_5m_bps,
+               "premium_ratio": c.premium_ratio, "repeat_minutes": c.repeat_minutes,
+               "selling_minutes": c.selling_minutes, "crowd_tickets": c.crowd_tickets,
+               "crowd_pace": c.crowd_pace, "crowd_side": c.crowd_side}
     facts = [EvidenceFact(fact_kind=kind, feature_key=key, value=c.values.get(key))
              for key, kind in FACTS]
     facts.append(EvidenceFact(fact_kind="eligibility_decision", feature_key="reason_code",
