@@ -233,7 +233,7 @@ def test_confidence_grows_with_premium_and_is_capped_without_a_baseline() -> Non
 
 def test_a_crowd_of_small_tickets_is_retail_only_when_unusual_and_one_sided() -> None:
     crowd = _cluster(total_premium=60_000.0, candidate_count=30)
-    crowd.crowd_tickets, crowd.crowd_side, crowd.crowd_pace = 8, 1.0, 4.0
+    crowd.crowd_tickets, crowd.crowd_side, crowd.crowd_pace = 9, 1.0, 4.0
     crowd.crowd_direction = "bullish"
     assert (hypothesis(crowd).hypothesis_class, hypothesis(crowd).direction) == (
         "retail_attention_flow", "bullish")
@@ -249,7 +249,7 @@ def test_one_aggressive_minute_is_directional_only_when_repeated_or_outsized() -
     once = _cluster()
     once.repeat_minutes = 1
     assert hypothesis(once).rule == "insufficient"
-    once.premium_ratio = 6.0
+    once.print_ratio = 6.0  # one block of six typical minutes
     assert hypothesis(once).rule == "directional"
 
 
@@ -264,6 +264,10 @@ def test_one_minute_of_selling_is_not_yet_a_volatility_seller() -> None:
     seller = _cluster(sell_ratio=0.9, option_type="mixed", net_directional_bias=0.0)
     seller.selling_minutes = 1
     assert hypothesis(seller).rule == "conflicting"
+    puts = _cluster(sell_ratio=1.0, option_type="put", net_directional_bias=1.0)
+    assert hypothesis(puts).rule == "directional"  # puts sold alone: bullish
+    puts.sold_both = True  # calls were sold at the bid a minute ago
+    assert hypothesis(puts).rule == "volatility_supply"
 
 
 # --- the classifier protocol and the study directory ----------------------------------

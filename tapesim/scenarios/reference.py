@@ -172,7 +172,8 @@ def derive(c: Cluster, minute_prints: Sequence[dict[str, Any]], h: Hypothesis,
     in_focus = {p["trace_id"] for p in c.prints}
     summary = {**c.values, "premium_z": c.premium_z, "wide_share": round(c.wide_share, 6),
                "volume_ratio_max": c.volume_ratio_max, "move_5m_bps": c.move_5m_bps,
-               "premium_ratio": c.premium_ratio, "repeat_minutes": c.repeat_minutes,
+               "premium_ratio": c.premium_ratio, "print_ratio": c.print_ratio,
+               "repeat_minutes": c.repeat_minutes,
                "selling_minutes": c.selling_minutes, "crowd_tickets": c.crowd_tickets,
                "crowd_pace": c.crowd_pace, "crowd_side": c.crowd_side}
     facts = [EvidenceFact(fact_kind=kind, feature_key=key, value=c.values.get(key))

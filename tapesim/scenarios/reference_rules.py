@@ -38,7 +38,7 @@ from tapesim.events.contracts import parse_contract_id
 MINUTE_MS = 60_000
 MIN_PREMIUM = 25_000.0  # dollars: a cluster below this states no hypothesis
 DIRECTIONAL_PREMIUM = 50_000.0  # dollars: institutional-sized flow starts here
-OUTSIZED = 5.0  # premium against the underlying's typical minute that is outsized alone
+OUTSIZED = 5.0  # one print's premium against the underlying's typical minute: a block
 REPEAT_MINUTES = 2  # minutes of the lookback in which the lead contract went the same way
 LOOKBACK = 3  # minutes (this one included) over which flow counts as repeated
 AGGRESSIVE = 0.6  # premium share at the aggressive side that counts as paying up
@@ -47,7 +47,7 @@ STALE_MAX = 0.3  # share of STALE prints above which quotes cannot place prints
 COVERAGE_MIN = 0.7  # share of prints with a usable NBBO below which the same holds
 WIDE_BPS = 2_000.0  # option spread / mid above which the offer is no evidence of urgency
 HEDGE_MOVE_BPS = -10.0  # the underlying's five-minute move that makes puts a hedge
-CROWD_TICKETS = 6  # small tickets bought at the offer in one contract in a minute: a crowd
+CROWD_TICKETS = 8  # small tickets bought at the offer in one contract in a minute: a crowd
 SMALL_LOTS = 10  # contracts: the largest ticket counted as small (a retail-sized order)
 CROWD_PACE = 3.0  # a crowd's tickets against the contract's own mean per minute
 CROWD_SIDE = 0.8  # share of the contract's small tickets at the touch bought at the offer
@@ -74,8 +74,10 @@ class Cluster:
     move_5m_bps: float | None = None  # underlying mid move over the last five minutes
     wide_share: float = 0.0  # premium share printed against a spread over WIDE_BPS
     premium_ratio: float | None = None  # premium / the underlying's typical minute
+    print_ratio: float | None = None  # the largest print's premium / the typical minute
     repeat_minutes: int = 0  # lookback minutes the lead contract was taken the same way
     selling_minutes: int = 0  # lookback minutes of the underlying sold at the bid
+    sold_both: bool = False  # calls and puts both sold at the bid over those minutes
     crowd_tickets: int = 0  # small tickets bought at the offer in the busiest contract
     crowd_pace: float | None = None  # those tickets / the contract's mean per minute
     crowd_side: float = 0.0  # share of the contract's small tickets at the touch bought
@@ -120,7 +122,7 @@ class Baselines:
         self.contracts: dict[str, tuple[int, int]] = {}
         self.tickets: dict[str, int] = {}
         self.flow: dict[str, dict[int, float]] = {}
-        self.selling: dict[str, deque[int]] = {}
+        self.selling: dict[str, deque[tuple[int, str]]] = {}
 
     def observe(self, cluster: Cluster) -> None:
         """Fill the cluster's baseline view, then fold the cluster into the baselines."""
@@ -130,7 +132,10 @@ class Baselines:
         if n >= BASELINE_MIN:
             cluster.premium_z = round((logp - mean) / math.sqrt(max(var, 1e-4)), 3)
         if n >= COLD_START:
-            cluster.premium_ratio = round(10 ** (logp - mean), 3)
+            typical = 10 ** mean
+            cluster.premium_ratio = round(10 ** logp / typical, 3)
+            largest = max((p.get("notional") or 0.0 for p in cluster.prints), default=0.0)
+            cluster.print_ratio = round(largest / typical, 3)
         self._repeats(cluster)
         self._crowd(cluster, n)
         delta = logp - mean
@@ -174,8 +179,10 @@ class Baselines:
         sold = self.selling.setdefault(cluster.underlying, deque(maxlen=LOOKBACK))
         if (cluster.values.get("sell_ratio", 0.0) >= SELLING
                 and cluster.values.get("total_premium", 0.0) >= MIN_PREMIUM):
-            sold.append(cluster.minute)
-        cluster.selling_minutes = sum(m in recent for m in sold)
+            sold.append((cluster.minute, cluster.values.get("option_type", "mixed")))
+        kinds = {kind for m, kind in sold if m in recent}
+        cluster.selling_minutes = sum(m in recent for m, _ in sold)
+        cluster.sold_both = "mixed" in kinds or kinds >= {"call", "put"}
 
     def _crowd(self, cluster: Cluster, minutes: int) -> None:
         """The busiest contract's small tickets bought at the offer this minute, against
@@ -277,11 +284,14 @@ def volatility_supply(c: Cluster) -> Hypothesis | None:
     premium and is neutral on direction. Background selling is mixed with buying, so
     nearly all of the premium (:data:`SELLING`) must be sold, and a seller works an
     order over minutes: the underlying must have been sold so in :data:`REPEAT_MINUTES`
-    of the last :data:`LOOKBACK` minutes (one minute's sale is a single ticket's)."""
+    of the last :data:`LOOKBACK` minutes (one minute's sale is a single ticket's), in
+    both calls and puts over them (a minute may hold one leg only). It is tried before
+    :func:`wide_market`: hitting the bid of a wide market minute after minute gives up
+    the spread knowingly, which is no accident of a small order landing on a side."""
     v = c.values
     if (v.get("sell_ratio", 0.0) >= SELLING and v.get("total_premium", 0) >= MIN_PREMIUM
             and c.selling_minutes >= REPEAT_MINUTES
-            and (v.get("option_type") == "mixed"
+            and (c.sold_both or v.get("option_type") == "mixed"
                  or abs(v.get("net_directional_bias", 0.0)) < BIASED)):
         return Hypothesis("volatility_supply", "neutral", _confidence(c, 0.45))
     return None
@@ -305,10 +315,14 @@ def retail_attention(c: Cluster) -> Hypothesis | None:
     (Bryzgalova, Pavlova & Sikorskaya 2023 on retail options trading). Small tickets
     are the background of a liquid chain, so the crowd is judged against that
     contract's own pace: :data:`CROWD_TICKETS` or more tickets of at most
-    :data:`SMALL_LOTS` contracts, :data:`CROWD_PACE` times its mean per minute so far
-    (learnt from the run's first :data:`COLD_START` minutes; no pace, no call), and
+    :data:`SMALL_LOTS` contracts (more than the one-sided bursts of six or seven small
+    tickets a liquid chain's busiest contracts see on their own), :data:`CROWD_PACE`
+    times its mean per minute so far (learnt from the run's first :data:`COLD_START`
+    minutes; no pace, no call), and
     one-sided (:data:`CROWD_SIDE` of its small tickets at the touch bought: a crowd
-    chases, while churn trades both ways).
+    chases, while churn trades both ways). The crowd is read over the whole minute in
+    its own contract, so it is tried first: the focus's premium, package or quote
+    width say nothing about it.
     Direction: a crowd in calls is bullish, in puts bearish."""
     if (c.crowd_tickets >= CROWD_TICKETS and c.crowd_side >= CROWD_SIDE
             and c.crowd_pace is not None and c.crowd_pace >= CROWD_PACE):
@@ -340,13 +354,14 @@ def directional(c: Cluster) -> Hypothesis | None:
     so a call needs aggression and one-sidedness (|net directional bias| at least
     :data:`BIASED`, which bounds the premium at the aggressive side from below) over
     :data:`DIRECTIONAL_PREMIUM`, and either repetition (the lead contract taken the
-    same way in :data:`REPEAT_MINUTES` of the last :data:`LOOKBACK` minutes) or
-    premium :data:`OUTSIZED` times the underlying's typical minute. Usable quotes
-    (coverage) are checked before, by :func:`unusable_quotes`. Direction: calls
-    bought or puts sold bullish."""
+    same way in :data:`REPEAT_MINUTES` of the last :data:`LOOKBACK` minutes) or one
+    print carrying :data:`OUTSIZED` times the underlying's typical minute of premium
+    (a block paid for at once, the classic premium anomaly; a sweep's children are
+    each ordinary). Usable quotes (coverage) are checked before, by
+    :func:`unusable_quotes`. Direction: calls bought or puts sold bullish."""
     v = c.values
     accumulated = c.repeat_minutes >= REPEAT_MINUTES
-    outsized = c.premium_ratio is not None and c.premium_ratio >= OUTSIZED
+    outsized = c.print_ratio is not None and c.print_ratio >= OUTSIZED
     if (v.get("total_premium", 0.0) >= DIRECTIONAL_PREMIUM
             and v.get("nbbo_aggression_ratio_max", 0.0) >= AGGRESSIVE
             and abs(v.get("net_directional_bias", 0.0)) >= BIASED
@@ -371,8 +386,8 @@ def insufficient(c: Cluster) -> Hypothesis | None:
 
 
 RULES: list[Callable[[Cluster], Hypothesis | None]] = [
-    corrected_prints, unusable_quotes, too_small, event_positioning, packaged_structure,
-    wide_market, volatility_supply, hedge_rebalance, retail_attention, zero_dte_churn,
+    retail_attention, corrected_prints, unusable_quotes, too_small, event_positioning,
+    packaged_structure, volatility_supply, wide_market, hedge_rebalance, zero_dte_churn,
     directional, conflicting, insufficient]
 
 
