@@ -18,7 +18,9 @@ from tests.test_study import REFERENCE, TABLES, _study
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
 needs_ray = pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (the tapesim[ray] "
-                               "extra): the Ray backend cannot be exercised")
+                               "extra, left out of the test extras because a local Ray does "
+                               "not start reliably on a loaded machine): the Ray backend "
+                               "cannot be exercised")
 
 
 @needs_ray
