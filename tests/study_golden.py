@@ -34,7 +34,7 @@ STUDY: dict[str, Any] = {
     "grid": {"profiles": ["options-smoke"], "seeds": [1, 2],
              "scenarios": ["institutional-directional-flow", "volatility-seller-supply",
                            "stale-quote-trap"],
-             "at": ["09:30:20"], "duration_s": 30, "end": "09:31:30"},
+             "at": ["09:30:40"], "duration_s": 60, "end": "09:32:00"},
     "classifier": {"entry_point": "tapesim.study.reference:classify",
                    "feed": "option_prints"},
 }
