@@ -18,6 +18,7 @@ source files' sha256), so the same files imported the same way give the same byt
 from __future__ import annotations
 
 import importlib.metadata as md
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,14 @@ def _window(tape: ImportedTape, first_ts: int | None, last_ts: int | None) -> di
             "start_ts": start, "end_ts": end}
 
 
-def write_imported_run(tape: ImportedTape, out: Path, force: bool = False) -> dict[str, Any]:
+#: The steps :func:`write_imported_run` reports to its ``progress`` callback: events put
+#: in replay order and digested, trace ids made (the source files hashed), event files
+#: and sidecars encoded, the directory hashed and published.
+WRITE_STEPS = 4
+
+
+def write_imported_run(tape: ImportedTape, out: Path, force: bool = False,
+                       progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Write ``tape`` as a canonical run directory at ``out`` and return its manifest.
 
     The manifest says ``source.kind: real`` with the format, the
@@ -161,10 +169,12 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False) -> di
     bundle's seed is 0 (nothing was drawn). Besides the four event files and provenance
     (``source_kind`` = ``real_market``), ``source_events.parquet`` maps each seq to
     its source file line, the source's event type, order reference and aggressor side.
+    ``progress(done, total)`` is called as each of the :data:`WRITE_STEPS` steps ends.
 
     Raises:
         OutputExistsError: ``out`` exists and is not empty, without ``force``.
     """
+    step = progress or (lambda done, total: None)
     writer = RunWriter(out, force=force)
     # Helpers beside this thread's canonicalising: the source files' hashes (when the
     # importer did not hash them while reading), the exchange calendar the session's
@@ -188,6 +198,7 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False) -> di
         records = records[np.argsort(records["seq"], kind="stable")]
         digest = StreamDigest()
         digest.update(records)
+        step(1, WRITE_STEPS)
         files = hashed.result()
         snapshot = _snapshot(tape, files)
         params_hash = snapshot_hash(snapshot)
@@ -195,10 +206,13 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False) -> di
         canon = Canonicaliser(run_id, [], [], 0)
         quotes = _with_trace_ids(EQUITY_QUOTE, quote_cols, canon)
         prints = _with_trace_ids(EQUITY_PRINT, print_cols, canon)
+        step(2, WRITE_STEPS)
         writer.write(EQUITY_QUOTE.name, quotes)
         writer.write(EQUITY_PRINT.name, prints)
         writer.provenance.write(_provenance(quotes, prints, order))
         sidecar.result()
+        writer.close_events()
+        step(3, WRITE_STEPS)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         writer.abort()
@@ -234,7 +248,9 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False) -> di
         "source": source,
     }
     try:
-        return writer.finish(snapshot, manifest)
+        written = writer.finish(snapshot, manifest)
     except BaseException:
         writer.abort()
         raise
+    step(WRITE_STEPS, WRITE_STEPS)
+    return written
