@@ -158,7 +158,7 @@ def inside(target: dict[str, float], runs: list[Facts]) -> dict[str, bool]:
     out = {}
     for fact, value in target.items():
         low, high = seed_spread([r.get(fact) for r in runs])
-        out[fact] = low is not None and high is not None and low <= value <= high
+        out[fact] = bool(low is not None and high is not None and low <= value <= high)
     return out
 
 
