@@ -5,6 +5,8 @@
     python bench/calibrate.py [--base equities-day] [--symbol AAPL] [--start HH:MM]
                               [--end HH:MM] [--seeds 3] [--budget 60] [--workers 2]
                               [--repeat 1] [--check]
+    python bench/calibrate.py --known-truth [--start 09:30 --end 11:30] [--out DIR]
+                              [--spread-seeds 10] [--budget 60] [--workers 2]
 
 An evaluation simulates the base profile cut to one symbol over the window, once per
 seed, and scores each run (:func:`tapesim.calibration.fit.run_task`: simulate, equity
@@ -19,6 +21,11 @@ Output: one JSON object per repetition on stdout, then a summary (``"summary":
 true``) with the medians and the estimate; a readable digest on stderr. ``--check``
 exits 1 when the estimate is over the target (45 minutes for 60 evaluations on two
 workers, the calibration target of a full day).
+
+``--known-truth`` measures the calibration target end to end on a stand-in for a real
+day (:mod:`known_truth`): no real LOBSTER day ships with tapesim, so the "real" day is
+a tapesim run of the base profile with known, perturbed parameters, written in
+LOBSTER's format, imported, and calibrated back.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import known_truth
 
 from tapesim.api.simulate import resolve
 from tapesim.calibration.fit import RunTask, cache_file, run_task
@@ -51,6 +60,13 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--known-truth", action="store_true",
+                        help="calibrate a LOBSTER-format day of known parameters end to end")
+    parser.add_argument("--out", type=Path, help="--known-truth: where to keep its files "
+                        "(default: a temporary directory)")
+    parser.add_argument("--spread-seeds", type=int, default=10,
+                        help="--known-truth: runs of the fitted config (and of the truth) "
+                        "whose spread the target facts are judged against")
     return parser.parse_args(argv)
 
 
@@ -64,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     """Time ``--repeat`` evaluation runs and print the figures; the exit code (0, or 1
     for a missed target with ``--check``)."""
     a = _args(argv)
+    if a.known_truth:
+        return known_truth.main(a)
     rows = []
     with tempfile.TemporaryDirectory(prefix="tapesim-bench-") as tmp:
         root = Path(tmp)

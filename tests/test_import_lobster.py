@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 
 import tapesim
 from tapesim.calibration.facts import equity_facts
+from tapesim.calibration.importers.lobster import read_lobster
+from tapesim.calibration.importers.writer import WRITE_STEPS, write_imported_run
 from tapesim.cli.main import app
 from tapesim.io.manifest import RunDirectoryError
 from tapesim.sim.calendar import NEW_YORK
@@ -164,6 +166,19 @@ def _crossed(pair: LobsterPair) -> None:
     pair.orderbook.write_text("".join(lines))
 
 
+def _extra_field(pair: LobsterPair) -> None:
+    lines = pair.message.read_text().splitlines(keepends=True)
+    lines[29] = lines[29].rstrip("\n") + ",1\n"
+    pair.message.write_text("".join(lines))
+
+
+def _short_book_line(pair: LobsterPair) -> None:
+    """The last book line cut inside its second level: the best level still reads."""
+    lines = pair.orderbook.read_text().splitlines(keepends=True)
+    lines[-1] = ",".join(lines[-1].rstrip("\n").split(",")[:7]) + "\n"
+    pair.orderbook.write_text("".join(lines))
+
+
 def _bad_type(pair: LobsterPair) -> None:
     lines = pair.message.read_text().splitlines(keepends=True)
     fields = lines[9].split(",")
@@ -174,6 +189,8 @@ def _bad_type(pair: LobsterPair) -> None:
 
 @pytest.mark.parametrize(("mutate", "args", "needle"), [
     (_cut_last_line, {}, "line 400: 1 fields where 6 are expected"),
+    (_extra_field, {}, "line 30: 7 fields where 6 are expected"),
+    (_short_book_line, {}, "line 400: 7 fields where 8 are expected"),
     (_drop_book_lines, {}, "395 lines but"),
     (_header, {}, "line 1: field 1 'Time' is not a number"),
     (_unsorted, {}, "line 22: time goes back from line 21"),
@@ -205,6 +222,19 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path, mutate, args: dict
     assert result.output.startswith("error: ") and result.output.count("\n") == 1
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_writer_reports_each_step(imported: tuple[LobsterPair, Path], tmp_path: Path) -> None:
+    """The progress of ``tapesim import``: the writer's steps, in order, each once."""
+    pair, run = imported
+    steps: list[tuple[int, int]] = []
+    tape = read_lobster(pair.message, pair.orderbook, DAY, "AMZN")
+    write_imported_run(tape, tmp_path / "again", progress=lambda d, t: steps.append((d, t)))
+    assert steps == [(k, WRITE_STEPS) for k in range(1, WRITE_STEPS + 1)]
+    assert (tmp_path / "again" / "manifest.json").read_bytes() == \
+        (run / "manifest.json").read_bytes()
+    code, output = _import(pair, tmp_path / "quiet", "--quiet")
+    assert code == 0 and output.startswith("imported "), output
 
 
 def test_existing_output_is_refused(imported: tuple[LobsterPair, Path]) -> None:

@@ -23,6 +23,7 @@ def test_notebook_runs(notebook: Path, tmp_path: Path, monkeypatch: pytest.Monke
         exec(compile(source, f"{notebook.name}[{i}]", "exec"), namespace)
     produced = {"calibration.ipynb": "runs/notebook/pinned.json",
                 "false_positive_study.ipynb": "studies/fp/study.json",
+                "options_surface.ipynb": "surface_summary.csv",
                 "scenario_gallery.ipynb": "scenario_gallery.png",
                 "tape_anatomy.ipynb": "runs/anatomy/manifest.json"}
     assert os.path.isfile(tmp_path / produced[notebook.name]), "the notebook's end product"

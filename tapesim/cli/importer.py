@@ -21,20 +21,30 @@ import_app = typer.Typer(no_args_is_help=True, help="Import a real tape as a run
 DateOption = Annotated[str, typer.Option("--date", help="The tape's trading day, YYYY-MM-DD.")]
 OutOption = Annotated[Path, typer.Option("--out", help="Run directory to write.")]
 ForceOption = Annotated[bool, typer.Option(help="Replace an existing --out.")]
+QuietOption = Annotated[bool, typer.Option(help="No progress display.")]
 
 
 def _import(read: Callable[[dt.date], ImportedTape], date: str, out_dir: Path,
-            force: bool) -> None:
+            force: bool, quiet: bool) -> None:
     """Read a tape for ``date`` with ``read``, write it to ``out_dir`` and say so; a
-    source problem exits 2 with its one line."""
+    source problem exits 2 with its one line. Progress (the run and facts display, on
+    stderr) counts steps: reading the source, then the writer's
+    (:data:`~tapesim.calibration.importers.writer.WRITE_STEPS`)."""
     from tapesim.calibration.importers.tape import SourceError, trading_day
-    from tapesim.calibration.importers.writer import write_imported_run
+    from tapesim.calibration.importers.writer import WRITE_STEPS, write_imported_run
+    from tapesim.cli.ui import count_progress
 
-    try:
-        tape = read(trading_day(date))
-    except SourceError as e:
-        raise InputError(str(e)) from None
-    _summary(write_imported_run(tape, out_dir, force=force), out_dir)
+    total = 1 + WRITE_STEPS
+    with count_progress("importing", "steps", quiet) as update:
+        update(0, total)
+        try:
+            tape = read(trading_day(date))
+        except SourceError as e:
+            raise InputError(str(e)) from None
+        update(1, total)
+        manifest = write_imported_run(tape, out_dir, force=force,
+                                      progress=lambda done, _total: update(1 + done, total))
+    _summary(manifest, out_dir)
 
 
 def _summary(manifest: dict[str, Any], out_dir: Path) -> None:
@@ -57,13 +67,15 @@ def lobster(
     symbol: Annotated[str, typer.Option("--symbol", help="The ticker, e.g. AMZN.")],
     out_dir: OutOption,
     force: ForceOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """A LOBSTER message/orderbook pair: executions and Nasdaq's best level.
 
     Prints are the executions (types 4, 5, 6), quotes Nasdaq's own best bid and offer.
     """
     from tapesim.calibration.importers.lobster import read_lobster
-    _import(lambda day: read_lobster(message, orderbook, day, symbol), date, out_dir, force)
+    _import(lambda day: read_lobster(message, orderbook, day, symbol), date, out_dir, force,
+            quiet)
 
 
 @import_app.command("csv")
@@ -77,11 +89,12 @@ def csv(
     symbol: Annotated[str | None, typer.Option(
         "--symbol", help="The ticker, when the file has no symbol column.")] = None,
     force: ForceOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """A CSV of prints and/or quotes, read through a column map."""
     from tapesim.calibration.importers.csvmap import load_map, read_csv
     _import(lambda day: read_csv(path, load_map(column_map), day, symbol, column_map), date,
-            out_dir, force)
+            out_dir, force, quiet)
 
 
 @import_app.command("dbn")
@@ -94,6 +107,7 @@ def dbn(
     symbol: Annotated[str | None, typer.Option(
         "--symbol", help="Only this ticker (default: every symbol in the file).")] = None,
     force: ForceOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """A Databento DBN file of one venue (trades, mbp-1, tbbo; the dbn extra).
 
@@ -105,4 +119,4 @@ def dbn(
     except ImportError:
         raise InputError("tapesim import dbn needs the databento-dbn package: "
                          "pip install 'tapesim[dbn]'") from None
-    _import(lambda day: read_dbn(path, day, symbol), date, out_dir, force)
+    _import(lambda day: read_dbn(path, day, symbol), date, out_dir, force, quiet)

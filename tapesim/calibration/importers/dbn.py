@@ -21,8 +21,11 @@ quotes are that venue's BBO; other datasets are refused.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import databento_dbn as dbn
@@ -45,10 +48,8 @@ SCHEMAS = {"trades": dbn.TradeMsg, "mbp-1": dbn.MBP1Msg, "tbbo": dbn.MBP1Msg}
 AGGRESSOR = {b"B": 0, b"A": 1}  # index into ("buy", "sell", None)
 
 
-def _raw(path: Path) -> bytes:
-    if not path.is_file():
-        raise SourceError(f"{path}: no such file: pass a DBN file (.dbn or .dbn.zst)")
-    data = path.read_bytes()
+def _raw(path: Path, data: bytes) -> bytes:
+    """The DBN bytes of the file's bytes ``data``: decompressed when zstd."""
     if data[:4] == ZSTD_MAGIC:
         try:
             data = pa.input_stream(str(path), compression="zstd").read()
@@ -86,6 +87,10 @@ def _instruments(metadata: dbn.Metadata, day: dt.date) -> dict[int, str]:
     return out
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def read_dbn(path: Path, day: dt.date, symbol: str | None) -> ImportedTape:
     """The prints and quotes of a DBN file of ``day``; ``symbol`` keeps one ticker.
 
@@ -94,7 +99,19 @@ def read_dbn(path: Path, day: dt.date, symbol: str | None) -> ImportedTape:
     tbbo, a dataset of no known single venue, records of another size, an instrument
     without a symbol, times off ``day`` or going back.
     """
-    data = _raw(path)
+    if not path.is_file():
+        raise SourceError(f"{path}: no such file: pass a DBN file (.dbn or .dbn.zst)")
+    file_bytes = path.read_bytes()
+    # The file's sha256 on a helper thread (hashing releases the GIL) while it is decoded.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbn-hash") as pool:
+        digest = pool.submit(_sha256, file_bytes)
+        tape = _decode(path, _raw(path, file_bytes), day, symbol)
+    return dataclasses.replace(tape, spec=dataclasses.replace(tape.spec,
+                                                              sha256=(digest.result(),)))
+
+
+def _decode(path: Path, data: bytes, day: dt.date, symbol: str | None) -> ImportedTape:
+    """The tape of the DBN bytes ``data`` of ``path`` (:func:`read_dbn`)."""
     metadata, offset = _metadata(path, data)
     schema = str(metadata.schema)
     if schema not in SCHEMAS:

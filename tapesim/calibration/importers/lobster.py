@@ -27,14 +27,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from tapesim.calibration.importers.tape import (
+    FileScan,
     ImportedTape,
     SourceError,
     SourceSpec,
@@ -43,6 +44,7 @@ from tapesim.calibration.importers.tape import (
     locate_bad_row,
     midnight_ns,
     new_quotes,
+    scan_file,
 )
 
 VENUE = "NASDAQ"
@@ -54,27 +56,55 @@ MESSAGE_COLUMNS = ("Time", "Type", "Order ID", "Size", "Price", "Direction")
 FILE_NAME = re.compile(r"^(?P<ticker>[^_]+)_(?P<date>\d{4}-\d{2}-\d{2})_\d+_\d+_"
                        r"(?P<kind>message|orderbook)_(?P<level>\d+)\.csv$")
 LACKS = ("off-exchange prints", "parent orders")
-_READ = pacsv.ReadOptions(autogenerate_column_names=True, block_size=1 << 24)
+#: The message file's six columns; of the orderbook only the best level's four are read.
+MESSAGE_TYPES: list[pl.DataType] = [pl.Float64(), *(pl.Int64() for _ in range(5))]
+BOOK_TYPES: list[pl.DataType] = [pl.Int64() for _ in range(4)]
 
 
-def _read(path: Path, types: dict[str, pa.DataType], width: int, what: str) -> pa.Table:
-    """The typed columns of a header-less LOBSTER CSV of ``width`` fields per line.
+def _bad_line(path: Path, width: int, what: str) -> SourceError:
+    """The first line of ``path`` of another width than ``width`` or with a field that
+    is not a number, as an error (the slow path, once the fast reader found a fault)."""
+    where = locate_bad_row(path, width, lambda row: next(
+        (f"field {i + 1} {v!r} is not a number" for i, v in enumerate(row)
+         if not is_number(v)), None))
+    return SourceError(f"{path}: {where}: not a LOBSTER {what} file")
+
+
+def _read(path: Path, types: list[pl.DataType], width: int, what: str,
+          scan: Future[FileScan]) -> list[np.ndarray]:
+    """The first ``len(types)`` columns of a header-less LOBSTER CSV of ``width`` fields
+    per line, as numpy arrays (polars' multi-threaded CSV reader; the other columns
+    are split but not converted).
+
+    ``scan`` is the file's :func:`scan_file`, run beside the parse: every line must
+    have ``width`` fields, so the file holds ``lines * (width - 1)`` commas (the
+    reader itself pads a short line with nulls and ignores extra fields).
 
     Raises:
-        SourceError: missing, empty, or a line of another width or with a non-number.
+        SourceError: missing, empty, or a line of another width, with a non-number or
+            with an empty field.
     """
     if not path.is_file():
         raise SourceError(f"{path}: no such file: pass the LOBSTER {what} file")
     try:
-        return pacsv.read_csv(path, read_options=_READ, convert_options=pacsv.ConvertOptions(
-            column_types=types, include_columns=list(types)))
-    except pa.ArrowInvalid as err:
-        if "Empty CSV" in str(err):
-            raise SourceError(f"{path}: the file is empty: pass the LOBSTER {what} file") from None
-        where = locate_bad_row(path, width, lambda row: next(
-            (f"field {i + 1} {v!r} is not a number" for i, v in enumerate(row)
-             if not is_number(v)), None))
-        raise SourceError(f"{path}: {where}: not a LOBSTER {what} file") from None
+        # Column names as this polars version makes them up for a header-less file.
+        names = pl.read_csv(path, has_header=False, n_rows=1).columns[:len(types)]
+        if len(names) < len(types):
+            raise _bad_line(path, width, what)
+        frame = pl.read_csv(path, has_header=False, columns=list(range(len(types))),
+                            schema_overrides=dict(zip(names, types, strict=True)))
+    except pl.exceptions.NoDataError:
+        raise SourceError(f"{path}: the file is empty: pass the LOBSTER {what} file") from None
+    except pl.exceptions.PolarsError:
+        raise _bad_line(path, width, what) from None
+    if scan.result().commas != frame.height * (width - 1):
+        raise _bad_line(path, width, what)
+    nulls = frame.null_count().row(0)
+    if any(nulls):
+        column = frame.get_column(names[next(i for i, n in enumerate(nulls) if n)])
+        line = int(np.argmax(column.is_null().to_numpy())) + 1
+        raise SourceError(f"{path}: line {line}: an empty field: the file is damaged")
+    return [frame.get_column(name).to_numpy() for name in names]
 
 
 def _width(path: Path, what: str) -> int:
@@ -121,27 +151,23 @@ def read_lobster(message: Path, orderbook: Path, day: dt.date, symbol: str) -> I
         raise SourceError(f"{orderbook}: line 1 has {width} fields; a LOBSTER orderbook has 4 "
                           "per level (ask price, ask size, bid price, bid size)")
     _check_names(message, orderbook, day, symbol, width // 4)
-    msg = _read(message, {"f0": pa.float64(), **{f"f{i}": pa.int64() for i in range(1, 6)}},
-                len(MESSAGE_COLUMNS), "message")
-    book = _read(orderbook, {f"f{i}": pa.int64() for i in range(4)}, width, "orderbook")
-    if msg.num_rows != book.num_rows:
-        raise SourceError(f"{orderbook}: {book.num_rows} lines but {message.name} has "
-                          f"{msg.num_rows}: LOBSTER writes one book line per message, so one "
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lobster-scan") as pool:
+        scans = [pool.submit(scan_file, path) for path in (message, orderbook)]
+        msg = _read(message, MESSAGE_TYPES, len(MESSAGE_COLUMNS), "message", scans[0])
+        book = _read(orderbook, BOOK_TYPES, width, "orderbook", scans[1])
+        hashes = tuple(scan.result().sha256 for scan in scans)
+    n_msg, n_book = msg[0].size, book[0].size
+    if n_msg != n_book:
+        raise SourceError(f"{orderbook}: {n_book} lines but {message.name} has "
+                          f"{n_msg}: LOBSTER writes one book line per message, so one "
                           "file is truncated or they are not a pair")
-    empty = [c for c in (*msg.columns, *book.columns) if c.null_count]
-    if empty:
-        column = empty[0]
-        line = int(np.argmax(pc.is_null(column).to_numpy(zero_copy_only=False))) + 1
-        raise SourceError(f"{message if column in msg.columns else orderbook}: line {line}: "
-                          "an empty field: the file is damaged")
-    seconds, kind, order_id, size, price, direction = (msg.column(i).to_numpy()
-                                                      for i in range(6))
+    seconds, kind, order_id, size, price, direction = msg
     bad = np.flatnonzero((kind < 1) | (kind > 7))
     if bad.size:
         raise SourceError(f"{message}: line {bad[0] + 1}: event type {kind[bad[0]]} is not "
                           "1-7: not a LOBSTER message file")
     ts_ns = midnight_ns(day) + np.round(seconds * 1e9).astype(np.int64)
-    line = np.arange(1, msg.num_rows + 1, dtype=np.int64)
+    line = np.arange(1, n_msg + 1, dtype=np.int64)
     check_times(message, ts_ns, day, line)
     quotes = _quotes(orderbook, book, ts_ns, line, symbol)
     is_exec = np.isin(kind, list(EXECUTIONS))
@@ -167,14 +193,14 @@ def read_lobster(message: Path, orderbook: Path, day: dt.date, symbol: str) -> I
         "order_id": order_id[rows],
         "aggressor": pa.array(["buy", "sell", None], pa.string()).take(pa.array(side)),
     })
-    spec = SourceSpec("lobster", "venue_bbo", (message, orderbook), (msg.num_rows, book.num_rows),
+    spec = SourceSpec("lobster", "venue_bbo", (message, orderbook), (n_msg, n_book),
                       (VENUE,), venue=VENUE,
                       lacks=LACKS, quote_event="best_level_change",
-                      options={"levels": width // 4})
+                      options={"levels": width // 4}, sha256=hashes)
     return ImportedTape(day, (symbol,), quotes, prints, spec)
 
 
-def _quotes(path: Path, book: pa.Table, ts_ns: np.ndarray, line: np.ndarray,
+def _quotes(path: Path, book: list[np.ndarray], ts_ns: np.ndarray, line: np.ndarray,
             symbol: str) -> pa.Table:
     """Quotes from the best level: one per message after which the two-sided best
     (bid, ask) differs from the previous two-sided one.
@@ -183,7 +209,7 @@ def _quotes(path: Path, book: pa.Table, ts_ns: np.ndarray, line: np.ndarray,
         SourceError: a line whose best bid is at or above its best ask (a crossed book
             means the columns are not LOBSTER's ask, ask size, bid, bid size).
     """
-    ask, bid = book.column("f0").to_numpy(), book.column("f2").to_numpy()
+    ask, bid = book[0], book[2]
     has_ask = (ask != EMPTY_ASK) & (ask > 0)
     has_bid = (bid != EMPTY_BID) & (bid > 0)
     two = np.flatnonzero(has_ask & has_bid)

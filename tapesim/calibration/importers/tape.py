@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +58,9 @@ class SourceSpec:
     carry (lit venues, off-exchange reporting facilities); ``files`` the source files;
     ``lacks`` what the source does not carry, in words; ``quote_event`` what a quote is
     in ``source_events.parquet``; ``options`` the importer's own
-    settings (e.g. the column map), pinned in the parameter snapshot.
+    settings (e.g. the column map), pinned in the parameter snapshot; ``sha256`` each
+    file's hex sha256 when the importer hashed it while reading (parallel to ``files``;
+    empty: the writer hashes the files).
     """
 
     format: str
@@ -70,6 +73,7 @@ class SourceSpec:
     lacks: tuple[str, ...] = ()
     quote_event: str = "quote"
     options: dict[str, object] = field(default_factory=dict)
+    sha256: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,35 @@ def new_quotes(group: np.ndarray, bid: np.ndarray, ask: np.ndarray,
     repeat[after] = ((group[after] == group[before]) & (bid[after] == bid[before])
                      & (ask[after] == ask[before]))
     return two_sided & ~repeat
+
+
+@dataclass(frozen=True)
+class FileScan:
+    """One pass over a source file's bytes: its hex ``sha256``, and how many commas
+    and line feeds it holds (a CSV's field and line counts, checked against what the
+    parser read)."""
+
+    sha256: str
+    commas: int
+    newlines: int
+
+
+SCAN_BLOCK = 1 << 23  # bytes read at a time by scan_file
+
+
+def scan_file(path: Path) -> FileScan:
+    """Hash ``path`` and count its commas and line feeds in one pass of
+    :data:`SCAN_BLOCK`-byte reads. Hashing releases the GIL, so a reader parsing the
+    same file on other threads goes on meanwhile (the importers run it beside their
+    parser). Raises ``OSError`` when the file cannot be read."""
+    digest = hashlib.sha256()
+    commas = newlines = 0
+    with path.open("rb") as f:
+        while block := f.read(SCAN_BLOCK):
+            digest.update(block)
+            commas += block.count(b",")
+            newlines += block.count(b"\n")
+    return FileScan(digest.hexdigest(), commas, newlines)
 
 
 def locate_bad_row(path: Path, width: int | None, check: Callable[[list[str]], str | None],

@@ -18,6 +18,8 @@ source files' sha256), so the same files imported the same way give the same byt
 from __future__ import annotations
 
 import importlib.metadata as md
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ import pyarrow as pa
 from tapesim._version import __version__
 from tapesim.calibration.importers.tape import ImportedTape
 from tapesim.events.manifest import SeedBundle
-from tapesim.events.models import EQUITY_PRINT, EQUITY_QUOTE, KINDS
+from tapesim.events.models import EQUITY_PRINT, EQUITY_QUOTE, KINDS, EventKind
 from tapesim.io.canonical import PROVENANCE_SCHEMA, REAL_SOURCE_KIND, Canonicaliser
 from tapesim.io.digest import STREAM_LAYOUT, StreamDigest, pack_records
 from tapesim.io.manifest import FORMAT, ORDER_BY, run_id_for, sha256_file, snapshot_hash
@@ -48,8 +50,12 @@ SOURCE_EVENTS_SCHEMA = pa.schema([
 
 
 def _file_entries(tape: ImportedTape) -> list[dict[str, Any]]:
-    return [{"name": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size, "rows": n}
-            for p, n in zip(tape.spec.files, tape.spec.rows, strict=True)]
+    """The manifest's ``source.files``: each file's name, sha256 (the importer's when it
+    hashed the file while reading), size and data rows."""
+    spec = tape.spec
+    hashes = spec.sha256 or tuple(sha256_file(p) for p in spec.files)
+    return [{"name": p.name, "sha256": h, "bytes": p.stat().st_size, "rows": n}
+            for p, h, n in zip(spec.files, hashes, spec.rows, strict=True)]
 
 
 def _snapshot(tape: ImportedTape, files: list[dict[str, Any]]) -> dict[str, Any]:
@@ -73,15 +79,21 @@ def _order(quote_ts: np.ndarray, quote_line: np.ndarray, print_ts: np.ndarray,
     return seq[:quote_ts.size], seq[quote_ts.size:]
 
 
-def _canonical(kind_name: str, source: pa.Table, ts: np.ndarray, seq: np.ndarray,
-               canon: Canonicaliser, fields: list[str]) -> pa.Table:
-    """One kind's canonical table in seq order (the source order within a kind)."""
-    kind = next(k for k in KINDS if k.name == kind_name)
+def _canonical(source: pa.Table, ts: np.ndarray, seq: np.ndarray,
+               fields: list[str]) -> pa.Table:
+    """One kind's canonical columns in seq order (the source order within a kind), but
+    the trace ids: they need the run id, which needs the source files' hashes."""
     ts_array = pa.array(ts, pa.int64())
     cols: dict[str, Any] = {"ts": ts_array, "source_ts": ts_array, "ingest_ts": ts_array,
-                            "seq": pa.array(seq, pa.int64()),
-                            "trace_id": canon.trace_ids(kind.stream, seq)}
+                            "seq": pa.array(seq, pa.int64())}
     cols.update({name: source.column(name) for name in fields})
+    return pa.table(cols)
+
+
+def _with_trace_ids(kind: EventKind, table: pa.Table, canon: Canonicaliser) -> pa.Table:
+    """The kind's table in its schema: :func:`_canonical`'s columns and the trace ids."""
+    cols = dict(zip(table.column_names, table.columns, strict=True))
+    cols["trace_id"] = canon.trace_ids(kind.stream, table.column("seq").to_numpy())
     return pa.table(cols, schema=kind.schema)
 
 
@@ -93,27 +105,17 @@ def _interleave(quote_values: pa.ChunkedArray | pa.Array, print_values: pa.Chunk
     return pa.concat_arrays(parts).take(order)
 
 
-def _sidecars(tape: ImportedTape, quotes: pa.Table, prints: pa.Table) -> tuple[pa.Table,
-                                                                                pa.Table]:
-    """Provenance and source-event rows of every event, in seq order."""
-    n_q, n_p = quotes.num_rows, prints.num_rows
-    n = n_q + n_p
-    seq = np.concatenate([quotes.column("seq").to_numpy(), prints.column("seq").to_numpy()])
-    order = pa.array(np.argsort(seq, kind="stable"))
-    kinds = pa.array([EQUITY_QUOTE.name, EQUITY_PRINT.name]).take(
-        _interleave(pa.repeat(0, n_q), pa.repeat(1, n_p), order))
-    nulls = pa.nulls(n, pa.string())
-    provenance = pa.table({
-        "trace_id": _interleave(quotes.column("trace_id"), prints.column("trace_id"), order),
-        "event_kind": kinds,
-        "underlying_id": _interleave(quotes.column("underlying_id"),
-                                     prints.column("underlying_id"), order),
-        "source_kind": pa.repeat(pa.scalar(REAL_SOURCE_KIND), n),
-        **{name: nulls for name in PROVENANCE_SCHEMA.names[4:]},
-    }, schema=PROVENANCE_SCHEMA)
+def _seq_order(q_seq: np.ndarray, p_seq: np.ndarray) -> pa.Array:
+    """Positions, in quotes-then-prints order, of every event taken in seq order."""
+    return pa.array(np.argsort(np.concatenate([q_seq, p_seq]), kind="stable"))
+
+
+def _source_events(tape: ImportedTape, n_q: int, n_p: int, order: pa.Array) -> pa.Table:
+    """The source-event row of every event, in seq order."""
     q_src, p_src = tape.quotes, tape.prints
+    n = n_q + n_p
     source_file = tape.spec.files[0].name  # quotes and prints are lines of the first file
-    events = pa.table({
+    return pa.table({
         "seq": pa.array(np.arange(1, n + 1, dtype=np.int64)),
         "source_file": pa.repeat(pa.scalar(source_file), n),
         "source_line": _interleave(q_src.column("line"), p_src.column("line"), order),
@@ -122,7 +124,23 @@ def _sidecars(tape: ImportedTape, quotes: pa.Table, prints: pa.Table) -> tuple[p
         "order_id": _interleave(pa.nulls(n_q, pa.int64()), p_src.column("order_id"), order),
         "aggressor": _interleave(pa.nulls(n_q, pa.string()), p_src.column("aggressor"), order),
     }, schema=SOURCE_EVENTS_SCHEMA)
-    return provenance, events
+
+
+def _provenance(quotes: pa.Table, prints: pa.Table, order: pa.Array) -> pa.Table:
+    """The provenance row of every event, in seq order."""
+    n_q, n_p = quotes.num_rows, prints.num_rows
+    n = n_q + n_p
+    kinds = pa.array([EQUITY_QUOTE.name, EQUITY_PRINT.name]).take(
+        _interleave(pa.repeat(0, n_q), pa.repeat(1, n_p), order))
+    nulls = pa.nulls(n, pa.string())
+    return pa.table({
+        "trace_id": _interleave(quotes.column("trace_id"), prints.column("trace_id"), order),
+        "event_kind": kinds,
+        "underlying_id": _interleave(quotes.column("underlying_id"),
+                                     prints.column("underlying_id"), order),
+        "source_kind": pa.repeat(pa.scalar(REAL_SOURCE_KIND), n),
+        **{name: nulls for name in PROVENANCE_SCHEMA.names[4:]},
+    }, schema=PROVENANCE_SCHEMA)
 
 
 def _window(tape: ImportedTape, first_ts: int | None, last_ts: int | None) -> dict[str, Any]:
@@ -135,7 +153,14 @@ def _window(tape: ImportedTape, first_ts: int | None, last_ts: int | None) -> di
             "start_ts": start, "end_ts": end}
 
 
-def write_imported_run(tape: ImportedTape, out: Path, force: bool = False) -> dict[str, Any]:
+#: The steps :func:`write_imported_run` reports to its ``progress`` callback: events put
+#: in replay order and digested, trace ids made (the source files hashed), event files
+#: and sidecars encoded, the directory hashed and published.
+WRITE_STEPS = 4
+
+
+def write_imported_run(tape: ImportedTape, out: Path, force: bool = False,
+                       progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Write ``tape`` as a canonical run directory at ``out`` and return its manifest.
 
     The manifest says ``source.kind: real`` with the format, the
@@ -144,29 +169,55 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False) -> di
     bundle's seed is 0 (nothing was drawn). Besides the four event files and provenance
     (``source_kind`` = ``real_market``), ``source_events.parquet`` maps each seq to
     its source file line, the source's event type, order reference and aggressor side.
+    ``progress(done, total)`` is called as each of the :data:`WRITE_STEPS` steps ends.
 
     Raises:
         OutputExistsError: ``out`` exists and is not empty, without ``force``.
     """
-    files = _file_entries(tape)
-    snapshot = _snapshot(tape, files)
-    params_hash = snapshot_hash(snapshot)
-    run_id = run_id_for(params_hash)
-    canon = Canonicaliser(run_id, [], [], 0)
-    q_ts = tape.quotes.column("ts_ns").to_numpy() // NS_PER_MS
-    p_ts = tape.prints.column("ts_ns").to_numpy() // NS_PER_MS
-    q_seq, p_seq = _order(q_ts, tape.quotes.column("line").to_numpy(), p_ts,
-                          tape.prints.column("line").to_numpy())
-    quotes = _canonical(EQUITY_QUOTE.name, tape.quotes, q_ts, q_seq, canon,
-                        ["underlying_id", "bid", "ask"])
-    prints = _canonical(EQUITY_PRINT.name, tape.prints, p_ts, p_seq, canon,
-                        ["underlying_id", "price", "size", "exchange", "offExchangeFlag"])
-    records = np.concatenate([pack_records(EQUITY_QUOTE, quotes),
-                              pack_records(EQUITY_PRINT, prints)])
-    records = records[np.argsort(records["seq"], kind="stable")]
-    digest = StreamDigest()
-    digest.update(records)
-    provenance, events = _sidecars(tape, quotes, prints)
+    step = progress or (lambda done, total: None)
+    writer = RunWriter(out, force=force)
+    # Helpers beside this thread's canonicalising: the source files' hashes (when the
+    # importer did not hash them while reading), the exchange calendar the session's
+    # close comes from (loaded once per process) and the source-event sidecar.
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="import-write")
+    try:
+        hashed = pool.submit(_file_entries, tape)
+        pool.submit(close_time, tape.day)
+        q_ts = tape.quotes.column("ts_ns").to_numpy() // NS_PER_MS
+        p_ts = tape.prints.column("ts_ns").to_numpy() // NS_PER_MS
+        q_seq, p_seq = _order(q_ts, tape.quotes.column("line").to_numpy(), p_ts,
+                              tape.prints.column("line").to_numpy())
+        order = _seq_order(q_seq, p_seq)
+        sidecar = pool.submit(writer.sidecar, SOURCE_EVENTS,
+                              _source_events(tape, q_seq.size, p_seq.size, order))
+        quote_cols = _canonical(tape.quotes, q_ts, q_seq, ["underlying_id", "bid", "ask"])
+        print_cols = _canonical(tape.prints, p_ts, p_seq, ["underlying_id", "price", "size",
+                                                           "exchange", "offExchangeFlag"])
+        records = np.concatenate([pack_records(EQUITY_QUOTE, quote_cols),
+                                  pack_records(EQUITY_PRINT, print_cols)])
+        records = records[np.argsort(records["seq"], kind="stable")]
+        digest = StreamDigest()
+        digest.update(records)
+        step(1, WRITE_STEPS)
+        files = hashed.result()
+        snapshot = _snapshot(tape, files)
+        params_hash = snapshot_hash(snapshot)
+        run_id = run_id_for(params_hash)
+        canon = Canonicaliser(run_id, [], [], 0)
+        quotes = _with_trace_ids(EQUITY_QUOTE, quote_cols, canon)
+        prints = _with_trace_ids(EQUITY_PRINT, print_cols, canon)
+        step(2, WRITE_STEPS)
+        writer.write(EQUITY_QUOTE.name, quotes)
+        writer.write(EQUITY_PRINT.name, prints)
+        writer.provenance.write(_provenance(quotes, prints, order))
+        sidecar.result()
+        writer.close_events()
+        step(3, WRITE_STEPS)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        writer.abort()
+        raise
+    pool.shutdown(wait=True)
     all_ts = records["ts"]
     first_ts = int(all_ts[0]) if all_ts.size else None
     last_ts = int(all_ts[-1]) if all_ts.size else None
@@ -196,13 +247,10 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False) -> di
         "conservation": {},
         "source": source,
     }
-    writer = RunWriter(out, force=force)
     try:
-        writer.write(EQUITY_QUOTE.name, quotes)
-        writer.write(EQUITY_PRINT.name, prints)
-        writer.provenance.write(provenance)
-        writer.sidecar(SOURCE_EVENTS, events)
-        return writer.finish(snapshot, manifest)
+        written = writer.finish(snapshot, manifest)
     except BaseException:
         writer.abort()
         raise
+    step(WRITE_STEPS, WRITE_STEPS)
+    return written
