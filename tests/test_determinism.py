@@ -67,20 +67,20 @@ def test_window_start_is_honoured(tmp_path: Path) -> None:
 GOLDEN_STREAM_SHA256 = "703c60d4f126bf3ac132cbacd4f61abe069cdade4db70d0f3bb58b36db145263"
 GOLDEN_COUNTS = {"equity_quote": 1586, "equity_print": 3352, "option_nbbo": 0,
                  "option_print": 0, "total": 4938}
-GOLDEN_OPTIONS_SHA256 = "7ed9d427a9c11884fe27b508f704dd35caa1192cfd3f5d03574633ff881beb0f"
-GOLDEN_OPTIONS_COUNTS = {"equity_quote": 1917, "equity_print": 3755, "option_nbbo": 142432,
-                         "option_print": 716, "total": 148820}
+GOLDEN_OPTIONS_SHA256 = "b2679f4b1ab84bc6c7a8e05e5e1e88e8d07b24893d400538c1e2cf2a4492232a"
+GOLDEN_OPTIONS_COUNTS = {"equity_quote": 1886, "equity_print": 3690, "option_nbbo": 142573,
+                         "option_print": 716, "total": 148865}
 
 
 def test_golden_tiny_run(tiny_run: Path) -> None:
     manifest = json.loads((tiny_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_STREAM_SHA256
-    assert manifest["run_id"] == "tsim-3bb1e910645b"
+    assert manifest["run_id"] == "tsim-dc831e89c4d7"
 
 
 def test_golden_tiny_options_run(tiny_options_run: Path) -> None:
     manifest = json.loads((tiny_options_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_OPTIONS_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_OPTIONS_SHA256
-    assert manifest["run_id"] == "tsim-0c90062ddaaa"
+    assert manifest["run_id"] == "tsim-d753ef8357d1"

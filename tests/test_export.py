@@ -333,14 +333,14 @@ def test_a_value_outside_the_closed_sets_is_named(edit, path: str) -> None:
 # the clustered order flow and the calmer latent volatility).
 PINNED_EXPORTS = {
     "islandflow": {
-        "manifest.json": "a9c2bba89920dc547bd087b66fab9146ec1d4dfb34d4f9e5b07cac42edbf033f",
-        "market-events.json": "44ec4efd69798631bea7fe93619ce6112b73456b09144f3d72a2211916879c58",
+        "manifest.json": "1fdb1c66f5d9db696b2c1459d7bc7dc2818297db42eb279b28ae5d3ae00c9f09",
+        "market-events.json": "b0a89d34b7bde89cbbb05f9f8dc84bde8a37ce2e81f28f33faadc63a0f100bbf",
         "parameter-snapshot.json":
-            "3ed705f4b0fd8a0a26cd0f7954a4e1accf57ac2bbda389f1b30a46de3828adac",
-        "provenance.json": "dd9ccb4f71f25cd3372412ae3ae53015e97414974b2d4aae3eab4aabb7a64dbb",
+            "8bb06433d2146d5d8f3528f1dc74d47fccf93ed98878562aaa7d9e2bbe33155b",
+        "provenance.json": "1601c9d9495cd026dbaf078e0f790357a3905185cf26ba077a0781dfa6eb4c05",
     },
     "jsonl": {
-        "market-events.jsonl": "682b2c3638df99dab4481ef942624d56364f89e11ab30a3e69428517da5d4840",
+        "market-events.jsonl": "32eba2a0616ab2153a26d3cb06c9e3e950ecfc9f8a9719800c7c8e5015401710",
     },
 }
 

@@ -12,7 +12,9 @@ from tapesim.agents.vol_surface import (
     SurfaceParams,
     atm_term_structure,
     implied_vols,
+    symbol_surface,
 )
+from tapesim.config.run import SymbolProfile
 
 
 def test_put_call_parity_and_delta() -> None:
@@ -100,8 +102,29 @@ def test_calendar_total_variance_never_falls() -> None:
 ])
 def test_default_skew_in_realism_band(params: SurfaceParams, band: tuple[float, float]) -> None:
     """25-delta put IV minus ATM IV, in vol points (realism targets: options / vol surface)."""
-    t, strikes = 30 / 365, np.linspace(60, 140, 8001)
+    skew = _skew_points(params, 30)
+    assert band[0] <= skew <= band[1]
+
+
+def _skew_points(params: SurfaceParams, days: float) -> float:
+    """25-delta put IV minus ATM IV of ``params`` at ``days`` to expiry, in vol points."""
+    t, strikes = days / 365, np.linspace(30, 170, 14001)
     iv = implied_vols(params, 1.0, 100.0, strikes, t)
     put_delta = delta(100.0, strikes, t, iv, False)
-    skew = (iv[np.argmin(abs(put_delta + 0.25))] - iv[np.argmin(abs(strikes - 100))]) * 100
-    assert band[0] <= skew <= band[1]
+    return float(iv[np.argmin(abs(put_delta + 0.25))] - iv[np.argmin(abs(strikes - 100))]) * 100
+
+
+@pytest.mark.parametrize(("index_like", "vols", "band"), [
+    (True, (0.10, 0.15, 0.20, 0.30), (3.0, 8.0)),
+    (False, (0.20, 0.26, 0.48, 0.60, 0.90), (0.0, 4.0)),
+])
+def test_symbol_skew_in_band_at_every_vol_level(index_like: bool, vols: tuple[float, ...],
+                                                band: tuple[float, float]) -> None:
+    """A symbol's surface keeps its class's put skew in vol points whatever its vol level
+    (``smile_eta``): a 60-vol single name in the single-name band, a 20-vol index ETF in
+    the index band, at a week and a month to expiry."""
+    for vol in vols:
+        sym = SymbolProfile(symbol="X", price=100.0, annual_vol=vol, is_etf=index_like)
+        params, _ = symbol_surface(sym, index_like)
+        for days in (7, 30):
+            assert band[0] <= _skew_points(params, days) <= band[1], (vol, days)

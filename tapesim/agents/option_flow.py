@@ -21,21 +21,23 @@ and near expiry, so most listed contracts quote but rarely trade.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import simpy
 
 from tapesim.agents.context import MarketContext
-from tapesim.agents.option_quotes import Chain, t_years_at
+from tapesim.agents.option_quotes import REGULAR_SESSION_MINUTES, Chain, t_years_at
 from tapesim.config.options import OptionFlowConfig
 from tapesim.events.enrichment import CONDITION_BIT
 from tapesim.sim.rng import Draws
 from tapesim.venues.book import BUY, SELL
 from tapesim.venues.options import OptionVenues
 
+_NORMAL = NormalDist()
 FILL = CONDITION_BIT["FILL"]
 LONG_DAYS = 60  # calendar days to expiry beyond which an expiry counts as long-dated
 ISO_SWEEP = CONDITION_BIT["SWEEP"] | CONDITION_BIT["ISO"]
@@ -59,6 +61,7 @@ class OptionDesk:
                            for call in (False, True)] for e in range(len(chain.expiry_dates))]
         self.dte = [(d - chain.today).days for d in chain.expiry_dates]
         self.next_parent = 1
+        self._t_at: tuple[int, np.ndarray] = (-1, np.zeros(0))  # (now, t_years_at now)
 
     def activity(self, now_ns: int) -> float:
         """Option flow's arrival-rate multiplier at ``now_ns`` (ns since the open): the
@@ -100,11 +103,25 @@ class OptionDesk:
         chain = self.chain
         idx = self.by_expiry[e][int(call)]
         spot = self.spot()
-        t = float(t_years_at(chain, self.ctx.env.now / 60e9)[idx[0]])
-        target = spot * math.exp(z * chain.annual_vol * math.sqrt(max(t, 1e-6)))
-        k = int(np.searchsorted(chain.strike[idx], target))
+        now = int(self.ctx.env.now)
+        if self._t_at[0] != now:  # once per instant, not per order
+            self._t_at = (now, t_years_at(chain, now / 60e9))
+        t = float(self._t_at[1][idx[0]])
+        return self._nearest(idx, spot * math.exp(z * chain.annual_vol * math.sqrt(max(t, 1e-6))))
+
+    def contract_at(self, e: int, call: bool, moneyness: float) -> int:
+        """The listed contract of expiry e and right with the strike nearest
+        spot x (1 + ``moneyness``): a strike set as a share of the price, as a hedge's
+        loss floor or a covered call's cap is."""
+        return self._nearest(self.by_expiry[e][int(call)], self.spot() * (1.0 + moneyness))
+
+    def _nearest(self, idx: np.ndarray, target: float) -> int:
+        """The contract of ``idx`` (one expiry and right, strikes ascending) whose strike
+        is nearest ``target`` dollars (the lower on a tie)."""
+        strike = self.chain.strike
+        k = int(np.searchsorted(strike[idx], target))
         k = min(max(k, 0), idx.size - 1)
-        if k > 0 and abs(chain.strike[idx[k - 1]] - target) < abs(chain.strike[idx[k]] - target):
+        if k > 0 and abs(strike[idx[k - 1]] - target) < abs(strike[idx[k]] - target):
             k -= 1
         return int(idx[k])
 
@@ -159,6 +176,31 @@ class OptionDesk:
                                        venue=venue)
 
 
+def replayed_volume(populations: Sequence[OptionPopulation], draws_for: Callable[..., Draws],
+                    sessions: float) -> np.ndarray:
+    """Contracts traded per listed contract (int64, chain order) by ``sessions`` regular
+    sessions (390 minutes each) of ``populations``' choices, replayed without trading:
+    each population's members arrive at its base rate times the symbol's
+    ``option_activity`` and ``activity`` (the activity path has mean 1), that many
+    rounded, and each member's legs (:meth:`OptionPopulation.choose`, at the current time
+    and spot, from the stream ``("agent", AGENT, "replay")``) count at their size. The
+    desk's venues and ledger are left as they are."""
+    if not populations:
+        return np.zeros(0, dtype=np.int64)
+    desk = populations[0].desk
+    out = np.zeros(desk.chain.size, dtype=np.int64)
+    symbol = desk.ctx.symbol
+    session_s = REGULAR_SESSION_MINUTES * 60.0
+    for pop in populations:
+        d = draws_for("agent", pop.AGENT, "replay")
+        arrivals = pop.per_second() * symbol.option_activity * symbol.activity * session_s
+        for _ in range(round(arrivals * sessions)):
+            legs, qty = pop.choose(d)
+            for c, _side in legs:
+                out[c] += qty
+    return out
+
+
 def _lots(d: Draws, low: int, high: int, alpha: float) -> int:
     """A Pareto(alpha) size from ``low``, capped at ``high``."""
     return min(int(low * (1.0 - d.uniform()) ** (-1.0 / alpha)), high)
@@ -190,6 +232,16 @@ class OptionPopulation:
         activity multiplier)."""
         return self.per_second() * self.desk.activity(now_ns)
 
+    def choose(self, d: Draws) -> tuple[list[tuple[int, int]], int]:
+        """What one arriving member trades: its legs (contract, side: ``BUY`` or ``SELL``
+        before any flip) and the contracts per leg, drawn from ``d``; :meth:`act` trades
+        them and :func:`expected_volume` counts them.
+
+        Raises:
+            NotImplementedError: always, here.
+        """
+        raise NotImplementedError
+
 
 class RetailOptions(OptionPopulation):
     """Retail option traders of one underlying."""
@@ -205,33 +257,41 @@ class RetailOptions(OptionPopulation):
         """``options.flow.retail_per_s``: retail orders per second, before scaling."""
         return self.desk.cfg.retail_per_s
 
-    def act(self) -> None:
-        """One retail order. Expiry: with probability ``long_dated_share`` one more than 60
-        days out, weighted exp(-days / 180) (LEAPS calls bought as stock replacement, puts
-        as insurance); else today's with probability ``zero_dte_share`` when a 0DTE
-        expiry is listed, else weighted exp(-days / 6) up to 45 days. A call with
-        the call share (``etf_call_share`` on ETFs, else ``retail_call_share``), out of
-        the money at |0.3 + 0.55 N(0, 1)| standard deviations, or with one chance in
-        ten a lottery ticket 2-4 standard deviations out. Long the contract, it sells
-        (to close, at most what it holds) unless a ``retail_buy_share`` draw says buy;
-        otherwise it buys. Size: Pareto(1.1) from 1, capped at 200 contracts. With
-        ``improve_share`` and a spread of at least two ticks it is filled one tick inside
-        the touch against a maker slot drawn uniformly (a price-improvement auction);
-        else it takes the touch (IOC). Condition FILL; nothing when the touch is not
-        positive (no bid to sell to)."""
-        desk, d, cfg = self.desk, self.draws, self.desk.cfg
+    def choose(self, d: Draws) -> tuple[list[tuple[int, int]], int]:
+        """One retail order's contract, bought, and its size. Expiry: with probability
+        ``long_dated_share`` one more than 60 days out, weighted exp(-days / 180) (LEAPS
+        calls bought as stock replacement, puts as insurance); else today's with
+        probability ``zero_dte_share`` when a 0DTE expiry is listed, else weighted
+        exp(-days / 6) up to 45 days. A call with the call share (``etf_call_share`` on
+        ETFs, else ``retail_call_share``), out of the money at |0.3 + 0.55 N(0, 1)|
+        standard deviations, or with one chance in ten a lottery ticket: a delta of
+        0.02-0.10, uniformly, i.e. 1.3-2.1 standard deviations out (the cheap contracts
+        retail buys for a move, not strikes no move reaches). Size: Pareto(1.1) from 1,
+        capped at 200 contracts."""
+        desk, cfg = self.desk, self.desk.cfg
         if d.chance(cfg.long_dated_share):
             e = desk.expiry(d, scale_days=180.0, max_days=1_000, min_days=LONG_DAYS)
         else:
             e = desk.expiry(d, scale_days=6.0, max_days=45, zero_dte=cfg.zero_dte_share)
         call = d.chance(self.call_share)
         z = abs(0.3 + 0.55 * d.normal())
-        if d.chance(0.1):  # a lottery ticket far out of the money
-            z = 2.0 + 2.0 * d.uniform()
+        if d.chance(0.1):  # a lottery ticket far out of the money: delta 0.02-0.10
+            z = -_NORMAL.inv_cdf(0.02 + 0.08 * d.uniform())
         c = desk.contract(e, call, z if call else -z)
+        return [(c, BUY)], _lots(d, 1, 200, 1.1)
+
+    def act(self) -> None:
+        """One retail order (contract and size from :meth:`choose`). Long the contract, it
+        sells (to close, at most what it holds) unless a ``retail_buy_share`` draw says
+        buy; otherwise it buys. With ``improve_share`` and a spread of at least two ticks
+        it is filled one tick inside the touch against a maker slot drawn uniformly (a
+        price-improvement auction); else it takes the touch (IOC). Condition FILL;
+        nothing when the touch is not positive (no bid to sell to)."""
+        desk, d, cfg = self.desk, self.draws, self.desk.cfg
+        legs, qty = self.choose(d)
+        c = legs[0][0]
         held = int(desk.venues.ledger.account(self.agent)[c])
         side = SELL if held > 0 and not d.chance(cfg.retail_buy_share) else BUY
-        qty = _lots(d, 1, 200, 1.1)
         if side == SELL:
             qty = min(qty, held)
         nb = desk.venues.nbbo
@@ -261,11 +321,11 @@ class ComplexOrders(OptionPopulation):
         """``options.flow.complex_per_hour`` / 3600: packages per second, before scaling."""
         return self.desk.cfg.complex_per_hour / 3600.0
 
-    def _legs(self, kind: str) -> list[tuple[int, int]]:
+    def _legs(self, d: Draws, kind: str) -> list[tuple[int, int]]:
         """(contract, side) per leg of the package, the first leg bought. Expiry: 0DTE with
         half the ``zero_dte_share`` when listed, else weighted exp(-days / 40) over the
         whole listing (a year and more out for calendars, rolls and LEAPS spreads)."""
-        desk, d = self.desk, self.draws
+        desk = self.desk
         e = desk.expiry(d, scale_days=40.0, max_days=1_000, zero_dte=desk.cfg.zero_dte_share / 2)
         call = d.chance(0.5)
         z = 0.3 + 0.7 * d.uniform()
@@ -283,22 +343,26 @@ class ComplexOrders(OptionPopulation):
             return [(second, BUY), (first, SELL)] if first != second else [(first, BUY)]
         return [(first, SELL), (second, BUY)] if first != second else [(first, SELL)]  # roll
 
+    def choose(self, d: Draws) -> tuple[list[tuple[int, int]], int]:
+        """One package's legs: a structure drawn uniformly from :attr:`STRUCTURES` (legs
+        from :meth:`_legs`), Pareto(1.3) from 10 capped at 1000 contracts per leg."""
+        legs = self._legs(d, self.STRUCTURES[d.below(len(self.STRUCTURES))])
+        return legs, _lots(d, 10, 1000, 1.3)
+
     def act(self) -> None:
-        """One package: a structure drawn uniformly from :attr:`STRUCTURES` (legs from
-        :meth:`_legs`), sold instead of bought with probability 0.4, Pareto(1.3) from 10
-        capped at 1000 contracts per leg. Every leg crosses against one maker slot
-        drawn uniformly, at its NBBO mid on the MPV grid (:meth:`OptionDesk.mid_price`),
-        under one parent id; conditions COMPLEX, plus SPREAD for verticals, calendars
-        and rolls."""
+        """One package (legs and size from :meth:`choose`), sold instead of bought with
+        probability 0.4. Every leg crosses against one maker slot drawn uniformly, at its
+        NBBO mid on the MPV grid (:meth:`OptionDesk.mid_price`), under one parent id;
+        conditions COMPLEX, plus SPREAD when it buys one leg and sells another (verticals,
+        calendars and rolls)."""
         desk, d = self.desk, self.draws
-        kind = self.STRUCTURES[d.below(len(self.STRUCTURES))]
-        legs = self._legs(kind)
+        legs, qty = self.choose(d)
         flip = d.chance(0.4)  # the package is sold rather than bought
-        qty = _lots(d, 10, 1000, 1.3)
         makers = desk.venues.makers
         slot = d.below(makers.n_slots)
         maker, venue = int(makers.slot_maker[slot]), int(makers.slot_venue[slot])
-        conditions = COMPLEX | (SPREAD if kind in ("vertical", "calendar", "roll") else 0)
+        spread = len({side for _, side in legs}) > 1  # one leg bought, another sold
+        conditions = COMPLEX | (SPREAD if spread else 0)
         parent = desk.parent()
         for c, side in legs:
             side = -side if flip else side
@@ -315,20 +379,26 @@ class Sweeps(OptionPopulation):
         """``options.flow.sweeps_per_hour`` / 3600: sweeps per second, before scaling."""
         return self.desk.cfg.sweeps_per_hour / 3600.0
 
-    def act(self) -> None:
-        """Start one sweep. Expiry: 0DTE with ``zero_dte_share`` when listed, else weighted
-        exp(-days / 7) up to 30 days; a call with probability 0.55, at 0.8 N(0, 1) standard
-        deviations from the money; a buy with probability 0.6; Pareto(1.5) from 50, capped
-        at 2000 contracts. The children go out in their own SimPy process
-        (:meth:`OptionDesk.sweep`, ISO and SWEEP, up to three price levels, one parent
-        id), so this returns before they trade."""
-        desk, d = self.desk, self.draws
+    def choose(self, d: Draws) -> tuple[list[tuple[int, int]], int]:
+        """One sweep's contract and size. Expiry: 0DTE with ``zero_dte_share`` when listed,
+        else weighted exp(-days / 7) up to 30 days; a call with probability 0.55, at
+        0.8 N(0, 1) standard deviations from the money; Pareto(1.5) from 50, capped at
+        2000 contracts."""
+        desk = self.desk
         e = desk.expiry(d, scale_days=7.0, max_days=30, zero_dte=desk.cfg.zero_dte_share)
         call = d.chance(0.55)
-        z = 0.8 * d.normal()
-        c = desk.contract(e, call, z)
+        c = desk.contract(e, call, 0.8 * d.normal())
+        return [(c, BUY)], _lots(d, 50, 2000, 1.5)
+
+    def act(self) -> None:
+        """Start one sweep (contract and size from :meth:`choose`), a buy with probability
+        0.6. The children go out in their own SimPy process (:meth:`OptionDesk.sweep`, ISO
+        and SWEEP, up to three price levels, one parent id), so this returns before they
+        trade."""
+        desk, d = self.desk, self.draws
+        legs, qty = self.choose(d)
+        c = legs[0][0]
         side = BUY if d.chance(0.6) else SELL
-        qty = _lots(d, 50, 2000, 1.5)
         desk.ctx.env.process(self._children(c, side, qty, desk.parent()))
 
     def _children(self, c: int, side: int, qty: int,
@@ -343,24 +413,36 @@ class Hedgers(OptionPopulation):
     AGENT = "hedger-options"
 
     def per_second(self) -> float:
-        """``options.flow.hedgers_per_hour`` / 3600: hedges per second, before scaling."""
-        return self.desk.cfg.hedgers_per_hour / 3600.0
+        """``options.flow.hedgers_per_hour`` / 3600 (``index_hedgers_per_hour`` on
+        index-like roots): hedges per second, before scaling."""
+        cfg = self.desk.cfg
+        return (cfg.index_hedgers_per_hour if self.desk.chain.index_like
+                else cfg.hedgers_per_hour) / 3600.0
 
-    def act(self) -> None:
-        """One hedge. Expiry weighted exp(-days / 120) over the whole listing (LEAPS
-        included). With
-        probability 0.6 it buys a protective put, else writes (sells) a covered call,
-        either 0.5-3 standard deviations out of the money; Pareto(1.4) from 20, capped at
-        2000 contracts. Seven times in ten it crosses at the NBBO mid on the MPV grid
-        against a maker slot drawn uniformly; otherwise it takes the touch (IOC),
-        nothing when the touch is not positive. Condition FILL."""
-        desk, d = self.desk, self.draws
+    def choose(self, d: Draws) -> tuple[list[tuple[int, int]], int]:
+        """One hedge's contract, side and size. Expiry weighted exp(-days / 120) over the
+        whole listing (LEAPS included). With probability 0.6 it buys a protective put
+        with its floor 3-20% below spot, else writes (sells) a covered call with its cap
+        2-10% above, uniformly: a hedge's strike is set as a share of the position's value,
+        whatever the name's volatility (Cboe's benchmarks: PPUT buys 5% out-of-the-money
+        puts, CLL collars a 5% put with a 10% call, BXY writes 2% calls; tail hedges go
+        to 20% and beyond). Pareto(1.4) from 20, capped at 2000 contracts."""
+        desk = self.desk
         e = desk.expiry(d, scale_days=120.0, max_days=1_000)
         protect = d.chance(0.6)
-        z = 0.5 + 2.5 * d.uniform()
-        c = desk.contract(e, not protect, -z if protect else z)
-        side = BUY if protect else SELL
-        qty = _lots(d, 20, 2000, 1.4)
+        u = d.uniform()
+        c = (desk.contract_at(e, False, -(0.03 + 0.17 * u)) if protect
+             else desk.contract_at(e, True, 0.02 + 0.08 * u))
+        return [(c, BUY if protect else SELL)], _lots(d, 20, 2000, 1.4)
+
+    def act(self) -> None:
+        """One hedge (contract, side and size from :meth:`choose`). Seven times in ten it
+        crosses at the NBBO mid on the MPV grid against a maker slot drawn uniformly;
+        otherwise it takes the touch (IOC), nothing when the touch is not positive.
+        Condition FILL."""
+        desk, d = self.desk, self.draws
+        legs, qty = self.choose(d)
+        c, side = legs[0]
         if d.chance(0.7):
             makers = desk.venues.makers
             slot = d.below(makers.n_slots)

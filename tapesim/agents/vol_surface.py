@@ -51,6 +51,25 @@ class SurfaceParams:
 
 
 INDEX_LIKE_SKEW = {"rho": -0.7, "eta": 1.3}
+#: The ATM implied vol (annualised decimal) up to which a smile keeps its full curvature
+#: ``eta``, for index-like roots and single names; above it ``eta`` shrinks in proportion
+#: (:func:`smile_eta`). Across underlyings the 25-delta put's premium over ATM, in vol
+#: points, varies far less than the ATM level: index ETFs at 15-20 vol show +3-8 points,
+#: single names from 25 to 60 vol +0-4 (realism targets, vol surface; individual stocks'
+#: smiles are flatter than the index's, Bakshi, Kapadia and Madan 2003). SSVI's smile in
+#: vol points grows in proportion to the ATM vol at fixed ``eta`` and ``rho`` (it is a
+#: fixed shape in standard deviations), so without this a 60-vol name would show twice
+#: the skew of a 30-vol one. The references are SPY's (0.15 x 1.1) and AAPL's
+#: (0.26 x 1.1) base vols, the levels ``INDEX_LIKE_SKEW`` and the default were set at.
+SMILE_REF_VOL = {True: 0.165, False: 0.29}
+
+
+def smile_eta(eta: float, base_vol: float, index_like: bool) -> float:
+    """The smile curvature an underlying with ATM vol ``base_vol`` (annualised decimal)
+    quotes with: ``eta`` up to :data:`SMILE_REF_VOL` of its class, ``eta`` x reference /
+    ``base_vol`` above it, so its put skew in vol points stays near the reference
+    name's. A smaller ``eta`` keeps the SSVI no-butterfly conditions."""
+    return eta * min(1.0, SMILE_REF_VOL[index_like] / base_vol)
 
 
 def symbol_surface(symbol: SymbolProfile, index_like: bool = False
@@ -60,13 +79,17 @@ def symbol_surface(symbol: SymbolProfile, index_like: bool = False
 
     Base vol = annual vol x ``implied_vol_premium``; the earnings move is the event's
     expected absolute move, falling at the close of day ``earnings_in_days``; index-like
-    roots take :data:`INDEX_LIKE_SKEW`. The option makers quote from it and the latent
-    truth sidecar reports its ATM vol, so both read the same surface.
+    roots take :data:`INDEX_LIKE_SKEW`, and the curvature is :func:`smile_eta` of the
+    base vol. The option makers quote from it and the latent truth sidecar reports its
+    ATM vol, so both read the same surface.
     """
     earnings = symbol.earnings_in_days
-    params = SurfaceParams(base_vol=symbol.annual_vol * symbol.implied_vol_premium,
+    base_vol = symbol.annual_vol * symbol.implied_vol_premium
+    rho, eta = ((INDEX_LIKE_SKEW["rho"], INDEX_LIKE_SKEW["eta"]) if index_like
+                else (SurfaceParams.rho, SurfaceParams.eta))
+    params = SurfaceParams(base_vol=base_vol,
                            event_move=symbol.earnings_move if earnings is not None else 0.0,
-                           **(INDEX_LIKE_SKEW if index_like else {}))
+                           rho=rho, eta=smile_eta(eta, base_vol, index_like))
     t_event = None if earnings is None else (earnings * 1440.0 + 390.0) / MINUTES_PER_YEAR
     return params, t_event
 

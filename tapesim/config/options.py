@@ -103,8 +103,17 @@ class OptionFlowConfig(Strict):
         "sweeps per hour; at most one a second"))
     hedgers_per_hour: float = Field(default=20.0, ge=0.0, le=3_600.0, description=(
         "hedging orders per hour; at most one a second"))
-    open_interest_lots: float = Field(default=1000.0, ge=0.0, le=1_000_000.0, description=(
-        "starting open interest near the money, in contracts; up to a million"))
+    # Index ETFs carry more of the market's hedging than single names (index puts are
+    # the portfolio hedge: Bollen and Whaley 2004, Garleanu, Pedersen and Poteshman
+    # 2009), so their hedges reach further out of the money's volume share.
+    index_hedgers_per_hour: float = Field(default=25.0, ge=0.0, le=3_600.0, description=(
+        "hedging orders per hour on index-like ETFs; at most one a second"))
+    # 2.5: a contract the flow trades steadily turns over about 40% of its interest a
+    # day, lumpier ones less, so the front near-the-money median lands inside the real
+    # 10-50% (realism targets, volume / open interest).
+    open_interest_days: float = Field(default=2.5, ge=0.0, le=20.0, description=(
+        "sessions of the flow's own contract choices held as open interest at the start; "
+        "up to 20, a month of sessions (each is replayed at the open, so cost grows with it)"))
 
 
 #: The options exchanges' penny-interval classes: ``all-penny`` ($0.01 at every price),

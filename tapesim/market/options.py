@@ -16,30 +16,25 @@ from pathlib import Path
 import numpy as np
 
 from tapesim.agents.context import MarketContext
-from tapesim.agents.option_flow import ComplexOrders, Hedgers, OptionDesk, RetailOptions, Sweeps
+from tapesim.agents.option_flow import (
+    ComplexOrders,
+    Hedgers,
+    OptionDesk,
+    RetailOptions,
+    Sweeps,
+    replayed_volume,
+)
 from tapesim.agents.option_makers import OptionMakers
-from tapesim.agents.option_quotes import Chain, list_chain, moneyness_z
+from tapesim.agents.option_quotes import Chain, list_chain
 from tapesim.sim.calendar import close_time, epoch_ms
 from tapesim.sim.rng import Draws, stream
-from tapesim.venues.chains import ListingPolicy, mpv_of, strike_interval
+from tapesim.venues.chains import ListingPolicy, mpv_of
 from tapesim.venues.ledger import OptionLedger
 from tapesim.venues.option_tape import OptionTape
 from tapesim.venues.options import OptionVenues
 
 PUBLIC_LONG_SHARES = (("retail-options", 0.6), ("institutional-options", 0.4))
 WRITERS = "option-writers"
-
-
-def open_interest(chain: Chain, spot: float, lots: float, interval: float) -> np.ndarray:
-    """Yesterday's open interest per contract: largest near the money, smaller for
-    expiries only recently listed (dailies) and far from the money, and spread thinner
-    where strikes are dense (``interval`` below 1% of spot): the same interest is shared
-    by more contracts."""
-    z = moneyness_z(chain, spot, chain.t_years)
-    days = chain.days_to_expiry
-    age = np.minimum((days + 3) / 10.0, 1.0)
-    density = min(interval / (0.01 * spot), 1.0)
-    return np.rint(lots * density * np.exp(-0.5 * (z / 1.2) ** 2) * age).astype(np.int64)
 
 
 @dataclass
@@ -71,10 +66,15 @@ class OptionSide:
                 sync runs it, then the options venues.
 
         Returns:
-            The side, with yesterday's open interest (``options.flow.open_interest_lots``
-            times the symbol's ``option_activity``, shaped by :func:`open_interest`) held
-            long 60/40 by the retail and institutional option agents and short by the
-            option writers.
+            The side, with yesterday's open interest held long 60/40 by the retail and
+            institutional option agents and short by the option writers. The interest
+            is the positions the session's own flow builds: ``options.flow.
+            open_interest_days`` sessions of its contract choices with their sizes
+            (:func:`tapesim.agents.option_flow.replayed_volume`), so it sits where the flow
+            trades (a strike nobody trades holds none) and a contract traded steadily
+            turns over about 1 / ``open_interest_days`` of it a day, as real front
+            near-the-money contracts turn over 10-50% (the realism targets' volume / open
+            interest), whatever option volume the profile caps the flow at.
 
         Raises:
             ValueError: the root is index-like but the profile's ``is_etf`` is false
@@ -99,8 +99,7 @@ class OptionSide:
         desk = OptionDesk(ctx, chain, venues, cfg.flow, sync)
         populations = [RetailOptions(desk, draws_for), ComplexOrders(desk, draws_for),
                        Sweeps(desk, draws_for), Hedgers(desk, draws_for)]
-        lots = cfg.flow.open_interest_lots * sym.option_activity
-        start_oi = open_interest(chain, sym.price, lots, strike_interval(sym.price, sym.is_etf))
+        start_oi = replayed_volume(populations, draws_for, cfg.flow.open_interest_days)
         side = cls(chain, tape, makers, venues, desk, populations, start_oi, sync)
         side._seed_positions(ctx)
         return side

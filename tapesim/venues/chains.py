@@ -218,10 +218,23 @@ def wing_interval(interval: float) -> float:
     return 2.0 * interval
 
 
+#: How many standard deviations to expiry a chain lists strikes out to (beyond
+#: :data:`MIN_LISTED_WIDTH`). Real chains list far out: strikes added as the price
+#: travelled since a series opened stay listed until it expires, so a large name's front
+#: month spans about half to one and a half times spot, 5-7 standard deviations, and a
+#: high-volatility name's weeklies run far into strikes no move reaches, which quote a
+#: zero bid (realism targets: front contracts beyond 10% out of the money show a zero
+#: bid at least 20% of the time for large names, 95% and more for small ones). At three
+#: deviations a 50-60 vol name's far-OTM front contracts were nearly all worth dimes.
+LISTED_SDS = 5.0
+
+
 def moneyness_range(days_to_expiry: float, annual_vol: float) -> tuple[float, float]:
     """Listed range as multiples of spot: wider for longer expiries and higher vol
-    (three standard deviations to expiry, at least :data:`MIN_LISTED_WIDTH`)."""
-    width = max(MIN_LISTED_WIDTH, 3.0 * annual_vol * math.sqrt(max(days_to_expiry, 1.0) / 365.0))
+    (:data:`LISTED_SDS` standard deviations to expiry, at least
+    :data:`MIN_LISTED_WIDTH`)."""
+    width = max(MIN_LISTED_WIDTH,
+                LISTED_SDS * annual_vol * math.sqrt(max(days_to_expiry, 1.0) / 365.0))
     return max(0.05, 1.0 - width), 1.0 + width
 
 
