@@ -35,6 +35,7 @@ from nats.js import JetStreamContext
 
 from tapesim.events.batches import ReplayPlan
 from tapesim.replay.bus import STREAMS, stream_name
+from tapesim.replay.nats_frames import FrameWriter, framable, hpub_frame
 from tapesim.replay.plan import ReplayError
 
 __all__ = ["DEFAULT_WINDOW", "EXPECTED_LAST_MSG_ID", "MSG_ID", "NatsSink", "ReplayStopped",
@@ -112,8 +113,17 @@ class _Pending:
     key: int
     subject: str
     payload: bytes
-    headers: dict[str, str]  # Nats-Msg-Id, and Nats-Expected-Last-Msg-Id after the first
+    msg_id: str  # the trace id: Nats-Msg-Id
+    expected: str | None  # Nats-Expected-Last-Msg-Id: the stream's previous id, if any
+    frame: bytes | None  # the ready HPUB command (nats_frames), None: Client.publish it
     check: _Check | None = None  # the checkpoint that confirms it, once one is sent
+
+
+def _headers(p: _Pending) -> dict[str, str]:
+    """The publish's headers as nats-py's ``publish`` takes them."""
+    if p.expected is None:
+        return {MSG_ID: p.msg_id}
+    return {MSG_ID: p.msg_id, EXPECTED_LAST_MSG_ID: p.expected}
 
 
 class NatsSink:
@@ -154,7 +164,9 @@ class NatsSink:
         self._acked: int | None = None
         self._sent = 0
         self._reconnects = 0
-        self._last_id: dict[str, str] = {}
+        self._last_id: dict[str, tuple[str, bytes | None]] = {}  # id, and UTF-8 if framable
+        self._frames: FrameWriter | None = None
+        self._outgoing: list[bytes] = []  # frames gathered until the next checkpoint
         self._full: dict[str, str] = {}  # canonical subject -> prefixed
 
     @property
@@ -170,6 +182,7 @@ class NatsSink:
                 of the same name over other subjects.
         """
         self._nc = await connect(self.url, reconnected=self._on_reconnect)
+        self._frames = FrameWriter.of(self._nc)
         self._js = self._nc.jetstream(publish_async_max_pending=1 << 20)
         await ensure_streams(self._js, self.prefix)
 
@@ -180,19 +193,28 @@ class NatsSink:
                    subjects: tuple[str, ...]) -> None:
         """Publish the event on each subject; checkpoint every ``check_every`` events and
         wait for confirmations while ``window`` publishes are unconfirmed."""
-        nc = self._nc
-        assert nc is not None
+        frames = self._frames
+        raw = trace_id.encode() if frames is not None and framable(trace_id) else None
         for subject in subjects:
             full = self._full.get(subject) or self._full.setdefault(subject,
                                                                     self.prefix + subject)
-            expect = self._last_id.get(full)
-            p = _Pending(key, full, payload, {MSG_ID: trace_id} if expect is None else
-                         {MSG_ID: trace_id, EXPECTED_LAST_MSG_ID: expect})
-            self._last_id[full] = trace_id
+            last = self._last_id.get(full)
+            self._last_id[full] = (trace_id, raw)
+            frame = None
+            if raw is not None and frames is not None:
+                if last is None:
+                    frame = hpub_frame(frames.head(full), raw, None, payload)
+                elif last[1] is not None:
+                    frame = hpub_frame(frames.head(full), raw, last[1], payload)
+            p = _Pending(key, full, payload, trace_id, None if last is None else last[0], frame)
             self._inflight.append(p)
             self._unchecked.setdefault(full, []).append(p)
+            if frame is not None:
+                self._outgoing.append(frame)
+                continue
+            await self._write_out()  # what is framed before it goes first
             try:
-                await nc.publish(full, payload, headers=p.headers)
+                await self._publish(p)
             except (nats.errors.Error, OSError):
                 await self._recover()
         self._sent += 1
@@ -203,15 +225,42 @@ class NatsSink:
         if len(self._inflight) >= self.window:
             await self._settle(self.window // 2)
 
+    async def _write_out(self) -> None:
+        """Hand the frames gathered since the last write to the client in one piece (a
+        lost connection sends everything unconfirmed again)."""
+        if not self._outgoing:
+            return
+        frames, out = self._frames, self._outgoing
+        self._outgoing = []
+        if frames is None or not frames.ready:
+            await self._recover()
+            return
+        try:
+            await frames.write(b"".join(out))
+        except (nats.errors.Error, OSError):
+            await self._recover()
+
+    async def _publish(self, p: _Pending) -> None:
+        """Send one publish: its frame while the client is connected, else (or without a
+        frame) through ``Client.publish``, which buffers it during a reconnect."""
+        frames = self._frames
+        if p.frame is not None and frames is not None and frames.ready:
+            await frames.write(p.frame)
+        else:
+            assert self._nc is not None
+            await self._nc.publish(p.subject, p.payload, headers=_headers(p))
+
     async def _checkpoint(self) -> None:
-        """Publish the last unconfirmed message of each stream again, with a reply."""
+        """Write out the gathered frames, then publish the last unconfirmed message of
+        each stream again, with a reply."""
         assert self._js is not None
+        await self._write_out()
         unchecked, self._unchecked = self._unchecked, {}
         for subject, entries in unchecked.items():
             last = entries[-1]
             try:
                 check = _Check(await self._js.publish_async(subject, last.payload,
-                                                            headers=last.headers))
+                                                            headers=_headers(last)))
             except (nats.errors.Error, OSError):
                 self._unchecked = unchecked
                 await self._recover()
@@ -280,13 +329,14 @@ class NatsSink:
                                         f"{self.reconnect_timeout:g} s", _next(self._acked))
                 await asyncio.sleep(0.05)
             self._unchecked = {}
+            self._outgoing = []  # every gathered frame is in flight, sent again below
             for p in self._inflight:
                 if p.check is not None:
                     p.check.ack.cancel()
                     p.check = None
             try:
                 for p in self._inflight:
-                    await self._nc.publish(p.subject, p.payload, headers=p.headers)
+                    await self._publish(p)
                     self._unchecked.setdefault(p.subject, []).append(p)
                     self.republished += 1
                 await self._checkpoint_now()
@@ -306,7 +356,7 @@ class NatsSink:
         for subject, entries in unchecked.items():
             last = entries[-1]
             check = _Check(await self._js.publish_async(subject, last.payload,
-                                                        headers=last.headers))
+                                                        headers=_headers(last)))
             for p in entries:
                 p.check = check
 
@@ -321,6 +371,7 @@ class NatsSink:
             if p.check is not None:
                 p.check.ack.cancel()
         self._inflight.clear()
+        self._outgoing = []
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.close()
 
