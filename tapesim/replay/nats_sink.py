@@ -119,6 +119,16 @@ class _Pending:
     check: _Check | None = None  # the checkpoint that confirms it, once one is sent
 
 
+@dataclass(slots=True)
+class _Stream:
+    """Per stream of a replay: its subject, frame head, and last message id sent."""
+
+    full: str  # the prefixed subject
+    head: bytes  # b"HPUB <subject> " (nats_frames)
+    last_id: str | None = None  # the trace id of its last message
+    last_raw: bytes | None = None  # the same UTF-8, None when not framable
+
+
 def _headers(p: _Pending) -> dict[str, str]:
     """The publish's headers as nats-py's ``publish`` takes them."""
     if p.expected is None:
@@ -164,10 +174,9 @@ class NatsSink:
         self._acked: int | None = None
         self._sent = 0
         self._reconnects = 0
-        self._last_id: dict[str, tuple[str, bytes | None]] = {}  # id, and UTF-8 if framable
         self._frames: FrameWriter | None = None
         self._outgoing: list[bytes] = []  # frames gathered until the next checkpoint
-        self._full: dict[str, str] = {}  # canonical subject -> prefixed
+        self._streams: dict[str, _Stream] = {}  # by canonical subject
 
     @property
     def acked_seq(self) -> int | None:
@@ -186,6 +195,13 @@ class NatsSink:
         self._js = self._nc.jetstream(publish_async_max_pending=1 << 20)
         await ensure_streams(self._js, self.prefix)
 
+    def _stream(self, subject: str) -> _Stream:
+        """The state of the stream of a canonical subject, made on its first message."""
+        full = self.prefix + subject
+        head = self._frames.head(full) if self._frames is not None else b""
+        stream = self._streams[subject] = _Stream(full, head)
+        return stream
+
     async def _on_reconnect(self) -> None:
         self._reconnects += 1
 
@@ -196,17 +212,13 @@ class NatsSink:
         frames = self._frames
         raw = trace_id.encode() if frames is not None and framable(trace_id) else None
         for subject in subjects:
-            full = self._full.get(subject) or self._full.setdefault(subject,
-                                                                    self.prefix + subject)
-            last = self._last_id.get(full)
-            self._last_id[full] = (trace_id, raw)
+            stream = self._streams.get(subject) or self._stream(subject)
+            full, expected, expected_raw = stream.full, stream.last_id, stream.last_raw
+            stream.last_id, stream.last_raw = trace_id, raw
             frame = None
-            if raw is not None and frames is not None:
-                if last is None:
-                    frame = hpub_frame(frames.head(full), raw, None, payload)
-                elif last[1] is not None:
-                    frame = hpub_frame(frames.head(full), raw, last[1], payload)
-            p = _Pending(key, full, payload, trace_id, None if last is None else last[0], frame)
+            if raw is not None and (expected is None or expected_raw is not None):
+                frame = hpub_frame(stream.head, raw, expected_raw, payload)
+            p = _Pending(key, full, payload, trace_id, expected, frame)
             self._inflight.append(p)
             self._unchecked.setdefault(full, []).append(p)
             if frame is not None:
@@ -271,13 +283,16 @@ class NatsSink:
     def _pop_acked(self) -> None:
         """Drop the confirmed publishes at the head of the window."""
         inflight = self._inflight
+        confirmed = None  # the checkpoint last seen acked (it covers many publishes)
         while inflight:
             check = inflight[0].check
             if check is None:
                 return
-            ack = check.ack
-            if not ack.done() or ack.cancelled() or ack.exception() is not None:
-                return
+            if check is not confirmed:
+                ack = check.ack
+                if not ack.done() or ack.cancelled() or ack.exception() is not None:
+                    return
+                confirmed = check
             p = inflight.popleft()
             if not inflight or inflight[0].key != p.key:
                 self._acked = p.key
