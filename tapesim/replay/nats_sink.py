@@ -5,14 +5,15 @@ The sink creates the five streams under the replay's subject prefix
 ``Nats-Msg-Id`` header, so the server drops a re-published event inside the
 stream's duplicate window, and with the previous message's id of its stream as
 ``Nats-Expected-Last-Msg-Id``, so the server stores it only right after that one.
-Messages go out without waiting; every ``check_every`` events the last message of
-each stream is published again with a reply subject (a checkpoint) whose ack, by
-the chain, confirms every message before it on that stream. At most ``window``
-publishes are unconfirmed; confirmations are taken oldest first, so
-:attr:`NatsSink.acked_seq` is always a prefix of the replay. When a confirmation
-does not come (the connection dropped, the server restarted) or reports a broken
-chain, the sink waits for the client to reconnect and publishes everything
-unconfirmed again, oldest first: de-duplication and the chain make that
+Messages go out without waiting, as ready ``HPUB`` frames
+(``tapesim.replay.nats_frames``) handed to the client a checkpoint's worth at a time;
+every ``check_every`` events the last message of each stream is published again with a
+reply subject (a checkpoint) whose ack, by the chain, confirms every message before it
+on that stream. At most ``window`` publishes are unconfirmed; confirmations are
+taken oldest first, so :attr:`NatsSink.acked_seq` is always a prefix of the replay.
+When a confirmation does not come (the connection dropped, the server restarted)
+or reports a broken chain, the sink waits for the client to reconnect and publishes
+everything unconfirmed again, oldest first: de-duplication and the chain make that
 exactly-once and in order for a consumer. If the server stays away longer than
 ``reconnect_timeout`` the replay stops with the seq to resume from.
 """
