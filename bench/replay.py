@@ -6,19 +6,29 @@
 One embedded nats-server (``tapesim.replay.EmbeddedNats``) serves every repetition.
 Each repetition times three replays of the whole run, alternating, in this process:
 
-  jetstream_events_per_s  ``--speed max`` into JetStream with acks (``NatsSink``: trace id
-                          as message id, a window of in-flight asynchronous publishes), a
-                          fresh subject prefix each time
-  core_events_per_s       the same loop, source and encoding, publishing each event on
-                          core NATS (no JetStream, no acks) and flushing at the end: the
+  jetstream_events_per_s  ``--speed max`` into JetStream with confirmations
+                          (``NatsSink``: trace id as message id, the stream's chain of
+                          expected last ids, ready HPUB frames, checkpoints), a fresh
+                          subject prefix each time
+  core_events_per_s       the same loop, source and encoding, publishing each event's
+                          frame (the same frames, the same batching) on core NATS
+                          subjects no stream holds, no acks, flushed at the end: the
                           client's limit
   null_events_per_s       the same loop into the null sink: the source and the encoding
-  client_events_per_s     the client alone: the run's first ``--client-events`` events,
-                          encoded beforehand, published on core NATS with the headers
-                          the JetStream sink sends (``Nats-Msg-Id`` and
-                          ``Nats-Expected-Last-Msg-Id``), then flushed: the ceiling of any
-                          replay through this client, whatever tapesim does
+  client_events_per_s     the client alone: the run's first ``--client-events`` events
+                          as ready frames with the JetStream sink's two headers
+                          (``Nats-Msg-Id``, ``Nats-Expected-Last-Msg-Id``), handed to the
+                          client a checkpoint's worth at a time, then flushed: the
+                          ceiling of any replay through this client
+  client_publish_events_per_s  the same events through nats-py's ``Client.publish``
+                          with the two headers as a dict (what the frames replace)
   ratio                   jetstream_events_per_s / core_events_per_s
+
+Each ``*_per_s`` figure has a ``*_per_cpu_s`` twin: events over this process's CPU
+seconds (user + system, every thread), which a busy shared machine distorts far less
+than wall seconds. ``server_events_per_cpu_s`` is the JetStream replay's events over
+the nats-server process's CPU seconds in the same interval (Linux: read from /proc;
+absent elsewhere).
 
 Output: one JSON object per repetition on stdout, then a summary of medians
 (``"summary": true``) with ``peak_rss_mib``, the peak RSS of this process (every
@@ -31,11 +41,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +55,29 @@ import tapesim
 from tapesim.events.batches import ReplayPlan
 from tapesim.replay import EmbeddedNats, NatsSink, NullSink, ReplaySpec, RunDirectorySource
 from tapesim.replay import replay as run_replay
-from tapesim.replay.nats_sink import EXPECTED_LAST_MSG_ID, MSG_ID, connect
+from tapesim.replay.nats_frames import FrameWriter, hpub_frame
+from tapesim.replay.nats_sink import CHECK_EVERY, EXPECTED_LAST_MSG_ID, MSG_ID, connect
 from tapesim.replay.sinks import Sink
+
+Recorded = list[tuple[tuple[str, ...], str, bytes]]  # (subjects, trace id, payload)
+
+
+def _frames_writer(nc: Any) -> FrameWriter:
+    writer = FrameWriter.of(nc)
+    if writer is None:
+        raise SystemExit("error: this nats-py has no outgoing buffer for ready frames")
+    return writer
 
 
 class CoreSink:
-    """Publishes on core NATS subjects (no JetStream, no acks): the client's raw rate."""
+    """Publishes each event's frame on core NATS subjects (no stream, no acks), gathered
+    and handed over as the JetStream sink does: the client's raw rate."""
 
     def __init__(self, url: str, prefix: str) -> None:
         self.url, self.prefix = url, prefix
         self.nc: Any = None
+        self.frames: FrameWriter | None = None
+        self._out: list[bytes] = []
         self._acked: int | None = None
 
     @property
@@ -63,17 +88,29 @@ class CoreSink:
     async def start(self, plan: ReplayPlan) -> None:
         """Connect."""
         self.nc = await connect(self.url)
+        self.frames = _frames_writer(self.nc)
 
     async def send(self, kind: str, key: int, trace_id: str, payload: bytes,
                    subjects: tuple[str, ...]) -> None:
-        """Publish on each subject, headers as the JetStream sink sends them."""
+        """Frame the event on each subject with its message id; hand over every
+        ``CHECK_EVERY`` frames."""
+        assert self.frames is not None
+        raw = trace_id.encode()
         for subject in subjects:
-            await self.nc.publish(self.prefix + subject, payload,
-                                  headers={"Nats-Msg-Id": trace_id})
+            self._out.append(hpub_frame(self.frames.head(self.prefix + subject), raw, None,
+                                        payload))
+        if len(self._out) >= CHECK_EVERY:
+            await self.frames.write(b"".join(self._out))
+            self._out.clear()
+            await asyncio.sleep(0)
         self._acked = key
 
     async def drain(self) -> None:
-        """Flush the client's buffer to the server and wait for its PONG."""
+        """Hand over the rest, flush the client's buffer and wait for the server's PONG."""
+        assert self.frames is not None
+        if self._out:
+            await self.frames.write(b"".join(self._out))
+            self._out.clear()
         await self.nc.flush(timeout=60)
 
     async def close(self) -> None:
@@ -87,7 +124,7 @@ class RecordingSink(NullSink):
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
-        self.events: list[tuple[tuple[str, ...], str, bytes]] = []
+        self.events: Recorded = []
 
     async def send(self, kind: str, key: int, trace_id: str, payload: bytes,
                    subjects: tuple[str, ...]) -> None:
@@ -97,32 +134,82 @@ class RecordingSink(NullSink):
         self._acked = key
 
 
-async def client_rate(url: str, prefix: str,
-                      events: list[tuple[tuple[str, ...], str, bytes]]) -> float:
-    """Events per second of the client alone publishing pre-encoded events with the
-    JetStream sink's headers on core NATS, flushed at the end."""
-    nc = await connect(url)
+def _chained(events: Recorded, prefix: str) -> list[tuple[str, str, str | None, bytes]]:
+    """(subject, message id, expected last id or None, payload) per message, the chain
+    of ids kept per subject as the JetStream sink keeps it."""
     last: dict[str, str] = {}
-    start = time.perf_counter()
+    out = []
     for subjects, trace_id, payload in events:
         for subject in subjects:
             full = prefix + subject
-            expect = last.get(full)
+            out.append((full, trace_id, last.get(full), payload))
             last[full] = trace_id
-            await nc.publish(full, payload, headers={MSG_ID: trace_id} if expect is None
-                             else {MSG_ID: trace_id, EXPECTED_LAST_MSG_ID: expect})
+    return out
+
+
+async def client_rate(url: str, prefix: str, events: Recorded) -> tuple[float, float]:
+    """(events per wall second, per CPU second) of the client alone writing the events'
+    ready frames with the JetStream sink's headers on core NATS, flushed at the end."""
+    nc = await connect(url)
+    frames = _frames_writer(nc)
+    messages = _chained(events, prefix)
+    wall, cpu = time.perf_counter(), time.process_time()
+    out: list[bytes] = []
+    for subject, msg_id, expected, payload in messages:
+        out.append(hpub_frame(frames.head(subject), msg_id.encode(),
+                              None if expected is None else expected.encode(), payload))
+        if len(out) >= CHECK_EVERY:
+            await frames.write(b"".join(out))
+            out.clear()
+            await asyncio.sleep(0)
+    await frames.write(b"".join(out))
     await nc.flush(timeout=60)
-    seconds = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     await nc.close()
-    return len(events) / seconds
+    return len(events) / wall, len(events) / cpu
 
 
-def timed(source: RunDirectorySource, sink: Sink) -> float:
-    """Events per second of one whole replay into ``sink``."""
+async def client_publish_rate(url: str, prefix: str, events: Recorded) -> tuple[float, float]:
+    """As :func:`client_rate` through nats-py's ``Client.publish`` with header dicts."""
+    nc = await connect(url)
+    messages = _chained(events, prefix)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for n, (subject, msg_id, expected, payload) in enumerate(messages, 1):
+        await nc.publish(subject, payload, headers={MSG_ID: msg_id} if expected is None
+                         else {MSG_ID: msg_id, EXPECTED_LAST_MSG_ID: expected})
+        if n % CHECK_EVERY == 0:
+            await asyncio.sleep(0)
+    await nc.flush(timeout=60)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    await nc.close()
+    return len(events) / wall, len(events) / cpu
+
+
+def process_cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds of another process (Linux /proc), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(source: RunDirectorySource, sink: Sink) -> tuple[float, float]:
+    """(events per wall second, per CPU second of this process) of one whole replay."""
     spec = ReplaySpec(plan=source.plan)
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     summary = asyncio.run(run_replay(source, spec, sink))
-    return summary.events / (time.perf_counter() - start)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return summary.events / wall, summary.events / cpu
+
+
+def _rates(row: dict[str, Any], name: str, rates: tuple[float, float]) -> None:
+    row[f"{name}_per_s"], row[f"{name}_per_cpu_s"] = rates
+
+
+def _run(coro: Callable[..., Coroutine[Any, Any, tuple[float, float]]],
+         *args: Any) -> tuple[float, float]:
+    return asyncio.run(coro(*args))
 
 
 def main() -> int:
@@ -133,7 +220,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--window", type=int, default=8192)
     parser.add_argument("--client-events", type=int, default=200_000,
-                        help="events the client-alone figure publishes")
+                        help="events the client-alone figures publish")
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="tapesim-bench-")
     if args.profile:
@@ -149,27 +236,37 @@ def main() -> int:
     rows = []
     with EmbeddedNats() as server:
         for i in range(args.repeat):
-            row = {"repetition": i, "events": source.plan.events,
-                   "jetstream_events_per_s": timed(source, NatsSink(
-                       server.url, f"bench.r{i}.", window=args.window)),
-                   "core_events_per_s": timed(source, CoreSink(server.url, f"core.r{i}.")),
-                   "null_events_per_s": timed(source, NullSink()),
-                   "client_events_per_s": asyncio.run(client_rate(
-                       server.url, f"client.r{i}.", recorded.events))}
+            row: dict[str, Any] = {"repetition": i, "events": source.plan.events}
+            before = process_cpu_s(server.pid)
+            _rates(row, "jetstream_events", timed(source, NatsSink(
+                server.url, f"bench.r{i}.", window=args.window)))
+            after = process_cpu_s(server.pid)
+            if before is not None and after is not None and after > before:
+                row["server_events_per_cpu_s"] = source.plan.events / (after - before)
+            _rates(row, "core_events", timed(source, CoreSink(server.url, f"core.r{i}.")))
+            _rates(row, "null_events", timed(source, NullSink()))
+            _rates(row, "client_events", _run(client_rate, server.url, f"client.r{i}.",
+                                              recorded.events))
+            _rates(row, "client_publish_events", _run(
+                client_publish_rate, server.url, f"publish.r{i}.", recorded.events))
             row["ratio"] = row["jetstream_events_per_s"] / row["core_events_per_s"]
             rows.append(row)
             print(json.dumps(row), flush=True)
     summary: dict[str, Any] = {"summary": True, "run": str(args.run),
                                "events": source.plan.events}
-    for key in ("jetstream_events_per_s", "core_events_per_s", "null_events_per_s",
-                "client_events_per_s", "ratio"):
-        summary[key] = statistics.median(r[key] for r in rows)
+    for key in rows[0]:
+        if key.endswith(("_per_s", "_per_cpu_s")) or key == "ratio":
+            summary[key] = statistics.median(r[key] for r in rows if key in r)
     summary["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(summary))
-    print(f"jetstream {summary['jetstream_events_per_s']:,.0f} events/s, core "
+    print(f"jetstream {summary['jetstream_events_per_s']:,.0f} events/s "
+          f"({summary['jetstream_events_per_cpu_s']:,.0f} per CPU s), core "
           f"{summary['core_events_per_s']:,.0f} events/s (ratio {summary['ratio']:.2f}), "
-          f"null {summary['null_events_per_s']:,.0f} events/s, client alone "
-          f"{summary['client_events_per_s']:,.0f} events/s, peak RSS "
+          f"null {summary['null_events_per_s']:,.0f} events/s "
+          f"({summary['null_events_per_cpu_s']:,.0f} per CPU s), client alone "
+          f"{summary['client_events_per_s']:,.0f} events/s "
+          f"({summary['client_events_per_cpu_s']:,.0f} per CPU s; through Client.publish "
+          f"{summary['client_publish_events_per_cpu_s']:,.0f}), peak RSS "
           f"{summary['peak_rss_mib']:,.0f} MiB", file=sys.stderr)
     return 0
 

@@ -33,6 +33,7 @@ from tapesim.replay import (
     ReplaySummary,
     RunDirectorySource,
     Selector,
+    nats_sink,
     replay,
 )
 from tapesim.replay.bus import STREAMS, stream_name
@@ -155,6 +156,17 @@ def test_publish_consume_back_once_in_order_with_the_manifests_digest(
     before = asyncio.run(stream_counts(nats_server.url, "t1."))
     publish(source, nats_server.url, "t1.")
     assert asyncio.run(stream_counts(nats_server.url, "t1.")) == before
+
+
+def test_without_ready_frames_every_message_goes_through_the_client(
+        small_run: Path, nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A nats-py without the outgoing buffer the frames use: Client.publish for all.
+    monkeypatch.setattr(nats_sink.FrameWriter, "of", classmethod(lambda cls, client: None))
+    source = RunDirectorySource(small_run)
+    summary = publish(source, nats_server.url, "t7.")
+    assert summary.events == source.plan.events
+    report = asyncio.run(tail(nats_server.url, "t7."))
+    assert report.clean and report.digest == source.manifest.event_stream.sha256
 
 
 def test_a_stopped_replay_resumes_from_the_seq_it_prints(

@@ -74,3 +74,21 @@ def test_the_chain_is_deterministic_and_each_lap_has_its_seeds(
     laps = [[s.plan.run_id for s in first.lap(k)] for k in (0, 1)]
     assert laps == [[s.plan.run_id for s in second.lap(k)] for k in (0, 1)]
     assert laps[0] != laps[1]
+
+
+def test_a_chained_run_keeps_every_volatility_setting_of_its_config(
+        make: Callable[[RunConfig], Path]) -> None:
+    # Only the opening prices and the seed move along the chain: the volatility regime
+    # parameters and each symbol's volatility are the config's in every lap.
+    base = with_overrides(_half_minute(11), {"latent": {
+        "regime_vol": [0.5, 1.0, 2.0], "regime_switch_per_hour": 4.0}})
+    chain = DemoChain([[base]], make)
+    chain.lap(0)
+    chained = chain.chained(base, 1)
+    assert chained.latent == base.latent
+    moved = chained.model_dump(mode="json")
+    for symbol in moved["symbols"]:
+        symbol["price"] = next(s.price for s in base.symbols if s.symbol == symbol["symbol"])
+    moved["seed"] = base.seed
+    assert moved == base.model_dump(mode="json")
+    assert chained.symbols != base.symbols  # the prices did move

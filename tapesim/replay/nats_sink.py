@@ -5,14 +5,15 @@ The sink creates the five streams under the replay's subject prefix
 ``Nats-Msg-Id`` header, so the server drops a re-published event inside the
 stream's duplicate window, and with the previous message's id of its stream as
 ``Nats-Expected-Last-Msg-Id``, so the server stores it only right after that one.
-Messages go out without waiting; every ``check_every`` events the last message of
-each stream is published again with a reply subject (a checkpoint) whose ack, by
-the chain, confirms every message before it on that stream. At most ``window``
-publishes are unconfirmed; confirmations are taken oldest first, so
-:attr:`NatsSink.acked_seq` is always a prefix of the replay. When a confirmation
-does not come (the connection dropped, the server restarted) or reports a broken
-chain, the sink waits for the client to reconnect and publishes everything
-unconfirmed again, oldest first: de-duplication and the chain make that
+Messages go out without waiting, as ready ``HPUB`` frames
+(``tapesim.replay.nats_frames``) handed to the client a checkpoint's worth at a time;
+every ``check_every`` events the last message of each stream is published again with a
+reply subject (a checkpoint) whose ack, by the chain, confirms every message before it
+on that stream. At most ``window`` publishes are unconfirmed; confirmations are
+taken oldest first, so :attr:`NatsSink.acked_seq` is always a prefix of the replay.
+When a confirmation does not come (the connection dropped, the server restarted)
+or reports a broken chain, the sink waits for the client to reconnect and publishes
+everything unconfirmed again, oldest first: de-duplication and the chain make that
 exactly-once and in order for a consumer. If the server stays away longer than
 ``reconnect_timeout`` the replay stops with the seq to resume from.
 """
@@ -35,6 +36,7 @@ from nats.js import JetStreamContext
 
 from tapesim.events.batches import ReplayPlan
 from tapesim.replay.bus import STREAMS, stream_name
+from tapesim.replay.nats_frames import FrameWriter, framable, hpub_frame
 from tapesim.replay.plan import ReplayError
 
 __all__ = ["DEFAULT_WINDOW", "EXPECTED_LAST_MSG_ID", "MSG_ID", "NatsSink", "ReplayStopped",
@@ -112,8 +114,27 @@ class _Pending:
     key: int
     subject: str
     payload: bytes
-    headers: dict[str, str]  # Nats-Msg-Id, and Nats-Expected-Last-Msg-Id after the first
+    msg_id: str  # the trace id: Nats-Msg-Id
+    expected: str | None  # Nats-Expected-Last-Msg-Id: the stream's previous id, if any
+    frame: bytes | None  # the ready HPUB command (nats_frames), None: Client.publish it
     check: _Check | None = None  # the checkpoint that confirms it, once one is sent
+
+
+@dataclass(slots=True)
+class _Stream:
+    """Per stream of a replay: its subject, frame head, and last message id sent."""
+
+    full: str  # the prefixed subject
+    head: bytes  # b"HPUB <subject> " (nats_frames)
+    last_id: str | None = None  # the trace id of its last message
+    last_raw: bytes | None = None  # the same UTF-8, None when not framable
+
+
+def _headers(p: _Pending) -> dict[str, str]:
+    """The publish's headers as nats-py's ``publish`` takes them."""
+    if p.expected is None:
+        return {MSG_ID: p.msg_id}
+    return {MSG_ID: p.msg_id, EXPECTED_LAST_MSG_ID: p.expected}
 
 
 class NatsSink:
@@ -154,8 +175,9 @@ class NatsSink:
         self._acked: int | None = None
         self._sent = 0
         self._reconnects = 0
-        self._last_id: dict[str, str] = {}
-        self._full: dict[str, str] = {}  # canonical subject -> prefixed
+        self._frames: FrameWriter | None = None
+        self._outgoing: list[bytes] = []  # frames gathered until the next checkpoint
+        self._streams: dict[str, _Stream] = {}  # by canonical subject
 
     @property
     def acked_seq(self) -> int | None:
@@ -170,8 +192,16 @@ class NatsSink:
                 of the same name over other subjects.
         """
         self._nc = await connect(self.url, reconnected=self._on_reconnect)
+        self._frames = FrameWriter.of(self._nc)
         self._js = self._nc.jetstream(publish_async_max_pending=1 << 20)
         await ensure_streams(self._js, self.prefix)
+
+    def _stream(self, subject: str) -> _Stream:
+        """The state of the stream of a canonical subject, made on its first message."""
+        full = self.prefix + subject
+        head = self._frames.head(full) if self._frames is not None else b""
+        stream = self._streams[subject] = _Stream(full, head)
+        return stream
 
     async def _on_reconnect(self) -> None:
         self._reconnects += 1
@@ -180,19 +210,24 @@ class NatsSink:
                    subjects: tuple[str, ...]) -> None:
         """Publish the event on each subject; checkpoint every ``check_every`` events and
         wait for confirmations while ``window`` publishes are unconfirmed."""
-        nc = self._nc
-        assert nc is not None
+        frames = self._frames
+        raw = trace_id.encode() if frames is not None and framable(trace_id) else None
         for subject in subjects:
-            full = self._full.get(subject) or self._full.setdefault(subject,
-                                                                    self.prefix + subject)
-            expect = self._last_id.get(full)
-            p = _Pending(key, full, payload, {MSG_ID: trace_id} if expect is None else
-                         {MSG_ID: trace_id, EXPECTED_LAST_MSG_ID: expect})
-            self._last_id[full] = trace_id
+            stream = self._streams.get(subject) or self._stream(subject)
+            full, expected, expected_raw = stream.full, stream.last_id, stream.last_raw
+            stream.last_id, stream.last_raw = trace_id, raw
+            frame = None
+            if raw is not None and (expected is None or expected_raw is not None):
+                frame = hpub_frame(stream.head, raw, expected_raw, payload)
+            p = _Pending(key, full, payload, trace_id, expected, frame)
             self._inflight.append(p)
             self._unchecked.setdefault(full, []).append(p)
+            if frame is not None:
+                self._outgoing.append(frame)
+                continue
+            await self._write_out()  # what is framed before it goes first
             try:
-                await nc.publish(full, payload, headers=p.headers)
+                await self._publish(p)
             except (nats.errors.Error, OSError):
                 await self._recover()
         self._sent += 1
@@ -203,15 +238,42 @@ class NatsSink:
         if len(self._inflight) >= self.window:
             await self._settle(self.window // 2)
 
+    async def _write_out(self) -> None:
+        """Hand the frames gathered since the last write to the client in one piece (a
+        lost connection sends everything unconfirmed again)."""
+        if not self._outgoing:
+            return
+        frames, out = self._frames, self._outgoing
+        self._outgoing = []
+        if frames is None or not frames.ready:
+            await self._recover()
+            return
+        try:
+            await frames.write(b"".join(out))
+        except (nats.errors.Error, OSError):
+            await self._recover()
+
+    async def _publish(self, p: _Pending) -> None:
+        """Send one publish: its frame while the client is connected, else (or without a
+        frame) through ``Client.publish``, which buffers it during a reconnect."""
+        frames = self._frames
+        if p.frame is not None and frames is not None and frames.ready:
+            await frames.write(p.frame)
+        else:
+            assert self._nc is not None
+            await self._nc.publish(p.subject, p.payload, headers=_headers(p))
+
     async def _checkpoint(self) -> None:
-        """Publish the last unconfirmed message of each stream again, with a reply."""
+        """Write out the gathered frames, then publish the last unconfirmed message of
+        each stream again, with a reply."""
         assert self._js is not None
+        await self._write_out()
         unchecked, self._unchecked = self._unchecked, {}
         for subject, entries in unchecked.items():
             last = entries[-1]
             try:
                 check = _Check(await self._js.publish_async(subject, last.payload,
-                                                            headers=last.headers))
+                                                            headers=_headers(last)))
             except (nats.errors.Error, OSError):
                 self._unchecked = unchecked
                 await self._recover()
@@ -222,13 +284,16 @@ class NatsSink:
     def _pop_acked(self) -> None:
         """Drop the confirmed publishes at the head of the window."""
         inflight = self._inflight
+        confirmed = None  # the checkpoint last seen acked (it covers many publishes)
         while inflight:
             check = inflight[0].check
             if check is None:
                 return
-            ack = check.ack
-            if not ack.done() or ack.cancelled() or ack.exception() is not None:
-                return
+            if check is not confirmed:
+                ack = check.ack
+                if not ack.done() or ack.cancelled() or ack.exception() is not None:
+                    return
+                confirmed = check
             p = inflight.popleft()
             if not inflight or inflight[0].key != p.key:
                 self._acked = p.key
@@ -280,13 +345,14 @@ class NatsSink:
                                         f"{self.reconnect_timeout:g} s", _next(self._acked))
                 await asyncio.sleep(0.05)
             self._unchecked = {}
+            self._outgoing = []  # every gathered frame is in flight, sent again below
             for p in self._inflight:
                 if p.check is not None:
                     p.check.ack.cancel()
                     p.check = None
             try:
                 for p in self._inflight:
-                    await self._nc.publish(p.subject, p.payload, headers=p.headers)
+                    await self._publish(p)
                     self._unchecked.setdefault(p.subject, []).append(p)
                     self.republished += 1
                 await self._checkpoint_now()
@@ -306,7 +372,7 @@ class NatsSink:
         for subject, entries in unchecked.items():
             last = entries[-1]
             check = _Check(await self._js.publish_async(subject, last.payload,
-                                                        headers=last.headers))
+                                                        headers=_headers(last)))
             for p in entries:
                 p.check = check
 
@@ -321,6 +387,7 @@ class NatsSink:
             if p.check is not None:
                 p.check.ack.cancel()
         self._inflight.clear()
+        self._outgoing = []
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.close()
 

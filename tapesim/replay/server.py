@@ -92,6 +92,11 @@ class EmbeddedNats:
         """``nats://127.0.0.1:PORT``."""
         return f"nats://{LOOPBACK}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (for measuring its CPU time)."""
+        return self._proc.pid if self._proc is not None else None
+
     def start(self) -> EmbeddedNats:
         """Start the server and wait until it accepts connections."""
         binary = server_binary()
