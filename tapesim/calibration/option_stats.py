@@ -20,17 +20,25 @@ def contract_durations(ts: ArrayLike, code: ArrayLike, lo: int, hi: int) -> Floa
 
     Rows are in time order and ``code`` names each row's contract: a quote lasts until
     the next quote of the same contract (the last one of a contract until ``hi``),
-    clipped to the window.
+    clipped to the window. Computed in place: about 25 bytes a row beside the inputs
+    (a front chain's day is tens of millions of rows).
     """
     t = np.asarray(ts, dtype=np.int64)
-    c = np.asarray(code, dtype=np.int64)
+    c = np.asarray(code)
     if t.size == 0:
         return np.zeros(0)
     order = np.argsort(c, kind="stable")  # stable: time order within a contract
-    t_o, c_o = t[order], c[order]
-    ends = np.full(t.size, hi, dtype=np.int64)
-    ends[:-1] = np.where(c_o[1:] == c_o[:-1], t_o[1:], ends[:-1])
-    d = np.clip(np.minimum(ends, hi) - np.maximum(t_o, lo), 0, None).astype(np.float64)
+    c_o = c[order]
+    same = c_o[1:] == c_o[:-1]
+    del c_o
+    t_o = t[order]
+    d = np.full(t.size, hi, dtype=np.int64)  # each quote's end: the contract's next quote
+    np.copyto(d[:-1], t_o[1:], where=same)
+    np.minimum(d, hi, out=d)
+    np.maximum(t_o, lo, out=t_o)
+    d -= t_o
+    del t_o
+    np.clip(d, 0, None, out=d)
     out = np.empty(t.size, dtype=np.float64)
     out[order] = d
     return out

@@ -2,9 +2,11 @@
 
 :func:`option_facts` returns one :class:`~tapesim.calibration.facts.FactRow` per
 statistic of the "Options" table of ``realism-targets.md`` and underlying.
-``option_prints.parquet`` is read once (the prints are few); ``option_nbbo.parquet``
-one underlying at a time, only the columns needed, filtered on that underlying's
-contract ids. A run without options (files absent or empty) gives no rows.
+``option_prints.parquet`` is read once (the prints are few), and so is
+``option_nbbo.parquet``, for every underlying together
+(:func:`tapesim.calibration.option_nbbo.read_option_nbbo`: only the columns needed,
+the front contracts' rows kept, grouped by root). A run without options (files absent
+or empty) gives no rows.
 
 Conventions:
 
@@ -38,7 +40,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,12 @@ import pyarrow.dataset as ds
 from tapesim.calibration import option_stats as ost
 from tapesim.calibration import stats as st
 from tapesim.calibration.facts import FactRow, Status
+from tapesim.calibration.option_nbbo import (
+    NBBO_COLUMNS,
+    RootQuotes,
+    expiring_within,
+    read_option_nbbo,
+)
 from tapesim.calibration.skew import quoted_skew, snapshot_times
 from tapesim.calibration.tape import (
     NEW_YORK,
@@ -74,6 +82,9 @@ EXPIRY_CLOSE = dt.time(16, 0)
 _ID = "option_contract_id"
 PRINT_COLUMNS = ["ts", "seq", _ID, "size", "exchange"]
 OPTIONAL_PRINT_COLUMNS = ["conditions", "execution_underlying_mid", "execution_iv"]
+# The NBBO changes of one underlying's front contracts: ts (epoch ms), contract index,
+# bid and ask (dollars), in replay order.
+Front = tuple[st.IntArray, st.IntArray, st.FloatArray, st.FloatArray]
 
 
 @dataclass(frozen=True)
@@ -272,14 +283,14 @@ def _breadth_rows(sym: str, c: Contracts, quoted: np.ndarray, p: OptionPrints) -
     ]
 
 
-def _skew_row(sym: str, index_like: bool, c: Contracts, nbbo: pa.Table, q: Quotes | None,
+def _skew_row(sym: str, index_like: bool, c: Contracts, front: Front, q: Quotes | None,
               session: Session) -> FactRow:
     """25-delta put IV minus ATM IV (vol points) of the quoted front expiries, from
     cross-sections of the NBBO every 30 minutes (:mod:`tapesim.calibration.skew`)."""
     fact = f"opt_skew_25d_{_cls(index_like)}"
     if q is None or q.mid.size == 0:
         return _row(sym, fact, None, "no equity quotes for the underlying")
-    ts, k, bid, ask = front_nbbo(c, nbbo)
+    ts, k, bid, ask = front
     times = snapshot_times(session.start_ts, session.end_ts)
     value, used = quoted_skew(ts, k, bid, ask, c.strike, c.put, c.expiry_ms, q.mid_ts, q.mid,
                               times)
@@ -300,13 +311,13 @@ def front_nbbo(
 
 
 def _spread_rows(
-    sym: str, c: Contracts, nbbo: pa.Table, q: Quotes | None, session: Session
+    sym: str, c: Contracts, front: Front, q: Quotes | None, session: Session
 ) -> list[FactRow]:
     """Quoted spreads / mid of ATM and OTM front contracts, far-OTM zero bids."""
     facts = ("opt_spread_atm_front", "opt_spread_otm_front", "opt_far_otm_zero_bid_share")
     if q is None or q.mid.size == 0:
         return [_row(sym, f, None, "no equity quotes for the underlying") for f in facts]
-    ts, k, bid, ask = front_nbbo(c, nbbo)
+    ts, k, bid, ask = front
     dur = ost.contract_durations(ts, k, session.start_ts, session.end_ts)
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = c.strike[k] / st.value_at(q.mid_ts, q.mid, ts) - 1.0
@@ -353,25 +364,19 @@ def _oi_row(
 
 
 def _underlying_rows(
-    sym: str, c: Contracts, quoted: np.ndarray, p: OptionPrints, nbbo_ds: ds.Dataset | None,
+    sym: str, c: Contracts, quoted: np.ndarray, p: OptionPrints, nbbo: RootQuotes,
     eq_ds: ds.Dataset | None, oi: pa.Table | None, session: Session,
 ) -> list[FactRow]:
-    """Every options fact of one underlying; ``quoted`` flags its contracts in the NBBO."""
+    """Every options fact of one underlying; ``quoted`` flags its contracts in the NBBO,
+    ``nbbo`` holds its front contracts' NBBO changes, their codes already ``c``'s."""
     index_like = sym in INDEX_LIKE
-    ids = c.ids.filter(pa.array(quoted))
-    cols = ["ts", "seq", _ID, "bid", "ask"]
-    if nbbo_ds is not None and len(ids):
-        flt = pc.field(_ID).isin(ids) & (pc.field("ts") < session.end_ts)
-        nbbo = read_sorted(nbbo_ds, cols, flt)
-    else:
-        nbbo = pa.schema([("ts", pa.int64()), ("seq", pa.int64()), (_ID, pa.string()),
-                          ("bid", pa.float64()), ("ask", pa.float64())]).empty_table()
+    front = (nbbo.ts, nbbo.code, nbbo.bid, nbbo.ask)
     spot0 = math.nan
     q = load_quotes(eq_ds, sym, session) if eq_ds is not None else None
     if q is not None and q.mid.size:
         first = float(st.value_at(q.mid_ts, q.mid, [session.start_ts])[0])
         spot0 = first if math.isfinite(first) else float(q.mid[0])
-    n_quotes = int(np.sum(nbbo.column("ts").to_numpy() >= session.start_ts))
+    n_quotes = nbbo.in_window
     n_prints = p.size.size
     idle = quoted & (np.bincount(p.code, minlength=quoted.size) == 0)
     sparsity = ost.ratio(float(idle.sum()), float(quoted.sum()))
@@ -379,12 +384,12 @@ def _underlying_rows(
         *_print_rows(sym, index_like, c, p),
         _row(sym, "opt_quote_trade_ratio", ost.ratio(n_quotes, n_prints),
              f"{n_quotes} NBBO changes / {n_prints} prints"),
-        *_spread_rows(sym, c, nbbo, q, session),
+        *_spread_rows(sym, c, front, q, session),
         _row(sym, "opt_chain_sparsity", sparsity,
              f"{int(idle.sum())} of {int(quoted.sum())} quoted contracts never printed"),
         *_breadth_rows(sym, c, quoted, p),
         _oi_row(sym, c, oi, p, spot0),
-        _skew_row(sym, index_like, c, nbbo, q, session),
+        _skew_row(sym, index_like, c, front, q, session),
     )}
     return [by_fact[f] for f in OPTION_TITLES if f in by_fact]
 
@@ -398,11 +403,15 @@ def option_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRo
     """
     run_dir = Path(run_dir)
     session, listed = read_manifest(run_dir)
-    nbbo_ds = id_dataset(run_dir / "option_nbbo.parquet", ["ts", "seq", _ID, "bid", "ask"])
+    nbbo_path = run_dir / "option_nbbo.parquet"
+    nbbo = None if id_dataset(nbbo_path, NBBO_COLUMNS) is None else read_option_nbbo(
+        nbbo_path, session.start_ts, session.end_ts, expiring_within(session.date, FRONT_DTE),
+        None if symbols is None else set(symbols))
     prints_ds = id_dataset(run_dir / "option_prints.parquet", PRINT_COLUMNS)
     oi_ds = id_dataset(run_dir / "open_interest.parquet", [_ID, "start_oi"])
     oi = None if oi_ds is None else oi_ds.to_table(columns=[_ID, "start_oi"])
-    quoted_ids, printed_ids = distinct_ids(nbbo_ds), distinct_ids(prints_ds)
+    quoted_ids = set() if nbbo is None else set(nbbo.ids.to_pylist())
+    printed_ids = distinct_ids(prints_ds)
     if not quoted_ids | printed_ids:
         return []
     c = Contracts.of(quoted_ids | printed_ids | distinct_ids(oi_ds), session.date)
@@ -416,9 +425,14 @@ def option_facts(run_dir: Path, symbols: list[str] | None = None) -> list[FactRo
     p_root = c.root[p_all.code]
     eq_path = run_dir / "equity_quotes.parquet"
     eq_ds = ds.dataset(eq_path, format="parquet") if eq_path.exists() else None
-    rows: list[FactRow] = []
-    for sym in order if symbols is None else [s for s in order if s in symbols]:
+    codes = np.zeros(0, dtype=np.int64) if nbbo is None else c.codes(nbbo.ids)
+    wanted = order if symbols is None else [s for s in order if s in symbols]
+    rows: dict[str, list[FactRow]] = {}
+    # the underlying with the most NBBO rows last: by then the others' rows are freed
+    for sym in sorted(wanted, key=lambda s: 0 if nbbo is None else nbbo.kept_rows(s)):
         mine = quoted & (c.root == sym)
-        rows += _underlying_rows(sym, c, mine, p_all.subset(p_root == sym), nbbo_ds, eq_ds, oi,
-                                 session)
-    return rows
+        sym_nbbo = RootQuotes.empty() if nbbo is None else nbbo.take(sym)
+        sym_nbbo = replace(sym_nbbo, code=codes[sym_nbbo.code])
+        rows[sym] = _underlying_rows(sym, c, mine, p_all.subset(p_root == sym), sym_nbbo, eq_ds,
+                                     oi, session)
+    return [row for sym in wanted for row in rows[sym]]

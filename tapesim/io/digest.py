@@ -86,7 +86,7 @@ class StreamDigest:
 
     def update(self, records: np.ndarray) -> None:
         """Core records of consecutive events, in seq order."""
-        self._core.update(records.tobytes())
+        self._core.update(np.ascontiguousarray(records).view(np.uint8))
 
     def update_details(self, details: np.ndarray) -> None:
         """Detail records of consecutive option prints, in seq order."""

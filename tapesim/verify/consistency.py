@@ -162,17 +162,37 @@ def caused_seqs(run_dir: Path, kind: EventKind) -> np.ndarray:
                     dtype=np.int64)
 
 
-def _batches(path: Path, columns: list[str]) -> Iterator[pa.Table]:
-    pf = streaming(path)
+def _batches(path: Path, columns: list[str], key: str, only: pa.Array | None,
+             ) -> Iterator[pa.Table]:
+    """The file's batches; with ``only``, just the rows whose ``key`` is one of its
+    values (the key read dictionary-encoded, so each batch's keys are looked up once)."""
+    pf = streaming(path, read_dictionary=[] if only is None else [key])
     for batch in pf.iter_batches(batch_size=BATCH, columns=columns):
-        yield pa.Table.from_batches([batch])
+        t = pa.Table.from_batches([batch])
+        if only is not None:
+            keys = t.column(key).combine_chunks()
+            wanted = pc.is_in(keys.dictionary, value_set=only).to_numpy(zero_copy_only=False)
+            rows = np.flatnonzero(wanted[keys.indices.to_numpy(zero_copy_only=False)])
+            t = t.take(pa.array(rows))
+            t = t.set_column(t.column_names.index(key), key, t.column(key).cast(pa.string()))
+        yield t
 
 
-def _tagged(path: Path, columns: list[str], key: str, quote: bool) -> Iterator[pa.Table]:
-    """A kind's batches with its symbol or contract as ``key`` and a ``quote`` flag."""
-    for t in _batches(path, columns):
+def _tagged(path: Path, columns: list[str], key: str, quote: bool,
+            only: pa.Array | None = None) -> Iterator[pa.Table]:
+    """A kind's batches with its symbol or contract as ``key`` and a ``quote`` flag;
+    with ``only``, the rows of those keys alone."""
+    for t in _batches(path, columns, key, only):
         t = t.rename_columns(["key" if c == key else c for c in t.column_names])
         yield t.append_column("quote", pa.array(np.full(t.num_rows, quote)))
+
+
+def _printed(run_dir: Path) -> pa.Array:
+    """Every contract with an option print: only their NBBO changes can be the quote
+    in force before a print, so the join reads no other (a fifth of a day's rows)."""
+    table = streaming(run_dir / f"{OPTION_PRINT.file_stem}.parquet").read(
+        columns=["option_contract_id"])
+    return pc.unique(table.column(0).combine_chunks()).drop_null()
 
 
 class _InForce:
@@ -314,7 +334,8 @@ def _checked(w: pa.Table, quote: np.ndarray, caused: np.ndarray) -> np.ndarray:
 
 def _options(run_dir: Path, caused: np.ndarray) -> Tally:
     nbbo = _tagged(run_dir / f"{OPTION_NBBO.file_stem}.parquet",
-                   ["seq", "option_contract_id", *_NBBO], "option_contract_id", True)
+                   ["seq", "option_contract_id", *_NBBO], "option_contract_id", True,
+                   _printed(run_dir))
     prints = _option_prints(run_dir, "option_contract_id", _EXECUTION)
     tally = Tally()
     for w, quote, force in _joined(nbbo, prints, _NBBO):

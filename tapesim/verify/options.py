@@ -47,14 +47,25 @@ _OTHER_CONDITION = re.compile(r"TEST|EVENT_\d+D")
 
 @dataclass(frozen=True)
 class Contracts:
-    """Per row of a batch: what its option_contract_id says."""
+    """Per row of a batch: what its option_contract_id says. The roots and types (Python
+    strings, slow to gather) are looked up when first asked for: only prints need them."""
 
     parsed: np.ndarray  # bool: the id parses
-    roots: np.ndarray  # object: the root, None where the id does not parse
-    types: np.ndarray  # object: "call" | "put", None where the id does not parse
     below: np.ndarray  # int64: the MPV in cents below $3 (1 where the id does not parse)
     above: np.ndarray  # int64: the MPV in cents at or above $3 (1 where it does not parse)
     foreign: np.ndarray  # bool: the id parses but its root is not a symbol of the run
+    code: np.ndarray  # int64: each row's contract code (:class:`ContractIds`)
+    names: tuple[np.ndarray, np.ndarray]  # object per code: its root and its type
+
+    @property
+    def roots(self) -> np.ndarray:
+        """object: the root, None where the id does not parse."""
+        return self.names[0][self.code]
+
+    @property
+    def types(self) -> np.ndarray:
+        """object: "call" | "put", None where the id does not parse."""
+        return self.names[1][self.code]
 
 
 @dataclass
@@ -128,9 +139,9 @@ class ContractIds:
                             np.array(columns[5], dtype=bool))
         index = encoded.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False)
         g = self._last[1][index]
-        parsed, roots, types, below, above, foreign = (a[g] for a in self._arrays)
-        return Contracts(parsed=parsed, roots=roots, types=types, below=below, above=above,
-                         foreign=foreign)
+        parsed, roots, types, below, above, foreign = self._arrays
+        return Contracts(parsed=parsed[g], below=below[g], above=above[g], foreign=foreign[g],
+                         code=g, names=(roots, types))
 
 
 def _combined(column: pa.ChunkedArray | pa.Array) -> pa.Array:

@@ -33,6 +33,7 @@ from tapesim.io.digest import RECORD, STREAM_LAYOUT, StreamDigest, pack_details,
 from tapesim.io.parquet import streaming
 
 BATCH = 1 << 16
+ROW_GROUP = 1 << 17  # the writer's row group: a batch this long decodes each dictionary once
 ID_COLUMNS = ("underlying_id", "option_contract_id", "exchange")
 # The columns each kind's core digest record is packed from (io.digest.pack_records).
 CORE_COLUMNS: dict[str, list[str]] = {
@@ -50,16 +51,17 @@ Rows = Callable[[int], None]
 
 
 def read_batches(path: Path, columns: list[str] | None = None,
-                 dictionary: tuple[str, ...] = ID_COLUMNS) -> Iterator[pa.Table]:
-    """A Parquet file's rows as tables of at most ``BATCH`` rows, only ``columns`` (all
+                 dictionary: tuple[str, ...] = ID_COLUMNS, batch: int = BATCH,
+                 ) -> Iterator[pa.Table]:
+    """A Parquet file's rows as tables of at most ``batch`` rows, only ``columns`` (all
     when None), the string columns named in ``dictionary`` read dictionary-encoded.
 
     Raises ``OSError`` / ``pyarrow.ArrowException`` when the file cannot be read.
     """
     names = pq.read_schema(str(path)).names
     pf = streaming(path, read_dictionary=[c for c in dictionary if c in names])
-    for batch in pf.iter_batches(batch_size=BATCH, columns=columns):
-        yield pa.Table.from_batches([batch])
+    for rows in pf.iter_batches(batch_size=batch, columns=columns):
+        yield pa.Table.from_batches([rows])
 
 
 def order_breaks(
@@ -92,7 +94,7 @@ def _records(kind: EventKind, path: Path, counts: dict[str, int], rows: Rows,
     not the kind's (the kind's own checks report it)."""
     if pq.read_schema(str(path)) != kind.schema:
         return
-    for t in read_batches(path, CORE_COLUMNS[kind.name]):
+    for t in read_batches(path, CORE_COLUMNS[kind.name], batch=ROW_GROUP):
         counts[kind.name] += t.num_rows
         rows(t.num_rows)
         yield pack_records(kind, t)
@@ -133,8 +135,31 @@ def merge_by_seq(sources: list[Iterator[np.ndarray]]) -> Iterator[np.ndarray]:
                     else:
                         bufs[i] = np.concatenate([bufs[i], nxt])
             continue
-        window = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        yield window[np.argsort(window["seq"], kind="stable")]
+        yield _in_seq_order(parts)
+
+
+def _in_seq_order(parts: list[np.ndarray]) -> np.ndarray:
+    """The records of ``parts`` (each ascending in seq) sorted by seq, stable. When
+    their seqs are exactly the run lo, lo + 1, ... (a sound run's window), each record
+    is put at ``seq - lo`` directly; otherwise they are sorted."""
+    lo = min(int(p["seq"][0]) for p in parts)
+    total = sum(p.size for p in parts)
+    if len(parts) == 1 and int(parts[0]["seq"][-1]) - lo == total - 1 and bool(
+            np.all(np.diff(parts[0]["seq"]) > 0)):
+        return parts[0]
+    out = np.empty(total, dtype=RECORD)
+    seen = np.zeros(total, dtype=bool)
+    for p in parts:
+        pos = p["seq"] - lo
+        if int(pos.max()) >= total:
+            break
+        out[pos] = p
+        seen[pos] = True
+    else:
+        if seen.all():
+            return out
+    window = np.concatenate(parts)
+    return window[np.argsort(window["seq"], kind="stable")]
 
 
 def stream_problems(run_dir: Path, manifest: dict[str, Any], rows: Rows) -> list[str]:
