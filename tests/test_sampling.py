@@ -176,3 +176,15 @@ def test_pooled_memory_rows_use_every_runs_returns_as_segments() -> None:
     for fact, row in pooled.items():
         assert row.value == pytest.approx(one[fact].value)
         assert row.note.endswith("pooled over 3 runs")
+
+
+def test_impact_interval_covers_the_exponent_and_is_wide_when_noise_dominates() -> None:
+    g = np.random.default_rng(5)
+    x = 10 ** g.uniform(-5, -2, size=300)  # Q/V of 300 parents
+    clean = 0.5 * np.sqrt(x) * (1 + 0.2 * g.normal(size=x.size))
+    low, high, undefined = st.impact_exponent_interval(x, clean, 10)
+    assert low < 0.5 < high and high - low < 0.2 and undefined == 0.0
+    # mid noise 20x the largest impact: the exponent is noise, and the interval says so
+    noisy = 0.5 * np.sqrt(x) + 20 * 0.5 * 0.1 * g.normal(size=x.size)
+    low, high, _ = st.impact_exponent_interval(x, noisy, 10)
+    assert high - low > 1.0

@@ -350,9 +350,12 @@ def _impact_fact(
     volume = float(p.size.sum())
     n_bins = min(10, max(3, used // 5))
     delta, bins = st.impact_exponent(qty[keep] / volume, impact[keep], n_bins)
+    low, high, undefined = st.impact_exponent_interval(qty[keep] / volume, impact[keep],
+                                                       n_bins)
     note = (
         f"{used} signed parents of {n_par}; {bins} of {n_bins} Q/V quantile bins with "
-        "positive mean sign-adjusted impact"
+        f"positive mean sign-adjusted impact; 95% bootstrap CI [{low:.2g}, {high:.2g}]"
+        f" ({undefined:.0%} of resamples without a fit)"
     )
     if used < MIN_PARENTS:
         return _row(sym, fact, delta, f"only {used} parents (< {MIN_PARENTS}); {note}", na=True)
