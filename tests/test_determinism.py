@@ -64,23 +64,23 @@ def test_window_start_is_honoured(tmp_path: Path) -> None:
 # The tiny run's event stream, pinned. If a change to the engine alters any event,
 # this fails: check that the change is intended, then update the value (and say so
 # in the commit: every earlier run of this config + seed differs from now on).
-GOLDEN_STREAM_SHA256 = "703c60d4f126bf3ac132cbacd4f61abe069cdade4db70d0f3bb58b36db145263"
-GOLDEN_COUNTS = {"equity_quote": 1586, "equity_print": 3352, "option_nbbo": 0,
-                 "option_print": 0, "total": 4938}
-GOLDEN_OPTIONS_SHA256 = "7ed9d427a9c11884fe27b508f704dd35caa1192cfd3f5d03574633ff881beb0f"
-GOLDEN_OPTIONS_COUNTS = {"equity_quote": 1917, "equity_print": 3755, "option_nbbo": 142432,
-                         "option_print": 716, "total": 148820}
+GOLDEN_STREAM_SHA256 = "4dd5e01cbfbe098f10e7a2cd64c9350acdf2159d9227e0e30fea3df063676a83"
+GOLDEN_COUNTS = {"equity_quote": 1602, "equity_print": 3302, "option_nbbo": 0,
+                 "option_print": 0, "total": 4904}
+GOLDEN_OPTIONS_SHA256 = "c8ac84d3ff369b605b9d201852ffab4ba287f056c8af9bc7cf9bc867367998f3"
+GOLDEN_OPTIONS_COUNTS = {"equity_quote": 1888, "equity_print": 3685, "option_nbbo": 142369,
+                         "option_print": 715, "total": 148657}
 
 
 def test_golden_tiny_run(tiny_run: Path) -> None:
     manifest = json.loads((tiny_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_STREAM_SHA256
-    assert manifest["run_id"] == "tsim-3bb1e910645b"
+    assert manifest["run_id"] == "tsim-60f521bc2e79"
 
 
 def test_golden_tiny_options_run(tiny_options_run: Path) -> None:
     manifest = json.loads((tiny_options_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_OPTIONS_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_OPTIONS_SHA256
-    assert manifest["run_id"] == "tsim-0c90062ddaaa"
+    assert manifest["run_id"] == "tsim-94d7a1de733a"

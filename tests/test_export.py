@@ -333,14 +333,14 @@ def test_a_value_outside_the_closed_sets_is_named(edit, path: str) -> None:
 # the clustered order flow and the calmer latent volatility).
 PINNED_EXPORTS = {
     "islandflow": {
-        "manifest.json": "a9c2bba89920dc547bd087b66fab9146ec1d4dfb34d4f9e5b07cac42edbf033f",
-        "market-events.json": "44ec4efd69798631bea7fe93619ce6112b73456b09144f3d72a2211916879c58",
+        "manifest.json": "2aadf8046a47c060715bd28352b209d84aa6deb44046c394ca878a0e8553ab93",
+        "market-events.json": "4506158d26722b0e8350f1fdd6fcca923c8871bd686e679bd8c9d0b8bd65ce8e",
         "parameter-snapshot.json":
-            "3ed705f4b0fd8a0a26cd0f7954a4e1accf57ac2bbda389f1b30a46de3828adac",
-        "provenance.json": "dd9ccb4f71f25cd3372412ae3ae53015e97414974b2d4aae3eab4aabb7a64dbb",
+            "162fe6a52de879aad125d4481f08a00776ba48c080dc689de356ad51fd86a58a",
+        "provenance.json": "e1721e2b4ace23d910aeaae60e3d91e746a1dc2ece91861ef8daf31fd6da654a",
     },
     "jsonl": {
-        "market-events.jsonl": "682b2c3638df99dab4481ef942624d56364f89e11ab30a3e69428517da5d4840",
+        "market-events.jsonl": "738a114ece14d51d5af4c0e0fc5ca0ef2c937e107c87976a43618697eb5028ad",
     },
 }
 
