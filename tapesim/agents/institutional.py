@@ -4,8 +4,11 @@ Parent sizes are Pareto-tailed. Each parent runs as its own SimPy process (an
 execution algorithm, not a person): Pareto-sized children (mostly a few hundred
 shares, sometimes thousands) at random intervals that shorten when the market is
 busy (participation follows volume). A child takes liquidity at the touch across
-venues, or, with ``dark_share``, crosses in a dark pool at the midpoint (a TRF
-print). The long runs of same-sign children are what gives trade signs their long
+venues and, when it is larger than the touch, up to ``sweep_ticks`` beyond it (an
+intermarket sweep: prints at several venues and levels in one millisecond), or,
+with ``dark_share``, crosses in a dark pool at the midpoint (a TRF print) against
+contra interest a Pareto multiple of the child, capped by what is left of the
+parent. The long runs of same-sign children are what gives trade signs their long
 memory. Now and then a large parent crosses part of its size as a benign dark
 block at the midpoint.
 """
@@ -69,6 +72,15 @@ class InstitutionalDesk:
         size = int(min(size, high))
         return max(size // 100 * 100, low) if self.draws.chance(0.6) else size
 
+    def _dark_size(self, child: int) -> int:
+        """The shares a dark cross of a ``child``-share slice fills: the contra interest
+        it meets, ``child`` times a Pareto(``dark_tail_alpha``) multiple (at least 1),
+        in round lots when the child is one. A Pareto multiple gives the dark prints a
+        power-law tail, P(>q) ~ q^-dark_tail_alpha (trade sizes: Gopikrishnan, Plerou,
+        Gabaix & Stanley 2000, exponent about 1.5). Draws: one uniform."""
+        size = int(child * (1.0 - self.draws.uniform()) ** (-1.0 / self.cfg.dark_tail_alpha))
+        return size // 100 * 100 if child % 100 == 0 else size
+
     def _work(self, parent: int, side: int, remaining: int) -> Generator[simpy.Event, None, None]:
         ctx, cfg, d = self.ctx, self.cfg, self.draws
         venues = ctx.venues
@@ -85,10 +97,10 @@ class InstitutionalDesk:
                 continue
             child = min(remaining, self._child_size())
             if d.chance(cfg.dark_share):
-                remaining -= self._cross(parent, side, child)
+                remaining -= self._cross(parent, side, min(remaining, self._dark_size(child)))
                 continue
-            touch = venues.nbo if side == BUY else venues.nbb
-            remaining -= venues.take(self.agent, side, child, touch, parent)
+            limit = venues.nbo + cfg.sweep_ticks if side == BUY else venues.nbb - cfg.sweep_ticks
+            remaining -= venues.take(self.agent, side, child, limit, parent)
 
     def _block(self, parent: int, side: int, remaining: int) -> int:
         if not self.ctx.venues.two_sided():

@@ -5,7 +5,9 @@ lags 6-20 or kurtosis at 30 minutes sit at or below their sampling noise. Poolin
 reports, per symbol and fact, the median of the per-run values, judged against the
 same band, and how many runs fell in band; a fact without a band gets the median only.
 The rows ``docs/realism-targets.md`` marks pooled (heavy tails: kurtosis and the Hill
-tail index) are computed instead on every run's one-minute returns together.
+tail index; the return-memory rows judged against their sampling error: ACF at lags
+6-20, ACF of absolute returns at lag 30, aggregational Gaussianity) are computed
+instead on every run's one-minute returns together, each run a segment of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import statistics
 
 import numpy as np
 
-from tapesim.calibration.facts import FactRow, heavy_tail_rows
+from tapesim.calibration.facts import FactRow, heavy_tail_rows, memory_rows
 from tapesim.calibration.targets import BANDS
 
 
@@ -24,11 +26,13 @@ def pooled_facts(runs: list[list[FactRow]],
     """The median of each (symbol, fact) over runs, in the first run's row order; with
     ``returns`` (each symbol's one-minute returns, one array per run, as
     :func:`~tapesim.calibration.facts.equity_facts` collects them) the heavy-tail rows
-    come from the runs' returns together."""
+    and the return-memory rows (:func:`~tapesim.calibration.facts.memory_rows`) come
+    from the runs' returns together."""
     pooled: dict[tuple[str, str], FactRow] = {}
     for symbol, arrays in (returns or {}).items():
         together = np.concatenate(arrays) if arrays else np.zeros(0)
-        for row in heavy_tail_rows(symbol, together, f"; pooled over {len(arrays)} runs"):
+        note = f"; pooled over {len(arrays)} runs"
+        for row in (*heavy_tail_rows(symbol, together, note), *memory_rows(symbol, arrays, note)):
             pooled[(symbol, row.fact)] = row
     groups: dict[tuple[str, str], list[FactRow]] = {}
     for rows in runs:

@@ -62,10 +62,10 @@ EQUITY_TITLES: dict[str, str] = {
     "return_kurtosis_1m": "excess kurtosis, 1-min returns",
     "return_tail_index_1m": "Hill tail index, top 5% |1-min returns|",
     "return_acf1_1m": "ACF lag 1, 1-min returns",
-    "return_acf_max_6_20": "max |ACF| lags 6-20, 1-min returns",
+    "return_acf_max_6_20": "max |ACF| lags 6-20, 1-min returns (95% lower bound)",
     "absret_acf1_1m": "ACF lag 1, |1-min returns|",
-    "absret_acf30_1m": "ACF lag 30, |1-min returns|",
-    "aggregational_gaussianity": "largest kurtosis rise across 1/5/15/30-min scales",
+    "absret_acf30_1m": "ACF lag 30 (mean of lags 25-35), |1-min returns|",
+    "aggregational_gaussianity": "largest kurtosis rise, 1/5/15/30-min (95% lower bound)",
     "volume_volatility_corr": "corr(|1-min return|, 1-min volume)",
     "ushape_first_bin": "volume, first 30-min bin / mean bin",
     "ushape_midday": "volume, midday 30-min bins / mean bin",
@@ -103,8 +103,8 @@ EQUITY_BANDS: dict[str, Band] = {
     "return_acf_max_6_20": Band(None, 0.05),
     "absret_acf1_1m": Band(0.05, 0.4),
     "absret_acf30_1m": Band(0.0, None, inclusive=False),
-    # value = max over successive scales of kurtosis(next) - kurtosis(previous);
-    # "decreasing with scale" means no rise, i.e. <= 0.
+    # value = a 95% lower bound on the largest rise of kurtosis from one scale to the
+    # next (tapesim.calibration.sampling); "decreasing with scale" means no rise, <= 0.
     "aggregational_gaussianity": Band(None, 0.0),
     "volume_volatility_corr": Band(0.2, 0.6),
     "ushape_first_bin": Band(1.0, 3.0),

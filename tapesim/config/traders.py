@@ -49,7 +49,9 @@ class InstitutionalConfig(Strict):
     """Parent orders worked over time in child slices; occasional dark blocks.
 
     Children are Pareto(``child_tail_alpha``) sized within ``child_shares``; a share
-    ``dark_share`` of them crosses in a dark pool at the midpoint (a TRF print). A
+    ``dark_share`` of them crosses in a dark pool at the midpoint (a TRF print), meeting
+    contra interest of Pareto(``dark_tail_alpha``) multiples of the child (up to what
+    is left of the parent): one print, so the tape's large prints follow a power law. A
     parent of at least ``block_min_shares`` first crosses, with ``block_probability``, a
     ``block_fraction`` share of itself as one dark block: the prints of 20,000 shares
     and more a liquid large cap shows most days (real consolidated tapes).
@@ -69,7 +71,14 @@ class InstitutionalConfig(Strict):
         "(smallest, largest) child slice in shares; each 1-1,000,000"))
     child_tail_alpha: float = Field(default=1.6, gt=0.5, le=10.0, description=(
         "Pareto tail of child sizes; above 0.5, at most 10"))
+    sweep_ticks: int = Field(default=2, ge=0, le=100, description=(
+        "how many ticks through the touch a lit child's limit reaches, so a child larger "
+        "than the touch sweeps the next levels across venues; 0-100 (a dollar)"))
     dark_share: float = Field(default=0.2, ge=0.0, le=1.0, description=SHARE)
+    dark_tail_alpha: float = Field(default=1.5, gt=0.5, le=10.0, description=(
+        "Pareto tail of the contra interest a dark cross meets, in multiples of the "
+        "child; above 0.5, at most 10 (1.5: trade sizes P(>q) ~ q^-1.5, Gopikrishnan "
+        "et al. 2000)"))
     block_probability: float = Field(default=0.5, ge=0.0, le=1.0, description=SHARE)
     block_min_shares: int = Field(default=10_000, ge=1, le=MAX_PARENT_SHARES, description=(
         "smallest parent that may cross a dark block, in shares"))
