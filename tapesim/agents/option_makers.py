@@ -73,6 +73,7 @@ from tapesim.agents.option_quotes import (
     t_years_at,
 )
 from tapesim.agents.pricing import delta, gamma, price, vega
+from tapesim.agents.shading import shade
 from tapesim.agents.vol_surface import Roughness, implied_vols, symbol_surface
 from tapesim.config.options import OptionChainProfile
 from tapesim.sim.calendar import NS_PER_MS
@@ -318,25 +319,14 @@ class OptionMakers:
         """Each slot's quote: the base quote shaded by the slot's extra ticks and skew."""
         held = self.ledger.held(self.agents, idx)  # [maker, contract of idx]
         skew = np.clip(np.trunc(held / self.cfg.skew_lots), -MAX_SKEW_TICKS, MAX_SKEW_TICKS)
-        skew = skew.astype(np.int64)[self.slot_maker][:, None, :]
-        extra = self.extra[:, idx][:, None, :]
-        mpv = self.chain.mpv
+        skew = skew.astype(np.int64)[self.slot_maker]
+        extra = self.extra[:, idx]
         # No base bid (a wing, or a value below the maker's edge) stays no bid: a short
-        # maker's skew lifts only the bids it makes.
-        b = np.where(bid[None] > 0, np.maximum(bid[None] - (extra + skew) * mpv.tick_cents(bid),
-                                               0), 0)
-        a = ask[None] + (extra - skew) * mpv.tick_cents(ask)
-        b = mpv.floor(b)
-        a = mpv.ceil(np.maximum(a, b + mpv.tick_cents(b)))
-        # No maker bids at or above another's offer: a bid that would lock or cross the
-        # best ask across slots steps down to the price just below it.
-        best_ask = a.min(axis=0, keepdims=True)
-        below = mpv.floor(best_ask - 1)
-        b = np.where(b >= best_ask, np.maximum(below, 0), b)
-        shown = np.maximum(np.rint(sizes[None, None, :] * self.size_factor[:, idx][:, None, :]),
-                           1).astype(np.int64)
-        shown = np.broadcast_to(shown, b.shape)
-        return SlotQuotes(b, a, np.where(b > 0, shown, 0), shown.copy())
+        # maker's skew lifts only the bids it makes. No maker bids at or above another's
+        # offer: a bid that would lock or cross the best ask across slots steps down to
+        # the price just below it (the loop: tapesim.agents.shading).
+        shown = np.maximum(np.rint(sizes[None, :] * self.size_factor[:, idx]), 1).astype(np.int64)
+        return shade(bid, ask, extra + skew, extra - skew, shown, self.chain.mpv)
 
     # --- inventory and hedging -----------------------------------------------
     def contract_delta(self, c: int, spot: float) -> float:

@@ -130,17 +130,26 @@ class Canonicaliser:
         seq = np.arange(self.next_seq, self.next_seq + n, dtype=np.int64)
         self.next_seq += n
         kind = rows.column("kind").to_numpy()
+        trace = self._window_traces(seq, kind)
         tables = {}
         for event_kind in KINDS:
             mask = kind == event_kind.code
             if mask.any():
-                tables[event_kind.name] = self._events(event_kind, rows.filter(pa.array(mask)),
-                                                       seq[mask])
+                selected = pa.array(mask)
+                tables[event_kind.name] = self._events(event_kind, rows.filter(selected),
+                                                       seq[mask], trace.filter(selected))
             else:
                 tables[event_kind.name] = event_kind.schema.empty_table()
         details = pack_details(tables[OPTION_PRINT.name])
-        provenance = self._provenance(rows, seq, kind)
+        provenance = self._provenance(rows, kind, trace)
         return tables, provenance, self._records(rows, seq, kind), details
+
+    def _window_traces(self, seq: np.ndarray, kind: np.ndarray) -> pa.Array:
+        """The trace id of every row of a window (:meth:`trace_ids`, each row's own stream),
+        built once for the event tables and provenance alike."""
+        streams = [f"{self.run_id}:{k.stream}:" for k in _STREAM_ORDER]
+        return pc.binary_join_element_wise(
+            _by_code(kind, streams), pc.cast(pa.array(seq), pa.string()), "")
 
     def _records(self, rows: pa.Table, seq: np.ndarray, kind: np.ndarray) -> np.ndarray:
         """The core digest records of a replay-ordered window, straight from its rows.
@@ -185,7 +194,8 @@ class Canonicaliser:
         prefix = f"{self.run_id}:{stream}:"
         return pc.binary_join_element_wise(prefix, pc.cast(pa.array(seq), pa.string()), "")
 
-    def _events(self, kind: EventKind, rows: pa.Table, seq: np.ndarray) -> pa.Table:
+    def _events(self, kind: EventKind, rows: pa.Table, seq: np.ndarray,
+                trace: pa.Array) -> pa.Table:
         ts = rows.column("ts")
         shard = rows.column("shard")
         cols: dict[str, pa.Array | pa.ChunkedArray] = {
@@ -193,7 +203,7 @@ class Canonicaliser:
             "source_ts": ts,
             "ingest_ts": rows.column("ingest_ts"),
             "seq": pa.array(seq, pa.int64()),
-            "trace_id": self.trace_ids(kind.stream, seq),
+            "trace_id": trace,
         }
         if kind is EQUITY_QUOTE:
             cols["underlying_id"] = self._symbols.take(shard)
@@ -248,10 +258,10 @@ class Canonicaliser:
         shard = rows.column("shard").to_numpy()
         local = rows.column("local").to_numpy()
         refers = rows.column("refers").to_numpy(zero_copy_only=False)
-        traces = trace.to_pylist()
+        traces = trace.take(pa.array(printed)).to_pylist()  # the prints' only
         out: list[str | None] = [None] * n
-        for i in printed.tolist():
-            self._printed[(int(shard[i]), int(local[i]))] = traces[i]
+        for i, name in zip(printed.tolist(), traces, strict=True):
+            self._printed[(int(shard[i]), int(local[i]))] = name
             if refers[i] >= 0:
                 out[i] = self._printed[(int(shard[i]), int(refers[i]))]
         return pa.array(out, pa.string())
@@ -264,11 +274,8 @@ class Canonicaliser:
         return pc.cast(pa.DictionaryArray.from_arrays(indices, pa.array(self.scenario_ids)),
                        pa.string())
 
-    def _provenance(self, rows: pa.Table, seq: np.ndarray, kind: np.ndarray) -> pa.Table:
+    def _provenance(self, rows: pa.Table, kind: np.ndarray, trace: pa.Array) -> pa.Table:
         n = rows.num_rows
-        streams = [f"{self.run_id}:{k.stream}:" for k in _STREAM_ORDER]
-        trace = pc.binary_join_element_wise(
-            _by_code(kind, streams), pc.cast(pa.array(seq), pa.string()), "")
         parent = rows.column("parent").to_numpy()
         symbols = self._symbols.take(rows.column("shard"))
         # Equity child orders name their parent order, option prints their package.

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tapesim.sim.compiled import kernel
 from tapesim.venues.book import NO_ASK
 
 
@@ -44,15 +45,38 @@ def consolidate(
     ask_sizes = np.asarray(ask_sizes, dtype=np.int64)
     if not bids.shape == asks.shape == bid_sizes.shape == ask_sizes.shape or bids.ndim != 2:
         raise ValueError("bids, asks and sizes must all be [venue, contract] arrays of one shape")
-    has_bid = (bid_sizes > 0) & (bids > 0)
-    has_ask = ask_sizes > 0
-    shown_bids = np.where(has_bid, bids, 0)
-    shown_asks = np.where(has_ask, asks, NO_ASK)
-    nbb = shown_bids.max(axis=0, initial=0)
-    nbo = shown_asks.min(axis=0, initial=NO_ASK)
-    nbb_size = np.where(has_bid & (shown_bids == nbb), bid_sizes, 0).sum(axis=0)
-    nbo_size = np.where(has_ask & (shown_asks == nbo), ask_sizes, 0).sum(axis=0)
-    return OptionNBBOs(nbb, nbo, nbb_size, nbo_size)
+    n = bids.shape[1]
+    out = OptionNBBOs(np.zeros(n, np.int64), np.full(n, NO_ASK, np.int64),
+                      np.zeros(n, np.int64), np.zeros(n, np.int64))
+    _best(*(np.ascontiguousarray(a) for a in (bids, asks, bid_sizes, ask_sizes)), *out)
+    return out
+
+
+@kernel
+def _best(bids: np.ndarray, asks: np.ndarray, bid_sizes: np.ndarray, ask_sizes: np.ndarray,
+          nbb: np.ndarray, nbo: np.ndarray, nbb_size: np.ndarray,
+          nbo_size: np.ndarray) -> None:  # pragma: no cover - compiled
+    """:func:`consolidate`'s loop, one pass over the venues: the best shown price of each
+    side and the sizes at it summed, into ``nbb`` (0), ``nbo`` (``NO_ASK``) and the sizes
+    (0) as initialised by the caller."""
+    for v in range(bids.shape[0]):
+        for c in range(bids.shape[1]):
+            size = bid_sizes[v, c]
+            price = bids[v, c]
+            if size > 0 and price > 0:
+                if price > nbb[c]:
+                    nbb[c] = price
+                    nbb_size[c] = size
+                elif price == nbb[c]:
+                    nbb_size[c] += size
+            size = ask_sizes[v, c]
+            price = asks[v, c]
+            if size > 0:
+                if price < nbo[c]:
+                    nbo[c] = price
+                    nbo_size[c] = size
+                elif price == nbo[c]:
+                    nbo_size[c] += size
 
 
 def has_offer(nbbo: OptionNBBOs) -> np.ndarray:
