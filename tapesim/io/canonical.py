@@ -49,6 +49,14 @@ PROVENANCE_SCHEMA = pa.schema(
 )
 
 _BY_CODE: dict[int, EventKind] = {k.code: k for k in KINDS}
+# The spool columns ``Canonicaliser._events`` reads for a kind, so a window is cut into
+# kinds without copying the columns a kind leaves unread; option prints read them all.
+_READS: dict[int, list[str]] = {
+    EQUITY_QUOTE.code: ["ts", "ingest_ts", "shard", "price", "ask"],
+    EQUITY_PRINT.code: ["ts", "ingest_ts", "shard", "price", "size", "venue"],
+    OPTION_NBBO.code: ["ts", "ingest_ts", "shard", "contract", "price", "ask", "size",
+                       "ask_size"],
+}
 _STREAM_ORDER = sorted(KINDS, key=lambda k: k.code)
 
 
@@ -136,7 +144,9 @@ class Canonicaliser:
             mask = kind == event_kind.code
             if mask.any():
                 selected = pa.array(mask)
-                tables[event_kind.name] = self._events(event_kind, rows.filter(selected),
+                reads = _READS.get(event_kind.code)
+                own = rows if reads is None else rows.select(reads)
+                tables[event_kind.name] = self._events(event_kind, own.filter(selected),
                                                        seq[mask], trace.filter(selected))
             else:
                 tables[event_kind.name] = event_kind.schema.empty_table()
@@ -174,7 +184,7 @@ class Canonicaliser:
         rec["off_exchange"] = equity_print & (venue >= self.n_lit)
         option = (kind == OPTION_NBBO.code) | (kind == OPTION_PRINT.code)
         if option.any():
-            opt_rows = rows.filter(pa.array(option))
+            opt_rows = rows.select(["shard", "contract", "ask_size"]).filter(pa.array(option))
             rec["contract"][option] = self.contracts.id_bytes(
                 opt_rows.column("shard").to_numpy(), opt_rows.column("contract").to_numpy())
             rec["ask_size"][option] = np.where(kind[option] == OPTION_NBBO.code,
