@@ -72,7 +72,7 @@ from tapesim.agents.option_quotes import (
     quote_sizes,
     t_years_at,
 )
-from tapesim.agents.pricing import delta, gamma, price, vega
+from tapesim.agents.pricing import greeks, price
 from tapesim.agents.shading import shade
 from tapesim.agents.vol_surface import Roughness, implied_vols, symbol_surface
 from tapesim.config.options import OptionChainProfile
@@ -277,17 +277,16 @@ class OptionMakers:
         vol_ratio = float(ctx.latent.vol_ratio[j0])
         iv = implied_vols(self.surface, vol_ratio, s0, chain.strike, t0, self.roughness,
                           self.t_event)
-        theo0 = price(s0, chain.strike, t0, iv, chain.is_call) * 100.0
+        value, dlt, gam, veg = greeks(s0, chain.strike, t0, iv, chain.is_call)
+        theo0 = value * 100.0
         ds = (spots - s0)[:, None]
-        dlt = delta(s0, chain.strike, t0, iv, chain.is_call)
-        gam = gamma(s0, chain.strike, t0, iv)
         self.greeks[0, idx], self.greeks[1, idx], self.greeks[2, idx] = dlt, gam, s0
         theo = theo0[None, :] + ds * (dlt * 100.0) + 0.5 * ds * ds * (gam * 100.0)
         if times_ns.size > 1:
             decay = price(s0, chain.strike, t1, iv, chain.is_call) * 100.0 - theo0
             frac = (times_ns - times_ns[0]) / float(times_ns[-1] - times_ns[0])
             theo = theo + frac[:, None] * decay[None, :]
-        veg = vega(s0, chain.strike, t0, iv) * 100.0
+        veg = veg * 100.0
         theo = self._held(idx, np.maximum(theo, 0.0), self.thresholds(s0, t0))
         width = open_factor(m0, self.params)
         margin = self.slow_margin(s0, dlt, gam, j0) if slow else 0.0

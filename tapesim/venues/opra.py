@@ -13,7 +13,8 @@ contracts) and are consolidated for the whole chain at once:
   OptionNBBO for it until some venue offers it (see :func:`has_offer`).
 
 :func:`nbbo_changes` then names the contracts whose consolidated quote changed,
-so the feed emits exactly one OptionNBBO per change.
+so the feed emits exactly one OptionNBBO per change; :func:`step_changes` marks them
+over a block of steps.
 """
 
 from __future__ import annotations
@@ -95,3 +96,33 @@ def nbbo_changes(prev: OptionNBBOs | None, new: OptionNBBOs) -> np.ndarray:
     for old, now in zip(prev, new, strict=True):
         changed |= np.asarray(old) != np.asarray(now)
     return np.flatnonzero(changed)
+
+
+def step_changes(held: OptionNBBOs, idx: np.ndarray, rows: OptionNBBOs) -> np.ndarray:
+    """Where a block of consolidated quotes changes: bool [step, contract of ``idx``].
+
+    ``rows`` holds the NBBO of contracts ``idx`` at consecutive steps, arrays [step,
+    contract]; ``held`` the NBBO in force before the first, arrays [contract of the
+    chain]. Step 0 changed where it differs from ``held[idx]``, step t where it differs
+    from step t - 1 (any of nbb, nbo and their sizes).
+    """
+    changed = np.empty(rows.nbb.shape, dtype=bool)
+    _steps(*(np.ascontiguousarray(a, dtype=np.int64) for a in (*held, idx, *rows)), changed)
+    return changed
+
+
+@kernel
+def _steps(held_nbb: np.ndarray, held_nbo: np.ndarray, held_bid_size: np.ndarray,
+           held_ask_size: np.ndarray, idx: np.ndarray, nbb: np.ndarray, nbo: np.ndarray,
+           nbb_size: np.ndarray, nbo_size: np.ndarray,
+           changed: np.ndarray) -> None:  # pragma: no cover - compiled
+    for c in range(idx.size):
+        i = idx[c]
+        changed[0, c] = (nbb[0, c] != held_nbb[i] or nbo[0, c] != held_nbo[i]
+                         or nbb_size[0, c] != held_bid_size[i]
+                         or nbo_size[0, c] != held_ask_size[i])
+    for t in range(1, nbb.shape[0]):
+        for c in range(idx.size):
+            changed[t, c] = (nbb[t, c] != nbb[t - 1, c] or nbo[t, c] != nbo[t - 1, c]
+                             or nbb_size[t, c] != nbb_size[t - 1, c]
+                             or nbo_size[t, c] != nbo_size[t - 1, c])

@@ -1,9 +1,11 @@
-"""The compiled slot-shading loop gives, element for element, what the rule says.
+"""The compiled loops of the option quotes give, element for element, what their rules say.
 
-The rule (tapesim.agents.shading) restated as whole-array numpy on the MPV's own
-floor/ceil, and compared with the compiled loop and with its plain Python form on
-random base quotes that cross the $3 boundary, zero bids, far wings and skews of both
-signs, for the three penny-interval classes.
+Slot shading (tapesim.agents.shading): the rule restated as whole-array numpy on the
+MPV's own floor/ceil, and compared with the compiled loop and with its plain Python
+form on random base quotes that cross the $3 boundary, zero bids, far wings and skews
+of both signs, for the three penny-interval classes. Step changes of a block's NBBO
+(tapesim.venues.opra.step_changes): against the comparison of each step with the one
+before. The consolidation loop is held to a naive one in test_option_quotes.py.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import pytest
 
 from tapesim.agents.shading import _shade, shade
 from tapesim.venues.chains import MPV_CLASSES, NICKEL_FROM_CENTS, Mpv
-from tapesim.venues.opra import consolidate
+from tapesim.venues.opra import OptionNBBOs, consolidate, step_changes
 from tapesim.venues.slots import SlotQuotes
 
 
@@ -64,3 +66,17 @@ def test_compiled_shading_is_the_rule(penny_class: str, seed: int) -> None:
     two_sided = nbbo.nbb > 0
     assert np.all(nbbo.nbb[two_sided] < nbbo.nbo[two_sided])
     assert not mpv.off_grid(got.bid).any() and not mpv.off_grid(got.ask).any()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_step_changes_compare_each_step_with_the_one_before(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    n, steps = 300, int(gen.integers(1, 8))
+    held = OptionNBBOs(*(gen.integers(0, 3, n) for _ in range(4)))
+    idx = np.sort(gen.choice(n, 120, replace=False))
+    rows = OptionNBBOs(*(gen.integers(0, 3, (steps, idx.size)) for _ in range(4)))
+    want = np.zeros((steps, idx.size), dtype=bool)
+    for field, new in zip(held, rows, strict=True):
+        want[0] |= new[0] != field[idx]
+        want[1:] |= new[1:] != new[:-1]
+    assert np.array_equal(step_changes(held, idx, rows), want)
