@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tapesim.agents.pricing import delta, implied_vol, price, vega
+from tapesim.agents.pricing import delta, gamma, greeks, implied_vol, price, vega
 from tapesim.agents.vol_surface import (
     INDEX_LIKE_SKEW,
     Roughness,
@@ -24,6 +24,21 @@ def test_put_call_parity_and_delta() -> None:
     assert np.allclose(call - put, s - k * np.exp(-r * t))
     d_call, d_put = delta(s, k, t, v, True, r), delta(s, k, t, v, False, r)
     assert np.all((d_call > 0) & (d_call < 1)) and np.allclose(d_call - d_put, 1.0)
+
+
+def test_greeks_at_once_are_the_single_functions_bit_for_bit() -> None:
+    gen = np.random.default_rng(2)
+    k = gen.uniform(50.0, 1_000.0, 500)
+    t = np.where(gen.random(500) < 0.1, 0.0, gen.uniform(0.0, 2.0, 500))  # some at MIN_T
+    v = gen.uniform(0.0, 1.5, 500)
+    calls = gen.random(500) < 0.5
+    for rate, carry in ((0.0, 0.0), (0.04, 0.01)):
+        got = greeks(228.0, k, t, v, calls, rate, carry)
+        want = (price(228.0, k, t, v, calls, rate, carry),
+                delta(228.0, k, t, v, calls, rate, carry),
+                gamma(228.0, k, t, v, rate, carry), vega(228.0, k, t, v, rate, carry))
+        for ours, single in zip(got, want, strict=True):
+            assert np.array_equal(ours, single)
 
 
 def test_implied_vol_inverts_price() -> None:

@@ -72,7 +72,8 @@ from tapesim.agents.option_quotes import (
     quote_sizes,
     t_years_at,
 )
-from tapesim.agents.pricing import delta, gamma, price, vega
+from tapesim.agents.pricing import greeks, price
+from tapesim.agents.shading import shade
 from tapesim.agents.vol_surface import Roughness, implied_vols, symbol_surface
 from tapesim.config.options import OptionChainProfile
 from tapesim.sim.calendar import NS_PER_MS
@@ -276,17 +277,16 @@ class OptionMakers:
         vol_ratio = float(ctx.latent.vol_ratio[j0])
         iv = implied_vols(self.surface, vol_ratio, s0, chain.strike, t0, self.roughness,
                           self.t_event)
-        theo0 = price(s0, chain.strike, t0, iv, chain.is_call) * 100.0
+        value, dlt, gam, veg = greeks(s0, chain.strike, t0, iv, chain.is_call)
+        theo0 = value * 100.0
         ds = (spots - s0)[:, None]
-        dlt = delta(s0, chain.strike, t0, iv, chain.is_call)
-        gam = gamma(s0, chain.strike, t0, iv)
         self.greeks[0, idx], self.greeks[1, idx], self.greeks[2, idx] = dlt, gam, s0
         theo = theo0[None, :] + ds * (dlt * 100.0) + 0.5 * ds * ds * (gam * 100.0)
         if times_ns.size > 1:
             decay = price(s0, chain.strike, t1, iv, chain.is_call) * 100.0 - theo0
             frac = (times_ns - times_ns[0]) / float(times_ns[-1] - times_ns[0])
             theo = theo + frac[:, None] * decay[None, :]
-        veg = vega(s0, chain.strike, t0, iv) * 100.0
+        veg = veg * 100.0
         theo = self._held(idx, np.maximum(theo, 0.0), self.thresholds(s0, t0))
         width = open_factor(m0, self.params)
         margin = self.slow_margin(s0, dlt, gam, j0) if slow else 0.0
@@ -318,25 +318,14 @@ class OptionMakers:
         """Each slot's quote: the base quote shaded by the slot's extra ticks and skew."""
         held = self.ledger.held(self.agents, idx)  # [maker, contract of idx]
         skew = np.clip(np.trunc(held / self.cfg.skew_lots), -MAX_SKEW_TICKS, MAX_SKEW_TICKS)
-        skew = skew.astype(np.int64)[self.slot_maker][:, None, :]
-        extra = self.extra[:, idx][:, None, :]
-        mpv = self.chain.mpv
+        skew = skew.astype(np.int64)[self.slot_maker]
+        extra = self.extra[:, idx]
         # No base bid (a wing, or a value below the maker's edge) stays no bid: a short
-        # maker's skew lifts only the bids it makes.
-        b = np.where(bid[None] > 0, np.maximum(bid[None] - (extra + skew) * mpv.tick_cents(bid),
-                                               0), 0)
-        a = ask[None] + (extra - skew) * mpv.tick_cents(ask)
-        b = mpv.floor(b)
-        a = mpv.ceil(np.maximum(a, b + mpv.tick_cents(b)))
-        # No maker bids at or above another's offer: a bid that would lock or cross the
-        # best ask across slots steps down to the price just below it.
-        best_ask = a.min(axis=0, keepdims=True)
-        below = mpv.floor(best_ask - 1)
-        b = np.where(b >= best_ask, np.maximum(below, 0), b)
-        shown = np.maximum(np.rint(sizes[None, None, :] * self.size_factor[:, idx][:, None, :]),
-                           1).astype(np.int64)
-        shown = np.broadcast_to(shown, b.shape)
-        return SlotQuotes(b, a, np.where(b > 0, shown, 0), shown.copy())
+        # maker's skew lifts only the bids it makes. No maker bids at or above another's
+        # offer: a bid that would lock or cross the best ask across slots steps down to
+        # the price just below it (the loop: tapesim.agents.shading).
+        shown = np.maximum(np.rint(sizes[None, :] * self.size_factor[:, idx]), 1).astype(np.int64)
+        return shade(bid, ask, extra + skew, extra - skew, shown, self.chain.mpv)
 
     # --- inventory and hedging -----------------------------------------------
     def contract_delta(self, c: int, spot: float) -> float:

@@ -29,6 +29,10 @@ def price(spot, strike, t, vol, is_call, rate=0.0, carry=0.0) -> np.ndarray:
     annualised decimals, ``is_call`` bool; arrays broadcast together.
     """
     d1, d2, forward, t = _d1_d2(spot, strike, t, vol, rate, carry)
+    return _value(d1, d2, forward, t, strike, is_call, rate)
+
+
+def _value(d1, d2, forward, t, strike, is_call, rate):
     disc = np.exp(-rate * t)
     call = disc * (forward * ndtr(d1) - strike * ndtr(d2))
     put = disc * (strike * ndtr(-d2) - forward * ndtr(-d1))
@@ -38,6 +42,10 @@ def price(spot, strike, t, vol, is_call, rate=0.0, carry=0.0) -> np.ndarray:
 def delta(spot, strike, t, vol, is_call, rate=0.0, carry=0.0) -> np.ndarray:
     """Spot delta per share: calls in (0, 1), puts in (-1, 0)."""
     d1, _, _, t = _d1_d2(spot, strike, t, vol, rate, carry)
+    return _delta(d1, t, is_call, carry)
+
+
+def _delta(d1, t, is_call, carry):
     growth = np.exp(-carry * t)
     return np.where(is_call, growth * ndtr(d1), growth * (ndtr(d1) - 1.0))
 
@@ -49,6 +57,10 @@ def vega(spot, strike, t, vol, rate=0.0, carry=0.0) -> np.ndarray:
     annualised decimals).
     """
     d1, _, forward, t = _d1_d2(spot, strike, t, vol, rate, carry)
+    return _vega(d1, forward, t, rate)
+
+
+def _vega(d1, forward, t, rate):
     return np.exp(-rate * t) * forward * np.exp(-0.5 * d1 * d1) / np.sqrt(2 * np.pi) * np.sqrt(t)
 
 
@@ -81,5 +93,19 @@ def implied_vol(
 def gamma(spot, strike, t, vol, rate=0.0, carry=0.0) -> np.ndarray:
     """d(delta)/d(spot) per share, the same for calls and puts."""
     d1, _, _, t = _d1_d2(spot, strike, t, vol, rate, carry)
+    return _gamma(d1, spot, t, vol, carry)
+
+
+def _gamma(d1, spot, t, vol, carry):
     sd = np.maximum(vol, 1e-6) * np.sqrt(t)
     return np.exp(-carry * t) * np.exp(-0.5 * d1 * d1) / np.sqrt(2 * np.pi) / (spot * sd)
+
+
+def greeks(spot, strike, t, vol, is_call, rate=0.0,
+           carry=0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(value, delta, gamma, vega) per share, as :func:`price`, :func:`delta`,
+    :func:`gamma` and :func:`vega` give them (the same arithmetic, bit for bit), with
+    d1 and d2 computed once. Arguments as in :func:`price`."""
+    d1, d2, forward, t = _d1_d2(spot, strike, t, vol, rate, carry)
+    return (_value(d1, d2, forward, t, strike, is_call, rate), _delta(d1, t, is_call, carry),
+            _gamma(d1, spot, t, vol, carry), _vega(d1, forward, t, rate))

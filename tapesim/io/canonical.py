@@ -49,6 +49,14 @@ PROVENANCE_SCHEMA = pa.schema(
 )
 
 _BY_CODE: dict[int, EventKind] = {k.code: k for k in KINDS}
+# The spool columns ``Canonicaliser._events`` reads for a kind, so a window is cut into
+# kinds without copying the columns a kind leaves unread; option prints read them all.
+_READS: dict[int, list[str]] = {
+    EQUITY_QUOTE.code: ["ts", "ingest_ts", "shard", "price", "ask"],
+    EQUITY_PRINT.code: ["ts", "ingest_ts", "shard", "price", "size", "venue"],
+    OPTION_NBBO.code: ["ts", "ingest_ts", "shard", "contract", "price", "ask", "size",
+                       "ask_size"],
+}
 _STREAM_ORDER = sorted(KINDS, key=lambda k: k.code)
 
 
@@ -130,17 +138,28 @@ class Canonicaliser:
         seq = np.arange(self.next_seq, self.next_seq + n, dtype=np.int64)
         self.next_seq += n
         kind = rows.column("kind").to_numpy()
+        trace = self._window_traces(seq, kind)
         tables = {}
         for event_kind in KINDS:
             mask = kind == event_kind.code
             if mask.any():
-                tables[event_kind.name] = self._events(event_kind, rows.filter(pa.array(mask)),
-                                                       seq[mask])
+                selected = pa.array(mask)
+                reads = _READS.get(event_kind.code)
+                own = rows if reads is None else rows.select(reads)
+                tables[event_kind.name] = self._events(event_kind, own.filter(selected),
+                                                       seq[mask], trace.filter(selected))
             else:
                 tables[event_kind.name] = event_kind.schema.empty_table()
         details = pack_details(tables[OPTION_PRINT.name])
-        provenance = self._provenance(rows, seq, kind)
+        provenance = self._provenance(rows, kind, trace)
         return tables, provenance, self._records(rows, seq, kind), details
+
+    def _window_traces(self, seq: np.ndarray, kind: np.ndarray) -> pa.Array:
+        """The trace id of every row of a window (:meth:`trace_ids`, each row's own stream),
+        built once for the event tables and provenance alike."""
+        streams = [f"{self.run_id}:{k.stream}:" for k in _STREAM_ORDER]
+        return pc.binary_join_element_wise(
+            _by_code(kind, streams), pc.cast(pa.array(seq), pa.string()), "")
 
     def _records(self, rows: pa.Table, seq: np.ndarray, kind: np.ndarray) -> np.ndarray:
         """The core digest records of a replay-ordered window, straight from its rows.
@@ -165,7 +184,7 @@ class Canonicaliser:
         rec["off_exchange"] = equity_print & (venue >= self.n_lit)
         option = (kind == OPTION_NBBO.code) | (kind == OPTION_PRINT.code)
         if option.any():
-            opt_rows = rows.filter(pa.array(option))
+            opt_rows = rows.select(["shard", "contract", "ask_size"]).filter(pa.array(option))
             rec["contract"][option] = self.contracts.id_bytes(
                 opt_rows.column("shard").to_numpy(), opt_rows.column("contract").to_numpy())
             rec["ask_size"][option] = np.where(kind[option] == OPTION_NBBO.code,
@@ -185,7 +204,8 @@ class Canonicaliser:
         prefix = f"{self.run_id}:{stream}:"
         return pc.binary_join_element_wise(prefix, pc.cast(pa.array(seq), pa.string()), "")
 
-    def _events(self, kind: EventKind, rows: pa.Table, seq: np.ndarray) -> pa.Table:
+    def _events(self, kind: EventKind, rows: pa.Table, seq: np.ndarray,
+                trace: pa.Array) -> pa.Table:
         ts = rows.column("ts")
         shard = rows.column("shard")
         cols: dict[str, pa.Array | pa.ChunkedArray] = {
@@ -193,7 +213,7 @@ class Canonicaliser:
             "source_ts": ts,
             "ingest_ts": rows.column("ingest_ts"),
             "seq": pa.array(seq, pa.int64()),
-            "trace_id": self.trace_ids(kind.stream, seq),
+            "trace_id": trace,
         }
         if kind is EQUITY_QUOTE:
             cols["underlying_id"] = self._symbols.take(shard)
@@ -248,10 +268,10 @@ class Canonicaliser:
         shard = rows.column("shard").to_numpy()
         local = rows.column("local").to_numpy()
         refers = rows.column("refers").to_numpy(zero_copy_only=False)
-        traces = trace.to_pylist()
+        traces = trace.take(pa.array(printed)).to_pylist()  # the prints' only
         out: list[str | None] = [None] * n
-        for i in printed.tolist():
-            self._printed[(int(shard[i]), int(local[i]))] = traces[i]
+        for i, name in zip(printed.tolist(), traces, strict=True):
+            self._printed[(int(shard[i]), int(local[i]))] = name
             if refers[i] >= 0:
                 out[i] = self._printed[(int(shard[i]), int(refers[i]))]
         return pa.array(out, pa.string())
@@ -264,11 +284,8 @@ class Canonicaliser:
         return pc.cast(pa.DictionaryArray.from_arrays(indices, pa.array(self.scenario_ids)),
                        pa.string())
 
-    def _provenance(self, rows: pa.Table, seq: np.ndarray, kind: np.ndarray) -> pa.Table:
+    def _provenance(self, rows: pa.Table, kind: np.ndarray, trace: pa.Array) -> pa.Table:
         n = rows.num_rows
-        streams = [f"{self.run_id}:{k.stream}:" for k in _STREAM_ORDER]
-        trace = pc.binary_join_element_wise(
-            _by_code(kind, streams), pc.cast(pa.array(seq), pa.string()), "")
         parent = rows.column("parent").to_numpy()
         symbols = self._symbols.take(rows.column("shard"))
         # Equity child orders name their parent order, option prints their package.

@@ -13,7 +13,8 @@ contracts) and are consolidated for the whole chain at once:
   OptionNBBO for it until some venue offers it (see :func:`has_offer`).
 
 :func:`nbbo_changes` then names the contracts whose consolidated quote changed,
-so the feed emits exactly one OptionNBBO per change.
+so the feed emits exactly one OptionNBBO per change; :func:`step_changes` marks them
+over a block of steps.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tapesim.sim.compiled import kernel
 from tapesim.venues.book import NO_ASK
 
 
@@ -44,15 +46,38 @@ def consolidate(
     ask_sizes = np.asarray(ask_sizes, dtype=np.int64)
     if not bids.shape == asks.shape == bid_sizes.shape == ask_sizes.shape or bids.ndim != 2:
         raise ValueError("bids, asks and sizes must all be [venue, contract] arrays of one shape")
-    has_bid = (bid_sizes > 0) & (bids > 0)
-    has_ask = ask_sizes > 0
-    shown_bids = np.where(has_bid, bids, 0)
-    shown_asks = np.where(has_ask, asks, NO_ASK)
-    nbb = shown_bids.max(axis=0, initial=0)
-    nbo = shown_asks.min(axis=0, initial=NO_ASK)
-    nbb_size = np.where(has_bid & (shown_bids == nbb), bid_sizes, 0).sum(axis=0)
-    nbo_size = np.where(has_ask & (shown_asks == nbo), ask_sizes, 0).sum(axis=0)
-    return OptionNBBOs(nbb, nbo, nbb_size, nbo_size)
+    n = bids.shape[1]
+    out = OptionNBBOs(np.zeros(n, np.int64), np.full(n, NO_ASK, np.int64),
+                      np.zeros(n, np.int64), np.zeros(n, np.int64))
+    _best(*(np.ascontiguousarray(a) for a in (bids, asks, bid_sizes, ask_sizes)), *out)
+    return out
+
+
+@kernel
+def _best(bids: np.ndarray, asks: np.ndarray, bid_sizes: np.ndarray, ask_sizes: np.ndarray,
+          nbb: np.ndarray, nbo: np.ndarray, nbb_size: np.ndarray,
+          nbo_size: np.ndarray) -> None:  # pragma: no cover - compiled
+    """:func:`consolidate`'s loop, one pass over the venues: the best shown price of each
+    side and the sizes at it summed, into ``nbb`` (0), ``nbo`` (``NO_ASK``) and the sizes
+    (0) as initialised by the caller."""
+    for v in range(bids.shape[0]):
+        for c in range(bids.shape[1]):
+            size = bid_sizes[v, c]
+            price = bids[v, c]
+            if size > 0 and price > 0:
+                if price > nbb[c]:
+                    nbb[c] = price
+                    nbb_size[c] = size
+                elif price == nbb[c]:
+                    nbb_size[c] += size
+            size = ask_sizes[v, c]
+            price = asks[v, c]
+            if size > 0:
+                if price < nbo[c]:
+                    nbo[c] = price
+                    nbo_size[c] = size
+                elif price == nbo[c]:
+                    nbo_size[c] += size
 
 
 def has_offer(nbbo: OptionNBBOs) -> np.ndarray:
@@ -71,3 +96,33 @@ def nbbo_changes(prev: OptionNBBOs | None, new: OptionNBBOs) -> np.ndarray:
     for old, now in zip(prev, new, strict=True):
         changed |= np.asarray(old) != np.asarray(now)
     return np.flatnonzero(changed)
+
+
+def step_changes(held: OptionNBBOs, idx: np.ndarray, rows: OptionNBBOs) -> np.ndarray:
+    """Where a block of consolidated quotes changes: bool [step, contract of ``idx``].
+
+    ``rows`` holds the NBBO of contracts ``idx`` at consecutive steps, arrays [step,
+    contract]; ``held`` the NBBO in force before the first, arrays [contract of the
+    chain]. Step 0 changed where it differs from ``held[idx]``, step t where it differs
+    from step t - 1 (any of nbb, nbo and their sizes).
+    """
+    changed = np.empty(rows.nbb.shape, dtype=bool)
+    _steps(*(np.ascontiguousarray(a, dtype=np.int64) for a in (*held, idx, *rows)), changed)
+    return changed
+
+
+@kernel
+def _steps(held_nbb: np.ndarray, held_nbo: np.ndarray, held_bid_size: np.ndarray,
+           held_ask_size: np.ndarray, idx: np.ndarray, nbb: np.ndarray, nbo: np.ndarray,
+           nbb_size: np.ndarray, nbo_size: np.ndarray,
+           changed: np.ndarray) -> None:  # pragma: no cover - compiled
+    for c in range(idx.size):
+        i = idx[c]
+        changed[0, c] = (nbb[0, c] != held_nbb[i] or nbo[0, c] != held_nbo[i]
+                         or nbb_size[0, c] != held_bid_size[i]
+                         or nbo_size[0, c] != held_ask_size[i])
+    for t in range(1, nbb.shape[0]):
+        for c in range(idx.size):
+            changed[t, c] = (nbb[t, c] != nbb[t - 1, c] or nbo[t, c] != nbo[t - 1, c]
+                             or nbb_size[t, c] != nbb_size[t - 1, c]
+                             or nbo_size[t, c] != nbo_size[t - 1, c])

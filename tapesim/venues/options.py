@@ -41,7 +41,7 @@ from tapesim.sim.calendar import NS_PER_MS
 from tapesim.venues.book import BUY, NO_ASK
 from tapesim.venues.feed.base import OptionFeed, QuoteFault
 from tapesim.venues.ledger import OptionLedger
-from tapesim.venues.opra import OptionNBBOs
+from tapesim.venues.opra import OptionNBBOs, step_changes
 from tapesim.venues.option_tape import OptionTape
 from tapesim.venues.slots import QuoteBlock, SlotMakers, SlotQuotes
 from tapesim.venues.tape import Tape
@@ -154,10 +154,7 @@ class OptionVenues:
     def _publish(self, idx: np.ndarray, rows: OptionNBBOs, times: np.ndarray,
                  causes: np.ndarray | None = None) -> None:
         """Publish each (step, contract) whose NBBO differs from the one before it."""
-        changed = np.zeros(rows.nbb.shape, dtype=bool)
-        for held, new in zip(self.nbbo, rows, strict=True):
-            changed[0] |= new[0] != held[idx]
-            changed[1:] |= new[1:] != new[:-1]
+        changed = step_changes(self.nbbo, idx, rows)
         step, col = np.nonzero(changed)
         if step.size == 0:
             return

@@ -1,0 +1,82 @@
+"""The compiled loops of the option quotes give, element for element, what their rules say.
+
+Slot shading (tapesim.agents.shading): the rule restated as whole-array numpy on the
+MPV's own floor/ceil, and compared with the compiled loop and with its plain Python
+form on random base quotes that cross the $3 boundary, zero bids, far wings and skews
+of both signs, for the three penny-interval classes. Step changes of a block's NBBO
+(tapesim.venues.opra.step_changes): against the comparison of each step with the one
+before. The consolidation loop is held to a naive one in test_option_quotes.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tapesim.agents.shading import _shade, shade
+from tapesim.venues.chains import MPV_CLASSES, NICKEL_FROM_CENTS, Mpv
+from tapesim.venues.opra import OptionNBBOs, consolidate, step_changes
+from tapesim.venues.slots import SlotQuotes
+
+
+def numpy_rule(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarray,
+               shown: np.ndarray, mpv: Mpv) -> SlotQuotes:
+    """The shading rule as numpy expressions over [slot, step, contract]."""
+    kb, ka = k_bid[:, None, :], k_ask[:, None, :]
+    b = np.where(bid[None] > 0, np.maximum(bid[None] - kb * mpv.tick_cents(bid), 0), 0)
+    a = ask[None] + ka * mpv.tick_cents(ask)
+    b = mpv.floor(b)
+    a = mpv.ceil(np.maximum(a, b + mpv.tick_cents(b)))
+    best_ask = a.min(axis=0, keepdims=True)
+    b = np.where(b >= best_ask, np.maximum(mpv.floor(best_ask - 1), 0), b)
+    size = np.broadcast_to(shown[:, None, :], b.shape)
+    return SlotQuotes(b, a, np.where(b > 0, size, 0), size.copy())
+
+
+def random_base(gen: np.random.Generator, steps: int, n: int, mpv: Mpv):
+    """Base quotes on the grid, many near $3, some without a bid."""
+    centre = gen.choice([5, 150, 295, 300, 305, 2_000], size=n)
+    bid = mpv.floor(np.maximum(centre[None, :] + gen.integers(-20, 20, (steps, n)), 0))
+    bid = np.where(gen.random((steps, n)) < 0.2, 0, bid)
+    ask = mpv.ceil(bid + 1 + gen.integers(0, 30, (steps, n)))
+    return bid.astype(np.int64), ask.astype(np.int64)
+
+
+@pytest.mark.parametrize("penny_class", sorted(MPV_CLASSES))
+@pytest.mark.parametrize("seed", range(3))
+def test_compiled_shading_is_the_rule(penny_class: str, seed: int) -> None:
+    mpv = MPV_CLASSES[penny_class]  # type: ignore[index]
+    gen = np.random.default_rng(seed)
+    slots, steps, n = int(gen.integers(1, 13)), int(gen.integers(1, 6)), 400
+    bid, ask = random_base(gen, steps, n, mpv)
+    extra = gen.integers(0, 3, (slots, n))
+    skew = gen.integers(-2, 3, (slots, n))
+    shown = gen.integers(1, 60, (slots, n))
+    want = numpy_rule(bid, ask, extra + skew, extra - skew, shown, mpv)
+    got = shade(bid, ask, extra + skew, extra - skew, shown, mpv)
+    for ours, rule in zip(got, want, strict=True):
+        assert ours.dtype == np.int64 and np.array_equal(ours, rule)
+    plain = SlotQuotes(*(np.empty_like(x) for x in got))
+    _shade.py(bid, ask, extra + skew, extra - skew, shown, mpv.below_cents, mpv.above_cents,
+              NICKEL_FROM_CENTS, *plain)
+    for ours, py in zip(got, plain, strict=True):
+        assert np.array_equal(ours, py)
+    # What the venues make of it: never locked or crossed, every quote on the grid.
+    nbbo = consolidate(*(x.reshape(slots, steps * n) for x in got))
+    two_sided = nbbo.nbb > 0
+    assert np.all(nbbo.nbb[two_sided] < nbbo.nbo[two_sided])
+    assert not mpv.off_grid(got.bid).any() and not mpv.off_grid(got.ask).any()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_step_changes_compare_each_step_with_the_one_before(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    n, steps = 300, int(gen.integers(1, 8))
+    held = OptionNBBOs(*(gen.integers(0, 3, n) for _ in range(4)))
+    idx = np.sort(gen.choice(n, 120, replace=False))
+    rows = OptionNBBOs(*(gen.integers(0, 3, (steps, idx.size)) for _ in range(4)))
+    want = np.zeros((steps, idx.size), dtype=bool)
+    for field, new in zip(held, rows, strict=True):
+        want[0] |= new[0] != field[idx]
+        want[1:] |= new[1:] != new[:-1]
+    assert np.array_equal(step_changes(held, idx, rows), want)
