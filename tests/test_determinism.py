@@ -64,23 +64,23 @@ def test_window_start_is_honoured(tmp_path: Path) -> None:
 # The tiny run's event stream, pinned. If a change to the engine alters any event,
 # this fails: check that the change is intended, then update the value (and say so
 # in the commit: every earlier run of this config + seed differs from now on).
-GOLDEN_STREAM_SHA256 = "703c60d4f126bf3ac132cbacd4f61abe069cdade4db70d0f3bb58b36db145263"
-GOLDEN_COUNTS = {"equity_quote": 1586, "equity_print": 3352, "option_nbbo": 0,
-                 "option_print": 0, "total": 4938}
-GOLDEN_OPTIONS_SHA256 = "b2679f4b1ab84bc6c7a8e05e5e1e88e8d07b24893d400538c1e2cf2a4492232a"
-GOLDEN_OPTIONS_COUNTS = {"equity_quote": 1886, "equity_print": 3690, "option_nbbo": 142573,
-                         "option_print": 716, "total": 148865}
+GOLDEN_STREAM_SHA256 = "4dd5e01cbfbe098f10e7a2cd64c9350acdf2159d9227e0e30fea3df063676a83"
+GOLDEN_COUNTS = {"equity_quote": 1602, "equity_print": 3302, "option_nbbo": 0,
+                 "option_print": 0, "total": 4904}
+GOLDEN_OPTIONS_SHA256 = "d28c3d580584ce267d0eb2cfebb4e9ef0cc29a0405f1415d00327f0ce2dc9af3"
+GOLDEN_OPTIONS_COUNTS = {"equity_quote": 1860, "equity_print": 3686, "option_nbbo": 142359,
+                         "option_print": 718, "total": 148623}
 
 
 def test_golden_tiny_run(tiny_run: Path) -> None:
     manifest = json.loads((tiny_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_STREAM_SHA256
-    assert manifest["run_id"] == "tsim-dc831e89c4d7"
+    assert manifest["run_id"] == "tsim-6dfd638687a4"
 
 
 def test_golden_tiny_options_run(tiny_options_run: Path) -> None:
     manifest = json.loads((tiny_options_run / "manifest.json").read_text())
     assert manifest["counts"] == GOLDEN_OPTIONS_COUNTS
     assert manifest["event_stream"]["sha256"] == GOLDEN_OPTIONS_SHA256
-    assert manifest["run_id"] == "tsim-d753ef8357d1"
+    assert manifest["run_id"] == "tsim-980b8a1d6e63"

@@ -330,17 +330,18 @@ def test_a_value_outside_the_closed_sets_is_named(edit, path: str) -> None:
 # export must write the same bytes whatever its batch size. They change only with the
 # run's own bytes (tests/test_output_hashes.py) or on purpose (recorded again when the
 # option chains were listed as real chains are, and with the stepwise equity quotes,
-# the clustered order flow and the calmer latent volatility).
+# the clustered order flow and the calmer latent volatility; with open interest seeded
+# from the flow's own choices, the flatter single-name smile and institutional sweeps).
 PINNED_EXPORTS = {
     "islandflow": {
-        "manifest.json": "1fdb1c66f5d9db696b2c1459d7bc7dc2818297db42eb279b28ae5d3ae00c9f09",
-        "market-events.json": "b0a89d34b7bde89cbbb05f9f8dc84bde8a37ce2e81f28f33faadc63a0f100bbf",
+        "manifest.json": "ed2f3f2c28dc6dffabbcc968865917b3b74c42b1cfbb780242bf60730f6714d7",
+        "market-events.json": "7452e1a8a71306c6b22f1b4e9948cf2e1020e87e57a42647c3e3ebd9483e98a8",
         "parameter-snapshot.json":
-            "8bb06433d2146d5d8f3528f1dc74d47fccf93ed98878562aaa7d9e2bbe33155b",
-        "provenance.json": "1601c9d9495cd026dbaf078e0f790357a3905185cf26ba077a0781dfa6eb4c05",
+            "cb59f12c10acd62d970b462679c18437bc60a3ac81332457e345f68445283c79",
+        "provenance.json": "954cad36a6dd3c8054aa2573001055d2e553b258153505a523fd3fb7ca282787",
     },
     "jsonl": {
-        "market-events.jsonl": "32eba2a0616ab2153a26d3cb06c9e3e950ecfc9f8a9719800c7c8e5015401710",
+        "market-events.jsonl": "483aa713fca9affaa1aa37d8886ad2752538660c98264519573881c94b983f63",
     },
 }
 
