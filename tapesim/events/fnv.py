@@ -2,12 +2,13 @@
 (CONTRACT.md §2: offset basis 0x811c9dc5, prime 0x01000193, one step per code unit)
 at the speed of a file export.
 
-The hash is sequential within a text, so numpy cannot vectorise it over one long
-text (a fixture's events array is hundreds of megabytes); the two loops here are
-compiled by numba on first use (and cached on disk). Texts arrive as UTF-8 bytes,
-what a file holds: when every byte is ASCII, each byte is one UTF-16 code unit of
-the same value, so the bytes are hashed as they are; otherwise the text is
-transcoded to UTF-16 first. :mod:`tapesim.events.stable_json` keeps the plain
+The hash is sequential within a text, so numpy cannot vectorise it over one long text
+(a fixture's events array is hundreds of megabytes); the two loops here are compiled
+by numba on first use (:class:`tapesim.sim.compiled.Kernel`: numba is loaded only by a
+command that hashes, never by ``export --format jsonl`` or ``replay``). Texts arrive
+as UTF-8 bytes, what a file holds: when every byte is ASCII, each byte is one UTF-16
+code unit of the same value, so the bytes are hashed as they are; otherwise the text
+is transcoded to UTF-16 first. :mod:`tapesim.events.stable_json` keeps the plain
 Python hash for small values, which needs no compiler; the tests hold the two equal.
 
 - :func:`fnv1a32_segments`: the hash of each of many texts laid end to end (an Arrow
@@ -17,48 +18,36 @@ Python hash for small values, which needs no compiler; the tests hold the two eq
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import cache
-from typing import Any
-
 import numpy as np
 
 from tapesim.events.stable_json import FNV_OFFSET, FNV_PRIME
+from tapesim.sim.compiled import kernel
 
 __all__ = ["FnvStream", "code_units", "fnv1a32_segments", "hex_digests"]
 
 _MASK = 0xFFFFFFFF
 
 
-@cache
-def _kernels() -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """The compiled loops (continue a hash over units; hash each segment).
+@kernel
+def _run(units: np.ndarray, h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    """Continue the hash ``h`` over ``units``."""
+    prime, mask = np.uint64(FNV_PRIME), np.uint64(_MASK)
+    for unit in units:
+        h = ((h ^ np.uint64(unit)) * prime) & mask
+    return h
 
-    numba is imported here, on first use, rather than with the module: loading it
-    costs about a second, which the commands that never hash a large text (``export
-    --format jsonl``, ``replay``) should not pay.
-    """
-    import numba  # deferred for its load time (see above)
 
-    @numba.njit(cache=True, nogil=True)
-    def run(units: np.ndarray, h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
-        prime, mask = np.uint64(FNV_PRIME), np.uint64(_MASK)
-        for unit in units:
-            h = ((h ^ np.uint64(unit)) * prime) & mask
-        return h
-
-    @numba.njit(cache=True, nogil=True)
-    def segments(units: np.ndarray, offsets: np.ndarray) -> np.ndarray:  # pragma: no cover
-        out = np.empty(offsets.size - 1, dtype=np.uint32)
-        prime, mask = np.uint64(FNV_PRIME), np.uint64(_MASK)
-        for i in range(offsets.size - 1):
-            h = np.uint64(FNV_OFFSET)
-            for j in range(offsets[i], offsets[i + 1]):
-                h = ((h ^ np.uint64(units[j])) * prime) & mask
-            out[i] = h
-        return out
-
-    return run, segments
+@kernel
+def _segments(units: np.ndarray, offsets: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """The hash of each segment ``units[offsets[i]:offsets[i + 1]]`` (uint32)."""
+    out = np.empty(offsets.size - 1, dtype=np.uint32)
+    prime, mask = np.uint64(FNV_PRIME), np.uint64(_MASK)
+    for i in range(offsets.size - 1):
+        h = np.uint64(FNV_OFFSET)
+        for j in range(offsets[i], offsets[i + 1]):
+            h = ((h ^ np.uint64(units[j])) * prime) & mask
+        out[i] = h
+    return out
 
 
 def code_units(text: str) -> np.ndarray:
@@ -83,7 +72,7 @@ def fnv1a32_segments(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         uint32 array, one hash per text, each over that text's UTF-16 code units.
     """
     offsets = np.asarray(offsets, dtype=np.int64)
-    segments = _kernels()[1]
+    segments = _segments
     if _is_ascii(data[offsets[0]:offsets[-1]]):
         return segments(data, offsets)
     units = [code_units(bytes(data[a:b]).decode("utf-8"))
@@ -115,7 +104,7 @@ class FnvStream:
         """Hash ``data`` (UTF-8, whole characters) after everything fed so far."""
         raw = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
         units = raw if _is_ascii(raw) else code_units(bytes(raw).decode("utf-8"))
-        self.state = int(_kernels()[0](units, np.uint64(self.state)))
+        self.state = int(_run(units, np.uint64(self.state)))
 
     def hexdigest(self) -> str:
         """The hash so far, as the contract writes it: ``fnv1a32:`` plus eight
