@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tapesim.calibration.compare import compare_rows, inside_share, seed_spread
-from tapesim.calibration.facts import FactRow, equity_facts
+from tapesim.calibration.facts import equity_facts
+from tapesim.calibration.rows import FactRow
 from tapesim.calibration.views import option_smiles
 from tapesim.cli.main import app
 from tapesim.testing.cache import RunCache

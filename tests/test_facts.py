@@ -15,7 +15,8 @@ import pytest
 from scipy import stats as sps
 
 from tapesim.calibration import stats as st
-from tapesim.calibration.facts import FactRow, equity_facts, facts_table
+from tapesim.calibration.facts import equity_facts
+from tapesim.calibration.rows import FactRow, facts_table
 from tapesim.calibration.targets import EQUITY_BANDS, EQUITY_TITLES, Band
 
 NY = ZoneInfo("America/New_York")
@@ -394,8 +395,8 @@ def test_square_root_impact_from_parent_orders(tmp_path: Path) -> None:
 
 
 def test_pooled_facts_take_the_median_and_count_runs_in_band() -> None:
-    from tapesim.calibration.facts import FactRow
     from tapesim.calibration.pooling import pooled_facts
+    from tapesim.calibration.rows import FactRow
 
     def row(value: float | None, status: str) -> FactRow:
         return FactRow("SPY", "return_acf1_1m", "ACF lag 1, 1-min returns", value,

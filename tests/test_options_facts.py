@@ -15,9 +15,9 @@ import pytest
 from scipy import stats as sps
 
 from tapesim.calibration import option_stats as ost
-from tapesim.calibration.facts import FactRow, facts_table
 from tapesim.calibration.options_facts import option_facts
 from tapesim.calibration.pooling import pooled_facts
+from tapesim.calibration.rows import FactRow, facts_table
 from tapesim.calibration.targets import OPTION_BANDS, OPTION_TITLES
 from tapesim.events.models import EQUITY_QUOTE, OPTION_NBBO, OPTION_PRINT
 

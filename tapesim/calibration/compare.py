@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from rich.table import Table
 
-from tapesim.calibration.facts import FactRow, Status
+from tapesim.calibration.rows import FactRow, Status
 
 _STYLE = {"in": "green", "out": "red", "n/a": "dim", True: "green", False: "red", None: "dim"}
 

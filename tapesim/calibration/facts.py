@@ -4,8 +4,8 @@
 :mod:`tapesim.calibration.tape`: only the columns it
 needs, filtered on ``underlying_id``), computes the statistics of the "Equities
 (stylized facts)" table of ``realism-targets.md`` and returns one :class:`FactRow` per
-statistic and symbol; :func:`facts_table` renders them. The statistics themselves are
-the pure helpers of :mod:`tapesim.calibration.stats`.
+statistic and symbol (:mod:`tapesim.calibration.rows`, whose ``facts_table`` renders
+them). The statistics themselves are the pure helpers of :mod:`tapesim.calibration.stats`.
 
 Conventions: returns are log returns of the NBBO mid (forward-filled, last two-sided
 quote at or before a time) over 1-minute bars of the simulated window
@@ -17,19 +17,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from rich.table import Table
 
 from tapesim.calibration import microstructure as ms
 from tapesim.calibration import sampling as sa
 from tapesim.calibration import stats as st
+from tapesim.calibration.rows import FactRow, fact_row
 from tapesim.calibration.tape import (
     TICK,
     Prints,
@@ -57,8 +55,6 @@ BPS_FROM = 50.0  # dollars: spreads of names at or above it are scored in basis 
 BPS_TO = 500.0
 OPEN_MS = 5 * MINUTE_MS  # the opening window of the spread spike
 
-Status = Literal["in", "out", "n/a"]
-
 _QUOTED = ("return_kurtosis_1m", "return_tail_index_1m", "return_acf1_1m", "return_acf_max_6_20",
            "absret_acf1_1m", "absret_acf30_1m", "aggregational_gaussianity",
            "volume_volatility_corr", "spread_median_ticks", "spread_median_bps",
@@ -79,32 +75,9 @@ NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class FactRow:
-    """One statistic of one symbol, its target band and whether it falls inside."""
-
-    symbol: str
-    fact: str
-    title: str
-    value: float | None
-    band: str
-    status: Status
-    note: str = ""
-
-
 def _row(symbol: str, fact: str, value: float | None, note: str = "", na: bool = False) -> FactRow:
-    """A FactRow with band and status looked up; NaN becomes None, ``na`` forces n/a."""
-    if value is not None and not math.isfinite(value):
-        value = None
-    band = EQUITY_BANDS.get(fact)
-    if value is None or band is None or na:
-        status: Status = "n/a"
-        if value is None and not note:
-            note = "not enough data"
-    else:
-        status = "in" if band.contains(value) else "out"
-    text = band.text if band is not None else "report only"
-    return FactRow(symbol, fact, EQUITY_TITLES[fact], value, text, status, note)
+    """An equity :class:`FactRow` (:func:`~tapesim.calibration.rows.fact_row`)."""
+    return fact_row(symbol, fact, value, EQUITY_BANDS, EQUITY_TITLES, note, na)
 
 
 def minute_returns(q: Quotes, p: Prints, session: Session) -> tuple[st.FloatArray,
@@ -429,22 +402,3 @@ def equity_facts(run_dir: Path, symbols: list[str] | None = None,
         if returns is not None:
             returns.setdefault(symbol, []).append(minute_returns(quotes, prints, session)[0])
     return unsupported(rows, source_lacks(run_dir))
-
-
-_STATUS_STYLE = {"in": "green", "out": "red", "n/a": "dim"}
-
-
-def facts_table(
-    rows: list[FactRow], notes: bool = False, title: str = "Equity stylized facts"
-) -> Table:
-    """A rich table of fact rows: symbol, fact, value, band, a coloured status and,
-    with ``notes``, each row's note."""
-    table = Table(title=title)
-    for name in ("symbol", "fact", "value", "band", "status", *(("note",) if notes else ())):
-        table.add_column(name, justify="right" if name == "value" else "left")
-    for r in rows:
-        value = "-" if r.value is None else f"{r.value:.4g}"
-        style = _STATUS_STYLE[r.status]
-        cells = [r.symbol, r.title, value, r.band, f"[{style}]{r.status}[/{style}]"]
-        table.add_row(*cells, *((r.note,) if notes else ()))
-    return table

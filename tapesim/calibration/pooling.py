@@ -17,7 +17,8 @@ import statistics
 
 import numpy as np
 
-from tapesim.calibration.facts import FactRow, heavy_tail_rows, memory_rows
+from tapesim.calibration.facts import heavy_tail_rows, memory_rows
+from tapesim.calibration.rows import FactRow
 from tapesim.calibration.targets import BANDS
 
 

@@ -20,20 +20,22 @@ import pyarrow.dataset as ds
 from tapesim.calibration import microstructure as ms
 from tapesim.calibration import stats as st
 from tapesim.calibration.facts import MINUTE_MS, minute_returns
+from tapesim.calibration.option_tape import (
+    PRINT_COLUMNS,
+    Contracts,
+    OptionPrints,
+    distinct_ids,
+    id_dataset,
+)
+from tapesim.calibration.option_tape import (
+    load_prints as load_option_prints,
+)
 from tapesim.calibration.options_facts import (
     ATM_DIST,
     FAR_DIST,
     LONG_DTE,
-    PRINT_COLUMNS,
     WEEK_DTE,
-    Contracts,
-    OptionPrints,
-    distinct_ids,
     front_nbbo,
-    id_dataset,
-)
-from tapesim.calibration.options_facts import (
-    load_prints as load_option_prints,
 )
 from tapesim.calibration.skew import smile
 from tapesim.calibration.tape import (

@@ -12,7 +12,7 @@ import typer
 from tapesim.cli.common import InputError, guarded, out, require_dir, symbol_list
 
 if TYPE_CHECKING:  # the scorecard loads only when the command runs
-    from tapesim.calibration.facts import FactRow
+    from tapesim.calibration.rows import FactRow
 
 PLOT_MISSING = ("--plot needs matplotlib: install tapesim[plot] "
                 "(pip install 'tapesim[plot]')")
@@ -80,8 +80,8 @@ def facts(
     """Equity and options facts of a run against the realism targets; several runs are
     pooled; with --reference, a real day beside them."""
     from tapesim.calibration.compare import compare_rows, comparison_table, inside_share
-    from tapesim.calibration.facts import facts_table
     from tapesim.calibration.pooling import pooled_facts
+    from tapesim.calibration.rows import facts_table
     from tapesim.cli.ui import count_progress
 
     if plot is not None:
