@@ -3,9 +3,11 @@
 Slot shading (tapesim.agents.shading): the rule restated as whole-array numpy on the
 MPV's own floor/ceil, and compared with the compiled loop and with its plain Python
 form on random base quotes that cross the $3 boundary, zero bids, far wings and skews
-of both signs, for the three penny-interval classes. Step changes of a block's NBBO
+of both signs, for the three penny-interval classes; the NBBO the same pass makes
+against the consolidation of the rule's quotes. Step changes of a block's NBBO
 (tapesim.venues.opra.step_changes): against the comparison of each step with the one
-before. The consolidation loop is held to a naive one in test_option_quotes.py.
+before. OPRA delivery of NBBO rows (tapesim.venues.option_tape): against each
+contract's running maximum. The consolidation loop is held to a naive one in test_option_quotes.py.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import numpy as np
 import pytest
 
 from tapesim.agents.shading import _shade, shade
+from tapesim.venues.book import NO_ASK
 from tapesim.venues.chains import MPV_CLASSES, NICKEL_FROM_CENTS, Mpv
 from tapesim.venues.opra import OptionNBBOs, consolidate, step_changes
+from tapesim.venues.option_tape import _deliver
 from tapesim.venues.slots import SlotQuotes
 
 
@@ -53,16 +57,21 @@ def test_compiled_shading_is_the_rule(penny_class: str, seed: int) -> None:
     skew = gen.integers(-2, 3, (slots, n))
     shown = gen.integers(1, 60, (slots, n))
     want = numpy_rule(bid, ask, extra + skew, extra - skew, shown, mpv)
-    got = shade(bid, ask, extra + skew, extra - skew, shown, mpv)
+    got, got_nbbo = shade(bid, ask, extra + skew, extra - skew, shown, mpv)
     for ours, rule in zip(got, want, strict=True):
         assert ours.dtype == np.int64 and np.array_equal(ours, rule)
+    # The NBBO made in the same pass is the OPRA consolidation of the slots' quotes.
+    nbbo = OptionNBBOs(*(x.reshape(steps, n) for x in consolidate(
+        *(x.reshape(slots, steps * n) for x in want))))
+    for ours, rule in zip(got_nbbo, nbbo, strict=True):
+        assert ours.dtype == np.int64 and np.array_equal(ours, rule)
     plain = SlotQuotes(*(np.empty_like(x) for x in got))
+    plain_nbbo = OptionNBBOs(*(np.empty_like(x) for x in got_nbbo))
     _shade.py(bid, ask, extra + skew, extra - skew, shown, mpv.below_cents, mpv.above_cents,
-              NICKEL_FROM_CENTS, *plain)
-    for ours, py in zip(got, plain, strict=True):
+              NICKEL_FROM_CENTS, NO_ASK, *plain, *plain_nbbo)
+    for ours, py in zip((*got, *got_nbbo), (*plain, *plain_nbbo), strict=True):
         assert np.array_equal(ours, py)
     # What the venues make of it: never locked or crossed, every quote on the grid.
-    nbbo = consolidate(*(x.reshape(slots, steps * n) for x in got))
     two_sided = nbbo.nbb > 0
     assert np.all(nbbo.nbb[two_sided] < nbbo.nbo[two_sided])
     assert not mpv.off_grid(got.bid).any() and not mpv.off_grid(got.ask).any()
@@ -80,3 +89,36 @@ def test_step_changes_compare_each_step_with_the_one_before(seed: int) -> None:
         want[0] |= new[0] != field[idx]
         want[1:] |= new[1:] != new[:-1]
     assert np.array_equal(step_changes(held, idx, rows), want)
+
+
+def delivery_rule(contracts: np.ndarray, ts: np.ndarray, raw: np.ndarray,
+                  delivered: np.ndarray, printed_ms: np.ndarray) -> np.ndarray:
+    """OPRA's first-in-first-out delivery restated per contract: each contract's rows,
+    in order, delivered at the running maximum of their raw times, from the contract's
+    last delivery (plus one ms when that was a print of the first row's ms)."""
+    ingest = np.empty_like(raw)
+    for c in np.unique(contracts):
+        rows = np.flatnonzero(contracts == c)
+        floor = delivered[c] + int(ts[rows[0]] == printed_ms[c])
+        ingest[rows] = np.maximum.accumulate(np.maximum(raw[rows], floor))
+        delivered[c], printed_ms[c] = ingest[rows[-1]], -1
+    return ingest
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_delivery_is_the_rule(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    n, rows = 40, int(gen.integers(1, 300))
+    contracts = gen.integers(0, n, rows)
+    ts = np.sort(gen.integers(1_000, 1_050, rows))
+    raw = ts + gen.integers(0, 5, rows)
+    delivered = gen.integers(990, 1_060, n)
+    printed_ms = np.where(gen.random(n) < 0.5, gen.integers(1_000, 1_010, n), -1)
+    want_state = [delivered.copy(), printed_ms.copy()]
+    want = delivery_rule(contracts, ts, raw, *want_state)
+    for run in (_deliver, _deliver.py):
+        state = [delivered.copy(), printed_ms.copy()]
+        got = np.empty(rows, dtype=np.int64)
+        run(contracts, ts, raw, *state, got)
+        assert np.array_equal(got, want)
+        assert all(np.array_equal(x, y) for x, y in zip(state, want_state, strict=True))
