@@ -7,15 +7,23 @@ of both signs, for the three penny-interval classes; the NBBO the same pass make
 against the consolidation of the rule's quotes. Step changes of a block's NBBO
 (tapesim.venues.opra.step_changes): against the comparison of each step with the one
 before. OPRA delivery of NBBO rows (tapesim.venues.option_tape): against each
-contract's running maximum. The consolidation loop is held to a naive one in test_option_quotes.py.
+contract's running maximum. A chain's quotes (tapesim.agents.option_quotes.quote_chain):
+against the rule as numpy expressions. The consolidation loop is held to a naive one
+in test_option_quotes.py.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from unittest.mock import patch
+
 import numpy as np
 import pytest
 
+from tapesim.agents import option_quotes
+from tapesim.agents.option_quotes import Chain, QuoteParams, half_width, list_chain, quote_chain
 from tapesim.agents.shading import _shade, shade
+from tapesim.config.options import OptionMakerConfig
 from tapesim.venues.book import NO_ASK
 from tapesim.venues.chains import MPV_CLASSES, NICKEL_FROM_CENTS, Mpv
 from tapesim.venues.opra import OptionNBBOs, consolidate, step_changes
@@ -122,3 +130,62 @@ def test_compiled_delivery_is_the_rule(seed: int) -> None:
         run(contracts, ts, raw, *state, got)
         assert np.array_equal(got, want)
         assert all(np.array_equal(x, y) for x, y in zip(state, want_state, strict=True))
+
+
+def numpy_quotes(chain: Chain, theo_cents: np.ndarray, vega_cents: np.ndarray,
+                 t_years: np.ndarray, spot: float, params: QuoteParams, width: float,
+                 offset: float | np.ndarray, extra: float | np.ndarray):
+    """quote_chain's rule as whole-array numpy expressions, in the order the module
+    docstring of tapesim.agents.option_quotes states it."""
+    theo = np.maximum(theo_cents + np.asarray(offset, dtype=float) * vega_cents, 0.0)
+    h = half_width(chain, theo, vega_cents, t_years, spot, params, width) + extra
+    mpv = chain.mpv
+    tick = mpv.tick_cents(theo)
+    n = np.floor(theo / (tick / 2.0) + 0.5).astype(np.int64)
+    odd = n & 1
+    need = h + np.abs(theo - n * tick / 2.0)
+    k = np.ceil(np.maximum(need / tick - 0.5 * odd - 1e-9, 0.0)).astype(np.int64)
+    k = np.where((odd == 0) & (k == 0), 1, k)
+    bid, ask = (n // 2 - k) * tick, ((n + 1) // 2 + k) * tick
+    if mpv.below_cents != mpv.above_cents:
+        coarse = mpv.ceil(ask)
+        bid, ask = np.where(bid < NICKEL_FROM_CENTS, bid - (coarse - ask), bid), coarse
+    twice = mpv.ceil(np.maximum(n * tick, np.ceil(theo + extra)).astype(np.int64))
+    clamped = bid < 0
+    ask, bid = np.where(clamped, twice, ask), np.where(clamped, 0, bid)
+    wing_ask = (params.penny_wing_ask_cents if mpv.all_penny
+                else int(mpv.ceil(np.int64(params.wing_ask_cents))))
+    wing = (theo + extra < params.wing_theo_share * wing_ask) | (ask <= 0)
+    return np.where(wing, 0, bid), np.where(wing, wing_ask, ask)
+
+
+@pytest.mark.parametrize("root", ["SPY", "XYZ", "ABC"])
+@pytest.mark.parametrize("seed", range(3))
+def test_compiled_quotes_are_the_rule(root: str, seed: int) -> None:
+    """quote_chain's compiled pass gives numpy's integers (and the plain Python form of
+    the loop the same), over values from zero through deep in the money, per-contract
+    offsets and extra widths, several steps at once, for each penny-interval class."""
+    gen = np.random.default_rng(seed)
+    mpv = {"SPY": MPV_CLASSES["all-penny"], "XYZ": MPV_CLASSES["penny"],
+           "ABC": MPV_CLASSES["non-penny"]}[root]
+    chain = list_chain(root, dt.date(2026, 3, 10), 100.0, 0.4, root == "SPY", mpv=mpv)
+    spot = 100.0 * float(np.exp(gen.normal(0.0, 0.05)))
+    n, steps = chain.size, int(gen.integers(1, 6))
+    t = chain.t_years * gen.uniform(0.5, 1.0)
+    intrinsic = np.maximum(np.where(chain.is_call, spot - chain.strike, chain.strike - spot), 0)
+    theo = (intrinsic * 100.0)[None, :] + gen.exponential(150.0, (steps, n)) * (
+        gen.random((steps, n)) < 0.9)
+    vega = gen.uniform(0.0, 3_000.0, n)
+    offset = gen.normal(0.0, 0.01, n) if seed else 0.0
+    extra = gen.exponential(20.0, n) if seed != 1 else 0.0
+    params = QuoteParams.of(OptionMakerConfig())
+    want = numpy_quotes(chain, theo, vega, t, spot, params, 1.4, offset, extra)
+    got = quote_chain(chain, theo, vega, t, spot, params, 1.4, offset, extra)
+    for ours, rule in zip(got, want, strict=True):
+        assert ours.dtype == np.int64 and np.array_equal(ours, rule)
+    assert np.array_equal(quote_chain(chain, theo[0], vega, t, spot, params, 1.4, offset,
+                                      extra)[0], want[0][0])
+    with patch.object(option_quotes._quote, "_jit", option_quotes._quote.py):
+        plain = quote_chain(chain, theo, vega, t, spot, params, 1.4, offset, extra)
+    for ours, py in zip(got, plain, strict=True):
+        assert np.array_equal(ours, py)
