@@ -3,19 +3,31 @@
 Slot shading (tapesim.agents.shading): the rule restated as whole-array numpy on the
 MPV's own floor/ceil, and compared with the compiled loop and with its plain Python
 form on random base quotes that cross the $3 boundary, zero bids, far wings and skews
-of both signs, for the three penny-interval classes. Step changes of a block's NBBO
+of both signs, for the three penny-interval classes; the NBBO the same pass makes
+against the consolidation of the rule's quotes. Step changes of a block's NBBO
 (tapesim.venues.opra.step_changes): against the comparison of each step with the one
-before. The consolidation loop is held to a naive one in test_option_quotes.py.
+before. OPRA delivery of NBBO rows (tapesim.venues.option_tape): against each
+contract's running maximum. A chain's quotes (tapesim.agents.option_quotes.quote_chain):
+against the rule as numpy expressions. The consolidation loop is held to a naive one
+in test_option_quotes.py.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from unittest.mock import patch
+
 import numpy as np
 import pytest
 
+from tapesim.agents import option_quotes
+from tapesim.agents.option_quotes import Chain, QuoteParams, half_width, list_chain, quote_chain
 from tapesim.agents.shading import _shade, shade
+from tapesim.config.options import OptionMakerConfig
+from tapesim.venues.book import NO_ASK
 from tapesim.venues.chains import MPV_CLASSES, NICKEL_FROM_CENTS, Mpv
 from tapesim.venues.opra import OptionNBBOs, consolidate, step_changes
+from tapesim.venues.option_tape import _deliver
 from tapesim.venues.slots import SlotQuotes
 
 
@@ -53,16 +65,21 @@ def test_compiled_shading_is_the_rule(penny_class: str, seed: int) -> None:
     skew = gen.integers(-2, 3, (slots, n))
     shown = gen.integers(1, 60, (slots, n))
     want = numpy_rule(bid, ask, extra + skew, extra - skew, shown, mpv)
-    got = shade(bid, ask, extra + skew, extra - skew, shown, mpv)
+    got, got_nbbo = shade(bid, ask, extra + skew, extra - skew, shown, mpv)
     for ours, rule in zip(got, want, strict=True):
         assert ours.dtype == np.int64 and np.array_equal(ours, rule)
+    # The NBBO made in the same pass is the OPRA consolidation of the slots' quotes.
+    nbbo = OptionNBBOs(*(x.reshape(steps, n) for x in consolidate(
+        *(x.reshape(slots, steps * n) for x in want))))
+    for ours, rule in zip(got_nbbo, nbbo, strict=True):
+        assert ours.dtype == np.int64 and np.array_equal(ours, rule)
     plain = SlotQuotes(*(np.empty_like(x) for x in got))
+    plain_nbbo = OptionNBBOs(*(np.empty_like(x) for x in got_nbbo))
     _shade.py(bid, ask, extra + skew, extra - skew, shown, mpv.below_cents, mpv.above_cents,
-              NICKEL_FROM_CENTS, *plain)
-    for ours, py in zip(got, plain, strict=True):
+              NICKEL_FROM_CENTS, NO_ASK, *plain, *plain_nbbo)
+    for ours, py in zip((*got, *got_nbbo), (*plain, *plain_nbbo), strict=True):
         assert np.array_equal(ours, py)
     # What the venues make of it: never locked or crossed, every quote on the grid.
-    nbbo = consolidate(*(x.reshape(slots, steps * n) for x in got))
     two_sided = nbbo.nbb > 0
     assert np.all(nbbo.nbb[two_sided] < nbbo.nbo[two_sided])
     assert not mpv.off_grid(got.bid).any() and not mpv.off_grid(got.ask).any()
@@ -80,3 +97,95 @@ def test_step_changes_compare_each_step_with_the_one_before(seed: int) -> None:
         want[0] |= new[0] != field[idx]
         want[1:] |= new[1:] != new[:-1]
     assert np.array_equal(step_changes(held, idx, rows), want)
+
+
+def delivery_rule(contracts: np.ndarray, ts: np.ndarray, raw: np.ndarray,
+                  delivered: np.ndarray, printed_ms: np.ndarray) -> np.ndarray:
+    """OPRA's first-in-first-out delivery restated per contract: each contract's rows,
+    in order, delivered at the running maximum of their raw times, from the contract's
+    last delivery (plus one ms when that was a print of the first row's ms)."""
+    ingest = np.empty_like(raw)
+    for c in np.unique(contracts):
+        rows = np.flatnonzero(contracts == c)
+        floor = delivered[c] + int(ts[rows[0]] == printed_ms[c])
+        ingest[rows] = np.maximum.accumulate(np.maximum(raw[rows], floor))
+        delivered[c], printed_ms[c] = ingest[rows[-1]], -1
+    return ingest
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_delivery_is_the_rule(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    n, rows = 40, int(gen.integers(1, 300))
+    contracts = gen.integers(0, n, rows)
+    ts = np.sort(gen.integers(1_000, 1_050, rows))
+    raw = ts + gen.integers(0, 5, rows)
+    delivered = gen.integers(990, 1_060, n)
+    printed_ms = np.where(gen.random(n) < 0.5, gen.integers(1_000, 1_010, n), -1)
+    want_state = [delivered.copy(), printed_ms.copy()]
+    want = delivery_rule(contracts, ts, raw, *want_state)
+    for run in (_deliver, _deliver.py):
+        state = [delivered.copy(), printed_ms.copy()]
+        got = np.empty(rows, dtype=np.int64)
+        run(contracts, ts, raw, *state, got)
+        assert np.array_equal(got, want)
+        assert all(np.array_equal(x, y) for x, y in zip(state, want_state, strict=True))
+
+
+def numpy_quotes(chain: Chain, theo_cents: np.ndarray, vega_cents: np.ndarray,
+                 t_years: np.ndarray, spot: float, params: QuoteParams, width: float,
+                 offset: float | np.ndarray, extra: float | np.ndarray):
+    """quote_chain's rule as whole-array numpy expressions, in the order the module
+    docstring of tapesim.agents.option_quotes states it."""
+    theo = np.maximum(theo_cents + np.asarray(offset, dtype=float) * vega_cents, 0.0)
+    h = half_width(chain, theo, vega_cents, t_years, spot, params, width) + extra
+    mpv = chain.mpv
+    tick = mpv.tick_cents(theo)
+    n = np.floor(theo / (tick / 2.0) + 0.5).astype(np.int64)
+    odd = n & 1
+    need = h + np.abs(theo - n * tick / 2.0)
+    k = np.ceil(np.maximum(need / tick - 0.5 * odd - 1e-9, 0.0)).astype(np.int64)
+    k = np.where((odd == 0) & (k == 0), 1, k)
+    bid, ask = (n // 2 - k) * tick, ((n + 1) // 2 + k) * tick
+    if mpv.below_cents != mpv.above_cents:
+        coarse = mpv.ceil(ask)
+        bid, ask = np.where(bid < NICKEL_FROM_CENTS, bid - (coarse - ask), bid), coarse
+    twice = mpv.ceil(np.maximum(n * tick, np.ceil(theo + extra)).astype(np.int64))
+    clamped = bid < 0
+    ask, bid = np.where(clamped, twice, ask), np.where(clamped, 0, bid)
+    wing_ask = (params.penny_wing_ask_cents if mpv.all_penny
+                else int(mpv.ceil(np.int64(params.wing_ask_cents))))
+    wing = (theo + extra < params.wing_theo_share * wing_ask) | (ask <= 0)
+    return np.where(wing, 0, bid), np.where(wing, wing_ask, ask)
+
+
+@pytest.mark.parametrize("root", ["SPY", "XYZ", "ABC"])
+@pytest.mark.parametrize("seed", range(3))
+def test_compiled_quotes_are_the_rule(root: str, seed: int) -> None:
+    """quote_chain's compiled pass gives numpy's integers (and the plain Python form of
+    the loop the same), over values from zero through deep in the money, per-contract
+    offsets and extra widths, several steps at once, for each penny-interval class."""
+    gen = np.random.default_rng(seed)
+    mpv = {"SPY": MPV_CLASSES["all-penny"], "XYZ": MPV_CLASSES["penny"],
+           "ABC": MPV_CLASSES["non-penny"]}[root]
+    chain = list_chain(root, dt.date(2026, 3, 10), 100.0, 0.4, root == "SPY", mpv=mpv)
+    spot = 100.0 * float(np.exp(gen.normal(0.0, 0.05)))
+    n, steps = chain.size, int(gen.integers(1, 6))
+    t = chain.t_years * gen.uniform(0.5, 1.0)
+    intrinsic = np.maximum(np.where(chain.is_call, spot - chain.strike, chain.strike - spot), 0)
+    theo = (intrinsic * 100.0)[None, :] + gen.exponential(150.0, (steps, n)) * (
+        gen.random((steps, n)) < 0.9)
+    vega = gen.uniform(0.0, 3_000.0, n)
+    offset = gen.normal(0.0, 0.01, n) if seed else 0.0
+    extra = gen.exponential(20.0, n) if seed != 1 else 0.0
+    params = QuoteParams.of(OptionMakerConfig())
+    want = numpy_quotes(chain, theo, vega, t, spot, params, 1.4, offset, extra)
+    got = quote_chain(chain, theo, vega, t, spot, params, 1.4, offset, extra)
+    for ours, rule in zip(got, want, strict=True):
+        assert ours.dtype == np.int64 and np.array_equal(ours, rule)
+    assert np.array_equal(quote_chain(chain, theo[0], vega, t, spot, params, 1.4, offset,
+                                      extra)[0], want[0][0])
+    with patch.object(option_quotes._quote, "_jit", option_quotes._quote.py):
+        plain = quote_chain(chain, theo, vega, t, spot, params, 1.4, offset, extra)
+    for ours, py in zip(got, plain, strict=True):
+        assert np.array_equal(ours, py)

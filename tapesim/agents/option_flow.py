@@ -21,9 +21,11 @@ and near expiry, so most listed contracts quote but rarely trade.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Generator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from itertools import accumulate
 from statistics import NormalDist
 
 import numpy as np
@@ -59,7 +61,14 @@ class OptionDesk:
         chain = self.chain
         self.by_expiry = [[np.flatnonzero((chain.expiry_index == e) & (chain.is_call == call))
                            for call in (False, True)] for e in range(len(chain.expiry_dates))]
+        # The same per expiry and right as Python lists (strikes ascending), for the
+        # nearest-strike search each order makes.
+        self._strikes = [[chain.strike[i].tolist() for i in rights] for rights in self.by_expiry]
+        self._contracts = [[i.tolist() for i in rights] for rights in self.by_expiry]
         self.dte = [(d - chain.today).days for d in chain.expiry_dates]
+        # Cumulative expiry weights and their total per (scale_days, max_days, min_days):
+        # the same every call, so summed once (in the order :meth:`expiry` reads them).
+        self._cumulative: dict[tuple[float, int, int], tuple[list[float], float]] = {}
         self.next_parent = 1
         self._t_at: tuple[int, np.ndarray] = (-1, np.zeros(0))  # (now, t_years_at now)
 
@@ -85,45 +94,45 @@ class OptionDesk:
         is)."""
         if zero_dte > 0 and self.dte[0] == 0 and d.chance(zero_dte):
             return 0
-        weights = [math.exp(-t / scale_days) if max(min_days, 0) < t <= max_days else 0.0
-                   for t in self.dte]
-        total = sum(weights)
+        key = (scale_days, max_days, min_days)
+        cached = self._cumulative.get(key)
+        if cached is None:
+            weights = [math.exp(-t / scale_days) if max(min_days, 0) < t <= max_days else 0.0
+                       for t in self.dte]
+            cached = self._cumulative[key] = (list(accumulate(weights)), sum(weights))
+        cumulative, total = cached
         if total == 0:
             return 0
-        u, acc = d.uniform() * total, 0.0
-        for e, w in enumerate(weights):
-            acc += w
-            if u < acc:
-                return e
-        return len(weights) - 1
+        # the first expiry whose cumulative weight exceeds u (the last if rounding leaves none)
+        e = bisect_right(cumulative, d.uniform() * total)
+        return min(e, len(cumulative) - 1)
 
     def contract(self, e: int, call: bool, z: float) -> int:
         """The listed contract of expiry e and right nearest to z standard deviations
         from the money."""
         chain = self.chain
-        idx = self.by_expiry[e][int(call)]
         spot = self.spot()
         now = int(self.ctx.env.now)
         if self._t_at[0] != now:  # once per instant, not per order
             self._t_at = (now, t_years_at(chain, now / 60e9))
-        t = float(self._t_at[1][idx[0]])
-        return self._nearest(idx, spot * math.exp(z * chain.annual_vol * math.sqrt(max(t, 1e-6))))
+        t = float(self._t_at[1][self._contracts[e][int(call)][0]])
+        target = spot * math.exp(z * chain.annual_vol * math.sqrt(max(t, 1e-6)))
+        return self._nearest(e, call, target)
 
     def contract_at(self, e: int, call: bool, moneyness: float) -> int:
         """The listed contract of expiry e and right with the strike nearest
         spot x (1 + ``moneyness``): a strike set as a share of the price, as a hedge's
         loss floor or a covered call's cap is."""
-        return self._nearest(self.by_expiry[e][int(call)], self.spot() * (1.0 + moneyness))
+        return self._nearest(e, call, self.spot() * (1.0 + moneyness))
 
-    def _nearest(self, idx: np.ndarray, target: float) -> int:
-        """The contract of ``idx`` (one expiry and right, strikes ascending) whose strike
-        is nearest ``target`` dollars (the lower on a tie)."""
-        strike = self.chain.strike
-        k = int(np.searchsorted(strike[idx], target))
-        k = min(max(k, 0), idx.size - 1)
-        if k > 0 and abs(strike[idx[k - 1]] - target) < abs(strike[idx[k]] - target):
+    def _nearest(self, e: int, call: bool, target: float) -> int:
+        """The contract of expiry e and right (strikes ascending) whose strike is nearest
+        ``target`` dollars (the lower on a tie)."""
+        strikes = self._strikes[e][int(call)]
+        k = min(bisect_left(strikes, target), len(strikes) - 1)
+        if k > 0 and abs(strikes[k - 1] - target) < abs(strikes[k] - target):
             k -= 1
-        return int(idx[k])
+        return self._contracts[e][int(call)][k]
 
     def tick(self, price: int) -> int:
         """The contract's MPV in cents at a price in cents (the chain's ``Mpv``)."""

@@ -80,6 +80,7 @@ from tapesim.sim.calendar import NS_PER_MS
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.book import BUY, NO_ASK, SELL
 from tapesim.venues.ledger import OptionLedger
+from tapesim.venues.opra import OptionNBBOs
 from tapesim.venues.slots import QuoteBlock, SlotQuotes
 
 MAX_SKEW_TICKS = 2
@@ -180,14 +181,18 @@ class OptionMakers:
         times = np.arange(k, min(k + self.block_steps, self.last_step + 1)) * self.step_ns
         spot = self.fair(self.ctx.latent.index(int(times[0])))
         idx = self.active(spot, self.minutes(int(times[0])))
-        slots = self.quotes(idx, times)
+        slots, nbbo = self.quotes(idx, times)
+        slow_mask = np.zeros(self.chain.size, dtype=bool)  # what is requoted slow, as a mask
         if ((k - self.first_step) // self.block_steps) % self.slow_every == 0:
-            slow = np.setdiff1d(np.arange(self.chain.size), idx)
+            slow_mask[:] = True
         else:  # the contracts the fast grid drops are requoted slow at once
-            slow = np.setdiff1d(self.fast, idx)
+            slow_mask[self.fast] = True
+        slow_mask[idx] = False
+        slow = np.flatnonzero(slow_mask)
         self.fast = idx
-        slow_slots = self.quotes(slow, times[:1], slow=True) if slow.size else None
-        return QuoteBlock(k, times, idx, slots, slow, slow_slots)
+        slow_slots, slow_nbbo = self.quotes(slow, times[:1], slow=True) if slow.size else (
+            None, None)
+        return QuoteBlock(k, times, idx, slots, nbbo, slow, slow_slots, slow_nbbo)
 
     def slow_margin(self, spot: float, dlt: np.ndarray, gam: np.ndarray, j: int) -> np.ndarray:
         """Cents each side of a slow quote is widened by: the value's move, to second order,
@@ -261,10 +266,11 @@ class OptionMakers:
         near = (np.abs(z) <= self.cfg.active_z) | in_money
         return np.flatnonzero(near & (chain.days_to_expiry <= self.cfg.active_days))
 
-    def quotes(self, idx: np.ndarray, times_ns: np.ndarray, slow: bool = False) -> SlotQuotes:
-        """Every slot's quote for contracts ``idx`` at each time (one vectorised pass);
-        ``slow`` quotes (one time) to hold until the next full requote, each side widened
-        by :meth:`slow_margin`."""
+    def quotes(self, idx: np.ndarray, times_ns: np.ndarray,
+               slow: bool = False) -> tuple[SlotQuotes, OptionNBBOs]:
+        """Every slot's quote for contracts ``idx`` at each time (one vectorised pass) and
+        the NBBO they make; ``slow`` quotes (one time) to hold until the next full
+        requote, each side widened by :meth:`slow_margin`."""
         ctx = self.ctx
         chain = _subset(self.chain, idx)
         steps = np.minimum(times_ns // ctx.latent.step_ns, ctx.latent.value.size - 1)
@@ -314,8 +320,9 @@ class OptionMakers:
         return out
 
     def _shade(self, idx: np.ndarray, bid: np.ndarray, ask: np.ndarray,
-               sizes: np.ndarray) -> SlotQuotes:
-        """Each slot's quote: the base quote shaded by the slot's extra ticks and skew."""
+               sizes: np.ndarray) -> tuple[SlotQuotes, OptionNBBOs]:
+        """Each slot's quote: the base quote shaded by the slot's extra ticks and skew;
+        and the NBBO of the slots' quotes."""
         held = self.ledger.held(self.agents, idx)  # [maker, contract of idx]
         skew = np.clip(np.trunc(held / self.cfg.skew_lots), -MAX_SKEW_TICKS, MAX_SKEW_TICKS)
         skew = skew.astype(np.int64)[self.slot_maker]

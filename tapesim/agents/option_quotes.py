@@ -45,6 +45,7 @@ from tapesim.agents.pricing import MIN_T, price, vega
 from tapesim.agents.vol_surface import MINUTES_PER_YEAR, Roughness, SurfaceParams, implied_vols
 from tapesim.config.options import OptionMakerConfig
 from tapesim.events.contracts import OptionContract
+from tapesim.sim.compiled import kernel
 from tapesim.venues.chains import (
     INDEX_LIKE,
     NICKEL_FROM_CENTS,
@@ -304,36 +305,86 @@ def quote_chain(
     caller's responsibility.
     Every quote satisfies 0 <= bid < ask, both on the contract's MPV grid.
     """
-    theo = np.maximum(np.asarray(theo_cents, dtype=float)
-                      + np.asarray(maker_offset_vol, dtype=float) * vega_cents, 0.0)
-    h = half_width(chain, theo, vega_cents, t_years, spot, params, open_factor) + extra_cents
+    theo_cents = np.asarray(theo_cents, dtype=float)
+    n = chain.size
+    theo2 = np.ascontiguousarray(theo_cents.reshape(-1, n))
+    per_contract = [np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=float), (n,)))
+                    for x in (maker_offset_vol, extra_cents, vega_cents, t_years)]
+    z = moneyness_z(chain, spot, t_years)
     mpv = chain.mpv
-    tick = mpv.tick_cents(theo)
-    # Centre on the nearest half tick: n half ticks, M = n * tick / 2.
-    n = np.floor(theo / (tick / 2.0) + 0.5).astype(np.int64)
-    odd = n & 1
-    centre = n * tick / 2.0
-    need = h + np.abs(theo - centre)
-    k = np.ceil(np.maximum(need / tick - 0.5 * odd - 1e-9, 0.0)).astype(np.int64)
-    k = np.where((odd == 0) & (k == 0), 1, k)  # a quote on the tick grid is >= one tick wide
-    bid = (n // 2 - k) * tick
-    ask = ((n + 1) // 2 + k) * tick
-    if mpv.below_cents != mpv.above_cents:  # an ask at or above $3 is on the coarser grid
-        coarse = mpv.ceil(ask)
-        bid = np.where(bid < NICKEL_FROM_CENTS, bid - (coarse - ask), bid)
-        ask = coarse
-    # Below zero: 0 bid and an ask of twice the centre (the mid stays on theo), or of
-    # theo plus the extra width if that is more (the ask still covers the value's move).
-    twice = mpv.ceil(np.maximum(n * tick, np.ceil(theo + extra_cents)).astype(np.int64))
-    clamped = bid < 0
-    ask = np.where(clamped, twice, ask)
-    bid = np.where(clamped, 0, bid)
     wing_ask = (params.penny_wing_ask_cents if mpv.all_penny
                 else int(mpv.ceil(np.int64(params.wing_ask_cents))))
-    wing = (theo + extra_cents < params.wing_theo_share * wing_ask) | (ask <= 0)
-    bid = np.where(wing, 0, bid).astype(np.int64)
-    ask = np.where(wing, wing_ask, ask).astype(np.int64)
-    return bid, ask
+    widths = np.array([params.premium_share, params.intrinsic_share,
+                       params.vol_risk_points / 100.0, params.otm_slope, params.otm_cap_z,
+                       params.short_extra, params.short_days, params.illiquid_z,
+                       params.illiquid_cap_z, params.illiquid_slope, open_factor,
+                       params.wing_theo_share])
+    bid = np.empty(theo2.shape, dtype=np.int64)
+    ask = np.empty(theo2.shape, dtype=np.int64)
+    _quote(theo2, *per_contract, np.ascontiguousarray(z, dtype=float),
+           np.ascontiguousarray(chain.strike, dtype=float),
+           np.ascontiguousarray(chain.is_call, dtype=np.bool_), float(spot), widths,
+           mpv.below_cents, mpv.above_cents, NICKEL_FROM_CENTS, wing_ask, bid, ask)
+    return bid.reshape(theo_cents.shape), ask.reshape(theo_cents.shape)
+
+
+@kernel
+def _quote(theo_cents: np.ndarray, offset: np.ndarray, extra: np.ndarray, vega: np.ndarray,
+           t_years: np.ndarray, z: np.ndarray, strike: np.ndarray, is_call: np.ndarray,
+           spot: float, widths: np.ndarray, below: int, above: int, nickel: int,
+           wing_ask: int, bid: np.ndarray, ask: np.ndarray) -> None:  # pragma: no cover
+    """:func:`quote_chain`'s arithmetic, one pass per (row, contract): the offset value,
+    :func:`half_width` (``widths``: premium and intrinsic shares, vol risk per vega,
+    otm slope and cap, short extra and days, illiquid z, cap and slope, the open factor
+    and the wing share) and the rounding onto the MPV grid, each operation in numpy's
+    order so every float is the same. ``z`` is :func:`moneyness_z` (numpy's log)."""
+    (premium_share, intrinsic_share, vol_risk, otm_slope, otm_cap, short_extra, short_days,
+     illiquid_z, illiquid_cap, illiquid_slope, open_f, wing_share) = (
+        widths[0], widths[1], widths[2], widths[3], widths[4], widths[5], widths[6],
+        widths[7], widths[8], widths[9], widths[10], widths[11])
+    for c in range(theo_cents.shape[1]):
+        k_dollars = strike[c]
+        intrinsic = max(spot - k_dollars if is_call[c] else k_dollars - spot, 0.0) * 100.0
+        otm_z = z[c] if is_call[c] else -z[c]
+        otm = 1.0 + otm_slope * min(max(otm_z, 0.0), otm_cap)
+        days = t_years[c] * 365.0
+        short = 1.0 + short_extra * min(max(1.0 - days / short_days, 0.0), 1.0)
+        far = min(max(abs(z[c]) - illiquid_z, 0.0), illiquid_cap)
+        illiquid = 1.0 + illiquid_slope * far
+        risk = vol_risk * vega[c]
+        for r in range(theo_cents.shape[0]):
+            theo = max(theo_cents[r, c] + offset[c] * vega[c], 0.0)
+            tick = above if theo >= nickel else below
+            extrinsic = max(theo - intrinsic, 0.0)
+            premium = premium_share * extrinsic + intrinsic_share * intrinsic
+            base = max(max(float(tick), premium), risk)
+            h = base * otm * short * illiquid * open_f + extra[c]
+            # Centre on the nearest half tick: n half ticks, M = n * tick / 2.
+            n = int(np.floor(theo / (tick / 2.0) + 0.5))
+            odd = n & 1
+            centre = n * tick / 2.0
+            need = h + abs(theo - centre)
+            k = int(np.ceil(max(need / tick - 0.5 * odd - 1e-9, 0.0)))
+            if odd == 0 and k == 0:
+                k = 1  # a quote on the tick grid is >= one tick wide
+            b = (n // 2 - k) * tick
+            a = ((n + 1) // 2 + k) * tick
+            if below != above:  # an ask at or above $3 is on the coarser grid
+                step = above if a >= nickel else below
+                coarse = -(-a // step) * step
+                if b < nickel:
+                    b = b - (coarse - a)
+                a = coarse
+            if b < 0:  # 0 bid and an ask of twice the centre, or theo plus the extra
+                twice = int(max(float(n * tick), np.ceil(theo + extra[c])))
+                step = above if twice >= nickel else below
+                a = -(-twice // step) * step
+                b = 0
+            if theo + extra[c] < wing_share * wing_ask or a <= 0:
+                b = 0
+                a = wing_ask
+            bid[r, c] = b
+            ask[r, c] = a
 
 
 def quote_sizes(chain: Chain, spot: float, t_years: np.ndarray, params: QuoteParams) -> np.ndarray:

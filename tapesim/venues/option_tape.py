@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from tapesim.events.models import OPTION_NBBO, OPTION_PRINT
 from tapesim.sim.calendar import NS_PER_MS
+from tapesim.sim.compiled import kernel
 from tapesim.venues.tape import SPOOL_WRITE_OPTIONS
 
 NBBO = OPTION_NBBO.code
@@ -133,32 +134,8 @@ class OptionTape:
         """Delivery times (ms) of NBBO rows in time order (``raw``: stamped time plus
         latency): per contract a running maximum from its last row's delivery (plus one
         after a print of the same ms); updates the per-contract delivery state."""
-        n = raw.size
-        if n == 1:
-            c = int(contracts[0])
-            first = max(int(raw[0]), int(self.delivered[c]) + int(ts[0] == self.printed_ms[c]))
-            self.delivered[c] = first
-            self.printed_ms[c] = -1
-            return np.array([first], dtype=np.int64)
-        order = np.argsort(contracts, kind="stable")
-        s_c = contracts[order]
-        head = np.ones(n, dtype=bool)
-        head[1:] = s_c[1:] != s_c[:-1]
-        s_raw = raw[order]
-        c0 = s_c[head]
-        s_raw[head] = np.maximum(s_raw[head],
-                                 self.delivered[c0] + (ts[order][head] == self.printed_ms[c0]))
-        # a running maximum within each contract's run: lift each run above the last
-        base = int(s_raw.min())
-        span = int(s_raw.max()) - base + 1
-        lift = (np.cumsum(head) - 1) * span
-        s_ingest = np.maximum.accumulate(s_raw - base + lift) - lift + base
-        ingest = np.empty(n, dtype=np.int64)
-        ingest[order] = s_ingest
-        tail = np.ones(n, dtype=bool)
-        tail[:-1] = head[1:]
-        self.delivered[s_c[tail]] = s_ingest[tail]
-        self.printed_ms[c0] = -1
+        ingest = np.empty(raw.size, dtype=np.int64)
+        _deliver(contracts, ts, raw, self.delivered, self.printed_ms, ingest)
         return ingest
 
     def trade(
@@ -228,3 +205,20 @@ class OptionTape:
         """Flush the remaining rows and close the spool file."""
         self.flush()
         self._writer.close()
+
+
+@kernel
+def _deliver(contracts: np.ndarray, ts: np.ndarray, raw: np.ndarray, delivered: np.ndarray,
+             printed_ms: np.ndarray, ingest: np.ndarray) -> None:  # pragma: no cover - compiled
+    """:meth:`OptionTape._in_order`'s loop, row by row in time order: a row is delivered at
+    its ``raw`` time but never before its contract's last delivery, and a millisecond
+    after it when that was a print of the row's own millisecond (``printed_ms``, reset to
+    -1 once a quote follows). ``delivered`` and ``printed_ms`` [contract] are updated in
+    place; ``ingest`` [row] receives the delivery times (int64 ms)."""
+    for i in range(raw.size):
+        c = contracts[i]
+        first = delivered[c] + (1 if ts[i] == printed_ms[c] else 0)
+        first = max(raw[i], first)
+        delivered[c] = first
+        printed_ms[c] = -1
+        ingest[i] = first

@@ -62,27 +62,6 @@ class Printed:
     parent: int
 
 
-@dataclass(frozen=True)
-class _Block:
-    """A :class:`QuoteBlock` with its consolidated quotes."""
-
-    first: int  # grid step of times[0]
-    times: np.ndarray  # ns of each grid step
-    idx: np.ndarray  # contracts repriced every step
-    slots: SlotQuotes  # [slot, step, contract of idx]
-    nbbo: OptionNBBOs  # [step, contract of idx]
-    slow: np.ndarray  # contracts repriced at the first step only
-    slow_slots: SlotQuotes | None
-    slow_nbbo: OptionNBBOs | None
-
-    @classmethod
-    def of(cls, q: QuoteBlock) -> _Block:
-        """The makers' block ``q`` with the NBBO of each of its (step, contract)."""
-        slow_nbbo = None if q.slow_slots is None else q.slow_slots.consolidated()
-        return cls(q.first, q.times, q.idx, q.slots, q.slots.consolidated(), q.slow,
-                   q.slow_slots, slow_nbbo)
-
-
 class OptionVenues:
     """Options venues, consolidation and execution for one chain.
 
@@ -107,7 +86,7 @@ class OptionVenues:
                                 np.zeros(n, np.int64), np.zeros(n, np.int64))
         self.nbbo_ts = np.full(n, -1, dtype=np.int64)  # ms the NBBO in force was published
         self.done = makers.first_step - 1  # the last grid step applied
-        self._block: _Block | None = None
+        self._block: QuoteBlock | None = None
         self.ledger = ledger
         self.now = start_ns
         self.quote_fault: QuoteFault | None = None  # a fault wrapped around consolidation
@@ -120,13 +99,13 @@ class OptionVenues:
             k = self.done + 1
             block = self._block
             if block is None or k >= block.first + block.times.size:
-                block = self._block = _Block.of(self.makers.block(k))
+                block = self._block = self.makers.block(k)
             upto = min(target, block.first + block.times.size - 1)
             self._apply(block, k, upto)
             self.done = upto
         self.now = now
 
-    def _apply(self, block: _Block, a: int, b: int) -> None:
+    def _apply(self, block: QuoteBlock, a: int, b: int) -> None:
         r0, r1 = a - block.first, b - block.first + 1
         if r0 == 0 and block.slow_slots is not None and block.slow_nbbo is not None:
             self._publish(block.slow, block.slow_nbbo, block.times[:1])

@@ -39,19 +39,24 @@ class SlotQuotes(NamedTuple):
 
 
 class QuoteBlock(NamedTuple):
-    """The makers' quotes for a block of consecutive requote grid steps.
+    """The makers' quotes for a block of consecutive requote grid steps, with the NBBO
+    they make.
 
     ``slots`` holds the quotes of the fast (active) contracts ``idx`` at every step of
     the block; ``slow_slots`` those of the other contracts ``slow`` at the block's
-    first step only (``None`` when none is requoted in this block).
+    first step only (``None`` when none is requoted in this block). ``nbbo`` and
+    ``slow_nbbo`` are their consolidations (what :meth:`SlotQuotes.consolidated`
+    gives), made in the same pass as the quotes.
     """
 
     first: int  # grid step of times[0]
     times: np.ndarray  # int64 ns since the open of each grid step
     idx: np.ndarray  # int64 contracts requoted every step
     slots: SlotQuotes  # [slot, step, contract of idx]
+    nbbo: OptionNBBOs  # [step, contract of idx]
     slow: np.ndarray  # int64 contracts requoted at the first step only
     slow_slots: SlotQuotes | None  # [slot, 1, contract of slow]
+    slow_nbbo: OptionNBBOs | None  # [1, contract of slow]
 
 
 class SlotMakers(Protocol):
