@@ -237,7 +237,7 @@ def _merge_and_describe(
     canon = Canonicaliser(run_id, shard_names, [*venues.lit, *venues.trf], len(venues.lit),
                           tuple(config.options.venues), config.options.signal_mode,
                           tuple(s.scenario_id() for s in config.scenarios))
-    digest = StreamDigest()
+    digest = StreamDigest(background=True)
     first_ts = last_ts = None
     total = sum(sum(r.counts.values()) for r in results)
     done = 0
@@ -245,7 +245,7 @@ def _merge_and_describe(
     sources += [_spool_batches(Path(r.option_spool), i) for i, r in enumerate(results)
                 if r.option_spool is not None]
     merged = prefetched(windowed_merge(sources, "ts", MERGE_KEYS), MERGE_AHEAD, "tapesim-merge")
-    with contextlib.closing(merged):  # an error here stops the helper thread too
+    with contextlib.closing(merged), contextlib.closing(digest):  # and their threads
         for window in merged:
             tables, provenance, records, details = canon.window(window)
             for name, table in tables.items():
