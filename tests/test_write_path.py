@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from tapesim.io.merge import order
 from tapesim.io.prefetch import prefetched
-from tapesim.io.trace_ids import _labels, labels
 
 _BIG = 1 << 40
 
@@ -72,25 +71,3 @@ def test_prefetched_stops_its_thread_when_closed_early() -> None:
     assert not any(t.name == "test-prefetch" for t in threading.enumerate())
     assert len(produced) <= 4  # the item handed out, ``depth`` waiting, one blocked
 
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2**62)), max_size=30))
-def test_labels_spell_prefix_and_decimal(rows: list[tuple[int, int]]) -> None:
-    """The compiled loop, its plain Python self and ``str`` agree on every row."""
-    prefixes = ["run:equity-quote:", "", "ü:"]
-    codes = np.array([c for c, _ in rows], dtype=np.int8)
-    numbers = np.array([v for _, v in rows], dtype=np.int64)
-    want = [prefixes[c] + str(v) for c, v in rows]
-    got = labels(prefixes, codes, numbers)
-    got.validate(full=True)
-    assert got.type == pa.string() and got.to_pylist() == want
-    encoded = np.frombuffer("".join(prefixes).encode(), dtype=np.uint8)
-    bounds = np.array([0, 17, 17, 17 + len("ü:".encode())])
-    compiled = _labels(encoded, bounds, codes.astype(np.int64), numbers)
-    plain = _labels.py(encoded, bounds, codes.astype(np.int64), numbers)
-    assert all(np.array_equal(a, b) for a, b in zip(compiled, plain, strict=True))
-
-
-def test_labels_refuse_codes_outside_the_prefixes() -> None:
-    with pytest.raises(ValueError, match="outside the prefixes"):
-        labels(["a"], np.array([1]), np.array([5]))

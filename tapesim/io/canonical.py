@@ -27,7 +27,6 @@ from tapesim.events.models import (
 )
 from tapesim.io.digest import RECORD, pack_details
 from tapesim.io.option_prints import ContractBook, option_print_columns
-from tapesim.io.trace_ids import labels
 
 SOURCE_KIND = "synthetic_market"
 REAL_SOURCE_KIND = "real_market"  # provenance of a run imported from a real tape
@@ -158,7 +157,9 @@ class Canonicaliser:
     def _window_traces(self, seq: np.ndarray, kind: np.ndarray) -> pa.Array:
         """The trace id of every row of a window (:meth:`trace_ids`, each row's own stream),
         built once for the event tables and provenance alike."""
-        return labels([f"{self.run_id}:{k.stream}:" for k in _STREAM_ORDER], kind, seq)
+        streams = [f"{self.run_id}:{k.stream}:" for k in _STREAM_ORDER]
+        return pc.binary_join_element_wise(
+            _by_code(kind, streams), pc.cast(pa.array(seq), pa.string()), "")
 
     def _records(self, rows: pa.Table, seq: np.ndarray, kind: np.ndarray) -> np.ndarray:
         """The core digest records of a replay-ordered window, straight from its rows.
@@ -201,7 +202,8 @@ class Canonicaliser:
         int64 array of run-wide sequence numbers. Returns a string array of the same
         length.
         """
-        return labels([f"{self.run_id}:{stream}:"], np.zeros(len(seq), np.int8), seq)
+        prefix = f"{self.run_id}:{stream}:"
+        return pc.binary_join_element_wise(prefix, pc.cast(pa.array(seq), pa.string()), "")
 
     def _events(self, kind: EventKind, rows: pa.Table, seq: np.ndarray,
                 trace: pa.Array) -> pa.Table:
@@ -294,7 +296,8 @@ class Canonicaliser:
         prefixes = [f"{symbol}:{word}-" for symbol in self._symbols.to_pylist()
                     for word in ("parent", "package")]
         codes = 2 * shard.astype(np.int64) + (kind[has] == OPTION_PRINT.code)
-        named = labels(prefixes, codes, parent[has])
+        named = pc.binary_join_element_wise(
+            _by_code(codes, prefixes), pc.cast(pa.array(parent[has]), pa.string()), "")
         # Row i takes named[j] where has[j] == i, else the null appended at the end.
         where = np.full(rows.num_rows, has.size, dtype=np.int64)
         where[has] = np.arange(has.size)
