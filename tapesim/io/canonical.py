@@ -67,7 +67,9 @@ def _by_code(codes: np.ndarray, values: list[str]) -> pa.Array:
 
 
 def _dollars(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    return pc.divide(pc.cast(column, pa.float64()), 100.0)
+    """Integer cents as float64 dollars: each value converted exactly, then divided by
+    100.0 (one IEEE division, as Arrow's cast and divide do), in one numpy pass."""
+    return pa.array(column.to_numpy() / 100.0)
 
 
 @dataclass(frozen=True)
