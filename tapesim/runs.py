@@ -7,6 +7,7 @@ directory, manifest last. Nothing flows back upstream.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata as md
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from tapesim.io.canonical import Canonicaliser, ShardNames
 from tapesim.io.digest import STREAM_LAYOUT, StreamDigest
 from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK
 from tapesim.io.merge import windowed_merge
+from tapesim.io.prefetch import prefetched
 from tapesim.io.writer import RunWriter
 from tapesim.market.shard import ShardModel, ShardResult
 from tapesim.market.truth import LATENT, latent_table
@@ -39,6 +41,13 @@ from tapesim.venues.chains import MAX_SERIES, ListingPolicy, check_listing, list
 GENERATOR = "tapesim"
 SORT_KEYS = [("ts", "ascending"), ("ingest_ts", "ascending"), ("kind", "ascending"),
              ("shard", "ascending"), ("local", "ascending")]
+#: What the merge sorts a window by: the sources are every shard's stock spool in shard
+#: order, then every option spool in shard order, and a kind is spooled by one of the
+#: two, so among rows tied on these keys the merge's stable order (source, then row)
+#: already is ``shard, local``; the full :data:`SORT_KEYS` order comes out.
+MERGE_KEYS = SORT_KEYS[:3]
+#: Merged windows prepared ahead on a helper thread while the previous one is written.
+MERGE_AHEAD = 2
 
 
 Written = Callable[[int, int], None]
@@ -228,26 +237,28 @@ def _merge_and_describe(
     canon = Canonicaliser(run_id, shard_names, [*venues.lit, *venues.trf], len(venues.lit),
                           tuple(config.options.venues), config.options.signal_mode,
                           tuple(s.scenario_id() for s in config.scenarios))
-    digest = StreamDigest()
+    digest = StreamDigest(background=True)
     first_ts = last_ts = None
     total = sum(sum(r.counts.values()) for r in results)
     done = 0
     sources = [_spool_batches(Path(r.spool), i) for i, r in enumerate(results)]
     sources += [_spool_batches(Path(r.option_spool), i) for i, r in enumerate(results)
                 if r.option_spool is not None]
-    for window in windowed_merge(sources, "ts", SORT_KEYS):
-        tables, provenance, records, details = canon.window(window)
-        for name, table in tables.items():
-            writer.write(name, table)
-        writer.provenance.write(provenance)
-        digest.update(records)
-        digest.update_details(details)
-        ts = window.column("ts")
-        first_ts = ts[0].as_py() if first_ts is None else first_ts
-        last_ts = ts[-1].as_py()
-        done += window.num_rows
-        if written is not None:
-            written(done, total)
+    merged = prefetched(windowed_merge(sources, "ts", MERGE_KEYS), MERGE_AHEAD, "tapesim-merge")
+    with contextlib.closing(merged), contextlib.closing(digest):  # and their threads
+        for window in merged:
+            tables, provenance, records, details = canon.window(window)
+            for name, table in tables.items():
+                writer.write(name, table)
+            writer.provenance.write(provenance)
+            digest.update(records)
+            digest.update_details(details)
+            ts = window.column("ts")
+            first_ts = ts[0].as_py() if first_ts is None else first_ts
+            last_ts = ts[-1].as_py()
+            done += window.num_rows
+            if written is not None:
+                written(done, total)
     _write_open_interest(results, writer)
     session = config.session.session()
     counts = {k.name: sum(r.counts.get(k.name, 0) for r in results) for k in KINDS}

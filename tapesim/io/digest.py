@@ -15,6 +15,8 @@ so a null never collides with a value.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -78,25 +80,55 @@ DETAIL = _detail_dtype()
 
 
 class StreamDigest:
-    """The running digest of a replay-ordered event stream."""
+    """The running digest of a replay-ordered event stream.
 
-    def __init__(self) -> None:
+    With ``background`` the hashing runs on one helper thread, in submission order
+    (hashlib releases the GIL on large updates, so it overlaps the caller's next
+    window); at most ``BACKLOG`` updates wait, so memory stays bounded. The arrays
+    handed to :meth:`update` and :meth:`update_details` must then not change
+    afterwards. :meth:`hexdigest` waits for every update; :meth:`close` ends the
+    thread (idempotent; after an error, call it to not leave the thread behind).
+    """
+
+    BACKLOG = 4
+
+    def __init__(self, background: bool = False) -> None:
         self._core = hashlib.sha256()
         self._detail = hashlib.sha256()
+        self._thread = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="tapesim-digest")
+                        if background else None)
+        self._inflight: deque[Future[None]] = deque()
+
+    def _run(self, update: hashlib._Hash, data: np.ndarray) -> None:
+        if self._thread is None:
+            update.update(data)
+            return
+        while len(self._inflight) >= self.BACKLOG:
+            self._inflight.popleft().result()
+        self._inflight.append(self._thread.submit(update.update, data))
 
     def update(self, records: np.ndarray) -> None:
         """Core records of consecutive events, in seq order."""
-        self._core.update(np.ascontiguousarray(records).view(np.uint8))
+        self._run(self._core, np.ascontiguousarray(records).view(np.uint8))
 
     def update_details(self, details: np.ndarray) -> None:
         """Detail records of consecutive option prints, in seq order."""
-        self._detail.update(details.tobytes())
+        self._run(self._detail, np.ascontiguousarray(details).view(np.uint8))
 
     def hexdigest(self) -> str:
         """The published digest: sha256(core digest || detail digest), 64 hex digits (the
         manifest's ``event_stream.sha256``).
         """
+        while self._inflight:
+            self._inflight.popleft().result()
         return hashlib.sha256(self._core.digest() + self._detail.digest()).hexdigest()
+
+    def close(self) -> None:
+        """Stop the helper thread, if any, after the updates already submitted."""
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
+            self._inflight.clear()
 
 
 def fixed_width(strings: pa.Array, width: int) -> np.ndarray:

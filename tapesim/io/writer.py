@@ -112,8 +112,12 @@ class _GroupedParquet:
     def _submit(self, group: pa.Table) -> None:
         while len(self._inflight) >= self.BACKLOG:
             self._inflight.popleft().result()
-        self._inflight.append(
-            self._thread.submit(self._writer.write_table, group, row_group_size=ROW_GROUP))
+        self._inflight.append(self._thread.submit(self._encode, group))
+
+    def _encode(self, group: pa.Table) -> None:
+        """One row group, on the file's thread. One chunk per column: page boundaries then
+        depend only on the rows, never on how the merge happened to window them."""
+        self._writer.write_table(group.combine_chunks(), row_group_size=ROW_GROUP)
 
     def _drain(self, final: bool) -> None:
         if not self._pending:
@@ -121,9 +125,7 @@ class _GroupedParquet:
         data = pa.concat_tables(self._pending)
         start = 0
         while data.num_rows - start >= ROW_GROUP or (final and start < data.num_rows):
-            # One chunk per column: page boundaries then depend only on the rows,
-            # never on how the merge happened to window them.
-            group = data.slice(start, ROW_GROUP).combine_chunks()
+            group = data.slice(start, ROW_GROUP)
             self._submit(group)
             start += group.num_rows
         rest = data.slice(start)
