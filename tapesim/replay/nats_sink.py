@@ -5,17 +5,18 @@ The sink creates the five streams under the replay's subject prefix
 ``Nats-Msg-Id`` header, so the server drops a re-published event inside the
 stream's duplicate window, and with the previous message's id of its stream as
 ``Nats-Expected-Last-Msg-Id``, so the server stores it only right after that one.
-Messages go out without waiting, as ready ``HPUB`` frames
-(``tapesim.replay.nats_frames``) handed to the client a checkpoint's worth at a time;
-every ``check_every`` events the last message of each stream is published again with a
-reply subject (a checkpoint) whose ack, by the chain, confirms every message before it
-on that stream. At most ``window`` publishes are unconfirmed; confirmations are
-taken oldest first, so :attr:`NatsSink.acked_seq` is always a prefix of the replay.
-When a confirmation does not come (the connection dropped, the server restarted)
-or reports a broken chain, the sink waits for the client to reconnect and publishes
-everything unconfirmed again, oldest first: de-duplication and the chain make that
-exactly-once and in order for a consumer. If the server stays away longer than
-``reconnect_timeout`` the replay stops with the seq to resume from.
+Messages go out without waiting, as ready ``HPUB`` frames built for a whole slice of
+events with Arrow string kernels (``tapesim.replay.nats_frames``) and handed to the
+client a chunk of ``check_every`` events at a time; after each chunk the last message
+of each stream in it is published again with a reply subject (a checkpoint) whose
+ack, by the chain, confirms every message before it on that stream. At most
+``window`` publishes are unconfirmed; chunks are confirmed oldest first, so
+:attr:`NatsSink.acked_seq` is always a prefix of the replay. When a confirmation does
+not come (the connection dropped, the server restarted) or reports a broken chain,
+the sink waits for the client to reconnect and publishes everything unconfirmed
+again, oldest first: de-duplication and the chain make that exactly-once and in order
+for a consumer. If the server stays away longer than ``reconnect_timeout`` the replay
+stops with the seq to resume from.
 """
 
 from __future__ import annotations
@@ -23,10 +24,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import nats
 import nats.errors
@@ -38,7 +37,8 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from tapesim.events.batches import ReplayPlan
-from tapesim.replay.bus import KIND_SUBJECT, SIGNAL_SUBJECT, STREAMS, SUBJECTS, stream_name
+from tapesim.replay.bus import KIND_SUBJECT, SIGNAL_SUBJECT, SUBJECTS
+from tapesim.replay.nats_client import check_reachable, connect, ensure_streams
 from tapesim.replay.nats_frames import FrameWriter, all_framable, hpub_frames
 from tapesim.replay.plan import ReplayError
 from tapesim.replay.sinks import KIND_NAMES, EventGroup, joined
@@ -61,46 +61,6 @@ class ReplayStopped(Exception):
     def __init__(self, message: str, resume_seq: int | None) -> None:
         super().__init__(message)
         self.resume_seq = resume_seq
-
-
-async def check_reachable(url: str, timeout: float = 2.0) -> None:
-    """Open and close a TCP connection to a ``nats://host:port`` URL.
-
-    Raises:
-        ReplayError: nothing listens there within ``timeout`` seconds (the message
-            names the URL).
-    """
-    parts = urlsplit(url if "://" in url else f"nats://{url}")
-    host, port = parts.hostname or "127.0.0.1", parts.port or 4222
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    except (OSError, TimeoutError) as err:
-        raise ReplayError(f"cannot reach NATS at {url} ({err.__class__.__name__}): start a "
-                          "server there or leave out --nats-url to use an embedded one"
-                          ) from None
-    writer.close()
-    await writer.wait_closed()
-
-
-async def _quiet(_: Exception) -> None:
-    """Connection errors are handled by the caller, not printed by the client."""
-
-
-async def connect(url: str, timeout: float = 5.0,
-                  reconnected: Callable[[], Awaitable[None]] | None = None) -> Client:
-    """A client connected to ``url`` that reconnects forever (every 0.25 s) on a drop,
-    calling ``reconnected`` each time it is back.
-
-    Raises:
-        ReplayError: the server cannot be reached or does not answer.
-    """
-    await check_reachable(url)
-    try:
-        return await asyncio.wait_for(nats.connect(
-            url, error_cb=_quiet, allow_reconnect=True, max_reconnect_attempts=-1,
-            reconnect_time_wait=0.25, connect_timeout=2, reconnected_cb=reconnected), timeout)
-    except (OSError, TimeoutError, nats.errors.Error) as err:
-        raise ReplayError(f"cannot reach NATS at {url} ({err.__class__.__name__})") from None
 
 
 @dataclass(slots=True)
@@ -440,32 +400,3 @@ class NatsSink:
 
 def _next(seq: int | None) -> int | None:
     return None if seq is None else seq + 1
-
-
-async def ensure_streams(js: JetStreamContext, prefix: str) -> list[str]:
-    """Create the five streams of CONTRACT.md §3 under ``prefix`` (file storage, one
-    subject each), or check that existing ones hold those subjects.
-
-    Returns:
-        the stream names, in ``bus.STREAMS`` order.
-
-    Raises:
-        ReplayError: the server has no JetStream, or a stream of that name holds other
-            subjects.
-    """
-    names = []
-    for subject in STREAMS:
-        name, full = stream_name(prefix, subject), prefix + subject
-        try:
-            await js.add_stream(name=name, subjects=[full])
-        except nats.js.errors.BadRequestError:
-            info = await js.stream_info(name)
-            if full not in (info.config.subjects or []):
-                raise ReplayError(f"stream {name} exists over {info.config.subjects}, not "
-                                  f"{full}: delete it or choose another --subject-prefix"
-                                  ) from None
-        except (nats.js.errors.ServiceUnavailableError, nats.errors.NoRespondersError,
-                nats.errors.TimeoutError):
-            raise ReplayError("the NATS server has no JetStream: start it with -js") from None
-        names.append(name)
-    return names
