@@ -51,13 +51,22 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 import tapesim
 from tapesim.events.batches import ReplayPlan
 from tapesim.replay import EmbeddedNats, NatsSink, NullSink, ReplaySpec, RunDirectorySource
 from tapesim.replay import replay as run_replay
-from tapesim.replay.nats_frames import FrameWriter, hpub_frame
-from tapesim.replay.nats_sink import CHECK_EVERY, EXPECTED_LAST_MSG_ID, MSG_ID, connect
-from tapesim.replay.sinks import Sink
+from tapesim.replay.bus import SUBJECTS
+from tapesim.replay.nats_frames import FrameWriter, hpub_frame, hpub_frames
+from tapesim.replay.nats_sink import (
+    CHECK_EVERY,
+    EXPECTED_LAST_MSG_ID,
+    MSG_ID,
+    connect,
+    message_layout,
+)
+from tapesim.replay.sinks import EventGroup, Sink, joined
 
 Recorded = list[tuple[tuple[str, ...], str, bytes]]  # (subjects, trace id, payload)
 
@@ -77,7 +86,6 @@ class CoreSink:
         self.url, self.prefix = url, prefix
         self.nc: Any = None
         self.frames: FrameWriter | None = None
-        self._out: list[bytes] = []
         self._acked: int | None = None
 
     @property
@@ -90,27 +98,26 @@ class CoreSink:
         self.nc = await connect(self.url)
         self.frames = _frames_writer(self.nc)
 
-    async def send(self, kind: str, key: int, trace_id: str, payload: bytes,
-                   subjects: tuple[str, ...]) -> None:
-        """Frame the event on each subject with its message id; hand over every
-        ``CHECK_EVERY`` frames."""
+    async def send_group(self, events: EventGroup) -> None:
+        """Frame the events on their subjects with their message ids (no expected last
+        id), with the JetStream sink's kernels, and hand them over ``CHECK_EVERY`` events
+        at a time."""
         assert self.frames is not None
-        raw = trace_id.encode()
-        for subject in subjects:
-            self._out.append(hpub_frame(self.frames.head(self.prefix + subject), raw, None,
-                                        payload))
-        if len(self._out) >= CHECK_EVERY:
-            await self.frames.write(b"".join(self._out))
-            self._out.clear()
+        subjects, source, ends = message_layout(events)
+        heads = pa.array([f"HPUB {self.prefix}{s} " for s in SUBJECTS]).take(pa.array(subjects))
+        take = pa.array(source)
+        ids = events.trace_ids.take(take)
+        frames = hpub_frames(heads, ids, pa.nulls(len(ids), pa.string()),
+                             events.payloads.take(take))
+        for lo in range(0, len(events), CHECK_EVERY):
+            hi = min(len(events), lo + CHECK_EVERY)
+            m0 = int(ends[lo - 1]) if lo else 0
+            await self.frames.write(joined(frames.slice(m0, int(ends[hi - 1]) - m0)))
             await asyncio.sleep(0)
-        self._acked = key
+        self._acked = int(events.keys[-1])
 
     async def drain(self) -> None:
         """Hand over the rest, flush the client's buffer and wait for the server's PONG."""
-        assert self.frames is not None
-        if self._out:
-            await self.frames.write(b"".join(self._out))
-            self._out.clear()
         await self.nc.flush(timeout=60)
 
     async def close(self) -> None:
@@ -126,12 +133,12 @@ class RecordingSink(NullSink):
         self.limit = limit
         self.events: Recorded = []
 
-    async def send(self, kind: str, key: int, trace_id: str, payload: bytes,
-                   subjects: tuple[str, ...]) -> None:
-        """Keep the event (until ``limit``)."""
-        if len(self.events) < self.limit:
+    async def send_group(self, events: EventGroup) -> None:
+        """Keep the events (until ``limit``)."""
+        for _, _, trace_id, payload, subjects in events.slice(
+                0, max(0, min(len(events), self.limit - len(self.events)))).events():
             self.events.append((subjects, trace_id, payload))
-        self._acked = key
+        self._acked = int(events.keys[-1])
 
 
 def _chained(events: Recorded, prefix: str) -> list[tuple[str, str, str | None, bytes]]:

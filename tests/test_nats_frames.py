@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pyarrow as pa
 import pytest
 from nats.aio.client import Client
 
-from tapesim.replay.nats_frames import FrameWriter, framable, hpub_frame
+from tapesim.replay.nats_frames import FrameWriter, all_framable, framable, hpub_frame, hpub_frames
 from tapesim.replay.nats_sink import EXPECTED_LAST_MSG_ID, MSG_ID
+from tapesim.replay.sinks import joined
 
 
 def published_by_nats_py(subject: str, payload: bytes, headers: dict[str, str]) -> bytes:
@@ -57,3 +59,24 @@ def test_only_values_nats_py_would_send_unchanged_are_framed(value: str, ok: boo
 def test_a_client_without_the_buffer_gets_no_frame_writer() -> None:
     assert FrameWriter.of(Client()) is not None
     assert FrameWriter.of(object()) is None  # type: ignore[arg-type]
+
+
+def test_frames_built_for_many_messages_at_once_are_the_single_frames() -> None:
+    subjects = ["tapesim.t.options.nbbo", "tapesim.t.options.prints.signal", "equities.quotes"]
+    ids = ["tsim-1:options.nbbo:1", "tsim-1:option-print:2", "tsim-é:q:3", "tsim-1:x:4"]
+    expected = [None, "tsim-1:options.nbbo:1", None, "tsim-é:q:3"]
+    payloads = ['{"seq":1}', '{"underlying_id":"SPY","x":"é"}', "", '{"a":[1,2]}']
+    heads = [f"HPUB {subjects[i % 3]} " for i in range(4)]
+    built = hpub_frames(pa.array(heads), pa.array(ids), pa.array(expected, pa.string()),
+                        pa.array(payloads)).to_pylist()
+    assert built == [hpub_frame(h.encode(), i.encode(), None if e is None else e.encode(),
+                                p.encode()) for h, i, e, p in zip(heads, ids, expected,
+                                                                   payloads, strict=True)]
+    assert joined(pa.array(payloads).slice(1, 2)) == "".join(payloads[1:3]).encode()
+
+
+@pytest.mark.parametrize("value", ["tsim-1:options.nbbo:42", "line\nbreak", "tab\there",
+                                   " padded", "padded ", "é-ok", "bell\x07", "nul\x00"])
+def test_many_values_are_framable_only_where_each_is(value: str) -> None:
+    values = pa.array(["tsim-1:options.nbbo:1", value])
+    assert all_framable(values) is framable(value)

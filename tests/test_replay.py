@@ -38,6 +38,7 @@ from tapesim.replay import (
 )
 from tapesim.replay.bus import STREAMS, stream_name
 from tapesim.replay.demo import loop
+from tapesim.replay.sinks import EventGroup
 from tapesim.replay.tail import tail
 from tapesim.testing.cache import RunCache
 from tests.conftest import tiny_config
@@ -177,9 +178,9 @@ def test_a_stopped_replay_resumes_from_the_seq_it_prints(
     class Stopping(NatsSink):
         """Asks the replay to stop after 3,000 events, as Ctrl-C would."""
 
-        async def send(self, *args: object, **kwargs: object) -> None:
-            await super().send(*args, **kwargs)  # type: ignore[arg-type]
-            if self._sent == 3000:
+        async def send_group(self, events: EventGroup) -> None:
+            await super().send_group(events)
+            if self.sent >= 3000:
                 stop.set()
 
     first = asyncio.run(replay(source, ReplaySpec(plan=source.plan),
@@ -200,9 +201,10 @@ def test_a_server_restart_mid_replay_loses_and_duplicates_nothing(
         class Restarting(NatsSink):
             """Restarts the server after 2,000 events, the rest still to publish."""
 
-            async def send(self, *args: object, **kwargs: object) -> None:
-                await super().send(*args, **kwargs)  # type: ignore[arg-type]
-                if self._sent == 2000:
+            async def send_group(self, events: EventGroup) -> None:
+                before = self.sent
+                await super().send_group(events)
+                if before < 2000 <= self.sent:
                     server.stop()
                     time.sleep(0.3)
                     server.start()
@@ -269,9 +271,10 @@ def test_a_dropped_connection_mid_replay_loses_and_duplicates_nothing(
     class Severing(NatsSink):
         """Cuts the client's connection after 2,000 and 4,000 events."""
 
-        async def send(self, *args: object, **kwargs: object) -> None:
-            await super().send(*args, **kwargs)  # type: ignore[arg-type]
-            if self._sent in (2000, 4000):
+        async def send_group(self, events: EventGroup) -> None:
+            before = self.sent
+            await super().send_group(events)
+            if any(before < n <= self.sent for n in (2000, 4000)):
                 proxy.sever()
 
     async def publish_through_proxy() -> tuple[ReplaySummary, Severing]:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tapesim.config.run import RunConfig, with_overrides
+from tapesim.config.run import REGIMES, RunConfig, with_overrides
+from tapesim.market.truth import closing_regime, latent_table
 from tapesim.replay import JsonLinesSink, RunDirectorySource
 from tapesim.replay.demo import LAP_SEED_STRIDE, TICK, DemoChain, loop, quote_mids
 from tapesim.testing.cache import RunCache
@@ -78,17 +79,56 @@ def test_the_chain_is_deterministic_and_each_lap_has_its_seeds(
 
 def test_a_chained_run_keeps_every_volatility_setting_of_its_config(
         make: Callable[[RunConfig], Path]) -> None:
-    # Only the opening prices and the seed move along the chain: the volatility regime
-    # parameters and each symbol's volatility are the config's in every lap.
+    # Only the opening prices, the seed and the regime the market starts in move along
+    # the chain: the volatility regime parameters and each symbol's volatility are the
+    # config's in every lap.
     base = with_overrides(_half_minute(11), {"latent": {
         "regime_vol": [0.5, 1.0, 2.0], "regime_switch_per_hour": 4.0}})
     chain = DemoChain([[base]], make)
     chain.lap(0)
     chained = chain.chained(base, 1)
-    assert chained.latent == base.latent
+    assert chained.latent.start_regime == closing_regime(base)
+    assert chained.latent.model_copy(update={"start_regime": "normal"}) == base.latent
     moved = chained.model_dump(mode="json")
+    moved["latent"].pop("start_regime", None)
     for symbol in moved["symbols"]:
         symbol["price"] = next(s.price for s in base.symbols if s.symbol == symbol["symbol"])
     moved["seed"] = base.seed
     assert moved == base.model_dump(mode="json")
     assert chained.symbols != base.symbols  # the prices did move
+
+
+def _switching(seed: int) -> RunConfig:
+    """:func:`_half_minute` with the regime switching about once a minute."""
+    return with_overrides(_half_minute(seed), {"latent": {"regime_switch_per_hour": 60.0}})
+
+
+def test_laps_chain_the_volatility_regime_as_well_as_the_price(
+        make: Callable[[RunConfig], Path]) -> None:
+    base = _switching(11)  # its market closes the 30 s in the stress regime
+    closing = closing_regime(base)
+    assert closing == "stress" and base.latent.start_regime == "normal"
+    first, second = DemoChain([[base]], make), DemoChain([[base]], make)
+    lap0 = first.lap(0)[0]
+    chained = first.chained(base, 1)  # lap 1 after lap 0
+    assert chained.latent.start_regime == closing
+    lap1 = first.lap(1)[0]
+    snapshot = json.loads((Path(lap1.name) / "parameter_snapshot.json").read_text())
+    assert snapshot["latent"]["start_regime"] == closing
+    assert latent_table(chained).column("regime")[0].as_py() == REGIMES.index(closing)
+    prices = quote_mids(Path(lap0.name))
+    assert {s.symbol: s.price for s in chained.symbols} == {
+        k: round(v, 3) for k, v in prices.items()}
+    assert [[s.plan.run_id for s in first.lap(k)] for k in (0, 1)] == [
+        [s.plan.run_id for s in second.lap(k)] for k in (0, 1)]
+
+
+def test_the_default_start_regime_is_not_written_and_draws_as_before() -> None:
+    base = _switching(11)
+    assert "start_regime" not in base.latent.model_dump()
+    normal = with_overrides(base, {"latent": {"start_regime": "normal"}})
+    assert normal.model_dump() == base.model_dump()
+    calm = with_overrides(base, {"latent": {"start_regime": "calm"}})
+    assert calm.latent.model_dump()["start_regime"] == "calm"
+    assert latent_table(calm).column("regime")[0].as_py() == 0
+    assert latent_table(base).column("regime")[0].as_py() == 1

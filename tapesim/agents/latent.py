@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tapesim.config.run import SymbolProfile, VolatilityRegime
+from tapesim.config.run import REGIMES, SymbolProfile, VolatilityRegime
 from tapesim.sim.rng import stream
 
 SECONDS_PER_YEAR_OF_SESSIONS = 252 * 23_400.0
@@ -116,13 +116,13 @@ def _stochastic_vol(gen: np.random.Generator, n: int, dt_s: float,
 
 def _regimes(gen: np.random.Generator, n: int, dt_s: float, cfg: VolatilityRegime) -> np.ndarray:
     """States of a three-state Markov chain (0 calm, 1 normal, 2 stress) on ``n`` points
-    ``dt_s`` apart, starting in 'normal' and moving one state up or down at
+    ``dt_s`` apart, starting in ``cfg.start_regime`` and moving one state up or down at
     ``cfg.regime_switch_per_hour``; int8, shape ``(n,)``."""
     p_switch = 1.0 - np.exp(-cfg.regime_switch_per_hour * dt_s / 3600.0)
     switches = np.flatnonzero(gen.random(n) < p_switch)
     moves = gen.choice(np.array([-1, 1]), size=switches.size)
-    state = np.ones(n, dtype=np.int8)
-    current = 1
+    current = REGIMES.index(cfg.start_regime)
+    state = np.full(n, current, dtype=np.int8)
     for at, move in zip(switches, moves, strict=True):  # a few switches a day
         current = min(max(current + int(move), 0), 2)
         state[at:] = current

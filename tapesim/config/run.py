@@ -14,10 +14,17 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from tapesim.config.options import OptionChainProfile, ScenarioInjection
 from tapesim.config.traders import (
@@ -40,6 +47,8 @@ from tapesim.sim.strict import ConfigError, FieldError, Strict, describe, venue_
 
 #: One regime's relative volatility: positive (a vol), at most 10 (see ``regime_vol``).
 RegimeLevel = Annotated[float, Field(gt=0.0, le=10.0)]
+#: The market's volatility regimes, in the order of ``VolatilityRegime.regime_vol``.
+REGIMES = ("calm", "normal", "stress")
 #: Round lots a maker shows on one side: 1 to 10,000 (a million shares, beyond any
 #: displayed quote).
 QuoteLots = Annotated[int, Field(ge=1, le=10_000)]
@@ -137,6 +146,10 @@ class VolatilityRegime(Strict):
             "stressed spells run at most a few times calm ones"))
     regime_switch_per_hour: float = Field(default=0.35, ge=0.0, le=60.0, description=(
         "regime switches per hour; at most one a minute, or the regimes become noise"))
+    start_regime: Literal["calm", "normal", "stress"] = Field(default="normal", description=(
+        "the market's volatility regime at the window's start (a demo's next run "
+        "continues the regime the run before it closed in); left at normal it is not "
+        "written to the parameter snapshot"))
     sv_reversion_minutes: float = Field(default=40.0, ge=0.1, le=1_440.0, description=(
         "mean-reversion time of the log-vol; from a few steps of its 1 s grid to a day"))
     sv_vol_of_vol: float = Field(default=0.5, ge=0.0, le=3.0, description=(
@@ -165,6 +178,12 @@ class VolatilityRegime(Strict):
     activity_vol_elasticity: float = Field(default=0.25, ge=0.0, le=3.0, description=(
         "how strongly activity rises with volatility (exponent); up to 3"))
 
+    @model_serializer(mode="wrap")
+    def _omit_normal_start(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.start_regime == "normal":
+            data.pop("start_regime", None)
+        return data
 
 
 class VenueConfig(Strict):

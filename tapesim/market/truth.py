@@ -16,14 +16,14 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from tapesim.agents.latent import latent_path, market_state
+from tapesim.agents.latent import MarketState, latent_path, market_state
 from tapesim.agents.vol_surface import (
     MINUTES_PER_YEAR,
     atm_term_structure,
     atm_total_variance,
     symbol_surface,
 )
-from tapesim.config.run import RunConfig, SymbolProfile
+from tapesim.config.run import REGIMES, RunConfig, SymbolProfile
 from tapesim.sim.calendar import NS_PER_MS, NS_PER_S
 
 LATENT = "latent.parquet"
@@ -57,6 +57,21 @@ def atm_iv(symbol: SymbolProfile, vol_ratio: np.ndarray) -> np.ndarray:
     return np.sqrt(theta / t)
 
 
+def _window_market(config: RunConfig) -> tuple[int, MarketState]:
+    """(latent grid steps, the market-wide paths) of ``config``'s window, as every shard
+    draws them."""
+    session = config.session.session()
+    lat = config.latent
+    n_steps = -(-session.length_ns // (lat.step_ms * NS_PER_MS))
+    return n_steps, market_state(config.seed, lat, n_steps, session.length_ns / (60 * NS_PER_S))
+
+
+def closing_regime(config: RunConfig) -> str:
+    """The market's volatility regime at the end of ``config``'s window (one of
+    ``config.run.REGIMES``): where a run continuing it starts (``latent.start_regime``)."""
+    return REGIMES[int(_window_market(config)[1].regime[-1])]
+
+
 def latent_table(config: RunConfig) -> pa.Table:
     """The latent truth of ``config``'s window, in :data:`LATENT_SCHEMA`.
 
@@ -70,8 +85,7 @@ def latent_table(config: RunConfig) -> pa.Table:
     session = config.session.session()
     lat = config.latent
     step_ns = lat.step_ms * NS_PER_MS
-    n_steps = -(-session.length_ns // step_ns)
-    market = market_state(config.seed, lat, n_steps, session.length_ns / (60 * NS_PER_S))
+    n_steps, market = _window_market(config)
     times_ns = np.arange(session.start_ns, session.end_ns, NS_PER_S, dtype=np.int64)
     steps = np.minimum(times_ns // step_ns, n_steps - 1)
     ts = session.open_ms + times_ns // NS_PER_MS

@@ -8,8 +8,9 @@ keep counting, so the stream a consumer sees is one live feed.
 
 A live consumer keeps one price regime per underlying (CONTRACT.md §3), so a demo's
 runs are chained (:class:`DemoChain`): every run after the first opens each underlying
-at the mid of that underlying's last equity quote in the run before it, lap after lap,
-and each lap after the first takes its own seeds (``seed + lap * LAP_SEED_STRIDE``), so
+at the mid of that underlying's last equity quote in the run before it, with the
+market in the volatility regime that run closed in (``latent.start_regime``), lap
+after lap, and each lap after the first takes its own seeds (``seed + lap * LAP_SEED_STRIDE``), so
 the tape goes on rather than repeating. The chain is a pure function of the demo's
 configs: lap ``k`` of one showing is lap ``k`` of every other, generated on first use
 and cached by run id like any run. A loop given a fixed list of sources instead replays
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,6 +31,7 @@ from tapesim.config.run import RunConfig, with_overrides
 from tapesim.events.models import KINDS_BY_NAME
 from tapesim.io.manifest import damaged
 from tapesim.io.parquet import streaming
+from tapesim.market.truth import closing_regime
 from tapesim.replay.engine import LiveClock, ReplaySummary, replay
 from tapesim.replay.plan import Burst, Pacing, ReplaySpec
 from tapesim.replay.sinks import Sink
@@ -106,28 +109,34 @@ class DemoChain:
         self.make = make
         self._made: list[list[list[Path]]] = []  # per lap, per run: its configs' paths
         self._closing: dict[str, float] = {}
+        self._regimes: dict[int, str] = {}  # by position among a run's configs
 
-    def chained(self, config: RunConfig, lap: int,
-                shift: dict[str, float] | None = None) -> RunConfig:
+    def chained(self, config: RunConfig, lap: int, shift: dict[str, float] | None = None,
+                position: int = 0) -> RunConfig:
         """``config`` as lap ``lap`` runs it after the chain so far: its lap's seed, each
         symbol opening at its last close (less ``shift``, dollars, by symbol), to a
-        tenth of a cent."""
+        tenth of a cent, and the market in the volatility regime the run before it at
+        the same ``position`` among its configs (else the first) closed in."""
         shift = shift or {}
         symbols = [dict(s.model_dump(mode="json"), price=round(
             self._closing.get(s.symbol, s.price) - shift.get(s.symbol, 0.0), 3))
             for s in config.symbols]
-        return with_overrides(config, {"symbols": symbols,
-                                       "seed": config.seed + lap * LAP_SEED_STRIDE})
+        overrides: dict[str, Any] = {"symbols": symbols,
+                                     "seed": config.seed + lap * LAP_SEED_STRIDE}
+        regime = self._regimes.get(position, self._regimes.get(0))
+        if regime is not None:
+            overrides["latent"] = {"start_regime": regime}
+        return with_overrides(config, overrides)
 
-    def _made_at_close(self, config: RunConfig, lap: int) -> Path:
+    def _made_at_close(self, config: RunConfig, lap: int, position: int) -> Path:
         """The run of ``config`` in lap ``lap``, its opening mids within a tick of the
         closes they continue where one correction gets them there."""
-        path = self.make(self.chained(config, lap))
+        path = self.make(self.chained(config, lap, position=position))
         opening = quote_mids(path, last=False)
         miss = {s: opening[s] - self._closing[s] for s in opening if s in self._closing}
         if all(abs(m) <= TICK for m in miss.values()):
             return path
-        return self.make(self.chained(config, lap, miss))
+        return self.make(self.chained(config, lap, miss, position))
 
     def lap(self, k: int) -> list[ReplaySource]:
         """The sources of lap ``k`` (each run with its copies interleaved), making every
@@ -141,9 +150,12 @@ class DemoChain:
             lap = len(self._made)
             made = []
             for configs in self.runs:
-                paths = [self._made_at_close(c, lap) for c in configs]
+                paths = [self._made_at_close(c, lap, i) for i, c in enumerate(configs)]
+                regimes = [closing_regime(self.chained(c, lap, position=i))
+                           for i, c in enumerate(configs)]  # prices do not move regimes
                 for path in paths:
                     self._closing.update(quote_mids(path))
+                self._regimes = dict(enumerate(regimes))
                 made.append(paths)
             self._made.append(made)
         return [_source(paths) for paths in self._made[k]]

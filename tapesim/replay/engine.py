@@ -1,12 +1,14 @@
-"""The replay loop: read a source's batches, pace them, encode each event, send it.
+"""The replay loop: read a source's batches, pace them, encode the events, send them.
 
-Each event is encoded as its stable JSON (``tapesim.io.event_json``, the text
-``tapesim export --format jsonl`` writes) and handed to the sink with the canonical
-subjects it belongs on (``tapesim.replay.bus``). Pacing follows event time ``ts``
-scaled by the speed; ``--speed max`` does not wait. A live replay rebases each event
-to the wall clock (:class:`LiveClock`). A stop request (Ctrl-C, SIGTERM) ends the loop
-between events; the sink then drains what is in flight and the summary names the
-seq to resume from.
+Batches are gathered into groups of about ``GROUP_ROWS`` events; each kind's rows of a
+group are encoded together as their stable JSON (``tapesim.io.event_json.encode_batch``,
+the text ``tapesim export --format jsonl`` writes, built with Arrow string kernels)
+and put back in replay order as one :class:`~tapesim.replay.sinks.EventGroup`, which
+the sink takes in slices of at most ``SLICE_EVENTS``. Pacing follows event time
+``ts`` scaled by the speed: a paced slice holds the events due once its first one is;
+``--speed max`` does not wait. A live replay rebases each batch to the wall clock
+(:class:`LiveClock`). A stop request (Ctrl-C, SIGTERM) ends the loop between slices;
+the sink then drains what is in flight and the summary names the seq to resume from.
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tapesim.events.batches import GeneratedEventBatch
 from tapesim.events.models import KINDS_BY_NAME
-from tapesim.io.event_json import encode_events
-from tapesim.replay.bus import KIND_SUBJECT, SIGNAL_SUBJECT, subjects_of
+from tapesim.io.event_json import encode_batch
 from tapesim.replay.plan import Burst, Pacing, ReplaySpec, wall_elapsed_ms
-from tapesim.replay.sinks import Sink
+from tapesim.replay.sinks import KIND_NAMES, EventGroup, Sink
 from tapesim.replay.sources import ReplaySource
 
 __all__ = ["LiveClock", "ReplaySummary", "replay"]
@@ -139,74 +142,41 @@ class LiveClock:
         return rows
 
 
-async def _pace(pacing: Pacing, ts: int, origin: list[float]) -> None:
-    """Sleep until event time ``ts`` is due: the first event's ts at the first call,
-    later ones ``Pacing.wall_ms(ts - first)`` ms after it."""
-    if pacing.speed is None:
-        return
-    if not origin:
-        origin += [float(ts), time.monotonic()]
-        return
-    due = origin[1] + pacing.wall_ms(ts - origin[0]) / 1000.0
-    delay = due - time.monotonic()
-    if delay > 0.001:
-        await asyncio.sleep(delay)
-
-
 GROUP_ROWS = 8192  # events encoded together (the merged batches can be a few rows each)
+SLICE_EVENTS = 2048  # events handed to a sink at once (a stop is seen between slices)
+_KIND_CODE = {kind: code for code, kind in enumerate(KIND_NAMES)}
 
 
-@dataclass
-class _Encoded:
-    """Events ready to send, in publish order: parallel lists."""
-
-    kinds: list[str] = field(default_factory=list)
-    keys: list[int] = field(default_factory=list)  # run seq, before live renumbering
-    times: list[int] = field(default_factory=list)  # run ts (ms), for pacing
-    trace_ids: list[str] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-    signal: list[bool | None] = field(default_factory=list)
-
-    def add(self, kind: str, rows: pa.RecordBatch | pa.Table, keys: list[int],
-            times: list[int]) -> None:
-        n = len(keys)
-        self.kinds += [kind] * n
-        self.keys += keys
-        self.times += times
-        self.trace_ids += rows.column("trace_id").to_pylist()
-        self.texts += encode_events(rows)
-        self.signal += (rows.column("signal_pass").to_pylist() if kind == "option_print"
-                        else [None] * n)
-
-
-def _encode(group: list[GeneratedEventBatch], live: LiveClock | None) -> _Encoded:
-    """A group of merged batches encoded, in publish order. Each kind's rows are encoded
-    together and interleaved back by the batches' order; a live replay rebases batch
-    by batch, as renumbering follows publish order."""
-    out = _Encoded()
-    if live is not None:
-        for b in group:
-            rows = b.batch
-            out.add(b.kind, live.rebase(b.kind, rows), rows.column("seq").to_pylist(),
-                    rows.column("ts").to_pylist())
-        return out
-    per_kind: dict[str, _Encoded] = {}
+def _encode(group: list[GeneratedEventBatch], live: LiveClock | None) -> EventGroup:
+    """A group of merged batches as one :class:`EventGroup` in publish order: each kind's
+    rows encoded together (``encode_batch``, Arrow string kernels) and put back in the
+    batches' order by one take. A live replay rebases batch by batch first, as
+    renumbering follows publish order."""
+    published = [live.rebase(b.kind, b.batch) if live is not None else b.batch
+                 for b in group]
+    sizes = np.array([b.num_rows for b in group], dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    kinds = np.repeat(np.array([_KIND_CODE[b.kind] for b in group], dtype=np.int8), sizes)
+    keys = np.concatenate([b.batch.column("seq").to_numpy() for b in group]).astype(np.int64)
+    times = np.concatenate([b.batch.column("ts").to_numpy() for b in group]).astype(np.int64)
+    signal = np.zeros(len(keys), dtype=bool)
+    trace_ids, payloads, positions = [], [], []
     for kind in dict.fromkeys(b.kind for b in group):
-        rows = pa.Table.from_batches([b.batch for b in group if b.kind == kind])
-        per_kind[kind] = _Encoded()
-        per_kind[kind].add(kind, rows, rows.column("seq").to_pylist(),
-                           rows.column("ts").to_pylist())
-    cursor = dict.fromkeys(per_kind, 0)
-    for b in group:
-        part, lo = per_kind[b.kind], cursor[b.kind]
-        hi = cursor[b.kind] = lo + b.num_rows
-        out.kinds += part.kinds[lo:hi]
-        out.keys += part.keys[lo:hi]
-        out.times += part.times[lo:hi]
-        out.trace_ids += part.trace_ids[lo:hi]
-        out.texts += part.texts[lo:hi]
-        out.signal += part.signal[lo:hi]
-    return out
+        mine = [i for i, b in enumerate(group) if b.kind == kind]
+        rows = pa.Table.from_batches([published[i] for i in mine]).combine_chunks()
+        at = np.concatenate([np.arange(starts[i], starts[i] + sizes[i]) for i in mine])
+        positions.append(at)
+        trace_ids.append(rows.column("trace_id").chunk(0).cast(pa.string()) if rows.num_rows
+                         else pa.array([], pa.string()))
+        payloads.append(encode_batch(rows) if rows.num_rows else pa.array([], pa.string()))
+        if kind == "option_print":
+            signal[at] = pc.fill_null(rows.column("signal_pass"), False).to_numpy(
+                zero_copy_only=False)
+    order = np.empty(len(keys), dtype=np.int64)
+    order[np.concatenate(positions)] = np.arange(len(keys))
+    take = pa.array(order)
+    return EventGroup(kinds, keys, times, pa.concat_arrays(trace_ids).take(take),
+                      pa.concat_arrays(payloads).take(take), signal)
 
 
 def _groups(batches: Iterator[GeneratedEventBatch], rows: int = GROUP_ROWS,
@@ -215,6 +185,8 @@ def _groups(batches: Iterator[GeneratedEventBatch], rows: int = GROUP_ROWS,
     group: list[GeneratedEventBatch] = []
     size = 0
     for batch in batches:
+        if batch.num_rows == 0:
+            continue
         group.append(batch)
         size += batch.num_rows
         if size >= rows:
@@ -224,25 +196,39 @@ def _groups(batches: Iterator[GeneratedEventBatch], rows: int = GROUP_ROWS,
         yield group
 
 
-async def _send(events: _Encoded, pacing: Pacing, sink: Sink, stop: asyncio.Event | None,
+def _due(pacing: Pacing, times: np.ndarray, origin: list[float]) -> np.ndarray | None:
+    """The monotonic clock (s) at which each event is due: the first event of the
+    replay at once, later ones ``Pacing.wall_ms(ts - first)`` ms after it; None at
+    ``--speed max``."""
+    if pacing.speed is None:
+        return None
+    if not origin:
+        origin += [float(times[0]), time.monotonic()]
+    first, start = origin
+    return np.array([start + pacing.wall_ms(t - first) / 1000.0 for t in times.tolist()])
+
+
+async def _send(events: EventGroup, pacing: Pacing, sink: Sink, stop: asyncio.Event | None,
                 origin: list[float], summary: ReplaySummary) -> int:
-    """Send encoded events; the number sent (fewer when stopped)."""
-    sent = 0
-    for kind, key, ts, trace_id, text, passed in zip(
-            events.kinds, events.keys, events.times, events.trace_ids, events.texts,
-            events.signal, strict=True):
-        if pacing.speed is not None:
-            await _pace(pacing, ts, origin)
+    """Send encoded events, as slices of at most ``SLICE_EVENTS``: when paced, each
+    slice holds the events due (within 1 ms) once its first one is; the number sent
+    (fewer when stopped)."""
+    due = _due(pacing, events.times, origin)
+    sent, n = 0, len(events)
+    while sent < n:
+        hi = min(n, sent + SLICE_EVENTS)
+        if due is not None:
+            delay = due[sent] - time.monotonic()
+            if delay > 0.001:
+                await asyncio.sleep(delay)
+            ready = int(np.searchsorted(due, time.monotonic() + 0.001, side="right"))
+            hi = min(hi, max(sent + 1, ready))
         if stop is not None and stop.is_set():
             summary.stopped = True
             break
-        await sink.send(kind, key, trace_id, text.encode("utf-8"), subjects_of(kind, passed))
-        sent += 1
-    for kind, n in Counter(events.kinds[:sent]).items():
-        summary.per_subject[KIND_SUBJECT[kind]] += n
-    signals = sum(1 for passed in events.signal[:sent] if passed is True)
-    if signals:
-        summary.per_subject[SIGNAL_SUBJECT] += signals
+        await sink.send_group(events.slice(sent, hi))
+        sent = hi
+    summary.per_subject.update(events.slice(0, sent).per_subject())
     return sent
 
 

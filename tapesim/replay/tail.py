@@ -32,7 +32,7 @@ from nats.js.errors import NotFoundError
 from tapesim.events.models import KINDS_BY_NAME
 from tapesim.io.digest import StreamDigest, pack_details, pack_records
 from tapesim.replay.bus import KIND_OF_SUBJECT, SIGNAL_SUBJECT, SUBJECTS, stream_name
-from tapesim.replay.nats_sink import connect
+from tapesim.replay.nats_client import connect
 
 __all__ = ["TailReport", "stream_digest", "tail"]
 
