@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tapesim._version import __version__
-from tapesim.events.fnv import FnvStream, fnv1a32_segments, hex_digests
+from tapesim.events.fnv import FnvStream, hash_entries, hex_digests
 from tapesim.events.models import KINDS
 from tapesim.events.stable_json import stable_hash, stable_stringify
 from tapesim.export.sidecars import (
@@ -61,12 +61,19 @@ from tapesim.export.slices import (
     Staging,
     count_events,
     entry_batches,
-    joined,
     single,
     values_buffer,
     window,
 )
-from tapesim.io.event_json import quoted, stable_objects, utf16_sorted, value_texts
+from tapesim.io.event_json import (
+    Bare,
+    Member,
+    concat_texts,
+    member_value,
+    stable_objects,
+    utf16_sorted,
+    value_texts,
+)
 from tapesim.io.manifest import PROVENANCE, RunDirectoryError, open_run
 from tapesim.io.parquet import streaming
 from tapesim.io.writer import check_output
@@ -138,58 +145,84 @@ def _stream(tables: Iterator[pa.Table], total: int, progress: Progress | None,
 
 
 def _write_jsonl(stage: Staging, tables: Iterator[pa.Table]) -> _Events:
+    """``market-events.jsonl``: the entries (each with its newline) as they are."""
     seen = _Events()
     with stage.path(JSONL_FILE).open("wb") as f:
         for table in tables:
             seen.note(table)
-            f.write(joined(table.column("entry"), "\n"))
-            f.write(b"\n")
+            f.write(values_buffer(table.column("entry"))[0])
     return seen
 
 
 _KIND_TEXTS = pa.array([stable_stringify(k.name) for k in KINDS], pa.string())
+_HASH_HEAD = np.frombuffer(b'"fnv1a32:', dtype=np.uint8)
+_HASH_WIDTH = _HASH_HEAD.size + 9  # the head, eight hex digits, the closing quote
+
+
+def _hash_texts(hashes: np.ndarray) -> pa.Array:
+    """Each hash as the JSON string ``"fnv1a32:xxxxxxxx"``, built as one fixed-width
+    buffer (no join)."""
+    n = hashes.size
+    texts = np.empty((n, _HASH_WIDTH), dtype=np.uint8)
+    texts[:, :_HASH_HEAD.size] = _HASH_HEAD
+    texts[:, _HASH_HEAD.size:-1] = np.frombuffer(hex_digests(hashes), np.uint8).reshape(n, 8)
+    texts[:, -1] = ord('"')
+    offsets = np.arange(0, _HASH_WIDTH * n + 1, _HASH_WIDTH, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(texts))
 
 
 def _hash_items(table: pa.Table, start: int, hashes: np.ndarray,
-                trace_ids: pa.Array) -> pa.Array:
-    """The manifest's ``event_hashes.events`` items of one table of entries:
-    ``{"hash":"fnv1a32:…","index":i,"kind":…,"trace_id":…}`` (keys in sorted order)."""
+                trace_ids: pa.Array | Bare) -> pa.Array:
+    """The manifest's ``event_hashes.events`` items of one table of entries, each
+    followed by a comma: ``{"hash":"fnv1a32:…","index":i,"kind":…,"trace_id":…},``
+    (keys in sorted order)."""
     n = table.num_rows
-    digits = pa.StringArray.from_buffers(
-        n, pa.py_buffer(np.arange(0, 8 * n + 1, 8, dtype=np.int32)),
-        pa.py_buffer(hex_digests(hashes)))
     index = pc.cast(pa.array(np.arange(start, start + n, dtype=np.int64)), pa.string())
-    return stable_objects({"hash": pc.binary_join_element_wise('"fnv1a32:', digits, '"', ""),
-                           "index": index, "kind": _KIND_TEXTS.take(table.column("kind")),
-                           "trace_id": trace_ids}, n)
+    return stable_objects({"hash": _hash_texts(hashes), "index": index,
+                           "kind": _KIND_TEXTS.take(table.column("kind")),
+                           "trace_id": trace_ids}, n, tail=[","])
+
+
+def _list_part(texts: pa.Array, first: bool) -> list[np.ndarray | bytes]:
+    """A batch of a JSON array's items, each followed by a comma, as the bytes to
+    write after the items before it: a comma first unless ``first``, the last item's
+    own comma dropped (the array's closing bracket follows the last batch)."""
+    data = values_buffer(texts)[0][:-1]
+    return [data] if first else [b",", data]
 
 
 def _write_events(stage: Staging, tables: Iterator[pa.Table], spools: dict[str, IO[bytes]],
                   ) -> _Events:
-    """``market-events.json``, and the manifest's per-event lists into ``spools``."""
+    """``market-events.json``, and the manifest's per-event lists into ``spools``.
+
+    The entries arrive each followed by a comma; every entry's hash and the two hashes
+    of the whole (``events_hash``, ``batch_hash``) are computed in one pass over a
+    batch's bytes (:func:`hash_entries`)."""
     seen = _Events()
     seen.batch_hash.update(b'{"events":')
+    streams = (seen.events_hash, seen.batch_hash)
     with stage.path(EVENTS_FILE).open("wb") as f:
-        def put(data: bytes | np.ndarray) -> None:
-            f.write(data)
-            seen.events_hash.update(data)
-            seen.batch_hash.update(data)
-
-        put(b"[")
+        f.write(b"[")
+        for stream in streams:
+            stream.update(b"[")
         for table in tables:
             start = seen.count
             seen.note(table)
             if start:
-                put(b",")
-                for spool in spools.values():
-                    spool.write(b",")
-            entries = single(table.column("entry"))
-            hashes = fnv1a32_segments(*values_buffer(entries))
-            put(joined(entries, ","))
-            ids = single(table.column("trace_json"))
-            spools["events"].write(joined(_hash_items(table, start, hashes, ids), ","))
-            spools["trace_ids"].write(joined(ids, ","))
-        put(b"]")
+                f.write(b",")
+                for stream in streams:
+                    stream.update(b",")
+            data, offsets = values_buffer(table.column("entry"))
+            hashes = hash_entries(data, offsets, 1, streams)
+            f.write(data[:-1])
+            ids = member_value(table.column("trace_id"))
+            for name, items in (("events", _hash_items(table, start, hashes, ids)),
+                                ("trace_ids", concat_texts([ids, ","], table.num_rows))):
+                for piece in _list_part(items, not start):
+                    spools[name].write(piece)
+        f.write(b"]")
+        for stream in streams:
+            stream.update(b"]")
         f.write(b"\n")
     return seen
 
@@ -256,17 +289,17 @@ def _write_provenance(stage: Staging, run_dir: Path, manifest: dict[str, Any],
         put(b"{")
         for lo in range(0, len(order), BATCH_ROWS):
             rows = table.take(pa.array(order[lo:lo + BATCH_ROWS]))
-            members: dict[str, pa.Array | str] = {
-                name: value_texts(rows.column(name)) for name in rows.schema.names
+            members: dict[str, Member] = {
+                name: member_value(rows.column(name)) for name in rows.schema.names
                 if name != "trace_id"}
             members.update(constants)
             members["symbol_profile_id"] = pc.fill_null(value_texts(rows.column("underlying_id")),
                                                         "null")
-            records = stable_objects(members, rows.num_rows)
-            keyed = pc.binary_join_element_wise(quoted(rows.column("trace_id")), records, ":")
-            if lo:
-                put(b",")
-            put(joined(keyed, ","))
+            records = stable_objects(members, rows.num_rows,
+                                     head=[member_value(rows.column("trace_id")), ":"],
+                                     tail=[","])
+            for piece in _list_part(records, not lo):
+                put(piece)
         put(b"}")
         f.write(b"\n")
 
@@ -364,7 +397,8 @@ def export_run(run_dir: Path, out: Path, fmt: str, sl: Slice, force: bool = Fals
     check_output(out, force)
     manifest = open_run(run_dir)
     total = count_events(run_dir, manifest, sl)
-    tables = _stream(entry_batches(run_dir, manifest, sl), total, progress)
+    sep = "\n" if fmt == "jsonl" else ","
+    tables = _stream(entry_batches(run_dir, manifest, sl, sep), total, progress)
     with Staging(out, force) as stage:
         if fmt == "jsonl":
             seen = _write_jsonl(stage, tables)

@@ -4,11 +4,11 @@ A slice is chosen by symbols (for option events, the contract's root) and a New
 York time window; one that would exceed ``max_events`` is refused before anything
 is written, with a hint to narrow it. :func:`entry_batches` then reads each kind's
 Parquet file a batch at a time, encodes every row once as its ``{kind, event}``
-entry in the pipeline's stable stringification (:func:`tapesim.io.event_json.encode_batch`,
-Arrow string kernels, no Python object per row) and merges the four kinds by
-``seq`` into replay order, so memory stays bounded by a few batches per kind
-whatever the slice's size. :class:`Staging` is the output directory that appears
-only when complete.
+entry in the pipeline's stable stringification followed by the file's separator
+(:func:`tapesim.io.event_json.encode_batch`, Arrow string kernels, no Python object
+per row) and merges the four kinds by ``seq`` into replay order, so memory stays
+bounded by a few batches per kind whatever the slice's size. :class:`Staging` is the
+output directory that appears only when complete.
 """
 
 from __future__ import annotations
@@ -29,23 +29,23 @@ import pyarrow.compute as pc
 from tapesim.events.contracts import of_roots
 from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT, EventKind
 from tapesim.export.sidecars import ExportError
-from tapesim.io.event_json import member_texts, stable_objects
+from tapesim.io.event_json import encode_batch
 from tapesim.io.manifest import RunDirectoryError
 from tapesim.io.parquet import streaming
 from tapesim.io.writer import check_output
 from tapesim.sim.calendar import NEW_YORK, epoch_ms
 
 __all__ = ["BATCH_ROWS", "ENTRY_SCHEMA", "Slice", "Staging", "count_events", "entry_batches",
-           "joined", "single", "values_buffer", "window"]
+           "single", "values_buffer", "window"]
 
 BATCH_ROWS = 1 << 15  # rows read from a Parquet file at a time
 
-# One encoded event: its seq and ts (epoch ms), kind (its position in KINDS), trace id
-# (and as a JSON string), and the ``{"event":{...},"kind":...}`` entry in the stable
-# stringification.
+# One encoded event: its seq and ts (epoch ms), kind (its position in KINDS), trace id,
+# and the ``{"event":{...},"kind":...}`` entry in the stable stringification followed
+# by the separator the file puts after it (a comma in a JSON array, a newline in JSON
+# lines), so a batch's entries are written as their string buffer as it is.
 ENTRY_SCHEMA = pa.schema([("seq", pa.int64()), ("ts", pa.int64()), ("kind", pa.int8()),
-                          ("trace_id", pa.string()), ("trace_json", pa.string()),
-                          ("entry", pa.string())])
+                          ("trace_id", pa.string()), ("entry", pa.string())])
 
 
 @dataclass(frozen=True)
@@ -164,18 +164,18 @@ def count_events(run_dir: Path, manifest: dict[str, Any], sl: Slice) -> int:
     return total
 
 
-def _encoded(run_dir: Path, kind: EventKind, part: _Filter) -> Iterator[pa.RecordBatch]:
-    """One kind's rows of the slice as ``ENTRY_SCHEMA`` batches, in the file's order."""
-    prefix, suffix = pa.scalar('{"event":'), pa.scalar(f',"kind":"{kind.name}"}}')
+def _encoded(run_dir: Path, kind: EventKind, part: _Filter, sep: str,
+             ) -> Iterator[pa.RecordBatch]:
+    """One kind's rows of the slice as ``ENTRY_SCHEMA`` batches (each entry followed
+    by ``sep``), in the file's order."""
+    head, tail = ['{"event":'], [f',"kind":"{kind.name}"}}{sep}']
     code = KINDS.index(kind)
     for rows in _scan(run_dir, kind, part):
-        texts = member_texts(rows)
-        entry = pc.binary_join_element_wise(prefix, stable_objects(texts, rows.num_rows),
-                                            suffix, "")
         yield pa.RecordBatch.from_arrays(
             [single(rows.column("seq")), single(rows.column("ts")),
              pa.array(np.full(rows.num_rows, code, dtype=np.int8)),
-             single(rows.column("trace_id")), texts["trace_id"], entry], schema=ENTRY_SCHEMA)
+             single(rows.column("trace_id")), encode_batch(rows, head, tail)],
+            schema=ENTRY_SCHEMA)
 
 
 def _check_ascending(seq: np.ndarray, last: int, where: Path) -> None:
@@ -184,9 +184,11 @@ def _check_ascending(seq: np.ndarray, last: int, where: Path) -> None:
                                 f"twice): run `tapesim verify {where}`")
 
 
-def entry_batches(run_dir: Path, manifest: dict[str, Any], sl: Slice) -> Iterator[pa.Table]:
+def entry_batches(run_dir: Path, manifest: dict[str, Any], sl: Slice, sep: str,
+                  ) -> Iterator[pa.Table]:
     """The slice's events as ``ENTRY_SCHEMA`` tables in replay order (ascending seq, the
-    contract's ``ts, ingest_ts, seq, trace_id`` order since seq is assigned in it).
+    contract's ``ts, ingest_ts, seq, trace_id`` order since seq is assigned in it),
+    each entry followed by ``sep``.
 
     Each kind's file is in ascending seq; a round takes, from every kind, the rows up
     to the smallest last seq among the kinds' buffered batches, so each table holds
@@ -197,7 +199,7 @@ def entry_batches(run_dir: Path, manifest: dict[str, Any], sl: Slice) -> Iterato
         RunDirectoryError: a kind's events out of seq order, or a seq in two kinds.
     """
     filters = _filters(manifest, sl)
-    streams = {k.name: _encoded(run_dir, k, filters[k.name]) for k in KINDS}
+    streams = {k.name: _encoded(run_dir, k, filters[k.name], sep) for k in KINDS}
     pending: dict[str, pa.Table] = {}
     last = -1
     while streams or pending:
@@ -222,8 +224,10 @@ def entry_batches(run_dir: Path, manifest: dict[str, Any], sl: Slice) -> Iterato
                 del pending[name]
             else:
                 pending[name] = table.slice(cut)
+        parts = [p for p in parts if p.num_rows] or parts[:1]
         merged = pa.concat_tables(parts)
-        merged = merged.take(pc.sort_indices(merged.column("seq")))
+        if len(parts) > 1:  # interleave the kinds (each part is in seq order already)
+            merged = merged.take(pc.sort_indices(merged.column("seq")))
         seq = merged.column("seq").to_numpy()
         _check_ascending(seq, last, run_dir)
         if seq.size:
@@ -290,10 +294,3 @@ def values_buffer(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.nda
         texts.offset:texts.offset + len(texts) + 1].astype(np.int64)
     data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)
     return data[offsets[0]:offsets[-1]], offsets - offsets[0]
-
-
-def joined(texts: pa.Array | pa.ChunkedArray, sep: str) -> np.ndarray:
-    """The values of a string column joined by ``sep``, as UTF-8 bytes (uint8)."""
-    texts = single(texts)
-    lists = pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts)
-    return values_buffer(pc.binary_join(lists, sep))[0]
