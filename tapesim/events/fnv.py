@@ -53,11 +53,12 @@ def _segments(units: np.ndarray, offsets: np.ndarray) -> np.ndarray:  # pragma: 
 
 
 @kernel
-def _entries(units: np.ndarray, offsets: np.ndarray, trim: int, a: np.uint64, b: np.uint64,
-             ) -> tuple[np.ndarray, np.uint64, np.uint64]:  # pragma: no cover - compiled
+def _entries(units: np.ndarray, offsets: np.ndarray, trim: int, whole: bool, a: np.uint64,
+             b: np.uint64) -> tuple[np.ndarray, np.uint64, np.uint64]:  # pragma: no cover
     """The hash of each segment ``units[offsets[i]:offsets[i + 1] - trim]`` (uint32),
-    and the two hashes ``a`` and ``b`` continued over ``units[:offsets[-1] - trim]``:
-    three independent chains in one loop (the multiply's latency overlapped)."""
+    and the two hashes ``a`` and ``b`` continued over ``units[:offsets[-1]]`` (with
+    ``whole``) or over ``units[:offsets[-1] - trim]``: three independent chains in one
+    loop, so the multiplies' latencies overlap."""
     out = np.empty(offsets.size - 1, dtype=np.uint32)
     prime, mask = np.uint64(FNV_PRIME), np.uint64(_MASK)
     n = offsets.size - 1
@@ -70,7 +71,7 @@ def _entries(units: np.ndarray, offsets: np.ndarray, trim: int, a: np.uint64, b:
             a = ((a ^ u) * prime) & mask
             b = ((b ^ u) * prime) & mask
         out[i] = h
-        if i < n - 1:  # the separator(s) after the segment, part of the whole
+        if whole or i < n - 1:  # the separator after the segment, part of the whole
             for j in range(end, offsets[i + 1]):
                 u = np.uint64(units[j])
                 a = ((a ^ u) * prime) & mask
@@ -119,24 +120,26 @@ def fnv1a32_segments(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def hash_entries(data: np.ndarray, offsets: np.ndarray, trim: int,
-                 streams: tuple[FnvStream, FnvStream]) -> np.ndarray:
+                 streams: tuple[FnvStream, FnvStream], whole: bool = False) -> np.ndarray:
     """The hash of each of many entries laid end to end, each followed by ``trim``
-    bytes of separator, and ``streams`` fed the whole without its last separator (the
-    entries of a JSON array: ``a,b,c``), in one pass.
+    bytes of separator, and ``streams`` fed all of it, the last separator only with
+    ``whole`` (the entries of a JSON array, ``a,b,c``, fed a batch at a time), in one
+    pass.
 
     Args:
         data: the entries' UTF-8 bytes with their separators, concatenated (uint8).
         offsets: byte offsets into ``data``, one more than there are entries; entry
             ``i`` and its separator are ``data[offsets[i]:offsets[i + 1]]``.
         trim: the separator's length in bytes (ASCII: its length in code units).
-        streams: two hashes continued over ``data[offsets[0]:offsets[-1] - trim]``.
+        streams: two hashes continued over ``data[offsets[0]:offsets[-1]]``, without
+            its last ``trim`` bytes unless ``whole``.
 
     Returns:
         uint32 array, one hash per entry (without its separator), each over the
         entry's UTF-16 code units; equal to :func:`fnv1a32_segments` of the entries.
     """
     units, bounds = _utf16(data, np.asarray(offsets, dtype=np.int64))
-    hashes, a, b = _entries(units, bounds, trim, np.uint64(streams[0].state),
+    hashes, a, b = _entries(units, bounds, trim, whole, np.uint64(streams[0].state),
                             np.uint64(streams[1].state))
     streams[0].state, streams[1].state = int(a), int(b)
     return hashes

@@ -144,13 +144,20 @@ def _stream(tables: Iterator[pa.Table], total: int, progress: Progress | None,
             progress(done, total)
 
 
+def _pieces(column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    """The non-empty chunks of a column (an array is its own one chunk)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    return [c for c in chunks if len(c)]
+
+
 def _write_jsonl(stage: Staging, tables: Iterator[pa.Table]) -> _Events:
     """``market-events.jsonl``: the entries (each with its newline) as they are."""
     seen = _Events()
     with stage.path(JSONL_FILE).open("wb") as f:
         for table in tables:
             seen.note(table)
-            f.write(values_buffer(table.column("entry"))[0])
+            for chunk in _pieces(table.column("entry")):
+                f.write(values_buffer(chunk)[0])
     return seen
 
 
@@ -179,7 +186,7 @@ def _hash_items(table: pa.Table, start: int, hashes: np.ndarray,
     n = table.num_rows
     index = pc.cast(pa.array(np.arange(start, start + n, dtype=np.int64)), pa.string())
     return stable_objects({"hash": _hash_texts(hashes), "index": index,
-                           "kind": _KIND_TEXTS.take(table.column("kind")),
+                           "kind": _KIND_TEXTS.take(single(table.column("kind"))),
                            "trace_id": trace_ids}, n, tail=[","])
 
 
@@ -212,13 +219,18 @@ def _write_events(stage: Staging, tables: Iterator[pa.Table], spools: dict[str, 
                 f.write(b",")
                 for stream in streams:
                     stream.update(b",")
-            data, offsets = values_buffer(table.column("entry"))
-            hashes = hash_entries(data, offsets, 1, streams)
-            f.write(data[:-1])
+            chunks = _pieces(table.column("entry"))
+            hashes = []
+            for i, chunk in enumerate(chunks):
+                data, offsets = values_buffer(chunk)
+                last = i == len(chunks) - 1
+                hashes.append(hash_entries(data, offsets, 1, streams, whole=not last))
+                f.write(data[:-1] if last else data)
             ids = member_value(table.column("trace_id"))
-            for name, items in (("events", _hash_items(table, start, hashes, ids)),
+            items = _hash_items(table, start, np.concatenate(hashes), ids)
+            for name, texts in (("events", items),
                                 ("trace_ids", concat_texts([ids, ","], table.num_rows))):
-                for piece in _list_part(items, not start):
+                for piece in _list_part(texts, not start):
                     spools[name].write(piece)
         f.write(b"]")
         for stream in streams:
