@@ -20,12 +20,15 @@ Python hash for small values, which needs no compiler; the tests hold the two eq
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from tapesim.events.stable_json import FNV_OFFSET, FNV_PRIME
 from tapesim.sim.compiled import kernel
 
-__all__ = ["FnvStream", "code_units", "fnv1a32_segments", "hash_entries", "hex_digests"]
+__all__ = ["FnvStream", "code_units", "fnv1a32_segments", "hash_entries", "hex_digests",
+           "preload"]
 
 _MASK = 0xFFFFFFFF
 
@@ -173,3 +176,28 @@ class FnvStream:
         """The hash so far, as the contract writes it: ``fnv1a32:`` plus eight
         lowercase hex digits."""
         return f"fnv1a32:{self.state:08x}"
+
+
+def _load() -> None:
+    """Call the loops an export uses once on ASCII bytes, so numba loads them."""
+    one = np.zeros(1, dtype=np.uint8)
+    _entries(one, np.array([0, 1], dtype=np.int64), 0, False, np.uint64(FNV_OFFSET),
+             np.uint64(FNV_OFFSET))
+    _run(one, np.uint64(FNV_OFFSET))
+
+
+def preload() -> threading.Thread:
+    """Start loading the compiled loops on a thread of their own and return it: numba's
+    start (about a second of CPU, its import and typing context, even with its cache)
+    then overlaps the caller's own work until it ``join``s the thread before hashing.
+    An error there surfaces again at the caller's first hash."""
+    thread = threading.Thread(target=_quietly_load, name="fnv-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+def _quietly_load() -> None:
+    try:
+        _load()
+    except Exception:  # raised again, with its context, by the first hash
+        return

@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tapesim._version import __version__
-from tapesim.events.fnv import FnvStream, hash_entries, hex_digests
+from tapesim.events.fnv import FnvStream, hash_entries, hex_digests, preload
 from tapesim.events.models import KINDS
 from tapesim.events.stable_json import stable_hash, stable_stringify
 from tapesim.export.sidecars import (
@@ -66,7 +66,6 @@ from tapesim.export.slices import (
     window,
 )
 from tapesim.io.event_json import (
-    Bare,
     Member,
     concat_texts,
     member_value,
@@ -102,11 +101,14 @@ class Exported:
 
 @dataclass
 class _Events:
-    """What the events pass learned: the trace ids in replay order (string chunks),
-    per-kind counts, the first and last ``ts`` (epoch ms) and the events' hashes."""
+    """What the events pass learned, a list item per batch: the trace ids in replay
+    order (string chunks), seqs, kinds and the sizes of the entries written; per-kind
+    counts, the first and last ``ts`` (epoch ms) and the events' hashes."""
 
     trace_ids: list[pa.Array] = field(default_factory=list)
     seqs: list[np.ndarray] = field(default_factory=list)
+    kinds: list[np.ndarray] = field(default_factory=list)  # int8 codes, KINDS' order
+    sizes: list[np.ndarray] = field(default_factory=list)  # entry bytes, separator included
     counts: Counter[str] = field(default_factory=Counter)
     first_ts: int = 0
     last_ts: int = 0
@@ -125,7 +127,8 @@ class _Events:
         self.last_ts = int(table.column("ts")[-1].as_py())
         self.trace_ids.append(single(table.column("trace_id")))
         self.seqs.append(table.column("seq").to_numpy())
-        codes = np.bincount(table.column("kind").to_numpy(), minlength=len(KINDS))
+        self.kinds.append(table.column("kind").to_numpy())
+        codes = np.bincount(self.kinds[-1], minlength=len(KINDS))
         self.counts.update({k.name: int(n) for k, n in zip(KINDS, codes, strict=True) if n})
 
     def all_trace_ids(self) -> pa.Array:
@@ -178,16 +181,16 @@ def _hash_texts(hashes: np.ndarray) -> pa.Array:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(texts))
 
 
-def _hash_items(table: pa.Table, start: int, hashes: np.ndarray,
-                trace_ids: pa.Array | Bare) -> pa.Array:
-    """The manifest's ``event_hashes.events`` items of one table of entries, each
+def _hash_items(kinds: np.ndarray, start: int, hashes: np.ndarray,
+                trace_ids: pa.Array) -> pa.Array:
+    """The manifest's ``event_hashes.events`` items of one batch of events, each
     followed by a comma: ``{"hash":"fnv1a32:…","index":i,"kind":…,"trace_id":…},``
     (keys in sorted order)."""
-    n = table.num_rows
+    n = kinds.size
     index = pc.cast(pa.array(np.arange(start, start + n, dtype=np.int64)), pa.string())
     return stable_objects({"hash": _hash_texts(hashes), "index": index,
-                           "kind": _KIND_TEXTS.take(single(table.column("kind"))),
-                           "trace_id": trace_ids}, n, tail=[","])
+                           "kind": _KIND_TEXTS.take(pa.array(kinds)),
+                           "trace_id": member_value(trace_ids)}, n, tail=[","])
 
 
 def _list_part(texts: pa.Array, first: bool) -> list[np.ndarray | bytes]:
@@ -198,45 +201,56 @@ def _list_part(texts: pa.Array, first: bool) -> list[np.ndarray | bytes]:
     return [data] if first else [b",", data]
 
 
-def _write_events(stage: Staging, tables: Iterator[pa.Table], spools: dict[str, IO[bytes]],
+def _write_events(stage: Staging, tables: Iterator[pa.Table], trace_ids: IO[bytes],
                   ) -> _Events:
-    """``market-events.json``, and the manifest's per-event lists into ``spools``.
-
-    The entries arrive each followed by a comma; every entry's hash and the two hashes
-    of the whole (``events_hash``, ``batch_hash``) are computed in one pass over a
-    batch's bytes (:func:`hash_entries`)."""
+    """``market-events.json`` (the entries arrive each followed by a comma), and the
+    manifest's ``replay_plan.trace_ids`` items into ``trace_ids``; nothing hashed yet
+    (:func:`_hash_events`)."""
     seen = _Events()
-    seen.batch_hash.update(b'{"events":')
-    streams = (seen.events_hash, seen.batch_hash)
     with stage.path(EVENTS_FILE).open("wb") as f:
         f.write(b"[")
-        for stream in streams:
-            stream.update(b"[")
         for table in tables:
             start = seen.count
             seen.note(table)
+            chunks = _pieces(table.column("entry"))
+            seen.sizes.append(np.concatenate([np.diff(values_buffer(c)[1]) for c in chunks]))
             if start:
                 f.write(b",")
-                for stream in streams:
-                    stream.update(b",")
-            chunks = _pieces(table.column("entry"))
-            hashes = []
             for i, chunk in enumerate(chunks):
-                data, offsets = values_buffer(chunk)
-                last = i == len(chunks) - 1
-                hashes.append(hash_entries(data, offsets, 1, streams, whole=not last))
-                f.write(data[:-1] if last else data)
-            ids = member_value(table.column("trace_id"))
-            items = _hash_items(table, start, np.concatenate(hashes), ids)
-            for name, texts in (("events", items),
-                                ("trace_ids", concat_texts([ids, ","], table.num_rows))):
-                for piece in _list_part(texts, not start):
-                    spools[name].write(piece)
-        f.write(b"]")
-        for stream in streams:
-            stream.update(b"]")
-        f.write(b"\n")
+                data = values_buffer(chunk)[0]
+                f.write(data[:-1] if i == len(chunks) - 1 else data)
+            ids = concat_texts([member_value(seen.trace_ids[-1]), ","], table.num_rows)
+            for piece in _list_part(ids, not start):
+                trace_ids.write(piece)
+        f.write(b"]\n")
     return seen
+
+
+def _hash_events(stage: Staging, seen: _Events, items: IO[bytes]) -> None:
+    """The events' hashes from ``market-events.json`` as written, read back a batch at
+    a time: each entry's (into the manifest's ``event_hashes.events`` items, written to
+    ``items``), the whole file's (``events_hash``) and the batch hash's start, all in
+    one pass over the bytes (:func:`hash_entries`)."""
+    streams = (seen.events_hash, seen.batch_hash)
+    seen.batch_hash.update(b'{"events":')
+    for stream in streams:
+        stream.update(b"[")
+    start = 0
+    with stage.path(EVENTS_FILE).open("rb") as f:
+        f.seek(1)
+        for i, sizes in enumerate(seen.sizes):
+            # each entry with the byte after it: its comma, or for the very last the "]"
+            data = np.frombuffer(f.read(int(sizes.sum())), dtype=np.uint8)
+            offsets = np.zeros(sizes.size + 1, dtype=np.int64)
+            np.cumsum(sizes, out=offsets[1:])
+            last = i == len(seen.sizes) - 1
+            hashes = hash_entries(data, offsets, 1, streams, whole=not last)
+            texts = _hash_items(seen.kinds[i], start, hashes, seen.trace_ids[i])
+            for piece in _list_part(texts, not start):
+                items.write(piece)
+            start += sizes.size
+    for stream in streams:
+        stream.update(b"]")
 
 
 def _trace_id_order(trace_ids: pa.Array) -> np.ndarray:
@@ -440,7 +454,10 @@ def _write_fixture(stage: Staging, run_dir: Path, manifest: dict[str, Any], sl: 
     spool_paths = {name: stage.path(f".{name}.spool") for name in _HOLES}
     spools = {name: path.open("w+b") for name, path in spool_paths.items()}
     try:
-        seen = _write_events(stage, tables, spools)
+        compiling = preload()  # numba loads while the events are encoded
+        seen = _write_events(stage, tables, spools["trace_ids"])
+        compiling.join()
+        _hash_events(stage, seen, spools["events"])
         seen.batch_hash.update(b',"provenance_by_trace_id":')
         _write_provenance(stage, run_dir, manifest, seen, snapshot_hash)
         run = {"run_id": manifest["run_id"], "seed_bundle": manifest["seed_bundle"],
