@@ -104,8 +104,8 @@ def member_value(column: pa.Array | pa.ChunkedArray) -> pa.Array | Bare:
     if pa.types.is_boolean(t):
         return pc.if_else(column, "true", "false")
     if pa.types.is_integer(t):
-        big = pc.max(pc.abs(column)).as_py()
-        if big is None or big < _SAFE_INT:
+        bounds = pc.min_max(column).as_py()  # not abs: it wraps at the type's minimum
+        if bounds["min"] is None or -_SAFE_INT < bounds["min"] <= bounds["max"] < _SAFE_INT:
             return pc.cast(column, pa.string())
         return _texts(column.to_pylist(), js_number)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
