@@ -18,12 +18,19 @@ Every kind is exported (equity quotes and prints, option NBBOs and prints); a fi
 whose value is null is omitted, as the contract reads null as missing.
 
 Nothing is held whole: the events are read, encoded and written a batch at a time
-(:func:`tapesim.export.slices.entry_batches`), every hash is fed as the bytes are
-written (:mod:`tapesim.events.fnv`), the manifest's two per-event lists (the
-contract's ``event_hashes.events`` and ``replay_plan.trace_ids``, most of its size)
-are spooled to disk and copied into place, and provenance is encoded in trace-id
-order a batch at a time. The files are byte for byte what ``stable_stringify`` of
-the whole values writes. The output directory appears only when complete.
+(:func:`tapesim.export.slices.entry_batches`: each entry built by Arrow's string
+kernels with its separator, a batch written as its string buffer). The fixture's
+hashes are computed from the files as written, on one thread of their own that first
+loads numba (while the events are encoded), then reads the events file back a batch
+at a time (:func:`tapesim.events.fnv.hash_entries`: every entry's hash,
+``events_hash`` and the start of ``batch_hash`` in one pass) while the main thread
+encodes provenance (:mod:`tapesim.export.provenance`), then hashes provenance. The
+manifest's two per-event lists (the contract's ``event_hashes.events`` and
+``replay_plan.trace_ids``, most of its size) are spooled to disk and copied into
+place. Kept per exported event until the end: its trace id, seq, kind and entry size
+(about 60 bytes), and while provenance is encoded its record. The files are byte for
+byte what ``stable_stringify`` of the whole values writes. The output directory
+appears only when complete.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import json
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -42,9 +50,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tapesim._version import __version__
-from tapesim.events.fnv import FnvStream, hash_entries, hex_digests, preload
+from tapesim.events.fnv import FnvStream, hash_entries, hex_digests, load
 from tapesim.events.models import KINDS
 from tapesim.events.stable_json import stable_hash, stable_stringify
+from tapesim.export.provenance import PROVENANCE_FILE, write_provenance
 from tapesim.export.sidecars import (
     FIXTURE_GENERATOR_NAME,
     FIXTURE_GENERATOR_VERSION,
@@ -56,9 +65,9 @@ from tapesim.export.sidecars import (
     slice_labels,
 )
 from tapesim.export.slices import (
-    BATCH_ROWS,
     Slice,
     Staging,
+    array_part,
     count_events,
     entry_batches,
     single,
@@ -66,15 +75,11 @@ from tapesim.export.slices import (
     window,
 )
 from tapesim.io.event_json import (
-    Member,
     concat_texts,
     member_value,
     stable_objects,
-    utf16_sorted,
-    value_texts,
 )
-from tapesim.io.manifest import PROVENANCE, RunDirectoryError, open_run
-from tapesim.io.parquet import streaming
+from tapesim.io.manifest import open_run
 from tapesim.io.writer import check_output
 
 __all__ = ["EVENTS_FILE", "FIXTURE_FORMAT", "FORMATS", "JSONL_FILE", "ExportError", "Exported",
@@ -193,14 +198,6 @@ def _hash_items(kinds: np.ndarray, start: int, hashes: np.ndarray,
                            "trace_id": member_value(trace_ids)}, n, tail=[","])
 
 
-def _list_part(texts: pa.Array, first: bool) -> list[np.ndarray | bytes]:
-    """A batch of a JSON array's items, each followed by a comma, as the bytes to
-    write after the items before it: a comma first unless ``first``, the last item's
-    own comma dropped (the array's closing bracket follows the last batch)."""
-    data = values_buffer(texts)[0][:-1]
-    return [data] if first else [b",", data]
-
-
 def _write_events(stage: Staging, tables: Iterator[pa.Table], trace_ids: IO[bytes],
                   ) -> _Events:
     """``market-events.json`` (the entries arrive each followed by a comma), and the
@@ -220,7 +217,7 @@ def _write_events(stage: Staging, tables: Iterator[pa.Table], trace_ids: IO[byte
                 data = values_buffer(chunk)[0]
                 f.write(data[:-1] if i == len(chunks) - 1 else data)
             ids = concat_texts([member_value(seen.trace_ids[-1]), ","], table.num_rows)
-            for piece in _list_part(ids, not start):
+            for piece in array_part(ids, not start):
                 trace_ids.write(piece)
         f.write(b"]\n")
     return seen
@@ -246,88 +243,18 @@ def _hash_events(stage: Staging, seen: _Events, items: IO[bytes]) -> None:
             last = i == len(seen.sizes) - 1
             hashes = hash_entries(data, offsets, 1, streams, whole=not last)
             texts = _hash_items(seen.kinds[i], start, hashes, seen.trace_ids[i])
-            for piece in _list_part(texts, not start):
+            for piece in array_part(texts, not start):
                 items.write(piece)
             start += sizes.size
     for stream in streams:
         stream.update(b"]")
 
 
-def _trace_id_order(trace_ids: pa.Array) -> np.ndarray:
-    """Row order of ``trace_ids`` by UTF-16 code units (an object's key order)."""
-    if pc.all(pc.string_is_ascii(trace_ids)).as_py():
-        return pc.sort_indices(trace_ids).to_numpy()  # bytes order = code unit order
-    keys = trace_ids.to_pylist()
-    rank = {k: i for i, k in enumerate(utf16_sorted(keys))}
-    return np.argsort(np.array([rank[k] for k in keys]), kind="stable")
-
-
-def _provenance_rows(run_dir: Path, positions: np.ndarray, trace_ids: pa.Array) -> pa.Table:
-    """The provenance records of the exported events, in their order.
-
-    Provenance row i is the event of seq i + 1 (``tapesim verify`` checks it), so the
-    rows are taken by position (``positions``, ascending), a row group at a time; their
-    trace ids must be ``trace_ids``.
-
-    Raises:
-        RunDirectoryError: the file cannot be read or lacks some of the records.
-    """
-    path = run_dir / PROVENANCE
-    damaged = RunDirectoryError(f"{path} lacks records for some events: run "
-                                f"`tapesim verify {run_dir}`")
-    parts = []
-    try:
-        pf = streaming(path, buffer_size=1 << 20)
-        start = 0
-        for i in range(pf.metadata.num_row_groups):
-            end = start + pf.metadata.row_group(i).num_rows
-            lo, hi = np.searchsorted(positions, [start, end])
-            if hi > lo:
-                group = pf.read_row_group(i, use_threads=False)
-                parts.append(group.take(pa.array(positions[lo:hi] - start)))
-            start = end
-    except (OSError, pa.ArrowException):
-        raise damaged from None
-    table = pa.concat_tables(parts).combine_chunks() if parts else None
-    if table is None or not single(table.column("trace_id")).equals(trace_ids):
-        raise damaged
-    return table
-
-
-def _write_provenance(stage: Staging, run_dir: Path, manifest: dict[str, Any],
-                      seen: _Events, snapshot_hash: str) -> None:
-    """``provenance.json``: each exported event's provenance record, keyed by trace id
-    (in key order), the run's identity added to every record; fed to the batch hash."""
-    trace_ids = seen.all_trace_ids()
-    table = _provenance_rows(run_dir, np.concatenate(seen.seqs) - 1, trace_ids)
-    order = _trace_id_order(trace_ids)
-    seed = manifest["seed_bundle"]
-    constants = {k: stable_stringify(v) for k, v in {
-        "run_id": manifest["run_id"], "seed": seed["seed"], "seed_namespace": seed["namespace"],
-        "seed_partition": seed["partition"],
-        "generator_version": f"tapesim-{manifest['generator']['version']}",
-        "parameter_snapshot_hash": snapshot_hash}.items()}
-    with stage.path("provenance.json").open("wb") as f:
-        def put(data: bytes | np.ndarray) -> None:
-            f.write(data)
-            seen.batch_hash.update(data)
-
-        put(b"{")
-        for lo in range(0, len(order), BATCH_ROWS):
-            rows = table.take(pa.array(order[lo:lo + BATCH_ROWS]))
-            members: dict[str, Member] = {
-                name: member_value(rows.column(name)) for name in rows.schema.names
-                if name != "trace_id"}
-            members.update(constants)
-            members["symbol_profile_id"] = pc.fill_null(value_texts(rows.column("underlying_id")),
-                                                        "null")
-            records = stable_objects(members, rows.num_rows,
-                                     head=[member_value(rows.column("trace_id")), ":"],
-                                     tail=[","])
-            for piece in _list_part(records, not lo):
-                put(piece)
-        put(b"}")
-        f.write(b"\n")
+def _hash_provenance(stage: Staging, seen: _Events, size: int) -> None:
+    """The batch hash continued over ``provenance.json`` as written (its first
+    ``size`` bytes, without the newline)."""
+    seen.batch_hash.update(b',"provenance_by_trace_id":')
+    seen.batch_hash.update_file(stage.path(PROVENANCE_FILE), 0, size)
 
 
 _HOLES = {"events": "\x00event-hashes\x00", "trace_ids": "\x00trace-ids\x00"}
@@ -454,12 +381,18 @@ def _write_fixture(stage: Staging, run_dir: Path, manifest: dict[str, Any], sl: 
     spool_paths = {name: stage.path(f".{name}.spool") for name in _HOLES}
     spools = {name: path.open("w+b") for name, path in spool_paths.items()}
     try:
-        compiling = preload()  # numba loads while the events are encoded
-        seen = _write_events(stage, tables, spools["trace_ids"])
-        compiling.join()
-        _hash_events(stage, seen, spools["events"])
-        seen.batch_hash.update(b',"provenance_by_trace_id":')
-        _write_provenance(stage, run_dir, manifest, seen, snapshot_hash)
+        # One thread hashes the files as they are written: numba loads on it while the
+        # events are encoded, then it hashes the events file while provenance is
+        # encoded, then provenance. In order: the batch hash runs through both.
+        with ThreadPoolExecutor(1, thread_name_prefix="fixture-hash") as hasher:
+            hashing = [hasher.submit(load)]
+            seen = _write_events(stage, tables, spools["trace_ids"])
+            hashing.append(hasher.submit(_hash_events, stage, seen, spools["events"]))
+            size = write_provenance(stage, run_dir, manifest, seen.all_trace_ids(),
+                                    np.concatenate(seen.seqs), snapshot_hash)
+            hashing.append(hasher.submit(_hash_provenance, stage, seen, size))
+            for job in hashing:
+                job.result()  # an error raised on the thread, raised here
         run = {"run_id": manifest["run_id"], "seed_bundle": manifest["seed_bundle"],
                "start_ts": window(manifest, sl)[0], "event_count": seen.count,
                "parameter_snapshot_hash": snapshot_hash}

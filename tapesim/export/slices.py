@@ -36,8 +36,8 @@ from tapesim.io.parquet import streaming
 from tapesim.io.writer import check_output
 from tapesim.sim.calendar import NEW_YORK, epoch_ms
 
-__all__ = ["BATCH_ROWS", "ENTRY_SCHEMA", "Slice", "Staging", "count_events", "entry_batches",
-           "single", "values_buffer", "window"]
+__all__ = ["BATCH_ROWS", "ENTRY_SCHEMA", "Slice", "Staging", "array_part", "count_events",
+           "entry_batches", "single", "values_buffer", "window"]
 
 BATCH_ROWS = 1 << 15  # rows read from a Parquet file at a time
 
@@ -306,3 +306,11 @@ def values_buffer(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.nda
         texts.offset:texts.offset + len(texts) + 1].astype(np.int64)
     data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)
     return data[offsets[0]:offsets[-1]], offsets - offsets[0]
+
+
+def array_part(texts: pa.Array, first: bool) -> list[np.ndarray | bytes]:
+    """A batch of a JSON array's (or object's) items, each followed by a comma, as the
+    bytes to write after the items before it: a comma first unless ``first``, the
+    last item's own comma dropped (the closing bracket follows the last batch)."""
+    data = values_buffer(texts)[0][:-1]
+    return [data] if first else [b",", data]
