@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -111,19 +110,3 @@ def test_entries_hashed_with_the_whole_in_one_pass(texts: list[str], sep: str,
     fed = sep.join(texts) + (sep if whole else "")
     assert streams[0].hexdigest() == hash_text(fed)
     assert streams[1].hexdigest() == hash_text("prefix" + fed)
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(_TEXT, min_size=1, max_size=8), st.integers(1, 9))
-def test_a_file_hashed_in_pieces_equals_the_plain_hash(texts: list[str], chunk: int) -> None:
-    """``FnvStream.update_file`` over a byte range, read in pieces of ``chunk`` bytes
-    that never split a character, equals the hash of that range's text."""
-    body = "".join(texts)
-    data = ("[" + body + "]\n").encode("utf-8")
-    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
-        mp.setattr("tapesim.events.fnv._CHUNK", chunk)
-        path = Path(tmp) / "f.json"
-        path.write_bytes(data)
-        stream = FnvStream()
-        stream.update_file(path, 1, len(data) - 2)
-    assert stream.hexdigest() == hash_text(body)

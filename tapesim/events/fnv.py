@@ -20,18 +20,14 @@ Python hash for small values, which needs no compiler; the tests hold the two eq
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from tapesim.events.stable_json import FNV_OFFSET, FNV_PRIME
 from tapesim.sim.compiled import kernel
 
-__all__ = ["FnvStream", "code_units", "fnv1a32_segments", "hash_entries", "hex_digests",
-           "load"]
+__all__ = ["FnvStream", "code_units", "fnv1a32_segments", "hash_entries", "hex_digests"]
 
 _MASK = 0xFFFFFFFF
-_CHUNK = 1 << 22  # bytes of a file read at a time
 
 
 @kernel
@@ -173,40 +169,7 @@ class FnvStream:
         units = raw if _is_ascii(raw) else code_units(bytes(raw).decode("utf-8"))
         self.state = int(_run(units, np.uint64(self.state)))
 
-    def update_file(self, path: Path, start: int, end: int) -> None:
-        """Hash bytes ``start`` to ``end`` of the UTF-8 file at ``path`` after everything
-        fed so far, read a few megabytes at a time (each piece cut before a character's
-        first byte, so no character is split).
-
-        Raises:
-            OSError: the file cannot be read.
-        """
-        carry = b""
-        with path.open("rb") as f:
-            f.seek(start)
-            left = end - start
-            while left > 0:
-                data = carry + f.read(min(_CHUNK, left))
-                left = end - f.tell()
-                if left <= 0 or len(data) == len(carry):
-                    self.update(data)
-                    return
-                raw = np.frombuffer(data, dtype=np.uint8)
-                cut = int(np.flatnonzero((raw & 0xC0) != 0x80)[-1])  # the last start
-                self.update(raw[:cut])
-                carry = data[cut:]
-
     def hexdigest(self) -> str:
         """The hash so far, as the contract writes it: ``fnv1a32:`` plus eight
         lowercase hex digits."""
         return f"fnv1a32:{self.state:08x}"
-
-
-def load() -> None:
-    """Load (or compile, the first time) the loops an export uses, by calling them once
-    on ASCII bytes: numba's start costs about a second of CPU even from its cache, so a
-    caller can do it on a thread of its own while it does other work."""
-    one = np.zeros(1, dtype=np.uint8)
-    _entries(one, np.array([0, 1], dtype=np.int64), 0, False, np.uint64(FNV_OFFSET),
-             np.uint64(FNV_OFFSET))
-    _run(one, np.uint64(FNV_OFFSET))

@@ -19,18 +19,16 @@ whose value is null is omitted, as the contract reads null as missing.
 
 Nothing is held whole: the events are read, encoded and written a batch at a time
 (:func:`tapesim.export.slices.entry_batches`: each entry built by Arrow's string
-kernels with its separator, a batch written as its string buffer). The fixture's
-hashes are computed from the files as written, on one thread of their own that first
-loads numba (while the events are encoded), then reads the events file back a batch
-at a time (:func:`tapesim.events.fnv.hash_entries`: every entry's hash,
-``events_hash`` and the start of ``batch_hash`` in one pass) while the main thread
-encodes provenance (:mod:`tapesim.export.provenance`), then hashes provenance. The
-manifest's two per-event lists (the contract's ``event_hashes.events`` and
-``replay_plan.trace_ids``, most of its size) are spooled to disk and copied into
-place. Kept per exported event until the end: its trace id, seq, kind and entry size
-(about 60 bytes), and while provenance is encoded its record. The files are byte for
-byte what ``stable_stringify`` of the whole values writes. The output directory
-appears only when complete.
+kernels with its separator, a batch written as its string buffer), each batch's bytes
+hashed in one compiled pass as they are written (:func:`tapesim.events.fnv.hash_entries`:
+every entry's hash, ``events_hash`` and ``batch_hash`` together); the manifest's two
+per-event lists (the contract's ``event_hashes.events`` and ``replay_plan.trace_ids``,
+most of its size) are spooled to disk and copied into place, and provenance is
+encoded in trace-id order a batch at a time (:mod:`tapesim.export.provenance`) and
+fed to ``batch_hash`` as written. Kept per exported event until the end: its trace
+id, seq and kind (about 50 bytes), and while provenance is encoded its record. The
+files are byte for byte what ``stable_stringify`` of the whole values writes. The
+output directory appears only when complete.
 """
 
 from __future__ import annotations
@@ -40,7 +38,6 @@ import json
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -50,10 +47,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tapesim._version import __version__
-from tapesim.events.fnv import FnvStream, hash_entries, hex_digests, load
+from tapesim.events.fnv import FnvStream, hash_entries, hex_digests
 from tapesim.events.models import KINDS
 from tapesim.events.stable_json import stable_hash, stable_stringify
-from tapesim.export.provenance import PROVENANCE_FILE, write_provenance
+from tapesim.export.provenance import write_provenance
 from tapesim.export.sidecars import (
     FIXTURE_GENERATOR_NAME,
     FIXTURE_GENERATOR_VERSION,
@@ -107,13 +104,12 @@ class Exported:
 @dataclass
 class _Events:
     """What the events pass learned, a list item per batch: the trace ids in replay
-    order (string chunks), seqs, kinds and the sizes of the entries written; per-kind
-    counts, the first and last ``ts`` (epoch ms) and the events' hashes."""
+    order (string chunks), seqs and kinds; per-kind counts, the first and last ``ts``
+    (epoch ms) and the events' hashes."""
 
     trace_ids: list[pa.Array] = field(default_factory=list)
     seqs: list[np.ndarray] = field(default_factory=list)
     kinds: list[np.ndarray] = field(default_factory=list)  # int8 codes, KINDS' order
-    sizes: list[np.ndarray] = field(default_factory=list)  # entry bytes, separator included
     counts: Counter[str] = field(default_factory=Counter)
     first_ts: int = 0
     last_ts: int = 0
@@ -198,63 +194,46 @@ def _hash_items(kinds: np.ndarray, start: int, hashes: np.ndarray,
                            "trace_id": member_value(trace_ids)}, n, tail=[","])
 
 
-def _write_events(stage: Staging, tables: Iterator[pa.Table], trace_ids: IO[bytes],
+def _write_events(stage: Staging, tables: Iterator[pa.Table], spools: dict[str, IO[bytes]],
                   ) -> _Events:
-    """``market-events.json`` (the entries arrive each followed by a comma), and the
-    manifest's ``replay_plan.trace_ids`` items into ``trace_ids``; nothing hashed yet
-    (:func:`_hash_events`)."""
+    """``market-events.json``, and the manifest's per-event lists into ``spools``.
+
+    The entries arrive each followed by a comma; every entry's hash and the two hashes
+    of the whole (``events_hash``, ``batch_hash``) are computed in one pass over a
+    batch's bytes (:func:`hash_entries`)."""
     seen = _Events()
+    seen.batch_hash.update(b'{"events":')
+    streams = (seen.events_hash, seen.batch_hash)
     with stage.path(EVENTS_FILE).open("wb") as f:
         f.write(b"[")
+        for stream in streams:
+            stream.update(b"[")
         for table in tables:
             start = seen.count
             seen.note(table)
-            chunks = _pieces(table.column("entry"))
-            seen.sizes.append(np.concatenate([np.diff(values_buffer(c)[1]) for c in chunks]))
             if start:
                 f.write(b",")
+                for stream in streams:
+                    stream.update(b",")
+            chunks = _pieces(table.column("entry"))
+            hashes = []
             for i, chunk in enumerate(chunks):
-                data = values_buffer(chunk)[0]
-                f.write(data[:-1] if i == len(chunks) - 1 else data)
-            ids = concat_texts([member_value(seen.trace_ids[-1]), ","], table.num_rows)
-            for piece in array_part(ids, not start):
-                trace_ids.write(piece)
-        f.write(b"]\n")
+                data, offsets = values_buffer(chunk)
+                last = i == len(chunks) - 1
+                hashes.append(hash_entries(data, offsets, 1, streams, whole=not last))
+                f.write(data[:-1] if last else data)
+            ids = member_value(seen.trace_ids[-1])
+            items = _hash_items(seen.kinds[-1], start, np.concatenate(hashes),
+                                seen.trace_ids[-1])
+            for name, texts in (("events", items),
+                                ("trace_ids", concat_texts([ids, ","], table.num_rows))):
+                for piece in array_part(texts, not start):
+                    spools[name].write(piece)
+        f.write(b"]")
+        for stream in streams:
+            stream.update(b"]")
+        f.write(b"\n")
     return seen
-
-
-def _hash_events(stage: Staging, seen: _Events, items: IO[bytes]) -> None:
-    """The events' hashes from ``market-events.json`` as written, read back a batch at
-    a time: each entry's (into the manifest's ``event_hashes.events`` items, written to
-    ``items``), the whole file's (``events_hash``) and the batch hash's start, all in
-    one pass over the bytes (:func:`hash_entries`)."""
-    streams = (seen.events_hash, seen.batch_hash)
-    seen.batch_hash.update(b'{"events":')
-    for stream in streams:
-        stream.update(b"[")
-    start = 0
-    with stage.path(EVENTS_FILE).open("rb") as f:
-        f.seek(1)
-        for i, sizes in enumerate(seen.sizes):
-            # each entry with the byte after it: its comma, or for the very last the "]"
-            data = np.frombuffer(f.read(int(sizes.sum())), dtype=np.uint8)
-            offsets = np.zeros(sizes.size + 1, dtype=np.int64)
-            np.cumsum(sizes, out=offsets[1:])
-            last = i == len(seen.sizes) - 1
-            hashes = hash_entries(data, offsets, 1, streams, whole=not last)
-            texts = _hash_items(seen.kinds[i], start, hashes, seen.trace_ids[i])
-            for piece in array_part(texts, not start):
-                items.write(piece)
-            start += sizes.size
-    for stream in streams:
-        stream.update(b"]")
-
-
-def _hash_provenance(stage: Staging, seen: _Events, size: int) -> None:
-    """The batch hash continued over ``provenance.json`` as written (its first
-    ``size`` bytes, without the newline)."""
-    seen.batch_hash.update(b',"provenance_by_trace_id":')
-    seen.batch_hash.update_file(stage.path(PROVENANCE_FILE), 0, size)
 
 
 _HOLES = {"events": "\x00event-hashes\x00", "trace_ids": "\x00trace-ids\x00"}
@@ -381,18 +360,10 @@ def _write_fixture(stage: Staging, run_dir: Path, manifest: dict[str, Any], sl: 
     spool_paths = {name: stage.path(f".{name}.spool") for name in _HOLES}
     spools = {name: path.open("w+b") for name, path in spool_paths.items()}
     try:
-        # One thread hashes the files as they are written: numba loads on it while the
-        # events are encoded, then it hashes the events file while provenance is
-        # encoded, then provenance. In order: the batch hash runs through both.
-        with ThreadPoolExecutor(1, thread_name_prefix="fixture-hash") as hasher:
-            hashing = [hasher.submit(load)]
-            seen = _write_events(stage, tables, spools["trace_ids"])
-            hashing.append(hasher.submit(_hash_events, stage, seen, spools["events"]))
-            size = write_provenance(stage, run_dir, manifest, seen.all_trace_ids(),
-                                    np.concatenate(seen.seqs), snapshot_hash)
-            hashing.append(hasher.submit(_hash_provenance, stage, seen, size))
-            for job in hashing:
-                job.result()  # an error raised on the thread, raised here
+        seen = _write_events(stage, tables, spools)
+        seen.batch_hash.update(b',"provenance_by_trace_id":')
+        write_provenance(stage, run_dir, manifest, seen.all_trace_ids(),
+                         np.concatenate(seen.seqs), snapshot_hash, seen.batch_hash)
         run = {"run_id": manifest["run_id"], "seed_bundle": manifest["seed_bundle"],
                "start_ts": window(manifest, sl)[0], "event_count": seen.count,
                "parameter_snapshot_hash": snapshot_hash}

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tapesim.events.fnv import FnvStream
 from tapesim.events.stable_json import stable_stringify
 from tapesim.export.slices import BATCH_ROWS, Staging, array_part, single
 from tapesim.io.event_json import Member, member_value, stable_objects, utf16_sorted, value_texts
@@ -70,7 +71,8 @@ def provenance_rows(run_dir: Path, positions: np.ndarray, trace_ids: pa.Array) -
 
 
 def write_provenance(stage: Staging, run_dir: Path, manifest: dict[str, Any],
-                     trace_ids: pa.Array, seqs: np.ndarray, snapshot_hash: str) -> int:
+                     trace_ids: pa.Array, seqs: np.ndarray, snapshot_hash: str,
+                     stream: FnvStream) -> None:
     """Write ``provenance.json``: each exported event's provenance record, keyed by
     trace id (in key order), the run's identity added to every record.
 
@@ -78,10 +80,8 @@ def write_provenance(stage: Staging, run_dir: Path, manifest: dict[str, Any],
         trace_ids: the exported events' trace ids, in replay order.
         seqs: their seqs (int64), in the same order.
         snapshot_hash: the parameter snapshot's stable hash, in every record.
-
-    Returns:
-        the file's size in bytes without its final newline (what the batch hash
-        covers).
+        stream: fed the file's bytes as written, all but the final newline (the
+            fixture's batch hash).
 
     Raises:
         RunDirectoryError: as :func:`provenance_rows`.
@@ -95,7 +95,11 @@ def write_provenance(stage: Staging, run_dir: Path, manifest: dict[str, Any],
         "generator_version": f"tapesim-{manifest['generator']['version']}",
         "parameter_snapshot_hash": snapshot_hash}.items()}
     with stage.path(PROVENANCE_FILE).open("wb") as f:
-        f.write(b"{")
+        def put(data: bytes | np.ndarray) -> None:
+            f.write(data)
+            stream.update(data)
+
+        put(b"{")
         for lo in range(0, len(order), BATCH_ROWS):
             rows = table.take(pa.array(order[lo:lo + BATCH_ROWS]))
             members: dict[str, Member] = {
@@ -108,8 +112,6 @@ def write_provenance(stage: Staging, run_dir: Path, manifest: dict[str, Any],
                                      head=[member_value(rows.column("trace_id")), ":"],
                                      tail=[","])
             for piece in array_part(records, not lo):
-                f.write(piece)
-        f.write(b"}")
-        size = f.tell()
+                put(piece)
+        put(b"}")
         f.write(b"\n")
-    return size
