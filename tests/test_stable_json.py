@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tapesim.events.fnv import FnvStream, fnv1a32_segments, hex_digests
+from tapesim.events.fnv import FnvStream, fnv1a32_segments, hash_entries, hex_digests
 from tapesim.events.stable_json import (
     UNDEFINED,
     fnv1a32,
@@ -90,3 +90,23 @@ def test_compiled_fnv_on_the_reference_vectors(case: dict) -> None:
     stream = FnvStream()
     stream.update(case["stable_stringify"].encode("utf-8"))
     assert stream.hexdigest() == case["stable_hash"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_TEXT, min_size=1, max_size=8), st.sampled_from([",", "\n", ",\n"]),
+       st.booleans())
+def test_entries_hashed_with_the_whole_in_one_pass(texts: list[str], sep: str,
+                                                   whole: bool) -> None:
+    """Each entry's hash (without its separator) and the two streams continued over all
+    of it (the last separator only when ``whole``) equal the plain hash of each."""
+    raw = [(t + sep).encode("utf-8") for t in texts]
+    offsets = np.zeros(len(raw) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in raw], out=offsets[1:])
+    streams = (FnvStream(), FnvStream())
+    streams[1].update(b"prefix")
+    hashes = hash_entries(np.frombuffer(b"".join(raw), dtype=np.uint8), offsets, len(sep),
+                          streams, whole=whole)
+    assert hashes.tolist() == [fnv1a32(t) for t in texts]
+    fed = sep.join(texts) + (sep if whole else "")
+    assert streams[0].hexdigest() == hash_text(fed)
+    assert streams[1].hexdigest() == hash_text("prefix" + fed)

@@ -18,12 +18,17 @@ Every kind is exported (equity quotes and prints, option NBBOs and prints); a fi
 whose value is null is omitted, as the contract reads null as missing.
 
 Nothing is held whole: the events are read, encoded and written a batch at a time
-(:func:`tapesim.export.slices.entry_batches`), every hash is fed as the bytes are
-written (:mod:`tapesim.events.fnv`), the manifest's two per-event lists (the
-contract's ``event_hashes.events`` and ``replay_plan.trace_ids``, most of its size)
-are spooled to disk and copied into place, and provenance is encoded in trace-id
-order a batch at a time. The files are byte for byte what ``stable_stringify`` of
-the whole values writes. The output directory appears only when complete.
+(:func:`tapesim.export.slices.entry_batches`: each entry built by Arrow's string
+kernels with its separator, a batch written as its string buffer), each batch's bytes
+hashed in one compiled pass as they are written (:func:`tapesim.events.fnv.hash_entries`:
+every entry's hash, ``events_hash`` and ``batch_hash`` together); the manifest's two
+per-event lists (the contract's ``event_hashes.events`` and ``replay_plan.trace_ids``,
+most of its size) are spooled to disk and copied into place, and provenance is
+encoded in trace-id order a batch at a time (:mod:`tapesim.export.provenance`) and
+fed to ``batch_hash`` as written. Kept per exported event until the end: its trace
+id, seq and kind (about 50 bytes), and while provenance is encoded its record. The
+files are byte for byte what ``stable_stringify`` of the whole values writes. The
+output directory appears only when complete.
 """
 
 from __future__ import annotations
@@ -42,9 +47,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tapesim._version import __version__
-from tapesim.events.fnv import FnvStream, fnv1a32_segments, hex_digests
+from tapesim.events.fnv import FnvStream, hash_entries, hex_digests
 from tapesim.events.models import KINDS
 from tapesim.events.stable_json import stable_hash, stable_stringify
+from tapesim.export.provenance import write_provenance
 from tapesim.export.sidecars import (
     FIXTURE_GENERATOR_NAME,
     FIXTURE_GENERATOR_VERSION,
@@ -56,19 +62,21 @@ from tapesim.export.sidecars import (
     slice_labels,
 )
 from tapesim.export.slices import (
-    BATCH_ROWS,
     Slice,
     Staging,
+    array_part,
     count_events,
     entry_batches,
-    joined,
     single,
     values_buffer,
     window,
 )
-from tapesim.io.event_json import quoted, stable_objects, utf16_sorted, value_texts
-from tapesim.io.manifest import PROVENANCE, RunDirectoryError, open_run
-from tapesim.io.parquet import streaming
+from tapesim.io.event_json import (
+    concat_texts,
+    member_value,
+    stable_objects,
+)
+from tapesim.io.manifest import open_run
 from tapesim.io.writer import check_output
 
 __all__ = ["EVENTS_FILE", "FIXTURE_FORMAT", "FORMATS", "JSONL_FILE", "ExportError", "Exported",
@@ -95,11 +103,13 @@ class Exported:
 
 @dataclass
 class _Events:
-    """What the events pass learned: the trace ids in replay order (string chunks),
-    per-kind counts, the first and last ``ts`` (epoch ms) and the events' hashes."""
+    """What the events pass learned, a list item per batch: the trace ids in replay
+    order (string chunks), seqs and kinds; per-kind counts, the first and last ``ts``
+    (epoch ms) and the events' hashes."""
 
     trace_ids: list[pa.Array] = field(default_factory=list)
     seqs: list[np.ndarray] = field(default_factory=list)
+    kinds: list[np.ndarray] = field(default_factory=list)  # int8 codes, KINDS' order
     counts: Counter[str] = field(default_factory=Counter)
     first_ts: int = 0
     last_ts: int = 0
@@ -118,7 +128,8 @@ class _Events:
         self.last_ts = int(table.column("ts")[-1].as_py())
         self.trace_ids.append(single(table.column("trace_id")))
         self.seqs.append(table.column("seq").to_numpy())
-        codes = np.bincount(table.column("kind").to_numpy(), minlength=len(KINDS))
+        self.kinds.append(table.column("kind").to_numpy())
+        codes = np.bincount(self.kinds[-1], minlength=len(KINDS))
         self.counts.update({k.name: int(n) for k, n in zip(KINDS, codes, strict=True) if n})
 
     def all_trace_ids(self) -> pa.Array:
@@ -137,138 +148,92 @@ def _stream(tables: Iterator[pa.Table], total: int, progress: Progress | None,
             progress(done, total)
 
 
+def _pieces(column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    """The non-empty chunks of a column (an array is its own one chunk)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    return [c for c in chunks if len(c)]
+
+
 def _write_jsonl(stage: Staging, tables: Iterator[pa.Table]) -> _Events:
+    """``market-events.jsonl``: the entries (each with its newline) as they are."""
     seen = _Events()
     with stage.path(JSONL_FILE).open("wb") as f:
         for table in tables:
             seen.note(table)
-            f.write(joined(table.column("entry"), "\n"))
-            f.write(b"\n")
+            for chunk in _pieces(table.column("entry")):
+                f.write(values_buffer(chunk)[0])
     return seen
 
 
 _KIND_TEXTS = pa.array([stable_stringify(k.name) for k in KINDS], pa.string())
+_HASH_HEAD = np.frombuffer(b'"fnv1a32:', dtype=np.uint8)
+_HASH_WIDTH = _HASH_HEAD.size + 9  # the head, eight hex digits, the closing quote
 
 
-def _hash_items(table: pa.Table, start: int, hashes: np.ndarray,
+def _hash_texts(hashes: np.ndarray) -> pa.Array:
+    """Each hash as the JSON string ``"fnv1a32:xxxxxxxx"``, built as one fixed-width
+    buffer (no join)."""
+    n = hashes.size
+    texts = np.empty((n, _HASH_WIDTH), dtype=np.uint8)
+    texts[:, :_HASH_HEAD.size] = _HASH_HEAD
+    texts[:, _HASH_HEAD.size:-1] = np.frombuffer(hex_digests(hashes), np.uint8).reshape(n, 8)
+    texts[:, -1] = ord('"')
+    offsets = np.arange(0, _HASH_WIDTH * n + 1, _HASH_WIDTH, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(texts))
+
+
+def _hash_items(kinds: np.ndarray, start: int, hashes: np.ndarray,
                 trace_ids: pa.Array) -> pa.Array:
-    """The manifest's ``event_hashes.events`` items of one table of entries:
-    ``{"hash":"fnv1a32:…","index":i,"kind":…,"trace_id":…}`` (keys in sorted order)."""
-    n = table.num_rows
-    digits = pa.StringArray.from_buffers(
-        n, pa.py_buffer(np.arange(0, 8 * n + 1, 8, dtype=np.int32)),
-        pa.py_buffer(hex_digests(hashes)))
+    """The manifest's ``event_hashes.events`` items of one batch of events, each
+    followed by a comma: ``{"hash":"fnv1a32:…","index":i,"kind":…,"trace_id":…},``
+    (keys in sorted order)."""
+    n = kinds.size
     index = pc.cast(pa.array(np.arange(start, start + n, dtype=np.int64)), pa.string())
-    return stable_objects({"hash": pc.binary_join_element_wise('"fnv1a32:', digits, '"', ""),
-                           "index": index, "kind": _KIND_TEXTS.take(table.column("kind")),
-                           "trace_id": trace_ids}, n)
+    return stable_objects({"hash": _hash_texts(hashes), "index": index,
+                           "kind": _KIND_TEXTS.take(pa.array(kinds)),
+                           "trace_id": member_value(trace_ids)}, n, tail=[","])
 
 
 def _write_events(stage: Staging, tables: Iterator[pa.Table], spools: dict[str, IO[bytes]],
                   ) -> _Events:
-    """``market-events.json``, and the manifest's per-event lists into ``spools``."""
+    """``market-events.json``, and the manifest's per-event lists into ``spools``.
+
+    The entries arrive each followed by a comma; every entry's hash and the two hashes
+    of the whole (``events_hash``, ``batch_hash``) are computed in one pass over a
+    batch's bytes (:func:`hash_entries`)."""
     seen = _Events()
     seen.batch_hash.update(b'{"events":')
+    streams = (seen.events_hash, seen.batch_hash)
     with stage.path(EVENTS_FILE).open("wb") as f:
-        def put(data: bytes | np.ndarray) -> None:
-            f.write(data)
-            seen.events_hash.update(data)
-            seen.batch_hash.update(data)
-
-        put(b"[")
+        f.write(b"[")
+        for stream in streams:
+            stream.update(b"[")
         for table in tables:
             start = seen.count
             seen.note(table)
             if start:
-                put(b",")
-                for spool in spools.values():
-                    spool.write(b",")
-            entries = single(table.column("entry"))
-            hashes = fnv1a32_segments(*values_buffer(entries))
-            put(joined(entries, ","))
-            ids = single(table.column("trace_json"))
-            spools["events"].write(joined(_hash_items(table, start, hashes, ids), ","))
-            spools["trace_ids"].write(joined(ids, ","))
-        put(b"]")
+                f.write(b",")
+                for stream in streams:
+                    stream.update(b",")
+            chunks = _pieces(table.column("entry"))
+            hashes = []
+            for i, chunk in enumerate(chunks):
+                data, offsets = values_buffer(chunk)
+                last = i == len(chunks) - 1
+                hashes.append(hash_entries(data, offsets, 1, streams, whole=not last))
+                f.write(data[:-1] if last else data)
+            ids = member_value(seen.trace_ids[-1])
+            items = _hash_items(seen.kinds[-1], start, np.concatenate(hashes),
+                                seen.trace_ids[-1])
+            for name, texts in (("events", items),
+                                ("trace_ids", concat_texts([ids, ","], table.num_rows))):
+                for piece in array_part(texts, not start):
+                    spools[name].write(piece)
+        f.write(b"]")
+        for stream in streams:
+            stream.update(b"]")
         f.write(b"\n")
     return seen
-
-
-def _trace_id_order(trace_ids: pa.Array) -> np.ndarray:
-    """Row order of ``trace_ids`` by UTF-16 code units (an object's key order)."""
-    if pc.all(pc.string_is_ascii(trace_ids)).as_py():
-        return pc.sort_indices(trace_ids).to_numpy()  # bytes order = code unit order
-    keys = trace_ids.to_pylist()
-    rank = {k: i for i, k in enumerate(utf16_sorted(keys))}
-    return np.argsort(np.array([rank[k] for k in keys]), kind="stable")
-
-
-def _provenance_rows(run_dir: Path, positions: np.ndarray, trace_ids: pa.Array) -> pa.Table:
-    """The provenance records of the exported events, in their order.
-
-    Provenance row i is the event of seq i + 1 (``tapesim verify`` checks it), so the
-    rows are taken by position (``positions``, ascending), a row group at a time; their
-    trace ids must be ``trace_ids``.
-
-    Raises:
-        RunDirectoryError: the file cannot be read or lacks some of the records.
-    """
-    path = run_dir / PROVENANCE
-    damaged = RunDirectoryError(f"{path} lacks records for some events: run "
-                                f"`tapesim verify {run_dir}`")
-    parts = []
-    try:
-        pf = streaming(path, buffer_size=1 << 20)
-        start = 0
-        for i in range(pf.metadata.num_row_groups):
-            end = start + pf.metadata.row_group(i).num_rows
-            lo, hi = np.searchsorted(positions, [start, end])
-            if hi > lo:
-                group = pf.read_row_group(i, use_threads=False)
-                parts.append(group.take(pa.array(positions[lo:hi] - start)))
-            start = end
-    except (OSError, pa.ArrowException):
-        raise damaged from None
-    table = pa.concat_tables(parts).combine_chunks() if parts else None
-    if table is None or not single(table.column("trace_id")).equals(trace_ids):
-        raise damaged
-    return table
-
-
-def _write_provenance(stage: Staging, run_dir: Path, manifest: dict[str, Any],
-                      seen: _Events, snapshot_hash: str) -> None:
-    """``provenance.json``: each exported event's provenance record, keyed by trace id
-    (in key order), the run's identity added to every record; fed to the batch hash."""
-    trace_ids = seen.all_trace_ids()
-    table = _provenance_rows(run_dir, np.concatenate(seen.seqs) - 1, trace_ids)
-    order = _trace_id_order(trace_ids)
-    seed = manifest["seed_bundle"]
-    constants = {k: stable_stringify(v) for k, v in {
-        "run_id": manifest["run_id"], "seed": seed["seed"], "seed_namespace": seed["namespace"],
-        "seed_partition": seed["partition"],
-        "generator_version": f"tapesim-{manifest['generator']['version']}",
-        "parameter_snapshot_hash": snapshot_hash}.items()}
-    with stage.path("provenance.json").open("wb") as f:
-        def put(data: bytes | np.ndarray) -> None:
-            f.write(data)
-            seen.batch_hash.update(data)
-
-        put(b"{")
-        for lo in range(0, len(order), BATCH_ROWS):
-            rows = table.take(pa.array(order[lo:lo + BATCH_ROWS]))
-            members: dict[str, pa.Array | str] = {
-                name: value_texts(rows.column(name)) for name in rows.schema.names
-                if name != "trace_id"}
-            members.update(constants)
-            members["symbol_profile_id"] = pc.fill_null(value_texts(rows.column("underlying_id")),
-                                                        "null")
-            records = stable_objects(members, rows.num_rows)
-            keyed = pc.binary_join_element_wise(quoted(rows.column("trace_id")), records, ":")
-            if lo:
-                put(b",")
-            put(joined(keyed, ","))
-        put(b"}")
-        f.write(b"\n")
 
 
 _HOLES = {"events": "\x00event-hashes\x00", "trace_ids": "\x00trace-ids\x00"}
@@ -364,7 +329,8 @@ def export_run(run_dir: Path, out: Path, fmt: str, sl: Slice, force: bool = Fals
     check_output(out, force)
     manifest = open_run(run_dir)
     total = count_events(run_dir, manifest, sl)
-    tables = _stream(entry_batches(run_dir, manifest, sl), total, progress)
+    sep = "\n" if fmt == "jsonl" else ","
+    tables = _stream(entry_batches(run_dir, manifest, sl, sep), total, progress)
     with Staging(out, force) as stage:
         if fmt == "jsonl":
             seen = _write_jsonl(stage, tables)
@@ -396,7 +362,8 @@ def _write_fixture(stage: Staging, run_dir: Path, manifest: dict[str, Any], sl: 
     try:
         seen = _write_events(stage, tables, spools)
         seen.batch_hash.update(b',"provenance_by_trace_id":')
-        _write_provenance(stage, run_dir, manifest, seen, snapshot_hash)
+        write_provenance(stage, run_dir, manifest, seen.all_trace_ids(),
+                         np.concatenate(seen.seqs), snapshot_hash, seen.batch_hash)
         run = {"run_id": manifest["run_id"], "seed_bundle": manifest["seed_bundle"],
                "start_ts": window(manifest, sl)[0], "event_count": seen.count,
                "parameter_snapshot_hash": snapshot_hash}

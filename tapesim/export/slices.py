@@ -4,16 +4,17 @@ A slice is chosen by symbols (for option events, the contract's root) and a New
 York time window; one that would exceed ``max_events`` is refused before anything
 is written, with a hint to narrow it. :func:`entry_batches` then reads each kind's
 Parquet file a batch at a time, encodes every row once as its ``{kind, event}``
-entry in the pipeline's stable stringification (:func:`tapesim.io.event_json.encode_batch`,
-Arrow string kernels, no Python object per row) and merges the four kinds by
-``seq`` into replay order, so memory stays bounded by a few batches per kind
-whatever the slice's size. :class:`Staging` is the output directory that appears
-only when complete.
+entry in the pipeline's stable stringification followed by the file's separator
+(:func:`tapesim.io.event_json.encode_batch`, Arrow string kernels, no Python object
+per row) and merges the four kinds by ``seq`` into replay order, so memory stays
+bounded by a few batches per kind whatever the slice's size. :class:`Staging` is the
+output directory that appears only when complete.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import shutil
 from collections.abc import Iterator
@@ -29,23 +30,23 @@ import pyarrow.compute as pc
 from tapesim.events.contracts import of_roots
 from tapesim.events.models import KINDS, OPTION_NBBO, OPTION_PRINT, EventKind
 from tapesim.export.sidecars import ExportError
-from tapesim.io.event_json import member_texts, stable_objects
+from tapesim.io.event_json import encode_batch
 from tapesim.io.manifest import RunDirectoryError
 from tapesim.io.parquet import streaming
 from tapesim.io.writer import check_output
 from tapesim.sim.calendar import NEW_YORK, epoch_ms
 
-__all__ = ["BATCH_ROWS", "ENTRY_SCHEMA", "Slice", "Staging", "count_events", "entry_batches",
-           "joined", "single", "values_buffer", "window"]
+__all__ = ["BATCH_ROWS", "ENTRY_SCHEMA", "Slice", "Staging", "array_part", "count_events",
+           "entry_batches", "single", "values_buffer", "window"]
 
 BATCH_ROWS = 1 << 15  # rows read from a Parquet file at a time
 
-# One encoded event: its seq and ts (epoch ms), kind (its position in KINDS), trace id
-# (and as a JSON string), and the ``{"event":{...},"kind":...}`` entry in the stable
-# stringification.
+# One encoded event: its seq and ts (epoch ms), kind (its position in KINDS), trace id,
+# and the ``{"event":{...},"kind":...}`` entry in the stable stringification followed
+# by the separator the file puts after it (a comma in a JSON array, a newline in JSON
+# lines), so a batch's entries are written as their string buffer as it is.
 ENTRY_SCHEMA = pa.schema([("seq", pa.int64()), ("ts", pa.int64()), ("kind", pa.int8()),
-                          ("trace_id", pa.string()), ("trace_json", pa.string()),
-                          ("entry", pa.string())])
+                          ("trace_id", pa.string()), ("entry", pa.string())])
 
 
 @dataclass(frozen=True)
@@ -164,18 +165,18 @@ def count_events(run_dir: Path, manifest: dict[str, Any], sl: Slice) -> int:
     return total
 
 
-def _encoded(run_dir: Path, kind: EventKind, part: _Filter) -> Iterator[pa.RecordBatch]:
-    """One kind's rows of the slice as ``ENTRY_SCHEMA`` batches, in the file's order."""
-    prefix, suffix = pa.scalar('{"event":'), pa.scalar(f',"kind":"{kind.name}"}}')
+def _encoded(run_dir: Path, kind: EventKind, part: _Filter, sep: str,
+             ) -> Iterator[pa.RecordBatch]:
+    """One kind's rows of the slice as ``ENTRY_SCHEMA`` batches (each entry followed
+    by ``sep``), in the file's order."""
+    head, tail = ['{"event":'], [f',"kind":"{kind.name}"}}{sep}']
     code = KINDS.index(kind)
     for rows in _scan(run_dir, kind, part):
-        texts = member_texts(rows)
-        entry = pc.binary_join_element_wise(prefix, stable_objects(texts, rows.num_rows),
-                                            suffix, "")
         yield pa.RecordBatch.from_arrays(
             [single(rows.column("seq")), single(rows.column("ts")),
              pa.array(np.full(rows.num_rows, code, dtype=np.int8)),
-             single(rows.column("trace_id")), texts["trace_id"], entry], schema=ENTRY_SCHEMA)
+             single(rows.column("trace_id")), encode_batch(rows, head, tail)],
+            schema=ENTRY_SCHEMA)
 
 
 def _check_ascending(seq: np.ndarray, last: int, where: Path) -> None:
@@ -184,20 +185,36 @@ def _check_ascending(seq: np.ndarray, last: int, where: Path) -> None:
                                 f"twice): run `tapesim verify {where}`")
 
 
-def entry_batches(run_dir: Path, manifest: dict[str, Any], sl: Slice) -> Iterator[pa.Table]:
+def _interleaved(table: pa.Table) -> pa.Table:
+    """``table``'s rows in ``seq`` order, as slices of it (no copy): each run of rows
+    already in order is one chunk. Kinds interleave in runs of hundreds of rows, so
+    this is far cheaper than a ``take`` of every entry's text."""
+    order = pc.sort_indices(table.column("seq")).to_numpy()
+    if order.size == 0 or np.array_equal(order, np.arange(order.size)):
+        return table
+    starts = np.flatnonzero(np.diff(order) != 1) + 1
+    bounds = np.concatenate([[0], starts, [order.size]])
+    return pa.concat_tables([table.slice(int(order[a]), int(b - a))
+                             for a, b in itertools.pairwise(bounds.tolist())])
+
+
+def entry_batches(run_dir: Path, manifest: dict[str, Any], sl: Slice, sep: str,
+                  ) -> Iterator[pa.Table]:
     """The slice's events as ``ENTRY_SCHEMA`` tables in replay order (ascending seq, the
-    contract's ``ts, ingest_ts, seq, trace_id`` order since seq is assigned in it).
+    contract's ``ts, ingest_ts, seq, trace_id`` order since seq is assigned in it),
+    each entry followed by ``sep``.
 
     Each kind's file is in ascending seq; a round takes, from every kind, the rows up
     to the smallest last seq among the kinds' buffered batches, so each table holds
-    about a batch of rows and every kind keeps at most one batch buffered.
+    about a batch of rows and every kind keeps at most one batch buffered. A table's
+    columns are chunked: slices of the kinds' batches in replay order, not copied.
 
     Raises:
         ExportError: as :func:`count_events` (the filters are built the same way).
         RunDirectoryError: a kind's events out of seq order, or a seq in two kinds.
     """
     filters = _filters(manifest, sl)
-    streams = {k.name: _encoded(run_dir, k, filters[k.name]) for k in KINDS}
+    streams = {k.name: _encoded(run_dir, k, filters[k.name], sep) for k in KINDS}
     pending: dict[str, pa.Table] = {}
     last = -1
     while streams or pending:
@@ -222,8 +239,7 @@ def entry_batches(run_dir: Path, manifest: dict[str, Any], sl: Slice) -> Iterato
                 del pending[name]
             else:
                 pending[name] = table.slice(cut)
-        merged = pa.concat_tables(parts)
-        merged = merged.take(pc.sort_indices(merged.column("seq")))
+        merged = _interleaved(pa.concat_tables(parts))
         seq = merged.column("seq").to_numpy()
         _check_ascending(seq, last, run_dir)
         if seq.size:
@@ -292,8 +308,9 @@ def values_buffer(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.nda
     return data[offsets[0]:offsets[-1]], offsets - offsets[0]
 
 
-def joined(texts: pa.Array | pa.ChunkedArray, sep: str) -> np.ndarray:
-    """The values of a string column joined by ``sep``, as UTF-8 bytes (uint8)."""
-    texts = single(texts)
-    lists = pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts)
-    return values_buffer(pc.binary_join(lists, sep))[0]
+def array_part(texts: pa.Array, first: bool) -> list[np.ndarray | bytes]:
+    """A batch of a JSON array's (or object's) items, each followed by a comma, as the
+    bytes to write after the items before it: a comma first unless ``first``, the
+    last item's own comma dropped (the closing bracket follows the last batch)."""
+    data = values_buffer(texts)[0][:-1]
+    return [data] if first else [b",", data]
