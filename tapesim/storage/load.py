@@ -12,8 +12,6 @@ data tables without it (an interrupted load) empties them first.
 from __future__ import annotations
 
 import json
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +23,7 @@ import pyarrow.parquet as pq
 
 from tapesim.events.manifest import RunManifest
 from tapesim.io.manifest import MANIFEST, damaged, open_run, sha256_file
-from tapesim.io.parquet import streaming
+from tapesim.io.parquet import prefetched, streaming
 from tapesim.storage.engine import Engine, EngineError, ParquetReader, sql_string
 from tapesim.storage.schema import (
     EVENT_TABLES,
@@ -99,46 +97,6 @@ def _schema(run_dir: Path, name: str) -> pa.Schema:
         raise damaged(run_dir, f"{run_dir / name} cannot be read ({err})") from None
 
 
-_END = object()
-
-
-def _prefetched(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
-    """``batches``, decoded ahead in a thread (at most ``depth`` waiting), so reading
-    and decompressing Parquet overlaps ClickHouse's work on the previous batch; an
-    exception of the reader is raised here. Order and content are unchanged."""
-    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def hand(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        try:
-            for batch in batches:
-                if not hand(batch):
-                    return
-            hand(_END)
-        except BaseException as err:  # handed to the consumer, raised there
-            hand(err)
-
-    reader = threading.Thread(target=read, name="tapesim-load-reader", daemon=True)
-    reader.start()
-    try:
-        while (item := ready.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        reader.join()
-
-
 def _counted(batches: Iterable[pa.RecordBatch], table: str,
              progress: Progress | None) -> Iterator[pa.RecordBatch]:
     for batch in batches:
@@ -162,8 +120,8 @@ def _insert_file(engine: Engine, database: str, spec: TableSpec, path: Path, run
     """
     if not isinstance(engine, ParquetReader):
         return engine.insert_arrow(database, spec.name, spec.arrow_schema, _counted(
-            _prefetched(_parquet_batches(path, spec, run_dir, batch_rows)), spec.name,
-            progress))
+            prefetched(_parquet_batches(path, spec, run_dir, batch_rows),
+                       name="tapesim-load-reader"), spec.name, progress))
     try:
         rows = engine.insert_parquet(database, spec.name,
                                      [(c.name, c.sql_type) for c in spec.columns], path)
