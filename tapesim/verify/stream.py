@@ -138,15 +138,6 @@ class Chunk:
         return Chunk(self.records[s], self.seq[s], self.ts[s], self.ingest[s], self.kind,
                      self.ascending)
 
-    def then(self, other: Chunk) -> Chunk:
-        """This chunk followed by ``other`` (of the same kind)."""
-        seq = np.concatenate([self.seq, other.seq])
-        return Chunk(np.concatenate([self.records, other.records]), seq,
-                     np.concatenate([self.ts, other.ts]),
-                     np.concatenate([self.ingest, other.ingest]), self.kind,
-                     self.ascending and other.ascending and (
-                         not self.size or not other.size or other.seq[0] > self.seq[-1]))
-
 
 def _records(kind: EventKind, path: Path, counts: dict[str, int], rows: Rows,
              ) -> Iterator[Chunk]:
@@ -165,40 +156,54 @@ def merge_by_seq(sources: list[Iterator[Chunk]]) -> Iterator[Chunk]:
     by seq (stable): every row of a window precedes those of the next. A window holds
     the buffered rows below the smallest last seq of the sources still giving rows, so
     memory holds a few chunks per source. A window of several kinds has ``kind`` -1
-    (:meth:`Chunk.kind_codes` gives each row's)."""
+    (:meth:`Chunk.kind_codes` gives each row's). Each source's buffer is a list of its
+    chunks, so reading on past a cutoff copies nothing."""
     its = [iter(s) for s in sources]
-    bufs: list[Chunk | None] = [None] * len(its)
+    bufs: list[list[Chunk]] = [[] for _ in its]
     live = [True] * len(its)
     while True:
         for i, it in enumerate(its):
-            while live[i] and (bufs[i] is None or bufs[i].size == 0):  # type: ignore[union-attr]
+            while live[i] and not bufs[i]:
                 nxt = next(it, None)
                 if nxt is None:
                     live[i] = False
-                else:
-                    bufs[i] = nxt
-        held = [(i, b) for i, b in enumerate(bufs) if b is not None and b.size]
-        if not held:
+                elif nxt.size:
+                    bufs[i].append(nxt)
+        if not any(bufs):
             return
         pending = [i for i in range(len(its)) if live[i]]
-        cutoff = min(int(bufs[i].seq[-1]) for i in pending) if pending else None  # type: ignore[union-attr]
-        parts = []
-        for i, b in held:
-            split = b.size if cutoff is None else b.below(cutoff)
-            if split:
-                parts.append(b.cut(0, split))
-                bufs[i] = b.cut(split)
+        cutoff = min(int(bufs[i][-1].seq[-1]) for i in pending) if pending else None
+        parts: list[Chunk] = []
+        for buf in bufs:
+            if buf:
+                parts += _take(buf, cutoff)
         if not parts:  # every buffered row sits at the cutoff: read further where it is set
             for i in pending:
-                b = bufs[i]
-                if b is not None and int(b.seq[-1]) == cutoff:
+                if int(bufs[i][-1].seq[-1]) == cutoff:
                     nxt = next(its[i], None)
                     if nxt is None:
                         live[i] = False
-                    else:
-                        bufs[i] = b.then(nxt)
+                    elif nxt.size:
+                        bufs[i].append(nxt)
             continue
         yield _in_seq_order(parts)
+
+
+def _take(buf: list[Chunk], cutoff: int | None) -> list[Chunk]:
+    """Remove from a source's buffer (its chunks in order) its first rows, as many as
+    have seq below ``cutoff`` (all when None), and return them as chunks in order."""
+    split = sum(c.size for c in buf) if cutoff is None else sum(c.below(cutoff) for c in buf)
+    taken = []
+    while split:
+        c = buf[0]
+        if c.size <= split:
+            taken.append(buf.pop(0))
+            split -= c.size
+        else:
+            taken.append(c.cut(0, split))
+            buf[0] = c.cut(split)
+            split = 0
+    return taken
 
 
 def _in_seq_order(parts: list[Chunk]) -> Chunk:
