@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tapesim.events.models import (
     EQUITY_PRINT,
@@ -26,7 +27,6 @@ from tapesim.verify.consistency import caused_seqs
 from tapesim.verify.options import ContractIds, option_nbbo_problems, option_print_problems
 from tapesim.verify.problems import Problems, file_batches, schema_ok
 from tapesim.verify.stream import ID_COLUMNS, Rows, order_breaks
-from tapesim.verify.traces import traces_match
 
 TOLERANCE = 1e-6
 
@@ -54,8 +54,9 @@ def _check_kind_batch(
     session = manifest["session"]
     if ts.min() < session["start_ts"] or ts.max() > session["end_ts"]:
         problems.add(f"{name}: ts outside the session window")
-    if not traces_match(t.column("trace_id"), np.zeros(len(seq), dtype=np.int64),
-                        [f"{manifest['run_id']}:{kind.stream}:"], seq):
+    expected = pc.binary_join_element_wise(f"{manifest['run_id']}:{kind.stream}:",
+                                           pc.cast(t.column("seq"), pa.string()), "")
+    if not pc.all(pc.equal(t.column("trace_id"), expected)).as_py():
         problems.add(f"{name}: trace_id is not <run_id>:{kind.stream}:<seq>")
     symbols = set(manifest["symbols"])
     if kind is not OPTION_NBBO and not (

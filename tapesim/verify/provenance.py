@@ -14,7 +14,6 @@ from tapesim.io.canonical import POSITION_EFFECTS, PROVENANCE_SCHEMA, REAL_SOURC
 from tapesim.io.manifest import PROVENANCE
 from tapesim.verify.problems import Problems, file_batches, schema_ok
 from tapesim.verify.stream import Rows
-from tapesim.verify.traces import traces_match
 
 
 def provenance_problems(run_dir: Path, manifest: dict[str, Any], rows: Rows) -> list[str]:
@@ -37,9 +36,12 @@ def provenance_problems(run_dir: Path, manifest: dict[str, Any], rows: Rows) -> 
             return list(problems)
         names = kinds.dictionary.to_pylist()
         codes = kinds.indices.to_numpy(zero_copy_only=False)
-        seqs = np.arange(row + 1, row + t.num_rows + 1, dtype=np.int64)
-        if not traces_match(t.column("trace_id"), codes, [prefixes.get(n, "") for n in names],
-                            seqs):
+        prefix = pc.take(pa.array([prefixes.get(n, "") for n in names], pa.string()),
+                         kinds.indices)
+        seqs = pa.array(np.arange(row + 1, row + t.num_rows + 1, dtype=np.int64))
+        expected = pc.binary_join_element_wise(prefix, pc.cast(seqs, pa.string()), "")
+        same = pc.fill_null(pc.equal(t.column("trace_id"), expected), False)
+        if not pc.all(same).as_py():
             problems.add(f"{PROVENANCE}: trace ids do not follow the events in seq order")
             return list(problems)
         if set(t.column("source_kind").unique().to_pylist()) != {want}:
