@@ -114,7 +114,7 @@ class Chunk:
 
     @classmethod
     def of(cls, records: np.ndarray, kind: int) -> Chunk:
-        """The chunk of ``records`` (one kind's, ``RECORD``)."""
+        """The chunk of ``records`` (``RECORD``; ``kind`` -1 when of several kinds)."""
         seq = np.ascontiguousarray(records["seq"])
         return cls(records, seq, np.ascontiguousarray(records["ts"]),
                    np.ascontiguousarray(records["ingest_ts"]), kind,
@@ -148,7 +148,10 @@ def _records(kind: EventKind, path: Path, counts: dict[str, int], rows: Rows,
     for t in read_batches(path, CORE_COLUMNS[kind.name], batch=ROW_GROUP):
         counts[kind.name] += t.num_rows
         rows(t.num_rows)
-        yield Chunk.of(pack_records(kind, t), kind.code)
+        seq = t.column("seq").to_numpy()
+        yield Chunk(pack_records(kind, t), seq, t.column("ts").to_numpy(),
+                    t.column("ingest_ts").to_numpy(), kind.code,
+                    bool(np.all(seq[1:] > seq[:-1])))
 
 
 def merge_by_seq(sources: list[Iterator[Chunk]]) -> Iterator[Chunk]:
