@@ -2,6 +2,12 @@
 
     python bench/verify.py RUN_DIR [--command verify|facts] [--workers 1] [--repeat 3]
     python bench/verify.py runs/m1 --command facts --repeat 3
+    python bench/verify.py runs/m1 --jobs            # verify's jobs one by one, timed
+
+``--jobs`` runs verify's steps in this process one after another (the artifact
+hashes, then each job of ``tapesim.verify.run.planned_rows``) and prints per step
+its rows, wall seconds and CPU seconds (user + system of this process, pyarrow's
+threads included); no repetition.
 
 Each repetition runs the command (``--quiet``) as a fresh ``tapesim`` process of this
 Python and takes from its resource usage the wall seconds, the CPU seconds (user +
@@ -13,6 +19,8 @@ Figures per repetition:
   events_per_s    events / wall seconds
   events_per_cpu_s events / CPU seconds (the figure a loaded machine does not distort)
   peak_rss_mib    peak RSS of the largest process of the command
+  problems        the FAIL lines of ``verify`` (a run with problems is still timed: the
+                  checks ran in full; any other failure exits 3)
 
 Output: one JSON object per repetition on stdout, then a summary with the medians
 (``"summary": true``) and the targets; a digest on stderr. Targets: ``verify`` at
@@ -30,8 +38,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from tapesim.io.manifest import read_manifest
+from tapesim.verify.problems import Problems
+from tapesim.verify.run import VerifyJob, check_artifacts, planned_rows, run_job
 
 MIB = 1024**2
 GIB = 1024**3
@@ -48,14 +62,45 @@ def _once(run_dir: Path, command: str, workers: int) -> dict[str, Any]:
     done = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
+    failed = [line for line in done.stderr.splitlines() if line.startswith("FAIL ")]
+    if done.returncode != 0 and not (command == "verify" and done.returncode == 2 and failed):
         print(done.stderr, file=sys.stderr)
         raise SystemExit(3)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     events = json.loads((run_dir / "manifest.json").read_text())["counts"]["total"]
     return {"command": command, "workers": workers, "events": events, "wall_s": wall,
             "cpu_s": cpu, "events_per_s": events / wall, "events_per_cpu_s": events / cpu,
-            "peak_rss_mib": after.ru_maxrss * 1024 / MIB}
+            "peak_rss_mib": after.ru_maxrss * 1024 / MIB, "problems": len(failed)}
+
+
+def _jobs(run_dir: Path) -> None:
+    """Verify's steps one by one in this process, timed (module docstring)."""
+    manifest = read_manifest(run_dir)
+    job = VerifyJob(run_dir, manifest)
+    steps: list[tuple[str, int, Callable[[], object]]] = [
+        ("artifacts", 0, lambda: check_artifacts(run_dir, manifest, Problems()))]
+    steps += [(name, rows, partial(run_job, job, name)) for name, rows in
+              planned_rows(manifest).items()]
+    total_wall = total_cpu = 0.0
+    for name, rows, step in steps:
+        before, start = _cpu(), time.perf_counter()
+        found = step()
+        wall, cpu = time.perf_counter() - start, _cpu() - before
+        total_wall, total_cpu = total_wall + wall, total_cpu + cpu
+        problems = len(found) if isinstance(found, list) else 0
+        print(json.dumps({"job": name, "rows": rows, "wall_s": wall, "cpu_s": cpu,
+                          "problems": problems}))
+        print(f"{name:24s} {rows:>12,} rows wall={wall:7.2f}s cpu={cpu:7.2f}s"
+              + (f" rows/cpu-s={rows / cpu:,.0f}" if rows and cpu else ""), file=sys.stderr)
+    print(f"{'total':24s} {'':>17s} wall={total_wall:7.2f}s cpu={total_cpu:7.2f}s "
+          f"peak_rss={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB",
+          file=sys.stderr)
+
+
+def _cpu() -> float:
+    """User + system CPU seconds of this process so far (every thread)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def _checks(command: str, summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -77,11 +122,16 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--jobs", action="store_true",
+                        help="time verify's jobs one by one in this process")
     a = parser.parse_args()
     if not (a.run_dir / "manifest.json").is_file() or a.repeat < 1 or a.workers < 1:
         print("error: RUN_DIR must be a run directory, --repeat and --workers at least 1",
               file=sys.stderr)
         return 2
+    if a.jobs:
+        _jobs(a.run_dir)
+        return 0
     runs = []
     for i in range(a.repeat):
         r = _once(a.run_dir, a.command, a.workers)

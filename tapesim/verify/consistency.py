@@ -28,7 +28,6 @@ each kind's violations as one problem line (:meth:`TapeConsistency.problems`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +44,6 @@ from tapesim.events.models import (
     EventKind,
 )
 from tapesim.io.manifest import PROVENANCE
-from tapesim.io.merge import windowed_merge
 from tapesim.io.parquet import streaming
 
 BATCH = 1 << 16
@@ -162,141 +160,109 @@ def caused_seqs(run_dir: Path, kind: EventKind) -> np.ndarray:
                     dtype=np.int64)
 
 
-def _batches(path: Path, columns: list[str], key: str, only: pa.Array | None,
-             ) -> Iterator[pa.Table]:
-    """The file's batches; with ``only``, just the rows whose ``key`` is one of its
-    values (the key read dictionary-encoded, so each batch's keys are looked up once)."""
-    pf = streaming(path, read_dictionary=[] if only is None else [key])
-    for batch in pf.iter_batches(batch_size=BATCH, columns=columns):
-        t = pa.Table.from_batches([batch])
-        if only is not None:
-            keys = t.column(key).combine_chunks()
-            wanted = pc.is_in(keys.dictionary, value_set=only).to_numpy(zero_copy_only=False)
-            rows = np.flatnonzero(wanted[keys.indices.to_numpy(zero_copy_only=False)])
-            t = t.take(pa.array(rows))
-            t = t.set_column(t.column_names.index(key), key, t.column(key).cast(pa.string()))
-        yield t
+class _Keys:
+    """Codes of the keys (symbols or contract ids) prints carry: key ``keys[i]`` has
+    code ``i`` and a null key code ``len(keys)``; a quote of another key is no print's
+    quote in force, so the join drops it."""
 
+    def __init__(self, keys: pa.Array) -> None:
+        self.keys = pc.unique(pc.cast(keys, pa.string())).drop_null()
+        self.null = len(self.keys)
 
-def _tagged(path: Path, columns: list[str], key: str, quote: bool,
-            only: pa.Array | None = None) -> Iterator[pa.Table]:
-    """A kind's batches with its symbol or contract as ``key`` and a ``quote`` flag;
-    with ``only``, the rows of those keys alone."""
-    for t in _batches(path, columns, key, only):
-        t = t.rename_columns(["key" if c == key else c for c in t.column_names])
-        yield t.append_column("quote", pa.array(np.full(t.num_rows, quote)))
-
-
-def _printed(run_dir: Path) -> pa.Array:
-    """Every contract with an option print: only their NBBO changes can be the quote
-    in force before a print, so the join reads no other (a fifth of a day's rows)."""
-    table = streaming(run_dir / f"{OPTION_PRINT.file_stem}.parquet").read(
-        columns=["option_contract_id"])
-    return pc.unique(table.column(0).combine_chunks()).drop_null()
-
-
-class _InForce:
-    """The last quote per key across windows of rows in seq order.
-
-    ``width`` is the number of values a quote carries (e.g. bid and ask). Keys get
-    codes in the order first seen (a null key has its own), and the last quote of each
-    is a row of ``last`` (NaN until the key's first quote), so a window is looked up and
-    carried forward with numpy alone.
-    """
-
-    def __init__(self, width: int) -> None:
-        self.width = width
-        self._known = pa.array([], pa.string())
-        self.last = np.full((1, width), np.nan)  # row 0: the null key
-
-    def _codes(self, keys: pa.ChunkedArray) -> np.ndarray:
-        """Each row's key code (0 for a null key)."""
-        column = keys.combine_chunks()
+    def codes(self, column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        """Each row's code (int64), -1 for a key no print carries; the strings are
+        looked up once per distinct value (dictionary-encoded columns)."""
+        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
-        dictionary = pc.cast(encoded.dictionary, pa.string())
-        found = pc.index_in(dictionary, value_set=self._known)
-        if found.null_count:
-            new = pc.filter(dictionary, pc.is_null(found))
-            self._known = pa.concat_arrays([self._known, new])
-            self.last = np.concatenate([self.last, np.full((len(new), self.width), np.nan)])
-            found = pc.index_in(dictionary, value_set=self._known)
-        lookup = np.append(found.to_numpy(zero_copy_only=False).astype(np.int64) + 1, 0)
-        return lookup[encoded.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False)]
-
-    def at(self, keys: pa.ChunkedArray, quote: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """For each row of a window (rows in seq order; ``values`` float64 of shape
-        (rows, width), meaningful on quote rows), the values of the last quote with the
-        row's key strictly before it: shape (rows, width), NaN where there is none."""
-        n = len(quote)
-        codes = self._codes(keys)
-        order = np.argsort(codes, kind="stable")
-        s_codes = codes[order]
-        pos = np.arange(n)
-        start = np.ones(n, dtype=bool)
-        start[1:] = s_codes[1:] != s_codes[:-1]
-        group_start = np.maximum.accumulate(np.where(start, pos, 0))
-        s_quote = quote[order]
-        # the last quote at or before each sorted row, then strictly before it
-        through = np.maximum.accumulate(np.where(s_quote, pos, -1))
-        before = np.empty(n, dtype=np.int64)
-        before[0] = -1
-        before[1:] = through[:-1]
-        inside = before >= group_start
-        s_values = values[order]
-        s_out = np.where(inside[:, None], s_values[np.maximum(before, 0)], self.last[s_codes])
-        end = np.ones(n, dtype=bool)
-        end[:-1] = start[1:]
-        quoted = np.flatnonzero(end & (through >= group_start))
-        self.last[s_codes[quoted]] = s_values[through[quoted]]
-        out = np.empty_like(s_out)
-        out[order] = s_out
-        return out
+        found = pc.index_in(pc.cast(encoded.dictionary, pa.string()), value_set=self.keys)
+        lookup = np.append(found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64),
+                           self.null)
+        return lookup[encoded.indices.fill_null(len(lookup) - 1).to_numpy(
+            zero_copy_only=False)]
 
 
 def _num(t: pa.Table, name: str) -> np.ndarray:
-    """A column as float64 with NaN for null; all NaN when the window lacks it (a window
-    of one kind only has that kind's columns)."""
-    if name not in t.column_names:
-        return np.full(t.num_rows, np.nan)
+    """A column as float64 with NaN for null."""
     return pc.fill_null(t.column(name).cast(pa.float64()), np.nan).to_numpy()
 
 
-def _joined(quotes: Iterator[pa.Table], prints: Iterator[pa.Table],
-            values: tuple[str, ...]) -> Iterator[tuple[pa.Table, np.ndarray, np.ndarray]]:
-    """Quote and print batches (from :func:`_tagged`) merged by seq: each window holding
-    a print, with its quote mask and, per row, the ``values`` columns of the quote of
-    its key in force before it (see :meth:`_InForce.at`)."""
-    in_force = _InForce(len(values))
-    for w in windowed_merge([quotes, prints], "seq", [("seq", "ascending")]):
-        quote = w.column("quote").to_numpy()
-        force = in_force.at(w.column("key"), quote, np.stack([_num(w, c) for c in values], 1))
-        if not quote.all():
-            yield w, quote, force
+def _prints(run_dir: Path, kind: EventKind, key: str, columns: list[str]) -> pa.Table:
+    """A print file's ``columns`` (``seq`` and ``key`` among them) in seq order (stable)."""
+    t = streaming(run_dir / f"{kind.file_stem}.parquet").read(columns=columns)
+    seq = t.column("seq").to_numpy()
+    if len(seq) > 1 and not bool(np.all(seq[1:] >= seq[:-1])):
+        t = t.take(pa.array(np.argsort(seq, kind="stable")))
+    return t
+
+
+def _in_force(path: Path, key: str, values: tuple[str, ...], keys: _Keys,
+              print_seq: np.ndarray, print_code: np.ndarray) -> np.ndarray:
+    """For each print (``print_seq`` ascending, its key's ``print_code``), the
+    ``values`` of the last quote of the same key before it in seq order (a quote with
+    the print's own seq counts as before it): float64 of shape (prints, values), NaN
+    where none. The quote file is read a batch at a time, only ``seq``, ``key`` (as
+    dictionary codes) and ``values``; quotes of keys no print carries are dropped."""
+    out = np.full((len(print_seq), len(values)), np.nan)
+    if not len(print_seq):
+        return out
+    last = np.full((keys.null + 1, len(values)), np.nan)  # per key, its last quote so far
+    done = 0  # prints resolved so far
+    pf = streaming(path, read_dictionary=[key])
+    for batch in pf.iter_batches(batch_size=BATCH, columns=["seq", key, *values]):
+        t = pa.Table.from_batches([batch])
+        code = keys.codes(t.column(key))
+        rows = np.flatnonzero(code >= 0)
+        if rows.size == 0:
+            continue
+        seq, code = t.column("seq").to_numpy()[rows], code[rows]
+        value = np.stack([_num(t, c)[rows] for c in values], 1)
+        order = np.lexsort((seq, code))  # by key, then seq
+        seq, code, value = seq[order], code[order], value[order]
+        first = int(seq.min())
+        # prints before every quote of this batch: the quotes in force so far
+        start = int(np.searchsorted(print_seq, first, side="left"))
+        out[done:start] = last[print_code[done:start]]
+        done = max(done, start)
+        stop = int(np.searchsorted(print_seq, int(seq.max()), side="right"))
+        if stop > done:
+            ps, pc_ = print_seq[done:stop], print_code[done:stop]
+            base = min(first, int(ps[0]))
+            span = max(int(seq.max()), int(ps[-1])) - base + 1
+            at = np.searchsorted(code * span + (seq - base), pc_ * span + (ps - base),
+                                 side="right") - 1
+            mine = (at >= 0) & (code[np.maximum(at, 0)] == pc_)
+            out[done:stop] = np.where(mine[:, None], value[np.maximum(at, 0)], last[pc_])
+            done = stop
+        ends = np.flatnonzero(np.append(code[1:] != code[:-1], True))
+        last[code[ends]] = value[ends]
+    out[done:] = last[print_code[done:]]
+    return out
 
 
 def _equity(run_dir: Path, caused: np.ndarray) -> Tally:
-    quotes = _tagged(run_dir / f"{EQUITY_QUOTE.file_stem}.parquet",
-                     ["seq", "underlying_id", "bid", "ask"], "underlying_id", True)
-    prints = _tagged(run_dir / f"{EQUITY_PRINT.file_stem}.parquet",
-                     ["seq", "underlying_id", "price", "offExchangeFlag"], "underlying_id",
-                     False)
-    tally = Tally()
-    for w, quote, force in _joined(quotes, prints, ("bid", "ask")):
-        price, seq = _num(w, "price"), w.column("seq").to_numpy()
-        lit = ~quote & ~pc.fill_null(w.column("offExchangeFlag"), True).to_numpy(
-            zero_copy_only=False) & ~np.isin(seq, caused)
-        bid, ask = force[:, 0], force[:, 1]
-        unquoted = lit & np.isnan(bid)
-        outside = lit & ~unquoted & ((price < bid - TOLERANCE) | (price > ask + TOLERANCE))
-        tally.checked += int(lit.sum())
-        tally.unquoted += int(unquoted.sum())
-        tally.outside += int(outside.sum())
-        tally._note(seq, unquoted | outside)
+    w = _prints(run_dir, EQUITY_PRINT, "underlying_id",
+                ["seq", "underlying_id", "price", "offExchangeFlag"])
+    keys = _Keys(w.column("underlying_id"))
+    seq = w.column("seq").to_numpy()
+    force = _in_force(run_dir / f"{EQUITY_QUOTE.file_stem}.parquet", "underlying_id",
+                      ("bid", "ask"), keys, seq, keys.codes(w.column("underlying_id")))
+    price = _num(w, "price")
+    lit = ~pc.fill_null(w.column("offExchangeFlag"), True).to_numpy(
+        zero_copy_only=False) & ~np.isin(seq, caused)
+    bid, ask = force[:, 0], force[:, 1]
+    unquoted = lit & np.isnan(bid)
+    outside = lit & ~unquoted & ((price < bid - TOLERANCE) | (price > ask + TOLERANCE))
+    tally = Tally(checked=int(lit.sum()), unquoted=int(unquoted.sum()),
+                  outside=int(outside.sum()))
+    tally._note(seq, unquoted | outside)
     return tally
 
 
-def _plain(conditions: pa.ChunkedArray) -> np.ndarray:
+def _plain(conditions: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Per print: no special condition among its conditions (null or empty: none)."""
+    if isinstance(conditions, pa.ChunkedArray):
+        conditions = (conditions.combine_chunks() if conditions.num_chunks
+                      else pa.array([], conditions.type))
     flat = pc.list_flatten(conditions)
     special = pc.is_in(flat, value_set=pa.array(sorted(SPECIAL)))
     parent = pc.list_parent_indices(conditions).to_numpy()
@@ -320,46 +286,39 @@ _UNDERLYING = ("execution_underlying_bid", "execution_underlying_ask",
                "execution_underlying_ts")
 
 
-def _option_prints(run_dir: Path, key: str, recorded: tuple[str, ...]) -> Iterator[pa.Table]:
-    return _tagged(run_dir / f"{OPTION_PRINT.file_stem}.parquet",
-                   ["seq", key, "price", "conditions", *recorded], key, False)
-
-
-def _checked(w: pa.Table, quote: np.ndarray, caused: np.ndarray) -> np.ndarray:
-    """The option prints of a window bound by the quote: no special condition, not
-    caused by an injected scenario."""
+def _option_prints(run_dir: Path, key: str, recorded: tuple[str, ...],
+                   quotes: EventKind, values: tuple[str, ...], caused: np.ndarray,
+                   ) -> tuple[pa.Table, np.ndarray, np.ndarray, np.ndarray]:
+    """Option prints (seq order) with, per print, the quote in force of its ``key``
+    among ``quotes`` (their ``values``), and which prints the rule binds: no special
+    condition, not caused by an injected scenario. Returns (prints, seq, in force,
+    bound)."""
+    w = _prints(run_dir, OPTION_PRINT, key, ["seq", key, "price", "conditions", *recorded])
+    keys = _Keys(w.column(key))
     seq = w.column("seq").to_numpy()
-    return ~quote & _plain(w.column("conditions").combine_chunks()) & ~np.isin(seq, caused)
+    force = _in_force(run_dir / f"{quotes.file_stem}.parquet", key, values, keys, seq,
+                      keys.codes(w.column(key)))
+    checked = _plain(w.column("conditions")) & ~np.isin(seq, caused)
+    return w, seq, force, checked
 
 
 def _options(run_dir: Path, caused: np.ndarray) -> Tally:
-    nbbo = _tagged(run_dir / f"{OPTION_NBBO.file_stem}.parquet",
-                   ["seq", "option_contract_id", *_NBBO], "option_contract_id", True,
-                   _printed(run_dir))
-    prints = _option_prints(run_dir, "option_contract_id", _EXECUTION)
-    tally = Tally()
-    for w, quote, force in _joined(nbbo, prints, _NBBO):
-        checked = _checked(w, quote, caused)
-        price, seq = _num(w, "price"), w.column("seq").to_numpy()
-        quoted = checked & ~np.isnan(force[:, 0])
-        outside = quoted & ((price < force[:, 0] - TOLERANCE) | (price > force[:, 1] + TOLERANCE))
-        mismatched = checked & ~_agree(w, _EXECUTION, force)
-        tally.checked += int(checked.sum())
-        tally.outside += int(outside.sum())
-        tally.mismatched += int(mismatched.sum())
-        tally._note(seq, outside | mismatched)
+    w, seq, force, checked = _option_prints(run_dir, "option_contract_id", _EXECUTION,
+                                            OPTION_NBBO, _NBBO, caused)
+    price = _num(w, "price")
+    quoted = checked & ~np.isnan(force[:, 0])
+    outside = quoted & ((price < force[:, 0] - TOLERANCE) | (price > force[:, 1] + TOLERANCE))
+    mismatched = checked & ~_agree(w, _EXECUTION, force)
+    tally = Tally(checked=int(checked.sum()), outside=int(outside.sum()),
+                  mismatched=int(mismatched.sum()))
+    tally._note(seq, outside | mismatched)
     return tally
 
 
 def _underlying(run_dir: Path, caused: np.ndarray) -> Tally:
-    quotes = _tagged(run_dir / f"{EQUITY_QUOTE.file_stem}.parquet",
-                     ["seq", "underlying_id", "bid", "ask", "ts"], "underlying_id", True)
-    prints = _option_prints(run_dir, "underlying_id", _UNDERLYING)
-    tally = Tally()
-    for w, quote, force in _joined(quotes, prints, ("bid", "ask", "ts")):
-        checked = _checked(w, quote, caused)
-        mismatched = checked & ~_agree(w, _UNDERLYING, force)
-        tally.checked += int(checked.sum())
-        tally.mismatched += int(mismatched.sum())
-        tally._note(w.column("seq").to_numpy(), mismatched)
+    w, seq, force, checked = _option_prints(run_dir, "underlying_id", _UNDERLYING,
+                                            EQUITY_QUOTE, ("bid", "ask", "ts"), caused)
+    mismatched = checked & ~_agree(w, _UNDERLYING, force)
+    tally = Tally(checked=int(checked.sum()), mismatched=int(mismatched.sum()))
+    tally._note(seq, mismatched)
     return tally

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tapesim.io.prefetch import prefetched
 from tapesim.verify.options import AT_SEQ
 from tapesim.verify.stream import ID_COLUMNS, read_batches
 
@@ -28,12 +29,16 @@ class Problems(list[str]):
             self.append(text)
 
 
-def file_batches(path: Path, problems: Problems,
-                 dictionary: tuple[str, ...] = ID_COLUMNS) -> Iterator[pa.Table]:
-    """The file's batches (:func:`tapesim.verify.stream.read_batches`); a file that
-    cannot be read is a problem, not an error."""
+def file_batches(path: Path, problems: Problems, dictionary: tuple[str, ...] = ID_COLUMNS,
+                 columns: list[str] | None = None) -> Iterator[pa.Table]:
+    """The file's batches (:func:`tapesim.verify.stream.read_batches`; the batch size
+    shapes the problems, which name each batch's first offender), decoded ahead on a thread
+    (:func:`tapesim.io.prefetch.prefetched`) while the caller checks the previous one; a
+    file that cannot be read is a problem, not an error. Only ``columns`` (all when
+    None) are read."""
     try:
-        yield from read_batches(path, dictionary=dictionary)
+        yield from prefetched(read_batches(path, columns, dictionary=dictionary),
+                              name="verify-read")
     except (OSError, pa.ArrowException) as err:
         problems.add(f"{path.name} cannot be read as Parquet: {err}")
 

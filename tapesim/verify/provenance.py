@@ -15,6 +15,10 @@ from tapesim.io.manifest import PROVENANCE
 from tapesim.verify.problems import Problems, file_batches, schema_ok
 from tapesim.verify.stream import Rows
 
+# The columns the checks read (agents, parent orders and scenarios are not checked here).
+COLUMNS = ["trace_id", "event_kind", "source_kind", "references_trace_id", "position_effect",
+           "contra_position_effect"]
+
 
 def provenance_problems(run_dir: Path, manifest: dict[str, Any], rows: Rows) -> list[str]:
     """Provenance row by row: one row per event in seq order (trace ids), its
@@ -29,7 +33,7 @@ def provenance_problems(run_dir: Path, manifest: dict[str, Any], rows: Rows) -> 
     prefixes = {name: f"{run_id}:{k.stream}:" for name, k in KINDS_BY_NAME.items()}
     want = REAL_SOURCE_KIND if manifest.get("source") else SOURCE_KIND
     earlier_prints: set[str] = set()
-    for t in file_batches(path, problems, ("event_kind", "source_kind")):
+    for t in file_batches(path, problems, ("event_kind", "source_kind"), COLUMNS):
         kinds = t.column("event_kind").combine_chunks()
         if not set(pc.unique(kinds).to_pylist()) <= set(KINDS_BY_NAME):
             problems.add(f"{PROVENANCE}: unknown event_kind")

@@ -89,11 +89,11 @@ def verify_run(run_dir: Path, workers: int = 1, progress: Progress | None = None
         check_manifest(run_dir, manifest)
     except RunDirectoryError as err:
         return [str(err)]
-    if not _check_artifacts(run_dir, manifest, problems):
+    if not check_artifacts(run_dir, manifest, problems):
         return list(problems)
     _check_snapshot(run_dir, manifest, problems)
     plan = planned_rows(manifest)
-    found = run_shards(_run_job, _Job(run_dir, manifest), list(plan.items()), run_dir,
+    found = run_shards(run_job, VerifyJob(run_dir, manifest), list(plan.items()), run_dir,
                        workers, progress)
     results = dict(zip(plan, found, strict=True))
     for name in plan:
@@ -129,16 +129,19 @@ def planned_rows(manifest: dict[str, Any]) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class _Job:
-    """What every job needs: the run directory and its manifest (JSON values)."""
+class VerifyJob:
+    """What every job of :data:`JOBS` needs: the run directory and its manifest (JSON
+    values)."""
 
     run_dir: Path
     manifest: dict[str, Any]
 
 
-def _run_job(job: _Job, name: str, spool: Path, progress: Progress | None) -> list[str]:
-    """One job of :data:`JOBS` (``spool`` unused: the shard runner's file slot); its
-    problems, in the order found. A picklable top-level function for worker processes."""
+def run_job(job: VerifyJob, name: str, spool: Path | None = None,
+            progress: Progress | None = None) -> list[str]:
+    """One job of :data:`JOBS` over a run whose files are all present (``spool`` unused:
+    the shard runner's file slot); its problems, in the order found. A picklable
+    top-level function for worker processes; ``bench/verify.py --jobs`` times each."""
     def rows(n: int) -> None:
         if progress is not None:
             progress(name, n)
@@ -201,7 +204,7 @@ def _check_conservation(manifest: dict[str, Any], problems: Problems) -> None:
             problems.add(f"{symbol}: not conserved across agents (every total must be 0): {off}")
 
 
-def _check_artifacts(run_dir: Path, manifest: dict[str, Any], problems: Problems) -> bool:
+def check_artifacts(run_dir: Path, manifest: dict[str, Any], problems: Problems) -> bool:
     """Check each listed file's size and hash; True when every one exists, so the
     row-level checks can still run (and name what a corrupted file got wrong)."""
     artifacts = manifest.get("artifacts", {})
