@@ -387,7 +387,8 @@ _ENTRIES = [
         penalty=FalsePositivePenalty(
             score=0.25, severity="medium", reason="Opening volume far above OI is a classic signal."
         ),
-        policy=Policy(right="call", z=1.5, days=(7, 30), orders=8, lots=(150, 300), duration_s=240),
+        policy=Policy(right="call", z=1.5, days=(7, 30), orders=16, lots=(100, 200),
+                      duration_s=240),
         required=(
             EvidenceRequirement(
                 requirement_id="opening",
@@ -400,8 +401,9 @@ _ENTRIES = [
         ),
         forbidden=(),
         notes=(
-            "Opening call buying in a thinly held contract; open interest is not on the tape, "
-            "so it is sized to stand far above the strike's own volume there."
+            "Opening call buying in a thinly held contract, lifting its offer every 15 s or "
+            "so: open interest is not on the tape, so its volume must stand far above the "
+            "strike's own there."
         ),
     ),
     ScenarioSpec(
