@@ -16,6 +16,7 @@ from tapesim.scenarios.policies import (
     BlockAtTouch,
     CrossNearMid,
     FreezeThenTrade,
+    HedgeAfterFall,
     InformedWithFollowThrough,
     Injection,
     IsoSweep,
@@ -130,7 +131,7 @@ EXPECTED = {  # catalog entry -> (schedule, execution)
     "volatility-seller-supply": (Injection, AtTouch),
     "event-noise-positioning": (Injection, MidPackage),
     "structure-arbitrage-calm": (Injection, MidPackage),
-    "hedge-reactive-put-flow": (Injection, CrossNearMid),
+    "hedge-reactive-put-flow": (HedgeAfterFall, CrossNearMid),
     "informed-put-sweep": (Injection, IsoSweep),
     "premium-anomaly": (Injection, BlockAtTouch),
     "stock-and-options-confirmation": (InformedWithFollowThrough, AtTouch),
@@ -155,7 +156,9 @@ def test_every_catalog_entry_builds() -> None:
 
 @pytest.mark.parametrize("policy", [Policy(fault="reports", style="ask"),
                                     Policy(fault="reports", style="sweep"),
-                                    Policy(fault="freeze", informed_s=60.0)])
+                                    Policy(fault="freeze", informed_s=60.0),
+                                    Policy(react_bps=10.0, informed_s=60.0),
+                                    Policy(react_bps=10.0, fault="freeze", fault_s=10.0)])
 def test_combinations_no_class_acts_out_are_refused(policy: Policy) -> None:
     with pytest.raises(ValueError):
         injection_class(policy)

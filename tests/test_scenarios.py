@@ -19,7 +19,7 @@ from tapesim.events.models import KINDS
 from tapesim.export.islandflow import Slice, export_run
 from tapesim.runs import execute_run, simulate_shard
 from tapesim.scenarios.catalog import CATALOG
-from tapesim.sim.calendar import NEW_YORK
+from tapesim.sim.calendar import NEW_YORK, epoch_ms
 from tapesim.verify.run import verify_run
 from tests.conftest import tiny_options_config
 from tests.test_export import closed_set_violations
@@ -102,6 +102,32 @@ def test_label_refs_are_the_events_the_scenario_caused(catalog_run: Path) -> Non
         agents = set(mine.filter(pc.equal(mine.column("event_kind"), "option_print"))
                      .column("agent_id").to_pylist())
         assert agents == set(label["tapesim"]["agent_ids"]), label["scenario_id"]
+
+
+def test_the_hedge_buys_protection_after_the_stock_has_fallen(catalog_run: Path) -> None:
+    """The hedge's first print follows the moment the stock's mid stood its policy's
+    ``react_bps`` below its high since the hedge's start (a little slack for the quote
+    tape's rounding of the mid the hedger read)."""
+    label = next(lb for lb in _labels(catalog_run)
+                 if lb["tapesim"]["scenario"] == "hedge-reactive-put-flow")
+    anchor = next(r for r in label["event_refs"] if r["role"] == "anchor")
+    day = dt.date.fromisoformat(json.loads((catalog_run / "manifest.json").read_text())
+                                ["session"]["date"])
+    at = next(e["at"] for e in _catalog_schedule() if e["name"] == label["tapesim"]["scenario"])
+    start = epoch_ms(day, dt.time.fromisoformat(at))
+    quotes = pq.read_table(catalog_run / "equity_quotes.parquet").to_pylist()
+    high, fell_at = 0.0, None
+    react = CATALOG["hedge-reactive-put-flow"].policy.react_bps
+    for q in sorted(quotes, key=lambda q: q["ts"]):
+        if q["underlying_id"] != label["tapesim"]["underlying_id"] or q["ts"] < start:
+            continue
+        mid = (q["bid"] + q["ask"]) / 2
+        high = max(high, mid)
+        if (mid - high) / high * 1e4 <= -(react - 0.5):
+            fell_at = q["ts"]
+            break
+    assert react > 0 and fell_at is not None
+    assert start < fell_at <= anchor["source_ts"]
 
 
 def test_stale_quote_trap_prints_meet_a_frozen_quote(catalog_run: Path) -> None:

@@ -9,6 +9,7 @@ with the ``synthetic_run`` fixture's, so the suite simulates them once.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 import sys
@@ -22,8 +23,10 @@ from typer.testing import CliRunner
 
 from tapesim.api.run import SyntheticRun
 from tapesim.cli import app
-from tapesim.scenarios import reference, reference_rules
-from tapesim.scenarios.reference_rules import NO_BASELINE_CAP, Cluster, focus, hypothesis
+from tapesim.scenarios import reference, reference_baselines, reference_flow, reference_rules
+from tapesim.scenarios.reference_baselines import Cluster, focus
+from tapesim.scenarios.reference_flow import Supply
+from tapesim.scenarios.reference_rules import NO_BASELINE_CAP, hypothesis
 from tapesim.sim.strict import ConfigError
 from tapesim.study.alerts import Alert
 from tapesim.study.classifiers import classify, identity
@@ -183,8 +186,14 @@ def _cluster(**values: Any) -> Cluster:
             "nbbo_coverage_ratio_mean": 1.0, "nbbo_stale_ratio_mean": 0.0,
             "net_directional_bias": 1.0, "option_type": "call", "sell_ratio": 0.0,
             "option_spread_bps_max": 300.0}
-    return Cluster("SPY", 0, values={**base, **values}, premium_z=1.0, repeat_minutes=2,
-                   selling_minutes=2)
+    return Cluster("SPY", 0, values={**base, **values}, premium_z=1.0, repeat_minutes=2)
+
+
+def _supply(**fields: Any) -> Supply:
+    """An expiry sold at the bid over the lookback, as a strangle writer leaves it."""
+    base = {"expiry": dt.date(2026, 4, 17), "sold": 150_000.0, "sold_share": 0.95,
+            "minutes": 2, "calls": 300, "puts": 300, "now": 40_000.0}
+    return Supply(**{**base, **fields})
 
 
 @pytest.mark.parametrize(("values", "expect"), [
@@ -198,8 +207,6 @@ def _cluster(**values: Any) -> Cluster:
     ({"nbbo_aggression_ratio_max": 0.2}, ("unclear", "unknown", "insufficient")),
     ({"days_to_event": 3, "option_type": "mixed"},
      ("event_positioning", "neutral", "event_positioning")),
-    ({"sell_ratio": 0.9, "option_type": "mixed", "net_directional_bias": 0.0},
-     ("volatility_supply", "neutral", "volatility_supply")),
 ])
 def test_each_rule_states_its_hypothesis(values: dict[str, Any],
                                          expect: tuple[str, str, str]) -> None:
@@ -260,14 +267,20 @@ def test_small_same_day_tickets_are_churn_and_abstained_on() -> None:
     assert hypothesis(_cluster(zero_dte_ratio=1.0)).rule == "directional"
 
 
-def test_one_minute_of_selling_is_not_yet_a_volatility_seller() -> None:
-    seller = _cluster(sell_ratio=0.9, option_type="mixed", net_directional_bias=0.0)
-    seller.selling_minutes = 1
-    assert hypothesis(seller).rule == "conflicting"
-    puts = _cluster(sell_ratio=1.0, option_type="put", net_directional_bias=1.0)
-    assert hypothesis(puts).rule == "directional"  # puts sold alone: bullish
-    puts.sold_both = True  # calls were sold at the bid a minute ago
-    assert hypothesis(puts).rule == "volatility_supply"
+def test_calls_and_puts_sold_over_minutes_are_a_volatility_seller() -> None:
+    seller = _cluster(sell_ratio=1.0, option_type="put", net_directional_bias=1.0)
+    seller.supply = _supply()
+    h = hypothesis(seller)
+    assert (h.rule, h.hypothesis_class, h.direction) == (
+        "volatility_supply", "volatility_supply", "neutral")
+    seller.supply = _supply(minutes=1)  # one minute's sale is a single ticket's
+    assert hypothesis(seller).rule == "directional"  # the focus: puts sold, bullish
+    seller.supply = _supply(calls=40, puts=560)  # puts sold alone: a directional bet
+    assert hypothesis(seller).rule == "directional"
+    seller.supply = _supply(sold_share=0.6)  # as much bought as sold: no seller
+    assert hypothesis(seller).rule == "directional"
+    seller.supply = _supply(now=0.0)  # the seller has stopped: no new hypothesis
+    assert hypothesis(seller).rule == "directional"
 
 
 # --- the classifier protocol and the study directory ----------------------------------
@@ -275,7 +288,8 @@ def test_one_minute_of_selling_is_not_yet_a_volatility_seller() -> None:
 def test_the_reference_classifiers_identity_covers_its_rules() -> None:
     """A change to a rule changes the source digest a study manifest records."""
     found = identity(ClassifierSpec(entry_point="tapesim.study.reference:classify"), Path("."))
-    files = [Path(reference_rules.__file__), Path(reference.__file__)]
+    files = [Path(m.__file__) for m in (reference_rules, reference_baselines, reference_flow,
+                                         reference)]
     want = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
     assert found["source_sha256"] == want
 

@@ -227,6 +227,7 @@ _ENTRIES = [
             lots=(200, 500),
             style="mid",
             duration_s=240,
+            react_bps=10.0,
         ),
         required=(BIG_PREMIUM, PASSIVE),
         forbidden=(),
@@ -386,7 +387,8 @@ _ENTRIES = [
         penalty=FalsePositivePenalty(
             score=0.25, severity="medium", reason="Opening volume far above OI is a classic signal."
         ),
-        policy=Policy(right="call", z=1.5, days=(7, 30), orders=8, lots=(100, 200), duration_s=240),
+        policy=Policy(right="call", z=1.5, days=(7, 30), orders=16, lots=(100, 200),
+                      duration_s=240),
         required=(
             EvidenceRequirement(
                 requirement_id="opening",
@@ -398,7 +400,11 @@ _ENTRIES = [
             ),
         ),
         forbidden=(),
-        notes="Opening call buying in a thinly held contract.",
+        notes=(
+            "Opening call buying in a thinly held contract, lifting its offer every 15 s or "
+            "so: open interest is not on the tape, so its volume must stand far above the "
+            "strike's own there."
+        ),
     ),
     ScenarioSpec(
         name="stock-and-options-confirmation",

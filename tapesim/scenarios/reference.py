@@ -51,22 +51,22 @@ from tapesim.events.derived import (
 )
 from tapesim.events.labels import CAUSED_ROLES, GroundTruthLabel
 from tapesim.events.vocabulary import PipelineFactKind
-from tapesim.scenarios import reference_rules
+from tapesim.scenarios import reference_baselines, reference_flow, reference_rules
 from tapesim.scenarios.evidence import features
-from tapesim.scenarios.reference_rules import (
-    MAX_REFS,
+from tapesim.scenarios.reference_baselines import (
     MINUTE_MS,
     Baselines,
     Cluster,
-    Hypothesis,
     focus,
-    hypothesis,
     wide_share,
 )
+from tapesim.scenarios.reference_rules import MAX_REFS, Hypothesis, hypothesis
 
 NEW_YORK = ZoneInfo("America/New_York")
-# The files whose bytes identify the classifier in a study manifest (its rules first).
-CLASSIFIER_SOURCES = (reference_rules.__file__, __file__)
+# The files whose bytes identify the classifier in a study manifest (its rules first,
+# then its clusters and baselines, its flow ledger, and this driver).
+CLASSIFIER_SOURCES = (reference_rules.__file__, reference_baselines.__file__,
+                      reference_flow.__file__, __file__)
 ENTRY_POINT = "tapesim.study.reference:classify"
 BATCH_ROWS = 1 << 16  # prints per batch handed to the classifier
 ReferenceFeed = Literal["signal_prints", "option_prints"]
@@ -172,10 +172,11 @@ def derive(c: Cluster, minute_prints: Sequence[dict[str, Any]], h: Hypothesis,
     in_focus = {p["trace_id"] for p in c.prints}
     summary = {**c.values, "premium_z": c.premium_z, "wide_share": round(c.wide_share, 6),
                "volume_ratio_max": c.volume_ratio_max, "move_5m_bps": c.move_5m_bps,
+               "drawdown_bps": c.drawdown_bps, "protection": c.protection,
+               "protection_share": c.protection_share,
                "premium_ratio": c.premium_ratio, "print_ratio": c.print_ratio,
-               "repeat_minutes": c.repeat_minutes,
-               "selling_minutes": c.selling_minutes, "crowd_tickets": c.crowd_tickets,
-               "crowd_pace": c.crowd_pace, "crowd_side": c.crowd_side}
+               "repeat_minutes": c.repeat_minutes, "crowd_tickets": c.crowd_tickets,
+               "crowd_pace": c.crowd_pace, "crowd_side": c.crowd_side, **ledger_view(c)}
     facts = [EvidenceFact(fact_kind=kind, feature_key=key, value=c.values.get(key))
              for key, kind in FACTS]
     facts.append(EvidenceFact(fact_kind="eligibility_decision", feature_key="reason_code",
@@ -194,6 +195,24 @@ def derive(c: Cluster, minute_prints: Sequence[dict[str, Any]], h: Hypothesis,
         evidence_refs=refs)
     return ClusterEvents([_candidate(p, p["trace_id"] in in_focus) for p in minute_prints],
                          cluster, stated)
+
+
+def ledger_view(c: Cluster) -> dict[str, Any]:
+    """The flow ledger's view of a closed cluster as feature-summary entries: the
+    unusual contract's contracts, pace ratio, share bought, minutes bought and premium
+    (dollars), and the sold expiry's premium sold (dollars), its sold share, its
+    selling minutes, its premium sold this minute (dollars) and the calls' share of
+    its contracts sold; None
+    where the ledger has no such contract or expiry."""
+    u, s = c.unusual, c.supply
+    return {"unusual_contracts": u.contracts if u else None,
+            "unusual_pace_ratio": u.pace_ratio if u else None,
+            "unusual_bought_share": u.bought_share if u else None,
+            "unusual_minutes": u.minutes if u else None,
+            "unusual_premium": u.premium if u else None,
+            "sold_premium": s.sold if s else None, "sold_share": s.sold_share if s else None,
+            "sold_minutes": s.minutes if s else None, "sold_now": s.now if s else None,
+            "sold_call_share": round(s.calls / max(s.calls + s.puts, 1), 3) if s else None}
 
 
 def classify(batches: Iterator[GeneratedEventBatch]) -> list[dict[str, Any]]:

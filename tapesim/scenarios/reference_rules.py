@@ -1,93 +1,51 @@
-"""The reference classifier's rules: clusters, baselines and the hypothesis each rule states.
+"""The reference classifier's rules: the hypothesis each one states, and which fires.
 
-The classifier (:mod:`tapesim.scenarios.reference`) gathers an underlying's option
-prints into one-minute :class:`Cluster` s and takes each cluster's *focus*: the prints
-of the expiry that drew the most premium that minute (:func:`focus`; a position,
-single leg or structure, is built in one expiry, while background flow spreads over
-the chain). Over the focus it computes the contract's features
-(:func:`tapesim.scenarios.evidence.features`: total premium, NBBO aggression and
-coverage, stale-quote ratio, net directional bias, underlying move, option spread,
-days to event, structure shares), then :class:`Baselines` add their view (premium
-z-score against the underlying's past clusters, the premium against the underlying's
-typical minute, the largest per-contract volume ratio, the minutes in which the
-lead contract was taken the same way, the underlying's recent selling minutes, the
-underlying's move over the last five minutes, and the largest crowd of small
-tickets in one contract against that contract's own pace) and :func:`wide_share`
-the premium share printed against a very wide quote. :func:`hypothesis` is the
-first rule of :data:`RULES` that fires.
-
-Baselines are held in memory per underlying and per contract and start empty for each
-cell; those a rule needs early (the typical minute, a contract's ticket pace) are
-usable after the underlying's first :data:`COLD_START` minutes, learnt from the
-run's own tape rather than from a prior that would not fit every underlying. Rules
-are plain functions; each one's docstring gives its reason. Thresholds are module
-constants, in dollars, bps and ratios in [0, 1].
+Each rule reads a closed :class:`~tapesim.scenarios.reference_baselines.Cluster` (its
+focus's features and the baselines' view, :mod:`tapesim.scenarios.reference_baselines`)
+and states a :class:`Hypothesis` or passes; :func:`hypothesis` is the first rule of
+:data:`RULES` that fires. Rules are plain functions; each one's docstring gives its
+reason. Thresholds are module constants, in dollars, bps and ratios in [0, 1].
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from tapesim.events.contracts import parse_contract_id
+from tapesim.scenarios.reference_baselines import (
+    COLD_START,
+    LOOKBACK,
+    MIN_PREMIUM,
+    Cluster,
+)
 
-MINUTE_MS = 60_000
-MIN_PREMIUM = 25_000.0  # dollars: a cluster below this states no hypothesis
+# the baselines' constants the rules' docstrings name are re-exported with the rules
+__all__ = ["COLD_START", "LOOKBACK", "MIN_PREMIUM", "RULES", "Hypothesis", "hypothesis"]
+
 DIRECTIONAL_PREMIUM = 50_000.0  # dollars: institutional-sized flow starts here
 OUTSIZED = 5.0  # one print's premium against the underlying's typical minute: a block
 REPEAT_MINUTES = 2  # minutes of the lookback in which the lead contract went the same way
-LOOKBACK = 3  # minutes (this one included) over which flow counts as repeated
 AGGRESSIVE = 0.6  # premium share at the aggressive side that counts as paying up
 BIASED = 0.6  # |net directional bias| that counts as one-way
 STALE_MAX = 0.3  # share of STALE prints above which quotes cannot place prints
 COVERAGE_MIN = 0.7  # share of prints with a usable NBBO below which the same holds
-WIDE_BPS = 2_000.0  # option spread / mid above which the offer is no evidence of urgency
-HEDGE_MOVE_BPS = -10.0  # the underlying's five-minute move that makes puts a hedge
+HEDGE_MOVE_BPS = -10.0  # the stock's fall from its five-minute high that makes puts a hedge
+CONTEXT_CAP = 0.65  # highest confidence of a hypothesis that states no view (a hedge)
+PROTECTED = 0.5  # share of an expiry's put premium printed at the mid that reads as a hedge
 CROWD_TICKETS = 8  # small tickets bought at the offer in one contract in a minute: a crowd
-SMALL_LOTS = 10  # contracts: the largest ticket counted as small (a retail-sized order)
 CROWD_PACE = 3.0  # a crowd's tickets against the contract's own mean per minute
 CROWD_SIDE = 0.8  # share of the contract's small tickets at the touch bought at the offer
 CHURN_TICKET = 5_000.0  # dollars: the mean premium per print of same-day churn
 SELLING = 0.8  # premium share sold at the bid that makes a volatility seller
+LEG_SHARE = 0.25  # share of a volatility seller's contracts each of calls and puts holds
+UNUSUAL_LOTS = 500  # contracts over the lookback that make a strike's volume unusual
+UNUSUAL_PACE = 10.0  # that volume against the contract's own pace over as many minutes
+ONE_WAY = 0.8  # share of those contracts bought at the offer
 NO_BASELINE_CAP = 0.65  # highest confidence before the underlying has a baseline
-EWMA_ALPHA = 0.1  # weight of the newest cluster in the per-underlying premium baseline
-BASELINE_MIN = 5  # clusters an underlying needs before its premium z-score is used
-COLD_START = 2  # minutes an underlying needs before its typical minute and ticket pace are
-MOVE_LOOKBACK = 5  # minutes of underlying mids the hedge rule looks back over
 MAX_REFS = 50  # evidence refs an alert carries (the cluster's first prints)
 
 
-@dataclass
-class Cluster:
-    """One minute of one underlying's prints and what the baselines say about them."""
-
-    underlying: str
-    minute: int  # ts // 60_000
-    prints: list[dict[str, Any]] = field(default_factory=list)  # the focus, once closed
-    values: dict[str, Any] = field(default_factory=dict)  # the contract features
-    premium_z: float | None = None  # log10 premium against the underlying's baseline
-    volume_ratio_max: float | None = None  # contracts vs the contract's mean per minute
-    move_5m_bps: float | None = None  # underlying mid move over the last five minutes
-    wide_share: float = 0.0  # premium share printed against a spread over WIDE_BPS
-    premium_ratio: float | None = None  # premium / the underlying's typical minute
-    print_ratio: float | None = None  # the largest print's premium / the typical minute
-    repeat_minutes: int = 0  # lookback minutes the lead contract was taken the same way
-    selling_minutes: int = 0  # lookback minutes of the underlying sold at the bid
-    sold_both: bool = False  # calls and puts both sold at the bid over those minutes
-    crowd_tickets: int = 0  # small tickets bought at the offer in the busiest contract
-    crowd_pace: float | None = None  # those tickets / the contract's mean per minute
-    crowd_side: float = 0.0  # share of the contract's small tickets at the touch bought
-    crowd_direction: str = "unknown"  # bullish for a crowd in calls, bearish in puts
-    minute_prints: list[dict[str, Any]] = field(default_factory=list)  # every print
-
-    @property
-    def close_ts(self) -> int:
-        """When the cluster closes: the last millisecond of its minute, epoch ms UTC."""
-        return (self.minute + 1) * MINUTE_MS - 1
 
 
 @dataclass(frozen=True)
@@ -99,113 +57,6 @@ class Hypothesis:
     confidence: float
     abstention: tuple[str, ...] = ()
     rule: str = ""
-
-
-class Baselines:
-    """Rolling per-underlying and per-contract baselines, in memory.
-
-    Per underlying: an exponentially weighted mean and variance of log10 cluster
-    premium (weight :data:`EWMA_ALPHA`), the last :data:`MOVE_LOOKBACK` minutes'
-    closing underlying mids and the minutes of the last :data:`LOOKBACK` sold at the
-    bid. Per contract: contracts traded and minutes seen, small tickets bought at the
-    offer, and the net signed aggressive premium of its last :data:`LOOKBACK` minutes
-    (calls bought or puts sold positive, in dollars).
-    """
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget everything (between cells)."""
-        self.premium: dict[str, tuple[float, float, int]] = {}
-        self.mids: dict[str, deque[float]] = {}
-        self.contracts: dict[str, tuple[int, int]] = {}
-        self.tickets: dict[str, int] = {}
-        self.flow: dict[str, dict[int, float]] = {}
-        self.selling: dict[str, deque[tuple[int, str]]] = {}
-
-    def observe(self, cluster: Cluster) -> None:
-        """Fill the cluster's baseline view, then fold the cluster into the baselines."""
-        u = cluster.underlying
-        logp = math.log10(max(cluster.values.get("total_premium", 0.0), 1.0))
-        mean, var, n = self.premium.get(u, (logp, 0.0, 0))
-        if n >= BASELINE_MIN:
-            cluster.premium_z = round((logp - mean) / math.sqrt(max(var, 1e-4)), 3)
-        if n >= COLD_START:
-            typical = 10 ** mean
-            cluster.premium_ratio = round(10 ** logp / typical, 3)
-            largest = max((p.get("notional") or 0.0 for p in cluster.prints), default=0.0)
-            cluster.print_ratio = round(largest / typical, 3)
-        self._repeats(cluster)
-        self._crowd(cluster, n)
-        delta = logp - mean
-        mean += EWMA_ALPHA * delta
-        var = (1 - EWMA_ALPHA) * (var + EWMA_ALPHA * delta * delta)
-        self.premium[u] = (mean, var, n + 1)
-        mids = self.mids.setdefault(u, deque(maxlen=MOVE_LOOKBACK))
-        last = next((p.get("execution_underlying_mid") for p in reversed(cluster.prints)
-                     if p.get("execution_underlying_mid")), None)
-        if mids and last:
-            cluster.move_5m_bps = round((last - mids[0]) / mids[0] * 1e4, 3)
-        if last:
-            mids.append(last)
-        sizes: dict[str, int] = {}
-        for p in cluster.prints:
-            sizes[p["option_contract_id"]] = sizes.get(p["option_contract_id"], 0) + p["size"]
-        ratios = []
-        for contract, size in sorted(sizes.items()):
-            total, minutes = self.contracts.get(contract, (0, 0))
-            if minutes:
-                ratios.append(size / max(total / minutes, 1.0))
-            self.contracts[contract] = (total + size, minutes + 1)
-        cluster.volume_ratio_max = round(max(ratios), 3) if ratios else None
-
-    def _repeats(self, cluster: Cluster) -> None:
-        """The lead contract's same-way minutes, and the underlying's selling minutes."""
-        recent = range(cluster.minute - LOOKBACK + 1, cluster.minute + 1)
-        signed: dict[str, float] = {}
-        for p in cluster.prints:
-            s = _signed(p)
-            if s:
-                signed[p["option_contract_id"]] = signed.get(p["option_contract_id"], 0.0) + s
-        if signed:
-            lead = max(sorted(signed), key=lambda k: abs(signed[k]))
-            way = math.copysign(1.0, signed[lead])
-            floor = MIN_PREMIUM / 2
-            for contract, value in signed.items():
-                self.flow.setdefault(contract, {})[cluster.minute] = value
-            history = self.flow[lead]
-            cluster.repeat_minutes = sum(history.get(m, 0.0) * way >= floor for m in recent)
-        sold = self.selling.setdefault(cluster.underlying, deque(maxlen=LOOKBACK))
-        if (cluster.values.get("sell_ratio", 0.0) >= SELLING
-                and cluster.values.get("total_premium", 0.0) >= MIN_PREMIUM):
-            sold.append((cluster.minute, cluster.values.get("option_type", "mixed")))
-        kinds = {kind for m, kind in sold if m in recent}
-        cluster.selling_minutes = sum(m in recent for m, _ in sold)
-        cluster.sold_both = "mixed" in kinds or kinds >= {"call", "put"}
-
-    def _crowd(self, cluster: Cluster, minutes: int) -> None:
-        """The busiest contract's small tickets bought at the offer this minute, against
-        its own mean per minute so far (known after :data:`COLD_START` minutes)."""
-        counts: dict[str, int] = {}
-        touch: dict[str, int] = {}
-        for p in cluster.minute_prints:
-            if p["size"] <= SMALL_LOTS and p.get("nbbo_side") in ("A", "AA", "B", "BB"):
-                k = p["option_contract_id"]
-                touch[k] = touch.get(k, 0) + 1
-                if p["nbbo_side"] in ("A", "AA"):
-                    counts[k] = counts.get(k, 0) + 1
-        if counts:
-            busiest = max(sorted(counts), key=lambda k: counts[k])
-            cluster.crowd_tickets = counts[busiest]
-            cluster.crowd_side = round(counts[busiest] / touch[busiest], 3)
-            cluster.crowd_direction = ("bullish" if parse_contract_id(busiest).right == "C"
-                                       else "bearish")
-            if minutes >= COLD_START:
-                pace = self.tickets.get(busiest, 0) / minutes
-                cluster.crowd_pace = round(counts[busiest] / max(pace, 1.0), 3)
-        for contract, count in counts.items():
-            self.tickets[contract] = self.tickets.get(contract, 0) + count
 
 
 # --- the rules, in the order they are tried -------------------------------------------
@@ -279,32 +130,71 @@ def event_positioning(c: Cluster) -> Hypothesis | None:
 
 
 def volatility_supply(c: Cluster) -> Hypothesis | None:
-    """Premium sold at the bid across calls and puts is a short-volatility position
-    (net selling pressure on options, Bollen & Whaley 2004): the seller collects
-    premium and is neutral on direction. Background selling is mixed with buying, so
-    nearly all of the premium (:data:`SELLING`) must be sold, and a seller works an
-    order over minutes: the underlying must have been sold so in :data:`REPEAT_MINUTES`
-    of the last :data:`LOOKBACK` minutes (one minute's sale is a single ticket's), in
-    both calls and puts over them (a minute may hold one leg only). It is tried before
-    :func:`wide_market`: hitting the bid of a wide market minute after minute gives up
-    the spread knowingly, which is no accident of a small order landing on a side."""
-    v = c.values
-    if (v.get("sell_ratio", 0.0) >= SELLING and v.get("total_premium", 0) >= MIN_PREMIUM
-            and c.selling_minutes >= REPEAT_MINUTES
-            and (c.sold_both or v.get("option_type") == "mixed"
-                 or abs(v.get("net_directional_bias", 0.0)) < BIASED)):
+    """Premium sold at the bid across calls and puts of one expiry is a short-volatility
+    position (net selling pressure on options, Bollen & Whaley 2004; a strangle or
+    straddle writer): the seller collects premium and is neutral on direction. It is
+    read from the whole tape of the underlying's last :data:`LOOKBACK` minutes
+    (:class:`~tapesim.scenarios.reference_flow.Supply`), not from one minute's focus: a
+    seller works an order over minutes, one leg at a time, while busier expiries may
+    draw more premium in any one minute. Background selling is mixed with buying, so
+    :data:`SELLING` of the expiry's premium at the touch must be sold, at least
+    :data:`DIRECTIONAL_PREMIUM` over the lookback, in :data:`REPEAT_MINUTES` of its
+    minutes (one minute's sale is a single ticket's) including this one, and in both
+    calls and puts (each at least :data:`LEG_SHARE` of the contracts sold, as a
+    strangle sells as many calls as puts, while the skew makes its calls' premium the
+    smaller; puts or calls sold alone are a directional bet). It is tried before the
+    focus's context (too small, a package, a wide market): hitting the bid of a wide
+    market minute after minute gives up the spread knowingly, which is no accident of
+    a small order landing on a side."""
+    s = c.supply
+    if (s is not None and s.sold >= DIRECTIONAL_PREMIUM and s.sold_share >= SELLING
+            and s.minutes >= REPEAT_MINUTES and s.now >= MIN_PREMIUM / 2
+            and min(s.calls, s.puts) >= LEG_SHARE * (s.calls + s.puts)):
         return Hypothesis("volatility_supply", "neutral", _confidence(c, 0.45))
     return None
 
 
+def unusual_volume(c: Cluster) -> Hypothesis | None:
+    """Contracts bought at the offer, minute after minute, in a strike far above its own
+    pace are new positions being opened: the classic "volume far above open interest"
+    signal of unusual-options-activity screens, read as a tape reader must, since open
+    interest is not on the tape (CONTRACT.md §1): against the contract's own volume
+    before. Buyer-initiated opening volume carries information about the coming move
+    (Pan & Poteshman 2006). From the whole tape of the underlying's last
+    :data:`LOOKBACK` minutes (:class:`~tapesim.scenarios.reference_flow.Unusual`, the
+    contract's pace learnt from the underlying's earlier minutes, so none before its
+    first :data:`COLD_START`): at least :data:`UNUSUAL_LOTS` contracts,
+    :data:`UNUSUAL_PACE` times its pace, :data:`ONE_WAY` of them bought at the offer, in
+    :data:`REPEAT_MINUTES` of the minutes (one block is a print, not accumulation), and
+    :data:`MIN_PREMIUM` of premium (lottery tickets aside). A strike nobody traded
+    quotes wide, so it is tried before :func:`wide_market`, as a buyer who lifts a wide
+    offer minute after minute pays the spread knowingly. Direction: calls bought
+    bullish, puts bought bearish."""
+    u = c.unusual
+    if (u is not None and u.contracts >= UNUSUAL_LOTS and u.pace_ratio >= UNUSUAL_PACE
+            and u.bought_share >= ONE_WAY and u.minutes >= REPEAT_MINUTES
+            and u.premium >= MIN_PREMIUM):
+        return Hypothesis("directional_accumulation", "bullish" if u.call else "bearish",
+                          _confidence(c, 0.45))
+    return None
+
+
 def hedge_rebalance(c: Cluster) -> Hypothesis | None:
-    """Puts bought without paying up after the stock fell over the last minutes are
-    protection being added to a long stock position (a reactive hedge), bearish in
-    delta but not a bet on further falls."""
-    v = c.values
-    if (v.get("option_type") == "put" and v.get("nbbo_aggression_ratio_max", 1.0) < AGGRESSIVE
-            and c.move_5m_bps is not None and c.move_5m_bps <= HEDGE_MOVE_BPS):
-        return Hypothesis("hedge_rebalance", "bearish", _confidence(c, 0.45))
+    """Puts bought in size without paying up after the stock fell from its recent high
+    are protection being added to a long stock position: a reactive hedge (portfolio
+    insurance and risk limits buy protection on a drawdown, Leland 1980), bearish in
+    delta but not a bet on further falls. Read from this minute's whole tape (the
+    expiry whose puts drew the most premium between the touches,
+    :meth:`~tapesim.scenarios.reference_flow.Ledger.protection`): at least
+    :data:`DIRECTIONAL_PREMIUM` of puts at the mid, :data:`PROTECTED` of that expiry's
+    put premium (a hedger crosses near the mid, it does not sweep the offer), with the
+    stock :data:`HEDGE_MOVE_BPS` or more below its highest mid of the last five
+    minutes. It is tried before the focus's context: a package or a wide quote in a
+    busier expiry says nothing about the hedge. A hedge carries no view, so its
+    confidence stays below the high band (at most :data:`CONTEXT_CAP`)."""
+    if (c.protection >= DIRECTIONAL_PREMIUM and c.protection_share >= PROTECTED
+            and c.drawdown_bps is not None and c.drawdown_bps <= HEDGE_MOVE_BPS):
+        return Hypothesis("hedge_rebalance", "bearish", min(CONTEXT_CAP, _confidence(c, 0.45)))
     return None
 
 
@@ -386,22 +276,13 @@ def insufficient(c: Cluster) -> Hypothesis | None:
 
 
 RULES: list[Callable[[Cluster], Hypothesis | None]] = [
-    retail_attention, corrected_prints, unusable_quotes, too_small, event_positioning,
-    packaged_structure, volatility_supply, wide_market, hedge_rebalance, zero_dte_churn,
-    directional, conflicting, insufficient]
+    retail_attention, corrected_prints, unusable_quotes, volatility_supply, unusual_volume,
+    hedge_rebalance, too_small, event_positioning, packaged_structure, wide_market,
+    zero_dte_churn, directional, conflicting, insufficient]
 
 
 def _sign(bias: float) -> str:
     return "bullish" if bias > 0 else "bearish"
-
-
-def _signed(p: dict[str, Any]) -> float:
-    """A print's aggressive premium signed as :func:`features` signs the directional
-    bias (calls bought or puts sold +, puts bought or calls sold -); 0 off the touch."""
-    side = p.get("nbbo_side")
-    way = 1.0 if side in ("A", "AA") else -1.0 if side in ("B", "BB") else 0.0
-    call = parse_contract_id(p["option_contract_id"]).right == "C"
-    return way * (1.0 if call else -1.0) * (p.get("notional") or 0.0)
 
 
 def _confidence(c: Cluster, base: float) -> float:
@@ -434,23 +315,3 @@ def hypothesis(c: Cluster) -> Hypothesis:
             return Hypothesis(found.hypothesis_class, found.direction, found.confidence,
                               found.abstention, rule.__name__)
     raise AssertionError("insufficient always fires")  # pragma: no cover
-
-
-def focus(prints: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The prints of the expiry with the most premium (the earliest expiry on a tie),
-    in their order."""
-    premium: dict[dt.date, float] = {}
-    for p in prints:
-        expiry = parse_contract_id(p["option_contract_id"]).expiry
-        premium[expiry] = premium.get(expiry, 0.0) + (p.get("notional") or 0.0)
-    best = max(sorted(premium), key=lambda e: premium[e])
-    return [p for p in prints if parse_contract_id(p["option_contract_id"]).expiry == best]
-
-
-def wide_share(prints: list[dict[str, Any]]) -> float:
-    """Premium share of prints whose NBBO in force was wider than :data:`WIDE_BPS` of
-    its mid."""
-    total = sum(p.get("notional") or 0.0 for p in prints)
-    wide = sum(p.get("notional") or 0.0 for p in prints if p.get("execution_nbbo_mid")
-               and p["execution_nbbo_spread"] / p["execution_nbbo_mid"] * 1e4 > WIDE_BPS)
-    return wide / total if total > 0 else 0.0

@@ -50,6 +50,8 @@ class Policy:
     informed_s: float = 0.0  # look this far ahead in the latent path to pick the direction
     stock_follow_shares: int = 0  # then buy (or sell) this much stock, in the same direction
     event_days: int | None = None  # tag prints EVENT_<N>D
+    # wait until the stock stands this far (bps) below its recent high, then act (a hedge)
+    react_bps: float = 0.0
     alternate: bool = False  # alternate buying and selling, order by order
 
     def orders_at(self, intensity: float) -> int:

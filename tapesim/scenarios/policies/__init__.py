@@ -12,6 +12,7 @@ schedule                                 catalog policy fields
 :class:`StickThenTrade`                  ``fault="stick"``: a venue's bid sticks first
 :class:`TradeThenReport`                 ``fault="reports"``: late, cancel, correction
 :class:`InformedWithFollowThrough`       ``informed_s``, ``stock_follow_shares``
+:class:`HedgeAfterFall`                  ``react_bps``: waits for the stock to fall
 =======================================  ==============================================
 
 =======================================  ==============================================
@@ -40,6 +41,7 @@ from tapesim.scenarios.policies.executions import (
     MidPackage,
 )
 from tapesim.scenarios.policies.faults import FreezeThenTrade, StickThenTrade
+from tapesim.scenarios.policies.hedging import HedgeAfterFall
 from tapesim.scenarios.policies.informed import InformedWithFollowThrough
 from tapesim.scenarios.policies.reports import TradeThenReport
 
@@ -49,6 +51,7 @@ __all__ = [
     "CrossNearMid",
     "Execution",
     "FreezeThenTrade",
+    "HedgeAfterFall",
     "InformedWithFollowThrough",
     "Injection",
     "IsoSweep",

@@ -14,6 +14,7 @@ from tapesim.scenarios.policies.executions import (
     MidPackage,
 )
 from tapesim.scenarios.policies.faults import FreezeThenTrade, StickThenTrade
+from tapesim.scenarios.policies.hedging import HedgeAfterFall
 from tapesim.scenarios.policies.informed import InformedWithFollowThrough
 from tapesim.scenarios.policies.reports import TradeThenReport
 from tapesim.sim.calendar import NS_PER_MS, epoch_ms
@@ -37,16 +38,21 @@ def execution_for(policy: Policy) -> Execution:
 
 
 def injection_class(policy: Policy) -> type[Injection]:
-    """The schedule of ``policy``: a feed fault around its orders, informed flow, or the
-    plain one.
+    """The schedule of ``policy``: a feed fault around its orders, informed flow, a hedge
+    after a fall, or the plain one.
 
     Raises:
-        ValueError: the policy combines what no class does (a feed fault with informed
-            flow, or late reports on orders that are not negotiated crosses).
+        ValueError: the policy combines what no class does (a feed fault or a hedge's
+            wait with informed flow, a hedge's wait with a feed fault, or late reports on
+            orders that are not negotiated crosses).
     """
     informed = policy.informed_s > 0 or policy.stock_follow_shares > 0
+    if policy.react_bps > 0 and (informed or policy.fault != "none"):
+        raise ValueError("a hedge's wait for a fall (react_bps) acts alone: no feed fault, "
+                         "no informed flow")
     if policy.fault == "none":
-        return InformedWithFollowThrough if informed else Injection
+        return (InformedWithFollowThrough if informed
+                else HedgeAfterFall if policy.react_bps > 0 else Injection)
     if informed:
         raise ValueError(f"a {policy.fault} fault cannot be combined with informed flow")
     if policy.fault == "reports" and isinstance(execution_for(policy), AtTouch | IsoSweep):
