@@ -228,8 +228,9 @@ class EquityVenues:
         self, agent: int, side: int, qty: int, limit: int, parent: int, skip: int = -1
     ) -> int:
         """Sweep ``qty`` shares on ``side`` up to ``limit`` cents, best price first, without
-        publishing; maker ``skip`` (a picking-off maker) does not trade with itself.
-        Returns the shares filled."""
+        publishing; maker ``skip`` (a picking-off maker) does not trade with itself, nor
+        with another maker's price that improves on the NBBO in force (not yet
+        published at this step). Returns the shares filled."""
         mk = self.makers
         # The makers' quotes stand still during a sweep.
         bids, asks = mk.quotes_at(self.j, max(self.book_bids), min(self.book_asks))
@@ -239,6 +240,16 @@ class EquityVenues:
             prices, sizes, book_best, better = bids, mk.bid_qty, self.book_bids, max
         qty = self._spare(side, prices, sizes, qty)
         live = [i for i in range(len(prices)) if i != skip]
+        eligible: set[int] | None = None
+        if skip >= 0:
+            # A pick-off runs before this step's quotes are consolidated: another
+            # maker's price here that improves on the NBBO in force is not on the tape
+            # yet, so the picking maker trades at the NBBO or behind it, never there.
+            if side == BUY:
+                live = [i for i in live if prices[i] >= self.nbo]
+            else:
+                live = [i for i in live if prices[i] <= self.nbb]
+            eligible = set(live)
         filled = 0
         while qty > 0:
             shown = [prices[i] for i in live if sizes[i] > 0]
@@ -256,7 +267,7 @@ class EquityVenues:
             for i in self._by_venue[venue]:
                 if qty == 0:
                     break
-                if i != skip and prices[i] == best and sizes[i] > 0:
+                if (eligible is None or i in eligible) and prices[i] == best and sizes[i] > 0:
                     q = min(qty, sizes[i])
                     self._execute(venue, agent, mk.agents[i], side, q, best, parent)
                     mk.on_fill(i, -side, q, self.now)
