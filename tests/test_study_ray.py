@@ -18,17 +18,21 @@ from tests.test_study import REFERENCE, TABLES, _study
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
 needs_ray = pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (the tapesim[ray] "
-                               "extra, left out of the test extras because a local Ray does "
-                               "not start reliably on a loaded machine): the Ray backend "
-                               "cannot be exercised")
+                               "extra, part of the test extras): the Ray backend cannot be "
+                               "exercised")
 
 
 @needs_ray
 def test_ray_gives_the_local_pools_bytes(tmp_path: Path, synthetic_run_cache: Path) -> None:
     study = load_study(_study(tmp_path, REFERENCE))
     local = run_study(study, tmp_path / "local", workers=1, cache_root=synthetic_run_cache)
-    ray = run_study(study, tmp_path / "ray", workers=2, cache_root=synthetic_run_cache,
-                    backend="ray")
+    try:
+        ray = run_study(study, tmp_path / "ray", workers=2, cache_root=synthetic_run_cache,
+                        backend="ray")
+    except ConfigError as err:
+        if "could not start" not in str(err):
+            raise
+        pytest.skip(f"a local Ray did not start on this machine: {err}")
     assert ray == local
     for name in TABLES:
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()

@@ -103,8 +103,11 @@ def run_on_ray(task: Callable[[int], Any], total: int, workers: int, address: st
     ray = load_ray()
     init_ray(ray, workers, address)
     try:
-        remote = ray.remote(num_cpus=1, max_retries=0)(task)
-        pending = {remote.remote(i): i for i in range(total)}
+        # Ray wraps functions and classes only, not a partial: one module-level caller
+        # runs the task, shipped once to the object store, on each cell index.
+        remote = ray.remote(num_cpus=1, max_retries=0)(_call)
+        shipped = ray.put(task)
+        pending = {remote.remote(shipped, i): i for i in range(total)}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in sorted(ready, key=lambda r: pending[r]):
@@ -120,3 +123,8 @@ def run_on_ray(task: Callable[[int], Any], total: int, workers: int, address: st
     finally:
         ray.shutdown()
 
+
+def _call(task: Callable[[int], Any], index: int) -> Any:
+    """``task(index)``: the function each Ray task runs (Ray resolves ``task`` from the
+    object store before the call)."""
+    return task(index)
