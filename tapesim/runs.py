@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata as md
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from tapesim._version import __version__
@@ -28,13 +28,16 @@ from tapesim.io.digest import STREAM_LAYOUT, StreamDigest
 from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK
 from tapesim.io.merge import windowed_merge
 from tapesim.io.prefetch import prefetched
+from tapesim.io.spool import spool_tables
 from tapesim.io.writer import RunWriter
-from tapesim.market.shard import ShardModel, ShardResult
+from tapesim.market.shard import ShardListing, ShardModel, ShardResult, option_spool
 from tapesim.market.truth import LATENT, latent_table
 from tapesim.scenarios.catalog import check_leads, check_names
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS, label_documents
 from tapesim.scenarios.policies import injections_for
-from tapesim.sim.shards import Progress, run_shards
+from tapesim.sim.calendar import NS_PER_S
+from tapesim.sim.fleet import Opened, ShardFleet
+from tapesim.sim.shards import Progress
 from tapesim.sim.strict import ConfigError
 from tapesim.venues.chains import MAX_SERIES, ListingPolicy, check_listing, listed_series
 
@@ -61,13 +64,16 @@ def shard_costs(config: RunConfig) -> list[tuple[str, float]]:
     return [(s.symbol, s.activity + FIXED_SHARD_COST) for s in config.symbols]
 
 
-def simulate_shard(
-    config: RunConfig,
-    symbol: str,
-    spool: Path,
-    progress: Progress | None = None,
-) -> ShardResult:
-    """One shard of a run: the symbol's market model plus the scenarios injected into it.
+#: Simulated time each shard of a bin runs before the next one takes its turn.
+BIN_SLICE_NS = 60 * NS_PER_S
+#: Runs estimated at this many events or more simulate on worker processes even with
+#: one worker, so the merge and writing overlap the simulation (below it, a process's
+#: start costs more than the overlap gains).
+DETACH_EVENTS = 2_000_000
+
+
+def shard_model(config: RunConfig, symbol: str, spool: Path) -> ShardModel:
+    """One shard's market model with the scenarios injected into it, ready to run.
 
     A pure function of (config, symbol): any process gives the same spool bytes.
     Raises ``ConfigError`` when a scenario names a contract the chain does not list.
@@ -76,7 +82,42 @@ def simulate_shard(
     if model.options is not None:
         for injection in injections_for(model.options.desk, config.scenarios):
             model.add_agent(injection.process)
-    return model.run(progress)
+    return model
+
+
+def simulate_shard(
+    config: RunConfig,
+    symbol: str,
+    spool: Path,
+    progress: Progress | None = None,
+) -> ShardResult:
+    """One shard of a run, simulated whole (:func:`shard_model`, then its window)."""
+    return shard_model(config, symbol, spool).run(progress)
+
+
+def simulate_bin(
+    config: RunConfig,
+    symbols: list[str],
+    spools: dict[str, Path],
+    progress: Progress | None,
+    opened: Opened,
+) -> list[ShardResult]:
+    """The shards ``symbols`` of one worker, advanced together :data:`BIN_SLICE_NS` of
+    simulated time at a time, so their spools grow side by side and the merge can follow
+    them; each shard's bytes are those of :func:`simulate_shard`. Reports each shard's
+    :class:`~tapesim.market.shard.ShardListing` through ``opened`` before anything runs.
+    """
+    models = [shard_model(config, symbol, spools[symbol]) for symbol in symbols]
+    for model in models:
+        opened(model.symbol, model.listing())
+        model.start(progress)
+    session = config.session.session()
+    reached = session.start_ns
+    while reached < session.end_ns:
+        reached = min(reached + BIN_SLICE_NS, session.end_ns)
+        for model in models:
+            model.advance(reached)
+    return [model.finish(progress) for model in models]
 
 
 def library_versions() -> dict[str, str]:
@@ -85,20 +126,6 @@ def library_versions() -> dict[str, str]:
     pyarrow and SimPy."""
     return {name: md.version(name)
             for name in ("exchange-calendars", "numpy", "pyarrow", "simpy")}
-
-
-def _spool_batches(path: Path, shard: int) -> Iterator[pa.Table]:
-    """A shard's spool as tables, tagged with the shard and each row's generation index."""
-    reader = pa.ipc.open_file(str(path))
-    offset = 0
-    for i in range(reader.num_record_batches):
-        batch = reader.get_batch(i)
-        n = batch.num_rows
-        table = pa.Table.from_batches([batch])
-        table = table.append_column("shard", pa.array(np.full(n, shard, dtype=np.int32)))
-        table = table.append_column("local", pa.array(np.arange(offset, offset + n)))
-        offset += n
-        yield table
 
 
 @dataclass(frozen=True)
@@ -180,9 +207,11 @@ def execute_run(
     space.require_space(out, need)
     writer = RunWriter(out, force=force, jsonl=jsonl)
     try:
-        results: list[ShardResult] = run_shards(
-            simulate_shard, config, shard_costs(config), writer.scratch, workers, progress)
-        manifest = _merge_and_describe(config, run_id, params_hash, results, writer, written)
+        detach = workers > 1 or need.events >= DETACH_EVENTS
+        with ShardFleet(simulate_bin, config, shard_costs(config), writer.scratch, workers,
+                        progress, detach) as fleet:
+            manifest = _merge_and_describe(config, run_id, params_hash, fleet, writer,
+                                           written)
         if config.scenarios:
             manifest["scenarios"] = _write_labels(config, run_id, writer)
         if write_latent:
@@ -205,11 +234,11 @@ OPEN_INTEREST_SCHEMA = pa.schema([("option_contract_id", pa.string()),
 def _write_open_interest(results: list[ShardResult], writer: RunWriter) -> None:
     """Each listed contract's open interest at the start and end of the session (the end
     is the next session's start), when any option chain ran."""
-    if not any(r.contracts for r in results):
+    if not any(r.listing.contracts for r in results):
         return
     table = pa.table({
-        "option_contract_id": [c for r in results for c in r.contracts],
-        "underlying_id": [r.symbol for r in results for _ in r.contracts],
+        "option_contract_id": [c for r in results for c in r.listing.contracts],
+        "underlying_id": [r.symbol for r in results for _ in r.listing.contracts],
         "start_oi": [v for r in results for v in r.open_interest[0]],
         "end_oi": [v for r in results for v in r.open_interest[1]],
     }, schema=OPEN_INTEREST_SCHEMA)
@@ -227,23 +256,35 @@ def _write_labels(config: RunConfig, run_id: str, writer: RunWriter) -> dict[str
             "expected_outputs_path": EXPECTED_OUTPUTS, "label_count": len(labels.labels)}
 
 
+def _shard_names(listing: ShardListing) -> ShardNames:
+    return ShardNames(listing.symbol, listing.agent_names, listing.contracts, listing.calls,
+                      listing.strikes, listing.expiry_ms)
+
+
 def _merge_and_describe(
-    config: RunConfig, run_id: str, params_hash: str, results: list[ShardResult],
+    config: RunConfig, run_id: str, params_hash: str, fleet: ShardFleet,
     writer: RunWriter, written: Written | None = None,
 ) -> dict[str, Any]:
+    """Merge the shards' spools into the run's event files while the shards run, then
+    describe the run for its manifest. ``written`` hears of the writing once every shard
+    has finished (before, the run's total is not known)."""
     venues = config.venues
-    shard_names = [ShardNames(r.symbol, r.agent_names, r.contracts, r.calls, r.strikes, r.expiry_ms)
-                   for r in results]
-    canon = Canonicaliser(run_id, shard_names, [*venues.lit, *venues.trf], len(venues.lit),
+    listings: list[ShardListing] = [fleet.opening(name) for name in fleet.names]
+    canon = Canonicaliser(run_id, [_shard_names(s) for s in listings],
+                          [*venues.lit, *venues.trf], len(venues.lit),
                           tuple(config.options.venues), config.options.signal_mode,
                           tuple(s.scenario_id() for s in config.scenarios))
     digest = StreamDigest(background=True)
     first_ts = last_ts = None
-    total = sum(sum(r.counts.values()) for r in results)
+    total: int | None = None
     done = 0
-    sources = [_spool_batches(Path(r.spool), i) for i, r in enumerate(results)]
-    sources += [_spool_batches(Path(r.option_spool), i) for i, r in enumerate(results)
-                if r.option_spool is not None]
+    paths = [fleet.spools[name] for name in fleet.names]
+    sources = [spool_tables(path, i, partial(fleet.wait, name))
+               for i, (name, path) in enumerate(zip(fleet.names, paths, strict=True))]
+    sources += [spool_tables(option_spool(path), i, partial(fleet.wait, name))
+                for i, (name, path, listing) in enumerate(zip(fleet.names, paths, listings,
+                                                               strict=True))
+                if listing.contracts]
     merged = prefetched(windowed_merge(sources, "ts", MERGE_KEYS), MERGE_AHEAD, "tapesim-merge")
     with contextlib.closing(merged), contextlib.closing(digest):  # and their threads
         for window in merged:
@@ -257,8 +298,15 @@ def _merge_and_describe(
             first_ts = ts[0].as_py() if first_ts is None else first_ts
             last_ts = ts[-1].as_py()
             done += window.num_rows
-            if written is not None:
+            if written is not None and total is None and fleet.finished:
+                total = sum(sum(r.counts.values()) for r in fleet.results())
+            if written is not None and total is not None:
                 written(done, total)
+    results = fleet.results()
+    for result, listing in zip(results, listings, strict=True):
+        if result.listing != listing:
+            raise RuntimeError(f"shard {result.symbol} registered agents while it ran: "
+                               "its spool rows name agents the merge did not know")
     _write_open_interest(results, writer)
     session = config.session.session()
     counts = {k.name: sum(r.counts.get(k.name, 0) for r in results) for k in KINDS}

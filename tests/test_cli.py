@@ -92,7 +92,7 @@ def test_failed_run_leaves_no_directory(tmp_path: Path, monkeypatch: pytest.Monk
     def boom(*_a, **_k):
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(tapesim.runs, "run_shards", boom)
+    monkeypatch.setattr(tapesim.runs, "simulate_bin", boom)
     out = tmp_path / "crash"
     result = invoke("run", "--profile", "equities-smoke", "--out", str(out))
     assert result.exit_code == 1 and "simulated crash" in result.output

@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from tapesim.config.run import with_overrides
 from tapesim.runs import execute_run, simulate_shard
+from tapesim.venues.tape import read_spool
 from tests.conftest import file_bytes, tiny_config, tiny_options_config
 
 
@@ -40,7 +41,7 @@ def test_other_seed_differs(tiny_run: Path, tmp_path: Path) -> None:
 
 def _spool_rows(config, symbol: str, path: Path) -> pa.Table:
     simulate_shard(config, symbol, path)
-    return pa.ipc.open_file(str(path)).read_all()
+    return read_spool(path)
 
 
 def test_a_symbol_does_not_depend_on_the_others(tmp_path: Path) -> None:

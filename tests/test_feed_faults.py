@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from tapesim.scenarios.catalog import CATALOG, Policy
@@ -31,7 +30,7 @@ from tapesim.venues.feed.attribution import CausedOptionFeed, CausedTape, caused
 from tapesim.venues.feed.freeze import FrozenFeed
 from tapesim.venues.option_tape import OptionTape
 from tapesim.venues.options import OptionVenues
-from tapesim.venues.tape import Tape
+from tapesim.venues.tape import Tape, read_spool
 
 
 @dataclass
@@ -106,7 +105,7 @@ def test_caused_by_attributes_both_tapes_only_inside_the_block(tmp_path: Path) -
     assert stock.tape is tape and options.tape is option_feed
     tape.quote(4_000_000, 100, 101)
     tape.close()
-    causes = pa.ipc.open_file(str(tmp_path / "s.arrow")).read_all().column("cause").to_pylist()
+    causes = read_spool(tmp_path / "s.arrow").column("cause").to_pylist()
     assert causes == [2, 5, 2, -1]
     assert option_feed.trades == [2]
     assert [c["causes"] for c in option_feed.nbbo_calls[:1]] == [2]

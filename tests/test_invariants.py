@@ -18,7 +18,7 @@ from tapesim.config.run import with_overrides
 from tapesim.runs import simulate_shard
 from tapesim.venues.book import NO_ASK, NO_BID
 from tapesim.venues.equity import EquityVenues
-from tapesim.venues.tape import PRINT, QUOTE
+from tapesim.venues.tape import PRINT, QUOTE, read_spool
 from tests.conftest import tiny_config
 
 DEFAULTS: dict = {}
@@ -67,7 +67,7 @@ def test_invariants_hold_at_every_consolidation(
     assert checks["publishes"] > 500
     assert set(result.conservation.values()) == {0}
 
-    rows = pa.ipc.open_file(str(tmp_path / "spool.arrow")).read_all()
+    rows = read_spool(tmp_path / "spool.arrow")
     kind = rows.column("kind").to_numpy()
     ts = rows.column("ts").to_numpy()
     assert (ts[1:] >= ts[:-1]).all(), "the spool must be in time order"

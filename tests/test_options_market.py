@@ -38,7 +38,7 @@ from tapesim.runs import simulate_shard
 from tapesim.venues.book import BUY, NO_ASK
 from tapesim.venues.option_tape import OptionTape
 from tapesim.venues.options import OptionVenues
-from tapesim.venues.tape import PRINT
+from tapesim.venues.tape import PRINT, read_spool
 from tests.conftest import tiny_options_config
 
 SYMBOLS = ("SPY", "AAPL")
@@ -697,9 +697,9 @@ def test_hedging_conserves_shares_cash_contracts_and_premium(
                                    "premium_cents": 0}
     assert problems == []
     assert seen["prints"] > 300 and seen["hedged"] > 20
-    rows = pa.ipc.open_file(str(spool)).read_all()
+    rows = read_spool(spool)
     rows = rows.filter(pc.equal(rows.column("kind"), PRINT))
-    names = np.array(result.agent_names, dtype=object)
+    names = np.array(result.listing.agent_names, dtype=object)
     makers = np.char.startswith(names.astype(str), "option-maker-")
     agent, contra = rows.column("agent").to_numpy(), rows.column("contra").to_numpy()
     hedge_prints = makers[agent]

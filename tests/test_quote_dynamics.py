@@ -12,13 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from tapesim.calibration.targets import EQUITY_BANDS
 from tapesim.config.run import load_profile, with_overrides
 from tapesim.runs import simulate_shard
-from tapesim.venues.tape import PRINT, QUOTE
+from tapesim.venues.tape import PRINT, QUOTE, read_spool
 
 WINDOW_S = 300
 
@@ -29,7 +28,7 @@ def test_midday_nbbo_steps_and_holds(symbol: str, tmp_path: Path) -> None:
                             {"seed": 5, "session": {"start": "12:00:00", "end": "12:05:00"}})
     spool = tmp_path / "spool.arrow"
     simulate_shard(config, symbol, spool)
-    rows = pa.ipc.open_file(str(spool)).read_all()
+    rows = read_spool(spool)
     kind, ts = rows["kind"].to_numpy(), rows["ts"].to_numpy()
     quotes, prints = ts[kind == QUOTE], rows["price"].to_numpy()[kind == PRINT]
     assert prints.size > 100

@@ -47,6 +47,11 @@ from tapesim.venues.tape import Tape
 PROGRESS_EVERY_NS = 60 * NS_PER_S
 
 
+def option_spool(spool: Path) -> Path:
+    """Where a shard whose stock spools to ``spool`` spools its option chain's events."""
+    return spool.with_suffix(".options")
+
+
 class Population(Protocol):
     """A class of traders acting at Poisson arrivals (`tapesim.sim.population.arrivals`)."""
 
@@ -81,6 +86,26 @@ def _market_state(seed: int, lat: VolatilityRegime, n_steps: int, minutes: float
 
 
 @dataclass(frozen=True)
+class ShardListing:
+    """How the run writer names a shard's spool rows, fixed once the model is built and
+    its agents are added (:meth:`ShardModel.listing`), before anything runs.
+
+    ``agent_names`` are the ledger's names by agent index (registration order); the
+    contract tuples are parallel, one entry per listed contract in chain order, empty
+    for a stock without options: ``contracts`` the ``option_contract_id`` of each,
+    ``calls`` whether it is a call, ``strikes`` its strike (dollars), ``expiry_ms`` its
+    expiry (the expiry date's close, epoch ms UTC).
+    """
+
+    symbol: str
+    agent_names: tuple[str, ...]
+    contracts: tuple[str, ...] = ()
+    calls: tuple[bool, ...] = ()
+    strikes: tuple[float, ...] = ()
+    expiry_ms: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class ShardResult:
     """What a finished shard hands back to the run writer."""
 
@@ -88,12 +113,8 @@ class ShardResult:
     spool: str
     option_spool: str | None
     counts: dict[str, int]  # events per kind name
-    agent_names: tuple[str, ...]
+    listing: ShardListing
     conservation: dict[str, int]  # per quantity, its sum across agents: all zero
-    contracts: tuple[str, ...] = ()
-    calls: tuple[bool, ...] = ()
-    strikes: tuple[float, ...] = ()
-    expiry_ms: tuple[int, ...] = ()
     open_interest: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())  # (start, end)
 
 
@@ -149,7 +170,7 @@ class ShardModel:
         self.venues.attach(makers)
         self.options: OptionSide | None = None
         if sym.options:
-            self.options = OptionSide.build(self.ctx, spool.with_suffix(".options"),
+            self.options = OptionSide.build(self.ctx, option_spool(spool),
                                             self.draws_for, sync)
             self.populations += [Registered(type(p).__name__, p, self.options.desk_sync)
                                  for p in self.options.populations]
@@ -164,11 +185,35 @@ class ShardModel:
         registration order (the scenarios' injected agents)."""
         self.agents.append(process)
 
+    def listing(self) -> ShardListing:
+        """The names of this shard's agents and contracts, as its spool rows index them.
+
+        Complete once the model is built and :meth:`add_agent`'s agents are added: every
+        agent registers with the ledger when it is made, never while the shard runs.
+        """
+        names = tuple(self.ledger.names)
+        options = self.options
+        if options is None:
+            return ShardListing(self.symbol, names)
+        chain = options.chain
+        return ShardListing(self.symbol, names,
+                            options.contract_ids(self.config.options.contract_ids),
+                            tuple(chain.is_call.tolist()), tuple(chain.strike.tolist()),
+                            options.expiry_ms())
+
     def run(self, progress: Callable[[str, int], None] | None = None) -> ShardResult:
         """Start every registered population and agent, run the window, close the spools.
 
         ``progress(symbol, ns)`` is called every simulated minute and at the end.
         """
+        self.start(progress)
+        self.advance(self.session.end_ns)
+        return self.finish(progress)
+
+    def start(self, progress: Callable[[str, int], None] | None = None) -> None:
+        """Start every registered population and agent (and the progress ticker, calling
+        ``progress(symbol, ns)`` every simulated minute); nothing runs until
+        :meth:`advance`."""
         env, end = self.env, self.session.end_ns
         for reg in self.populations:
             env.process(arrivals(env, self.draws_for("population", reg.name),
@@ -178,7 +223,21 @@ class ShardModel:
             env.process(agent())
         if progress is not None:
             env.process(ticker(env, PROGRESS_EVERY_NS, end, partial(progress, self.symbol)))
-        env.run(until=end)
+
+    def advance(self, until_ns: int) -> None:
+        """Run the shard up to (not including) ``until_ns``, at most the window's end.
+
+        Running a window in several calls writes the same spool bytes as in one: each
+        call only adds SimPy's stop event, which changes no other event's order.
+        """
+        until = min(until_ns, self.session.end_ns)
+        if until > self.env.now:
+            self.env.run(until=until)
+
+    def finish(self, progress: Callable[[str, int], None] | None = None) -> ShardResult:
+        """Close the window (the makers' last quote changes, the spools) after
+        :meth:`advance` reached its end, and describe the shard."""
+        end = self.session.end_ns
         self.venues.sync(end - 1)  # the makers' quote changes after the last trader action
         self.tape.close()
         if progress is not None:
@@ -189,19 +248,15 @@ class ShardModel:
         shares, cash = self.ledger.totals()
         counts = {"equity_quote": self.tape.quote_count, "equity_print": self.tape.print_count}
         conservation = {"shares": shares, "cash_cents": cash}
-        options, spool = self.options, self.spool
+        options, spool, listing = self.options, self.spool, self.listing()
         if options is None:
-            return ShardResult(self.symbol, str(spool), None, counts, tuple(self.ledger.names),
-                               conservation)
+            return ShardResult(self.symbol, str(spool), None, counts, listing, conservation)
         options.close(self.session.end_ns)
         contracts, premium = options.venues.ledger.totals()
         counts.update(option_nbbo=options.tape.nbbo_count, option_print=options.tape.print_count)
         conservation.update(contracts=contracts, premium_cents=premium)
-        chain = options.chain
         return ShardResult(
-            self.symbol, str(spool), str(spool.with_suffix(".options")), counts,
-            tuple(self.ledger.names), conservation,
-            options.contract_ids(self.config.options.contract_ids),
-            tuple(chain.is_call.tolist()), tuple(chain.strike.tolist()), options.expiry_ms(),
+            self.symbol, str(spool), str(option_spool(spool)), counts, listing,
+            conservation,
             (tuple(options.start_oi.tolist()),
              tuple(options.venues.ledger.open_interest().tolist())))

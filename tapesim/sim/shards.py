@@ -62,6 +62,12 @@ def balanced_bins(costs: list[tuple[str, float]], bins: int) -> list[list[str]]:
     return [b for b in out if b]
 
 
+def spool_paths(names: list[str], spool_dir: Path) -> dict[str, Path]:
+    """Each shard's spool file: shard ``i`` named ``s`` spools to
+    ``spool_dir / f"shard-{i:03d}-{s}.arrow"``."""
+    return {s: spool_dir / f"shard-{i:03d}-{s}.arrow" for i, s in enumerate(names)}
+
+
 def _run_bin(shard: ShardFunction, config: Any, symbols: list[str],
              spools: dict[str, Path], progress: Progress | None) -> list[Any]:
     return [shard(config, s, spools[s], progress) for s in symbols]
@@ -81,7 +87,7 @@ def run_shards(
     Exceptions raised by a shard propagate (from a worker, re-raised here).
     """
     symbols = [name for name, _ in costs]
-    spools = {s: spool_dir / f"shard-{i:03d}-{s}.arrow" for i, s in enumerate(symbols)}
+    spools = spool_paths(symbols, spool_dir)
     bins = balanced_bins(costs, max(1, min(workers, len(symbols))))
     if len(bins) == 1:
         return _run_bin(shard, config, symbols, spools, progress)
@@ -114,12 +120,12 @@ def run_shards(
                 results.update(zip(b, done, strict=True))
             _drain(q, progress)
         except BaseException:
-            _stop_workers(pool, before)
+            stop_workers(pool, before)
             raise
     return [results[s] for s in symbols]
 
 
-def _stop_workers(pool: ProcessPoolExecutor, before: set[int | None]) -> None:
+def stop_workers(pool: ProcessPoolExecutor, before: set[int | None]) -> None:
     """Cancel the pool's queued shards and terminate the worker processes it started
     (every child of this process not alive before it), so an exception or a stop
     signal in the parent does not wait for the workers' shards to finish."""

@@ -25,7 +25,7 @@ import pyarrow as pa
 from tapesim.events.models import OPTION_NBBO, OPTION_PRINT
 from tapesim.sim.calendar import NS_PER_MS
 from tapesim.sim.compiled import kernel
-from tapesim.venues.tape import SPOOL_WRITE_OPTIONS
+from tapesim.venues.tape import spool_writer
 
 NBBO = OPTION_NBBO.code
 PRINT = OPTION_PRINT.code
@@ -85,8 +85,7 @@ class OptionTape:
         self, path: Path, open_ms: int, latency_ms: float, gen: np.random.Generator,
         n_contracts: int,
     ) -> None:
-        self._writer = pa.ipc.new_file(str(path), OPTION_SPOOL_SCHEMA,
-                                       options=SPOOL_WRITE_OPTIONS)
+        self._writer = spool_writer(path, OPTION_SPOOL_SCHEMA)
         self._open_ms = open_ms
         self._latency_ms = latency_ms
         self._gen = gen  # feed latencies, drawn in blocks as rows arrive

@@ -55,6 +55,20 @@ _COLUMNS = [f.name for f in SPOOL_SCHEMA]
 SPOOL_WRITE_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
+def spool_writer(path: Path, schema: pa.Schema) -> pa.ipc.RecordBatchStreamWriter:
+    """A spool file: an Arrow IPC *stream* (not the file format, whose footer comes last),
+    so the run writer can read each record batch as soon as it is written, while the
+    shard is still running (:mod:`tapesim.io.spool`). Each batch goes to the file in
+    one write, unbuffered."""
+    return pa.ipc.new_stream(str(path), schema, options=SPOOL_WRITE_OPTIONS)
+
+
+def read_spool(path: Path) -> pa.Table:
+    """A finished spool file whole, as written (for tests and diagnostics)."""
+    with pa.ipc.open_stream(str(path)) as reader:
+        return reader.read_all()
+
+
 class Tape:
     """Collects one shard's market events in generation order and spools them.
 
@@ -71,7 +85,7 @@ class Tape:
     FLUSH_SPAN_MS = 300_000
 
     def __init__(self, path: Path, open_ms: int, latency_ms: float, draws: Draws) -> None:
-        self._writer = pa.ipc.new_file(str(path), SPOOL_SCHEMA, options=SPOOL_WRITE_OPTIONS)
+        self._writer = spool_writer(path, SPOOL_SCHEMA)
         self._open_ms = open_ms
         self._latency_ms = latency_ms
         self._draws = draws
