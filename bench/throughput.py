@@ -13,8 +13,8 @@ kernel's own ceiling). Figures per repetition:
 
   events_per_s          canonical events (manifest total) / wall seconds of the run
   simulated_s_per_s     simulated seconds, summed over the run's symbols, / wall seconds
-  peak_rss_mib          peak RSS of the process that ran the run (with one worker, all of it)
-  peak_worker_rss_mib   peak RSS of its largest worker process (0 with one worker)
+  peak_rss_mib          peak RSS of the process that ran the run (merge and writing)
+  peak_worker_rss_mib   peak RSS of its largest worker process (0 if simulated in-process)
   counts                canonical events per kind, and their total
   option_prints         OptionPrint events
   option_qtr            option quote-to-trade ratio: OptionNBBO events / OptionPrint events
@@ -66,7 +66,8 @@ DEFINITIONS = {
                     "(simulation, merge and Parquet writing)",
     "simulated_s_per_s": "simulated seconds summed over the run's symbols / wall seconds",
     "peak_rss_mib": "peak RSS of the process that ran the run, taken before any analysis",
-    "peak_worker_rss_mib": "peak RSS of the largest worker process (0 with one worker)",
+    "peak_worker_rss_mib": ("peak RSS of the largest worker process, which simulates "
+                            "(0 if the run was small enough to simulate in-process)"),
     "option_qtr": "OptionNBBO events / OptionPrint events",
     "option_quote_fanout": "OptionNBBO updates per underlying move: OptionNBBO events / "
                            "underlying mid changes, an underlying mid change being an "
