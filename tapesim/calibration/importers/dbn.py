@@ -87,6 +87,16 @@ def _instruments(metadata: dbn.Metadata, day: dt.date) -> dict[int, str]:
     return out
 
 
+def _instrument_codes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the distinct instrument ids ascending, the first record of each, each record's
+    index into them) of an int64 array of ids; a file of one instrument (the common
+    case) is told by one comparison instead of a sort."""
+    if ids.size and (ids == ids[0]).all():
+        return ids[:1].copy(), np.zeros(1, np.int64), np.zeros(ids.size, np.int64)
+    uniq, first, code = np.unique(ids, return_index=True, return_inverse=True)
+    return uniq, first, code.astype(np.int64)
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -128,28 +138,33 @@ def _decode(path: Path, data: bytes, day: dt.date, symbol: str | None) -> Import
         raise SourceError(f"{path}: {rest} bytes after record {whole}, less than a "
                           f"{dtype.itemsize}-byte {schema} record: the file is truncated")
     rec = np.frombuffer(body, dtype=dtype, count=whole)
-    odd = np.flatnonzero(rec["length"].astype(np.int64) * 4 != dtype.itemsize)
+    odd = np.flatnonzero(rec["length"] != dtype.itemsize // 4)  # in 4-byte words
     if odd.size:
-        raise SourceError(f"{path}: record {odd[0] + 1} is {rec['length'][odd[0]] * 4} bytes, "
-                          f"not a {schema} record: the file mixes schemas or is damaged")
+        raise SourceError(f"{path}: record {odd[0] + 1} is {int(rec['length'][odd[0]]) * 4} "
+                          f"bytes, not a {schema} record: the file mixes schemas or is damaged")
     names = _instruments(metadata, day)
     ids = np.full(whole, -1, np.int64) if -1 in names else rec["instrument_id"].astype(np.int64)
     line = np.arange(1, whole + 1, dtype=np.int64)  # 1-based record number
-    unknown = np.setdiff1d(np.unique(ids), np.array(sorted(names), dtype=np.int64))
+    uniq, first, code = _instrument_codes(ids)
+    unknown = np.setdiff1d(uniq, np.array(sorted(names), dtype=np.int64))
     if unknown.size:
         raise SourceError(f"{path}: instrument {unknown[0]} has no symbol in the metadata's "
                           "mappings: export with symbology (stype_out instrument_id)")
     if symbol is not None:
-        keep = np.isin(ids, [i for i, s in names.items() if s == symbol.upper()])
-        if not keep.any():
+        wanted = np.isin(uniq, [i for i, s in names.items() if s == symbol.upper()])
+        if not wanted.any():
             raise SourceError(f"{path}: no record of --symbol {symbol.upper()}")
-        rec, ids, line = rec[keep], ids[keep], line[keep]
-    uniq, first = np.unique(ids, return_index=True)
-    code = np.searchsorted(uniq, ids)  # index into tickers
+        if not wanted.all():
+            keep = wanted[code]
+            # Whole records as opaque items: numpy copies them at once, not field by field.
+            rec = rec.view(np.dtype((np.void, dtype.itemsize)))[keep].view(dtype)
+            ids, line = ids[keep], line[keep]
+            uniq, first, code = _instrument_codes(ids)
     tickers = pa.array([names[int(i)] for i in uniq], pa.string())
     symbols = tuple(dict.fromkeys(tickers[int(k)].as_py() for k in np.argsort(first)))
     ts = rec["ts_event"].astype(np.int64)
-    check_times(path, ts, day, line, what="ts_event of record", group=code)
+    check_times(path, ts, day, line, what="ts_event of record",
+                group=code if uniq.size > 1 else None)
     prints = _prints(rec, schema, ts, tickers, code, line, venue)
     quotes = _quotes(rec, schema, ts, tickers, code, line)
     spec = SourceSpec("dbn", "venue_bbo" if schema != "trades" else "none", (path,),

@@ -157,7 +157,8 @@ def new_quotes(group: np.ndarray, bid: np.ndarray, ask: np.ndarray,
     and in source order. Returns a boolean mask of the rows.
     """
     rows = np.flatnonzero(two_sided)
-    rows = rows[np.argsort(group[rows], kind="stable")]  # each group's rows, in order
+    if rows.size and not (group[rows] == group[rows[0]]).all():
+        rows = rows[np.argsort(group[rows], kind="stable")]  # each group's rows, in order
     repeat = np.zeros(group.size, dtype=bool)
     after, before = rows[1:], rows[:-1]
     repeat[after] = ((group[after] == group[before]) & (bid[after] == bid[before])

@@ -31,7 +31,7 @@ from tapesim.calibration.importers.tape import ImportedTape
 from tapesim.events.manifest import SeedBundle
 from tapesim.events.models import EQUITY_PRINT, EQUITY_QUOTE, KINDS, EventKind
 from tapesim.io.canonical import PROVENANCE_SCHEMA, REAL_SOURCE_KIND, Canonicaliser
-from tapesim.io.digest import STREAM_LAYOUT, StreamDigest, pack_records
+from tapesim.io.digest import RECORD, STREAM_LAYOUT, StreamDigest, pack_records
 from tapesim.io.manifest import FORMAT, ORDER_BY, run_id_for, sha256_file, snapshot_hash
 from tapesim.io.writer import RunWriter
 from tapesim.sim.calendar import NS_PER_MS, REGULAR_OPEN, close_time, epoch_ms
@@ -153,9 +153,23 @@ def _window(tape: ImportedTape, first_ts: int | None, last_ts: int | None) -> di
             "start_ts": start, "end_ts": end}
 
 
+def _records(quotes: pa.Table, prints: pa.Table, q_seq: np.ndarray,
+             p_seq: np.ndarray) -> np.ndarray:
+    """The digest's core records (:data:`~tapesim.io.digest.RECORD`) of every event, in
+    seq order: each kind packed by :func:`~tapesim.io.digest.pack_records` (what
+    ``verify`` recomputes), then placed at its seq. The records are moved as opaque
+    fixed-size items, which numpy copies whole rather than field by field."""
+    item = np.dtype((np.void, RECORD.itemsize))
+    records = np.empty(q_seq.size + p_seq.size, dtype=RECORD)  # seq is 1..n: all set
+    slots = records.view(item)
+    slots[q_seq - 1] = pack_records(EQUITY_QUOTE, quotes).view(item)
+    slots[p_seq - 1] = pack_records(EQUITY_PRINT, prints).view(item)
+    return records
+
+
 #: The steps :func:`write_imported_run` reports to its ``progress`` callback: events put
-#: in replay order and digested, trace ids made (the source files hashed), event files
-#: and sidecars encoded, the directory hashed and published.
+#: in replay order with their trace ids (the source files hashed), digested, event
+#: files and sidecars encoded, the directory hashed and published.
 WRITE_STEPS = 4
 
 
@@ -176,10 +190,13 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False,
     """
     step = progress or (lambda done, total: None)
     writer = RunWriter(out, force=force)
-    # Helpers beside this thread's canonicalising: the source files' hashes (when the
-    # importer did not hash them while reading), the exchange calendar the session's
-    # close comes from (loaded once per process) and the source-event sidecar.
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="import-write")
+    # Helper threads: the source files' hashes (when the importer did not hash them
+    # while reading), the exchange calendar the session's close comes from (loaded once
+    # per process), and one feeder per Parquet file (the source-event sidecar, quotes,
+    # prints, provenance), each building its table and handing it to the file's own
+    # encoding thread, so every file is encoded at once while this thread packs and
+    # digests the records (Arrow, Parquet encoding and hashing release the GIL).
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="import-write")
     try:
         hashed = pool.submit(_file_entries, tape)
         pool.submit(close_time, tape.day)
@@ -188,29 +205,29 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False,
         q_seq, p_seq = _order(q_ts, tape.quotes.column("line").to_numpy(), p_ts,
                               tape.prints.column("line").to_numpy())
         order = _seq_order(q_seq, p_seq)
-        sidecar = pool.submit(writer.sidecar, SOURCE_EVENTS,
-                              _source_events(tape, q_seq.size, p_seq.size, order))
-        quote_cols = _canonical(tape.quotes, q_ts, q_seq, ["underlying_id", "bid", "ask"])
-        print_cols = _canonical(tape.prints, p_ts, p_seq, ["underlying_id", "price", "size",
-                                                           "exchange", "offExchangeFlag"])
-        records = np.concatenate([pack_records(EQUITY_QUOTE, quote_cols),
-                                  pack_records(EQUITY_PRINT, print_cols)])
-        records = records[np.argsort(records["seq"], kind="stable")]
-        digest = StreamDigest()
-        digest.update(records)
-        step(1, WRITE_STEPS)
+        encoding = [pool.submit(lambda: writer.sidecar(
+            SOURCE_EVENTS, _source_events(tape, q_seq.size, p_seq.size, order)))]
         files = hashed.result()
         snapshot = _snapshot(tape, files)
         params_hash = snapshot_hash(snapshot)
         run_id = run_id_for(params_hash)
         canon = Canonicaliser(run_id, [], [], 0)
-        quotes = _with_trace_ids(EQUITY_QUOTE, quote_cols, canon)
-        prints = _with_trace_ids(EQUITY_PRINT, print_cols, canon)
+        quotes = _with_trace_ids(EQUITY_QUOTE, _canonical(
+            tape.quotes, q_ts, q_seq, ["underlying_id", "bid", "ask"]), canon)
+        encoding.append(pool.submit(writer.write, EQUITY_QUOTE.name, quotes))
+        prints = _with_trace_ids(EQUITY_PRINT, _canonical(
+            tape.prints, p_ts, p_seq, ["underlying_id", "price", "size", "exchange",
+                                       "offExchangeFlag"]), canon)
+        encoding.append(pool.submit(writer.write, EQUITY_PRINT.name, prints))
+        encoding.append(pool.submit(lambda: writer.provenance.write(
+            _provenance(quotes, prints, order))))
+        step(1, WRITE_STEPS)
+        records = _records(quotes, prints, q_seq, p_seq)
+        digest = StreamDigest()
+        digest.update(records)
         step(2, WRITE_STEPS)
-        writer.write(EQUITY_QUOTE.name, quotes)
-        writer.write(EQUITY_PRINT.name, prints)
-        writer.provenance.write(_provenance(quotes, prints, order))
-        sidecar.result()
+        for future in encoding:
+            future.result()
         writer.close_events()
         step(3, WRITE_STEPS)
     except BaseException:
