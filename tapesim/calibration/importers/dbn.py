@@ -24,6 +24,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import mmap
+import os
 import struct
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -48,7 +50,7 @@ SCHEMAS = {"trades": dbn.TradeMsg, "mbp-1": dbn.MBP1Msg, "tbbo": dbn.MBP1Msg}
 AGGRESSOR = {b"B": 0, b"A": 1}  # index into ("buy", "sell", None)
 
 
-def _raw(path: Path, data: bytes) -> bytes:
+def _raw(path: Path, data: bytes | mmap.mmap) -> bytes | mmap.mmap:
     """The DBN bytes of the file's bytes ``data``: decompressed when zstd."""
     if data[:4] == ZSTD_MAGIC:
         try:
@@ -59,7 +61,7 @@ def _raw(path: Path, data: bytes) -> bytes:
     return data
 
 
-def _metadata(path: Path, data: bytes) -> tuple[dbn.Metadata, int]:
+def _metadata(path: Path, data: bytes | mmap.mmap) -> tuple[dbn.Metadata, int]:
     """The decoded metadata and the offset of the first record."""
     if data[:3] != b"DBN" or len(data) < 8:
         raise SourceError(f"{path}: not a DBN file (it does not start with 'DBN')")
@@ -97,7 +99,17 @@ def _instrument_codes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return uniq, first, code.astype(np.int64)
 
 
-def _sha256(data: bytes) -> str:
+def _map(path: Path) -> bytes | mmap.mmap:
+    """The file's bytes, mapped read-only rather than copied (empty bytes for an empty
+    file, which cannot be mapped). Every array the decoder returns is a copy, so the
+    mapping goes when the last view of it is dropped."""
+    with path.open("rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return b""
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _sha256(data: bytes | mmap.mmap) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -111,7 +123,7 @@ def read_dbn(path: Path, day: dt.date, symbol: str | None) -> ImportedTape:
     """
     if not path.is_file():
         raise SourceError(f"{path}: no such file: pass a DBN file (.dbn or .dbn.zst)")
-    file_bytes = path.read_bytes()
+    file_bytes = _map(path)
     # The file's sha256 on a helper thread (hashing releases the GIL) while it is decoded.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbn-hash") as pool:
         digest = pool.submit(_sha256, file_bytes)
@@ -120,7 +132,8 @@ def read_dbn(path: Path, day: dt.date, symbol: str | None) -> ImportedTape:
                                                               sha256=(digest.result(),)))
 
 
-def _decode(path: Path, data: bytes, day: dt.date, symbol: str | None) -> ImportedTape:
+def _decode(path: Path, data: bytes | mmap.mmap, day: dt.date,
+            symbol: str | None) -> ImportedTape:
     """The tape of the DBN bytes ``data`` of ``path`` (:func:`read_dbn`)."""
     metadata, offset = _metadata(path, data)
     schema = str(metadata.schema)
@@ -204,7 +217,8 @@ def _quotes(rec: np.ndarray, schema: str, ts: np.ndarray, tickers: pa.Array, cod
         rows = np.zeros(0, dtype=np.int64)
         bid = ask = np.zeros(0, dtype=np.int64)
     else:
-        bid, ask = rec["bid_px_00"], rec["ask_px_00"]
+        # Each field once out of the 80-byte records: the checks below read them often.
+        bid, ask = np.ascontiguousarray(rec["bid_px_00"]), np.ascontiguousarray(rec["ask_px_00"])
         two = (bid != dbn.UNDEF_PRICE) & (ask != dbn.UNDEF_PRICE) & (bid > 0) & (ask > 0)
         rows = np.flatnonzero(new_quotes(code, bid, ask, two))
         bid, ask = bid[rows], ask[rows]
