@@ -192,11 +192,12 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False,
     writer = RunWriter(out, force=force)
     # Helper threads: the source files' hashes (when the importer did not hash them
     # while reading), the exchange calendar the session's close comes from (loaded once
-    # per process), and one feeder per Parquet file (the source-event sidecar, quotes,
-    # prints, provenance), each building its table and handing it to the file's own
-    # encoding thread, so every file is encoded at once while this thread packs and
-    # digests the records (Arrow, Parquet encoding and hashing release the GIL).
-    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="import-write")
+    # per process), each kind's trace ids, and one feeder per Parquet file (the
+    # source-event sidecar, quotes, prints, provenance) handing its table to the file's
+    # own encoding thread, so every file is encoded at once while this thread packs and
+    # digests the records (Arrow, Parquet encoding and hashing release the GIL). A task
+    # waits only on tasks submitted before it, which the pool has started by then.
+    pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="import-write")
     try:
         hashed = pool.submit(_file_entries, tape)
         pool.submit(close_time, tape.day)
@@ -207,22 +208,23 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False,
         order = _seq_order(q_seq, p_seq)
         encoding = [pool.submit(lambda: writer.sidecar(
             SOURCE_EVENTS, _source_events(tape, q_seq.size, p_seq.size, order)))]
+        quote_cols = _canonical(tape.quotes, q_ts, q_seq, ["underlying_id", "bid", "ask"])
+        print_cols = _canonical(tape.prints, p_ts, p_seq, ["underlying_id", "price", "size",
+                                                           "exchange", "offExchangeFlag"])
         files = hashed.result()
         snapshot = _snapshot(tape, files)
         params_hash = snapshot_hash(snapshot)
         run_id = run_id_for(params_hash)
         canon = Canonicaliser(run_id, [], [], 0)
-        quotes = _with_trace_ids(EQUITY_QUOTE, _canonical(
-            tape.quotes, q_ts, q_seq, ["underlying_id", "bid", "ask"]), canon)
-        encoding.append(pool.submit(writer.write, EQUITY_QUOTE.name, quotes))
-        prints = _with_trace_ids(EQUITY_PRINT, _canonical(
-            tape.prints, p_ts, p_seq, ["underlying_id", "price", "size", "exchange",
-                                       "offExchangeFlag"]), canon)
-        encoding.append(pool.submit(writer.write, EQUITY_PRINT.name, prints))
-        encoding.append(pool.submit(lambda: writer.provenance.write(
-            _provenance(quotes, prints, order))))
+        quotes = pool.submit(_with_trace_ids, EQUITY_QUOTE, quote_cols, canon)
+        prints = pool.submit(_with_trace_ids, EQUITY_PRINT, print_cols, canon)
+        encoding += [
+            pool.submit(lambda: writer.write(EQUITY_QUOTE.name, quotes.result())),
+            pool.submit(lambda: writer.write(EQUITY_PRINT.name, prints.result())),
+            pool.submit(lambda: writer.provenance.write(
+                _provenance(quotes.result(), prints.result(), order)))]
         step(1, WRITE_STEPS)
-        records = _records(quotes, prints, q_seq, p_seq)
+        records = _records(quote_cols, print_cols, q_seq, p_seq)
         digest = StreamDigest()
         digest.update(records)
         step(2, WRITE_STEPS)
@@ -239,8 +241,8 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False,
     first_ts = int(all_ts[0]) if all_ts.size else None
     last_ts = int(all_ts[-1]) if all_ts.size else None
     counts = {k.name: 0 for k in KINDS}
-    counts[EQUITY_QUOTE.name] = quotes.num_rows
-    counts[EQUITY_PRINT.name] = prints.num_rows
+    counts[EQUITY_QUOTE.name] = q_seq.size
+    counts[EQUITY_PRINT.name] = p_seq.size
     spec = tape.spec
     source: dict[str, Any] = {"kind": "real", "format": spec.format, "quotes": spec.quotes,
                               "files": files, "lacks": list(spec.lacks)}
@@ -257,7 +259,7 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False,
         "session": _window(tape, first_ts, last_ts),
         "symbols": list(tape.symbols),
         "venues": {"lit": list(spec.lit), "trf": list(spec.trf), "options": []},
-        "counts": {**counts, "total": quotes.num_rows + prints.num_rows},
+        "counts": {**counts, "total": q_seq.size + p_seq.size},
         "time_range": {"first_ts": first_ts, "last_ts": last_ts},
         "ordering": {"order_by": ORDER_BY, "tie_break": TIE_BREAK, "seq_start": 1},
         "event_stream": {"layout": STREAM_LAYOUT, "sha256": digest.hexdigest()},
