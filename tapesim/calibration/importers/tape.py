@@ -137,14 +137,16 @@ def check_times(path: Path, ts_ns: np.ndarray, day: dt.date, lines: np.ndarray,
         when = dt.datetime.fromtimestamp(int(ts_ns[i]) // NS_PER_MS / 1000, NEW_YORK)
         raise SourceError(f"{path}: line {lines[i]}: {what} {when:%Y-%m-%d %H:%M:%S} "
                           f"New York is not on --date {day}: pass the tape's own date")
-    order = (np.arange(ts_ns.size) if group is None
-             else np.argsort(group, kind="stable"))  # each group's rows, in file order
-    after, before = order[1:], order[:-1]
-    back = ts_ns[after] < ts_ns[before]
-    if group is not None:
-        back &= group[after] == group[before]
-    if back.any():
+    # i: the rows whose time is earlier than that of row j, the row before them
+    if group is None:  # in file order: each row against the one before it
+        i = np.flatnonzero(ts_ns[1:] < ts_ns[:-1]) + 1
+        j = i - 1
+    else:
+        order = np.argsort(group, kind="stable")  # each group's rows, in file order
+        after, before = order[1:], order[:-1]
+        back = (ts_ns[after] < ts_ns[before]) & (group[after] == group[before])
         i, j = after[back], before[back]
+    if i.size:
         first = int(np.argmin(lines[i]))
         raise SourceError(f"{path}: line {lines[i[first]]}: {what} goes back from line "
                           f"{lines[j[first]]}: the file must be in time order")
