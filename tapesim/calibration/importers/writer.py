@@ -156,9 +156,14 @@ def _window(tape: ImportedTape, first_ts: int | None, last_ts: int | None) -> di
 def _records(quotes: pa.Table, prints: pa.Table, q_seq: np.ndarray,
              p_seq: np.ndarray) -> np.ndarray:
     """The digest's core records (:data:`~tapesim.io.digest.RECORD`) of every event, in
-    seq order: each kind packed by :func:`~tapesim.io.digest.pack_records` (what
-    ``verify`` recomputes), then placed at its seq. The records are moved as opaque
-    fixed-size items, which numpy copies whole rather than field by field."""
+    seq order.
+
+    ``quotes`` and ``prints`` hold each kind's canonical columns (:func:`_canonical`;
+    the trace ids are not packed), ``q_seq`` and ``p_seq`` their int64 seq (together
+    1..n). Each kind is packed by :func:`~tapesim.io.digest.pack_records` (what
+    ``verify`` recomputes), then placed at its seq, the records moved as opaque
+    fixed-size items, which numpy copies whole rather than field by field.
+    """
     item = np.dtype((np.void, RECORD.itemsize))
     records = np.empty(q_seq.size + p_seq.size, dtype=RECORD)  # seq is 1..n: all set
     slots = records.view(item)
@@ -168,8 +173,8 @@ def _records(quotes: pa.Table, prints: pa.Table, q_seq: np.ndarray,
 
 
 #: The steps :func:`write_imported_run` reports to its ``progress`` callback: events put
-#: in replay order with their trace ids (the source files hashed), digested, event
-#: files and sidecars encoded, the directory hashed and published.
+#: in replay order (the source files hashed), digested, event files and sidecars
+#: encoded, the directory hashed and published.
 WRITE_STEPS = 4
 
 
