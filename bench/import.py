@@ -5,6 +5,7 @@
     python bench/import.py [--messages 1000000] [--levels 10] [--repeat 3] [--check]
     python bench/import.py --message M.csv --orderbook O.csv --date YYYY-MM-DD --symbol AMZN
     python bench/import.py --format dbn [--messages 1000000]      # an mbp-1 DBN file
+    python bench/import.py --format dbn --dbn FILE.dbn[.zst] --date YYYY-MM-DD [--symbol AMZN]
 
 Without files, a LOBSTER pair of ``--messages`` lines is written first (not timed) into
 a temporary directory: a random walk of the best bid and ask in cents around $100 with
@@ -12,7 +13,8 @@ a temporary directory: a random walk of the best bid and ask in cents around $10
 executions in the proportions of a typical Nasdaq day, times from 09:30 in time order.
 With ``--format dbn`` the file is one Nasdaq (XNAS.ITCH) mbp-1 DBN file of as many
 records, the same walk, 5% of them trades (needs the ``dbn`` extra; target 1,000,000
-rows/s). Each repetition imports the file(s) into a fresh run directory. ``read_s`` times reading
+rows/s); ``--dbn`` times a DBN file of your own instead. Each repetition imports the
+file(s) into a fresh run directory. ``read_s`` times reading
 and checking the two files (:func:`read_lobster`); ``total_s`` adds writing the run
 directory (:func:`write_imported_run`).
 
@@ -39,6 +41,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from tapesim.calibration.importers.lobster import EMPTY_ASK, EMPTY_BID, read_lobster
+from tapesim.calibration.importers.tape import SourceError
 from tapesim.calibration.importers.writer import write_imported_run
 
 TARGET_ROWS_PER_S = {"lobster": 300_000, "dbn": 1_000_000}
@@ -50,6 +53,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--format", choices=sorted(TARGET_ROWS_PER_S), default="lobster")
     parser.add_argument("--message", type=Path, help="a LOBSTER message file")
     parser.add_argument("--orderbook", type=Path, help="its orderbook file")
+    parser.add_argument("--dbn", type=Path, help="a DBN file (with --format dbn)")
     parser.add_argument("--date", default=DAY.isoformat(), help="the files' day")
     parser.add_argument("--symbol", default="AMZN")
     parser.add_argument("--messages", type=int, default=1_000_000)
@@ -146,18 +150,25 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         orderbook: Path | None
         if args.format == "dbn":
-            message, orderbook = write_dbn(folder, args.messages), None
+            message, orderbook = args.dbn or write_dbn(folder, args.messages), None
         elif args.message and args.orderbook:
             message, orderbook = args.message, args.orderbook
         elif args.message or args.orderbook:
             print("error: pass both --message and --orderbook, or neither", file=sys.stderr)
+            return 2
+        elif args.dbn:
+            print("error: --dbn needs --format dbn", file=sys.stderr)
             return 2
         else:
             message, orderbook = write_pair(folder, args.messages, args.levels)
         day = dt.date.fromisoformat(args.date)
         results = []
         for i in range(args.repeat):
-            result = _once(message, orderbook, day, args.symbol, folder / f"run{i}")
+            try:
+                result = _once(message, orderbook, day, args.symbol, folder / f"run{i}")
+            except SourceError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
             results.append(result)
             print(json.dumps({"repeat": i, **result}))
         summary = {key: statistics.median(r[key] for r in results)

@@ -24,6 +24,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import mmap
+import os
 import struct
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -48,7 +50,7 @@ SCHEMAS = {"trades": dbn.TradeMsg, "mbp-1": dbn.MBP1Msg, "tbbo": dbn.MBP1Msg}
 AGGRESSOR = {b"B": 0, b"A": 1}  # index into ("buy", "sell", None)
 
 
-def _raw(path: Path, data: bytes) -> bytes:
+def _raw(path: Path, data: bytes | mmap.mmap) -> bytes | mmap.mmap:
     """The DBN bytes of the file's bytes ``data``: decompressed when zstd."""
     if data[:4] == ZSTD_MAGIC:
         try:
@@ -59,7 +61,7 @@ def _raw(path: Path, data: bytes) -> bytes:
     return data
 
 
-def _metadata(path: Path, data: bytes) -> tuple[dbn.Metadata, int]:
+def _metadata(path: Path, data: bytes | mmap.mmap) -> tuple[dbn.Metadata, int]:
     """The decoded metadata and the offset of the first record."""
     if data[:3] != b"DBN" or len(data) < 8:
         raise SourceError(f"{path}: not a DBN file (it does not start with 'DBN')")
@@ -87,7 +89,27 @@ def _instruments(metadata: dbn.Metadata, day: dt.date) -> dict[int, str]:
     return out
 
 
-def _sha256(data: bytes) -> str:
+def _instrument_codes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the distinct instrument ids ascending, the first record of each, each record's
+    index into them) of an int64 array of ids; a file of one instrument (the common
+    case) is told by one comparison instead of a sort."""
+    if ids.size and (ids == ids[0]).all():
+        return ids[:1].copy(), np.zeros(1, np.int64), np.zeros(ids.size, np.int64)
+    uniq, first, code = np.unique(ids, return_index=True, return_inverse=True)
+    return uniq, first, code.astype(np.int64)
+
+
+def _map(path: Path) -> bytes | mmap.mmap:
+    """The file's bytes, mapped read-only rather than copied (empty bytes for an empty
+    file, which cannot be mapped). Every array the decoder returns is a copy, so the
+    mapping goes when the last view of it is dropped."""
+    with path.open("rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return b""
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _sha256(data: bytes | mmap.mmap) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -101,7 +123,7 @@ def read_dbn(path: Path, day: dt.date, symbol: str | None) -> ImportedTape:
     """
     if not path.is_file():
         raise SourceError(f"{path}: no such file: pass a DBN file (.dbn or .dbn.zst)")
-    file_bytes = path.read_bytes()
+    file_bytes = _map(path)
     # The file's sha256 on a helper thread (hashing releases the GIL) while it is decoded.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbn-hash") as pool:
         digest = pool.submit(_sha256, file_bytes)
@@ -110,7 +132,8 @@ def read_dbn(path: Path, day: dt.date, symbol: str | None) -> ImportedTape:
                                                               sha256=(digest.result(),)))
 
 
-def _decode(path: Path, data: bytes, day: dt.date, symbol: str | None) -> ImportedTape:
+def _decode(path: Path, data: bytes | mmap.mmap, day: dt.date,
+            symbol: str | None) -> ImportedTape:
     """The tape of the DBN bytes ``data`` of ``path`` (:func:`read_dbn`)."""
     metadata, offset = _metadata(path, data)
     schema = str(metadata.schema)
@@ -128,28 +151,33 @@ def _decode(path: Path, data: bytes, day: dt.date, symbol: str | None) -> Import
         raise SourceError(f"{path}: {rest} bytes after record {whole}, less than a "
                           f"{dtype.itemsize}-byte {schema} record: the file is truncated")
     rec = np.frombuffer(body, dtype=dtype, count=whole)
-    odd = np.flatnonzero(rec["length"].astype(np.int64) * 4 != dtype.itemsize)
+    odd = np.flatnonzero(rec["length"] != dtype.itemsize // 4)  # in 4-byte words
     if odd.size:
-        raise SourceError(f"{path}: record {odd[0] + 1} is {rec['length'][odd[0]] * 4} bytes, "
-                          f"not a {schema} record: the file mixes schemas or is damaged")
+        raise SourceError(f"{path}: record {odd[0] + 1} is {int(rec['length'][odd[0]]) * 4} "
+                          f"bytes, not a {schema} record: the file mixes schemas or is damaged")
     names = _instruments(metadata, day)
     ids = np.full(whole, -1, np.int64) if -1 in names else rec["instrument_id"].astype(np.int64)
     line = np.arange(1, whole + 1, dtype=np.int64)  # 1-based record number
-    unknown = np.setdiff1d(np.unique(ids), np.array(sorted(names), dtype=np.int64))
+    uniq, first, code = _instrument_codes(ids)
+    unknown = np.setdiff1d(uniq, np.array(sorted(names), dtype=np.int64))
     if unknown.size:
         raise SourceError(f"{path}: instrument {unknown[0]} has no symbol in the metadata's "
                           "mappings: export with symbology (stype_out instrument_id)")
     if symbol is not None:
-        keep = np.isin(ids, [i for i, s in names.items() if s == symbol.upper()])
-        if not keep.any():
+        wanted = np.isin(uniq, [i for i, s in names.items() if s == symbol.upper()])
+        if not wanted.any():
             raise SourceError(f"{path}: no record of --symbol {symbol.upper()}")
-        rec, ids, line = rec[keep], ids[keep], line[keep]
-    uniq, first = np.unique(ids, return_index=True)
-    code = np.searchsorted(uniq, ids)  # index into tickers
+        if not wanted.all():
+            keep = wanted[code]
+            # Whole records as opaque items: numpy copies them at once, not field by field.
+            rec = rec.view(np.dtype((np.void, dtype.itemsize)))[keep].view(dtype)
+            ids, line = ids[keep], line[keep]
+            uniq, first, code = _instrument_codes(ids)
     tickers = pa.array([names[int(i)] for i in uniq], pa.string())
     symbols = tuple(dict.fromkeys(tickers[int(k)].as_py() for k in np.argsort(first)))
     ts = rec["ts_event"].astype(np.int64)
-    check_times(path, ts, day, line, what="ts_event of record", group=code)
+    check_times(path, ts, day, line, what="ts_event of record",
+                group=code if uniq.size > 1 else None)
     prints = _prints(rec, schema, ts, tickers, code, line, venue)
     quotes = _quotes(rec, schema, ts, tickers, code, line)
     spec = SourceSpec("dbn", "venue_bbo" if schema != "trades" else "none", (path,),
@@ -189,7 +217,8 @@ def _quotes(rec: np.ndarray, schema: str, ts: np.ndarray, tickers: pa.Array, cod
         rows = np.zeros(0, dtype=np.int64)
         bid = ask = np.zeros(0, dtype=np.int64)
     else:
-        bid, ask = rec["bid_px_00"], rec["ask_px_00"]
+        # Each field once out of the 80-byte records: the checks below read them often.
+        bid, ask = np.ascontiguousarray(rec["bid_px_00"]), np.ascontiguousarray(rec["ask_px_00"])
         two = (bid != dbn.UNDEF_PRICE) & (ask != dbn.UNDEF_PRICE) & (bid > 0) & (ask > 0)
         rows = np.flatnonzero(new_quotes(code, bid, ask, two))
         bid, ask = bid[rows], ask[rows]

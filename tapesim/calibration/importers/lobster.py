@@ -87,24 +87,22 @@ def _read(path: Path, types: list[pl.DataType], width: int, what: str,
     if not path.is_file():
         raise SourceError(f"{path}: no such file: pass the LOBSTER {what} file")
     try:
-        # Column names as this polars version makes them up for a header-less file.
-        names = pl.read_csv(path, has_header=False, n_rows=1).columns[:len(types)]
-        if len(names) < len(types):
-            raise _bad_line(path, width, what)
+        # Types by position, one per field of the first line (polars refuses another
+        # count); the columns past ``types`` are not converted.
         frame = pl.read_csv(path, has_header=False, columns=list(range(len(types))),
-                            schema_overrides=dict(zip(names, types, strict=True)))
+                            schema_overrides=[*types, *(types[-1:] * (width - len(types)))])
     except pl.exceptions.NoDataError:
         raise SourceError(f"{path}: the file is empty: pass the LOBSTER {what} file") from None
     except pl.exceptions.PolarsError:
         raise _bad_line(path, width, what) from None
-    if scan.result().commas != frame.height * (width - 1):
+    if frame.width != len(types) or scan.result().commas != frame.height * (width - 1):
         raise _bad_line(path, width, what)
     nulls = frame.null_count().row(0)
     if any(nulls):
-        column = frame.get_column(names[next(i for i, n in enumerate(nulls) if n)])
+        column = frame.to_series(next(i for i, n in enumerate(nulls) if n))
         line = int(np.argmax(column.is_null().to_numpy())) + 1
         raise SourceError(f"{path}: line {line}: an empty field: the file is damaged")
-    return [frame.get_column(name).to_numpy() for name in names]
+    return [column.to_numpy() for column in frame.get_columns()]
 
 
 def _width(path: Path, what: str) -> int:
@@ -151,10 +149,16 @@ def read_lobster(message: Path, orderbook: Path, day: dt.date, symbol: str) -> I
         raise SourceError(f"{orderbook}: line 1 has {width} fields; a LOBSTER orderbook has 4 "
                           "per level (ask price, ask size, bid price, bid size)")
     _check_names(message, orderbook, day, symbol, width // 4)
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lobster-scan") as pool:
+    # Both files are hashed and counted on helper threads while polars parses them, the
+    # message file on a third helper beside the orderbook on this thread.
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="lobster-read") as pool:
         scans = [pool.submit(scan_file, path) for path in (message, orderbook)]
-        msg = _read(message, MESSAGE_TYPES, len(MESSAGE_COLUMNS), "message", scans[0])
-        book = _read(orderbook, BOOK_TYPES, width, "orderbook", scans[1])
+        parsed = pool.submit(_read, message, MESSAGE_TYPES, len(MESSAGE_COLUMNS), "message",
+                             scans[0])
+        try:
+            book = _read(orderbook, BOOK_TYPES, width, "orderbook", scans[1])
+        finally:
+            msg = parsed.result()  # the message file's fault first, as it is read first
         hashes = tuple(scan.result().sha256 for scan in scans)
     n_msg, n_book = msg[0].size, book[0].size
     if n_msg != n_book:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import mmap
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,14 +137,16 @@ def check_times(path: Path, ts_ns: np.ndarray, day: dt.date, lines: np.ndarray,
         when = dt.datetime.fromtimestamp(int(ts_ns[i]) // NS_PER_MS / 1000, NEW_YORK)
         raise SourceError(f"{path}: line {lines[i]}: {what} {when:%Y-%m-%d %H:%M:%S} "
                           f"New York is not on --date {day}: pass the tape's own date")
-    order = (np.arange(ts_ns.size) if group is None
-             else np.argsort(group, kind="stable"))  # each group's rows, in file order
-    after, before = order[1:], order[:-1]
-    back = ts_ns[after] < ts_ns[before]
-    if group is not None:
-        back &= group[after] == group[before]
-    if back.any():
+    # i: the rows whose time is earlier than that of row j, the row before them
+    if group is None:  # in file order: each row against the one before it
+        i = np.flatnonzero(ts_ns[1:] < ts_ns[:-1]) + 1
+        j = i - 1
+    else:
+        order = np.argsort(group, kind="stable")  # each group's rows, in file order
+        after, before = order[1:], order[:-1]
+        back = (ts_ns[after] < ts_ns[before]) & (group[after] == group[before])
         i, j = after[back], before[back]
+    if i.size:
         first = int(np.argmin(lines[i]))
         raise SourceError(f"{path}: line {lines[i[first]]}: {what} goes back from line "
                           f"{lines[j[first]]}: the file must be in time order")
@@ -157,7 +161,8 @@ def new_quotes(group: np.ndarray, bid: np.ndarray, ask: np.ndarray,
     and in source order. Returns a boolean mask of the rows.
     """
     rows = np.flatnonzero(two_sided)
-    rows = rows[np.argsort(group[rows], kind="stable")]  # each group's rows, in order
+    if rows.size and not (group[rows] == group[rows[0]]).all():
+        rows = rows[np.argsort(group[rows], kind="stable")]  # each group's rows, in order
     repeat = np.zeros(group.size, dtype=bool)
     after, before = rows[1:], rows[:-1]
     repeat[after] = ((group[after] == group[before]) & (bid[after] == bid[before])
@@ -167,31 +172,36 @@ def new_quotes(group: np.ndarray, bid: np.ndarray, ask: np.ndarray,
 
 @dataclass(frozen=True)
 class FileScan:
-    """One pass over a source file's bytes: its hex ``sha256``, and how many commas
-    and line feeds it holds (a CSV's field and line counts, checked against what the
-    parser read)."""
+    """One pass over a source file's bytes: its hex ``sha256``, and how many commas it
+    holds (a CSV's field count, checked against what the parser read)."""
 
     sha256: str
     commas: int
-    newlines: int
 
 
-SCAN_BLOCK = 1 << 23  # bytes read at a time by scan_file
+SCAN_BLOCK = 1 << 23  # bytes hashed and counted at a time by scan_file
+COMMA = ord(",")
 
 
 def scan_file(path: Path) -> FileScan:
-    """Hash ``path`` and count its commas and line feeds in one pass of
-    :data:`SCAN_BLOCK`-byte reads. Hashing releases the GIL, so a reader parsing the
-    same file on other threads goes on meanwhile (the importers run it beside their
-    parser). Raises ``OSError`` when the file cannot be read."""
+    """Hash ``path`` and count its commas in one pass over the file mapped into memory,
+    :data:`SCAN_BLOCK` bytes at a time (no copy of the bytes). Hashing and numpy's
+    counting release the GIL, so a reader parsing the same file on other threads goes on
+    meanwhile (the importers run it beside their parser). Raises ``OSError`` when the
+    file cannot be read."""
     digest = hashlib.sha256()
-    commas = newlines = 0
+    commas = 0
     with path.open("rb") as f:
-        while block := f.read(SCAN_BLOCK):
-            digest.update(block)
-            commas += block.count(b",")
-            newlines += block.count(b"\n")
-    return FileScan(digest.hexdigest(), commas, newlines)
+        if os.fstat(f.fileno()).st_size == 0:  # mmap refuses an empty file
+            return FileScan(digest.hexdigest(), 0)
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            data = np.frombuffer(mapped, dtype=np.uint8)
+            for start in range(0, data.size, SCAN_BLOCK):
+                block = data[start:start + SCAN_BLOCK]
+                digest.update(block)
+                commas += int(np.count_nonzero(block == COMMA))
+            del data, block  # views of the mapping must go before it closes
+    return FileScan(digest.hexdigest(), commas)
 
 
 def locate_bad_row(path: Path, width: int | None, check: Callable[[list[str]], str | None],

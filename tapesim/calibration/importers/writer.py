@@ -31,7 +31,7 @@ from tapesim.calibration.importers.tape import ImportedTape
 from tapesim.events.manifest import SeedBundle
 from tapesim.events.models import EQUITY_PRINT, EQUITY_QUOTE, KINDS, EventKind
 from tapesim.io.canonical import PROVENANCE_SCHEMA, REAL_SOURCE_KIND, Canonicaliser
-from tapesim.io.digest import STREAM_LAYOUT, StreamDigest, pack_records
+from tapesim.io.digest import RECORD, STREAM_LAYOUT, StreamDigest, pack_records
 from tapesim.io.manifest import FORMAT, ORDER_BY, run_id_for, sha256_file, snapshot_hash
 from tapesim.io.writer import RunWriter
 from tapesim.sim.calendar import NS_PER_MS, REGULAR_OPEN, close_time, epoch_ms
@@ -153,9 +153,28 @@ def _window(tape: ImportedTape, first_ts: int | None, last_ts: int | None) -> di
             "start_ts": start, "end_ts": end}
 
 
+def _records(quotes: pa.Table, prints: pa.Table, q_seq: np.ndarray,
+             p_seq: np.ndarray) -> np.ndarray:
+    """The digest's core records (:data:`~tapesim.io.digest.RECORD`) of every event, in
+    seq order.
+
+    ``quotes`` and ``prints`` hold each kind's canonical columns (:func:`_canonical`;
+    the trace ids are not packed), ``q_seq`` and ``p_seq`` their int64 seq (together
+    1..n). Each kind is packed by :func:`~tapesim.io.digest.pack_records` (what
+    ``verify`` recomputes), then placed at its seq, the records moved as opaque
+    fixed-size items, which numpy copies whole rather than field by field.
+    """
+    item = np.dtype((np.void, RECORD.itemsize))
+    records = np.empty(q_seq.size + p_seq.size, dtype=RECORD)  # seq is 1..n: all set
+    slots = records.view(item)
+    slots[q_seq - 1] = pack_records(EQUITY_QUOTE, quotes).view(item)
+    slots[p_seq - 1] = pack_records(EQUITY_PRINT, prints).view(item)
+    return records
+
+
 #: The steps :func:`write_imported_run` reports to its ``progress`` callback: events put
-#: in replay order and digested, trace ids made (the source files hashed), event files
-#: and sidecars encoded, the directory hashed and published.
+#: in replay order (the source files hashed), digested, event files and sidecars
+#: encoded, the directory hashed and published.
 WRITE_STEPS = 4
 
 
@@ -176,10 +195,14 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False,
     """
     step = progress or (lambda done, total: None)
     writer = RunWriter(out, force=force)
-    # Helpers beside this thread's canonicalising: the source files' hashes (when the
-    # importer did not hash them while reading), the exchange calendar the session's
-    # close comes from (loaded once per process) and the source-event sidecar.
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="import-write")
+    # Helper threads: the source files' hashes (when the importer did not hash them
+    # while reading), the exchange calendar the session's close comes from (loaded once
+    # per process), each kind's trace ids, and one feeder per Parquet file (the
+    # source-event sidecar, quotes, prints, provenance) handing its table to the file's
+    # own encoding thread, so every file is encoded at once while this thread packs and
+    # digests the records (Arrow, Parquet encoding and hashing release the GIL). A task
+    # waits only on tasks submitted before it, which the pool has started by then.
+    pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="import-write")
     try:
         hashed = pool.submit(_file_entries, tape)
         pool.submit(close_time, tape.day)
@@ -188,29 +211,30 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False,
         q_seq, p_seq = _order(q_ts, tape.quotes.column("line").to_numpy(), p_ts,
                               tape.prints.column("line").to_numpy())
         order = _seq_order(q_seq, p_seq)
-        sidecar = pool.submit(writer.sidecar, SOURCE_EVENTS,
-                              _source_events(tape, q_seq.size, p_seq.size, order))
+        encoding = [pool.submit(lambda: writer.sidecar(
+            SOURCE_EVENTS, _source_events(tape, q_seq.size, p_seq.size, order)))]
         quote_cols = _canonical(tape.quotes, q_ts, q_seq, ["underlying_id", "bid", "ask"])
         print_cols = _canonical(tape.prints, p_ts, p_seq, ["underlying_id", "price", "size",
                                                            "exchange", "offExchangeFlag"])
-        records = np.concatenate([pack_records(EQUITY_QUOTE, quote_cols),
-                                  pack_records(EQUITY_PRINT, print_cols)])
-        records = records[np.argsort(records["seq"], kind="stable")]
-        digest = StreamDigest()
-        digest.update(records)
-        step(1, WRITE_STEPS)
         files = hashed.result()
         snapshot = _snapshot(tape, files)
         params_hash = snapshot_hash(snapshot)
         run_id = run_id_for(params_hash)
         canon = Canonicaliser(run_id, [], [], 0)
-        quotes = _with_trace_ids(EQUITY_QUOTE, quote_cols, canon)
-        prints = _with_trace_ids(EQUITY_PRINT, print_cols, canon)
+        quotes = pool.submit(_with_trace_ids, EQUITY_QUOTE, quote_cols, canon)
+        prints = pool.submit(_with_trace_ids, EQUITY_PRINT, print_cols, canon)
+        encoding += [
+            pool.submit(lambda: writer.write(EQUITY_QUOTE.name, quotes.result())),
+            pool.submit(lambda: writer.write(EQUITY_PRINT.name, prints.result())),
+            pool.submit(lambda: writer.provenance.write(
+                _provenance(quotes.result(), prints.result(), order)))]
+        step(1, WRITE_STEPS)
+        records = _records(quote_cols, print_cols, q_seq, p_seq)
+        digest = StreamDigest()
+        digest.update(records)
         step(2, WRITE_STEPS)
-        writer.write(EQUITY_QUOTE.name, quotes)
-        writer.write(EQUITY_PRINT.name, prints)
-        writer.provenance.write(_provenance(quotes, prints, order))
-        sidecar.result()
+        for future in encoding:
+            future.result()
         writer.close_events()
         step(3, WRITE_STEPS)
     except BaseException:
@@ -222,8 +246,8 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False,
     first_ts = int(all_ts[0]) if all_ts.size else None
     last_ts = int(all_ts[-1]) if all_ts.size else None
     counts = {k.name: 0 for k in KINDS}
-    counts[EQUITY_QUOTE.name] = quotes.num_rows
-    counts[EQUITY_PRINT.name] = prints.num_rows
+    counts[EQUITY_QUOTE.name] = q_seq.size
+    counts[EQUITY_PRINT.name] = p_seq.size
     spec = tape.spec
     source: dict[str, Any] = {"kind": "real", "format": spec.format, "quotes": spec.quotes,
                               "files": files, "lacks": list(spec.lacks)}
@@ -240,7 +264,7 @@ def write_imported_run(tape: ImportedTape, out: Path, force: bool = False,
         "session": _window(tape, first_ts, last_ts),
         "symbols": list(tape.symbols),
         "venues": {"lit": list(spec.lit), "trf": list(spec.trf), "options": []},
-        "counts": {**counts, "total": quotes.num_rows + prints.num_rows},
+        "counts": {**counts, "total": q_seq.size + p_seq.size},
         "time_range": {"first_ts": first_ts, "last_ts": last_ts},
         "ordering": {"order_by": ORDER_BY, "tie_break": TIE_BREAK, "seq_start": 1},
         "event_stream": {"layout": STREAM_LAYOUT, "sha256": digest.hexdigest()},
