@@ -80,7 +80,7 @@ from tapesim.sim.calendar import NS_PER_MS
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.book import BUY, NO_ASK, SELL
 from tapesim.venues.ledger import OptionLedger
-from tapesim.venues.opra import OptionNBBOs
+from tapesim.venues.opra import OptionNBBOs, consolidate_one
 from tapesim.venues.slots import QuoteBlock, SlotQuotes
 
 MAX_SKEW_TICKS = 2
@@ -237,11 +237,11 @@ class OptionMakers:
                 ask_size[k] = size
             if bid_size[k] > 0:
                 bid_size[k] = size
-        ask = held.ask[:, c]
-        new = SlotQuotes(held.bid[:, c, None, None], ask[:, None, None],
+        bid, ask = held.bid[:, c], held.ask[:, c]
+        new = SlotQuotes(bid[:, None, None], ask[:, None, None],
                          bid_size[:, None, None], ask_size[:, None, None])
-        nb = new.consolidated()
-        if all(int(x[0, 0]) == p for x, p in zip(nb, published, strict=True)):
+        if consolidate_one(bid[:, None], ask[:, None], bid_size[:, None], ask_size[:, None],
+                           0) == tuple(published):
             ask_size[int(np.argmin(np.where(ask_size > 0, ask, NO_ASK)))] += 1
         return new
 
