@@ -10,7 +10,9 @@ before. OPRA delivery of NBBO rows (tapesim.venues.option_tape): against each
 contract's running maximum. A chain's quotes (tapesim.agents.option_quotes.quote_chain):
 against the rule as numpy expressions. One contract's consolidation after a fill
 (tapesim.venues.opra.consolidate_one): against the chain's. The quotes put in force
-from a block's row (tapesim.venues.options): against numpy's scatter. The
+from a block's row (tapesim.venues.options): against numpy's scatter. The makers'
+whole-expiry holding of values (tapesim.agents.option_makers): against the rule as
+numpy run reductions. The
 consolidation loop is held to a naive one in test_option_quotes.py.
 """
 
@@ -23,6 +25,7 @@ import numpy as np
 import pytest
 
 from tapesim.agents import option_quotes
+from tapesim.agents.option_makers import _hold_expiries
 from tapesim.agents.option_quotes import Chain, QuoteParams, half_width, list_chain, quote_chain
 from tapesim.agents.shading import _shade, shade
 from tapesim.config.options import OptionMakerConfig
@@ -132,6 +135,37 @@ def test_placing_a_row_of_slot_quotes_is_the_numpy_scatter(seed: int) -> None:
         run(*got, idx, *new, row)
         for ours, rule in zip(got, want, strict=True):
             assert np.array_equal(ours, rule)
+
+
+def held_rule(theo: np.ndarray, last: np.ndarray, threshold: np.ndarray,
+              expiry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-expiry holding as numpy: at each step an expiry takes the step's values
+    once any of its contracts moved by its threshold (a NaN last value moves)."""
+    starts = np.flatnonzero(np.r_[True, expiry[1:] != expiry[:-1]])
+    sizes = np.diff(np.r_[starts, expiry.size])
+    out = np.empty_like(theo)
+    for s in range(theo.shape[0]):
+        moved = ~(np.abs(theo[s] - last) < threshold)
+        moved = np.repeat(np.logical_or.reduceat(moved, starts), sizes)
+        last = np.where(moved, theo[s], last)
+        out[s] = last
+    return out, last
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_holding_is_the_rule(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    n, steps = int(gen.integers(1, 80)), int(gen.integers(1, 21))
+    expiry = np.sort(gen.integers(0, 6, n))
+    last = np.where(gen.random(n) < 0.1, np.nan, gen.uniform(0, 500, n))
+    theo = last[None, :] + np.cumsum(gen.normal(0, 2, (steps, n)), axis=0)
+    theo = np.where(np.isnan(theo), gen.uniform(0, 500, (steps, n)), theo)
+    threshold = gen.uniform(1, 6, n)
+    want, want_last = held_rule(theo, last.copy(), threshold, expiry)
+    for run in (_hold_expiries, _hold_expiries.py):
+        got, got_last = np.empty_like(theo), last.copy()
+        run(theo, got_last, threshold, expiry, got)
+        assert np.array_equal(got, want) and np.array_equal(got_last, want_last)
 
 
 def delivery_rule(contracts: np.ndarray, ts: np.ndarray, raw: np.ndarray,
