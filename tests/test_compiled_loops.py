@@ -8,8 +8,12 @@ against the consolidation of the rule's quotes. Step changes of a block's NBBO
 (tapesim.venues.opra.step_changes): against the comparison of each step with the one
 before. OPRA delivery of NBBO rows (tapesim.venues.option_tape): against each
 contract's running maximum. A chain's quotes (tapesim.agents.option_quotes.quote_chain):
-against the rule as numpy expressions. The consolidation loop is held to a naive one
-in test_option_quotes.py.
+against the rule as numpy expressions. One contract's consolidation after a fill
+(tapesim.venues.opra.consolidate_one): against the chain's. The quotes put in force
+from a block's row (tapesim.venues.options): against numpy's scatter. The makers'
+whole-expiry holding of values (tapesim.agents.option_makers): against the rule as
+numpy run reductions. The
+consolidation loop is held to a naive one in test_option_quotes.py.
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ import numpy as np
 import pytest
 
 from tapesim.agents import option_quotes
+from tapesim.agents.option_makers import _hold_expiries
 from tapesim.agents.option_quotes import Chain, QuoteParams, half_width, list_chain, quote_chain
 from tapesim.agents.shading import _shade, shade
 from tapesim.config.options import OptionMakerConfig
 from tapesim.venues.book import NO_ASK
 from tapesim.venues.chains import MPV_CLASSES, NICKEL_FROM_CENTS, Mpv
-from tapesim.venues.opra import OptionNBBOs, consolidate, step_changes
+from tapesim.venues.opra import OptionNBBOs, _best_one, consolidate, consolidate_one, step_changes
 from tapesim.venues.option_tape import _deliver
+from tapesim.venues.options import _place
 from tapesim.venues.slots import SlotQuotes
 
 
@@ -97,6 +103,69 @@ def test_step_changes_compare_each_step_with_the_one_before(seed: int) -> None:
         want[0] |= new[0] != field[idx]
         want[1:] |= new[1:] != new[:-1]
     assert np.array_equal(step_changes(held, idx, rows), want)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_one_contract_consolidates_as_the_chain_does(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    slots, n = int(gen.integers(1, 13)), 50
+    prices = [gen.integers(0, 6, (slots, n)) for _ in range(2)]  # ties, zero bids
+    sizes = [np.where(gen.random((slots, n)) < 0.3, 0, gen.integers(1, 9, (slots, n)))
+             for _ in range(2)]
+    chain = consolidate(*prices, *sizes)
+    for c in range(n):
+        want = tuple(int(x[c]) for x in chain)
+        assert consolidate_one(*prices, *sizes, c) == want
+        assert _best_one.py(*prices, *sizes, c, NO_ASK) == want
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_placing_a_row_of_slot_quotes_is_the_numpy_scatter(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    slots, steps, n = 5, 4, 60
+    idx = np.sort(gen.choice(n, int(gen.integers(0, n)), replace=False))
+    held = [gen.integers(0, 1_000, (slots, n)) for _ in range(4)]
+    new = [gen.integers(0, 1_000, (slots, steps, idx.size)) for _ in range(4)]
+    row = int(gen.integers(0, steps))
+    want = [h.copy() for h in held]
+    for h, x in zip(want, new, strict=True):
+        h[:, idx] = x[:, row, :]
+    for run in (_place, _place.py):
+        got = [h.copy() for h in held]
+        run(*got, idx, *new, row)
+        for ours, rule in zip(got, want, strict=True):
+            assert np.array_equal(ours, rule)
+
+
+def held_rule(theo: np.ndarray, last: np.ndarray, threshold: np.ndarray,
+              expiry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-expiry holding as numpy: at each step an expiry takes the step's values
+    once any of its contracts moved by its threshold (a NaN last value moves)."""
+    starts = np.flatnonzero(np.r_[True, expiry[1:] != expiry[:-1]])
+    sizes = np.diff(np.r_[starts, expiry.size])
+    out = np.empty_like(theo)
+    for s in range(theo.shape[0]):
+        moved = ~(np.abs(theo[s] - last) < threshold)
+        moved = np.repeat(np.logical_or.reduceat(moved, starts), sizes)
+        last = np.where(moved, theo[s], last)
+        out[s] = last
+    return out, last
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_holding_is_the_rule(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    n, steps = int(gen.integers(1, 80)), int(gen.integers(1, 21))
+    expiry = np.sort(gen.integers(0, 6, n))
+    last = np.where(gen.random(n) < 0.1, np.nan, gen.uniform(0, 500, n))
+    theo = last[None, :] + np.cumsum(gen.normal(0, 2, (steps, n)), axis=0)
+    theo = np.where(np.isnan(theo), gen.uniform(0, 500, (steps, n)), theo)
+    threshold = gen.uniform(1, 6, n)
+    want, want_last = held_rule(theo, last.copy(), threshold, expiry)
+    for run in (_hold_expiries, _hold_expiries.py):
+        got, got_last = np.empty_like(theo), last.copy()
+        run(theo, got_last, threshold, expiry, got)
+        assert np.array_equal(got, want) and np.array_equal(got_last, want_last)
 
 
 def delivery_rule(contracts: np.ndarray, ts: np.ndarray, raw: np.ndarray,

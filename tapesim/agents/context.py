@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from tapesim.agents.latent import LatentPath, ar1_filter, intraday_envelope
+from tapesim.agents.latent import LatentPath, ar1_filter
 from tapesim.config.run import RunConfig, SymbolProfile
 from tapesim.config.traders import ArrivalsConfig
 from tapesim.sim.calendar import NS_PER_S, Session
@@ -93,6 +93,7 @@ class MarketContext:
     impact: Impact
     lit_codes: list[str]
     trf_codes: list[str]
+    envelope: np.ndarray  # the intraday envelope per latent step (MarketState.envelope)
     volume: list[float] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -102,7 +103,8 @@ class MarketContext:
         # Busy spells of the activity path and of recent moves coincide: rescale so the
         # session's expected number of arrivals is the activity path's alone.
         mid = ((np.arange(seconds) + 0.5) * NS_PER_S // self.latent.step_ns).astype(np.int64)
-        activity = np.asarray(self.activity_path)[np.minimum(mid, len(self.activity_path) - 1)]
+        path = self.activity_path
+        activity = np.array([path[i] for i in np.minimum(mid, len(path) - 1).tolist()])
         volume *= activity.mean() / (activity * volume).mean()
         self.volume = volume.tolist()
 
@@ -113,8 +115,7 @@ class MarketContext:
         exponentially over ``arrivals.move_minutes``, over its session mean, to the power
         ``arrivals.volume_vol_elasticity``; normalised to mean 1."""
         cfg, lat, n = self.config.arrivals, self.latent, self.latent.value.size
-        envelope = intraday_envelope((np.arange(n) + 0.5) / n, self.config.latent,
-                                     self.session.length_ns / (60 * NS_PER_S))
+        envelope = self.envelope
         ends = np.minimum((np.arange(1, seconds + 1) * NS_PER_S) // lat.step_ns, n) - 1
         log_value = np.log(lat.value[ends])
         moves = np.abs(np.diff(log_value, prepend=math.log(lat.value.item(0))))

@@ -224,7 +224,11 @@ def latent_path(
     slow, fast = _stochastic_vol(gen, coarse, dt_s * per, cfg)
     idio_h = np.repeat(slow, per)[:n]
     idio_b = np.repeat(fast, per)[:n]
-    idio = gen.standard_normal(n) * step_sd * idio_h * idio_b * np.sqrt(market.envelope)
+    # In-place passes over the session grid (the same operations in the same order as
+    # the formulas in the docstring, so the same floats, without a temporary per step).
+    idio = gen.standard_normal(n)
+    for scale in (step_sd, idio_h, idio_b, np.sqrt(market.envelope)):
+        idio *= scale
     sector = sector_factor(root_seed, symbol.sector, market, dt_s)
 
     m_share = cfg.market_share
@@ -232,21 +236,29 @@ def latent_path(
     i_share = max(1.0 - m_share - s_share, 0.0)
     sigma = symbol.annual_vol
     beta = symbol.market_beta
-    increments = sigma * (
-        beta * np.sqrt(m_share) * market.factor
-        + np.sqrt(s_share) * sector
-        + np.sqrt(i_share) * idio
-    )
+    increments = beta * np.sqrt(m_share) * market.factor
+    increments += np.multiply(sector, np.sqrt(s_share), out=sector)
+    increments += np.multiply(idio, np.sqrt(i_share), out=idio)
+    increments *= sigma
     jump_p = cfg.jumps_per_day * dt_s / 23_400.0
     jumps = gen.random(n) < jump_p
     increments[jumps] += gen.standard_normal(int(jumps.sum())) * cfg.jump_bps * 1e-4
-    log_value = np.log(symbol.price) + np.cumsum(increments)
-    common = (beta**2 * m_share + s_share) * market.vol_state**2
-    own = i_share * idio_h**2 * market.envelope
+    value = np.cumsum(increments, out=increments)
+    value += np.log(symbol.price)
+    np.exp(value, out=value)
+    common = market.vol_state**2
+    common *= beta**2 * m_share + s_share
+    own = idio_h**2
+    own *= i_share
+    own *= market.envelope
     inst_var = common + own
-    burst_var = common * market.burst**2 + own * idio_b**2
-    return LatentPath(cfg.step_ms * 1_000_000, np.exp(log_value),
-                      np.sqrt(inst_var / inst_var.mean()), np.sqrt(burst_var / inst_var))
+    common *= market.burst**2
+    own *= idio_b**2
+    burst_var = np.add(common, own, out=common)
+    burst_var /= inst_var
+    vol_ratio = inst_var / inst_var.mean()
+    return LatentPath(cfg.step_ms * 1_000_000, value, np.sqrt(vol_ratio, out=vol_ratio),
+                      np.sqrt(burst_var, out=burst_var))
 
 
 def activity_path(path: LatentPath, envelope: np.ndarray, elasticity: float) -> np.ndarray:
@@ -255,6 +267,9 @@ def activity_path(path: LatentPath, envelope: np.ndarray, elasticity: float) -> 
     the envelope part) to the power ``elasticity``, so volume and volatility move
     together, minute by minute as in the mixture-of-distributions view (Clark 1973,
     Econometrica 41)."""
-    spell = path.vol_ratio * path.burst / np.sqrt(envelope)
-    activity = envelope * spell**elasticity
-    return activity / activity.mean()
+    activity = path.vol_ratio * path.burst
+    activity /= np.sqrt(envelope)
+    activity **= elasticity
+    activity *= envelope
+    activity /= activity.mean()
+    return activity

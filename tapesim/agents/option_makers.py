@@ -77,10 +77,11 @@ from tapesim.agents.shading import shade
 from tapesim.agents.vol_surface import Roughness, implied_vols, symbol_surface
 from tapesim.config.options import OptionChainProfile
 from tapesim.sim.calendar import NS_PER_MS
+from tapesim.sim.compiled import kernel
 from tapesim.sim.rng import Draws, stream
 from tapesim.venues.book import BUY, NO_ASK, SELL
 from tapesim.venues.ledger import OptionLedger
-from tapesim.venues.opra import OptionNBBOs
+from tapesim.venues.opra import OptionNBBOs, consolidate_one
 from tapesim.venues.slots import QuoteBlock, SlotQuotes
 
 MAX_SKEW_TICKS = 2
@@ -237,11 +238,11 @@ class OptionMakers:
                 ask_size[k] = size
             if bid_size[k] > 0:
                 bid_size[k] = size
-        ask = held.ask[:, c]
-        new = SlotQuotes(held.bid[:, c, None, None], ask[:, None, None],
+        bid, ask = held.bid[:, c], held.ask[:, c]
+        new = SlotQuotes(bid[:, None, None], ask[:, None, None],
                          bid_size[:, None, None], ask_size[:, None, None])
-        nb = new.consolidated()
-        if all(int(x[0, 0]) == p for x, p in zip(nb, published, strict=True)):
+        if consolidate_one(bid[:, None], ask[:, None], bid_size[:, None], ask_size[:, None],
+                           0) == tuple(published):
             ask_size[int(np.argmin(np.where(ask_size > 0, ask, NO_ASK)))] += 1
         return new
 
@@ -306,16 +307,10 @@ class OptionMakers:
         its contracts' values has moved by its ``threshold`` (cents, :meth:`thresholds`)
         from the one last quoted; until then the expiry's values are held. Holding whole
         expiries keeps strikes of one expiry consistent with each other."""
-        expiry = self.chain.expiry_index[idx]
-        starts = np.flatnonzero(np.r_[True, expiry[1:] != expiry[:-1]])  # idx is expiry-major
-        sizes = np.diff(np.r_[starts, idx.size])
         last = self.quoted_theo[idx]
         out = np.empty_like(theo)
-        for s in range(theo.shape[0]):
-            moved = ~(np.abs(theo[s] - last) < threshold)  # a first quote (NaN) moves
-            moved = np.repeat(np.logical_or.reduceat(moved, starts), sizes)
-            last = np.where(moved, theo[s], last)
-            out[s] = last
+        _hold_expiries(np.ascontiguousarray(theo), last, np.ascontiguousarray(threshold),
+                       self.chain.expiry_index[idx], out)
         self.quoted_theo[idx] = last
         return out
 
@@ -365,3 +360,30 @@ class OptionMakers:
         # At the touch only: what is displayed there, never a sweep through the book;
         # the rest waits for the next fill (the quotes refill meanwhile).
         venues.take(agent, side, qty, venues.nbo if side == BUY else venues.nbb)
+
+
+@kernel
+def _hold_expiries(theo: np.ndarray, last: np.ndarray, threshold: np.ndarray,
+                   expiry: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """:meth:`OptionMakers._held`'s loop. ``theo`` float cents [step, contract],
+    ``last`` the values last quoted (NaN: never; updated in place), ``threshold`` cents
+    and ``expiry`` the expiry index per contract (contracts of one expiry adjacent): at
+    each step, a run of one expiry takes that step's values once any of its contracts
+    is not within its threshold of its last value, else keeps them; ``out`` gets the
+    values held at each step."""
+    n_steps, n = theo.shape
+    for s in range(n_steps):
+        c = 0
+        while c < n:
+            e = expiry[c]
+            d = c
+            moved = False
+            while d < n and expiry[d] == e:
+                if not abs(theo[s, d] - last[d]) < threshold[d]:  # NaN (a first quote) moves
+                    moved = True
+                d += 1
+            for k in range(c, d):
+                if moved:
+                    last[k] = theo[s, k]
+                out[s, k] = last[k]
+            c = d

@@ -154,7 +154,7 @@ class ShardModel:
         self.venues = EquityVenues(self.env, len(lit), self.tape, self.ledger, impact.on_trade)
         activity = activity_path(latent, market.envelope, lat.activity_vol_elasticity)
         self.ctx = MarketContext(self.env, session, config, sym, latent, activity.tolist(),
-                                 self.venues, self.ledger, impact, lit, trf)
+                                 self.venues, self.ledger, impact, lit, trf, market.envelope)
 
         makers = MakerDesk(self.ctx, self.draws_for)
         sync = self.venues.sync

@@ -80,6 +80,41 @@ def _best(bids: np.ndarray, asks: np.ndarray, bid_sizes: np.ndarray, ask_sizes: 
                     nbo_size[c] += size
 
 
+def consolidate_one(bids: np.ndarray, asks: np.ndarray, bid_sizes: np.ndarray,
+                    ask_sizes: np.ndarray, c: int) -> tuple[int, int, int, int]:
+    """Contract ``c``'s consolidated quote (nbb, nbo, nbb_size, nbo_size) from venue
+    quotes ``[venue, contract]`` (int64 arrays, cents and contracts): column ``c`` of what
+    :func:`consolidate` gives, as Python ints, without building its arrays (a fill
+    re-consolidates one contract)."""
+    return _best_one(bids, asks, bid_sizes, ask_sizes, c, NO_ASK)  # type: ignore[no-any-return]
+
+
+@kernel
+def _best_one(bids: np.ndarray, asks: np.ndarray, bid_sizes: np.ndarray,
+              ask_sizes: np.ndarray, c: int,
+              no_ask: int) -> tuple[int, int, int, int]:  # pragma: no cover - compiled
+    """:func:`_best`'s loop for the one contract ``c``."""
+    nbb, nbo, nbb_size, nbo_size = 0, no_ask, 0, 0
+    for v in range(bids.shape[0]):
+        size = bid_sizes[v, c]
+        price = bids[v, c]
+        if size > 0 and price > 0:
+            if price > nbb:
+                nbb = price
+                nbb_size = size
+            elif price == nbb:
+                nbb_size += size
+        size = ask_sizes[v, c]
+        price = asks[v, c]
+        if size > 0:
+            if price < nbo:
+                nbo = price
+                nbo_size = size
+            elif price == nbo:
+                nbo_size += size
+    return nbb, nbo, nbb_size, nbo_size
+
+
 def has_offer(nbbo: OptionNBBOs) -> np.ndarray:
     """Contracts some venue offers: only these are emitted as OptionNBBO."""
     return nbbo.nbo != NO_ASK

@@ -38,10 +38,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from tapesim.sim.calendar import NS_PER_MS
+from tapesim.sim.compiled import kernel
 from tapesim.venues.book import BUY, NO_ASK
 from tapesim.venues.feed.base import OptionFeed, QuoteFault
 from tapesim.venues.ledger import OptionLedger
-from tapesim.venues.opra import OptionNBBOs, step_changes
+from tapesim.venues.opra import OptionNBBOs, consolidate_one, step_changes
 from tapesim.venues.option_tape import OptionTape
 from tapesim.venues.slots import QuoteBlock, SlotMakers, SlotQuotes
 from tapesim.venues.tape import Tape
@@ -125,8 +126,7 @@ class OptionVenues:
     def _hold(self, idx: np.ndarray, quotes: SlotQuotes, row: int) -> None:
         """Make the slot quotes of one row the quotes in force (a quote fault may rewrite
         them)."""
-        for held, new in zip(self.slots, quotes, strict=True):
-            held[:, idx] = new[:, row, :]
+        _place(*self.slots, idx, *quotes, row)
         if self.quote_fault is not None:
             self.quote_fault.hold(self.slots)
 
@@ -154,11 +154,25 @@ class OptionVenues:
         self.nbbo_ts[idx[hit]] = self.tape.ms(0) + times[last] // NS_PER_MS
 
     def _republish(self, c: int) -> None:
-        """Re-consolidate one contract after a fill; publish it now if it changed."""
-        now = np.array([self.now], dtype=np.int64)
+        """Re-consolidate one contract after a fill; publish it now if it changed (what
+        :meth:`_publish` does for one contract at one time, without its block arrays
+        unless a quote fault is in force)."""
         fault = self.quote_fault
-        causes = None if fault is None else fault.cause(c, self.now)
-        self._publish(np.array([c]), self._consolidated(c), now, causes)
+        if fault is not None:
+            now = np.array([self.now], dtype=np.int64)
+            self._publish(np.array([c]), self._consolidated(c), now, fault.cause(c, self.now))
+            return
+        s, nb = self.slots, self.nbbo
+        quote = consolidate_one(s.bid, s.ask, s.bid_size, s.ask_size, c)
+        if quote == (int(nb.nbb[c]), int(nb.nbo[c]), int(nb.nbb_size[c]), int(nb.nbo_size[c])):
+            return
+        row = [np.array([x], dtype=np.int64) for x in (self.now, c, *quote)]
+        shown = self.tape.nbbos(*row)
+        if shown is not None and not shown[0]:  # the feed held it back: not in force
+            return
+        for held, x in zip(nb, quote, strict=True):
+            held[c] = x
+        self.nbbo_ts[c] = self.tape.ms(0) + self.now // NS_PER_MS
 
     # --- executions ----------------------------------------------------------
     def refresh(self, c: int) -> None:
@@ -262,3 +276,20 @@ class OptionVenues:
         self.stock_tape.follow(*self.tape.last_print)  # the hedge comes after the print
         mk.on_fill(maker, c, -moved if side == BUY else moved, self.now)
         return Printed(row, c, price, qty, venue, agent, maker, side, parent)
+
+
+@kernel
+def _place(held_bid: np.ndarray, held_ask: np.ndarray, held_bid_size: np.ndarray,
+           held_ask_size: np.ndarray, idx: np.ndarray, bid: np.ndarray, ask: np.ndarray,
+           bid_size: np.ndarray, ask_size: np.ndarray,
+           row: int) -> None:  # pragma: no cover - compiled
+    """``held[:, idx] = new[:, row, :]`` for the four arrays of a :class:`SlotQuotes`
+    (``held`` int64 [slot, contract], ``new`` int64 [slot, step, contract of ``idx``]):
+    one pass instead of four numpy scatters, each a fancy-index call."""
+    for s in range(held_bid.shape[0]):
+        for j in range(idx.size):
+            c = idx[j]
+            held_bid[s, c] = bid[s, row, j]
+            held_ask[s, c] = ask[s, row, j]
+            held_bid_size[s, c] = bid_size[s, row, j]
+            held_ask_size[s, c] = ask_size[s, row, j]
