@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -399,3 +401,26 @@ def test_export_takes_quiet(tiny_options_run: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     events = len((tmp_path / "q" / "market-events.jsonl").read_text("utf-8").splitlines())
     assert result.output.splitlines() == [f"exported {events:,} events to {tmp_path / 'q'} (jsonl)"]
+
+
+_HEAVY = ("numba", "scipy")
+_CHILD = """
+import sys
+from tapesim.cli.main import app
+app(sys.argv[1:], standalone_mode=False)
+print("loaded:" + ",".join(m for m in {heavy!r} if m in sys.modules))
+"""
+
+
+def test_export_loads_neither_numba_nor_scipy(tiny_run: Path, tmp_path: Path) -> None:
+    """A fixture export hashes with llvmlite (events/fnv.py) and reads the run through
+    io/ without the canonicaliser: numba's start and scipy's import (about 2 CPU s
+    together) are not paid by a command that uses neither."""
+    out = tmp_path / "fx"
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(heavy=_HEAVY), "export", str(tiny_run),
+         "--out", str(out), "--symbols", "SPY", "--start", "09:31", "--end", "09:32",
+         "--quiet"], capture_output=True, text=True, check=False)
+    assert child.returncode == 0, child.stderr
+    assert (out / "manifest.json").is_file()
+    assert child.stdout.strip().splitlines()[-1] == "loaded:"

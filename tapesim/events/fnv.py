@@ -3,13 +3,16 @@
 at the speed of a file export.
 
 The hash is sequential within a text, so numpy cannot vectorise it over one long text
-(a fixture's events array is hundreds of megabytes); the two loops here are compiled
-by numba on first use (:class:`tapesim.sim.compiled.Kernel`: numba is loaded only by a
-command that hashes, never by ``export --format jsonl`` or ``replay``). Texts arrive
-as UTF-8 bytes, what a file holds: when every byte is ASCII, each byte is one UTF-16
-code unit of the same value, so the bytes are hashed as they are; otherwise the text
-is transcoded to UTF-16 first. :mod:`tapesim.events.stable_json` keeps the plain
-Python hash for small values, which needs no compiler; the tests hold the two equal.
+(a fixture's events array is hundreds of megabytes). Its two loops are written here in
+LLVM's IR and compiled by llvmlite's JIT on first use (about 0.1 CPU s): the same
+machine code numba makes of the same loops, without numba's start (importing numba and
+building its typing and target context on the first call, cache hit or not, costs
+about 1.5 CPU s, more than the hashing of a 10-minute slice). No command but a fixture
+export loads it. Texts arrive as UTF-8 bytes, what a file holds: when every byte is
+ASCII, each byte is one UTF-16 code unit of the same value, so the bytes are hashed as
+they are (8-bit units); otherwise the text is transcoded to UTF-16 first (16-bit
+units). :mod:`tapesim.events.stable_json` keeps the plain Python hash for small
+values, which needs no compiler; the tests hold the two equal.
 
 - :func:`fnv1a32_segments`: the hash of each of many texts laid end to end (an Arrow
   string array's values).
@@ -20,63 +23,163 @@ Python hash for small values, which needs no compiler; the tests hold the two eq
 
 from __future__ import annotations
 
+import ctypes
+import string
+import threading
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from tapesim.events.stable_json import FNV_OFFSET, FNV_PRIME
-from tapesim.sim.compiled import kernel
 
 __all__ = ["FnvStream", "code_units", "fnv1a32_segments", "hash_entries", "hex_digests"]
 
-_MASK = 0xFFFFFFFF
+# The loops over units of type $unit (i8: ASCII bytes, i16: UTF-16 code units), unsigned.
+# run: h continued over units[0:n]. entries: out[i] = the hash of
+# units[offsets[i]:offsets[i + 1] - trim]; state[0] and state[1] (two hashes) continued
+# over units[offsets[0]:offsets[n]], the last entry's ``trim`` units only when
+# ``whole``: three independent chains in one loop, so the multiplies' latencies overlap.
+_IR = string.Template("""
+define i32 @run_$unit(ptr noalias nocapture readonly %units, i64 %n, i32 %h0) nounwind {
+entry:
+  %some = icmp sgt i64 %n, 0
+  br i1 %some, label %loop, label %done
+loop:
+  %j = phi i64 [0, %entry], [%j1, %loop]
+  %h = phi i32 [%h0, %entry], [%h1, %loop]
+  %p = getelementptr inbounds $unit, ptr %units, i64 %j
+  %v = load $unit, ptr %p
+  %u = zext $unit %v to i32
+  %x = xor i32 %h, %u
+  %h1 = mul i32 %x, $prime
+  %j1 = add nuw nsw i64 %j, 1
+  %more = icmp slt i64 %j1, %n
+  br i1 %more, label %loop, label %done
+done:
+  %r = phi i32 [%h0, %entry], [%h1, %loop]
+  ret i32 %r
+}
+
+define void @entries_$unit(ptr noalias nocapture readonly %units,
+                       ptr noalias nocapture readonly %offsets, i64 %n, i64 %trim,
+                       i1 %whole, ptr noalias nocapture %out,
+                       ptr noalias nocapture %state) nounwind {
+entry:
+  %a0 = load i32, ptr %state
+  %bp = getelementptr inbounds i32, ptr %state, i64 1
+  %b0 = load i32, ptr %bp
+  %some = icmp sgt i64 %n, 0
+  br i1 %some, label %item, label %exit
+item:
+  %i = phi i64 [0, %entry], [%i1, %next]
+  %a = phi i32 [%a0, %entry], [%an, %next]
+  %b = phi i32 [%b0, %entry], [%bn, %next]
+  %sp = getelementptr inbounds i64, ptr %offsets, i64 %i
+  %start = load i64, ptr %sp
+  %i1 = add nuw nsw i64 %i, 1
+  %ep = getelementptr inbounds i64, ptr %offsets, i64 %i1
+  %stop = load i64, ptr %ep
+  %end = sub i64 %stop, %trim
+  %has = icmp slt i64 %start, %end
+  br i1 %has, label %body, label %tail
+body:
+  %j = phi i64 [%start, %item], [%j1, %body]
+  %h = phi i32 [$offset, %item], [%h2, %body]
+  %ba = phi i32 [%a, %item], [%a2, %body]
+  %bb = phi i32 [%b, %item], [%b2, %body]
+  %p = getelementptr inbounds $unit, ptr %units, i64 %j
+  %v = load $unit, ptr %p
+  %u = zext $unit %v to i32
+  %hx = xor i32 %h, %u
+  %h2 = mul i32 %hx, $prime
+  %ax = xor i32 %ba, %u
+  %a2 = mul i32 %ax, $prime
+  %bx = xor i32 %bb, %u
+  %b2 = mul i32 %bx, $prime
+  %j1 = add nuw nsw i64 %j, 1
+  %more = icmp slt i64 %j1, %end
+  br i1 %more, label %body, label %tail
+tail:
+  %he = phi i32 [$offset, %item], [%h2, %body]
+  %ae = phi i32 [%a, %item], [%a2, %body]
+  %be = phi i32 [%b, %item], [%b2, %body]
+  %op = getelementptr inbounds i32, ptr %out, i64 %i
+  store i32 %he, ptr %op
+  %inner = icmp slt i64 %i1, %n
+  %sep = or i1 %inner, %whole
+  %from = select i1 %sep, i64 %end, i64 %stop
+  %hassep = icmp slt i64 %from, %stop
+  br i1 %hassep, label %sepl, label %next
+sepl:
+  %k = phi i64 [%from, %tail], [%k1, %sepl]
+  %sa = phi i32 [%ae, %tail], [%sa2, %sepl]
+  %sb = phi i32 [%be, %tail], [%sb2, %sepl]
+  %q = getelementptr inbounds $unit, ptr %units, i64 %k
+  %w = load $unit, ptr %q
+  %c = zext $unit %w to i32
+  %sax = xor i32 %sa, %c
+  %sa2 = mul i32 %sax, $prime
+  %sbx = xor i32 %sb, %c
+  %sb2 = mul i32 %sbx, $prime
+  %k1 = add nuw nsw i64 %k, 1
+  %smore = icmp slt i64 %k1, %stop
+  br i1 %smore, label %sepl, label %next
+next:
+  %an = phi i32 [%ae, %tail], [%sa2, %sepl]
+  %bn = phi i32 [%be, %tail], [%sb2, %sepl]
+  br i1 %inner, label %item, label %exit
+exit:
+  %af = phi i32 [%a0, %entry], [%an, %next]
+  %bf = phi i32 [%b0, %entry], [%bn, %next]
+  store i32 %af, ptr %state
+  store i32 %bf, ptr %bp
+  ret void
+}
+""")
+
+_UNIT_TYPES = {np.dtype(np.uint8): "i8", np.dtype("<u2"): "i16"}
+_P = ctypes.c_void_p
+_RUN = ctypes.CFUNCTYPE(ctypes.c_uint32, _P, ctypes.c_int64, ctypes.c_uint32)
+_ENTRIES = ctypes.CFUNCTYPE(None, _P, _P, ctypes.c_int64, ctypes.c_int64, ctypes.c_bool, _P,
+                            _P)
 
 
-@kernel
-def _run(units: np.ndarray, h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
-    """Continue the hash ``h`` over ``units``."""
-    prime, mask = np.uint64(FNV_PRIME), np.uint64(_MASK)
-    for unit in units:
-        h = ((h ^ np.uint64(unit)) * prime) & mask
-    return h
+class _Loops:
+    """The loops compiled, by unit dtype: ``run[dtype]``, ``entries[dtype]`` (ctypes
+    functions over the arrays' addresses). The JIT engine holds the machine code and
+    lives as long as this object."""
+
+    def __init__(self) -> None:
+        import llvmlite.binding as llvm  # deferred: only a fixture export hashes
+
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        module = llvm.parse_assembly("".join(
+            _IR.substitute(unit=t, prime=FNV_PRIME, offset=FNV_OFFSET)
+            for t in _UNIT_TYPES.values()))
+        module.verify()
+        machine = llvm.Target.from_default_triple().create_target_machine(opt=3)
+        self._engine = llvm.create_mcjit_compiler(module, machine)
+        self._engine.finalize_object()
+        address = self._engine.get_function_address
+        self.run: dict[np.dtype[Any], Callable[..., int]] = {
+            d: _RUN(address(f"run_{t}")) for d, t in _UNIT_TYPES.items()}
+        self.entries: dict[np.dtype[Any], Callable[..., None]] = {
+            d: _ENTRIES(address(f"entries_{t}")) for d, t in _UNIT_TYPES.items()}
 
 
-@kernel
-def _segments(units: np.ndarray, offsets: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """The hash of each segment ``units[offsets[i]:offsets[i + 1]]`` (uint32)."""
-    out = np.empty(offsets.size - 1, dtype=np.uint32)
-    prime, mask = np.uint64(FNV_PRIME), np.uint64(_MASK)
-    for i in range(offsets.size - 1):
-        h = np.uint64(FNV_OFFSET)
-        for j in range(offsets[i], offsets[i + 1]):
-            h = ((h ^ np.uint64(units[j])) * prime) & mask
-        out[i] = h
-    return out
+_loops: _Loops | None = None
+_lock = threading.Lock()
 
 
-@kernel
-def _entries(units: np.ndarray, offsets: np.ndarray, trim: int, whole: bool, a: np.uint64,
-             b: np.uint64) -> tuple[np.ndarray, np.uint64, np.uint64]:  # pragma: no cover
-    """The hash of each segment ``units[offsets[i]:offsets[i + 1] - trim]`` (uint32),
-    and the two hashes ``a`` and ``b`` continued over ``units[:offsets[-1]]`` (with
-    ``whole``) or over ``units[:offsets[-1] - trim]``: three independent chains in one
-    loop, so the multiplies' latencies overlap."""
-    out = np.empty(offsets.size - 1, dtype=np.uint32)
-    prime, mask = np.uint64(FNV_PRIME), np.uint64(_MASK)
-    n = offsets.size - 1
-    for i in range(n):
-        h = np.uint64(FNV_OFFSET)
-        end = offsets[i + 1] - trim
-        for j in range(offsets[i], end):
-            u = np.uint64(units[j])
-            h = ((h ^ u) * prime) & mask
-            a = ((a ^ u) * prime) & mask
-            b = ((b ^ u) * prime) & mask
-        out[i] = h
-        if whole or i < n - 1:  # the separator after the segment, part of the whole
-            for j in range(end, offsets[i + 1]):
-                u = np.uint64(units[j])
-                a = ((a ^ u) * prime) & mask
-                b = ((b ^ u) * prime) & mask
-    return out, a, b
+def _compiled() -> _Loops:
+    """The loops, compiled on the first call in this process."""
+    global _loops
+    with _lock:
+        if _loops is None:
+            _loops = _Loops()
+        return _loops
 
 
 def code_units(text: str) -> np.ndarray:
@@ -91,10 +194,11 @@ def _is_ascii(data: np.ndarray) -> bool:
 
 def _utf16(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """UTF-8 texts laid end to end (``data[offsets[0]:offsets[-1]]``) as their UTF-16
-    code units laid end to end, with the offsets moved to match: bytes as they are when
-    all are ASCII (one unit each), else transcoded (a 4-byte character is two units)."""
-    data = data[offsets[0]:offsets[-1]]
-    offsets = offsets - offsets[0]
+    code units laid end to end (contiguous), with the offsets moved to match (int64):
+    bytes as they are when all are ASCII (one unit each), else transcoded (a 4-byte
+    character is two units)."""
+    data = np.ascontiguousarray(data[offsets[0]:offsets[-1]])
+    offsets = np.ascontiguousarray(offsets - offsets[0], dtype=np.int64)
     if _is_ascii(data):
         return data, offsets
     units = code_units(data.tobytes().decode("utf-8"))
@@ -103,6 +207,18 @@ def _utf16(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarra
     starts = np.zeros(data.size + 1, dtype=np.int64)
     np.cumsum(width, out=starts[1:])
     return units, starts[offsets]
+
+
+def _entries(units: np.ndarray, offsets: np.ndarray, trim: int, whole: bool,
+             state: np.ndarray) -> np.ndarray:
+    """The compiled ``entries`` loop (see ``_IR``) over ``units`` (uint8 or uint16,
+    contiguous) and ``offsets`` (int64, contiguous); ``state`` (two uint32) continued
+    in place. Returns the entries' hashes (uint32)."""
+    out = np.empty(offsets.size - 1, dtype=np.uint32)
+    if out.size:
+        _compiled().entries[units.dtype](units.ctypes.data, offsets.ctypes.data, out.size,
+                                         trim, whole, out.ctypes.data, state.ctypes.data)
+    return out
 
 
 def fnv1a32_segments(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -116,7 +232,8 @@ def fnv1a32_segments(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     Returns:
         uint32 array, one hash per text, each over that text's UTF-16 code units.
     """
-    return _segments(*_utf16(data, np.asarray(offsets, dtype=np.int64)))
+    units, bounds = _utf16(data, np.asarray(offsets, dtype=np.int64))
+    return _entries(units, bounds, 0, True, np.zeros(2, dtype=np.uint32))
 
 
 def hash_entries(data: np.ndarray, offsets: np.ndarray, trim: int,
@@ -139,9 +256,9 @@ def hash_entries(data: np.ndarray, offsets: np.ndarray, trim: int,
         entry's UTF-16 code units; equal to :func:`fnv1a32_segments` of the entries.
     """
     units, bounds = _utf16(data, np.asarray(offsets, dtype=np.int64))
-    hashes, a, b = _entries(units, bounds, trim, whole, np.uint64(streams[0].state),
-                            np.uint64(streams[1].state))
-    streams[0].state, streams[1].state = int(a), int(b)
+    state = np.array([streams[0].state, streams[1].state], dtype=np.uint32)
+    hashes = _entries(units, bounds, trim, whole, state)
+    streams[0].state, streams[1].state = int(state[0]), int(state[1])
     return hashes
 
 
@@ -167,7 +284,10 @@ class FnvStream:
         """Hash ``data`` (UTF-8, whole characters) after everything fed so far."""
         raw = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
         units = raw if _is_ascii(raw) else code_units(bytes(raw).decode("utf-8"))
-        self.state = int(_run(units, np.uint64(self.state)))
+        units = np.ascontiguousarray(units)
+        if units.size:
+            self.state = _compiled().run[units.dtype](units.ctypes.data, units.size,
+                                                      self.state)
 
     def hexdigest(self) -> str:
         """The hash so far, as the contract writes it: ``fnv1a32:`` plus eight

@@ -27,25 +27,11 @@ from tapesim.events.models import (
 )
 from tapesim.io.digest import RECORD, pack_details
 from tapesim.io.option_prints import ContractBook, option_print_columns
-
-SOURCE_KIND = "synthetic_market"
-REAL_SOURCE_KIND = "real_market"  # provenance of a run imported from a real tape
-POSITION_EFFECTS = ("closing", "opening")
-
-PROVENANCE_SCHEMA = pa.schema(
-    [
-        ("trace_id", pa.string()),
-        ("event_kind", pa.string()),
-        ("underlying_id", pa.string()),
-        ("source_kind", pa.string()),
-        ("agent_id", pa.string()),
-        ("contra_agent_id", pa.string()),
-        ("parent_order_id", pa.string()),
-        ("position_effect", pa.string()),  # option prints: the aggressor's opening/closing
-        ("contra_position_effect", pa.string()),  # ... and the passive side's
-        ("references_trace_id", pa.string()),  # a CANCEL/CORRECTION print: the print it reports on
-        ("scenario_id", pa.string()),
-    ]
+from tapesim.io.provenance import (  # noqa: F401 - re-exported: canonical provenance rows
+    POSITION_EFFECTS,
+    PROVENANCE_SCHEMA,
+    REAL_SOURCE_KIND,
+    SOURCE_KIND,
 )
 
 _BY_CODE: dict[int, EventKind] = {k.code: k for k in KINDS}

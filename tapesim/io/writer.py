@@ -24,7 +24,6 @@ import pyarrow.parquet as pq
 
 from tapesim.events.manifest import RunManifest
 from tapesim.events.models import KINDS
-from tapesim.io.canonical import PROVENANCE_SCHEMA
 from tapesim.io.manifest import (
     MANIFEST,
     PARAMETER_SNAPSHOT,
@@ -32,6 +31,7 @@ from tapesim.io.manifest import (
     artifact_entry,
     canonical_json,
 )
+from tapesim.io.provenance import PROVENANCE_SCHEMA
 
 ROW_GROUP = 1 << 17
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_statistics": True}

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tapesim.events.models import KINDS_BY_NAME, OPTION_PRINT
-from tapesim.io.canonical import POSITION_EFFECTS, PROVENANCE_SCHEMA, REAL_SOURCE_KIND, SOURCE_KIND
 from tapesim.io.manifest import PROVENANCE
+from tapesim.io.provenance import POSITION_EFFECTS, PROVENANCE_SCHEMA, REAL_SOURCE_KIND, SOURCE_KIND
 from tapesim.verify.problems import Problems, file_batches, schema_ok
 from tapesim.verify.stream import Rows
 
