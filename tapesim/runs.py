@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata as md
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -36,7 +37,7 @@ from tapesim.scenarios.catalog import check_leads, check_names
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS, label_documents
 from tapesim.scenarios.policies import injections_for
 from tapesim.sim.calendar import NS_PER_S
-from tapesim.sim.fleet import Opened, ShardFleet
+from tapesim.sim.fleet import Opened, ShardFleet, below
 from tapesim.sim.shards import Progress
 from tapesim.sim.strict import ConfigError
 from tapesim.venues.chains import MAX_SERIES, ListingPolicy, check_listing, listed_series
@@ -70,6 +71,10 @@ BIN_SLICE_NS = 60 * NS_PER_S
 #: one worker, so the merge and writing overlap the simulation (below it, a process's
 #: start costs more than the overlap gains).
 DETACH_EVENTS = 2_000_000
+#: How far below the simulation a detached run's merge and writing run (nice steps, on
+#: threads of their own): they take the core the simulation leaves rather than a share
+#: of its core, so with one worker the simulation runs as fast as it would alone.
+WRITE_NICE = 10
 
 
 def shard_model(config: RunConfig, symbol: str, spool: Path) -> ShardModel:
@@ -210,8 +215,8 @@ def execute_run(
         detach = workers > 1 or need.events >= DETACH_EVENTS
         with ShardFleet(simulate_bin, config, shard_costs(config), writer.scratch, workers,
                         progress, detach) as fleet:
-            manifest = _merge_and_describe(config, run_id, params_hash, fleet, writer,
-                                           written)
+            manifest = below(WRITE_NICE if detach else 0, partial(
+                _merge_and_describe, config, run_id, params_hash, fleet, writer, written))
         if config.scenarios:
             manifest["scenarios"] = _write_labels(config, run_id, writer)
         if write_latent:
@@ -261,13 +266,22 @@ def _shard_names(listing: ShardListing) -> ShardNames:
                       listing.strikes, listing.expiry_ms)
 
 
+class _Stopped(Exception):
+    """The merge was asked to stop: the run is being abandoned."""
+
+
 def _merge_and_describe(
     config: RunConfig, run_id: str, params_hash: str, fleet: ShardFleet,
-    writer: RunWriter, written: Written | None = None,
+    writer: RunWriter, written: Written | None, stop: threading.Event,
 ) -> dict[str, Any]:
     """Merge the shards' spools into the run's event files while the shards run, then
     describe the run for its manifest. ``written`` hears of the writing once every shard
-    has finished (before, the run's total is not known)."""
+    has finished (before, the run's total is not known). Once ``stop`` is set it raises
+    ``_Stopped`` at the next window, or as soon as it would wait for a spool to grow."""
+
+    def growing(name: str) -> bool:
+        return not stop.is_set() and fleet.wait(name)
+
     venues = config.venues
     listings: list[ShardListing] = [fleet.opening(name) for name in fleet.names]
     canon = Canonicaliser(run_id, [_shard_names(s) for s in listings],
@@ -279,15 +293,17 @@ def _merge_and_describe(
     total: int | None = None
     done = 0
     paths = [fleet.spools[name] for name in fleet.names]
-    sources = [spool_tables(path, i, partial(fleet.wait, name))
+    sources = [spool_tables(path, i, partial(growing, name))
                for i, (name, path) in enumerate(zip(fleet.names, paths, strict=True))]
-    sources += [spool_tables(option_spool(path), i, partial(fleet.wait, name))
+    sources += [spool_tables(option_spool(path), i, partial(growing, name))
                 for i, (name, path, listing) in enumerate(zip(fleet.names, paths, listings,
                                                                strict=True))
                 if listing.contracts]
     merged = prefetched(windowed_merge(sources, "ts", MERGE_KEYS), MERGE_AHEAD, "tapesim-merge")
     with contextlib.closing(merged), contextlib.closing(digest):  # and their threads
         for window in merged:
+            if stop.is_set():
+                raise _Stopped
             tables, provenance, records, details = canon.window(window)
             for name, table in tables.items():
                 writer.write(name, table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pytest
 import tapesim.runs
 from tapesim.io.spool import GrowingFile, spool_tables
 from tapesim.runs import execute_run
-from tapesim.sim.fleet import ShardFleet, WorkerError
+from tapesim.sim.fleet import ShardFleet, WorkerError, below
 from tapesim.sim.shards import Progress
 from tapesim.sim.strict import ConfigError
 from tapesim.venues.tape import SPOOL_SCHEMA, spool_writer
@@ -133,3 +134,34 @@ def test_a_script_without_a_main_guard_runs_detached(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["ran once"]
     assert (tmp_path / "run" / "manifest.json").exists()
+
+
+def _nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="nice is per thread on Linux only")
+def test_below_runs_on_a_lower_priority_thread_and_leaves_the_caller_alone() -> None:
+    mine = _nice()
+    seen = below(5, lambda stop: (_nice(), threading.current_thread().name))
+    assert seen == (min(19, mine + 5), "tapesim-below")
+    assert _nice() == mine
+
+    def fails(stop: threading.Event) -> None:
+        raise ConfigError("field 'x': from below")
+
+    with pytest.raises(ConfigError, match="from below"):
+        below(5, fails)
+
+
+def test_an_interrupted_wait_stops_the_thread_before_it_returns() -> None:
+    saw_stop: list[bool] = []
+
+    def interrupted(stop: threading.Event) -> str:
+        _thread.interrupt_main()
+        saw_stop.append(stop.wait(30))
+        return "late"
+
+    with pytest.raises(KeyboardInterrupt):
+        below(0, interrupted)
+    assert saw_stop == [True]

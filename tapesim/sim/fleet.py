@@ -26,6 +26,7 @@ cost, an opening and a result are whatever the bin function makes them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import queue as queue_mod
@@ -36,13 +37,63 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 from tapesim.sim.calendar import adopt_exchange_days, exchange_days
 from tapesim.sim.shards import Progress, balanced_bins, spool_paths
 
 Opened = Callable[[str, Any], None]
 """Called by a bin function with (shard name, opening) once a shard is built."""
+
+T = TypeVar("T")
+
+
+def lower_priority(steps: int) -> None:
+    """Lower the calling thread's CPU priority by ``steps`` nice steps (Linux, where nice
+    is per thread and the threads it starts inherit it; elsewhere nothing). Raising a
+    nice value needs no privilege; it cannot be undone, so call it on a thread of one's
+    own."""
+    if sys.platform != "linux" or steps <= 0:
+        return
+    tid = threading.get_native_id()
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid)
+                                                 + steps))
+
+
+def below(steps: int, fn: Callable[[threading.Event], T]) -> T:
+    """``fn(stop)`` run on a new thread ``steps`` nice steps below this one
+    (:func:`lower_priority`), waited for here.
+
+    When the wait is interrupted (Ctrl-C, or a stop signal raised as an exception),
+    ``stop`` is set and the thread waited for before the exception goes on, so nothing
+    ``fn`` does outlives the call: ``fn`` must return or raise soon after ``stop`` is
+    set. Returns what ``fn`` returns; raises what it raises.
+    """
+    outcome: list[Any] = []
+    stop = threading.Event()
+
+    def body() -> None:
+        lower_priority(steps)
+        try:
+            outcome.append((True, fn(stop)))
+        except BaseException as err:  # handed to the waiting thread
+            outcome.append((False, err))
+
+    thread = threading.Thread(target=body, name="tapesim-below", daemon=True)
+    try:
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.25)
+    except BaseException:
+        stop.set()
+        if thread.ident is not None:
+            thread.join()
+        raise
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
 
 
 class BinFunction(Protocol):
