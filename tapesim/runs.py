@@ -283,7 +283,7 @@ def _merge_and_describe(
         return not stop.is_set() and fleet.wait(name)
 
     venues = config.venues
-    listings: list[ShardListing] = [fleet.opening(name) for name in fleet.names]
+    listings: list[ShardListing] = [fleet.opening(name, stop.is_set) for name in fleet.names]
     canon = Canonicaliser(run_id, [_shard_names(s) for s in listings],
                           [*venues.lit, *venues.trf], len(venues.lit),
                           tuple(config.options.venues), config.options.signal_mode,

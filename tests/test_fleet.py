@@ -165,3 +165,17 @@ def test_an_interrupted_wait_stops_the_thread_before_it_returns() -> None:
     with pytest.raises(KeyboardInterrupt):
         below(0, interrupted)
     assert saw_stop == [True]
+
+
+def _builds_slowly(config: Any, names: list[str], spools: dict[str, Path],
+                   progress: Progress | None, opened: Any) -> list[Any]:
+    time.sleep(60)
+    return []
+
+
+def test_a_stopped_wait_for_a_shard_ends_before_the_shard_is_built(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(WorkerError, match="stopped while waiting for shard AAA"), \
+            ShardFleet(_builds_slowly, None, [("AAA", 1.0)], tmp_path, 1) as fleet:
+        fleet.opening("AAA", lambda: time.monotonic() - started > 0.3)
+    assert time.monotonic() - started < 30  # the worker was killed, not waited for

@@ -200,10 +200,13 @@ class ShardFleet:
             self.close(failed=True)
             raise
 
-    def opening(self, name: str) -> Any:
-        """Shard ``name``'s opening, waiting for its bin to build it."""
+    def opening(self, name: str, stopped: Callable[[], bool] | None = None) -> Any:
+        """Shard ``name``'s opening, waiting for its bin to build it; ``stopped`` is asked
+        between looks and, once true, ends the wait with :class:`WorkerError`."""
         worker = self._bin_of[name]
         while name not in self._openings:
+            if stopped is not None and stopped():
+                raise WorkerError(f"stopped while waiting for shard {name} to be built")
             self._pump(self.POLL_S)
             if name not in self._openings and self._workers[worker].done:
                 raise WorkerError(f"shard {name} finished without reporting its opening")
