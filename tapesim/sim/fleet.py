@@ -128,8 +128,13 @@ class _Worker:
             os.close(write_fd)
         self.messages = os.fdopen(read_fd, "rb")
         assert self.process.stdin is not None
-        with self.process.stdin as stdin:
-            pickle.dump(job, stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            with self.process.stdin as stdin:
+                pickle.dump(job, stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:  # a stop signal while handing over the job: no orphan
+            self.messages.close()
+            self.stop()
+            raise
         self.done = False
         self._thread = threading.Thread(target=self._read, args=(inbox, index), daemon=True,
                                         name=f"tapesim-shards-{index}")
@@ -304,19 +309,25 @@ def _orphaned(parent: int) -> None:
 def _worker_main(fd: int) -> int:
     """A worker: read the job from standard input, run it, report on pipe ``fd``."""
     threading.Thread(target=_orphaned, args=(os.getppid(),), daemon=True).start()
-    fn, config, names, spools, with_progress, days = pickle.load(sys.stdin.buffer)
+    try:
+        fn, config, names, spools, with_progress, days = pickle.load(sys.stdin.buffer)
+    except (EOFError, pickle.UnpicklingError):
+        return 1  # the parent stopped before it handed over the whole job
     adopt_exchange_days(days)
-    with os.fdopen(fd, "wb") as pipe:
-        try:
-            results = fn(config, names, spools, _Send(pipe, "progress") if with_progress
-                         else None, _Send(pipe, "opened"))
-        except BaseException as err:  # every failure goes to the parent
+    try:
+        with os.fdopen(fd, "wb") as pipe:
             try:
-                _Send(pipe, "error")(err)
-            except (pickle.PicklingError, TypeError, AttributeError):
-                _Send(pipe, "error")(RuntimeError(f"{type(err).__name__}: {err}"))
-            return 1
-        _Send(pipe, "done")(results)
+                results = fn(config, names, spools, _Send(pipe, "progress") if with_progress
+                             else None, _Send(pipe, "opened"))
+            except BaseException as err:  # every failure goes to the parent
+                try:
+                    _Send(pipe, "error")(err)
+                except (pickle.PicklingError, TypeError, AttributeError):
+                    _Send(pipe, "error")(RuntimeError(f"{type(err).__name__}: {err}"))
+                return 1
+            _Send(pipe, "done")(results)
+    except BrokenPipeError:
+        return 1  # the parent is gone: nobody is left to tell
     return 0
 
 
