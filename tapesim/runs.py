@@ -21,17 +21,18 @@ import pyarrow as pa
 from tapesim._version import __version__
 from tapesim.config.run import RunConfig
 from tapesim.config.snapshot import ParameterSnapshot
+from tapesim.events.contracts import ShardListing
 from tapesim.events.manifest import SeedBundle
 from tapesim.events.models import KINDS
 from tapesim.io import space
-from tapesim.io.canonical import Canonicaliser, ShardNames
+from tapesim.io.canonical import Canonicaliser
 from tapesim.io.digest import STREAM_LAYOUT, StreamDigest
 from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK
 from tapesim.io.merge import windowed_merge
 from tapesim.io.prefetch import prefetched
 from tapesim.io.spool import spool_tables
 from tapesim.io.writer import RunWriter
-from tapesim.market.shard import ShardListing, ShardModel, ShardResult, option_spool
+from tapesim.market.shard import ShardModel, ShardResult, option_spool
 from tapesim.market.truth import LATENT, latent_table
 from tapesim.scenarios.catalog import check_leads, check_names
 from tapesim.scenarios.labels import EXPECTED_OUTPUTS, LABELS, label_documents
@@ -261,11 +262,6 @@ def _write_labels(config: RunConfig, run_id: str, writer: RunWriter) -> dict[str
             "expected_outputs_path": EXPECTED_OUTPUTS, "label_count": len(labels.labels)}
 
 
-def _shard_names(listing: ShardListing) -> ShardNames:
-    return ShardNames(listing.symbol, listing.agent_names, listing.contracts, listing.calls,
-                      listing.strikes, listing.expiry_ms)
-
-
 class _Stopped(Exception):
     """The merge was asked to stop: the run is being abandoned."""
 
@@ -284,7 +280,7 @@ def _merge_and_describe(
 
     venues = config.venues
     listings: list[ShardListing] = [fleet.opening(name, stop.is_set) for name in fleet.names]
-    canon = Canonicaliser(run_id, [_shard_names(s) for s in listings],
+    canon = Canonicaliser(run_id, listings,
                           [*venues.lit, *venues.trf], len(venues.lit),
                           tuple(config.options.venues), config.options.signal_mode,
                           tuple(s.scenario_id() for s in config.scenarios))

@@ -16,9 +16,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tapesim.events.contracts import ShardListing
 from tapesim.events.enrichment import CONDITION_BIT
 from tapesim.events.models import KINDS
-from tapesim.io.canonical import Canonicaliser, ShardNames
+from tapesim.io.canonical import Canonicaliser
 from tapesim.io.digest import STREAM_LAYOUT, StreamDigest
 from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK, run_id_for, snapshot_hash
 from tapesim.io.writer import RunWriter
@@ -33,9 +34,9 @@ OPTION_VENUES = ["CBOE", "ISE"]
 OPEN = epoch_ms(DAY, dt.time(9, 30))
 EXPIRY_MS = epoch_ms(dt.date(2026, 3, 20), dt.time(16, 0))
 SHARDS = [
-    ShardNames("SPY", ("mm-spy", "retail-spy"), ("SPY-2026-03-20-575-C", "SPY-2026-03-20-575-P"),
+    ShardListing("SPY", ("mm-spy", "retail-spy"), ("SPY-2026-03-20-575-C", "SPY-2026-03-20-575-P"),
                (True, False), (575.0, 575.0), (EXPIRY_MS, EXPIRY_MS)),
-    ShardNames("AAPL", ("mm-aapl", "retail-aapl"), ("AAPL-2026-03-20-230-C",), (True,),
+    ShardListing("AAPL", ("mm-aapl", "retail-aapl"), ("AAPL-2026-03-20-230-C",), (True,),
                (230.0,), (EXPIRY_MS,)),
 ]
 SWEEP = CONDITION_BIT["SWEEP"]
@@ -95,7 +96,7 @@ def _option_rows(options: list[tuple]) -> pa.Table:
         "local", pa.array(local, pa.int64()))
 
 
-def write_option_run(out: Path, jsonl: bool = False, shards: list[ShardNames] = SHARDS,
+def write_option_run(out: Path, jsonl: bool = False, shards: list[ShardListing] = SHARDS,
                      options: list[tuple] = OPTIONS) -> Path:
     """Write the run into ``out`` (with JSON lines too if ``jsonl``); returns ``out``.
     ``shards`` and ``options`` replace the listed contracts and option rows (same shapes

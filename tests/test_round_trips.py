@@ -23,9 +23,13 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tapesim.cli.main import app
-from tapesim.events.contracts import ContractIdStyle, OptionContract, parse_contract_id
+from tapesim.events.contracts import (
+    ContractIdStyle,
+    OptionContract,
+    ShardListing,
+    parse_contract_id,
+)
 from tapesim.events.models import KINDS
-from tapesim.io.canonical import ShardNames
 from tapesim.io.event_json import encode_events
 from tapesim.storage.embedded import EmbeddedEngine
 from tapesim.storage.load import load_run
@@ -91,15 +95,15 @@ def test_prices_in_cents_keep_their_value_in_json_and_parquet(
 # --- a run whose contracts and prices sit at the edges, through every writer ----------
 
 
-def _contracts(style: ContractIdStyle) -> list[ShardNames]:
+def _contracts(style: ContractIdStyle) -> list[ShardListing]:
     def ids(root: str, strikes: tuple[float, ...]) -> tuple[str, ...]:
         return tuple(OptionContract.of(root, EXPIRY, k, r).format(style)
                      for k, r in zip(strikes, "CP", strict=False))
 
     spy, aapl = (0.5, 99999.999), (1234.5, 12.5)  # the rows trade SPY's both, AAPL's first
-    return [ShardNames("SPY", ("mm-spy", "retail-spy"), ids("SPY", spy), (True, False), spy,
+    return [ShardListing("SPY", ("mm-spy", "retail-spy"), ids("SPY", spy), (True, False), spy,
                        (EXPIRY_MS, EXPIRY_MS)),
-            ShardNames("AAPL", ("mm-aapl", "retail-aapl"), ids("AAPL", aapl), (True, False),
+            ShardListing("AAPL", ("mm-aapl", "retail-aapl"), ids("AAPL", aapl), (True, False),
                        aapl, (EXPIRY_MS, EXPIRY_MS))]
 
 

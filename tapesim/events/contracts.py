@@ -5,6 +5,9 @@ trimmed, e.g. ``SPY-2026-01-16-500-C``, ``SPY-2026-01-16-502.5-P``) or the
 21-character OCC form (root padded with spaces to six, ``YYMMDD``, ``C|P``, strike
 x 1000 as eight digits, e.g. ``SPY   260116C00500000``). A run uses one form
 throughout; both parse back to the same contract.
+
+A shard's spool rows name agents and contracts by index; :class:`ShardListing` is the
+table of those names that the market model hands the run writer.
 """
 
 from __future__ import annotations
@@ -136,3 +139,24 @@ def of_roots(symbols: list[str]) -> pc.Expression:
     if expr is None:
         raise ValueError("of_roots needs at least one symbol")
     return expr
+
+
+@dataclass(frozen=True)
+class ShardListing:
+    """How a shard's spool rows name its agents and contracts by index: what the run
+    writer needs to canonicalise them, fixed once the shard's model is built and its
+    agents are added (:meth:`tapesim.market.shard.ShardModel.listing`), before it runs.
+
+    ``agent_names`` are the ledger's names by agent index (registration order); the
+    contract tuples are parallel, one entry per listed contract in chain order, empty
+    for a stock without options: ``contracts`` the ``option_contract_id`` of each,
+    ``calls`` whether it is a call, ``strikes`` its strike (dollars), ``expiry_ms`` its
+    expiry (the expiry date's close, epoch ms UTC).
+    """
+
+    symbol: str
+    agent_names: tuple[str, ...]
+    contracts: tuple[str, ...] = ()
+    calls: tuple[bool, ...] = ()
+    strikes: tuple[float, ...] = ()
+    expiry_ms: tuple[int, ...] = ()

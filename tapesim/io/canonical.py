@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tapesim.events.contracts import ShardListing
 from tapesim.events.enrichment import SignalMode
 from tapesim.events.models import (
     EQUITY_PRINT,
@@ -58,23 +59,6 @@ def _dollars(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pa.array(column.to_numpy() / 100.0)
 
 
-@dataclass(frozen=True)
-class ShardNames:
-    """How one shard's indices map to names.
-
-    ``agents`` is the shard's ledger names by agent index (registration order); the
-    contract tuples are parallel, one entry per listed contract in listing order,
-    empty for a shard without options.
-    """
-
-    symbol: str
-    agents: tuple[str, ...]
-    contracts: tuple[str, ...] = ()  # option_contract_id of each listed contract
-    calls: tuple[bool, ...] = ()  # whether each listed contract is a call
-    strikes: tuple[float, ...] = ()  # each listed contract's strike (dollars)
-    expiry_ms: tuple[int, ...] = ()  # epoch ms of each listed contract's expiry (the close)
-
-
 @dataclass
 class Canonicaliser:
     """Turns merged spool windows into canonical tables, numbering events as it goes.
@@ -86,7 +70,7 @@ class Canonicaliser:
     """
 
     run_id: str
-    shards: list[ShardNames]
+    shards: list[ShardListing]
     venue_codes: list[str]
     n_lit: int
     option_venues: tuple[str, ...] = ()
@@ -104,11 +88,11 @@ class Canonicaliser:
             [v.encode("ascii") for v in self.option_venues] or [b""], dtype="S8")
         self.contracts = ContractBook.of(self.shards)
         self._printed: dict[tuple[int, int], str] = {}  # (shard, spool row) -> trace id
-        names = sorted({a for s in self.shards for a in s.agents})
+        names = sorted({a for s in self.shards for a in s.agent_names})
         self._agent_dict = pa.array(names)
         index = {a: i for i, a in enumerate(names)}
         # Per shard: local agent index -> position in the run-wide dictionary.
-        self._agent_maps = [np.array([index[a] for a in s.agents], dtype=np.int32)
+        self._agent_maps = [np.array([index[a] for a in s.agent_names], dtype=np.int32)
                             for s in self.shards]
 
     def window(self, rows: pa.Table) -> tuple[dict[str, pa.Table], pa.Table, np.ndarray,

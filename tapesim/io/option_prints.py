@@ -46,7 +46,7 @@ class ContractBook:
 
     @classmethod
     def of(cls, shards: list) -> ContractBook:
-        """The run-wide book of ``shards`` (each a :class:`tapesim.io.canonical.ShardNames`),
+        """The run-wide book of ``shards`` (each a :class:`tapesim.events.contracts.ShardListing`),
         in shard order: shard ``i``'s local contract ``j`` gets index ``offsets[i] + j``.
         Contract ids are ASCII (at most 32 bytes in ``id_bytes_table``).
         """

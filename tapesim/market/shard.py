@@ -36,6 +36,7 @@ from tapesim.agents.market_maker import MakerDesk
 from tapesim.agents.retail import RetailFlow
 from tapesim.agents.traders import MomentumTraders, NoiseTraders
 from tapesim.config.run import RunConfig, VolatilityRegime
+from tapesim.events.contracts import ShardListing
 from tapesim.market.options import OptionSide
 from tapesim.sim.calendar import NS_PER_S
 from tapesim.sim.population import Excitation, arrivals, ticker
@@ -83,26 +84,6 @@ class Registered:
 def _market_state(seed: int, lat: VolatilityRegime, n_steps: int, minutes: float) -> MarketState:
     """The market-wide paths, shared by the shards one worker runs (read-only)."""
     return market_state(seed, lat, n_steps, minutes)
-
-
-@dataclass(frozen=True)
-class ShardListing:
-    """How the run writer names a shard's spool rows, fixed once the model is built and
-    its agents are added (:meth:`ShardModel.listing`), before anything runs.
-
-    ``agent_names`` are the ledger's names by agent index (registration order); the
-    contract tuples are parallel, one entry per listed contract in chain order, empty
-    for a stock without options: ``contracts`` the ``option_contract_id`` of each,
-    ``calls`` whether it is a call, ``strikes`` its strike (dollars), ``expiry_ms`` its
-    expiry (the expiry date's close, epoch ms UTC).
-    """
-
-    symbol: str
-    agent_names: tuple[str, ...]
-    contracts: tuple[str, ...] = ()
-    calls: tuple[bool, ...] = ()
-    strikes: tuple[float, ...] = ()
-    expiry_ms: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
