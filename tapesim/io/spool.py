@@ -48,13 +48,19 @@ class GrowingFile:
         self._fd = -1
         self.closed = False
 
-    def _open(self) -> None:
+    def _pauses(self) -> Iterator[float]:
+        """Seconds to sleep before each next look: 1 ms, doubling to 20 ms."""
         pause, longest = self.PAUSE_S
+        while True:
+            yield pause
+            pause = min(pause * 2, longest)
+
+    def _open(self) -> None:
+        pauses = self._pauses()
         while not self._path.exists():
             if not self._wait() and not self._path.exists():
                 raise FileNotFoundError(f"{self._path} was never written")
-            time.sleep(pause)
-            pause = min(pause * 2, longest)
+            time.sleep(next(pauses))
         self._fd = os.open(self._path, os.O_RDONLY)
 
     def read(self, n: int = -1) -> bytes:
@@ -65,25 +71,20 @@ class GrowingFile:
             while chunk := os.read(self._fd, 1 << 20):
                 parts.append(chunk)
             return b"".join(parts)
-        parts, need = [], n
-        pause, longest = self.PAUSE_S
+        parts, need, finished = [], n, False
+        pauses = self._pauses()
         while need:
             chunk = os.read(self._fd, need)
             if chunk:
                 parts.append(chunk)
                 need -= len(chunk)
-                pause = self.PAUSE_S[0]
-                continue
-            if not self._wait():
-                # The writer has finished: take what was written since the last look.
-                rest = os.read(self._fd, need)
-                if not rest:
-                    break
-                parts.append(rest)
-                need -= len(rest)
-                continue
-            time.sleep(pause)
-            pause = min(pause * 2, longest)
+                pauses = self._pauses()
+            elif finished:
+                break
+            elif not self._wait():
+                finished = True  # one more look: what the writer wrote before it finished
+            else:
+                time.sleep(next(pauses))
         return b"".join(parts)
 
     def readable(self) -> bool:
