@@ -53,6 +53,10 @@ SORT_KEYS = [("ts", "ascending"), ("ingest_ts", "ascending"), ("kind", "ascendin
 MERGE_KEYS = SORT_KEYS[:3]
 #: Merged windows prepared ahead on a helper thread while the previous one is written.
 MERGE_AHEAD = 2
+#: The fewest rows of a merged window (but the last): canonicalisation, the digest and
+#: the Parquet writers each pay a fixed cost per window, so windows are gathered to
+#: about one Parquet row group.
+MERGE_ROWS = 1 << 17
 
 
 Written = Callable[[int, int], None]
@@ -295,7 +299,8 @@ def _merge_and_describe(
                 for i, (name, path, listing) in enumerate(zip(fleet.names, paths, listings,
                                                                strict=True))
                 if listing.contracts]
-    merged = prefetched(windowed_merge(sources, "ts", MERGE_KEYS), MERGE_AHEAD, "tapesim-merge")
+    merged = prefetched(windowed_merge(sources, "ts", MERGE_KEYS, MERGE_ROWS), MERGE_AHEAD,
+                        "tapesim-merge")
     with contextlib.closing(merged), contextlib.closing(digest):  # and their threads
         for window in merged:
             if stop.is_set():

@@ -42,8 +42,12 @@ def test_block_draws_equal_direct_draws() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 50), max_size=40), min_size=1, max_size=4),
-       st.integers(1, 7))
-def test_windowed_merge_equals_full_sort(sources: list[list[int]], chunk: int) -> None:
+       st.integers(1, 7), st.integers(0, 30))
+def test_windowed_merge_equals_full_sort(sources: list[list[int]], chunk: int,
+                                         min_rows: int) -> None:
+    """Windows concatenated are the full sort, whatever ``min_rows`` gathers, and every
+    window but the last holds at least ``min_rows`` rows; sorted by ``k`` alone, rows
+    tied on it keep source order, then their own (a stable sort)."""
     tables = []
     for i, keys in enumerate(sources):
         keys = sorted(keys)
@@ -51,7 +55,8 @@ def test_windowed_merge_equals_full_sort(sources: list[list[int]], chunk: int) -
                                  "pos": list(range(j, j + len(keys[j:j + chunk])))})
                        for j in range(0, len(keys), chunk)])
     sort_keys = [("k", "ascending"), ("src", "ascending"), ("pos", "ascending")]
-    merged = list(windowed_merge(tables, "k", sort_keys))
+    merged = list(windowed_merge(tables, "k", sort_keys, min_rows))
+    assert all(w.num_rows >= min_rows for w in merged[:-1])
     everything = [t for ts in tables for t in ts]
     if not everything:
         assert merged == []
@@ -60,6 +65,8 @@ def test_windowed_merge_equals_full_sort(sources: list[list[int]], chunk: int) -
     full = full.take(pc.sort_indices(full, sort_keys=sort_keys))
     got = pa.concat_tables(merged) if merged else full.slice(0, 0)
     assert got.equals(full)
+    stable = list(windowed_merge([iter(ts) for ts in tables], "k", sort_keys[:1], min_rows))
+    assert pa.concat_tables(stable).equals(full)
 
 
 def test_ar1_filter_matches_the_recursion() -> None:

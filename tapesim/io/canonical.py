@@ -45,6 +45,8 @@ _READS: dict[int, list[str]] = {
                        "ask_size"],
 }
 _STREAM_ORDER = sorted(KINDS, key=lambda k: k.code)
+#: Digest records filled per pass (about 2 MB of them, so a block stays in cache).
+_RECORD_BLOCK = 1 << 14
 
 
 def _by_code(codes: np.ndarray, values: list[str]) -> pa.Array:
@@ -87,6 +89,12 @@ class Canonicaliser:
         self._option_venue_bytes = np.array(
             [v.encode("ascii") for v in self.option_venues] or [b""], dtype="S8")
         self.contracts = ContractBook.of(self.shards)
+        # The digest's text fields, each table ending in the empty value of rows without one.
+        self._underlying_bytes = np.append(self._symbol_bytes, np.array([b""], dtype="S8"))
+        self._exchange_bytes = np.concatenate([self._venue_bytes, self._option_venue_bytes,
+                                               np.array([b""], dtype="S8")])
+        self._contract_bytes = np.append(self.contracts.id_bytes_table,
+                                         np.array([b""], dtype="S32"))
         self._printed: dict[tuple[int, int], str] = {}  # (shard, spool row) -> trace id
         names = sorted({a for s in self.shards for a in s.agent_names})
         self._agent_dict = pa.array(names)
@@ -137,34 +145,47 @@ class Canonicaliser:
         """The core digest records of a replay-ordered window, straight from its rows.
 
         Field for field what ``pack_records`` makes of the canonical tables (the same
-        float division of cents by 100), without splitting and re-interleaving.
+        float division of cents by 100), without splitting and re-interleaving. Every
+        text field is one gather from a table whose last entry is empty (rows without
+        the field point there), and the records are filled :data:`_RECORD_BLOCK` rows
+        at a time, so each block's fields are written while it is in cache rather than
+        one pass over the whole window per field.
         """
-        rec = np.zeros(rows.num_rows, dtype=RECORD)
-        rec["seq"] = seq
-        rec["ts"] = rec["source_ts"] = rows.column("ts").to_numpy()
-        rec["ingest_ts"] = rows.column("ingest_ts").to_numpy()
-        rec["kind"] = kind
-        shard = rows.column("shard").to_numpy()
-        rec["underlying_id"] = np.where(kind == OPTION_NBBO.code, b"", self._symbol_bytes[shard])
-        is_print = (kind == EQUITY_PRINT.code) | (kind == OPTION_PRINT.code)
-        rec["price"] = rows.column("price").to_numpy() / 100.0
-        rec["ask"] = np.where(is_print, 0.0, rows.column("ask").to_numpy() / 100.0)
-        rec["size"] = np.where(kind == EQUITY_QUOTE.code, 0, rows.column("size").to_numpy())
-        venue = rows.column("venue").to_numpy()
-        equity_print = kind == EQUITY_PRINT.code
-        rec["exchange"] = np.where(equity_print, self._venue_bytes[venue], b"")
-        rec["off_exchange"] = equity_print & (venue >= self.n_lit)
-        option = (kind == OPTION_NBBO.code) | (kind == OPTION_PRINT.code)
-        if option.any():
-            shard_o = shard[option]
-            # Stock rows read null in the option spool's columns.
-            contract = rows.column("contract").fill_null(0).to_numpy()[option]
-            rec["contract"][option] = self.contracts.id_bytes(shard_o, contract)
-            ask_size = rows.column("ask_size").fill_null(0).to_numpy()[option]
-            rec["ask_size"][option] = np.where(kind[option] == OPTION_NBBO.code, ask_size, 0)
-            option_print = kind == OPTION_PRINT.code
-            rec["exchange"][option_print] = self._option_venue_bytes[
-                venue[option_print].astype(np.int64)]
+        n = rows.num_rows
+        column = {name: rows.column(name).to_numpy() for name in (
+            "ts", "ingest_ts", "shard", "price", "ask", "size", "venue")}
+        shard, venue = column["shard"], column["venue"].astype(np.int64)
+        quote, nbbo = kind == EQUITY_QUOTE.code, kind == OPTION_NBBO.code
+        equity_print, option_print = kind == EQUITY_PRINT.code, kind == OPTION_PRINT.code
+        option = nbbo | option_print
+        underlying = np.where(nbbo, len(self._symbol_bytes), shard)
+        exchange = np.where(equity_print, venue, np.where(
+            option_print, len(self._venue_bytes) + venue, len(self._exchange_bytes) - 1))
+        if option.any():  # stock rows read null in the option spool's columns
+            contract = np.where(option, self.contracts.index(
+                shard, rows.column("contract").fill_null(0).to_numpy()),
+                len(self._contract_bytes) - 1)
+            ask_size = np.where(nbbo, rows.column("ask_size").fill_null(0).to_numpy(), 0)
+        else:
+            contract = np.full(n, len(self._contract_bytes) - 1)
+            ask_size = np.zeros(n, dtype=np.int64)
+        rec = np.empty(n, dtype=RECORD)  # every field of every record is written below
+        for lo in range(0, n, _RECORD_BLOCK):
+            part = slice(lo, lo + _RECORD_BLOCK)
+            out = rec[part]
+            out["seq"] = seq[part]
+            out["ts"] = out["source_ts"] = column["ts"][part]
+            out["ingest_ts"] = column["ingest_ts"][part]
+            out["kind"] = kind[part]
+            out["underlying_id"] = self._underlying_bytes[underlying[part]]
+            out["contract"] = self._contract_bytes[contract[part]]
+            out["price"] = column["price"][part] / 100.0
+            out["ask"] = np.where(equity_print[part] | option_print[part], 0.0,
+                                  column["ask"][part] / 100.0)
+            out["size"] = np.where(quote[part], 0, column["size"][part])
+            out["ask_size"] = ask_size[part]
+            out["exchange"] = self._exchange_bytes[exchange[part]]
+            out["off_exchange"] = equity_print[part] & (venue[part] >= self.n_lit)
         return rec
 
     def trace_ids(self, stream: str, seq: np.ndarray) -> pa.Array:

@@ -87,7 +87,8 @@ class _Cursor:
 
 
 def windowed_merge(
-    sources: list[Iterable[pa.Table]], key: str, sort_keys: list[tuple[str, str]]
+    sources: list[Iterable[pa.Table]], key: str, sort_keys: list[tuple[str, str]],
+    min_rows: int = 0,
 ) -> Iterator[pa.Table]:
     """Merge sources ordered by ``key`` into windows sorted by ``sort_keys``.
 
@@ -96,15 +97,23 @@ def windowed_merge(
     ...]``. Windows come out in total order: every row of a window sorts before every
     row of the next; rows equal on every sort key come in source order, each source's
     in its own order. Columns missing from a source read null in its rows.
+
+    ``min_rows`` gathers consecutive windows until they hold at least that many rows
+    (the last one may hold fewer) and sorts them as one: the same rows in the same
+    order, since every row of a window has a smaller ``key`` than every row of the
+    next, so rows equal on every sort key always share a window. Fewer, larger windows
+    spare every step after the merge its fixed cost per window.
     """
     cursors = [_Cursor(s, key) for s in sources]
+    gathered: list[pa.Table] = []
+    rows = 0
     while True:
         for c in cursors:
             if (c.buffer is None or c.buffer.num_rows == 0) and not c.exhausted:
                 c.fill()
         live = [c for c in cursors if c.buffer is not None and c.buffer.num_rows]
         if not live:
-            return
+            break
         pending = [c for c in live if not c.exhausted]
         cutoff = min(c.last_key for c in pending) if pending else None
         parts = [t for c in live if (t := c.take_below(cutoff)) is not None]
@@ -114,11 +123,26 @@ def windowed_merge(
                 if c.last_key == cutoff:
                     c.fill()
             continue
-        # Sources may differ in columns (stock and option spools): missing ones read null.
-        window = pa.concat_tables(parts, promote_options="default") if len(parts) > 1 else (
-            parts[0])
-        permutation = order(window, sort_keys)
-        if np.all(permutation[1:] > permutation[:-1]):
-            yield window  # already in order
-        else:
-            yield window.take(permutation)
+        gathered.append(_sorted(parts, sort_keys))
+        rows += gathered[-1].num_rows
+        if rows >= min_rows:
+            yield _joined(gathered)
+            gathered, rows = [], 0
+    if gathered:
+        yield _joined(gathered)
+
+
+def _joined(windows: list[pa.Table]) -> pa.Table:
+    return pa.concat_tables(windows, promote_options="default") if len(windows) > 1 else (
+        windows[0])
+
+
+def _sorted(parts: list[pa.Table], sort_keys: list[tuple[str, str]]) -> pa.Table:
+    """``parts`` (the rows below a cutoff, in source order) as one window in sort order."""
+    # Sources may differ in columns (stock and option spools): missing ones read null.
+    window = pa.concat_tables(parts, promote_options="default") if len(parts) > 1 else (
+        parts[0])
+    permutation = order(window, sort_keys)
+    if np.all(permutation[1:] > permutation[:-1]):
+        return window  # already in order
+    return window.take(permutation)

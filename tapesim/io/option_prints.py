@@ -66,12 +66,6 @@ class ContractBook:
         """
         return self.offsets[shard] + contract.astype(np.int64)
 
-    def id_bytes(self, shard: np.ndarray, contract: np.ndarray) -> np.ndarray:
-        """``option_contract_id`` of each (shard, local contract) pair as an ``S32`` array,
-        for the digest's packed records.
-        """
-        return self.id_bytes_table[self.index(shard, contract)]
-
     def ids_of(self, rows: pa.Table) -> pa.Array:
         """``option_contract_id`` of each spool row (its ``shard`` and ``contract`` columns)
         as a string array.
