@@ -61,6 +61,17 @@ def _dollars(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pa.array(column.to_numpy() / 100.0)
 
 
+def _scattered(n: int, where: np.ndarray, values: pa.Array) -> pa.Array:
+    """A string column of ``n`` rows holding ``values[j]`` at row ``where[j]`` (an int64
+    array of distinct rows) and null in every other row."""
+    if where.size == 0:
+        return pa.nulls(n, pa.string())
+    # Row i takes values[j] where where[j] == i, else the null appended at the end.
+    index = np.full(n, where.size, dtype=np.int64)
+    index[where] = np.arange(where.size)
+    return pa.concat_arrays([values, pa.nulls(1, pa.string())]).take(pa.array(index))
+
+
 @dataclass
 class Canonicaliser:
     """Turns merged spool windows into canonical tables, numbering events as it goes.
@@ -99,9 +110,11 @@ class Canonicaliser:
         names = sorted({a for s in self.shards for a in s.agent_names})
         self._agent_dict = pa.array(names)
         index = {a: i for i, a in enumerate(names)}
-        # Per shard: local agent index -> position in the run-wide dictionary.
-        self._agent_maps = [np.array([index[a] for a in s.agent_names], dtype=np.int32)
-                            for s in self.shards]
+        # Shard i's local agent j is at _agent_offsets[i] + j in _agent_codes, its position
+        # in the run-wide dictionary; the last entry, -1, is the code of no agent.
+        self._agent_codes = np.array([index[a] for s in self.shards for a in s.agent_names]
+                                     + [-1], dtype=np.int32)
+        self._agent_offsets = np.cumsum([0] + [len(s.agent_names) for s in self.shards])[:-1]
 
     def window(self, rows: pa.Table) -> tuple[dict[str, pa.Table], pa.Table, np.ndarray,
                                               np.ndarray]:
@@ -232,43 +245,44 @@ class Canonicaliser:
         return pa.table(cols, schema=kind.schema)
 
     def _names(self, rows: pa.Table, column: str) -> pa.Array:
+        """The run-wide agent name of each row's agent index in ``column`` (``agent`` or
+        ``contra``, local to its shard; -1 for none, read as null)."""
         local = rows.column(column).to_numpy()
-        shard = rows.column("shard").to_numpy()
-        out = np.full(local.size, -1, dtype=np.int32)
-        for i, mapping in enumerate(self._agent_maps):
-            hit = (shard == i) & (local >= 0)
-            out[hit] = mapping[local[hit]]
+        index = np.where(local >= 0, self._agent_offsets[rows.column("shard").to_numpy()] + local,
+                         len(self._agent_codes) - 1)
+        out = self._agent_codes[index]
         indices = pa.array(out, mask=out < 0)
         return pc.cast(pa.DictionaryArray.from_arrays(indices, self._agent_dict), pa.string())
 
-    def _effects(self, rows: pa.Table, kind: np.ndarray, bit: int) -> pa.Array:
-        if "effect" not in rows.column_names or not (kind == OPTION_PRINT.code).any():
+    def _effects(self, rows: pa.Table, printed: pa.Array, bit: int) -> pa.Array:
+        """Each option print's aggressor (``bit`` 0) or passive side's (``bit`` 1)
+        position effect, from the spool's ``effect`` bits (opening set); null elsewhere."""
+        if "effect" not in rows.column_names or not len(printed):
             return pa.nulls(rows.num_rows, pa.string())
-        effect = rows.column("effect").to_numpy(zero_copy_only=False)
-        opening = (np.nan_to_num(effect.astype(float)).astype(np.int64) >> bit) & 1
-        indices = pa.array(opening.astype(np.int32), mask=kind != OPTION_PRINT.code)
-        return pc.cast(pa.DictionaryArray.from_arrays(indices, pa.array(POSITION_EFFECTS)),
-                       pa.string())
+        effect = rows.column("effect").take(printed).fill_null(0).to_numpy().astype(np.int64)
+        named = pa.array(POSITION_EFFECTS).take(pa.array((effect >> bit) & 1))
+        return _scattered(rows.num_rows, printed.to_numpy(), named)
 
-    def _references(self, rows: pa.Table, kind: np.ndarray, trace: pa.Array) -> pa.Array:
+    def _references(self, rows: pa.Table, printed: pa.Array, trace: pa.Array) -> pa.Array:
         """The trace id of the earlier print a CANCEL or CORRECTION reports on.
 
         Option prints are remembered by (shard, spool row) as they pass; a report always
         comes after the print it names, so the name is known by then."""
-        n = rows.num_rows
-        if "refers" not in rows.column_names or not (kind == OPTION_PRINT.code).any():
-            return pa.nulls(n, pa.string())
-        printed = np.flatnonzero(kind == OPTION_PRINT.code)
-        shard = rows.column("shard").to_numpy()
-        local = rows.column("local").to_numpy()
-        refers = rows.column("refers").to_numpy(zero_copy_only=False)
-        traces = trace.take(pa.array(printed)).to_pylist()  # the prints' only
-        out: list[str | None] = [None] * n
-        for i, name in zip(printed.tolist(), traces, strict=True):
-            self._printed[(int(shard[i]), int(local[i]))] = name
-            if refers[i] >= 0:
-                out[i] = self._printed[(int(shard[i]), int(refers[i]))]
-        return pa.array(out, pa.string())
+        if "refers" not in rows.column_names or not len(printed):
+            return pa.nulls(rows.num_rows, pa.string())
+        shard = rows.column("shard").take(printed).to_numpy()
+        local = rows.column("local").take(printed).to_numpy()
+        refers = rows.column("refers").take(printed).fill_null(-1).to_numpy()
+        rows_of = printed.to_numpy()
+        reports: list[int] = []
+        names: list[str] = []
+        for j, name in enumerate(trace.take(printed).to_pylist()):
+            self._printed[(int(shard[j]), int(local[j]))] = name
+            if refers[j] >= 0:
+                reports.append(int(rows_of[j]))
+                names.append(self._printed[(int(shard[j]), int(refers[j]))])
+        return _scattered(rows.num_rows, np.array(reports, dtype=np.int64),
+                          pa.array(names, pa.string()))
 
     def _scenarios(self, rows: pa.Table) -> pa.Array:
         cause = rows.column("cause").to_numpy(zero_copy_only=False).astype(np.int32)
@@ -291,13 +305,11 @@ class Canonicaliser:
         codes = 2 * shard.astype(np.int64) + (kind[has] == OPTION_PRINT.code)
         named = pc.binary_join_element_wise(
             _by_code(codes, prefixes), pc.cast(pa.array(parent[has]), pa.string()), "")
-        # Row i takes named[j] where has[j] == i, else the null appended at the end.
-        where = np.full(rows.num_rows, has.size, dtype=np.int64)
-        where[has] = np.arange(has.size)
-        return pa.concat_arrays([named, pa.nulls(1, pa.string())]).take(pa.array(where))
+        return _scattered(rows.num_rows, has, named)
 
     def _provenance(self, rows: pa.Table, kind: np.ndarray, trace: pa.Array) -> pa.Table:
         n = rows.num_rows
+        printed = pa.array(np.flatnonzero(kind == OPTION_PRINT.code))
         symbols = self._symbols.take(rows.column("shard"))
         return pa.table(
             {
@@ -308,9 +320,9 @@ class Canonicaliser:
                 "agent_id": self._names(rows, "agent"),
                 "contra_agent_id": self._names(rows, "contra"),
                 "parent_order_id": self._parents(rows, kind),
-                "position_effect": self._effects(rows, kind, 0),
-                "contra_position_effect": self._effects(rows, kind, 1),
-                "references_trace_id": self._references(rows, kind, trace),
+                "position_effect": self._effects(rows, printed, 0),
+                "contra_position_effect": self._effects(rows, printed, 1),
+                "references_trace_id": self._references(rows, printed, trace),
                 "scenario_id": self._scenarios(rows),
             },
             schema=PROVENANCE_SCHEMA,
