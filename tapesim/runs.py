@@ -25,7 +25,7 @@ from tapesim.events.contracts import ShardListing
 from tapesim.events.manifest import SeedBundle
 from tapesim.events.models import KINDS
 from tapesim.io import space
-from tapesim.io.canonical import Canonicaliser
+from tapesim.io.canonical import PRINT_ONLY, Canonicaliser
 from tapesim.io.digest import STREAM_LAYOUT, StreamDigest
 from tapesim.io.manifest import FORMAT, ORDER_BY, TIE_BREAK
 from tapesim.io.merge import windowed_merge
@@ -299,8 +299,8 @@ def _merge_and_describe(
                 for i, (name, path, listing) in enumerate(zip(fleet.names, paths, listings,
                                                                strict=True))
                 if listing.contracts]
-    merged = prefetched(windowed_merge(sources, "ts", MERGE_KEYS, MERGE_ROWS), MERGE_AHEAD,
-                        "tapesim-merge")
+    merged = prefetched(windowed_merge(sources, "ts", MERGE_KEYS, MERGE_ROWS, PRINT_ONLY),
+                        MERGE_AHEAD, "tapesim-merge")
     with contextlib.closing(merged), contextlib.closing(digest):  # and their threads
         for window in merged:
             if stop.is_set():
@@ -311,7 +311,7 @@ def _merge_and_describe(
             writer.provenance.write(provenance)
             digest.update(records)
             digest.update_details(details)
-            ts = window.column("ts")
+            ts = window.rows.column("ts")
             first_ts = ts[0].as_py() if first_ts is None else first_ts
             last_ts = ts[-1].as_py()
             done += window.num_rows

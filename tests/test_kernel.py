@@ -47,26 +47,28 @@ def test_windowed_merge_equals_full_sort(sources: list[list[int]], chunk: int,
                                          min_rows: int) -> None:
     """Windows concatenated are the full sort, whatever ``min_rows`` gathers, and every
     window but the last holds at least ``min_rows`` rows; sorted by ``k`` alone, rows
-    tied on it keep source order, then their own (a stable sort)."""
+    tied on it keep source order, then their own (a stable sort). A deferred column
+    read back at every position is the sorted column."""
     tables = []
     for i, keys in enumerate(sources):
         keys = sorted(keys)
         tables.append([pa.table({"k": keys[j:j + chunk], "src": [i] * len(keys[j:j + chunk]),
-                                 "pos": list(range(j, j + len(keys[j:j + chunk])))})
+                                 "x": [7 * k + i for k in keys[j:j + chunk]],
+                                 "local": list(range(j, j + len(keys[j:j + chunk])))})
                        for j in range(0, len(keys), chunk)])
-    sort_keys = [("k", "ascending"), ("src", "ascending"), ("pos", "ascending")]
-    merged = list(windowed_merge(tables, "k", sort_keys, min_rows))
-    assert all(w.num_rows >= min_rows for w in merged[:-1])
+    sort_keys = [("k", "ascending"), ("src", "ascending"), ("local", "ascending")]
     everything = [t for ts in tables for t in ts]
-    if not everything:
-        assert merged == []
-        return
-    full = pa.concat_tables(everything)
-    full = full.take(pc.sort_indices(full, sort_keys=sort_keys))
-    got = pa.concat_tables(merged) if merged else full.slice(0, 0)
-    assert got.equals(full)
-    stable = list(windowed_merge([iter(ts) for ts in tables], "k", sort_keys[:1], min_rows))
-    assert pa.concat_tables(stable).equals(full)
+    full = pa.concat_tables(everything) if everything else None
+    for keys in (sort_keys, sort_keys[:1]):
+        merged = list(windowed_merge([iter(ts) for ts in tables], "k", keys, min_rows, ["x"]))
+        assert all(w.num_rows >= min_rows for w in merged[:-1])
+        if full is None:
+            assert merged == []
+            continue
+        want = full.take(pc.sort_indices(full, sort_keys=sort_keys))
+        got = pa.concat_tables([w.at(np.arange(w.num_rows)) for w in merged])
+        assert got.select(want.column_names).equals(want)
+        assert all(w.rows.column_names == ["k", "src"] for w in merged)
 
 
 def test_ar1_filter_matches_the_recursion() -> None:

@@ -27,6 +27,7 @@ from tapesim.events.models import (
     EventKind,
 )
 from tapesim.io.digest import RECORD, pack_details
+from tapesim.io.merge import Window
 from tapesim.io.option_prints import ContractBook, option_print_columns
 from tapesim.io.provenance import (  # noqa: F401 - re-exported: canonical provenance rows
     POSITION_EFFECTS,
@@ -36,6 +37,11 @@ from tapesim.io.provenance import (  # noqa: F401 - re-exported: canonical prove
 )
 
 _BY_CODE: dict[int, EventKind] = {k.code: k for k in KINDS}
+#: The option spool's columns read only at option prints (their enrichment, position
+#: effects and references): the merge may leave them in the spools' order
+#: (:class:`~tapesim.io.merge.Window`), and the prints' rows are taken from there.
+PRINT_ONLY = ("conditions", "nbbo_bid", "nbbo_ask", "nbbo_bid_size", "nbbo_ask_size",
+              "nbbo_ts", "und_bid", "und_ask", "und_ts", "effect", "refers")
 # The spool columns ``Canonicaliser._events`` reads for a kind, so a window is cut into
 # kinds without copying the columns a kind leaves unread; option prints read them all.
 _READS: dict[int, list[str]] = {
@@ -94,7 +100,7 @@ class Canonicaliser:
     def __post_init__(self) -> None:
         self._symbols = pa.array([s.symbol for s in self.shards])
         self._symbol_bytes = np.array([s.symbol.encode("ascii") for s in self.shards], dtype="S8")
-        # Indexed by venue; -1 (a quote's venue) reads the last entry, masked out anyway.
+        # Indexed by venue (a quote has none: -1).
         self._venue_bytes = np.array([v.encode("ascii") for v in self.venue_codes], dtype="S8")
         self._venues = pa.array(self.venue_codes)
         self._option_venue_bytes = np.array(
@@ -116,21 +122,27 @@ class Canonicaliser:
                                      + [-1], dtype=np.int32)
         self._agent_offsets = np.cumsum([0] + [len(s.agent_names) for s in self.shards])[:-1]
 
-    def window(self, rows: pa.Table) -> tuple[dict[str, pa.Table], pa.Table, np.ndarray,
-                                              np.ndarray]:
+    def window(self, merged: Window | pa.Table) -> tuple[dict[str, pa.Table], pa.Table,
+                                                         np.ndarray, np.ndarray]:
         """(tables by kind name, provenance, core records, detail records) of a window.
 
-        ``rows`` is one merged window of spool rows in replay order (the spool columns
+        ``merged`` is one merged window of spool rows in replay order (the spool columns
         of :mod:`tapesim.venues.tape` and :mod:`tapesim.venues.option_tape`, plus
-        ``shard`` and ``local``); each row gets the next ``seq``. Every kind gets a
+        ``shard`` and ``local``), as the merge gives it (:data:`PRINT_ONLY` may be
+        deferred) or as one table; each row gets the next ``seq``. Every kind gets a
         table in its Arrow schema (empty when the window has none of it); provenance
         follows ``PROVENANCE_SCHEMA``, one row per event; the records are the digest's
         ``RECORD`` and ``DETAIL`` arrays (:mod:`tapesim.io.digest`).
         """
+        if isinstance(merged, pa.Table):
+            merged = Window.of(merged)
+        rows = merged.rows
         n = rows.num_rows
         seq = np.arange(self.next_seq, self.next_seq + n, dtype=np.int64)
         self.next_seq += n
         kind = rows.column("kind").to_numpy()
+        printed = np.flatnonzero(kind == OPTION_PRINT.code)
+        prints = merged.at(printed)  # every column of the option prints
         trace = self._window_traces(seq, kind)
         tables = {}
         for event_kind in KINDS:
@@ -138,13 +150,13 @@ class Canonicaliser:
             if mask.any():
                 selected = pa.array(mask)
                 reads = _READS.get(event_kind.code)
-                own = rows if reads is None else rows.select(reads)
-                tables[event_kind.name] = self._events(event_kind, own.filter(selected),
-                                                       seq[mask], trace.filter(selected))
+                own = prints if reads is None else rows.select(reads).filter(selected)
+                tables[event_kind.name] = self._events(event_kind, own, seq[mask],
+                                                       trace.filter(selected))
             else:
                 tables[event_kind.name] = event_kind.schema.empty_table()
         details = pack_details(tables[OPTION_PRINT.name])
-        provenance = self._provenance(rows, kind, trace)
+        provenance = self._provenance(rows, kind, trace, prints, pa.array(printed))
         return tables, provenance, self._records(rows, seq, kind), details
 
     def _window_traces(self, seq: np.ndarray, kind: np.ndarray) -> pa.Array:
@@ -254,25 +266,27 @@ class Canonicaliser:
         indices = pa.array(out, mask=out < 0)
         return pc.cast(pa.DictionaryArray.from_arrays(indices, self._agent_dict), pa.string())
 
-    def _effects(self, rows: pa.Table, printed: pa.Array, bit: int) -> pa.Array:
+    def _effects(self, n: int, prints: pa.Table, printed: pa.Array, bit: int) -> pa.Array:
         """Each option print's aggressor (``bit`` 0) or passive side's (``bit`` 1)
-        position effect, from the spool's ``effect`` bits (opening set); null elsewhere."""
-        if "effect" not in rows.column_names or not len(printed):
-            return pa.nulls(rows.num_rows, pa.string())
-        effect = rows.column("effect").take(printed).fill_null(0).to_numpy().astype(np.int64)
+        position effect, from the spool's ``effect`` bits (opening set), at its row
+        ``printed`` of the window's ``n``; null elsewhere."""
+        if "effect" not in prints.column_names or not len(printed):
+            return pa.nulls(n, pa.string())
+        effect = prints.column("effect").fill_null(0).to_numpy().astype(np.int64)
         named = pa.array(POSITION_EFFECTS).take(pa.array((effect >> bit) & 1))
-        return _scattered(rows.num_rows, printed.to_numpy(), named)
+        return _scattered(n, printed.to_numpy(), named)
 
-    def _references(self, rows: pa.Table, printed: pa.Array, trace: pa.Array) -> pa.Array:
+    def _references(self, n: int, prints: pa.Table, printed: pa.Array,
+                    trace: pa.Array) -> pa.Array:
         """The trace id of the earlier print a CANCEL or CORRECTION reports on.
 
         Option prints are remembered by (shard, spool row) as they pass; a report always
         comes after the print it names, so the name is known by then."""
-        if "refers" not in rows.column_names or not len(printed):
-            return pa.nulls(rows.num_rows, pa.string())
-        shard = rows.column("shard").take(printed).to_numpy()
-        local = rows.column("local").take(printed).to_numpy()
-        refers = rows.column("refers").take(printed).fill_null(-1).to_numpy()
+        if "refers" not in prints.column_names or not len(printed):
+            return pa.nulls(n, pa.string())
+        shard = prints.column("shard").to_numpy()
+        local = prints.column("local").to_numpy()
+        refers = prints.column("refers").fill_null(-1).to_numpy()
         rows_of = printed.to_numpy()
         reports: list[int] = []
         names: list[str] = []
@@ -281,8 +295,7 @@ class Canonicaliser:
             if refers[j] >= 0:
                 reports.append(int(rows_of[j]))
                 names.append(self._printed[(int(shard[j]), int(refers[j]))])
-        return _scattered(rows.num_rows, np.array(reports, dtype=np.int64),
-                          pa.array(names, pa.string()))
+        return _scattered(n, np.array(reports, dtype=np.int64), pa.array(names, pa.string()))
 
     def _scenarios(self, rows: pa.Table) -> pa.Array:
         cause = rows.column("cause").to_numpy(zero_copy_only=False).astype(np.int32)
@@ -307,9 +320,11 @@ class Canonicaliser:
             _by_code(codes, prefixes), pc.cast(pa.array(parent[has]), pa.string()), "")
         return _scattered(rows.num_rows, has, named)
 
-    def _provenance(self, rows: pa.Table, kind: np.ndarray, trace: pa.Array) -> pa.Table:
+    def _provenance(self, rows: pa.Table, kind: np.ndarray, trace: pa.Array,
+                    prints: pa.Table, printed: pa.Array) -> pa.Table:
+        """The window's provenance rows; ``prints`` holds every column of its option
+        prints, which are its rows ``printed``."""
         n = rows.num_rows
-        printed = pa.array(np.flatnonzero(kind == OPTION_PRINT.code))
         symbols = self._symbols.take(rows.column("shard"))
         return pa.table(
             {
@@ -320,9 +335,9 @@ class Canonicaliser:
                 "agent_id": self._names(rows, "agent"),
                 "contra_agent_id": self._names(rows, "contra"),
                 "parent_order_id": self._parents(rows, kind),
-                "position_effect": self._effects(rows, printed, 0),
-                "contra_position_effect": self._effects(rows, printed, 1),
-                "references_trace_id": self._references(rows, printed, trace),
+                "position_effect": self._effects(n, prints, printed, 0),
+                "contra_position_effect": self._effects(n, prints, printed, 1),
+                "references_trace_id": self._references(n, prints, printed, trace),
                 "scenario_id": self._scenarios(rows),
             },
             schema=PROVENANCE_SCHEMA,

@@ -10,7 +10,8 @@ source, and rows that tie on every sort key keep the sources' order, then their 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -86,26 +87,63 @@ class _Cursor:
         return out
 
 
+@dataclass(frozen=True)
+class Window:
+    """One merged window: ``rows`` holds its rows in sort order with every column but the
+    deferred ones; ``deferred`` holds those (at least ``local``) still in the order the
+    sources gave them, and ``permutation`` (int64) maps each sorted position to its row
+    there. A consumer that reads the deferred columns only for a few rows gets them with
+    :meth:`at` instead of the merge reordering them for every row.
+    """
+
+    rows: pa.Table
+    deferred: pa.Table
+    permutation: np.ndarray
+
+    @classmethod
+    def of(cls, rows: pa.Table) -> Window:
+        """A window of rows already in sort order, with nothing deferred but ``local``
+        (which ``rows`` keeps too)."""
+        return cls(rows, rows.select(["local"]), np.arange(rows.num_rows, dtype=np.int64))
+
+    @property
+    def num_rows(self) -> int:
+        return self.rows.num_rows
+
+    def at(self, positions: np.ndarray) -> pa.Table:
+        """Every column of the rows at sorted ``positions`` (int64, ascending): the sorted
+        columns, then the deferred ones not among them."""
+        table = self.rows.take(pa.array(positions))
+        rows = pa.array(self.permutation[positions])
+        for name in self.deferred.column_names:
+            if name not in table.column_names:
+                table = table.append_column(name, self.deferred.column(name).take(rows))
+        return table
+
+
 def windowed_merge(
     sources: list[Iterable[pa.Table]], key: str, sort_keys: list[tuple[str, str]],
-    min_rows: int = 0,
-) -> Iterator[pa.Table]:
+    min_rows: int = 0, deferred: Collection[str] = (),
+) -> Iterator[Window]:
     """Merge sources ordered by ``key`` into windows sorted by ``sort_keys``.
 
     Each source yields tables whose integer ``key`` column (e.g. ``ts`` in ms) never
-    decreases; ``sort_keys`` are Arrow sort keys such as ``[("ts", "ascending"),
-    ...]``. Windows come out in total order: every row of a window sorts before every
-    row of the next; rows equal on every sort key come in source order, each source's
-    in its own order. Columns missing from a source read null in its rows.
+    decreases and an int64 ``local`` column; ``sort_keys`` are Arrow sort keys such as
+    ``[("ts", "ascending"), ...]``. Windows come out in total order: every row of a window
+    sorts before every row of the next; rows equal on every sort key come in source
+    order, each source's in its own order. Columns missing from a source read null in
+    its rows.
 
     ``min_rows`` gathers consecutive windows until they hold at least that many rows
-    (the last one may hold fewer) and sorts them as one: the same rows in the same
-    order, since every row of a window has a smaller ``key`` than every row of the
-    next, so rows equal on every sort key always share a window. Fewer, larger windows
-    spare every step after the merge its fixed cost per window.
+    (the last one may hold fewer): the same rows in the same order, since every row of a
+    window has a smaller ``key`` than every row of the next, so rows equal on every sort
+    key always share a window. Fewer, larger windows spare every step after the merge its
+    fixed cost per window. The ``deferred`` columns (and ``local``) are left in the
+    sources' order (:class:`Window`).
     """
     cursors = [_Cursor(s, key) for s in sources]
-    gathered: list[pa.Table] = []
+    later = {"local", *deferred}
+    gathered: list[Window] = []
     rows = 0
     while True:
         for c in cursors:
@@ -123,7 +161,7 @@ def windowed_merge(
                 if c.last_key == cutoff:
                     c.fill()
             continue
-        gathered.append(_sorted(parts, sort_keys))
+        gathered.append(_sorted(parts, sort_keys, later))
         rows += gathered[-1].num_rows
         if rows >= min_rows:
             yield _joined(gathered)
@@ -132,17 +170,27 @@ def windowed_merge(
         yield _joined(gathered)
 
 
-def _joined(windows: list[pa.Table]) -> pa.Table:
-    return pa.concat_tables(windows, promote_options="default") if len(windows) > 1 else (
-        windows[0])
-
-
-def _sorted(parts: list[pa.Table], sort_keys: list[tuple[str, str]]) -> pa.Table:
-    """``parts`` (the rows below a cutoff, in source order) as one window in sort order."""
+def _sorted(parts: list[pa.Table], sort_keys: list[tuple[str, str]],
+            later: set[str]) -> Window:
+    """``parts`` (the rows below a cutoff, in source order) as one window in sort order,
+    the columns ``later`` left in source order."""
     # Sources may differ in columns (stock and option spools): missing ones read null.
-    window = pa.concat_tables(parts, promote_options="default") if len(parts) > 1 else (
+    table = pa.concat_tables(parts, promote_options="default") if len(parts) > 1 else (
         parts[0])
-    permutation = order(window, sort_keys)
-    if np.all(permutation[1:] > permutation[:-1]):
-        return window  # already in order
-    return window.take(permutation)
+    permutation = order(table, sort_keys)
+    now = table.select([name for name in table.column_names if name not in later])
+    if not np.all(permutation[1:] > permutation[:-1]):
+        now = now.take(permutation)
+    return Window(now, table.select([name for name in table.column_names if name in later]),
+                  permutation)
+
+
+def _joined(windows: list[Window]) -> Window:
+    """Consecutive windows as one."""
+    if len(windows) == 1:
+        return windows[0]
+    starts = np.cumsum([0] + [w.num_rows for w in windows[:-1]])
+    return Window(pa.concat_tables([w.rows for w in windows], promote_options="default"),
+                  pa.concat_tables([w.deferred for w in windows], promote_options="default"),
+                  np.concatenate([w.permutation + start
+                                  for w, start in zip(windows, starts, strict=True)]))
