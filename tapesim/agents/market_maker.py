@@ -91,6 +91,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tapesim.agents.context import MarketContext
+from tapesim.agents.maker_best import best_quotes
 from tapesim.agents.maker_paths import (
     adoption_steps,
     half_spread_path,
@@ -278,33 +279,22 @@ class MakerDesk:
         return self._col
 
     def best_path(self, a: int, b: int, book_bid: int, book_ask: int
-                  ) -> tuple[list[float], list[float]]:
+                  ) -> tuple[np.ndarray, np.ndarray]:
         """Reprice, then the best maker bid and ask after :func:`slide_bounds` at steps a,
         a + 1, ... up to b - 1, or up to (without) the first step where a maker picks
         off a book order.
 
         ``book_bid`` / ``book_ask``: the best book order prices (cents; NO_BID / NO_ASK),
-        fixed through the pass. Returns two equally long lists of whole cents (floats,
-        -inf / inf where no maker shows that side); shorter than b - a when a pick-off is
-        due at step a + len (the venues then call :meth:`pick_off` there).
+        fixed through the pass. Returns two equally long int64 arrays of whole cents
+        (NO_BID / NO_ASK where no maker shows that side); shorter than b - a when a
+        pick-off is due at step a + len (the venues then call :meth:`pick_off` there).
+        Computed in one compiled pass over :attr:`held` and the shifts
+        (:func:`tapesim.agents.maker_best.best_quotes`), the values :meth:`quotes` gives.
         """
         self._reprice(b - 1)  # impact as at the pass's last step, where the venues stop
-        best = self.quotes(a, b).max(axis=0)
-        bids, neg_asks = best.tolist()
-        asks = [-y for y in neg_asks]
-        if not bids:
-            return bids, asks
-        top_bid, low_ask = max(bids), min(asks)
-        if top_bid >= book_ask or low_ask <= book_bid:
-            n = next(k for k, (x, y) in enumerate(zip(bids, asks, strict=True))
-                     if x >= book_ask or y <= book_bid)
-            del bids[n:], asks[n:]
-        if low_ask <= top_bid:
-            # Only an ask at or below the best bid can slide: asks are above the book
-            # bid and bids below the book ask (the pass stops before a pick-off).
-            asks = [y if y > x else max(y, slide_bounds(x, book_bid, book_ask)[1])
-                    for x, y in zip(bids, asks, strict=True)]
-        return bids, asks
+        if self._stale:
+            self._show()
+        return best_quotes(self.held, self._shifts, a, b, book_bid, book_ask)
 
     def quotes_at(self, j: int, book_bid: int, book_ask: int) -> tuple[list[int], list[int]]:
         """Every maker's (bid, ask) at step j after :func:`slide_bounds`, in cents, against

@@ -42,6 +42,7 @@ import simpy
 
 from tapesim.venues.book import BUY, NO_ASK, NO_BID, Order, OrderBook
 from tapesim.venues.ledger import Ledger
+from tapesim.venues.nbbo_path import nbbo_changes
 from tapesim.venues.tape import Tape
 
 MAX_PICK_OFFS = 4  # per re-consolidation; a rare remainder is left to the makers' slides
@@ -68,9 +69,10 @@ class StandingQuotes(Protocol):
         ...
 
     def best_path(self, a: int, b: int, book_bid: int, book_ask: int
-                  ) -> tuple[list[float], list[float]]:
-        """Best maker bid / ask shown at steps a.. up to b - 1, stopping short of the
-        first step where a maker picks off a book order; -inf / inf where none."""
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Best maker bid / ask shown at steps a.. up to b - 1 (int64 cents), stopping
+        short of the first step where a maker picks off a book order; NO_BID / NO_ASK
+        where none."""
         ...
 
     def quotes_at(self, j: int, book_bid: int, book_ask: int) -> tuple[list[int], list[int]]:
@@ -158,22 +160,10 @@ class EquityVenues:
         bb, ba = max(self.book_bids), min(self.book_asks)
         bids, asks = mk.best_path(a, b + 1, bb, ba)
         n = len(bids)
-        times = mk.times[a:a + n].tolist()
-        q_times: list[int] = []
-        q_bids: list[int] = []
-        q_asks: list[int] = []
-        nbb, nbo = self.nbb, self.nbo
-        for t, x, y in zip(times, bids, asks, strict=True):
-            bid = x if x > bb else bb
-            ask = y if y < ba else ba
-            if bid != nbb or ask != nbo:
-                nbb, nbo = bid, ask
-                if bid != NO_BID and ask != NO_ASK:  # a one-sided market is not a quote
-                    q_times.append(t)
-                    q_bids.append(int(bid))
-                    q_asks.append(int(ask))
-        self.tape.quotes(q_times, q_bids, q_asks)
-        self.nbb, self.nbo = int(nbb), int(nbo)
+        q_times, q_bids, q_asks, nbb, nbo = nbbo_changes(mk.times, a, bids, asks, bb, ba,
+                                                         self.nbb, self.nbo)
+        self.tape.quotes(q_times.tolist(), q_bids.tolist(), q_asks.tolist())
+        self.nbb, self.nbo = nbb, nbo
         if a + n > b:
             return b
         self.j = a + n  # a maker picks off a book order at this step
