@@ -1,7 +1,8 @@
 """The compiled loops of a stock's pass over latent steps give, value for value, what
 the rule restated in numpy and plain Python gives.
 
-The makers' best quotes (tapesim.agents.maker_best.best_quotes): against the whole
+The makers' best quotes (tapesim.agents.maker_best.best_quotes) and every maker's
+quotes at one step (column): against the whole
 (makers, 2, steps) quote array's maximum over makers, the first pick-off step found
 by scanning and the slide rule of tapesim.agents.market_maker.slide_bounds, on random
 held quotes with sides not shown, adjustments of both signs and books that cross
@@ -17,7 +18,7 @@ import math
 import numpy as np
 import pytest
 
-from tapesim.agents.maker_best import best_quotes
+from tapesim.agents.maker_best import best_quotes, column
 from tapesim.agents.market_maker import slide_bounds
 from tapesim.venues.book import NO_ASK, NO_BID
 from tapesim.venues.nbbo_path import nbbo_changes
@@ -68,10 +69,14 @@ def test_best_quotes_follow_the_rule(compiled: bool) -> None:
         n = held.shape[2]
         a = int(gen.integers(0, n))
         b = int(gen.integers(a, n + 1))
-        bids, asks = run(held, shifts, a, b, bb, ba)
+        out = np.full((2, b - a + 3), -7, dtype=np.int64)
+        k = run(held, shifts, a, b, bb, ba, out)
         want_b, want_a, n_slid = rule_best(held, shifts, a, b, bb, ba)
-        assert bids.dtype == np.int64 and asks.dtype == np.int64
-        assert (bids.tolist(), asks.tolist()) == (want_b, want_a)
+        assert (out[0, :k].tolist(), out[1, :k].tolist()) == (want_b, want_a)
+        assert (out[:, k:] == -7).all()  # nothing written past the steps it returns
+        col = np.empty((2, held.shape[0]))
+        (column if compiled else column.py)(held, shifts, a, col)
+        assert col.tolist() == (held[:, :, a:a + 1] + shifts)[:, :, 0].T.tolist()
         stopped += len(want_b) < b - a
         slid += n_slid
     assert stopped > 20 and slid > 0  # the pick-off stop and the slide were exercised
@@ -106,11 +111,12 @@ def test_nbbo_changes_follow_the_loop(compiled: bool) -> None:
         bb = int(gen.choice([NO_BID, 9_998, 10_001]))
         ba = int(gen.choice([NO_ASK, 10_002, 10_005]))
         nbb, nbo = int(gen.choice([NO_BID, 9_999])), int(gen.choice([NO_ASK, 10_003]))
-        qt, qb, qa, got_b, got_o = run(times, a, bids.astype(np.int64), asks.astype(np.int64),
-                                       bb, ba, nbb, nbo)
+        out = np.full((3, n + 2), -7, dtype=np.int64)
+        c, got_b, got_o = run(times, a, bids.astype(np.int64), asks.astype(np.int64), bb, ba,
+                              nbb, nbo, out)
         want, want_b, want_o = loop_changes(times.tolist(), a, bids.tolist(), asks.tolist(),
                                             bb, ba, nbb, nbo)
-        assert [qt.tolist(), qb.tolist(), qa.tolist()] == want
+        assert out[:, :c].tolist() == want and (out[:, c:] == -7).all()
         assert (got_b, got_o) == (want_b, want_o)
         one_sided += NO_BID in (got_b,) or NO_ASK in (got_o,)
     assert one_sided > 0

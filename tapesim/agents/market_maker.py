@@ -91,7 +91,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tapesim.agents.context import MarketContext
-from tapesim.agents.maker_best import best_quotes
+from tapesim.agents.maker_best import best_quotes, column
 from tapesim.agents.maker_paths import (
     adoption_steps,
     half_spread_path,
@@ -195,8 +195,8 @@ class MakerDesk:
         self._shifts = np.zeros((m, 2, 1))  # A_m and -A_m; -inf for a side not shown
         self._moved = False  # a position changed since the last repricing
         self._stale = True  # shown sides or adjustments changed since the shifts were built
-        self._window_lo = 0  # the first step of the last quotes() and its results
-        self._window: np.ndarray | None = None
+        self._best = np.empty((2, 0), dtype=np.int64)  # best_path's buffer, grown as needed
+        self._col_buf = np.empty((2, m))  # _column's buffer
         self._col_j = -1  # the step of _col (-1: none)
         self._col: list[list[float]] = []  # every maker's [bids, minus asks] at _col_j
 
@@ -230,7 +230,6 @@ class MakerDesk:
         if adjust != self.adjust:
             self.adjust = adjust
             self._stale = True
-        self._window = None
         self._col_j = -1
 
     def _show(self) -> None:
@@ -241,7 +240,6 @@ class MakerDesk:
         self._shifts[:, 1, 0] = [-a if q > 0 else -inf
                                  for a, q in zip(self.adjust, self.ask_qty, strict=True)]
         self._stale = False
-        self._window = None
         self._col_j = -1
 
     def _impact_cents(self, j: int) -> float:
@@ -255,26 +253,20 @@ class MakerDesk:
     def quotes(self, a: int, b: int) -> np.ndarray:
         """Every maker's quotes at steps a..b-1 in the current state, (makers, 2, b - a)
         float64 whole cents: [:, 0] the bids, [:, 1] minus the asks; -inf for a side not
-        shown. Kept for the views at one step until the state moves."""
+        shown. The rule every view follows (:meth:`best_path` and :meth:`_column` compute
+        its values in compiled loops, :mod:`tapesim.agents.maker_best`)."""
         if self._stale:
             self._show()
-        q = self.held[:, :, a:b] + self._shifts
-        self._window_lo, self._window = a, q
-        self._col_j = -1
-        return q
+        return self.held[:, :, a:b] + self._shifts
 
     def _column(self, j: int) -> list[list[float]]:
-        """Every maker's quotes at step j as [bids, minus asks] lists: from the last
-        :meth:`quotes` if it covers j and the state has not moved since, else from
-        :meth:`quotes` over (j, j + 1)."""
+        """Every maker's quotes at step j as [bids, minus asks] lists, the values of
+        :meth:`quotes` over (j, j + 1); kept until the step or the state moves."""
         if self._stale:
             self._show()
         if self._col_j != j:
-            k = j - self._window_lo
-            if self._window is None or not 0 <= k < self._window.shape[2]:
-                self.quotes(j, j + 1)
-                k = 0
-            self._col = self._window[:, :, k].T.tolist()
+            column(self.held, self._shifts, j, self._col_buf)
+            self._col = self._col_buf.tolist()
             self._col_j = j
         return self._col
 
@@ -286,15 +278,19 @@ class MakerDesk:
 
         ``book_bid`` / ``book_ask``: the best book order prices (cents; NO_BID / NO_ASK),
         fixed through the pass. Returns two equally long int64 arrays of whole cents
-        (NO_BID / NO_ASK where no maker shows that side); shorter than b - a when a
-        pick-off is due at step a + len (the venues then call :meth:`pick_off` there).
-        Computed in one compiled pass over :attr:`held` and the shifts
-        (:func:`tapesim.agents.maker_best.best_quotes`), the values :meth:`quotes` gives.
+        (NO_BID / NO_ASK where no maker shows that side), views of a buffer the next call
+        reuses; shorter than b - a when a pick-off is due at step a + len (the venues then
+        call :meth:`pick_off` there). Computed in one compiled pass over :attr:`held` and
+        the shifts (:func:`tapesim.agents.maker_best.best_quotes`), the values of
+        :meth:`quotes`.
         """
         self._reprice(b - 1)  # impact as at the pass's last step, where the venues stop
         if self._stale:
             self._show()
-        return best_quotes(self.held, self._shifts, a, b, book_bid, book_ask)
+        if self._best.shape[1] < b - a:
+            self._best = np.empty((2, b - a), dtype=np.int64)
+        n = best_quotes(self.held, self._shifts, a, b, book_bid, book_ask, self._best)
+        return self._best[0, :n], self._best[1, :n]
 
     def quotes_at(self, j: int, book_bid: int, book_ask: int) -> tuple[list[int], list[int]]:
         """Every maker's (bid, ask) at step j after :func:`slide_bounds`, in cents, against

@@ -72,7 +72,7 @@ class StandingQuotes(Protocol):
                   ) -> tuple[np.ndarray, np.ndarray]:
         """Best maker bid / ask shown at steps a.. up to b - 1 (int64 cents), stopping
         short of the first step where a maker picks off a book order; NO_BID / NO_ASK
-        where none."""
+        where none. Valid until the next call."""
         ...
 
     def quotes_at(self, j: int, book_bid: int, book_ask: int) -> tuple[list[int], list[int]]:
@@ -123,6 +123,7 @@ class EquityVenues:
         self._next_oid = 1
         self.makers: StandingQuotes | None = None
         self._by_venue: list[list[int]] = [[] for _ in range(n_lit)]
+        self._changes = np.empty((3, MAX_PASS_STEPS), dtype=np.int64)  # a pass's NBBO changes
         self.j = 0  # the latent step the market is consolidated at
         self.now = env.now  # the time executions and quotes are stamped with
 
@@ -153,17 +154,21 @@ class EquityVenues:
     def _segment(self, a: int, b: int) -> int:
         """Steps a..b with the state held fixed; stops early at a pick-off.
 
-        The makers' best quotes come from one vectorised pass; this loop adds the
-        books' best and writes the NBBO where it changed. Returns the last step done.
+        The makers' best quotes come from one compiled pass; another
+        (:func:`~tapesim.venues.nbbo_path.nbbo_changes`) adds the books' best and writes
+        the NBBO where it changed. Returns the last step done.
         """
         mk = self.makers
         bb, ba = max(self.book_bids), min(self.book_asks)
         bids, asks = mk.best_path(a, b + 1, bb, ba)
         n = len(bids)
-        q_times, q_bids, q_asks, nbb, nbo = nbbo_changes(mk.times, a, bids, asks, bb, ba,
-                                                         self.nbb, self.nbo)
-        self.tape.quotes(q_times.tolist(), q_bids.tolist(), q_asks.tolist())
-        self.nbb, self.nbo = nbb, nbo
+        out = self._changes
+        if out.shape[1] < n:
+            out = self._changes = np.empty((3, n), dtype=np.int64)
+        c, self.nbb, self.nbo = nbbo_changes(mk.times, a, bids, asks, bb, ba, self.nbb,
+                                             self.nbo, out)
+        if c:
+            self.tape.quotes(out[0, :c].tolist(), out[1, :c].tolist(), out[2, :c].tolist())
         if a + n > b:
             return b
         self.j = a + n  # a maker picks off a book order at this step

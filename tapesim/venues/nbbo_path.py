@@ -4,7 +4,7 @@
 of every step since the last trader action with the books' best (held fixed through
 the pass) and writes a SIP quote where the NBBO changed. As a Python loop over the
 steps that cost a few microseconds a step; this loop does the same integer
-comparisons in one call.
+comparisons in one call, writing into the caller's buffer.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from tapesim.venues.book import NO_ASK, NO_BID
 
 @kernel
 def nbbo_changes(times: np.ndarray, a: int, bids: np.ndarray, asks: np.ndarray,
-                 book_bid: int, book_ask: int, nbb: int, nbo: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:  # pragma: no cover
+                 book_bid: int, book_ask: int, nbb: int, nbo: int, out: np.ndarray
+                 ) -> tuple[int, int, int]:  # pragma: no cover
     """The NBBO changes at steps a, a + 1, ... of the makers' best ``bids`` / ``asks``.
 
     ``times``: (steps,) int64, each latent step's time in ns; ``bids`` / ``asks``: int64
@@ -27,15 +27,12 @@ def nbbo_changes(times: np.ndarray, a: int, bids: np.ndarray, asks: np.ndarray,
     ``nbb`` / ``nbo``: the NBBO in force before step a. At each step the NBBO is the
     better of the maker's and the book's price per side; where it differs from the one
     before, it becomes the NBBO in force, and a quote is written unless a side is
-    missing (a one-sided market is not a quote). Returns the quotes' times (ns), bids
-    and asks (int64 arrays of one length) and the NBBO in force after the last step.
+    missing (a one-sided market is not a quote). Writes the quotes' times (ns), bids and
+    asks into ``out[0]``, ``out[1]``, ``out[2]`` (int64, (3, at least len(bids))) and
+    returns (how many quotes, the NBBO bid and ask in force after the last step).
     """
-    n = bids.shape[0]
-    q_times = np.empty(n, dtype=np.int64)
-    q_bids = np.empty(n, dtype=np.int64)
-    q_asks = np.empty(n, dtype=np.int64)
     c = 0
-    for k in range(n):
+    for k in range(bids.shape[0]):
         x = bids[k]
         y = asks[k]
         bid = x if x > book_bid else book_bid
@@ -44,8 +41,8 @@ def nbbo_changes(times: np.ndarray, a: int, bids: np.ndarray, asks: np.ndarray,
             nbb = bid
             nbo = ask
             if bid != NO_BID and ask != NO_ASK:
-                q_times[c] = times[a + k]
-                q_bids[c] = bid
-                q_asks[c] = ask
+                out[0, c] = times[a + k]
+                out[1, c] = bid
+                out[2, c] = ask
                 c += 1
-    return q_times[:c], q_bids[:c], q_asks[:c], nbb, nbo
+    return c, nbb, nbo
