@@ -1,14 +1,13 @@
 """The compiled loops of a stock's pass over latent steps give, value for value, what
 the rule restated in numpy and plain Python gives.
 
-The makers' best quotes (tapesim.agents.maker_best.best_quotes) and every maker's
-quotes at one step (column): against the whole
+The makers' best quotes (tapesim.agents.maker_best.MakerLoops.best) and every maker's
+quotes at one step (MakerLoops.column): against the whole
 (makers, 2, steps) quote array's maximum over makers, the first pick-off step found
 by scanning and the slide rule of tapesim.agents.market_maker.slide_bounds, on random
 held quotes with sides not shown, adjustments of both signs and books that cross
 the makers at random steps, or are empty. The NBBO changes of a pass
-(tapesim.venues.nbbo_path.nbbo_changes): against a plain loop over the steps. Both the
-compiled form and the plain Python function are checked.
+(tapesim.venues.nbbo_path.NbboPass.changes): against a plain loop over the steps.
 """
 
 from __future__ import annotations
@@ -18,10 +17,11 @@ import math
 import numpy as np
 import pytest
 
-from tapesim.agents.maker_best import best_quotes, column
+from tapesim.agents.maker_best import MakerLoops
 from tapesim.agents.market_maker import slide_bounds
+from tapesim.sim.compiled import Buffer
 from tapesim.venues.book import NO_ASK, NO_BID
-from tapesim.venues.nbbo_path import nbbo_changes
+from tapesim.venues.nbbo_path import NbboPass
 
 
 def rule_best(held: np.ndarray, shifts: np.ndarray, a: int, b: int, book_bid: int,
@@ -59,27 +59,38 @@ def random_pass(gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int, 
     return held, shifts, bb, ba
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_best_quotes_follow_the_rule(compiled: bool) -> None:
+def test_best_quotes_follow_the_rule() -> None:
     gen = np.random.default_rng(7)
-    run = best_quotes if compiled else best_quotes.py
     stopped = slid = 0
     for _ in range(400):
         held, shifts, bb, ba = random_pass(gen)
-        n = held.shape[2]
+        loops, n = MakerLoops(held, shifts), held.shape[2]
         a = int(gen.integers(0, n))
         b = int(gen.integers(a, n + 1))
-        out = np.full((2, b - a + 3), -7, dtype=np.int64)
-        k = run(held, shifts, a, b, bb, ba, out)
+        out = Buffer(np.full((2, b - a + 3), -7, dtype=np.int64))
+        k = loops.best(a, b, bb, ba, out)
         want_b, want_a, n_slid = rule_best(held, shifts, a, b, bb, ba)
-        assert (out[0, :k].tolist(), out[1, :k].tolist()) == (want_b, want_a)
-        assert (out[:, k:] == -7).all()  # nothing written past the steps it returns
-        col = np.empty((2, held.shape[0]))
-        (column if compiled else column.py)(held, shifts, a, col)
-        assert col.tolist() == (held[:, :, a:a + 1] + shifts)[:, :, 0].T.tolist()
+        assert (out.array[0, :k].tolist(), out.array[1, :k].tolist()) == (want_b, want_a)
+        assert (out.array[:, k:] == -7).all()  # nothing written past the steps it returns
+        assert loops.column(a) == (held[:, :, a:a + 1] + shifts)[:, :, 0].T.tolist()
         stopped += len(want_b) < b - a
         slid += n_slid
     assert stopped > 20 and slid > 0  # the pick-off stop and the slide were exercised
+
+
+def test_the_loops_refuse_what_does_not_fit() -> None:
+    held = np.zeros((2, 2, 5), dtype=np.int32)
+    with pytest.raises(ValueError, match="shifts"):
+        MakerLoops(held, np.zeros((2, 2)))
+    loops = MakerLoops(held, np.zeros((2, 2, 1)))
+    with pytest.raises(ValueError, match="do not fit"):
+        loops.best(2, 7, NO_BID, NO_ASK, Buffer(np.zeros((2, 9), dtype=np.int64)))
+    with pytest.raises(ValueError, match="do not fit"):
+        loops.best(0, 5, NO_BID, NO_ASK, Buffer(np.zeros((2, 4), dtype=np.int64)))
+    with pytest.raises(ValueError, match="outside"):
+        loops.column(5)
+    with pytest.raises(ValueError, match="do not fit"):
+        NbboPass(np.zeros(4, dtype=np.int64), 3).changes(2, 3, NO_BID, NO_ASK, NO_BID, NO_ASK)
 
 
 def loop_changes(times: list[int], a: int, bids: list[int], asks: list[int], bb: int,
@@ -96,10 +107,8 @@ def loop_changes(times: list[int], a: int, bids: list[int], asks: list[int], bb:
     return out, nbb, nbo
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_nbbo_changes_follow_the_loop(compiled: bool) -> None:
+def test_nbbo_changes_follow_the_loop() -> None:
     gen = np.random.default_rng(11)
-    run = nbbo_changes if compiled else nbbo_changes.py
     one_sided = 0
     for _ in range(400):
         n, a = int(gen.integers(0, 40)), int(gen.integers(0, 5))
@@ -111,12 +120,13 @@ def test_nbbo_changes_follow_the_loop(compiled: bool) -> None:
         bb = int(gen.choice([NO_BID, 9_998, 10_001]))
         ba = int(gen.choice([NO_ASK, 10_002, 10_005]))
         nbb, nbo = int(gen.choice([NO_BID, 9_999])), int(gen.choice([NO_ASK, 10_003]))
-        out = np.full((3, n + 2), -7, dtype=np.int64)
-        c, got_b, got_o = run(times, a, bids.astype(np.int64), asks.astype(np.int64), bb, ba,
-                              nbb, nbo, out)
+        p = NbboPass(times, n + 2)
+        p.best.array[0, :n], p.best.array[1, :n] = bids, asks
+        p.out.array[:] = -7
+        c, got_b, got_o = p.changes(a, n, bb, ba, nbb, nbo)
         want, want_b, want_o = loop_changes(times.tolist(), a, bids.tolist(), asks.tolist(),
                                             bb, ba, nbb, nbo)
-        assert out[:, :c].tolist() == want and (out[:, c:] == -7).all()
+        assert p.out.array[:, :c].tolist() == want and (p.out.array[:, c:] == -7).all()
         assert (got_b, got_o) == (want_b, want_o)
         one_sided += NO_BID in (got_b,) or NO_ASK in (got_o,)
     assert one_sided > 0

@@ -91,7 +91,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tapesim.agents.context import MarketContext
-from tapesim.agents.maker_best import best_quotes, column
+from tapesim.agents.maker_best import MakerLoops
 from tapesim.agents.maker_paths import (
     adoption_steps,
     half_spread_path,
@@ -102,6 +102,7 @@ from tapesim.agents.maker_paths import (
     second_sd,
     trading_vol,
 )
+from tapesim.sim.compiled import Buffer
 from tapesim.sim.rng import Draws
 from tapesim.venues.book import BUY, NO_ASK, NO_BID, SELL
 
@@ -195,8 +196,7 @@ class MakerDesk:
         self._shifts = np.zeros((m, 2, 1))  # A_m and -A_m; -inf for a side not shown
         self._moved = False  # a position changed since the last repricing
         self._stale = True  # shown sides or adjustments changed since the shifts were built
-        self._best = np.empty((2, 0), dtype=np.int64)  # best_path's buffer, grown as needed
-        self._col_buf = np.empty((2, m))  # _column's buffer
+        self._loops = MakerLoops(self.held, self._shifts)  # reads both, changed in place
         self._col_j = -1  # the step of _col (-1: none)
         self._col: list[list[float]] = []  # every maker's [bids, minus asks] at _col_j
 
@@ -253,8 +253,8 @@ class MakerDesk:
     def quotes(self, a: int, b: int) -> np.ndarray:
         """Every maker's quotes at steps a..b-1 in the current state, (makers, 2, b - a)
         float64 whole cents: [:, 0] the bids, [:, 1] minus the asks; -inf for a side not
-        shown. The rule every view follows (:meth:`best_path` and :meth:`_column` compute
-        its values in compiled loops, :mod:`tapesim.agents.maker_best`)."""
+        shown. The rule every view follows (:meth:`best_path` and the views at one step
+        compute its values in compiled loops, :mod:`tapesim.agents.maker_best`)."""
         if self._stale:
             self._show()
         return self.held[:, :, a:b] + self._shifts
@@ -265,32 +265,27 @@ class MakerDesk:
         if self._stale:
             self._show()
         if self._col_j != j:
-            column(self.held, self._shifts, j, self._col_buf)
-            self._col = self._col_buf.tolist()
+            self._col = self._loops.column(j)
             self._col_j = j
         return self._col
 
-    def best_path(self, a: int, b: int, book_bid: int, book_ask: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def best_path(self, a: int, b: int, book_bid: int, book_ask: int, out: Buffer) -> int:
         """Reprice, then the best maker bid and ask after :func:`slide_bounds` at steps a,
         a + 1, ... up to b - 1, or up to (without) the first step where a maker picks
         off a book order.
 
         ``book_bid`` / ``book_ask``: the best book order prices (cents; NO_BID / NO_ASK),
-        fixed through the pass. Returns two equally long int64 arrays of whole cents
-        (NO_BID / NO_ASK where no maker shows that side), views of a buffer the next call
-        reuses; shorter than b - a when a pick-off is due at step a + len (the venues then
-        call :meth:`pick_off` there). Computed in one compiled pass over :attr:`held` and
-        the shifts (:func:`tapesim.agents.maker_best.best_quotes`), the values of
-        :meth:`quotes`.
+        fixed through the pass. Writes int64 whole cents (NO_BID / NO_ASK where no maker
+        shows that side) into ``out.array[0]`` (bids) and ``[1]`` (asks), (2, at least
+        b - a), and returns how many steps it wrote: fewer than b - a when a pick-off is
+        due at step a + that many (the venues then call :meth:`pick_off` there).
+        Computed in one compiled pass over :attr:`held` and the shifts
+        (:class:`tapesim.agents.maker_best.MakerLoops`), the values of :meth:`quotes`.
         """
         self._reprice(b - 1)  # impact as at the pass's last step, where the venues stop
         if self._stale:
             self._show()
-        if self._best.shape[1] < b - a:
-            self._best = np.empty((2, b - a), dtype=np.int64)
-        n = best_quotes(self.held, self._shifts, a, b, book_bid, book_ask, self._best)
-        return self._best[0, :n], self._best[1, :n]
+        return self._loops.best(a, b, book_bid, book_ask, out)
 
     def quotes_at(self, j: int, book_bid: int, book_ask: int) -> tuple[list[int], list[int]]:
         """Every maker's (bid, ask) at step j after :func:`slide_bounds`, in cents, against

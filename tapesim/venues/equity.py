@@ -40,9 +40,10 @@ from typing import Protocol
 import numpy as np
 import simpy
 
+from tapesim.sim.compiled import Buffer
 from tapesim.venues.book import BUY, NO_ASK, NO_BID, Order, OrderBook
 from tapesim.venues.ledger import Ledger
-from tapesim.venues.nbbo_path import nbbo_changes
+from tapesim.venues.nbbo_path import NbboPass
 from tapesim.venues.tape import Tape
 
 MAX_PICK_OFFS = 4  # per re-consolidation; a rare remainder is left to the makers' slides
@@ -68,11 +69,10 @@ class StandingQuotes(Protocol):
         """The latent step in effect at ``now_ns``."""
         ...
 
-    def best_path(self, a: int, b: int, book_bid: int, book_ask: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
-        """Best maker bid / ask shown at steps a.. up to b - 1 (int64 cents), stopping
-        short of the first step where a maker picks off a book order; NO_BID / NO_ASK
-        where none. Valid until the next call."""
+    def best_path(self, a: int, b: int, book_bid: int, book_ask: int, out: Buffer) -> int:
+        """Best maker bid / ask shown at steps a.. up to b - 1, stopping short of the first
+        step where a maker picks off a book order, written into ``out.array[0]`` /
+        ``[1]`` (int64 cents; NO_BID / NO_ASK where none); returns the steps written."""
         ...
 
     def quotes_at(self, j: int, book_bid: int, book_ask: int) -> tuple[list[int], list[int]]:
@@ -123,7 +123,7 @@ class EquityVenues:
         self._next_oid = 1
         self.makers: StandingQuotes | None = None
         self._by_venue: list[list[int]] = [[] for _ in range(n_lit)]
-        self._changes = np.empty((3, MAX_PASS_STEPS), dtype=np.int64)  # a pass's NBBO changes
+        self._pass: NbboPass | None = None  # a pass's buffers, made at the first pass
         self.j = 0  # the latent step the market is consolidated at
         self.now = env.now  # the time executions and quotes are stamped with
 
@@ -155,19 +155,18 @@ class EquityVenues:
         """Steps a..b with the state held fixed; stops early at a pick-off.
 
         The makers' best quotes come from one compiled pass; another
-        (:func:`~tapesim.venues.nbbo_path.nbbo_changes`) adds the books' best and writes
+        (:class:`~tapesim.venues.nbbo_path.NbboPass`) adds the books' best and writes
         the NBBO where it changed. Returns the last step done.
         """
         mk = self.makers
         bb, ba = max(self.book_bids), min(self.book_asks)
-        bids, asks = mk.best_path(a, b + 1, bb, ba)
-        n = len(bids)
-        out = self._changes
-        if out.shape[1] < n:
-            out = self._changes = np.empty((3, n), dtype=np.int64)
-        c, self.nbb, self.nbo = nbbo_changes(mk.times, a, bids, asks, bb, ba, self.nbb,
-                                             self.nbo, out)
+        p = self._pass
+        if p is None:
+            p = self._pass = NbboPass(mk.times, MAX_PASS_STEPS)
+        n = mk.best_path(a, b + 1, bb, ba, p.best)
+        c, self.nbb, self.nbo = p.changes(a, n, bb, ba, self.nbb, self.nbo)
         if c:
+            out = p.out.array
             self.tape.quotes(out[0, :c].tolist(), out[1, :c].tolist(), out[2, :c].tolist())
         if a + n > b:
             return b
