@@ -78,8 +78,9 @@ and step of the window (everything but A_m and the sides shown is a pure functio
 the seeded paths); :meth:`MakerDesk.quotes` adds the state, and every view (the best
 path of a pass, every maker at one step, the best at one step, the keenest maker)
 takes its prices from it, with :func:`slide_bounds` the one slide rule. The venues
-evaluate the makers vectorised over every step between two trader actions, with no
-order-book traffic and no SimPy event per requote.
+evaluate the makers over every step between two trader actions in one compiled pass
+(:mod:`tapesim.agents.maker_best`, the same float operations as :meth:`MakerDesk.quotes`),
+with no order-book traffic and no SimPy event per requote.
 """
 
 from __future__ import annotations
