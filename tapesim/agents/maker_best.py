@@ -170,8 +170,8 @@ exit:
 
 _P, _I = ctypes.c_void_p, ctypes.c_int64
 _LOOPS = IrLoops(_IR, {
-    "best_quotes": ctypes.CFUNCTYPE(_I, _P, _I, _I, _I, _I),
-    "column": ctypes.CFUNCTYPE(None, _P, _I),
+    "best_quotes": ctypes.PYFUNCTYPE(_I, _P, _I, _I, _I, _I),
+    "column": ctypes.PYFUNCTYPE(None, _P, _I),
 })
 
 

@@ -74,8 +74,11 @@ class IrLoops:
     same operations in Python.
 
     ``ir``: the module's text; ``prototypes``: each function's name and its ctypes
-    ``CFUNCTYPE`` (addresses as ``c_void_p``). :meth:`functions` compiles once and
-    returns the callables; the JIT engine lives as long as this object.
+    prototype (addresses as ``c_void_p``): ``PYFUNCTYPE`` for loops of a few
+    microseconds, which keep the GIL (``CFUNCTYPE`` releases and retakes it at every
+    call, and with another thread waiting for it, such as a run's writer, each call
+    hands the interpreter over). :meth:`functions` compiles once and returns the
+    callables; the JIT engine lives as long as this object.
     """
 
     def __init__(self, ir: str, prototypes: dict[str, Any]) -> None:

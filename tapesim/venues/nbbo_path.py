@@ -96,7 +96,7 @@ exit:
 """
 
 _P, _I = ctypes.c_void_p, ctypes.c_int64
-_LOOPS = IrLoops(_IR, {"changes": ctypes.CFUNCTYPE(_I, _P, _I, _I, _I, _I)})
+_LOOPS = IrLoops(_IR, {"changes": ctypes.PYFUNCTYPE(_I, _P, _I, _I, _I, _I)})
 
 
 class NbboPass:
