@@ -78,8 +78,9 @@ and step of the window (everything but A_m and the sides shown is a pure functio
 the seeded paths); :meth:`MakerDesk.quotes` adds the state, and every view (the best
 path of a pass, every maker at one step, the best at one step, the keenest maker)
 takes its prices from it, with :func:`slide_bounds` the one slide rule. The venues
-evaluate the makers vectorised over every step between two trader actions, with no
-order-book traffic and no SimPy event per requote.
+evaluate the makers over every step between two trader actions in one compiled pass
+(:mod:`tapesim.agents.maker_best`, the same float operations as :meth:`MakerDesk.quotes`),
+with no order-book traffic and no SimPy event per requote.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tapesim.agents.context import MarketContext
+from tapesim.agents.maker_best import MakerLoops
 from tapesim.agents.maker_paths import (
     adoption_steps,
     half_spread_path,
@@ -101,6 +103,7 @@ from tapesim.agents.maker_paths import (
     second_sd,
     trading_vol,
 )
+from tapesim.sim.compiled import Buffer
 from tapesim.sim.rng import Draws
 from tapesim.venues.book import BUY, NO_ASK, NO_BID, SELL
 
@@ -194,8 +197,7 @@ class MakerDesk:
         self._shifts = np.zeros((m, 2, 1))  # A_m and -A_m; -inf for a side not shown
         self._moved = False  # a position changed since the last repricing
         self._stale = True  # shown sides or adjustments changed since the shifts were built
-        self._window_lo = 0  # the first step of the last quotes() and its results
-        self._window: np.ndarray | None = None
+        self._loops = MakerLoops(self.held, self._shifts)  # reads both, changed in place
         self._col_j = -1  # the step of _col (-1: none)
         self._col: list[list[float]] = []  # every maker's [bids, minus asks] at _col_j
 
@@ -229,7 +231,6 @@ class MakerDesk:
         if adjust != self.adjust:
             self.adjust = adjust
             self._stale = True
-        self._window = None
         self._col_j = -1
 
     def _show(self) -> None:
@@ -240,7 +241,6 @@ class MakerDesk:
         self._shifts[:, 1, 0] = [-a if q > 0 else -inf
                                  for a, q in zip(self.adjust, self.ask_qty, strict=True)]
         self._stale = False
-        self._window = None
         self._col_j = -1
 
     def _impact_cents(self, j: int) -> float:
@@ -254,57 +254,39 @@ class MakerDesk:
     def quotes(self, a: int, b: int) -> np.ndarray:
         """Every maker's quotes at steps a..b-1 in the current state, (makers, 2, b - a)
         float64 whole cents: [:, 0] the bids, [:, 1] minus the asks; -inf for a side not
-        shown. Kept for the views at one step until the state moves."""
+        shown. The rule every view follows (:meth:`best_path` and the views at one step
+        compute its values in compiled loops, :mod:`tapesim.agents.maker_best`)."""
         if self._stale:
             self._show()
-        q = self.held[:, :, a:b] + self._shifts
-        self._window_lo, self._window = a, q
-        self._col_j = -1
-        return q
+        return self.held[:, :, a:b] + self._shifts
 
     def _column(self, j: int) -> list[list[float]]:
-        """Every maker's quotes at step j as [bids, minus asks] lists: from the last
-        :meth:`quotes` if it covers j and the state has not moved since, else from
-        :meth:`quotes` over (j, j + 1)."""
+        """Every maker's quotes at step j as [bids, minus asks] lists, the values of
+        :meth:`quotes` over (j, j + 1); kept until the step or the state moves."""
         if self._stale:
             self._show()
         if self._col_j != j:
-            k = j - self._window_lo
-            if self._window is None or not 0 <= k < self._window.shape[2]:
-                self.quotes(j, j + 1)
-                k = 0
-            self._col = self._window[:, :, k].T.tolist()
+            self._col = self._loops.column(j)
             self._col_j = j
         return self._col
 
-    def best_path(self, a: int, b: int, book_bid: int, book_ask: int
-                  ) -> tuple[list[float], list[float]]:
+    def best_path(self, a: int, b: int, book_bid: int, book_ask: int, out: Buffer) -> int:
         """Reprice, then the best maker bid and ask after :func:`slide_bounds` at steps a,
         a + 1, ... up to b - 1, or up to (without) the first step where a maker picks
         off a book order.
 
         ``book_bid`` / ``book_ask``: the best book order prices (cents; NO_BID / NO_ASK),
-        fixed through the pass. Returns two equally long lists of whole cents (floats,
-        -inf / inf where no maker shows that side); shorter than b - a when a pick-off is
-        due at step a + len (the venues then call :meth:`pick_off` there).
+        fixed through the pass. Writes int64 whole cents (NO_BID / NO_ASK where no maker
+        shows that side) into ``out.array[0]`` (bids) and ``[1]`` (asks), (2, at least
+        b - a), and returns how many steps it wrote: fewer than b - a when a pick-off is
+        due at step a + that many (the venues then call :meth:`pick_off` there).
+        Computed in one compiled pass over :attr:`held` and the shifts
+        (:class:`tapesim.agents.maker_best.MakerLoops`), the values of :meth:`quotes`.
         """
         self._reprice(b - 1)  # impact as at the pass's last step, where the venues stop
-        best = self.quotes(a, b).max(axis=0)
-        bids, neg_asks = best.tolist()
-        asks = [-y for y in neg_asks]
-        if not bids:
-            return bids, asks
-        top_bid, low_ask = max(bids), min(asks)
-        if top_bid >= book_ask or low_ask <= book_bid:
-            n = next(k for k, (x, y) in enumerate(zip(bids, asks, strict=True))
-                     if x >= book_ask or y <= book_bid)
-            del bids[n:], asks[n:]
-        if low_ask <= top_bid:
-            # Only an ask at or below the best bid can slide: asks are above the book
-            # bid and bids below the book ask (the pass stops before a pick-off).
-            asks = [y if y > x else max(y, slide_bounds(x, book_bid, book_ask)[1])
-                    for x, y in zip(bids, asks, strict=True)]
-        return bids, asks
+        if self._stale:
+            self._show()
+        return self._loops.best(a, b, book_bid, book_ask, out)
 
     def quotes_at(self, j: int, book_bid: int, book_ask: int) -> tuple[list[int], list[int]]:
         """Every maker's (bid, ask) at step j after :func:`slide_bounds`, in cents, against

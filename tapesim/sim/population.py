@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from operator import add
 
 import simpy
 
@@ -113,10 +114,10 @@ def excited_arrivals(
     falls at or after ``until``.
     """
     timeout = env.timeout
-    exponential, uniform = draws.exponential, draws.uniform
+    exponential, uniform, exp = draws.exponential, draws.uniform, math.exp
     scale = 1.0 - excitation.branching
     jumps = excitation.jumps()
-    taus = list(excitation.decay_ns)
+    taus = excitation.decay_ns
     levels = [0.0] * len(taus)
     while True:
         now = env.now
@@ -128,7 +129,8 @@ def excited_arrivals(
         gap = 0.0
         while True:
             gap += exponential() * NS_PER_S / bound
-            decayed = [x * math.exp(-gap / tau) for x, tau in zip(levels, taus, strict=True)]
+            back = -gap
+            decayed = [x * exp(back / tau) for x, tau in zip(levels, taus, strict=True)]
             intensity = base + sum(decayed)
             if uniform() * bound <= intensity:
                 break
@@ -136,7 +138,7 @@ def excited_arrivals(
         delay = int(gap) + 1
         if now + delay >= until:
             return
-        levels = [x + j for x, j in zip(decayed, jumps, strict=True)]
+        levels = list(map(add, decayed, jumps))
         yield timeout(delay)
         if before is not None:
             before(now + delay)

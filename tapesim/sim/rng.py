@@ -10,6 +10,8 @@ agent's numbers, and nothing depends on ``hash()``, set order or worker count.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
+from itertools import chain, islice
 
 import numpy as np
 
@@ -27,6 +29,12 @@ def stream(root_seed: int, *names: str | int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(seq))
 
 
+def _blocks(draw: Callable[[int], np.ndarray], size: int) -> Iterator[float]:
+    """The values of ``draw(size)``, ``draw(size)``, ... one at a time, each block drawn when
+    the value after the previous block's last is asked for (never before)."""
+    return chain.from_iterable(iter(lambda: draw(size).tolist(), None))
+
+
 class Draws:
     """Scalar draws from one stream, generated in blocks.
 
@@ -34,21 +42,25 @@ class Draws:
     simulation asks for millions of them. ``Draws`` fills blocks of uniforms and
     standard exponentials and hands them out one by one. The sequence it yields is
     a pure function of the stream, so block size is part of the stream's identity
-    and must stay fixed.
+    and must stay fixed. Each kind's next block is drawn when a draw needs it, so the
+    stream's state moves in the order of the draws that needed new blocks.
+
+    ``uniform()``: a uniform draw on [0, 1); ``exponential()``: a standard exponential
+    draw (mean 1); ``normal()``: a standard normal draw. They are the iterators' own
+    ``__next__`` (no Python frame per draw).
     """
 
     BLOCK = 8192
 
-    __slots__ = ("_exp", "_gen", "_i_exp", "_i_nrm", "_i_uni", "_nrm", "_uni")
+    __slots__ = ("_exp", "_gen", "exponential", "normal", "uniform")
 
     def __init__(self, gen: np.random.Generator) -> None:
         self._gen = gen
-        self._uni: list[float] = []
-        self._exp: list[float] = []
-        self._nrm: list[float] = []
-        self._i_uni = 0
-        self._i_exp = 0
-        self._i_nrm = 0
+        uni = _blocks(gen.random, self.BLOCK)
+        self._exp = _blocks(gen.standard_exponential, self.BLOCK)
+        self.uniform: Callable[[], float] = uni.__next__
+        self.exponential: Callable[[], float] = self._exp.__next__
+        self.normal: Callable[[], float] = _blocks(gen.standard_normal, self.BLOCK).__next__
 
     @property
     def generator(self) -> np.random.Generator:
@@ -59,47 +71,10 @@ class Draws:
         """
         return self._gen
 
-    def uniform(self) -> float:
-        """A uniform draw on [0, 1)."""
-        i = self._i_uni
-        if i >= len(self._uni):
-            self._uni = self._gen.random(self.BLOCK).tolist()
-            i = 0
-        self._i_uni = i + 1
-        return self._uni[i]
-
-    def exponential(self) -> float:
-        """A standard exponential draw (mean 1)."""
-        i = self._i_exp
-        if i >= len(self._exp):
-            self._exp = self._gen.standard_exponential(self.BLOCK).tolist()
-            i = 0
-        self._i_exp = i + 1
-        return self._exp[i]
-
-    def normal(self) -> float:
-        """A standard normal draw."""
-        i = self._i_nrm
-        if i >= len(self._nrm):
-            self._nrm = self._gen.standard_normal(self.BLOCK).tolist()
-            i = 0
-        self._i_nrm = i + 1
-        return self._nrm[i]
-
     def exponentials(self, n: int) -> list[float]:
         """The next ``n`` standard exponentials: the same numbers ``n`` calls of
         :meth:`exponential` would give."""
-        out: list[float] = []
-        while n > 0:
-            i = self._i_exp
-            if i >= len(self._exp):
-                self._exp = self._gen.standard_exponential(self.BLOCK).tolist()
-                i = 0
-            take = min(n, len(self._exp) - i)
-            out += self._exp[i:i + take]
-            self._i_exp = i + take
-            n -= take
-        return out
+        return list(islice(self._exp, n))
 
     def below(self, n: int) -> int:
         """A uniform integer in [0, n)."""

@@ -40,8 +40,10 @@ from typing import Protocol
 import numpy as np
 import simpy
 
+from tapesim.sim.compiled import Buffer
 from tapesim.venues.book import BUY, NO_ASK, NO_BID, Order, OrderBook
 from tapesim.venues.ledger import Ledger
+from tapesim.venues.nbbo_path import NbboPass
 from tapesim.venues.tape import Tape
 
 MAX_PICK_OFFS = 4  # per re-consolidation; a rare remainder is left to the makers' slides
@@ -67,10 +69,10 @@ class StandingQuotes(Protocol):
         """The latent step in effect at ``now_ns``."""
         ...
 
-    def best_path(self, a: int, b: int, book_bid: int, book_ask: int
-                  ) -> tuple[list[float], list[float]]:
-        """Best maker bid / ask shown at steps a.. up to b - 1, stopping short of the
-        first step where a maker picks off a book order; -inf / inf where none."""
+    def best_path(self, a: int, b: int, book_bid: int, book_ask: int, out: Buffer) -> int:
+        """Best maker bid / ask shown at steps a.. up to b - 1, stopping short of the first
+        step where a maker picks off a book order, written into ``out.array[0]`` /
+        ``[1]`` (int64 cents; NO_BID / NO_ASK where none); returns the steps written."""
         ...
 
     def quotes_at(self, j: int, book_bid: int, book_ask: int) -> tuple[list[int], list[int]]:
@@ -121,6 +123,7 @@ class EquityVenues:
         self._next_oid = 1
         self.makers: StandingQuotes | None = None
         self._by_venue: list[list[int]] = [[] for _ in range(n_lit)]
+        self._pass: NbboPass | None = None  # a pass's buffers, made at the first pass
         self.j = 0  # the latent step the market is consolidated at
         self.now = env.now  # the time executions and quotes are stamped with
 
@@ -151,29 +154,20 @@ class EquityVenues:
     def _segment(self, a: int, b: int) -> int:
         """Steps a..b with the state held fixed; stops early at a pick-off.
 
-        The makers' best quotes come from one vectorised pass; this loop adds the
-        books' best and writes the NBBO where it changed. Returns the last step done.
+        The makers' best quotes come from one compiled pass; another
+        (:class:`~tapesim.venues.nbbo_path.NbboPass`) adds the books' best and writes
+        the NBBO where it changed. Returns the last step done.
         """
         mk = self.makers
         bb, ba = max(self.book_bids), min(self.book_asks)
-        bids, asks = mk.best_path(a, b + 1, bb, ba)
-        n = len(bids)
-        times = mk.times[a:a + n].tolist()
-        q_times: list[int] = []
-        q_bids: list[int] = []
-        q_asks: list[int] = []
-        nbb, nbo = self.nbb, self.nbo
-        for t, x, y in zip(times, bids, asks, strict=True):
-            bid = x if x > bb else bb
-            ask = y if y < ba else ba
-            if bid != nbb or ask != nbo:
-                nbb, nbo = bid, ask
-                if bid != NO_BID and ask != NO_ASK:  # a one-sided market is not a quote
-                    q_times.append(t)
-                    q_bids.append(int(bid))
-                    q_asks.append(int(ask))
-        self.tape.quotes(q_times, q_bids, q_asks)
-        self.nbb, self.nbo = int(nbb), int(nbo)
+        p = self._pass
+        if p is None:
+            p = self._pass = NbboPass(mk.times, MAX_PASS_STEPS)
+        n = mk.best_path(a, b + 1, bb, ba, p.best)
+        c, self.nbb, self.nbo = p.changes(a, n, bb, ba, self.nbb, self.nbo)
+        if c:
+            out = p.out.array
+            self.tape.quotes(out[0, :c].tolist(), out[1, :c].tolist(), out[2, :c].tolist())
         if a + n > b:
             return b
         self.j = a + n  # a maker picks off a book order at this step
