@@ -35,6 +35,7 @@ from tapesim.agents.context import MarketContext
 from tapesim.agents.option_quotes import REGULAR_SESSION_MINUTES, Chain, t_years_at
 from tapesim.config.options import OptionFlowConfig
 from tapesim.events.enrichment import CONDITION_BIT
+from tapesim.sim.floats import ordered_sum
 from tapesim.sim.rng import Draws
 from tapesim.venues.book import BUY, SELL
 from tapesim.venues.options import OptionVenues
@@ -99,7 +100,7 @@ class OptionDesk:
         if cached is None:
             weights = [math.exp(-t / scale_days) if max(min_days, 0) < t <= max_days else 0.0
                        for t in self.dte]
-            cached = self._cumulative[key] = (list(accumulate(weights)), sum(weights))
+            cached = self._cumulative[key] = (list(accumulate(weights)), ordered_sum(weights))
         cumulative, total = cached
         if total == 0:
             return 0

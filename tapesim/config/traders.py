@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from tapesim.sim.floats import ordered_sum
 from tapesim.sim.strict import SHARE, Strict
 
 #: A child order's shares: 1 to 1,000,000 (a child beyond a million shares is a block).
@@ -199,5 +200,5 @@ class ArrivalsConfig(Strict):
 
     def weights(self) -> tuple[float, ...]:
         """``reaction_weights`` normalised to sum 1."""
-        total = sum(self.reaction_weights)
+        total = ordered_sum(self.reaction_weights)
         return tuple(w / total for w in self.reaction_weights)

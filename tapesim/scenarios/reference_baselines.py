@@ -33,6 +33,7 @@ from typing import Any
 
 from tapesim.events.contracts import parse_contract_id
 from tapesim.scenarios.reference_flow import LOOKBACK, Ledger, Supply, Unusual
+from tapesim.sim.floats import ordered_sum
 
 __all__ = ["BASELINE_MIN", "COLD_START", "LOOKBACK", "MINUTE_MS", "MIN_PREMIUM", "Baselines",
            "Cluster", "focus", "signed_premium", "wide_share"]
@@ -218,7 +219,7 @@ def focus(prints: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def wide_share(prints: list[dict[str, Any]]) -> float:
     """Premium share of prints whose NBBO in force was wider than :data:`WIDE_BPS` of
     its mid."""
-    total = sum(p.get("notional") or 0.0 for p in prints)
-    wide = sum(p.get("notional") or 0.0 for p in prints if p.get("execution_nbbo_mid")
+    total = ordered_sum(p.get("notional") or 0.0 for p in prints)
+    wide = ordered_sum(p.get("notional") or 0.0 for p in prints if p.get("execution_nbbo_mid")
                and p["execution_nbbo_spread"] / p["execution_nbbo_mid"] * 1e4 > WIDE_BPS)
     return wide / total if total > 0 else 0.0

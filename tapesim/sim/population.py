@@ -21,6 +21,7 @@ from operator import add
 import simpy
 
 from tapesim.sim.calendar import NS_PER_S
+from tapesim.sim.floats import ordered_sum
 from tapesim.sim.rng import Draws
 
 
@@ -125,13 +126,13 @@ def excited_arrivals(
         if rate <= 0.0:
             return
         base = rate * scale
-        bound = base + sum(levels)
+        bound = base + ordered_sum(levels)
         gap = 0.0
         while True:
             gap += exponential() * NS_PER_S / bound
             back = -gap
             decayed = [x * exp(back / tau) for x, tau in zip(levels, taus, strict=True)]
-            intensity = base + sum(decayed)
+            intensity = base + ordered_sum(decayed)
             if uniform() * bound <= intensity:
                 break
             bound = intensity

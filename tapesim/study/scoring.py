@@ -39,6 +39,7 @@ from scipy.stats import binomtest
 
 from tapesim.events.labels import CAUSED_ROLES, ExpectedOutputManifest, GroundTruthLabel
 from tapesim.events.manifest import RunManifest
+from tapesim.sim.floats import ordered_sum
 from tapesim.study.alerts import Alert
 from tapesim.study.spec import ScoringOptions
 
@@ -232,9 +233,9 @@ def study_scores(outcomes: Sequence[dict[str, Any]], cells: Sequence[dict[str, A
                      "intensity": None, "k": len(lat), "n": len(items),
                      "value": float(statistics.median(lat)) if lat else None,
                      "ci_low": None, "ci_high": None})
-    weight = sum(1.0 for _ in pos) + sum(o["penalty"] for o in traps)
-    earned = sum(1.0 for o in pos if o["passed"]) + sum(o["penalty"] for o in traps
-                                                        if o["passed"])
+    weight = ordered_sum(1.0 for _ in pos) + ordered_sum(o["penalty"] for o in traps)
+    earned = (ordered_sum(1.0 for o in pos if o["passed"])
+              + ordered_sum(o["penalty"] for o in traps if o["passed"]))
     rows.append({"metric": "summary_score", "group": "all", "band": "", "intensity": None,
                  "k": None, "n": len(live), "value": earned / weight if weight else None,
                  "ci_low": None, "ci_high": None})
