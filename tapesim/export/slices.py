@@ -33,6 +33,7 @@ from tapesim.export.sidecars import ExportError
 from tapesim.io.event_json import encode_batch
 from tapesim.io.manifest import RunDirectoryError
 from tapesim.io.parquet import streaming
+from tapesim.io.trace_ids import trace_ids_match
 from tapesim.io.writer import check_output
 from tapesim.sim.calendar import NEW_YORK, epoch_ms
 
@@ -165,17 +166,27 @@ def count_events(run_dir: Path, manifest: dict[str, Any], sl: Slice) -> int:
     return total
 
 
-def _encoded(run_dir: Path, kind: EventKind, part: _Filter, sep: str,
+def _encoded(run_dir: Path, kind: EventKind, part: _Filter, sep: str, run_id: str,
              ) -> Iterator[pa.RecordBatch]:
     """One kind's rows of the slice as ``ENTRY_SCHEMA`` batches (each entry followed
-    by ``sep``), in the file's order."""
+    by ``sep``), in the file's order.
+
+    Raises:
+        RunDirectoryError: a trace id that is not ``<run_id>:<stream>:<seq>`` of its
+            row (the export relies on the form: :mod:`tapesim.export.keyorder`).
+    """
     head, tail = ['{"event":'], [f',"kind":"{kind.name}"}}{sep}']
     code = KINDS.index(kind)
+    prefix = f"{run_id}:{kind.stream}:"
     for rows in _scan(run_dir, kind, part):
+        seq, ids = single(rows.column("seq")), single(rows.column("trace_id"))
+        if ids.null_count or not trace_ids_match(ids, prefix, seq.to_numpy()):
+            raise RunDirectoryError(
+                f"{run_dir / kind.file_stem}.parquet: a trace id is not "
+                f"`{prefix}<seq>` of its row: run `tapesim verify {run_dir}`")
         yield pa.RecordBatch.from_arrays(
-            [single(rows.column("seq")), single(rows.column("ts")),
-             pa.array(np.full(rows.num_rows, code, dtype=np.int8)),
-             single(rows.column("trace_id")), encode_batch(rows, head, tail)],
+            [seq, single(rows.column("ts")), pa.array(np.full(rows.num_rows, code, np.int8)),
+             ids, encode_batch(rows, head, tail)],
             schema=ENTRY_SCHEMA)
 
 
@@ -211,10 +222,12 @@ def entry_batches(run_dir: Path, manifest: dict[str, Any], sl: Slice, sep: str,
 
     Raises:
         ExportError: as :func:`count_events` (the filters are built the same way).
-        RunDirectoryError: a kind's events out of seq order, or a seq in two kinds.
+        RunDirectoryError: a kind's events out of seq order, a seq in two kinds, or a
+            trace id not of the form ``<run_id>:<stream>:<seq>``.
     """
     filters = _filters(manifest, sl)
-    streams = {k.name: _encoded(run_dir, k, filters[k.name], sep) for k in KINDS}
+    streams = {k.name: _encoded(run_dir, k, filters[k.name], sep, manifest["run_id"])
+               for k in KINDS}
     pending: dict[str, pa.Table] = {}
     last = -1
     while streams or pending:
