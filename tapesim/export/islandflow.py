@@ -23,12 +23,16 @@ kernels with its separator, a batch written as its string buffer), each batch's 
 hashed in one compiled pass as they are written (:func:`tapesim.events.fnv.hash_entries`:
 every entry's hash, ``events_hash`` and ``batch_hash`` together); the manifest's two
 per-event lists (the contract's ``event_hashes.events`` and ``replay_plan.trace_ids``,
-most of its size) are spooled to disk and copied into place, and provenance is
-encoded in trace-id order a batch at a time (:mod:`tapesim.export.provenance`) and
-fed to ``batch_hash`` as written. Kept per exported event until the end: its trace
-id, seq and kind (about 50 bytes), and while provenance is encoded its record. The
-files are byte for byte what ``stable_stringify`` of the whole values writes. The
-output directory appears only when complete.
+most of its size) are spooled to disk and copied into place; each batch's provenance
+records are encoded as its events are written and spooled per trace-id stream with
+their seqs, then read back in trace-id key order a chunk at a time
+(:mod:`tapesim.export.provenance`, :mod:`tapesim.export.keyorder`) and fed to
+``batch_hash`` as written. A scenario run's label refs are looked up in those spooled
+seqs. Nothing is kept per exported event in memory: an export holds a few batches
+whatever the slice's size, and needs scratch disk in its staging directory of about
+the size of ``provenance.json`` (fixture) while it runs. The files are byte for byte
+what ``stable_stringify`` of the whole values writes. The output directory appears
+only when complete.
 """
 
 from __future__ import annotations

@@ -85,6 +85,24 @@ class _Run:
     keys: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
 
+_RUN_ROWS = 32  # rows per contiguous run at which texts are written as slices, not taken
+
+
+def _write_rows(f: IO[bytes], texts: pa.Array, rows: np.ndarray) -> None:
+    """Write the texts of ``rows`` (ascending) of a batch end to end: each run of
+    consecutive rows as one slice of the batch's string buffer (a kind's rows come in
+    runs of hundreds), or taken when the runs are short."""
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    if rows.size < _RUN_ROWS * (breaks.size + 1):
+        f.write(slices.values_buffer(texts.take(pa.array(rows)))[0])
+        return
+    data, offsets = slices.values_buffer(texts)
+    firsts = rows[np.concatenate([[0], breaks])]
+    lasts = rows[np.concatenate([breaks - 1, [rows.size - 1]])]
+    for a, b in zip(offsets[firsts].tolist(), offsets[lasts + 1].tolist(), strict=True):
+        f.write(data[a:b])
+
+
 def _ints(f: IO[bytes], start: int, count: int) -> np.ndarray:
     """``count`` int64 values of a flat file from value ``start``."""
     f.seek(start * _INT64)
@@ -155,6 +173,7 @@ class TraceIdSpool:
         if seqs.size and (seqs[0] < 1 or seqs[-1] >= _POW10[MAX_DIGITS]):
             raise RunDirectoryError(f"an event's seq {int(seqs[0])}..{int(seqs[-1])} is out "
                                     "of range: run `tapesim verify` on the run")
+        offsets = None if texts is None else slices.values_buffer(texts)[1]
         for code in np.unique(kinds).tolist():
             s = self._streams[self._code_stream[code]]
             rows = np.flatnonzero(kinds == code)
@@ -163,11 +182,11 @@ class TraceIdSpool:
             s.digits += np.bincount(digit_counts(mine), minlength=s.digits.size)
             s.rows += mine.size
             if s.data is not None and s.ends is not None and texts is not None:
-                own = texts.take(pa.array(rows)) if rows.size < len(texts) else texts
-                data, offsets = slices.values_buffer(own)
-                s.data.write(data)
-                s.ends.write((offsets[1:] + s.bytes).tobytes())
-                s.bytes += int(offsets[-1])
+                assert offsets is not None
+                ends = np.cumsum(offsets[rows + 1] - offsets[rows]) + s.bytes
+                s.ends.write(ends.tobytes())
+                s.bytes = int(ends[-1])
+                _write_rows(s.data, texts, rows)
 
     def exported(self, trace_ids: Iterable[str]) -> set[str]:
         """Those of ``trace_ids`` that are exported events' ids: of the form
