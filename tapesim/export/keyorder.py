@@ -220,21 +220,25 @@ class TraceIdSpool:
             if s.data is None or s.ends is None:
                 raise ValueError("this spool holds no texts")
             for start, count, order in self._merged(s):
-                parts = [self._texts(s, a, n) for a, n in zip(start, count, strict=True)
-                         if n]
-                texts = parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
+                texts = self._texts(s, start, count)
                 yield texts if order is None else texts.take(pa.array(order))
 
-    def _texts(self, s: _Stream, start: int, count: int) -> pa.Array:
-        """Texts ``[start, start + count)`` of a stream's spool as one string array."""
+    def _texts(self, s: _Stream, starts: list[int], counts: list[int]) -> pa.Array:
+        """Texts ``[start, start + count)`` of a stream's spool for each pair, end to end,
+        as one string array (read straight into its buffer)."""
         assert s.data is not None and s.ends is not None
-        ends = _ints(s.ends, start - 1, count + 1) if start else np.concatenate(
-            [[0], _ints(s.ends, 0, count)])
-        s.data.seek(int(ends[0]))
-        data = s.data.read(int(ends[-1] - ends[0]))
-        offsets = (ends - ends[0]).astype(np.int32)
-        return pa.StringArray.from_buffers(count, pa.py_buffer(offsets.tobytes()),
-                                           pa.py_buffer(data))
+        ends = [_ints(s.ends, a - 1, n + 1) if a else np.concatenate([[0], _ints(s.ends, 0, n)])
+                for a, n in zip(starts, counts, strict=True) if n]
+        data = np.empty(sum(int(e[-1] - e[0]) for e in ends), dtype=np.uint8)
+        offsets = np.empty(sum(counts) + 1, dtype=np.int32)
+        at = row = 0
+        for e in ends:
+            size, n = int(e[-1] - e[0]), e.size - 1
+            s.data.seek(int(e[0]))
+            s.data.readinto(memoryview(data)[at:at + size])
+            offsets[row:row + n + 1] = e - e[0] + at
+            at, row = at + size, row + n
+        return pa.StringArray.from_buffers(row, pa.py_buffer(offsets), pa.py_buffer(data))
 
     def _merged(self, s: _Stream) -> Iterator[tuple[list[int], list[int], np.ndarray | None]]:
         """A stream's spool rows in key order, a chunk at a time: per chunk, each digit
