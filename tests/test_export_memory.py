@@ -127,12 +127,14 @@ def _peak_bytes(run: Path, out: Path, fmt: str, end: str) -> tuple[int, int]:
 @pytest.mark.parametrize("fmt", ["islandflow", "jsonl"])
 def test_memory_does_not_grow_with_the_slice(tiny_options_run: Path, tmp_path: Path,
                                              fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With batches of 4,096 rows, a slice three times the size holds no more: what was
-    held per exported event (trace ids, seqs, kinds, the provenance records, a sort)
-    made the peak grow by about 30 MB over the 106k events more."""
+    """With batches of 4,096 rows, a slice 3.5 times the size holds about as much: the
+    peak differs by what the batches hold (up to about 1.6 MB here), where keeping
+    anything per exported event grows it by that times the 106k events more (a trace id
+    alone is about 50 bytes: 5 MB for jsonl; with the provenance records and their sort,
+    30 MB for islandflow)."""
     monkeypatch.setattr(slices, "BATCH_ROWS", 4096)
     _peak_bytes(tiny_options_run, tmp_path / "warm", fmt, "09:30:05")  # imports, JIT
     small_events, small = _peak_bytes(tiny_options_run, tmp_path / "small", fmt, "09:31")
     big_events, big = _peak_bytes(tiny_options_run, tmp_path / "big", fmt, "09:33")
     assert big_events >= 3 * small_events
-    assert big - small < 2 << 20, f"peak {small:,} -> {big:,} bytes"
+    assert big - small < 3 << 20, f"peak {small:,} -> {big:,} bytes"
