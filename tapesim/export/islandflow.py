@@ -340,7 +340,9 @@ def export_run(run_dir: Path, out: Path, fmt: str, sl: Slice, force: bool = Fals
     manifest = open_run(run_dir)
     total = count_events(run_dir, manifest, sl)
     sep = "\n" if fmt == "jsonl" else ","
-    tables = _stream(entry_batches(run_dir, manifest, sl, sep), total, progress)
+    # the trace ids' form is relied on for the key order and the labels' refs only
+    check_ids = fmt == "islandflow" or bool(manifest.get("scenarios"))
+    tables = _stream(entry_batches(run_dir, manifest, sl, sep, check_ids), total, progress)
     with Staging(out, force) as stage:
         if fmt == "jsonl":
             with contextlib.ExitStack() as stack:

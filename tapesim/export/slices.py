@@ -166,21 +166,23 @@ def count_events(run_dir: Path, manifest: dict[str, Any], sl: Slice) -> int:
     return total
 
 
-def _encoded(run_dir: Path, kind: EventKind, part: _Filter, sep: str, run_id: str,
+def _encoded(run_dir: Path, kind: EventKind, part: _Filter, sep: str, run: str | None,
              ) -> Iterator[pa.RecordBatch]:
     """One kind's rows of the slice as ``ENTRY_SCHEMA`` batches (each entry followed
-    by ``sep``), in the file's order.
+    by ``sep``), in the file's order; with ``run`` (``"<run_id>:"``), each trace id
+    checked to be ``<run_id>:<stream>:<seq>`` of its row.
 
     Raises:
-        RunDirectoryError: a trace id that is not ``<run_id>:<stream>:<seq>`` of its
-            row (the export relies on the form: :mod:`tapesim.export.keyorder`).
+        RunDirectoryError: a trace id not of that form (the export relies on it:
+            :mod:`tapesim.export.keyorder`).
     """
     head, tail = ['{"event":'], [f',"kind":"{kind.name}"}}{sep}']
     code = KINDS.index(kind)
-    prefix = f"{run_id}:{kind.stream}:"
+    prefix = f"{run}{kind.stream}:"
     for rows in _scan(run_dir, kind, part):
         seq, ids = single(rows.column("seq")), single(rows.column("trace_id"))
-        if ids.null_count or not trace_ids_match(ids, prefix, seq.to_numpy()):
+        if run is not None and (ids.null_count
+                                or not trace_ids_match(ids, prefix, seq.to_numpy())):
             raise RunDirectoryError(
                 f"{run_dir / kind.file_stem}.parquet: a trace id is not "
                 f"`{prefix}<seq>` of its row: run `tapesim verify {run_dir}`")
@@ -210,7 +212,7 @@ def _interleaved(table: pa.Table) -> pa.Table:
 
 
 def entry_batches(run_dir: Path, manifest: dict[str, Any], sl: Slice, sep: str,
-                  ) -> Iterator[pa.Table]:
+                  check_ids: bool = True) -> Iterator[pa.Table]:
     """The slice's events as ``ENTRY_SCHEMA`` tables in replay order (ascending seq, the
     contract's ``ts, ingest_ts, seq, trace_id`` order since seq is assigned in it),
     each entry followed by ``sep``.
@@ -222,12 +224,13 @@ def entry_batches(run_dir: Path, manifest: dict[str, Any], sl: Slice, sep: str,
 
     Raises:
         ExportError: as :func:`count_events` (the filters are built the same way).
-        RunDirectoryError: a kind's events out of seq order, a seq in two kinds, or a
-            trace id not of the form ``<run_id>:<stream>:<seq>``.
+        RunDirectoryError: a kind's events out of seq order, a seq in two kinds, or
+            with ``check_ids`` a trace id not of the form ``<run_id>:<stream>:<seq>``
+            (what the fixture's key order and a slice's labels rely on).
     """
     filters = _filters(manifest, sl)
-    streams = {k.name: _encoded(run_dir, k, filters[k.name], sep, manifest["run_id"])
-               for k in KINDS}
+    prefix = f"{manifest['run_id']}:" if check_ids else None
+    streams = {k.name: _encoded(run_dir, k, filters[k.name], sep, prefix) for k in KINDS}
     pending: dict[str, pa.Table] = {}
     last = -1
     while streams or pending:
