@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from tapesim.cli.main import app
 from tapesim.events.models import KINDS
-from tapesim.export import slices
+from tapesim.export import keyorder, slices
 from tapesim.export.islandflow import Slice, export_run
 from tapesim.export.keyorder import TraceIdSpool
 from tapesim.io.manifest import artifact_entry, canonical_json
@@ -47,25 +47,26 @@ def _spooled(tmp: Path, seqs_by_code: dict[int, list[int]]) -> tuple[TraceIdSpoo
 @given(seqs=st.sets(st.integers(1, 30_000), min_size=1, max_size=400),
        runs=st.lists(st.tuples(st.integers(0, len(KINDS) - 1), st.integers(1, 80)),
                      min_size=1, max_size=60),
-       chunk=st.integers(1, 50))
+       chunk=st.integers(1, 50), block=st.integers(1, 30))
 def test_key_order_is_the_trace_ids_sorted(tmp_path_factory: pytest.TempPathFactory,
                                            seqs: set[int], runs: list[tuple[int, int]],
-                                           chunk: int) -> None:
-    """Seqs of one to five digits, in runs of kinds of any length, read back in chunks
-    of any size: the order of the sorted trace ids (ASCII, so Python's order is the
-    UTF-16 key order), every chunk at most the chunk size."""
+                                           chunk: int, block: int) -> None:
+    """Seqs of one to five digits, in runs of kinds of any length, spooled in
+    compressed blocks of any size and read back in chunks of any size: the order of the
+    sorted trace ids (ASCII, so Python's order is the UTF-16 key order), every chunk at
+    most the chunk size."""
     codes = [code for code, n in runs for _ in range(n)]
     by_code: dict[int, list[int]] = {}
     for s, code in zip(sorted(seqs), codes, strict=False):
         by_code.setdefault(code, []).append(s)
-    old = slices.BATCH_ROWS
-    slices.BATCH_ROWS = chunk
+    old = slices.BATCH_ROWS, keyorder.BLOCK_ROWS
+    slices.BATCH_ROWS, keyorder.BLOCK_ROWS = chunk, block
     try:
         with _spooled(tmp_path_factory.mktemp("spool"), by_code)[0] as spool:
             chunks = list(spool.key_order())
         ids = [f"{RUN_ID}:{KINDS[c].stream}:{s}" for c, ss in by_code.items() for s in ss]
     finally:
-        slices.BATCH_ROWS = old
+        slices.BATCH_ROWS, keyorder.BLOCK_ROWS = old
     assert all(len(c) <= chunk for c in chunks)
     assert [t for c in chunks for t in c.to_pylist()] == sorted(ids)
 

@@ -62,14 +62,19 @@ def text_keys(seqs: np.ndarray, digits: int, width: int) -> np.ndarray:
 @dataclass
 class _Stream:
     """One trace-id stream's spool files: seqs (int64) and, with texts, the texts'
-    bytes end to end and their cumulative end offsets (int64)."""
+    bytes end to end in LZ4 blocks of up to ``BLOCK_ROWS`` texts, and their cumulative
+    end offsets in those bytes (int64). ``blocks``: per block, where its text bytes
+    start, where it starts in the file and its compressed size."""
 
     seqs: IO[bytes]
     data: IO[bytes] | None
     ends: IO[bytes] | None
     rows: int = 0
     bytes: int = 0
+    stored: int = 0
     digits: np.ndarray = field(default_factory=lambda: np.zeros(MAX_DIGITS + 2, np.int64))
+    blocks: list[tuple[int, int, int]] = field(default_factory=list)
+    firsts: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
 
 @dataclass
@@ -85,22 +90,29 @@ class _Run:
     keys: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
 
-_RUN_ROWS = 32  # rows per contiguous run at which texts are written as slices, not taken
+_RUN_ROWS = 32  # rows per contiguous run at which texts are sliced out, not taken
+BLOCK_ROWS = 4096  # texts per LZ4 block (about 1.3 MB of provenance members)
+CODEC = "lz4"  # the members compress about 40-fold, at GB/s
 
 
-def _write_rows(f: IO[bytes], texts: pa.Array, rows: np.ndarray) -> None:
-    """Write the texts of ``rows`` (ascending) of a batch end to end: each run of
-    consecutive rows as one slice of the batch's string buffer (a kind's rows come in
-    runs of hundreds), or taken when the runs are short."""
+def _rows_bytes(texts: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The texts of ``rows`` (ascending) of a batch end to end, and their offsets in it
+    (int64, one more than rows): each run of consecutive rows as one slice of the
+    batch's string buffer (a kind's rows come in runs of hundreds), or taken when the
+    runs are short."""
     breaks = np.flatnonzero(np.diff(rows) != 1) + 1
     if rows.size < _RUN_ROWS * (breaks.size + 1):
-        f.write(slices.values_buffer(texts.take(pa.array(rows)))[0])
-        return
+        return slices.values_buffer(texts.take(pa.array(rows)))
     data, offsets = slices.values_buffer(texts)
     firsts = rows[np.concatenate([[0], breaks])]
     lasts = rows[np.concatenate([breaks - 1, [rows.size - 1]])]
-    for a, b in zip(offsets[firsts].tolist(), offsets[lasts + 1].tolist(), strict=True):
-        f.write(data[a:b])
+    own = np.concatenate([data[a:b] for a, b in zip(offsets[firsts].tolist(),
+                                                    offsets[lasts + 1].tolist(), strict=True)])
+    lengths = offsets[rows + 1] - offsets[rows]
+    return own, np.concatenate([[0], np.cumsum(lengths)])
+
+
+_CACHED_BLOCKS = 8  # a block per digit run being merged (a chunk ends inside one)
 
 
 def _ints(f: IO[bytes], start: int, count: int) -> np.ndarray:
@@ -129,6 +141,7 @@ class TraceIdSpool:
         self._order = [n[:-1] for n in names]
         self._code_stream = {code: kind.stream for code, kind in enumerate(KINDS)}
         self._streams: dict[str, _Stream] = {}
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
         try:
             for name in self._order:
                 files = [self._open(directory / f".{name}.{part}.spool")
@@ -173,7 +186,6 @@ class TraceIdSpool:
         if seqs.size and (seqs[0] < 1 or seqs[-1] >= _POW10[MAX_DIGITS]):
             raise RunDirectoryError(f"an event's seq {int(seqs[0])}..{int(seqs[-1])} is out "
                                     "of range: run `tapesim verify` on the run")
-        offsets = None if texts is None else slices.values_buffer(texts)[1]
         for code in np.unique(kinds).tolist():
             s = self._streams[self._code_stream[code]]
             rows = np.flatnonzero(kinds == code)
@@ -182,11 +194,15 @@ class TraceIdSpool:
             s.digits += np.bincount(digit_counts(mine), minlength=s.digits.size)
             s.rows += mine.size
             if s.data is not None and s.ends is not None and texts is not None:
-                assert offsets is not None
-                ends = np.cumsum(offsets[rows + 1] - offsets[rows]) + s.bytes
-                s.ends.write(ends.tobytes())
-                s.bytes = int(ends[-1])
-                _write_rows(s.data, texts, rows)
+                own, at = _rows_bytes(texts, rows)
+                s.ends.write((at[1:] + s.bytes).tobytes())
+                for lo in range(0, rows.size, BLOCK_ROWS):
+                    raw = own[at[lo]:at[min(lo + BLOCK_ROWS, rows.size)]]
+                    packed = pa.compress(raw, codec=CODEC, asbytes=True)
+                    s.blocks.append((s.bytes + int(at[lo]), s.stored, len(packed)))
+                    s.data.write(packed)
+                    s.stored += len(packed)
+                s.bytes += int(at[-1])
 
     def exported(self, trace_ids: Iterable[str]) -> set[str]:
         """Those of ``trace_ids`` that are exported events' ids: of the form
@@ -219,26 +235,50 @@ class TraceIdSpool:
             s = self._streams[name]
             if s.data is None or s.ends is None:
                 raise ValueError("this spool holds no texts")
+            s.firsts = np.array([b[0] for b in s.blocks] + [s.bytes], dtype=np.int64)
+            self._cache.clear()
             for start, count, order in self._merged(s):
                 texts = self._texts(s, start, count)
                 yield texts if order is None else texts.take(pa.array(order))
 
     def _texts(self, s: _Stream, starts: list[int], counts: list[int]) -> pa.Array:
         """Texts ``[start, start + count)`` of a stream's spool for each pair, end to end,
-        as one string array (read straight into its buffer)."""
+        as one string array (each block's part copied into its buffer)."""
         assert s.data is not None and s.ends is not None
         ends = [_ints(s.ends, a - 1, n + 1) if a else np.concatenate([[0], _ints(s.ends, 0, n)])
                 for a, n in zip(starts, counts, strict=True) if n]
         data = np.empty(sum(int(e[-1] - e[0]) for e in ends), dtype=np.uint8)
         offsets = np.empty(sum(counts) + 1, dtype=np.int32)
+        firsts = s.firsts
         at = row = 0
         for e in ends:
-            size, n = int(e[-1] - e[0]), e.size - 1
-            s.data.seek(int(e[0]))
-            s.data.readinto(memoryview(data)[at:at + size])
-            offsets[row:row + n + 1] = e - e[0] + at
-            at, row = at + size, row + n
+            lo, hi, n = int(e[0]), int(e[-1]), e.size - 1
+            offsets[row:row + n + 1] = e - lo + at
+            k = int(np.searchsorted(firsts, lo, side="right")) - 1
+            while lo < hi:
+                block, first = self._block(s, k), int(firsts[k])
+                take = min(hi, int(firsts[k + 1])) - lo
+                data[at:at + take] = block[lo - first:lo - first + take]
+                at, lo, k = at + take, lo + take, k + 1
+            row += n
         return pa.StringArray.from_buffers(row, pa.py_buffer(offsets), pa.py_buffer(data))
+
+    def _block(self, s: _Stream, k: int) -> np.ndarray:
+        """Block ``k`` of a stream's texts, decompressed; the last few used are kept (each
+        digit run being merged reads its blocks in order, a chunk ending inside one)."""
+        key = (id(s), k)
+        block = self._cache.pop(key, None)
+        if block is None:
+            assert s.data is not None
+            first, at, size = s.blocks[k]
+            end = s.blocks[k + 1][0] if k + 1 < len(s.blocks) else s.bytes
+            s.data.seek(at)
+            block = np.frombuffer(pa.decompress(s.data.read(size), end - first, codec=CODEC),
+                                  dtype=np.uint8)
+            if len(self._cache) >= _CACHED_BLOCKS:
+                self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = block
+        return block
 
     def _merged(self, s: _Stream) -> Iterator[tuple[list[int], list[int], np.ndarray | None]]:
         """A stream's spool rows in key order, a chunk at a time: per chunk, each digit
