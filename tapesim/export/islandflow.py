@@ -29,8 +29,9 @@ their seqs, then read back in trace-id key order a chunk at a time
 (:mod:`tapesim.export.provenance`, :mod:`tapesim.export.keyorder`) and fed to
 ``batch_hash`` as written. A scenario run's label refs are looked up in those spooled
 seqs. Nothing is kept per exported event in memory: an export holds a few batches
-whatever the slice's size, and needs scratch disk in its staging directory of about
-the size of ``provenance.json`` (fixture) while it runs. The files are byte for byte
+whatever the slice's size (and an index of three integers per 4,096 events); the
+provenance spool in its staging directory takes about 2% of ``provenance.json`` (LZ4)
+plus 16 bytes per event while it runs. The files are byte for byte
 what ``stable_stringify`` of the whole values writes. The output directory appears
 only when complete.
 """

@@ -15,8 +15,9 @@ the right with zeros to a common width do, the shorter first when those are equa
 (a prefix sorts first): :func:`text_keys`.
 
 :class:`TraceIdSpool` keeps, per stream, the seqs (int64) and optionally a text per
-event (its provenance record) in flat files in the output's staging directory,
-written in replay order during the events pass; :meth:`TraceIdSpool.key_order` reads
+event (its provenance member; LZ4 blocks of ``BLOCK_ROWS`` texts and their end
+offsets) in flat files in the output's staging directory, written in replay order
+during the events pass; :meth:`TraceIdSpool.key_order` reads
 them back in chunks of ``slices.BATCH_ROWS`` rows in key order, and
 :meth:`TraceIdSpool.exported` says which of some trace ids are in the slice (a
 scenario's label refs). Memory: a chunk of seqs per run being merged and a chunk of
