@@ -3,10 +3,15 @@
     python bench/export.py RUN_DIR [--start 09:35 --end 09:45] [--symbols SPY]
                            [--formats islandflow,jsonl] [--repeat 3] [--check]
     python bench/export.py --profile options-smoke [--seed 1] --start 09:35 --end 09:45
+    python bench/export.py --profile market-day --start 10:00 --end 11:00 --repeat 1
+
+With ``--profile`` the run is simulated first, up to the slice's ``--end`` (a big
+slice of a ``market-day`` run takes minutes of simulation, not a whole day's).
 
 Each repetition of each format runs one export in a fresh Python process (as
 ``tapesim export`` does it: jemalloc as Arrow's pool, the same ``export_run``) into
-a temporary directory, so its peak RSS is its own. Figures per repetition:
+a temporary directory, removed after it (a big fixture is many GB), so its peak RSS
+is its own. Figures per repetition:
 
   events           events exported
   events_per_s     events / wall seconds of the ``export_run`` call (reading, encoding,
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -120,7 +126,7 @@ def main() -> int:
         return 2
     tmp = tempfile.TemporaryDirectory(prefix="tapesim-bench-")
     if args.profile:
-        args.run = tapesim.simulate(args.profile, seed=args.seed,
+        args.run = tapesim.simulate(args.profile, seed=args.seed, end=args.end,
                                     out=Path(tmp.name) / "run").path
     if args.run is None or not args.run.is_dir():
         print("error: pass a run directory or --profile", file=sys.stderr)
@@ -129,11 +135,14 @@ def main() -> int:
     for fmt in formats:
         rows = []
         for i in range(args.repeat):
+            out = Path(tmp.name) / f"{fmt}-{i}"
             try:
-                row = one(args.run, fmt, args, Path(tmp.name) / f"{fmt}-{i}")
+                row = one(args.run, fmt, args, out)
             except RuntimeError as err:
                 print(f"error: {err}", file=sys.stderr)
                 return 3
+            finally:
+                shutil.rmtree(out, ignore_errors=True)
             rows.append({"repetition": i, **row})
             print(json.dumps(rows[-1]), flush=True)
         summary = summarise(fmt, rows)

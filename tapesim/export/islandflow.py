@@ -23,12 +23,17 @@ kernels with its separator, a batch written as its string buffer), each batch's 
 hashed in one compiled pass as they are written (:func:`tapesim.events.fnv.hash_entries`:
 every entry's hash, ``events_hash`` and ``batch_hash`` together); the manifest's two
 per-event lists (the contract's ``event_hashes.events`` and ``replay_plan.trace_ids``,
-most of its size) are spooled to disk and copied into place, and provenance is
-encoded in trace-id order a batch at a time (:mod:`tapesim.export.provenance`) and
-fed to ``batch_hash`` as written. Kept per exported event until the end: its trace
-id, seq and kind (about 50 bytes), and while provenance is encoded its record. The
-files are byte for byte what ``stable_stringify`` of the whole values writes. The
-output directory appears only when complete.
+most of its size) are spooled to disk and copied into place; each batch's provenance
+records are encoded as its events are written and spooled per trace-id stream with
+their seqs, then read back in trace-id key order a chunk at a time
+(:mod:`tapesim.export.provenance`, :mod:`tapesim.export.keyorder`) and fed to
+``batch_hash`` as written. A scenario run's label refs are looked up in those spooled
+seqs. Nothing is kept per exported event in memory: an export holds a few batches
+whatever the slice's size (and an index of three integers per 4,096 events); the
+provenance spool in its staging directory takes about 2% of ``provenance.json`` (LZ4)
+plus 16 bytes per event while it runs. The files are byte for byte
+what ``stable_stringify`` of the whole values writes. The output directory appears
+only when complete.
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ from tapesim._version import __version__
 from tapesim.events.fnv import FnvStream, hash_entries, hex_digests
 from tapesim.events.models import KINDS
 from tapesim.events.stable_json import stable_hash, stable_stringify
-from tapesim.export.provenance import write_provenance
+from tapesim.export.keyorder import TraceIdSpool
+from tapesim.export.provenance import ProvenanceRecords, write_provenance
 from tapesim.export.sidecars import (
     FIXTURE_GENERATOR_NAME,
     FIXTURE_GENERATOR_VERSION,
@@ -103,13 +109,12 @@ class Exported:
 
 @dataclass
 class _Events:
-    """What the events pass learned, a list item per batch: the trace ids in replay
-    order (string chunks), seqs and kinds; per-kind counts, the first and last ``ts``
-    (epoch ms) and the events' hashes."""
+    """What the events pass learned: per-kind counts, the first and last ``ts`` (epoch
+    ms) and the events' hashes; each batch's seqs (and with ``records``, its provenance
+    members) go to ``spool``, when there is one."""
 
-    trace_ids: list[pa.Array] = field(default_factory=list)
-    seqs: list[np.ndarray] = field(default_factory=list)
-    kinds: list[np.ndarray] = field(default_factory=list)  # int8 codes, KINDS' order
+    spool: TraceIdSpool | None = None
+    records: ProvenanceRecords | None = None
     counts: Counter[str] = field(default_factory=Counter)
     first_ts: int = 0
     last_ts: int = 0
@@ -121,20 +126,25 @@ class _Events:
         """Events seen so far."""
         return sum(self.counts.values())
 
-    def note(self, table: pa.Table) -> None:
-        """Take in one table of entries (``ENTRY_SCHEMA``) about to be written."""
+    def note(self, table: pa.Table) -> np.ndarray:
+        """Take in one table of entries (``ENTRY_SCHEMA``) about to be written; returns
+        its kinds (int8 codes, positions in ``KINDS``).
+
+        Raises:
+            RunDirectoryError: as :meth:`ProvenanceRecords.members`.
+        """
         if not self.count:
             self.first_ts = int(table.column("ts")[0].as_py())
         self.last_ts = int(table.column("ts")[-1].as_py())
-        self.trace_ids.append(single(table.column("trace_id")))
-        self.seqs.append(table.column("seq").to_numpy())
-        self.kinds.append(table.column("kind").to_numpy())
-        codes = np.bincount(self.kinds[-1], minlength=len(KINDS))
+        kinds = table.column("kind").to_numpy()
+        codes = np.bincount(kinds, minlength=len(KINDS))
         self.counts.update({k.name: int(n) for k, n in zip(KINDS, codes, strict=True) if n})
-
-    def all_trace_ids(self) -> pa.Array:
-        """Every trace id seen, in replay order, as one string array."""
-        return pa.concat_arrays(self.trace_ids)
+        if self.spool is not None:
+            seqs = table.column("seq").to_numpy()
+            members = (None if self.records is None else
+                       self.records.members(seqs, table.column("trace_id")))
+            self.spool.add(kinds, seqs, members)
+        return kinds
 
 
 def _stream(tables: Iterator[pa.Table], total: int, progress: Progress | None,
@@ -154,9 +164,11 @@ def _pieces(column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
     return [c for c in chunks if len(c)]
 
 
-def _write_jsonl(stage: Staging, tables: Iterator[pa.Table]) -> _Events:
-    """``market-events.jsonl``: the entries (each with its newline) as they are."""
-    seen = _Events()
+def _write_jsonl(stage: Staging, tables: Iterator[pa.Table], spool: TraceIdSpool | None,
+                 ) -> _Events:
+    """``market-events.jsonl``: the entries (each with its newline) as they are; each
+    batch's seqs into ``spool`` when given."""
+    seen = _Events(spool)
     with stage.path(JSONL_FILE).open("wb") as f:
         for table in tables:
             seen.note(table)
@@ -195,13 +207,13 @@ def _hash_items(kinds: np.ndarray, start: int, hashes: np.ndarray,
 
 
 def _write_events(stage: Staging, tables: Iterator[pa.Table], spools: dict[str, IO[bytes]],
-                  ) -> _Events:
-    """``market-events.json``, and the manifest's per-event lists into ``spools``.
+                  seen: _Events) -> None:
+    """``market-events.json``, and the manifest's per-event lists into ``spools``;
+    ``seen`` takes in each batch (and spools its seqs and provenance members).
 
     The entries arrive each followed by a comma; every entry's hash and the two hashes
     of the whole (``events_hash``, ``batch_hash``) are computed in one pass over a
     batch's bytes (:func:`hash_entries`)."""
-    seen = _Events()
     seen.batch_hash.update(b'{"events":')
     streams = (seen.events_hash, seen.batch_hash)
     with stage.path(EVENTS_FILE).open("wb") as f:
@@ -210,7 +222,7 @@ def _write_events(stage: Staging, tables: Iterator[pa.Table], spools: dict[str, 
             stream.update(b"[")
         for table in tables:
             start = seen.count
-            seen.note(table)
+            kinds = seen.note(table)
             if start:
                 f.write(b",")
                 for stream in streams:
@@ -222,9 +234,9 @@ def _write_events(stage: Staging, tables: Iterator[pa.Table], spools: dict[str, 
                 last = i == len(chunks) - 1
                 hashes.append(hash_entries(data, offsets, 1, streams, whole=not last))
                 f.write(data[:-1] if last else data)
-            ids = member_value(seen.trace_ids[-1])
-            items = _hash_items(seen.kinds[-1], start, np.concatenate(hashes),
-                                seen.trace_ids[-1])
+            trace_ids = single(table.column("trace_id"))
+            ids = member_value(trace_ids)
+            items = _hash_items(kinds, start, np.concatenate(hashes), trace_ids)
             for name, texts in (("events", items),
                                 ("trace_ids", concat_texts([ids, ","], table.num_rows))):
                 for piece in array_part(texts, not start):
@@ -233,7 +245,6 @@ def _write_events(stage: Staging, tables: Iterator[pa.Table], spools: dict[str, 
         for stream in streams:
             stream.update(b"]")
         f.write(b"\n")
-    return seen
 
 
 _HOLES = {"events": "\x00event-hashes\x00", "trace_ids": "\x00trace-ids\x00"}
@@ -330,11 +341,17 @@ def export_run(run_dir: Path, out: Path, fmt: str, sl: Slice, force: bool = Fals
     manifest = open_run(run_dir)
     total = count_events(run_dir, manifest, sl)
     sep = "\n" if fmt == "jsonl" else ","
-    tables = _stream(entry_batches(run_dir, manifest, sl, sep), total, progress)
+    # the trace ids' form is relied on for the key order and the labels' refs only
+    check_ids = fmt == "islandflow" or bool(manifest.get("scenarios"))
+    tables = _stream(entry_batches(run_dir, manifest, sl, sep, check_ids), total, progress)
     with Staging(out, force) as stage:
         if fmt == "jsonl":
-            seen = _write_jsonl(stage, tables)
-            labelled = slice_labels(run_dir, manifest, seen.all_trace_ids())
+            with contextlib.ExitStack() as stack:
+                spool = (stack.enter_context(TraceIdSpool(stage.dir, manifest["run_id"], False))
+                         if manifest.get("scenarios") else None)
+                seen = _write_jsonl(stage, tables, spool)
+                labelled = None if spool is None else slice_labels(run_dir, manifest,
+                                                                   spool.exported)
             kept = labelled if labelled is not None and labelled.count else None
             values: dict[str, Any] = {} if kept is None else {LABELS_FILE: kept.labels,
                                                               OUTPUTS_FILE: kept.outputs}
@@ -360,15 +377,16 @@ def _write_fixture(stage: Staging, run_dir: Path, manifest: dict[str, Any], sl: 
     spool_paths = {name: stage.path(f".{name}.spool") for name in _HOLES}
     spools = {name: path.open("w+b") for name, path in spool_paths.items()}
     try:
-        seen = _write_events(stage, tables, spools)
-        seen.batch_hash.update(b',"provenance_by_trace_id":')
-        write_provenance(stage, run_dir, manifest, seen.all_trace_ids(),
-                         np.concatenate(seen.seqs), snapshot_hash, seen.batch_hash)
+        with TraceIdSpool(stage.dir, manifest["run_id"], True) as ids:
+            seen = _Events(ids, ProvenanceRecords(run_dir, manifest, snapshot_hash))
+            _write_events(stage, tables, spools, seen)
+            seen.batch_hash.update(b',"provenance_by_trace_id":')
+            write_provenance(stage, ids.key_order(), seen.batch_hash)
+            labelled = slice_labels(run_dir, manifest, ids.exported)
         run = {"run_id": manifest["run_id"], "seed_bundle": manifest["seed_bundle"],
                "start_ts": window(manifest, sl)[0], "event_count": seen.count,
                "parameter_snapshot_hash": snapshot_hash}
         seen.batch_hash.update(f',"run":{stable_stringify(run)}}}'.encode())
-        labelled = slice_labels(run_dir, manifest, seen.all_trace_ids())
         kept = labelled if labelled is not None and labelled.count else None
         fixture = _fixture_manifest(manifest, sl, seen, profile, snapshot_hash, kept)
         values: dict[str, Any] = {"manifest.json": fixture, "parameter-snapshot.json": snapshot}

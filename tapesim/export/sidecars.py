@@ -29,12 +29,11 @@ with the field's path as an :class:`ExportError`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import BaseModel, ValidationError
 
 from tapesim.events.labels import (
@@ -153,10 +152,14 @@ def pipeline_expectation(expectation: ExpectedOutputManifest) -> dict[str, Any]:
     return out
 
 
-def slice_labels(run_dir: Path, manifest: dict[str, Any], trace_ids: pa.Array,
-                 ) -> SliceLabels | None:
-    """The run's labels restricted to the exported events (``trace_ids``, a string
-    array) and put in the pipeline's vocabulary, or None for a run without scenarios.
+def slice_labels(run_dir: Path, manifest: dict[str, Any],
+                 exported: Callable[[Iterable[str]], set[str]]) -> SliceLabels | None:
+    """The run's labels restricted to the exported events and put in the pipeline's
+    vocabulary, or None for a run without scenarios.
+
+    Args:
+        exported: those of some trace ids that are exported events' ids (the labels'
+            refs are asked, all at once; :meth:`tapesim.export.keyorder.TraceIdSpool.exported`).
 
     Raises:
         RunDirectoryError: when the run's label files cannot be read as their models.
@@ -165,19 +168,17 @@ def slice_labels(run_dir: Path, manifest: dict[str, Any], trace_ids: pa.Array,
     if not entry:
         return None
     labels_doc, outputs_doc = _read(run_dir, entry)
-    refs = sorted({r.trace_id for label in labels_doc.labels for r in label.event_refs})
-    found = pc.is_in(pa.array(refs, pa.string()), value_set=trace_ids).to_pylist()
-    exported = {ref for ref, hit in zip(refs, found, strict=True) if hit}
+    found = exported({r.trace_id for label in labels_doc.labels for r in label.event_refs})
     outputs = {e.label_id: e for e in outputs_doc.expectations}
     labels, expectations = [], []
     for label in labels_doc.labels:
         anchor = next((r for r in label.event_refs if r.role == "anchor"), None)
-        if anchor is None or anchor.trace_id not in exported:
+        if anchor is None or anchor.trace_id not in found:
             continue
         if label.label_id not in outputs:
             raise RunDirectoryError(f"{run_dir}: no expected output for {label.label_id}: run "
                                     f"`tapesim verify {run_dir}`")
-        labels.append(pipeline_label(label, exported))
+        labels.append(pipeline_label(label, found))
         expectations.append(pipeline_expectation(outputs[label.label_id]))
     scenario_id = "+".join(lb["scenario_id"] for lb in labels)
     new_labels = {"catalog_version": labels_doc.catalog_version,

@@ -33,6 +33,7 @@ from tapesim.export.sidecars import ExportError
 from tapesim.io.event_json import encode_batch
 from tapesim.io.manifest import RunDirectoryError
 from tapesim.io.parquet import streaming
+from tapesim.io.trace_ids import trace_ids_match
 from tapesim.io.writer import check_output
 from tapesim.sim.calendar import NEW_YORK, epoch_ms
 
@@ -165,17 +166,29 @@ def count_events(run_dir: Path, manifest: dict[str, Any], sl: Slice) -> int:
     return total
 
 
-def _encoded(run_dir: Path, kind: EventKind, part: _Filter, sep: str,
+def _encoded(run_dir: Path, kind: EventKind, part: _Filter, sep: str, run: str | None,
              ) -> Iterator[pa.RecordBatch]:
     """One kind's rows of the slice as ``ENTRY_SCHEMA`` batches (each entry followed
-    by ``sep``), in the file's order."""
+    by ``sep``), in the file's order; with ``run`` (``"<run_id>:"``), each trace id
+    checked to be ``<run_id>:<stream>:<seq>`` of its row.
+
+    Raises:
+        RunDirectoryError: a trace id not of that form (the export relies on it:
+            :mod:`tapesim.export.keyorder`).
+    """
     head, tail = ['{"event":'], [f',"kind":"{kind.name}"}}{sep}']
     code = KINDS.index(kind)
+    prefix = f"{run}{kind.stream}:"
     for rows in _scan(run_dir, kind, part):
+        seq, ids = single(rows.column("seq")), single(rows.column("trace_id"))
+        if run is not None and (ids.null_count
+                                or not trace_ids_match(ids, prefix, seq.to_numpy())):
+            raise RunDirectoryError(
+                f"{run_dir / kind.file_stem}.parquet: a trace id is not "
+                f"`{prefix}<seq>` of its row: run `tapesim verify {run_dir}`")
         yield pa.RecordBatch.from_arrays(
-            [single(rows.column("seq")), single(rows.column("ts")),
-             pa.array(np.full(rows.num_rows, code, dtype=np.int8)),
-             single(rows.column("trace_id")), encode_batch(rows, head, tail)],
+            [seq, single(rows.column("ts")), pa.array(np.full(rows.num_rows, code, np.int8)),
+             ids, encode_batch(rows, head, tail)],
             schema=ENTRY_SCHEMA)
 
 
@@ -199,7 +212,7 @@ def _interleaved(table: pa.Table) -> pa.Table:
 
 
 def entry_batches(run_dir: Path, manifest: dict[str, Any], sl: Slice, sep: str,
-                  ) -> Iterator[pa.Table]:
+                  check_ids: bool = True) -> Iterator[pa.Table]:
     """The slice's events as ``ENTRY_SCHEMA`` tables in replay order (ascending seq, the
     contract's ``ts, ingest_ts, seq, trace_id`` order since seq is assigned in it),
     each entry followed by ``sep``.
@@ -211,10 +224,13 @@ def entry_batches(run_dir: Path, manifest: dict[str, Any], sl: Slice, sep: str,
 
     Raises:
         ExportError: as :func:`count_events` (the filters are built the same way).
-        RunDirectoryError: a kind's events out of seq order, or a seq in two kinds.
+        RunDirectoryError: a kind's events out of seq order, a seq in two kinds, or
+            with ``check_ids`` a trace id not of the form ``<run_id>:<stream>:<seq>``
+            (what the fixture's key order and a slice's labels rely on).
     """
     filters = _filters(manifest, sl)
-    streams = {k.name: _encoded(run_dir, k, filters[k.name], sep) for k in KINDS}
+    prefix = f"{manifest['run_id']}:" if check_ids else None
+    streams = {k.name: _encoded(run_dir, k, filters[k.name], sep, prefix) for k in KINDS}
     pending: dict[str, pa.Table] = {}
     last = -1
     while streams or pending:

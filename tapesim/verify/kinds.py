@@ -5,14 +5,12 @@ checks (:mod:`tapesim.verify.options`)."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from tapesim.events.models import (
     EQUITY_PRINT,
@@ -22,6 +20,7 @@ from tapesim.events.models import (
     EventKind,
 )
 from tapesim.io.manifest import PARAMETER_SNAPSHOT
+from tapesim.io.trace_ids import trace_ids_match
 from tapesim.io.writer import negative_times
 from tapesim.venues.chains import MPV_CLASSES
 from tapesim.verify.consistency import caused_seqs
@@ -91,51 +90,6 @@ def _check_kind_batch(
             if code not in lit + trf or flag != (code in trf):
                 problems.add(f"{name}: exchange {code!r} with offExchangeFlag={flag} is not a "
                              "lit venue (flag false) or TRF code (flag true) of this run")
-
-
-def trace_ids_match(trace_ids: pa.ChunkedArray | pa.Array, prefix: str,
-                    seq: np.ndarray) -> bool:
-    """Whether each trace id is ``prefix`` followed by its row's seq in decimal digits
-    (null ids are not judged, as ``pc.all`` skips them).
-
-    Read from the strings' buffers rather than compared with built strings: ids whose
-    tails have the same number of digits ``d`` lie back to back, ``len(prefix) + d``
-    bytes each, so a run of rows of one width is a ``[rows, len(prefix) + d]`` view of
-    the buffer; each row must hold the prefix, then ``d`` ASCII digits without a
-    leading zero whose value is the seq. Only that decimal text passes. Ids of mixed
-    widths beyond a few runs (a damaged file), nulls, a non-ASCII prefix, a seq below
-    1 or a tail over 18 digits are compared with built strings instead.
-    """
-    ids = trace_ids.combine_chunks() if isinstance(trace_ids, pa.ChunkedArray) else trace_ids
-    head = np.frombuffer(prefix.encode("utf-8"), dtype=np.uint8)
-    n = len(ids)
-    runs: list[int] = []
-    if (n and not ids.null_count and head.size == len(prefix) and pa.types.is_string(ids.type)
-            and int(seq.min()) >= 1):
-        offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32)[ids.offset:ids.offset + n + 1]
-        widths = np.diff(offsets) - head.size
-        runs = [0, *(np.flatnonzero(np.diff(widths)) + 1).tolist(), n]
-    if not runs or len(runs) - 1 > _MAX_RUNS or not 1 <= widths.min() <= widths.max() <= _DIGITS:
-        if runs and (widths < 1).any():
-            return False
-        expected = pc.binary_join_element_wise(prefix, pc.cast(pa.array(seq), pa.string()), "")
-        return bool(pc.all(pc.equal(ids, expected)).as_py())
-    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)
-    for lo, hi in itertools.pairwise(runs):
-        d = int(widths[lo])
-        rows = data[offsets[lo]:offsets[hi]].reshape(hi - lo, head.size + d)
-        digits = rows[:, head.size:] - np.uint8(48)  # '0' is 48; below it wraps past 9
-        if ((rows[:, :head.size] != head).any() or (digits > 9).any()
-                or (d > 1 and not digits[:, 0].all())):
-            return False
-        if not np.array_equal(digits.astype(np.int64) @ _POWERS[-d:], seq[lo:hi]):
-            return False
-    return True
-
-
-_DIGITS = 18  # every 18-digit number fits in int64
-_POWERS = 10 ** np.arange(_DIGITS - 1, -1, -1, dtype=np.int64)
-_MAX_RUNS = 8  # runs of rows of one width read as views; more: strings are built
 
 
 def _on_grid(name: str, column: str, values: np.ndarray, problems: Problems) -> None:
