@@ -20,7 +20,7 @@ import ctypes
 
 import numpy as np
 
-from tapesim.sim.compiled import Buffer, IrLoops
+from tapesim.sim.compiled import Buffer, IrLoops, context_words
 from tapesim.venues.book import NO_ASK, NO_BID
 
 # The arrays come in a context of int64 words (a ctypes call costs about a quarter of a
@@ -29,27 +29,37 @@ from tapesim.venues.book import NO_ASK, NO_BID
 # float64. best_quotes: the best bid and ask at steps a..b-1 into out[0] / out[1],
 # stopping before a pick-off; returns how many steps it wrote. column: col[0][i] =
 # held[i, 0, j] + shifts[i, 0], col[1][i] = held[i, 1, j] + shifts[i, 1].
-_CONTEXT = """
-  %w0 = load i64, ptr %ctx
-  %held = inttoptr i64 %w0 to ptr
-  %p1 = getelementptr inbounds i64, ptr %ctx, i64 1
-  %w1 = load i64, ptr %p1
-  %shifts = inttoptr i64 %w1 to ptr
-  %p2 = getelementptr inbounds i64, ptr %ctx, i64 2
-  %m = load i64, ptr %p2
-  %p3 = getelementptr inbounds i64, ptr %ctx, i64 3
-  %steps = load i64, ptr %p3
-"""
+_CONTEXT = context_words({0: ("held", "ptr"), 1: ("shifts", "ptr"), 2: ("m", "i64"),
+                          3: ("steps", "i64")})
+
+
+def _maker_quotes(step: str) -> str:
+    """IR: maker %i's bid %v and minus ask %w at step ``%step`` (held plus shift)."""
+    return f"""
+  %row = shl i64 %i, 1
+  %rowb = mul i64 %row, %steps
+  %ib = add i64 %rowb, %{step}
+  %pb = getelementptr inbounds i32, ptr %held, i64 %ib
+  %hb = load i32, ptr %pb
+  %ia = add i64 %ib, %steps
+  %pa = getelementptr inbounds i32, ptr %held, i64 %ia
+  %ha = load i32, ptr %pa
+  %psb = getelementptr inbounds double, ptr %shifts, i64 %row
+  %sb = load double, ptr %psb
+  %row1 = or i64 %row, 1
+  %psa = getelementptr inbounds double, ptr %shifts, i64 %row1
+  %sa = load double, ptr %psa
+  %fb = sitofp i32 %hb to double
+  %v = fadd double %fb, %sb
+  %fa = sitofp i32 %ha to double
+  %w = fadd double %fa, %sa"""
+
+
 _IR = f"""
 define i64 @best_quotes(ptr noalias nocapture readonly %ctx, i64 %a, i64 %b,
                         i64 %book_bid, i64 %book_ask) nounwind {{
 entry:{_CONTEXT}
-  %p4 = getelementptr inbounds i64, ptr %ctx, i64 4
-  %w4 = load i64, ptr %p4
-  %out = inttoptr i64 %w4 to ptr
-  %p5 = getelementptr inbounds i64, ptr %ctx, i64 5
-  %cap = load i64, ptr %p5
-  %bbf = sitofp i64 %book_bid to double
+{context_words({4: ("out", "ptr"), 5: ("cap", "i64")})}  %bbf = sitofp i64 %book_bid to double
   %baf = sitofp i64 %book_ask to double
   %capi = sub i64 %book_ask, 1
   %capf = sitofp i64 %capi to double
@@ -65,24 +75,7 @@ mhead:
   %z = phi double [0xFFF0000000000000, %step], [%z1, %mbody]
   %mm = icmp slt i64 %i, %m
   br i1 %mm, label %mbody, label %check
-mbody:
-  %row = shl i64 %i, 1
-  %rowb = mul i64 %row, %steps
-  %ib = add i64 %rowb, %k
-  %pb = getelementptr inbounds i32, ptr %held, i64 %ib
-  %hb = load i32, ptr %pb
-  %ia = add i64 %ib, %steps
-  %pa = getelementptr inbounds i32, ptr %held, i64 %ia
-  %ha = load i32, ptr %pa
-  %psb = getelementptr inbounds double, ptr %shifts, i64 %row
-  %sb = load double, ptr %psb
-  %row1 = or i64 %row, 1
-  %psa = getelementptr inbounds double, ptr %shifts, i64 %row1
-  %sa = load double, ptr %psa
-  %fb = sitofp i32 %hb to double
-  %v = fadd double %fb, %sb
-  %fa = sitofp i32 %ha to double
-  %w = fadd double %fa, %sa
+mbody:{_maker_quotes("k")}
   %gv = fcmp ogt double %v, %x
   %x1 = select i1 %gv, double %v, double %x
   %gw = fcmp ogt double %w, %z
@@ -130,32 +123,12 @@ done:
 
 define void @column(ptr noalias nocapture readonly %ctx, i64 %j) nounwind {{
 entry:{_CONTEXT}
-  %p6 = getelementptr inbounds i64, ptr %ctx, i64 6
-  %w6 = load i64, ptr %p6
-  %out = inttoptr i64 %w6 to ptr
-  br label %head
+{context_words({6: ("out", "ptr")})}  br label %head
 head:
   %i = phi i64 [0, %entry], [%i1, %body]
   %c = icmp slt i64 %i, %m
   br i1 %c, label %body, label %exit
-body:
-  %row = shl i64 %i, 1
-  %rowb = mul i64 %row, %steps
-  %ib = add i64 %rowb, %j
-  %pb = getelementptr inbounds i32, ptr %held, i64 %ib
-  %hb = load i32, ptr %pb
-  %ia = add i64 %ib, %steps
-  %pa = getelementptr inbounds i32, ptr %held, i64 %ia
-  %ha = load i32, ptr %pa
-  %psb = getelementptr inbounds double, ptr %shifts, i64 %row
-  %sb = load double, ptr %psb
-  %row1 = or i64 %row, 1
-  %psa = getelementptr inbounds double, ptr %shifts, i64 %row1
-  %sa = load double, ptr %psa
-  %fb = sitofp i32 %hb to double
-  %v = fadd double %fb, %sb
-  %fa = sitofp i32 %ha to double
-  %w = fadd double %fa, %sa
+body:{_maker_quotes("j")}
   %pob = getelementptr inbounds double, ptr %out, i64 %i
   store double %v, ptr %pob
   %im = add i64 %i, %m

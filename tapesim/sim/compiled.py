@@ -65,6 +65,26 @@ class Buffer:
         self.address: int = array.ctypes.data
 
 
+def context_words(words: dict[int, tuple[str, str]]) -> str:
+    """IR lines reading a loop's context, the array of int64 words its first argument
+    ``ptr %ctx`` points to: for each word index, a register name and ``"ptr"`` (the word
+    is an address: ``%name`` is it as a pointer) or ``"i64"`` (``%name`` is the word).
+    Helper registers are ``%name.a`` and ``%name.w``, so names must be unique in the
+    function."""
+    lines = []
+    for index, (name, kind) in words.items():
+        at = "%ctx"
+        if index:
+            at = f"%{name}.a"
+            lines.append(f"  {at} = getelementptr inbounds i64, ptr %ctx, i64 {index}")
+        if kind == "ptr":
+            lines += [f"  %{name}.w = load i64, ptr {at}",
+                      f"  %{name} = inttoptr i64 %{name}.w to ptr"]
+        else:
+            lines.append(f"  %{name} = load i64, ptr {at}")
+    return "\n" + "\n".join(lines) + "\n"
+
+
 class IrLoops:
     """Loops written in LLVM's IR, compiled by llvmlite's JIT on their first use in a
     process (about 0.1 CPU s): the machine code numba makes of the same loops, without

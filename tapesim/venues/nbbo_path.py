@@ -14,7 +14,7 @@ import ctypes
 
 import numpy as np
 
-from tapesim.sim.compiled import Buffer, IrLoops
+from tapesim.sim.compiled import Buffer, IrLoops, context_words
 from tapesim.venues.book import NO_ASK, NO_BID
 
 # The buffers come in a context of int64 words (a ctypes call costs about a quarter of
@@ -26,18 +26,8 @@ from tapesim.venues.book import NO_ASK, NO_BID
 _IR = f"""
 define i64 @changes(ptr noalias nocapture %ctx, i64 %a, i64 %n, i64 %book_bid,
                     i64 %book_ask) nounwind {{
-entry:
-  %w0 = load i64, ptr %ctx
-  %times = inttoptr i64 %w0 to ptr
-  %p1 = getelementptr inbounds i64, ptr %ctx, i64 1
-  %w1 = load i64, ptr %p1
-  %best = inttoptr i64 %w1 to ptr
-  %p2 = getelementptr inbounds i64, ptr %ctx, i64 2
-  %w2 = load i64, ptr %p2
-  %out = inttoptr i64 %w2 to ptr
-  %p3 = getelementptr inbounds i64, ptr %ctx, i64 3
-  %cap = load i64, ptr %p3
-  %state = getelementptr inbounds i64, ptr %ctx, i64 4
+entry:{context_words({0: ("times", "ptr"), 1: ("best", "ptr"), 2: ("out", "ptr"),
+                      3: ("cap", "i64")})}  %state = getelementptr inbounds i64, ptr %ctx, i64 4
   %nbb0 = load i64, ptr %state
   %sp1 = getelementptr inbounds i64, ptr %ctx, i64 5
   %nbo0 = load i64, ptr %sp1
