@@ -43,6 +43,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from apart import simulate_apart
+
 TARGETS = {"islandflow": {"events_per_s": 100_000, "peak_rss_mib": 500},
            "jsonl": {"events_per_s": 300_000, "peak_rss_mib": 500}}
 
@@ -124,13 +126,8 @@ def main() -> int:
         return 2
     tmp = tempfile.TemporaryDirectory(prefix="tapesim-bench-")
     if args.profile:
-        # In a process of its own: on Linux a child's peak RSS starts from its parent's
-        # at the fork, so a simulation in this process would inflate every export's.
         args.run = Path(tmp.name) / "run"
-        sim = [sys.executable, "-c", "from tapesim.cli import app; app()", "run",
-               "--profile", args.profile, "--seed", str(args.seed), "--out", str(args.run),
-               "--quiet", *(["--end", args.end] if args.end else [])]
-        if subprocess.run(sim).returncode != 0:
+        if not simulate_apart(args.profile, args.seed, args.run, args.end):
             return 2
     if args.run is None or not args.run.is_dir():
         print("error: pass a run directory or --profile", file=sys.stderr)

@@ -29,7 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import tapesim
+from apart import simulate_apart
+
 from tapesim.storage.embedded import EmbeddedEngine
 from tapesim.storage.load import drop_run, load_run
 
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = Path(tmp) / "run"
             print(f"simulating {args.profile} seed {args.seed} to {args.end} ...",
                   file=sys.stderr)
-            tapesim.simulate(args.profile, seed=args.seed, end=args.end, out=run_dir)
+            if not simulate_apart(args.profile, args.seed, run_dir, args.end):
+                return 2
         if not (run_dir / "manifest.json").is_file():
             print(f"error: {run_dir} is not a run directory", file=sys.stderr)
             return 2

@@ -52,8 +52,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from apart import simulate_apart
 
-import tapesim
 from tapesim.events.batches import ReplayPlan
 from tapesim.replay import EmbeddedNats, NatsSink, NullSink, ReplaySpec, RunDirectorySource
 from tapesim.replay import replay as run_replay
@@ -231,9 +231,9 @@ def main() -> int:
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="tapesim-bench-")
     if args.profile:
-        overrides = {"end": args.end} if args.end else {}
-        args.run = tapesim.simulate(args.profile, seed=1, out=Path(tmp.name) / "run",
-                                    **overrides).path
+        args.run = Path(tmp.name) / "run"
+        if not simulate_apart(args.profile, 1, args.run, args.end):
+            return 2
     if args.run is None or not args.run.is_dir():
         print("error: pass a run directory or --profile", file=sys.stderr)
         return 2
