@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import ctypes
 import string
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from tapesim.events.stable_json import FNV_OFFSET, FNV_PRIME
+from tapesim.sim.compiled import IrLoops
 
 __all__ = ["FnvStream", "code_units", "fnv1a32_segments", "hash_entries", "hex_digests"]
 
@@ -145,41 +145,18 @@ _ENTRIES = ctypes.CFUNCTYPE(None, _P, _P, ctypes.c_int64, ctypes.c_int64, ctypes
                             _P)
 
 
-class _Loops:
-    """The loops compiled, by unit dtype: ``run[dtype]``, ``entries[dtype]`` (ctypes
-    functions over the arrays' addresses). The JIT engine holds the machine code and
-    lives as long as this object."""
-
-    def __init__(self) -> None:
-        import llvmlite.binding as llvm  # deferred: only a fixture export hashes
-
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        module = llvm.parse_assembly("".join(
-            _IR.substitute(unit=t, prime=FNV_PRIME, offset=FNV_OFFSET)
-            for t in _UNIT_TYPES.values()))
-        module.verify()
-        machine = llvm.Target.from_default_triple().create_target_machine(opt=3)
-        self._engine = llvm.create_mcjit_compiler(module, machine)
-        self._engine.finalize_object()
-        address = self._engine.get_function_address
-        self.run: dict[np.dtype[Any], Callable[..., int]] = {
-            d: _RUN(address(f"run_{t}")) for d, t in _UNIT_TYPES.items()}
-        self.entries: dict[np.dtype[Any], Callable[..., None]] = {
-            d: _ENTRIES(address(f"entries_{t}")) for d, t in _UNIT_TYPES.items()}
+#: The loops by unit dtype, compiled on first use (:class:`~tapesim.sim.compiled.IrLoops`):
+#: ``run_<t>`` and ``entries_<t>`` for each unit type t. They release the GIL (``CFUNCTYPE``):
+#: a call hashes a whole batch, and the export's other threads may run meanwhile.
+_LOOPS = IrLoops("".join(_IR.substitute(unit=t, prime=FNV_PRIME, offset=FNV_OFFSET)
+                         for t in _UNIT_TYPES.values()),
+                 {f"{name}_{t}": proto for t in _UNIT_TYPES.values()
+                  for name, proto in (("run", _RUN), ("entries", _ENTRIES))})
 
 
-_loops: _Loops | None = None
-_lock = threading.Lock()
-
-
-def _compiled() -> _Loops:
-    """The loops, compiled on the first call in this process."""
-    global _loops
-    with _lock:
-        if _loops is None:
-            _loops = _Loops()
-        return _loops
+def _loop(name: str, units: np.ndarray) -> Callable[..., Any]:
+    """The compiled loop ``name`` (``run`` or ``entries``) for ``units``' dtype."""
+    return _LOOPS.functions()[f"{name}_{_UNIT_TYPES[units.dtype]}"]
 
 
 def code_units(text: str) -> np.ndarray:
@@ -216,7 +193,7 @@ def _entries(units: np.ndarray, offsets: np.ndarray, trim: int, whole: bool,
     in place. Returns the entries' hashes (uint32)."""
     out = np.empty(offsets.size - 1, dtype=np.uint32)
     if out.size:
-        _compiled().entries[units.dtype](units.ctypes.data, offsets.ctypes.data, out.size,
+        _loop("entries", units)(units.ctypes.data, offsets.ctypes.data, out.size,
                                          trim, whole, out.ctypes.data, state.ctypes.data)
     return out
 
@@ -286,7 +263,7 @@ class FnvStream:
         units = raw if _is_ascii(raw) else code_units(bytes(raw).decode("utf-8"))
         units = np.ascontiguousarray(units)
         if units.size:
-            self.state = _compiled().run[units.dtype](units.ctypes.data, units.size,
+            self.state = _loop("run", units)(units.ctypes.data, units.size,
                                                       self.state)
 
     def hexdigest(self) -> str:
