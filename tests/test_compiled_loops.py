@@ -3,14 +3,14 @@
 Slot shading (tapesim.agents.shading): the rule restated as whole-array numpy on the
 MPV's own floor/ceil, and compared with the compiled loop and with its plain Python
 form on random base quotes that cross the $3 boundary, zero bids, far wings and skews
-of both signs, for the three penny-interval classes; the NBBO the same pass makes
-against the consolidation of the rule's quotes. Step changes of a block's NBBO
-(tapesim.venues.opra.step_changes): against the comparison of each step with the one
+of both signs, for the three penny-interval classes; the NBBO the loop makes against
+the consolidation of the rule's quotes, and the slot quotes read back from a block
+(one step put in force, a window of steps) against the rule's. Step changes of a
+block's NBBO (tapesim.venues.opra.step_changes): against the comparison of each step with the one
 before. OPRA delivery of NBBO rows (tapesim.venues.option_tape): against each
 contract's running maximum. A chain's quotes (tapesim.agents.option_quotes.quote_chain):
 against the rule as numpy expressions. One contract's consolidation after a fill
-(tapesim.venues.opra.consolidate_one): against the chain's. The quotes put in force
-from a block's row (tapesim.venues.options): against numpy's scatter. The makers'
+(tapesim.venues.opra.consolidate_one): against the chain's. The makers'
 whole-expiry holding of values (tapesim.agents.option_makers): against the rule as
 numpy run reductions. The
 consolidation loop is held to a naive one in test_option_quotes.py.
@@ -33,7 +33,6 @@ from tapesim.venues.book import NO_ASK
 from tapesim.venues.chains import MPV_CLASSES, NICKEL_FROM_CENTS, Mpv
 from tapesim.venues.opra import OptionNBBOs, _best_one, consolidate, consolidate_one, step_changes
 from tapesim.venues.option_tape import _deliver
-from tapesim.venues.options import _place
 from tapesim.venues.slots import SlotQuotes
 
 
@@ -60,35 +59,87 @@ def random_base(gen: np.random.Generator, steps: int, n: int, mpv: Mpv):
     return bid.astype(np.int64), ask.astype(np.int64)
 
 
+def slot_cases(gen: np.random.Generator, mpv: Mpv, steps: int, n: int
+               ) -> tuple[np.ndarray, ...]:
+    """Random base quotes and shading (extra ticks 0..2, skews of both signs, sizes)."""
+    slots = int(gen.integers(1, 13))
+    bid, ask = random_base(gen, steps, n, mpv)
+    extra = gen.integers(0, 3, (slots, n))
+    skew = gen.integers(-2, 3, (slots, n))
+    shown = gen.integers(1, 60, (slots, n))
+    return bid, ask, extra + skew, extra - skew, shown
+
+
 @pytest.mark.parametrize("penny_class", sorted(MPV_CLASSES))
 @pytest.mark.parametrize("seed", range(3))
 def test_compiled_shading_is_the_rule(penny_class: str, seed: int) -> None:
     mpv = MPV_CLASSES[penny_class]  # type: ignore[index]
     gen = np.random.default_rng(seed)
-    slots, steps, n = int(gen.integers(1, 13)), int(gen.integers(1, 6)), 400
-    bid, ask = random_base(gen, steps, n, mpv)
-    extra = gen.integers(0, 3, (slots, n))
-    skew = gen.integers(-2, 3, (slots, n))
-    shown = gen.integers(1, 60, (slots, n))
-    want = numpy_rule(bid, ask, extra + skew, extra - skew, shown, mpv)
-    got, got_nbbo = shade(bid, ask, extra + skew, extra - skew, shown, mpv)
+    steps, n = int(gen.integers(1, 6)), 400
+    bid, ask, k_bid, k_ask, shown = slot_cases(gen, mpv, steps, n)
+    slots = k_bid.shape[0]
+    want = numpy_rule(bid, ask, k_bid, k_ask, shown, mpv)
+    got_slots, got_nbbo = shade(bid, ask, k_bid, k_ask, shown, mpv)
+    got = got_slots.window(0, steps)
     for ours, rule in zip(got, want, strict=True):
         assert ours.dtype == np.int64 and np.array_equal(ours, rule)
-    # The NBBO made in the same pass is the OPRA consolidation of the slots' quotes.
+    # The cases the rule has branches for all occur: no base bid, bids that would lock
+    # or cross the best ask stepped down, several slots at the best bid or offer.
+    unstepped = mpv.floor(np.maximum(bid[None] - k_bid[:, None, :] * mpv.tick_cents(bid), 0))
+    assert (bid == 0).any() and (want.bid != np.where(bid[None] > 0, unstepped, 0)).any()
+    if slots > 1:
+        at_best = (want.ask == want.ask.min(axis=0, keepdims=True)).sum(axis=0)
+        assert (at_best > 1).any()
+    # The NBBO is the OPRA consolidation of the slots' quotes.
     nbbo = OptionNBBOs(*(x.reshape(steps, n) for x in consolidate(
         *(x.reshape(slots, steps * n) for x in want))))
     for ours, rule in zip(got_nbbo, nbbo, strict=True):
         assert ours.dtype == np.int64 and np.array_equal(ours, rule)
+    # The plain Python loop gives the same, both ways of calling it.
     plain = SlotQuotes(*(np.empty_like(x) for x in got))
     plain_nbbo = OptionNBBOs(*(np.empty_like(x) for x in got_nbbo))
-    _shade.py(bid, ask, extra + skew, extra - skew, shown, mpv.below_cents, mpv.above_cents,
-              NICKEL_FROM_CENTS, NO_ASK, *plain, *plain_nbbo)
+    none2 = np.empty((0, 0), dtype=np.int64)
+    _shade.py(bid, ask, k_bid, k_ask, shown, mpv.below_cents, mpv.above_cents,
+              NICKEL_FROM_CENTS, NO_ASK, np.arange(n), *plain, none2, none2, none2, none2)
+    none3 = np.empty((0, 0, 0), dtype=np.int64)
+    _shade.py(bid, ask, k_bid, k_ask, shown, mpv.below_cents, mpv.above_cents,
+              NICKEL_FROM_CENTS, NO_ASK, np.empty(0, dtype=np.int64), none3, none3, none3,
+              none3, *plain_nbbo)
     for ours, py in zip((*got, *got_nbbo), (*plain, *plain_nbbo), strict=True):
         assert np.array_equal(ours, py)
     # What the venues make of it: never locked or crossed, every quote on the grid.
     two_sided = nbbo.nbb > 0
     assert np.all(nbbo.nbb[two_sided] < nbbo.nbo[two_sided])
     assert not mpv.off_grid(got.bid).any() and not mpv.off_grid(got.ask).any()
+
+
+@pytest.mark.parametrize("penny_class", sorted(MPV_CLASSES))
+@pytest.mark.parametrize("seed", range(3))
+def test_slot_quotes_read_from_a_block_are_the_rule(penny_class: str, seed: int) -> None:
+    """A step put in force, and a window of steps and contracts, are those of the rule."""
+    mpv = MPV_CLASSES[penny_class]  # type: ignore[index]
+    gen = np.random.default_rng(100 + seed)
+    steps, n, n_chain = int(gen.integers(1, 21)), 120, 300
+    bid, ask, k_bid, k_ask, shown = slot_cases(gen, mpv, steps, n)
+    slots = k_bid.shape[0]
+    want = numpy_rule(bid, ask, k_bid, k_ask, shown, mpv)
+    quotes, _ = shade(bid, ask, k_bid, k_ask, shown, mpv)
+    idx = np.sort(gen.choice(n_chain, n, replace=False))
+    row = int(gen.integers(0, steps))
+    held = SlotQuotes(*(gen.integers(0, 1_000, (slots, n_chain)) for _ in range(4)))
+    expected = [h.copy() for h in held]
+    for h, x in zip(expected, want, strict=True):
+        h[:, idx] = x[:, row, :]
+    quotes.place(held, idx, row)
+    for ours, rule in zip(held, expected, strict=True):
+        assert np.array_equal(ours, rule)
+    with pytest.raises(IndexError):
+        quotes.place(held, idx, steps)
+    r0 = int(gen.integers(0, steps))
+    r1 = int(gen.integers(r0 + 1, steps + 1))
+    cols = np.sort(gen.choice(n, int(gen.integers(1, 5)), replace=False))
+    for ours, rule in zip(quotes.window(r0, r1, cols), want, strict=True):
+        assert np.array_equal(ours, rule[:, r0:r1][:, :, cols])
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -117,24 +168,6 @@ def test_one_contract_consolidates_as_the_chain_does(seed: int) -> None:
         want = tuple(int(x[c]) for x in chain)
         assert consolidate_one(*prices, *sizes, c) == want
         assert _best_one.py(*prices, *sizes, c, NO_ASK) == want
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_placing_a_row_of_slot_quotes_is_the_numpy_scatter(seed: int) -> None:
-    gen = np.random.default_rng(seed)
-    slots, steps, n = 5, 4, 60
-    idx = np.sort(gen.choice(n, int(gen.integers(0, n)), replace=False))
-    held = [gen.integers(0, 1_000, (slots, n)) for _ in range(4)]
-    new = [gen.integers(0, 1_000, (slots, steps, idx.size)) for _ in range(4)]
-    row = int(gen.integers(0, steps))
-    want = [h.copy() for h in held]
-    for h, x in zip(want, new, strict=True):
-        h[:, idx] = x[:, row, :]
-    for run in (_place, _place.py):
-        got = [h.copy() for h in held]
-        run(*got, idx, *new, row)
-        for ours, rule in zip(got, want, strict=True):
-            assert np.array_equal(ours, rule)
 
 
 def held_rule(theo: np.ndarray, last: np.ndarray, threshold: np.ndarray,

@@ -73,7 +73,7 @@ from tapesim.agents.option_quotes import (
     t_years_at,
 )
 from tapesim.agents.pricing import greeks, price
-from tapesim.agents.shading import shade
+from tapesim.agents.shading import ShadedQuotes, shade
 from tapesim.agents.vol_surface import Roughness, implied_vols, symbol_surface
 from tapesim.config.options import OptionChainProfile
 from tapesim.sim.calendar import NS_PER_MS
@@ -268,7 +268,7 @@ class OptionMakers:
         return np.flatnonzero(near & (chain.days_to_expiry <= self.cfg.active_days))
 
     def quotes(self, idx: np.ndarray, times_ns: np.ndarray,
-               slow: bool = False) -> tuple[SlotQuotes, OptionNBBOs]:
+               slow: bool = False) -> tuple[ShadedQuotes, OptionNBBOs]:
         """Every slot's quote for contracts ``idx`` at each time (one vectorised pass) and
         the NBBO they make; ``slow`` quotes (one time) to hold until the next full
         requote, each side widened by :meth:`slow_margin`."""
@@ -315,7 +315,7 @@ class OptionMakers:
         return out
 
     def _shade(self, idx: np.ndarray, bid: np.ndarray, ask: np.ndarray,
-               sizes: np.ndarray) -> tuple[SlotQuotes, OptionNBBOs]:
+               sizes: np.ndarray) -> tuple[ShadedQuotes, OptionNBBOs]:
         """Each slot's quote: the base quote shaded by the slot's extra ticks and skew;
         and the NBBO of the slots' quotes."""
         held = self.ledger.held(self.agents, idx)  # [maker, contract of idx]

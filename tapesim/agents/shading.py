@@ -11,12 +11,19 @@ is ``above`` at or above $3, ``below`` under it, :class:`tapesim.venues.chains.M
 
 with floor and ceil onto the grid at the price's own level. ``k_bid`` is the slot's
 extra ticks plus the maker's skew, ``k_ask`` its extra ticks minus the skew (see
-:mod:`tapesim.agents.option_makers`). The same pass consolidates the slots' quotes
-of each (step, contract) into its NBBO by the OPRA rule of
-:func:`tapesim.venues.opra.consolidate` (best price over slots, sizes summed at the
-best), so a block's quotes are read once. Written as loops and compiled
-(:class:`tapesim.sim.compiled.Kernel`), it makes one pass over the [slot, step,
-contract] arrays instead of a numpy temporary per operation.
+:mod:`tapesim.agents.option_makers`). The slots' quotes of each (step, contract) are
+consolidated into its NBBO by the OPRA rule of :func:`tapesim.venues.opra.consolidate`
+(best price over slots, sizes summed at the best).
+
+What is read of a block. The venues publish the NBBO of every (step, contract) of a
+block, but put in force the slots' quotes of one step per sync, and only a quote fault
+(a rare scenario) reads the slots' quotes of other steps. So :func:`shade` makes the
+NBBO [step, contract] in one pass with the slots innermost (each slot's quote lives
+in a register, never in a [slot, step, contract] array), and the block keeps what
+the rule starts from (:class:`ShadedQuotes`: the base quote [step, contract] and the
+shading [slot, contract]) to make the slots' quotes of the steps and contracts asked
+for, when asked, by the same compiled loop. Written as loops and compiled
+(:class:`tapesim.sim.compiled.Kernel`) instead of a numpy temporary per operation.
 """
 
 from __future__ import annotations
@@ -29,11 +36,72 @@ from tapesim.venues.chains import NICKEL_FROM_CENTS, Mpv
 from tapesim.venues.opra import OptionNBBOs
 from tapesim.venues.slots import SlotQuotes
 
+_NONE3 = np.empty((0, 0, 0), dtype=np.int64)  # "no slot quotes wanted" for the loop
+_NONE2 = np.empty((0, 0), dtype=np.int64)  # "no NBBO wanted"
+_NONE1 = np.empty(0, dtype=np.int64)
+
+
+class ShadedQuotes:
+    """Every slot's quote for some contracts at the steps of a block, kept as the rule's
+    inputs and made on demand (the module docstring gives the rule).
+
+    Args:
+        bid, ask: the base quote, int64 cents [step, contract] (C-contiguous).
+        k_bid, k_ask: ticks each slot moves its bid down and its ask up, int64
+            [slot, contract] (C-contiguous).
+        shown: each slot's displayed size, int64 contracts (>= 1) [slot, contract].
+        mpv: the chain's minimum price variation.
+    """
+
+    __slots__ = ("ask", "bid", "k_ask", "k_bid", "mpv", "shown")
+
+    def __init__(self, bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarray,
+                 shown: np.ndarray, mpv: Mpv) -> None:
+        self.bid, self.ask = bid, ask
+        self.k_bid, self.k_ask, self.shown = k_bid, k_ask, shown
+        self.mpv = mpv
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps."""
+        return int(self.bid.shape[0])
+
+    def place(self, held: SlotQuotes, idx: np.ndarray, row: int) -> None:
+        """Write the slots' quotes at step ``row`` into the quotes in force:
+        ``held.x[:, idx] = quotes.x[:, row, :]`` for each of the four arrays (``held``
+        int64 [slot, contract of the chain], C-contiguous; ``idx`` int64, the chain's
+        index of each of this block's contracts).
+
+        Raises:
+            IndexError: ``row`` is not a step of the block.
+        """
+        if not 0 <= row < self.n_steps:
+            raise IndexError(f"step {row} is not in a block of {self.n_steps}")
+        _shade(self.bid[row:row + 1], self.ask[row:row + 1], self.k_bid, self.k_ask,
+               self.shown, self.mpv.below_cents, self.mpv.above_cents, NICKEL_FROM_CENTS,
+               NO_ASK, np.ascontiguousarray(idx, dtype=np.int64),
+               *(x[:, None, :] for x in held), _NONE2, _NONE2, _NONE2, _NONE2)
+
+    def window(self, r0: int, r1: int, cols: np.ndarray | None = None) -> SlotQuotes:
+        """The slots' quotes at steps ``r0:r1`` for the block's contracts ``cols`` (all
+        when ``None``): fresh int64 arrays [slot, r1 - r0, contract of cols]."""
+        pick = slice(None) if cols is None else np.asarray(cols, dtype=np.int64)
+        bid, ask = (np.ascontiguousarray(x[r0:r1][:, pick]) for x in (self.bid, self.ask))
+        k_bid, k_ask, shown = (np.ascontiguousarray(x[:, pick])
+                               for x in (self.k_bid, self.k_ask, self.shown))
+        n_steps, n = bid.shape
+        out = SlotQuotes(*(np.empty((k_bid.shape[0], n_steps, n), dtype=np.int64)
+                           for _ in range(4)))
+        _shade(bid, ask, k_bid, k_ask, shown, self.mpv.below_cents, self.mpv.above_cents,
+               NICKEL_FROM_CENTS, NO_ASK, np.arange(n, dtype=np.int64), *out,
+               _NONE2, _NONE2, _NONE2, _NONE2)
+        return out
+
 
 def shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarray,
-          shown: np.ndarray, mpv: Mpv) -> tuple[SlotQuotes, OptionNBBOs]:
-    """Every slot's quote at every step and the NBBO they make (the rule in the module
-    docstring).
+          shown: np.ndarray, mpv: Mpv) -> tuple[ShadedQuotes, OptionNBBOs]:
+    """The slots' quotes at every step (kept to be made on demand) and the NBBO they
+    make (the rule in the module docstring).
 
     Args:
         bid, ask: the base quote, int64 cents [step, contract].
@@ -43,84 +111,95 @@ def shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarray
         mpv: the chain's minimum price variation.
 
     Returns:
-        The slot quotes, int64 arrays [slot, step, contract], and their NBBO, int64
-        arrays [step, contract] (what :meth:`SlotQuotes.consolidated` gives for them).
+        The slot quotes (:class:`ShadedQuotes`), and their NBBO, int64 arrays
+        [step, contract] (what :meth:`SlotQuotes.consolidated` gives for the slot
+        quotes).
     """
-    n_slots, (n_steps, n) = k_bid.shape[0], bid.shape
-    out = SlotQuotes(*(np.empty((n_slots, n_steps, n), dtype=np.int64) for _ in range(4)))
-    nbbo = OptionNBBOs(*(np.empty((n_steps, n), dtype=np.int64) for _ in range(4)))
-    args = (bid, ask, k_bid, k_ask, shown)
-    _shade(*(np.ascontiguousarray(a, dtype=np.int64) for a in args),
-           mpv.below_cents, mpv.above_cents, NICKEL_FROM_CENTS, NO_ASK, *out, *nbbo)
-    return out, nbbo
+    bid, ask, k_bid, k_ask, shown = (np.ascontiguousarray(a, dtype=np.int64)
+                                     for a in (bid, ask, k_bid, k_ask, shown))
+    nbbo = OptionNBBOs(*(np.empty(bid.shape, dtype=np.int64) for _ in range(4)))
+    _shade(bid, ask, k_bid, k_ask, shown, mpv.below_cents, mpv.above_cents, NICKEL_FROM_CENTS,
+           NO_ASK, _NONE1, _NONE3, _NONE3, _NONE3, _NONE3, *nbbo)
+    return ShadedQuotes(bid, ask, k_bid, k_ask, shown, mpv), nbbo
 
 
 @kernel
 def _shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarray,
            shown: np.ndarray, below: int, above: int, nickel: int, no_ask: int,
-           out_bid: np.ndarray, out_ask: np.ndarray, out_bid_size: np.ndarray,
-           out_ask_size: np.ndarray, nbb: np.ndarray, nbo: np.ndarray, nbb_size: np.ndarray,
+           dest: np.ndarray, out_bid: np.ndarray, out_ask: np.ndarray,
+           out_bid_size: np.ndarray, out_ask_size: np.ndarray, nbb: np.ndarray,
+           nbo: np.ndarray, nbb_size: np.ndarray,
            nbo_size: np.ndarray) -> None:  # pragma: no cover - compiled
-    """:func:`shade`'s loop, a step at a time: the slots' prices and the best ask over
-    them, then the bids that would lock or cross it stepped down, the sizes, and the
-    consolidation (a bid shows when its size and price are > 0, an ask when its size is
-    > 0; ``nbo`` is ``no_ask`` and the sizes 0 where nothing shows). Prices are >= 0, so
-    a tick of one cent needs no rounding."""
-    n_slots, n_steps, n = out_bid.shape
-    best = np.empty(n, dtype=np.int64)
-    top = np.empty(n, dtype=np.int64)
+    """The rule's loop, a (step, contract) at a time with the slots innermost: the slots'
+    prices and the best ask over them, then the bids that would lock or cross it stepped
+    down, and the sizes. Where ``out_*`` (int64 [slot, step, *]) are not empty, slot
+    s's quote of (step t, contract c) goes to ``out_*[s, t, dest[c]]``; where ``nbb``
+    etc. (int64 [step, contract]) are not empty, the consolidation goes there (a bid
+    shows when its size and price are > 0, an ask when its size is > 0; ``nbo`` is
+    ``no_ask`` and the sizes 0 where nothing shows). Prices are >= 0, so a tick of one
+    cent needs no rounding."""
+    n_steps, n = bid.shape
+    n_slots = k_bid.shape[0]
+    write = out_bid.shape[0] > 0
+    book = nbb.shape[0] > 0
+    slot_bid = np.empty(n_slots, dtype=np.int64)
+    slot_ask = np.empty(n_slots, dtype=np.int64)
     for t in range(n_steps):
-        for s in range(n_slots):
-            for c in range(n):
-                base = bid[t, c]
+        for c in range(n):
+            base_bid = bid[t, c]
+            base_ask = ask[t, c]
+            bid_tick = above if base_bid >= nickel else below
+            ask_tick = above if base_ask >= nickel else below
+            best = no_ask
+            for s in range(n_slots):
                 b = 0
-                if base > 0:
-                    b = base - k_bid[s, c] * (above if base >= nickel else below)
-                    b = max(b, 0)
+                if base_bid > 0:
+                    b = max(base_bid - k_bid[s, c] * bid_tick, 0)
                 tick = above if b >= nickel else below
                 if tick != 1:
                     b = b // tick * tick
                 tick = above if b >= nickel else below
-                base = ask[t, c]
-                a = base + k_ask[s, c] * (above if base >= nickel else below)
-                a = max(a, b + tick)
+                a = max(base_ask + k_ask[s, c] * ask_tick, b + tick)
                 tick = above if a >= nickel else below
                 if tick != 1:
                     a = -(-a // tick) * tick
-                out_bid[s, t, c] = b
-                out_ask[s, t, c] = a
-                if s == 0 or a < best[c]:
-                    best[c] = a
-        for c in range(n):
-            step = best[c] - 1
+                slot_bid[s] = b
+                slot_ask[s] = a
+                if s == 0 or a < best:
+                    best = a
+            step = best - 1
             tick = above if step >= nickel else below
             if tick != 1:
                 step = step // tick * tick
-            top[c] = max(step, 0)
-            nbb[t, c] = 0
-            nbo[t, c] = no_ask
-            nbb_size[t, c] = 0
-            nbo_size[t, c] = 0
-        for s in range(n_slots):
-            for c in range(n):
-                b = out_bid[s, t, c]
-                if b >= best[c]:
-                    b = top[c]
-                    out_bid[s, t, c] = b
+            top = max(step, 0)
+            best_bid, best_ask, best_bid_size, best_ask_size = 0, no_ask, 0, 0
+            for s in range(n_slots):
+                b = slot_bid[s]
+                if b >= best:
+                    b = top
                 size = shown[s, c]
                 b_size = size if b > 0 else 0
-                out_bid_size[s, t, c] = b_size
-                out_ask_size[s, t, c] = size
+                a = slot_ask[s]
+                if write:
+                    d = dest[c]
+                    out_bid[s, t, d] = b
+                    out_ask[s, t, d] = a
+                    out_bid_size[s, t, d] = b_size
+                    out_ask_size[s, t, d] = size
                 if b_size > 0 and b > 0:
-                    if b > nbb[t, c]:
-                        nbb[t, c] = b
-                        nbb_size[t, c] = b_size
-                    elif b == nbb[t, c]:
-                        nbb_size[t, c] += b_size
+                    if b > best_bid:
+                        best_bid = b
+                        best_bid_size = b_size
+                    elif b == best_bid:
+                        best_bid_size += b_size
                 if size > 0:
-                    a = out_ask[s, t, c]
-                    if a < nbo[t, c]:
-                        nbo[t, c] = a
-                        nbo_size[t, c] = size
-                    elif a == nbo[t, c]:
-                        nbo_size[t, c] += size
+                    if a < best_ask:
+                        best_ask = a
+                        best_ask_size = size
+                    elif a == best_ask:
+                        best_ask_size += size
+            if book:
+                nbb[t, c] = best_bid
+                nbo[t, c] = best_ask
+                nbb_size[t, c] = best_bid_size
+                nbo_size[t, c] = best_ask_size
