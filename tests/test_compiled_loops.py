@@ -61,13 +61,20 @@ def random_base(gen: np.random.Generator, steps: int, n: int, mpv: Mpv):
 
 def slot_cases(gen: np.random.Generator, mpv: Mpv, steps: int, n: int
                ) -> tuple[np.ndarray, ...]:
-    """Random base quotes and shading (extra ticks 0..2, skews of both signs, sizes)."""
+    """Random base quotes [step, contract] and shading [contract, slot] (extra ticks
+    0..2, skews of both signs, sizes)."""
     slots = int(gen.integers(1, 13))
     bid, ask = random_base(gen, steps, n, mpv)
-    extra = gen.integers(0, 3, (slots, n))
-    skew = gen.integers(-2, 3, (slots, n))
-    shown = gen.integers(1, 60, (slots, n))
+    extra = gen.integers(0, 3, (n, slots))
+    skew = gen.integers(-2, 3, (n, slots))
+    shown = gen.integers(1, 60, (n, slots))
     return bid, ask, extra + skew, extra - skew, shown
+
+
+def rule_of(case: tuple[np.ndarray, ...], mpv: Mpv) -> SlotQuotes:
+    """:func:`numpy_rule` of a :func:`slot_cases` case."""
+    bid, ask, k_bid, k_ask, shown = case
+    return numpy_rule(bid, ask, k_bid.T, k_ask.T, shown.T, mpv)
 
 
 @pytest.mark.parametrize("penny_class", sorted(MPV_CLASSES))
@@ -76,41 +83,56 @@ def test_compiled_shading_is_the_rule(penny_class: str, seed: int) -> None:
     mpv = MPV_CLASSES[penny_class]  # type: ignore[index]
     gen = np.random.default_rng(seed)
     steps, n = int(gen.integers(1, 6)), 400
-    bid, ask, k_bid, k_ask, shown = slot_cases(gen, mpv, steps, n)
-    slots = k_bid.shape[0]
-    want = numpy_rule(bid, ask, k_bid, k_ask, shown, mpv)
-    got_slots, got_nbbo = shade(bid, ask, k_bid, k_ask, shown, mpv)
+    case = slot_cases(gen, mpv, steps, n)
+    bid, k_bid = case[0], case[2]
+    slots = k_bid.shape[1]
+    want = rule_of(case, mpv)
+    got_slots, got_nbbo = shade(*case, mpv)
     got = got_slots.window(0, steps)
     for ours, rule in zip(got, want, strict=True):
         assert ours.dtype == np.int64 and np.array_equal(ours, rule)
     # The cases the rule has branches for all occur: no base bid, bids that would lock
     # or cross the best ask stepped down, several slots at the best bid or offer.
-    unstepped = mpv.floor(np.maximum(bid[None] - k_bid[:, None, :] * mpv.tick_cents(bid), 0))
+    unstepped = mpv.floor(np.maximum(bid[None] - k_bid.T[:, None, :] * mpv.tick_cents(bid), 0))
     assert (bid == 0).any() and (want.bid != np.where(bid[None] > 0, unstepped, 0)).any()
     if slots > 1:
-        at_best = (want.ask == want.ask.min(axis=0, keepdims=True)).sum(axis=0)
-        assert (at_best > 1).any()
+        assert ((want.ask == want.ask.min(axis=0, keepdims=True)).sum(axis=0) > 1).any()
+        assert ((want.bid == want.bid.max(axis=0, keepdims=True)).sum(axis=0) > 1).any()
     # The NBBO is the OPRA consolidation of the slots' quotes.
     nbbo = OptionNBBOs(*(x.reshape(steps, n) for x in consolidate(
         *(x.reshape(slots, steps * n) for x in want))))
     for ours, rule in zip(got_nbbo, nbbo, strict=True):
         assert ours.dtype == np.int64 and np.array_equal(ours, rule)
-    # The plain Python loop gives the same, both ways of calling it.
-    plain = SlotQuotes(*(np.empty_like(x) for x in got))
+    # The plain Python loop gives the same prices and NBBO.
+    plain = [np.empty((steps, n, slots), dtype=np.int64) for _ in range(2)]
     plain_nbbo = OptionNBBOs(*(np.empty_like(x) for x in got_nbbo))
-    none2 = np.empty((0, 0), dtype=np.int64)
-    _shade.py(bid, ask, k_bid, k_ask, shown, mpv.below_cents, mpv.above_cents,
-              NICKEL_FROM_CENTS, NO_ASK, np.arange(n), *plain, none2, none2, none2, none2)
-    none3 = np.empty((0, 0, 0), dtype=np.int64)
-    _shade.py(bid, ask, k_bid, k_ask, shown, mpv.below_cents, mpv.above_cents,
-              NICKEL_FROM_CENTS, NO_ASK, np.empty(0, dtype=np.int64), none3, none3, none3,
+    none2, none3 = np.empty((0, 0), dtype=np.int64), np.empty((0, 0, 0), dtype=np.int64)
+    _shade.py(*case, mpv.below_cents, mpv.above_cents, NICKEL_FROM_CENTS, NO_ASK, *plain,
+              none2, none2, none2, none2)
+    _shade.py(*case, mpv.below_cents, mpv.above_cents, NICKEL_FROM_CENTS, NO_ASK, none3,
               none3, *plain_nbbo)
-    for ours, py in zip((*got, *got_nbbo), (*plain, *plain_nbbo), strict=True):
+    for ours, py in zip((got.bid, got.ask, *got_nbbo),
+                        (*(x.transpose(2, 0, 1) for x in plain), *plain_nbbo), strict=True):
         assert np.array_equal(ours, py)
     # What the venues make of it: never locked or crossed, every quote on the grid.
     two_sided = nbbo.nbb > 0
     assert np.all(nbbo.nbb[two_sided] < nbbo.nbo[two_sided])
     assert not mpv.off_grid(got.bid).any() and not mpv.off_grid(got.ask).any()
+
+
+def test_consolidation_counts_only_shown_sizes() -> None:
+    """A slot showing no size neither sets nor adds to the NBBO (the rule never makes
+    one, but the loop holds to the OPRA rule for any sizes)."""
+    mpv = MPV_CLASSES["all-penny"]
+    gen = np.random.default_rng(7)
+    case = list(slot_cases(gen, mpv, 3, 200))
+    case[4] = np.where(gen.random(case[4].shape) < 0.4, 0, case[4])
+    want = rule_of(tuple(case), mpv)
+    slots = case[2].shape[1]
+    nbbo = consolidate(*(x.reshape(slots, -1) for x in want))
+    _, got = shade(*case, mpv)
+    for ours, rule in zip(got, nbbo, strict=True):
+        assert np.array_equal(ours.reshape(-1), rule)
 
 
 @pytest.mark.parametrize("penny_class", sorted(MPV_CLASSES))
@@ -120,19 +142,19 @@ def test_slot_quotes_read_from_a_block_are_the_rule(penny_class: str, seed: int)
     mpv = MPV_CLASSES[penny_class]  # type: ignore[index]
     gen = np.random.default_rng(100 + seed)
     steps, n, n_chain = int(gen.integers(1, 21)), 120, 300
-    bid, ask, k_bid, k_ask, shown = slot_cases(gen, mpv, steps, n)
-    slots = k_bid.shape[0]
-    want = numpy_rule(bid, ask, k_bid, k_ask, shown, mpv)
-    quotes, _ = shade(bid, ask, k_bid, k_ask, shown, mpv)
+    case = slot_cases(gen, mpv, steps, n)
+    slots = case[2].shape[1]
+    want = rule_of(case, mpv)
+    quotes, _ = shade(*case, mpv)
     idx = np.sort(gen.choice(n_chain, n, replace=False))
-    row = int(gen.integers(0, steps))
     held = SlotQuotes(*(gen.integers(0, 1_000, (slots, n_chain)) for _ in range(4)))
-    expected = [h.copy() for h in held]
-    for h, x in zip(expected, want, strict=True):
-        h[:, idx] = x[:, row, :]
-    quotes.place(held, idx, row)
-    for ours, rule in zip(held, expected, strict=True):
-        assert np.array_equal(ours, rule)
+    for row in (int(gen.integers(0, steps)), steps - 1):
+        expected = [h.copy() for h in held]
+        for h, x in zip(expected, want, strict=True):
+            h[:, idx] = x[:, row, :]
+        quotes.place(held, idx, row)
+        for ours, rule in zip(held, expected, strict=True):
+            assert np.array_equal(ours, rule)
     with pytest.raises(IndexError):
         quotes.place(held, idx, steps)
     r0 = int(gen.integers(0, steps))

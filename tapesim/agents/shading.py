@@ -4,10 +4,10 @@
 Per slot s, step t and contract c, in integer cents on the chain's MPV grid (tick(p)
 is ``above`` at or above $3, ``below`` under it, :class:`tapesim.venues.chains.Mpv`):
 
-    b = max(bid - k_bid[s, c] x tick(bid), 0) where bid > 0, else 0;  b = floor(b)
-    a = ceil(max(ask + k_ask[s, c] x tick(ask), b + tick(b)))
+    b = max(bid - k_bid[c, s] x tick(bid), 0) where bid > 0, else 0;  b = floor(b)
+    a = ceil(max(ask + k_ask[c, s] x tick(ask), b + tick(b)))
     a bid at or above the best ask over slots, A, steps down to max(floor(A - 1), 0)
-    bid size = shown[s, c] where b > 0, else 0;  ask size = shown[s, c]
+    bid size = shown[c, s] where b > 0, else 0;  ask size = shown[c, s]
 
 with floor and ceil onto the grid at the price's own level. ``k_bid`` is the slot's
 extra ticks plus the maker's skew, ``k_ask`` its extra ticks minus the skew (see
@@ -18,11 +18,12 @@ consolidated into its NBBO by the OPRA rule of :func:`tapesim.venues.opra.consol
 What is read of a block. The venues publish the NBBO of every (step, contract) of a
 block, but put in force the slots' quotes of one step per sync, and only a quote fault
 (a rare scenario) reads the slots' quotes of other steps. So :func:`shade` makes the
-NBBO [step, contract] in one pass with the slots innermost (each slot's quote lives
-in a register, never in a [slot, step, contract] array), and the block keeps what
-the rule starts from (:class:`ShadedQuotes`: the base quote [step, contract] and the
-shading [slot, contract]) to make the slots' quotes of the steps and contracts asked
-for, when asked, by the same compiled loop. Written as loops and compiled
+NBBO [step, contract] in one pass with the slots innermost (the shading laid out
+[contract, slot], each contract's slot quotes in a scratch row, never in a [slot,
+step, contract] array), and the block keeps what the rule starts from
+(:class:`ShadedQuotes`: the base quote [step, contract] and the shading [contract,
+slot]) to make the slots' quotes of the steps and contracts asked for, when asked, by
+the same compiled loop. Written as loops and compiled
 (:class:`tapesim.sim.compiled.Kernel`) instead of a numpy temporary per operation.
 """
 
@@ -36,9 +37,8 @@ from tapesim.venues.chains import NICKEL_FROM_CENTS, Mpv
 from tapesim.venues.opra import OptionNBBOs
 from tapesim.venues.slots import SlotQuotes
 
-_NONE3 = np.empty((0, 0, 0), dtype=np.int64)  # "no slot quotes wanted" for the loop
-_NONE2 = np.empty((0, 0), dtype=np.int64)  # "no NBBO wanted"
-_NONE1 = np.empty(0, dtype=np.int64)
+_NO_SLOTS = np.empty((0, 0, 0), dtype=np.int64)  # "no slot quotes wanted" for the loop
+_NO_NBBO = np.empty((0, 0), dtype=np.int64)  # "no NBBO wanted"
 
 
 class ShadedQuotes:
@@ -48,54 +48,65 @@ class ShadedQuotes:
     Args:
         bid, ask: the base quote, int64 cents [step, contract] (C-contiguous).
         k_bid, k_ask: ticks each slot moves its bid down and its ask up, int64
-            [slot, contract] (C-contiguous).
-        shown: each slot's displayed size, int64 contracts (>= 1) [slot, contract].
+            [contract, slot] (C-contiguous).
+        shown: each slot's displayed size, int64 contracts (>= 1) [contract, slot].
         mpv: the chain's minimum price variation.
     """
 
-    __slots__ = ("ask", "bid", "k_ask", "k_bid", "mpv", "shown")
+    __slots__ = ("_row", "ask", "bid", "k_ask", "k_bid", "mpv", "shown")
 
     def __init__(self, bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarray,
                  shown: np.ndarray, mpv: Mpv) -> None:
         self.bid, self.ask = bid, ask
         self.k_bid, self.k_ask, self.shown = k_bid, k_ask, shown
         self.mpv = mpv
+        self._row: tuple[np.ndarray, np.ndarray] | None = None  # scratch for one step
 
     @property
     def n_steps(self) -> int:
         """Number of steps."""
         return int(self.bid.shape[0])
 
+    def _quotes(self, r0: int, r1: int, cols: np.ndarray | slice,
+                out: tuple[np.ndarray, np.ndarray]) -> None:
+        """The slots' prices at steps ``r0:r1`` for contracts ``cols`` into ``out``
+        (bid, ask: int64 [step, contract, slot])."""
+        bid, ask = (np.ascontiguousarray(x[r0:r1, cols]) for x in (self.bid, self.ask))
+        k_bid, k_ask, shown = (self.k_bid, self.k_ask, self.shown) if isinstance(
+            cols, slice) else (np.ascontiguousarray(x[cols])
+                               for x in (self.k_bid, self.k_ask, self.shown))
+        _shade(bid, ask, k_bid, k_ask, shown, self.mpv.below_cents, self.mpv.above_cents,
+               NICKEL_FROM_CENTS, NO_ASK, *out, _NO_NBBO, _NO_NBBO, _NO_NBBO, _NO_NBBO)
+
     def place(self, held: SlotQuotes, idx: np.ndarray, row: int) -> None:
         """Write the slots' quotes at step ``row`` into the quotes in force:
         ``held.x[:, idx] = quotes.x[:, row, :]`` for each of the four arrays (``held``
-        int64 [slot, contract of the chain], C-contiguous; ``idx`` int64, the chain's
-        index of each of this block's contracts).
+        int64 [slot, contract of the chain]; ``idx`` int64, the chain's index of each
+        of this block's contracts).
 
         Raises:
             IndexError: ``row`` is not a step of the block.
         """
         if not 0 <= row < self.n_steps:
             raise IndexError(f"step {row} is not in a block of {self.n_steps}")
-        _shade(self.bid[row:row + 1], self.ask[row:row + 1], self.k_bid, self.k_ask,
-               self.shown, self.mpv.below_cents, self.mpv.above_cents, NICKEL_FROM_CENTS,
-               NO_ASK, np.ascontiguousarray(idx, dtype=np.int64),
-               *(x[:, None, :] for x in held), _NONE2, _NONE2, _NONE2, _NONE2)
+        if self._row is None:
+            self._row = (np.empty((1, *self.k_bid.shape), dtype=np.int64),
+                         np.empty((1, *self.k_bid.shape), dtype=np.int64))
+        self._quotes(row, row + 1, slice(None), self._row)
+        _put(*held, np.ascontiguousarray(idx, dtype=np.int64), self._row[0][0],
+             self._row[1][0], self.shown)
 
     def window(self, r0: int, r1: int, cols: np.ndarray | None = None) -> SlotQuotes:
         """The slots' quotes at steps ``r0:r1`` for the block's contracts ``cols`` (all
         when ``None``): fresh int64 arrays [slot, r1 - r0, contract of cols]."""
         pick = slice(None) if cols is None else np.asarray(cols, dtype=np.int64)
-        bid, ask = (np.ascontiguousarray(x[r0:r1][:, pick]) for x in (self.bid, self.ask))
-        k_bid, k_ask, shown = (np.ascontiguousarray(x[:, pick])
-                               for x in (self.k_bid, self.k_ask, self.shown))
-        n_steps, n = bid.shape
-        out = SlotQuotes(*(np.empty((k_bid.shape[0], n_steps, n), dtype=np.int64)
-                           for _ in range(4)))
-        _shade(bid, ask, k_bid, k_ask, shown, self.mpv.below_cents, self.mpv.above_cents,
-               NICKEL_FROM_CENTS, NO_ASK, np.arange(n, dtype=np.int64), *out,
-               _NONE2, _NONE2, _NONE2, _NONE2)
-        return out
+        shown = self.shown[pick]
+        shape = (self.bid[r0:r1].shape[0], *shown.shape)
+        out = (np.empty(shape, dtype=np.int64), np.empty(shape, dtype=np.int64))
+        self._quotes(r0, r1, pick, out)
+        bid, ask = (np.ascontiguousarray(x.transpose(2, 0, 1)) for x in out)
+        size = np.broadcast_to(shown.T[:, None, :], bid.shape)
+        return SlotQuotes(bid, ask, np.where(bid > 0, size, 0), size.copy())
 
 
 def shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarray,
@@ -106,8 +117,8 @@ def shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarray
     Args:
         bid, ask: the base quote, int64 cents [step, contract].
         k_bid, k_ask: ticks each slot moves its bid down and its ask up, int64
-            [slot, contract].
-        shown: each slot's displayed size, int64 contracts (>= 1) [slot, contract].
+            [contract, slot].
+        shown: each slot's displayed size, int64 contracts (>= 1) [contract, slot].
         mpv: the chain's minimum price variation.
 
     Returns:
@@ -119,33 +130,34 @@ def shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarray
                                      for a in (bid, ask, k_bid, k_ask, shown))
     nbbo = OptionNBBOs(*(np.empty(bid.shape, dtype=np.int64) for _ in range(4)))
     _shade(bid, ask, k_bid, k_ask, shown, mpv.below_cents, mpv.above_cents, NICKEL_FROM_CENTS,
-           NO_ASK, _NONE1, _NONE3, _NONE3, _NONE3, _NONE3, *nbbo)
+           NO_ASK, _NO_SLOTS, _NO_SLOTS, *nbbo)
     return ShadedQuotes(bid, ask, k_bid, k_ask, shown, mpv), nbbo
 
 
 @kernel
 def _shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarray,
            shown: np.ndarray, below: int, above: int, nickel: int, no_ask: int,
-           dest: np.ndarray, out_bid: np.ndarray, out_ask: np.ndarray,
-           out_bid_size: np.ndarray, out_ask_size: np.ndarray, nbb: np.ndarray,
-           nbo: np.ndarray, nbb_size: np.ndarray,
-           nbo_size: np.ndarray) -> None:  # pragma: no cover - compiled
-    """The rule's loop, a (step, contract) at a time with the slots innermost: the slots'
-    prices and the best ask over them, then the bids that would lock or cross it stepped
-    down, and the sizes. Where ``out_*`` (int64 [slot, step, *]) are not empty, slot
-    s's quote of (step t, contract c) goes to ``out_*[s, t, dest[c]]``; where ``nbb``
-    etc. (int64 [step, contract]) are not empty, the consolidation goes there (a bid
-    shows when its size and price are > 0, an ask when its size is > 0; ``nbo`` is
-    ``no_ask`` and the sizes 0 where nothing shows). Prices are >= 0, so a tick of one
-    cent needs no rounding."""
+           out_bid: np.ndarray, out_ask: np.ndarray, nbb: np.ndarray, nbo: np.ndarray,
+           nbb_size: np.ndarray, nbo_size: np.ndarray) -> None:  # pragma: no cover - compiled
+    """The rule's loop, a (step, contract) at a time with the slots innermost (``bid``,
+    ``ask`` [step, contract]; ``k_bid``, ``k_ask``, ``shown`` [contract, slot]): the
+    slots' prices and the best ask over them, then the bids that would lock or cross it
+    stepped down. Where ``out_bid``, ``out_ask`` (int64 [step, contract, slot]) are not
+    empty the slots' prices go there (sizes follow from ``shown``: a bid's is 0 where
+    its price is 0); where ``nbb`` etc. (int64 [step, contract]) are not empty, the
+    consolidation goes there (a bid shows when its size and price are > 0, an ask when
+    its size is > 0; ``nbo`` is ``no_ask`` and the sizes 0 where nothing shows).
+    Prices are >= 0, so a tick of one cent needs no rounding."""
     n_steps, n = bid.shape
-    n_slots = k_bid.shape[0]
+    n_slots = k_bid.shape[1]
     write = out_bid.shape[0] > 0
     book = nbb.shape[0] > 0
-    slot_bid = np.empty(n_slots, dtype=np.int64)
-    slot_ask = np.empty(n_slots, dtype=np.int64)
+    scratch_bid = np.empty(n_slots, dtype=np.int64)
+    scratch_ask = np.empty(n_slots, dtype=np.int64)
     for t in range(n_steps):
         for c in range(n):
+            slot_bid = out_bid[t, c] if write else scratch_bid
+            slot_ask = out_ask[t, c] if write else scratch_ask
             base_bid = bid[t, c]
             base_ask = ask[t, c]
             bid_tick = above if base_bid >= nickel else below
@@ -154,12 +166,12 @@ def _shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarra
             for s in range(n_slots):
                 b = 0
                 if base_bid > 0:
-                    b = max(base_bid - k_bid[s, c] * bid_tick, 0)
+                    b = max(base_bid - k_bid[c, s] * bid_tick, 0)
                 tick = above if b >= nickel else below
                 if tick != 1:
                     b = b // tick * tick
                 tick = above if b >= nickel else below
-                a = max(base_ask + k_ask[s, c] * ask_tick, b + tick)
+                a = max(base_ask + k_ask[c, s] * ask_tick, b + tick)
                 tick = above if a >= nickel else below
                 if tick != 1:
                     a = -(-a // tick) * tick
@@ -172,34 +184,46 @@ def _shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarra
             if tick != 1:
                 step = step // tick * tick
             top = max(step, 0)
-            best_bid, best_ask, best_bid_size, best_ask_size = 0, no_ask, 0, 0
+            best_bid = 0
+            best_ask = no_ask
             for s in range(n_slots):
                 b = slot_bid[s]
                 if b >= best:
                     b = top
-                size = shown[s, c]
-                b_size = size if b > 0 else 0
-                a = slot_ask[s]
-                if write:
-                    d = dest[c]
-                    out_bid[s, t, d] = b
-                    out_ask[s, t, d] = a
-                    out_bid_size[s, t, d] = b_size
-                    out_ask_size[s, t, d] = size
-                if b_size > 0 and b > 0:
-                    if b > best_bid:
-                        best_bid = b
-                        best_bid_size = b_size
-                    elif b == best_bid:
-                        best_bid_size += b_size
-                if size > 0:
-                    if a < best_ask:
-                        best_ask = a
-                        best_ask_size = size
-                    elif a == best_ask:
-                        best_ask_size += size
+                    slot_bid[s] = b
+                if shown[c, s] > 0:
+                    best_bid = max(best_bid, b)
+                    best_ask = min(best_ask, slot_ask[s])
             if book:
+                bid_size = 0
+                ask_size = 0
+                for s in range(n_slots):
+                    size = shown[c, s]
+                    if size > 0:
+                        if slot_bid[s] == best_bid:
+                            bid_size += size
+                        if slot_ask[s] == best_ask:
+                            ask_size += size
                 nbb[t, c] = best_bid
                 nbo[t, c] = best_ask
-                nbb_size[t, c] = best_bid_size
-                nbo_size[t, c] = best_ask_size
+                nbb_size[t, c] = bid_size if best_bid > 0 else 0
+                nbo_size[t, c] = ask_size
+
+
+@kernel
+def _put(held_bid: np.ndarray, held_ask: np.ndarray, held_bid_size: np.ndarray,
+         held_ask_size: np.ndarray, idx: np.ndarray, bid: np.ndarray, ask: np.ndarray,
+         shown: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``held[:, idx] = the slots' quotes`` for the four arrays of a :class:`SlotQuotes`
+    (``held`` int64 [slot, contract of the chain]; ``bid``, ``ask`` the slots' prices
+    and ``shown`` their sizes, int64 [contract of ``idx``, slot]; a bid's size is 0
+    where its price is 0), a slot at a time so each held row is written in order."""
+    for s in range(held_bid.shape[0]):
+        for j in range(idx.size):
+            c = idx[j]
+            b = bid[j, s]
+            size = shown[j, s]
+            held_bid[s, c] = b
+            held_ask[s, c] = ask[j, s]
+            held_bid_size[s, c] = size if b > 0 else 0
+            held_ask_size[s, c] = size
