@@ -103,16 +103,15 @@ def test_compiled_shading_is_the_rule(penny_class: str, seed: int) -> None:
         *(x.reshape(slots, steps * n) for x in want))))
     for ours, rule in zip(got_nbbo, nbbo, strict=True):
         assert ours.dtype == np.int64 and np.array_equal(ours, rule)
-    # The plain Python loop gives the same prices and NBBO.
-    plain = [np.empty((steps, n, slots), dtype=np.int64) for _ in range(2)]
+    # The plain Python loop gives the same quotes and NBBO.
+    plain = SlotQuotes(*(np.empty_like(x) for x in got))
     plain_nbbo = OptionNBBOs(*(np.empty_like(x) for x in got_nbbo))
     none2, none3 = np.empty((0, 0), dtype=np.int64), np.empty((0, 0, 0), dtype=np.int64)
     _shade.py(*case, mpv.below_cents, mpv.above_cents, NICKEL_FROM_CENTS, NO_ASK, *plain,
               none2, none2, none2, none2)
     _shade.py(*case, mpv.below_cents, mpv.above_cents, NICKEL_FROM_CENTS, NO_ASK, none3,
-              none3, *plain_nbbo)
-    for ours, py in zip((got.bid, got.ask, *got_nbbo),
-                        (*(x.transpose(2, 0, 1) for x in plain), *plain_nbbo), strict=True):
+              none3, none3, none3, *plain_nbbo)
+    for ours, py in zip((*got, *got_nbbo), (*plain, *plain_nbbo), strict=True):
         assert np.array_equal(ours, py)
     # What the venues make of it: never locked or crossed, every quote on the grid.
     two_sided = nbbo.nbb > 0

@@ -60,17 +60,16 @@ class ShadedQuotes:
         self.bid, self.ask = bid, ask
         self.k_bid, self.k_ask, self.shown = k_bid, k_ask, shown
         self.mpv = mpv
-        self._row: tuple[np.ndarray, np.ndarray] | None = None  # scratch for one step
+        self._row: SlotQuotes | None = None  # scratch for one step [slot, 1, contract]
 
     @property
     def n_steps(self) -> int:
         """Number of steps."""
         return int(self.bid.shape[0])
 
-    def _quotes(self, r0: int, r1: int, cols: np.ndarray | slice,
-                out: tuple[np.ndarray, np.ndarray]) -> None:
-        """The slots' prices at steps ``r0:r1`` for contracts ``cols`` into ``out``
-        (bid, ask: int64 [step, contract, slot])."""
+    def _quotes(self, r0: int, r1: int, cols: np.ndarray | slice, out: SlotQuotes) -> None:
+        """The slots' quotes at steps ``r0:r1`` for contracts ``cols`` into ``out`` (int64
+        [slot, step, contract])."""
         bid, ask = (np.ascontiguousarray(x[r0:r1, cols]) for x in (self.bid, self.ask))
         k_bid, k_ask, shown = (self.k_bid, self.k_ask, self.shown) if isinstance(
             cols, slice) else (np.ascontiguousarray(x[cols])
@@ -89,24 +88,22 @@ class ShadedQuotes:
         """
         if not 0 <= row < self.n_steps:
             raise IndexError(f"step {row} is not in a block of {self.n_steps}")
+        n, n_slots = self.k_bid.shape
         if self._row is None:
-            self._row = (np.empty((1, *self.k_bid.shape), dtype=np.int64),
-                         np.empty((1, *self.k_bid.shape), dtype=np.int64))
+            self._row = SlotQuotes(*(np.empty((n_slots, 1, n), dtype=np.int64)
+                                     for _ in range(4)))
         self._quotes(row, row + 1, slice(None), self._row)
-        _put(*held, np.ascontiguousarray(idx, dtype=np.int64), self._row[0][0],
-             self._row[1][0], self.shown)
+        _put(*held, np.ascontiguousarray(idx, dtype=np.int64), *(x[:, 0] for x in self._row))
 
     def window(self, r0: int, r1: int, cols: np.ndarray | None = None) -> SlotQuotes:
         """The slots' quotes at steps ``r0:r1`` for the block's contracts ``cols`` (all
         when ``None``): fresh int64 arrays [slot, r1 - r0, contract of cols]."""
         pick = slice(None) if cols is None else np.asarray(cols, dtype=np.int64)
-        shown = self.shown[pick]
-        shape = (self.bid[r0:r1].shape[0], *shown.shape)
-        out = (np.empty(shape, dtype=np.int64), np.empty(shape, dtype=np.int64))
+        n = self.k_bid[pick].shape[0]
+        shape = (self.k_bid.shape[1], self.bid[r0:r1].shape[0], n)
+        out = SlotQuotes(*(np.empty(shape, dtype=np.int64) for _ in range(4)))
         self._quotes(r0, r1, pick, out)
-        bid, ask = (np.ascontiguousarray(x.transpose(2, 0, 1)) for x in out)
-        size = np.broadcast_to(shown.T[:, None, :], bid.shape)
-        return SlotQuotes(bid, ask, np.where(bid > 0, size, 0), size.copy())
+        return out
 
 
 def shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarray,
@@ -130,21 +127,22 @@ def shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarray
                                      for a in (bid, ask, k_bid, k_ask, shown))
     nbbo = OptionNBBOs(*(np.empty(bid.shape, dtype=np.int64) for _ in range(4)))
     _shade(bid, ask, k_bid, k_ask, shown, mpv.below_cents, mpv.above_cents, NICKEL_FROM_CENTS,
-           NO_ASK, _NO_SLOTS, _NO_SLOTS, *nbbo)
+           NO_ASK, _NO_SLOTS, _NO_SLOTS, _NO_SLOTS, _NO_SLOTS, *nbbo)
     return ShadedQuotes(bid, ask, k_bid, k_ask, shown, mpv), nbbo
 
 
 @kernel
 def _shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarray,
            shown: np.ndarray, below: int, above: int, nickel: int, no_ask: int,
-           out_bid: np.ndarray, out_ask: np.ndarray, nbb: np.ndarray, nbo: np.ndarray,
-           nbb_size: np.ndarray, nbo_size: np.ndarray) -> None:  # pragma: no cover - compiled
+           out_bid: np.ndarray, out_ask: np.ndarray, out_bid_size: np.ndarray,
+           out_ask_size: np.ndarray, nbb: np.ndarray, nbo: np.ndarray, nbb_size: np.ndarray,
+           nbo_size: np.ndarray) -> None:  # pragma: no cover - compiled
     """The rule's loop, a (step, contract) at a time with the slots innermost (``bid``,
     ``ask`` [step, contract]; ``k_bid``, ``k_ask``, ``shown`` [contract, slot]): the
     slots' prices and the best ask over them, then the bids that would lock or cross it
-    stepped down. Where ``out_bid``, ``out_ask`` (int64 [step, contract, slot]) are not
-    empty the slots' prices go there (sizes follow from ``shown``: a bid's is 0 where
-    its price is 0); where ``nbb`` etc. (int64 [step, contract]) are not empty, the
+    stepped down, and the sizes. Where ``out_*`` (int64 [slot, step, contract]) are not
+    empty the slots' quotes go there; where ``nbb`` etc. (int64 [step, contract]) are
+    not empty, the
     consolidation goes there (a bid shows when its size and price are > 0, an ask when
     its size is > 0; ``nbo`` is ``no_ask`` and the sizes 0 where nothing shows).
     Prices are >= 0, so a tick of one cent needs no rounding."""
@@ -152,12 +150,10 @@ def _shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarra
     n_slots = k_bid.shape[1]
     write = out_bid.shape[0] > 0
     book = nbb.shape[0] > 0
-    scratch_bid = np.empty(n_slots, dtype=np.int64)
-    scratch_ask = np.empty(n_slots, dtype=np.int64)
+    slot_bid = np.empty(n_slots, dtype=np.int64)
+    slot_ask = np.empty(n_slots, dtype=np.int64)
     for t in range(n_steps):
         for c in range(n):
-            slot_bid = out_bid[t, c] if write else scratch_bid
-            slot_ask = out_ask[t, c] if write else scratch_ask
             base_bid = bid[t, c]
             base_ask = ask[t, c]
             bid_tick = above if base_bid >= nickel else below
@@ -191,9 +187,15 @@ def _shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarra
                 if b >= best:
                     b = top
                     slot_bid[s] = b
-                if shown[c, s] > 0:
+                size = shown[c, s]
+                if size > 0:
                     best_bid = max(best_bid, b)
                     best_ask = min(best_ask, slot_ask[s])
+                if write:
+                    out_bid[s, t, c] = b
+                    out_ask[s, t, c] = slot_ask[s]
+                    out_bid_size[s, t, c] = size if b > 0 else 0
+                    out_ask_size[s, t, c] = size
             if book:
                 bid_size = 0
                 ask_size = 0
@@ -213,17 +215,14 @@ def _shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarra
 @kernel
 def _put(held_bid: np.ndarray, held_ask: np.ndarray, held_bid_size: np.ndarray,
          held_ask_size: np.ndarray, idx: np.ndarray, bid: np.ndarray, ask: np.ndarray,
-         shown: np.ndarray) -> None:  # pragma: no cover - compiled
-    """``held[:, idx] = the slots' quotes`` for the four arrays of a :class:`SlotQuotes`
-    (``held`` int64 [slot, contract of the chain]; ``bid``, ``ask`` the slots' prices
-    and ``shown`` their sizes, int64 [contract of ``idx``, slot]; a bid's size is 0
-    where its price is 0), a slot at a time so each held row is written in order."""
+         bid_size: np.ndarray, ask_size: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``held[:, idx] = new`` for the four arrays of a :class:`SlotQuotes` (``held`` int64
+    [slot, contract of the chain], ``new`` int64 [slot, contract of ``idx``]): one pass,
+    a held row at a time, instead of four numpy scatters."""
     for s in range(held_bid.shape[0]):
         for j in range(idx.size):
             c = idx[j]
-            b = bid[j, s]
-            size = shown[j, s]
-            held_bid[s, c] = b
-            held_ask[s, c] = ask[j, s]
-            held_bid_size[s, c] = size if b > 0 else 0
-            held_ask_size[s, c] = size
+            held_bid[s, c] = bid[s, j]
+            held_ask[s, c] = ask[s, j]
+            held_bid_size[s, c] = bid_size[s, j]
+            held_ask_size[s, c] = ask_size[s, j]
