@@ -4,16 +4,17 @@ Slot shading (tapesim.agents.shading): the rule restated as whole-array numpy on
 MPV's own floor/ceil, and compared with the compiled loop and with its plain Python
 form on random base quotes that cross the $3 boundary, zero bids, far wings and skews
 of both signs, for the three penny-interval classes; the NBBO the loop makes against
-the consolidation of the rule's quotes, and the slot quotes read back from a block
-(one step put in force, a window of steps) against the rule's. Step changes of a
-block's NBBO (tapesim.venues.opra.step_changes): against the comparison of each step with the one
-before. OPRA delivery of NBBO rows (tapesim.venues.option_tape): against each
-contract's running maximum. A chain's quotes (tapesim.agents.option_quotes.quote_chain):
-against the rule as numpy expressions. One contract's consolidation after a fill
-(tapesim.venues.opra.consolidate_one): against the chain's. The makers'
-whole-expiry holding of values (tapesim.agents.option_makers): against the rule as
-numpy run reductions. The
-consolidation loop is held to a naive one in test_option_quotes.py.
+the consolidation of the rule's quotes (several steps at once, where most contracts
+are settled from their extreme shading, and one step at a time, slot by slot), and
+the slot quotes read back from a block (one step put in force, a window of steps)
+against the rule's. Step changes of a block's NBBO (tapesim.venues.opra.step_changes):
+against the comparison of each step with the one before. OPRA delivery of NBBO rows
+(tapesim.venues.option_tape): against each contract's running maximum. A chain's
+quotes (tapesim.agents.option_quotes.quote_chain): against the rule as numpy
+expressions. One contract's consolidation after a fill
+(tapesim.venues.opra.consolidate_one): against the chain's. The makers' whole-expiry
+holding of values (tapesim.agents.option_makers): against the rule as numpy run
+reductions. The consolidation loop is held to a naive one in test_option_quotes.py.
 """
 
 from __future__ import annotations
@@ -117,6 +118,37 @@ def test_compiled_shading_is_the_rule(penny_class: str, seed: int) -> None:
     two_sided = nbbo.nbb > 0
     assert np.all(nbbo.nbb[two_sided] < nbbo.nbo[two_sided])
     assert not mpv.off_grid(got.bid).any() and not mpv.off_grid(got.ask).any()
+
+
+@pytest.mark.parametrize("penny_class", sorted(MPV_CLASSES))
+@pytest.mark.parametrize("seed", range(3))
+def test_nbbo_of_many_steps_is_that_of_each_step(penny_class: str, seed: int) -> None:
+    """Over several steps the loop settles a (step, contract) from each contract's extreme
+    shading where no bid clips, rounds or steps down; a step alone goes slot by slot.
+    Both give the rule's NBBO, with slots sharing the best price and without any showing."""
+    mpv = MPV_CLASSES[penny_class]  # type: ignore[index]
+    gen = np.random.default_rng(200 + seed)
+    steps, n = 8, 300
+    case = list(slot_cases(gen, mpv, steps, n))
+    case[4] = np.where(gen.random(case[4].shape) < 0.1, 0, case[4])
+    case[4][:5] = 0  # contracts no slot shows
+    case = tuple(case)
+    bid, ask, k_bid, k_ask, shown = case
+    want = rule_of(case, mpv)
+    slots = k_bid.shape[1]
+    rule = OptionNBBOs(*(x.reshape(steps, n) for x in consolidate(
+        *(x.reshape(slots, steps * n) for x in want))))
+    _, together = shade(*case, mpv)
+    for t in range(steps):
+        _, alone = shade(bid[t:t + 1], ask[t:t + 1], k_bid, k_ask, shown, mpv)
+        for many, one, r in zip(together, alone, rule, strict=True):
+            assert np.array_equal(many[t], one[0]) and np.array_equal(many[t], r[t])
+    # Both kinds of (step, contract) occur: every slot's bid is the base shifted by its
+    # shading (nothing clipped, rounded or stepped down), or not.
+    tick = mpv.tick_cents(bid)
+    shifted = ((want.bid == bid[None] - k_bid.T[:, None, :] * tick).all(axis=0)
+               & (want.ask == ask[None] + k_ask.T[:, None, :] * tick).all(axis=0) & (bid > 0))
+    assert shifted.any() and (~shifted).any()
 
 
 def test_consolidation_counts_only_shown_sizes() -> None:

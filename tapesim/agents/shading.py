@@ -25,6 +25,16 @@ step, contract] array), and the block keeps what the rule starts from
 slot]) to make the slots' quotes of the steps and contracts asked for, when asked, by
 the same compiled loop. Written as loops and compiled
 (:class:`tapesim.sim.compiled.Kernel`) instead of a numpy temporary per operation.
+
+A shortcut for the NBBO of a block. Where a (step, contract)'s base bid is > 0, both
+base prices are on the grid at one tick size T, and every slot's shifted prices
+(bid - k_bid x T, ask + k_ask x T) stay > 0 at that tick size with each ask at least
+a tick above its own slot's bid and every bid below the best ask, the rule does no
+clipping, rounding or stepping down: each slot's quote is the shift. Its NBBO is then
+the base shifted by the least k_bid and k_ask of the slots showing, with the sizes of
+the slots sharing them, both fixed per contract for the block; so the loop settles
+those (step, contract)s from a per-contract summary of the shading and goes slot by
+slot only for the rest (and whenever slot quotes are asked for).
 """
 
 from __future__ import annotations
@@ -152,12 +162,70 @@ def _shade(bid: np.ndarray, ask: np.ndarray, k_bid: np.ndarray, k_ask: np.ndarra
     book = nbb.shape[0] > 0
     slot_bid = np.empty(n_slots, dtype=np.int64)
     slot_ask = np.empty(n_slots, dtype=np.int64)
+    # The NBBO alone, over several steps: each contract's extreme shading, to settle a
+    # (step, contract) without its slots where the rule reduces to a shift (see below).
+    fast = book and not write and n_steps > 2 and n_slots > 0
+    span = np.zeros((9, n if fast else 0), dtype=np.int64)
+    for c in range(span.shape[1]):
+        span[0, c] = span[1, c] = k_bid[c, 0]  # min, max of k_bid
+        span[2, c] = span[3, c] = k_ask[c, 0]  # min, max of k_ask
+        span[4, c] = k_bid[c, 0] + k_ask[c, 0]  # min of k_bid + k_ask
+        span[5, c] = span[7, c] = no_ask  # min k_bid, min k_ask of the slots showing
+        for s in range(n_slots):
+            kb = k_bid[c, s]
+            ka = k_ask[c, s]
+            span[0, c] = min(span[0, c], kb)
+            span[1, c] = max(span[1, c], kb)
+            span[2, c] = min(span[2, c], ka)
+            span[3, c] = max(span[3, c], ka)
+            span[4, c] = min(span[4, c], kb + ka)
+            size = shown[c, s]
+            if size > 0:
+                if kb < span[5, c]:
+                    span[5, c] = kb
+                    span[6, c] = size
+                elif kb == span[5, c]:
+                    span[6, c] += size
+                if ka < span[7, c]:
+                    span[7, c] = ka
+                    span[8, c] = size
+                elif ka == span[7, c]:
+                    span[8, c] += size
     for t in range(n_steps):
         for c in range(n):
             base_bid = bid[t, c]
             base_ask = ask[t, c]
             bid_tick = above if base_bid >= nickel else below
             ask_tick = above if base_ask >= nickel else below
+            if fast and base_bid > 0 and bid_tick == ask_tick and (
+                    bid_tick == 1 or (base_bid % bid_tick == 0 and base_ask % bid_tick == 0)):
+                # Every slot's bid is base_bid - k_bid x tick and its ask base_ask + k_ask
+                # x tick, with no clipping at 0 and no rounding, when those prices are all
+                # > 0, on the grid (the base is) at one tick size, each ask at least a
+                # tick above its own slot's bid, and no bid reaches the best ask (nothing
+                # steps down). Then the best prices come from the extreme shading alone,
+                # and the sizes at them are those of the slots sharing it.
+                low_bid = base_bid - span[1, c] * bid_tick
+                high_bid = base_bid - span[0, c] * bid_tick
+                low_ask = base_ask + span[2, c] * bid_tick
+                high_ask = base_ask + span[3, c] * bid_tick
+                if (low_bid > 0 and (above if low_bid >= nickel else below) == bid_tick
+                        and (above if high_bid >= nickel else below) == bid_tick
+                        and base_ask - base_bid + span[4, c] * bid_tick >= bid_tick
+                        and (above if low_ask >= nickel else below) == bid_tick
+                        and (above if high_ask >= nickel else below) == bid_tick
+                        and high_bid < low_ask and high_ask < no_ask):
+                    if span[8, c] > 0:
+                        nbb[t, c] = base_bid - span[5, c] * bid_tick
+                        nbo[t, c] = base_ask + span[7, c] * bid_tick
+                        nbb_size[t, c] = span[6, c]
+                        nbo_size[t, c] = span[8, c]
+                    else:
+                        nbb[t, c] = 0
+                        nbo[t, c] = no_ask
+                        nbb_size[t, c] = 0
+                        nbo_size[t, c] = 0
+                    continue
             best = no_ask
             for s in range(n_slots):
                 b = 0
