@@ -28,7 +28,7 @@ import pytest
 from tapesim.agents import option_quotes
 from tapesim.agents.option_makers import _hold_expiries
 from tapesim.agents.option_quotes import Chain, QuoteParams, half_width, list_chain, quote_chain
-from tapesim.agents.shading import _shade, shade
+from tapesim.agents.shading import _shade, _span, shade
 from tapesim.config.options import OptionMakerConfig
 from tapesim.venues.book import NO_ASK
 from tapesim.venues.chains import MPV_CLASSES, NICKEL_FROM_CENTS, Mpv
@@ -85,7 +85,7 @@ def test_compiled_shading_is_the_rule(penny_class: str, seed: int) -> None:
     gen = np.random.default_rng(seed)
     steps, n = int(gen.integers(1, 6)), 400
     case = slot_cases(gen, mpv, steps, n)
-    bid, k_bid = case[0], case[2]
+    bid, ask, k_bid = case[0], case[1], case[2]
     slots = k_bid.shape[1]
     want = rule_of(case, mpv)
     got_slots, got_nbbo = shade(*case, mpv)
@@ -104,16 +104,22 @@ def test_compiled_shading_is_the_rule(penny_class: str, seed: int) -> None:
         *(x.reshape(slots, steps * n) for x in want))))
     for ours, rule in zip(got_nbbo, nbbo, strict=True):
         assert ours.dtype == np.int64 and np.array_equal(ours, rule)
-    # The plain Python loop gives the same quotes and NBBO.
-    plain = SlotQuotes(*(np.empty_like(x) for x in got))
-    plain_nbbo = OptionNBBOs(*(np.empty_like(x) for x in got_nbbo))
+    # The plain Python loops give the same quotes and NBBO, with the shortcut and without.
+    shading = np.stack(case[2:])
+    span = np.empty((9, n), dtype=np.int64)
+    _span.py(shading, NO_ASK, span)
     none2, none3 = np.empty((0, 0), dtype=np.int64), np.empty((0, 0, 0), dtype=np.int64)
-    _shade.py(*case, mpv.below_cents, mpv.above_cents, NICKEL_FROM_CENTS, NO_ASK, *plain,
-              none2, none2, none2, none2)
-    _shade.py(*case, mpv.below_cents, mpv.above_cents, NICKEL_FROM_CENTS, NO_ASK, none3,
-              none3, none3, none3, *plain_nbbo)
-    for ours, py in zip((*got, *got_nbbo), (*plain, *plain_nbbo), strict=True):
-        assert np.array_equal(ours, py)
+    for summary in (span, span[:, :0]):
+        plain = SlotQuotes(*(np.empty_like(x) for x in got))
+        plain_nbbo = OptionNBBOs(*(np.empty_like(x) for x in got_nbbo))
+        _shade.py(bid, ask, shading, np.ascontiguousarray(shading.transpose(0, 2, 1)), summary,
+                  mpv.below_cents, mpv.above_cents, NICKEL_FROM_CENTS, NO_ASK, np.arange(n),
+                  *plain, none2, none2, none2, none2)
+        _shade.py(bid, ask, shading, none3, summary, mpv.below_cents, mpv.above_cents,
+                  NICKEL_FROM_CENTS, NO_ASK, np.empty(0, dtype=np.int64), none3, none3, none3,
+                  none3, *plain_nbbo)
+        for ours, py in zip((*got, *got_nbbo), (*plain, *plain_nbbo), strict=True):
+            assert np.array_equal(ours, py)
     # What the venues make of it: never locked or crossed, every quote on the grid.
     two_sided = nbbo.nbb > 0
     assert np.all(nbbo.nbb[two_sided] < nbbo.nbo[two_sided])
