@@ -28,7 +28,14 @@ import pytest
 from tapesim.agents import option_quotes
 from tapesim.agents.option_makers import _hold_expiries
 from tapesim.agents.option_quotes import Chain, QuoteParams, half_width, list_chain, quote_chain
-from tapesim.agents.shading import _shade, _span, shade
+from tapesim.agents.shading import (
+    ShadedQuotes,
+    _shade,
+    _slot_shading,
+    _span,
+    shade,
+    slot_shading,
+)
 from tapesim.config.options import OptionMakerConfig
 from tapesim.venues.book import NO_ASK
 from tapesim.venues.chains import MPV_CLASSES, NICKEL_FROM_CENTS, Mpv
@@ -78,6 +85,31 @@ def rule_of(case: tuple[np.ndarray, ...], mpv: Mpv) -> SlotQuotes:
     return numpy_rule(bid, ask, k_bid.T, k_ask.T, shown.T, mpv)
 
 
+def shaded(case: tuple[np.ndarray, ...], mpv: Mpv) -> tuple[ShadedQuotes, OptionNBBOs]:
+    """:func:`shade` of a :func:`slot_cases` case."""
+    return shade(case[0], case[1], np.stack(case[2:]), mpv)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_slot_shading_is_the_numpy_expressions(seed: int) -> None:
+    gen = np.random.default_rng(300 + seed)
+    n_chain, slots, makers = 400, int(gen.integers(1, 13)), 4
+    extra = gen.integers(0, 3, (n_chain, slots))
+    size_factor = gen.uniform(0.3, 1.0, (n_chain, slots))
+    idx = np.sort(gen.choice(n_chain, 150, replace=False))
+    skew = gen.integers(-2, 3, (makers, idx.size))
+    slot_maker = np.sort(gen.integers(0, makers, slots))
+    sizes = gen.integers(1, 400, idx.size)
+    sizes[:3] = [0, 1, 5]  # a size that rounds to 0 shows 1
+    want_skew = skew.T[:, slot_maker]
+    want = np.stack([extra[idx] + want_skew, extra[idx] - want_skew, np.maximum(
+        np.rint(sizes[:, None] * size_factor[idx]), 1).astype(np.int64)])
+    assert np.array_equal(slot_shading(extra, size_factor, idx, skew, slot_maker, sizes), want)
+    got = np.empty_like(want)
+    _slot_shading.py(extra, size_factor, idx, skew, slot_maker, sizes, got)
+    assert np.array_equal(got, want)
+
+
 @pytest.mark.parametrize("penny_class", sorted(MPV_CLASSES))
 @pytest.mark.parametrize("seed", range(3))
 def test_compiled_shading_is_the_rule(penny_class: str, seed: int) -> None:
@@ -88,7 +120,7 @@ def test_compiled_shading_is_the_rule(penny_class: str, seed: int) -> None:
     bid, ask, k_bid = case[0], case[1], case[2]
     slots = k_bid.shape[1]
     want = rule_of(case, mpv)
-    got_slots, got_nbbo = shade(*case, mpv)
+    got_slots, got_nbbo = shaded(case, mpv)
     got = got_slots.window(0, steps)
     for ours, rule in zip(got, want, strict=True):
         assert ours.dtype == np.int64 and np.array_equal(ours, rule)
@@ -144,9 +176,9 @@ def test_nbbo_of_many_steps_is_that_of_each_step(penny_class: str, seed: int) ->
     slots = k_bid.shape[1]
     rule = OptionNBBOs(*(x.reshape(steps, n) for x in consolidate(
         *(x.reshape(slots, steps * n) for x in want))))
-    _, together = shade(*case, mpv)
+    _, together = shaded(case, mpv)
     for t in range(steps):
-        _, alone = shade(bid[t:t + 1], ask[t:t + 1], k_bid, k_ask, shown, mpv)
+        _, alone = shaded((bid[t:t + 1], ask[t:t + 1], k_bid, k_ask, shown), mpv)
         for many, one, r in zip(together, alone, rule, strict=True):
             assert np.array_equal(many[t], one[0]) and np.array_equal(many[t], r[t])
     # Both kinds of (step, contract) occur: every slot's bid is the base shifted by its
@@ -167,7 +199,7 @@ def test_consolidation_counts_only_shown_sizes() -> None:
     want = rule_of(tuple(case), mpv)
     slots = case[2].shape[1]
     nbbo = consolidate(*(x.reshape(slots, -1) for x in want))
-    _, got = shade(*case, mpv)
+    _, got = shaded(case, mpv)
     for ours, rule in zip(got, nbbo, strict=True):
         assert np.array_equal(ours.reshape(-1), rule)
 
@@ -182,7 +214,7 @@ def test_slot_quotes_read_from_a_block_are_the_rule(penny_class: str, seed: int)
     case = slot_cases(gen, mpv, steps, n)
     slots = case[2].shape[1]
     want = rule_of(case, mpv)
-    quotes, _ = shade(*case, mpv)
+    quotes, _ = shaded(case, mpv)
     idx = np.sort(gen.choice(n_chain, n, replace=False))
     held = SlotQuotes(*(gen.integers(0, 1_000, (slots, n_chain)) for _ in range(4)))
     for row in (int(gen.integers(0, steps)), steps - 1):

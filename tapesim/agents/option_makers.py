@@ -73,7 +73,7 @@ from tapesim.agents.option_quotes import (
     t_years_at,
 )
 from tapesim.agents.pricing import greeks, price
-from tapesim.agents.shading import ShadedQuotes, shade
+from tapesim.agents.shading import ShadedQuotes, shade, slot_shading
 from tapesim.agents.vol_surface import Roughness, implied_vols, symbol_surface
 from tapesim.config.options import OptionChainProfile
 from tapesim.sim.calendar import NS_PER_MS
@@ -322,14 +322,13 @@ class OptionMakers:
         and the NBBO of the slots' quotes."""
         held = self.ledger.held(self.agents, idx)  # [maker, contract of idx]
         skew = np.clip(np.trunc(held / self.cfg.skew_lots), -MAX_SKEW_TICKS, MAX_SKEW_TICKS)
-        skew = skew.astype(np.int64).T[:, self.slot_maker]  # [contract of idx, slot]
-        extra = self.extra[idx]
         # No base bid (a wing, or a value below the maker's edge) stays no bid: a short
         # maker's skew lifts only the bids it makes. No maker bids at or above another's
         # offer: a bid that would lock or cross the best ask across slots steps down to
         # the price just below it (the loop: tapesim.agents.shading).
-        shown = np.maximum(np.rint(sizes[:, None] * self.size_factor[idx]), 1).astype(np.int64)
-        return shade(bid, ask, extra + skew, extra - skew, shown, self.chain.mpv)
+        shading = slot_shading(self.extra, self.size_factor, idx, skew.astype(np.int64),
+                               self.slot_maker, sizes)
+        return shade(bid, ask, shading, self.chain.mpv)
 
     # --- inventory and hedging -----------------------------------------------
     def contract_delta(self, c: int, spot: float) -> float:
