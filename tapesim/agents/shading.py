@@ -108,7 +108,7 @@ class ShadedQuotes:
         """The slots' quotes at steps ``r0:r1`` for the block's contracts ``cols`` (all
         when ``None``): fresh int64 arrays [slot, r1 - r0, contract of cols]."""
         pick = slice(None) if cols is None else np.asarray(cols, dtype=np.int64)
-        n = self.span[:, pick].shape[1]
+        n = self.bid[:, pick].shape[1]
         shape = (self.shading.shape[2], self.bid[r0:r1].shape[0], n)
         out = SlotQuotes(*(np.empty(shape, dtype=np.int64) for _ in range(4)))
         self._quotes(r0, r1, pick, np.arange(n, dtype=np.int64), out)
