@@ -3,17 +3,18 @@
 Slot shading (tapesim.agents.shading): the rule restated as whole-array numpy on the
 MPV's own floor/ceil, and compared with the compiled loop and with its plain Python
 form on random base quotes that cross the $3 boundary, zero bids, far wings and skews
-of both signs, for the three penny-interval classes; the NBBO the same pass makes
-against the consolidation of the rule's quotes. Step changes of a block's NBBO
-(tapesim.venues.opra.step_changes): against the comparison of each step with the one
-before. OPRA delivery of NBBO rows (tapesim.venues.option_tape): against each
-contract's running maximum. A chain's quotes (tapesim.agents.option_quotes.quote_chain):
-against the rule as numpy expressions. One contract's consolidation after a fill
-(tapesim.venues.opra.consolidate_one): against the chain's. The quotes put in force
-from a block's row (tapesim.venues.options): against numpy's scatter. The makers'
-whole-expiry holding of values (tapesim.agents.option_makers): against the rule as
-numpy run reductions. The
-consolidation loop is held to a naive one in test_option_quotes.py.
+of both signs, for the three penny-interval classes; the NBBO the loop makes against
+the consolidation of the rule's quotes (several steps at once, where most contracts
+are settled from their extreme shading, and one step at a time, slot by slot), and
+the slot quotes read back from a block (one step put in force, a window of steps)
+against the rule's. Step changes of a block's NBBO (tapesim.venues.opra.step_changes):
+against the comparison of each step with the one before. OPRA delivery of NBBO rows
+(tapesim.venues.option_tape): against each contract's running maximum. A chain's
+quotes (tapesim.agents.option_quotes.quote_chain): against the rule as numpy
+expressions. One contract's consolidation after a fill
+(tapesim.venues.opra.consolidate_one): against the chain's. The makers' whole-expiry
+holding of values (tapesim.agents.option_makers): against the rule as numpy run
+reductions. The consolidation loop is held to a naive one in test_option_quotes.py.
 """
 
 from __future__ import annotations
@@ -27,13 +28,19 @@ import pytest
 from tapesim.agents import option_quotes
 from tapesim.agents.option_makers import _hold_expiries
 from tapesim.agents.option_quotes import Chain, QuoteParams, half_width, list_chain, quote_chain
-from tapesim.agents.shading import _shade, shade
+from tapesim.agents.shading import (
+    ShadedQuotes,
+    _shade,
+    _slot_shading,
+    _span,
+    shade,
+    slot_shading,
+)
 from tapesim.config.options import OptionMakerConfig
 from tapesim.venues.book import NO_ASK
 from tapesim.venues.chains import MPV_CLASSES, NICKEL_FROM_CENTS, Mpv
 from tapesim.venues.opra import OptionNBBOs, _best_one, consolidate, consolidate_one, step_changes
 from tapesim.venues.option_tape import _deliver
-from tapesim.venues.options import _place
 from tapesim.venues.slots import SlotQuotes
 
 
@@ -60,35 +67,170 @@ def random_base(gen: np.random.Generator, steps: int, n: int, mpv: Mpv):
     return bid.astype(np.int64), ask.astype(np.int64)
 
 
+def slot_cases(gen: np.random.Generator, mpv: Mpv, steps: int, n: int
+               ) -> tuple[np.ndarray, ...]:
+    """Random base quotes [step, contract] and shading [contract, slot] (extra ticks
+    0..2, skews of both signs, sizes)."""
+    slots = int(gen.integers(1, 13))
+    bid, ask = random_base(gen, steps, n, mpv)
+    extra = gen.integers(0, 3, (n, slots))
+    skew = gen.integers(-2, 3, (n, slots))
+    shown = gen.integers(1, 60, (n, slots))
+    return bid, ask, extra + skew, extra - skew, shown
+
+
+def rule_of(case: tuple[np.ndarray, ...], mpv: Mpv) -> SlotQuotes:
+    """:func:`numpy_rule` of a :func:`slot_cases` case."""
+    bid, ask, k_bid, k_ask, shown = case
+    return numpy_rule(bid, ask, k_bid.T, k_ask.T, shown.T, mpv)
+
+
+def shaded(case: tuple[np.ndarray, ...], mpv: Mpv) -> tuple[ShadedQuotes, OptionNBBOs]:
+    """:func:`shade` of a :func:`slot_cases` case."""
+    return shade(case[0], case[1], np.stack(case[2:]), mpv)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_slot_shading_is_the_numpy_expressions(seed: int) -> None:
+    gen = np.random.default_rng(300 + seed)
+    n_chain, slots, makers = 400, int(gen.integers(1, 13)), 4
+    extra = gen.integers(0, 3, (n_chain, slots))
+    size_factor = gen.uniform(0.3, 1.0, (n_chain, slots))
+    idx = np.sort(gen.choice(n_chain, 150, replace=False))
+    skew = gen.integers(-2, 3, (makers, idx.size))
+    slot_maker = np.sort(gen.integers(0, makers, slots))
+    sizes = gen.integers(1, 400, idx.size)
+    sizes[:3] = [0, 1, 5]  # a size that rounds to 0 shows 1
+    want_skew = skew.T[:, slot_maker]
+    want = np.stack([extra[idx] + want_skew, extra[idx] - want_skew, np.maximum(
+        np.rint(sizes[:, None] * size_factor[idx]), 1).astype(np.int64)])
+    assert np.array_equal(slot_shading(extra, size_factor, idx, skew, slot_maker, sizes), want)
+    got = np.empty_like(want)
+    _slot_shading.py(extra, size_factor, idx, skew, slot_maker, sizes, got)
+    assert np.array_equal(got, want)
+
+
 @pytest.mark.parametrize("penny_class", sorted(MPV_CLASSES))
 @pytest.mark.parametrize("seed", range(3))
 def test_compiled_shading_is_the_rule(penny_class: str, seed: int) -> None:
     mpv = MPV_CLASSES[penny_class]  # type: ignore[index]
     gen = np.random.default_rng(seed)
-    slots, steps, n = int(gen.integers(1, 13)), int(gen.integers(1, 6)), 400
-    bid, ask = random_base(gen, steps, n, mpv)
-    extra = gen.integers(0, 3, (slots, n))
-    skew = gen.integers(-2, 3, (slots, n))
-    shown = gen.integers(1, 60, (slots, n))
-    want = numpy_rule(bid, ask, extra + skew, extra - skew, shown, mpv)
-    got, got_nbbo = shade(bid, ask, extra + skew, extra - skew, shown, mpv)
+    steps, n = int(gen.integers(1, 6)), 400
+    case = slot_cases(gen, mpv, steps, n)
+    bid, ask, k_bid = case[0], case[1], case[2]
+    slots = k_bid.shape[1]
+    want = rule_of(case, mpv)
+    got_slots, got_nbbo = shaded(case, mpv)
+    got = got_slots.window(0, steps)
     for ours, rule in zip(got, want, strict=True):
         assert ours.dtype == np.int64 and np.array_equal(ours, rule)
-    # The NBBO made in the same pass is the OPRA consolidation of the slots' quotes.
+    # The cases the rule has branches for all occur: no base bid, bids that would lock
+    # or cross the best ask stepped down, several slots at the best bid or offer.
+    unstepped = mpv.floor(np.maximum(bid[None] - k_bid.T[:, None, :] * mpv.tick_cents(bid), 0))
+    assert (bid == 0).any() and (want.bid != np.where(bid[None] > 0, unstepped, 0)).any()
+    if slots > 1:
+        assert ((want.ask == want.ask.min(axis=0, keepdims=True)).sum(axis=0) > 1).any()
+        assert ((want.bid == want.bid.max(axis=0, keepdims=True)).sum(axis=0) > 1).any()
+    # The NBBO is the OPRA consolidation of the slots' quotes.
     nbbo = OptionNBBOs(*(x.reshape(steps, n) for x in consolidate(
         *(x.reshape(slots, steps * n) for x in want))))
     for ours, rule in zip(got_nbbo, nbbo, strict=True):
         assert ours.dtype == np.int64 and np.array_equal(ours, rule)
-    plain = SlotQuotes(*(np.empty_like(x) for x in got))
-    plain_nbbo = OptionNBBOs(*(np.empty_like(x) for x in got_nbbo))
-    _shade.py(bid, ask, extra + skew, extra - skew, shown, mpv.below_cents, mpv.above_cents,
-              NICKEL_FROM_CENTS, NO_ASK, *plain, *plain_nbbo)
-    for ours, py in zip((*got, *got_nbbo), (*plain, *plain_nbbo), strict=True):
-        assert np.array_equal(ours, py)
+    # The plain Python loops give the same quotes and NBBO, with the shortcut and without.
+    shading = np.stack(case[2:])
+    span = np.empty((9, n), dtype=np.int64)
+    _span.py(shading, NO_ASK, span)
+    none2, none3 = np.empty((0, 0), dtype=np.int64), np.empty((0, 0, 0), dtype=np.int64)
+    for summary in (span, span[:, :0]):
+        plain = SlotQuotes(*(np.empty_like(x) for x in got))
+        plain_nbbo = OptionNBBOs(*(np.empty_like(x) for x in got_nbbo))
+        _shade.py(bid, ask, shading, np.ascontiguousarray(shading.transpose(0, 2, 1)), summary,
+                  mpv.below_cents, mpv.above_cents, NICKEL_FROM_CENTS, NO_ASK, np.arange(n),
+                  *plain, none2, none2, none2, none2)
+        _shade.py(bid, ask, shading, none3, summary, mpv.below_cents, mpv.above_cents,
+                  NICKEL_FROM_CENTS, NO_ASK, np.empty(0, dtype=np.int64), none3, none3, none3,
+                  none3, *plain_nbbo)
+        for ours, py in zip((*got, *got_nbbo), (*plain, *plain_nbbo), strict=True):
+            assert np.array_equal(ours, py)
     # What the venues make of it: never locked or crossed, every quote on the grid.
     two_sided = nbbo.nbb > 0
     assert np.all(nbbo.nbb[two_sided] < nbbo.nbo[two_sided])
     assert not mpv.off_grid(got.bid).any() and not mpv.off_grid(got.ask).any()
+
+
+@pytest.mark.parametrize("penny_class", sorted(MPV_CLASSES))
+@pytest.mark.parametrize("seed", range(3))
+def test_nbbo_of_many_steps_is_that_of_each_step(penny_class: str, seed: int) -> None:
+    """Over several steps the loop settles a (step, contract) from each contract's extreme
+    shading where no bid clips, rounds or steps down; a step alone goes slot by slot.
+    Both give the rule's NBBO, with slots sharing the best price and without any showing."""
+    mpv = MPV_CLASSES[penny_class]  # type: ignore[index]
+    gen = np.random.default_rng(200 + seed)
+    steps, n = 8, 300
+    case = list(slot_cases(gen, mpv, steps, n))
+    case[4] = np.where(gen.random(case[4].shape) < 0.1, 0, case[4])
+    case[4][:5] = 0  # contracts no slot shows
+    case = tuple(case)
+    bid, ask, k_bid, k_ask, shown = case
+    want = rule_of(case, mpv)
+    slots = k_bid.shape[1]
+    rule = OptionNBBOs(*(x.reshape(steps, n) for x in consolidate(
+        *(x.reshape(slots, steps * n) for x in want))))
+    _, together = shaded(case, mpv)
+    for t in range(steps):
+        _, alone = shaded((bid[t:t + 1], ask[t:t + 1], k_bid, k_ask, shown), mpv)
+        for many, one, r in zip(together, alone, rule, strict=True):
+            assert np.array_equal(many[t], one[0]) and np.array_equal(many[t], r[t])
+    # Both kinds of (step, contract) occur: every slot's bid is the base shifted by its
+    # shading (nothing clipped, rounded or stepped down), or not.
+    tick = mpv.tick_cents(bid)
+    shifted = ((want.bid == bid[None] - k_bid.T[:, None, :] * tick).all(axis=0)
+               & (want.ask == ask[None] + k_ask.T[:, None, :] * tick).all(axis=0) & (bid > 0))
+    assert shifted.any() and (~shifted).any()
+
+
+def test_consolidation_counts_only_shown_sizes() -> None:
+    """A slot showing no size neither sets nor adds to the NBBO (the rule never makes
+    one, but the loop holds to the OPRA rule for any sizes)."""
+    mpv = MPV_CLASSES["all-penny"]
+    gen = np.random.default_rng(7)
+    case = list(slot_cases(gen, mpv, 3, 200))
+    case[4] = np.where(gen.random(case[4].shape) < 0.4, 0, case[4])
+    want = rule_of(tuple(case), mpv)
+    slots = case[2].shape[1]
+    nbbo = consolidate(*(x.reshape(slots, -1) for x in want))
+    _, got = shaded(case, mpv)
+    for ours, rule in zip(got, nbbo, strict=True):
+        assert np.array_equal(ours.reshape(-1), rule)
+
+
+@pytest.mark.parametrize("penny_class", sorted(MPV_CLASSES))
+@pytest.mark.parametrize("seed", range(3))
+def test_slot_quotes_read_from_a_block_are_the_rule(penny_class: str, seed: int) -> None:
+    """A step put in force, and a window of steps and contracts, are those of the rule."""
+    mpv = MPV_CLASSES[penny_class]  # type: ignore[index]
+    gen = np.random.default_rng(100 + seed)
+    steps, n, n_chain = int(gen.integers(1, 21)), 120, 300
+    case = slot_cases(gen, mpv, steps, n)
+    slots = case[2].shape[1]
+    want = rule_of(case, mpv)
+    quotes, _ = shaded(case, mpv)
+    idx = np.sort(gen.choice(n_chain, n, replace=False))
+    held = SlotQuotes(*(gen.integers(0, 1_000, (slots, n_chain)) for _ in range(4)))
+    for row in (int(gen.integers(0, steps)), steps - 1):
+        expected = [h.copy() for h in held]
+        for h, x in zip(expected, want, strict=True):
+            h[:, idx] = x[:, row, :]
+        quotes.place(held, idx, row)
+        for ours, rule in zip(held, expected, strict=True):
+            assert np.array_equal(ours, rule)
+    with pytest.raises(IndexError):
+        quotes.place(held, idx, steps)
+    r0 = int(gen.integers(0, steps))
+    r1 = int(gen.integers(r0 + 1, steps + 1))
+    cols = np.sort(gen.choice(n, int(gen.integers(1, 5)), replace=False))
+    for ours, rule in zip(quotes.window(r0, r1, cols), want, strict=True):
+        assert np.array_equal(ours, rule[:, r0:r1][:, :, cols])
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -117,24 +259,6 @@ def test_one_contract_consolidates_as_the_chain_does(seed: int) -> None:
         want = tuple(int(x[c]) for x in chain)
         assert consolidate_one(*prices, *sizes, c) == want
         assert _best_one.py(*prices, *sizes, c, NO_ASK) == want
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_placing_a_row_of_slot_quotes_is_the_numpy_scatter(seed: int) -> None:
-    gen = np.random.default_rng(seed)
-    slots, steps, n = 5, 4, 60
-    idx = np.sort(gen.choice(n, int(gen.integers(0, n)), replace=False))
-    held = [gen.integers(0, 1_000, (slots, n)) for _ in range(4)]
-    new = [gen.integers(0, 1_000, (slots, steps, idx.size)) for _ in range(4)]
-    row = int(gen.integers(0, steps))
-    want = [h.copy() for h in held]
-    for h, x in zip(want, new, strict=True):
-        h[:, idx] = x[:, row, :]
-    for run in (_place, _place.py):
-        got = [h.copy() for h in held]
-        run(*got, idx, *new, row)
-        for ours, rule in zip(got, want, strict=True):
-            assert np.array_equal(ours, rule)
 
 
 def held_rule(theo: np.ndarray, last: np.ndarray, threshold: np.ndarray,

@@ -187,7 +187,7 @@ class Tracer:
         rows: list[Row] = []
         for idx, slots, steps in parts:
             for r in steps:
-                quotes = [x[:, r, :] for x in slots]
+                quotes = [x[:, 0, :] for x in slots.window(r, r + 1)]
                 self.trace.grid_problems += grid_problems(root, quotes[0], quotes[1])
                 self.trace.slot_quotes += quotes[0].size
                 best = best_quotes(*quotes)

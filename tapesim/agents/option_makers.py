@@ -73,7 +73,7 @@ from tapesim.agents.option_quotes import (
     t_years_at,
 )
 from tapesim.agents.pricing import greeks, price
-from tapesim.agents.shading import shade
+from tapesim.agents.shading import ShadedQuotes, shade, slot_shading
 from tapesim.agents.vol_surface import Roughness, implied_vols, symbol_surface
 from tapesim.config.options import OptionChainProfile
 from tapesim.sim.calendar import NS_PER_MS
@@ -137,8 +137,10 @@ class OptionMakers:
         self.slot_maker = np.array(slot_maker, dtype=np.int64)
         self.slot_venue = np.array(slot_venue, dtype=np.int64)
         n_slots, n = len(slot_maker), chain.size
-        self.extra = gen.integers(0, mk.extra_ticks + 1, size=(n_slots, n))
-        self.size_factor = gen.uniform(0.3, 1.0, size=(n_slots, n))
+        # Per (contract, slot), as the shading loop reads them (drawn per slot, contract).
+        self.extra = np.ascontiguousarray(gen.integers(0, mk.extra_ticks + 1,
+                                                       size=(n_slots, n)).T)
+        self.size_factor = np.ascontiguousarray(gen.uniform(0.3, 1.0, size=(n_slots, n)).T)
         self.net_delta = np.zeros(mk.makers)  # shares of stock the option book is worth
         self.quoted_theo = np.full(n, np.nan)  # the value each contract was last quoted at
         self.shown_base = np.zeros(n, dtype=np.int64)  # displayed size before slot factors
@@ -233,7 +235,7 @@ class OptionMakers:
         draw = self.draws.uniform
         bid_size, ask_size = held.bid_size[:, c].copy(), held.ask_size[:, c].copy()
         for k in range(self.n_slots):
-            size = max(1, int(base * self.size_factor[k, c] * (0.6 + 0.8 * draw()) + 0.5))
+            size = max(1, int(base * self.size_factor[c, k] * (0.6 + 0.8 * draw()) + 0.5))
             if ask_size[k] > 0:
                 ask_size[k] = size
             if bid_size[k] > 0:
@@ -268,7 +270,7 @@ class OptionMakers:
         return np.flatnonzero(near & (chain.days_to_expiry <= self.cfg.active_days))
 
     def quotes(self, idx: np.ndarray, times_ns: np.ndarray,
-               slow: bool = False) -> tuple[SlotQuotes, OptionNBBOs]:
+               slow: bool = False) -> tuple[ShadedQuotes, OptionNBBOs]:
         """Every slot's quote for contracts ``idx`` at each time (one vectorised pass) and
         the NBBO they make; ``slow`` quotes (one time) to hold until the next full
         requote, each side widened by :meth:`slow_margin`."""
@@ -315,19 +317,18 @@ class OptionMakers:
         return out
 
     def _shade(self, idx: np.ndarray, bid: np.ndarray, ask: np.ndarray,
-               sizes: np.ndarray) -> tuple[SlotQuotes, OptionNBBOs]:
+               sizes: np.ndarray) -> tuple[ShadedQuotes, OptionNBBOs]:
         """Each slot's quote: the base quote shaded by the slot's extra ticks and skew;
         and the NBBO of the slots' quotes."""
         held = self.ledger.held(self.agents, idx)  # [maker, contract of idx]
         skew = np.clip(np.trunc(held / self.cfg.skew_lots), -MAX_SKEW_TICKS, MAX_SKEW_TICKS)
-        skew = skew.astype(np.int64)[self.slot_maker]
-        extra = self.extra[:, idx]
         # No base bid (a wing, or a value below the maker's edge) stays no bid: a short
         # maker's skew lifts only the bids it makes. No maker bids at or above another's
         # offer: a bid that would lock or cross the best ask across slots steps down to
         # the price just below it (the loop: tapesim.agents.shading).
-        shown = np.maximum(np.rint(sizes[None, :] * self.size_factor[:, idx]), 1).astype(np.int64)
-        return shade(bid, ask, extra + skew, extra - skew, shown, self.chain.mpv)
+        shading = slot_shading(self.extra, self.size_factor, idx, skew.astype(np.int64),
+                               self.slot_maker, sizes)
+        return shade(bid, ask, shading, self.chain.mpv)
 
     # --- inventory and hedging -----------------------------------------------
     def contract_delta(self, c: int, spot: float) -> float:

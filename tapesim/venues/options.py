@@ -38,13 +38,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from tapesim.sim.calendar import NS_PER_MS
-from tapesim.sim.compiled import kernel
 from tapesim.venues.book import BUY, NO_ASK
 from tapesim.venues.feed.base import OptionFeed, QuoteFault
 from tapesim.venues.ledger import OptionLedger
 from tapesim.venues.opra import OptionNBBOs, consolidate_one, step_changes
 from tapesim.venues.option_tape import OptionTape
-from tapesim.venues.slots import QuoteBlock, SlotMakers, SlotQuotes
+from tapesim.venues.slots import BlockSlots, QuoteBlock, SlotMakers, SlotQuotes
 from tapesim.venues.tape import Tape
 
 
@@ -123,10 +122,10 @@ class OptionVenues:
             if fault is not None:
                 fault.expire(int(times[-1]))
 
-    def _hold(self, idx: np.ndarray, quotes: SlotQuotes, row: int) -> None:
+    def _hold(self, idx: np.ndarray, quotes: BlockSlots, row: int) -> None:
         """Make the slot quotes of one row the quotes in force (a quote fault may rewrite
         them)."""
-        _place(*self.slots, idx, *quotes, row)
+        quotes.place(self.slots, idx, row)
         if self.quote_fault is not None:
             self.quote_fault.hold(self.slots)
 
@@ -277,19 +276,3 @@ class OptionVenues:
         mk.on_fill(maker, c, -moved if side == BUY else moved, self.now)
         return Printed(row, c, price, qty, venue, agent, maker, side, parent)
 
-
-@kernel
-def _place(held_bid: np.ndarray, held_ask: np.ndarray, held_bid_size: np.ndarray,
-           held_ask_size: np.ndarray, idx: np.ndarray, bid: np.ndarray, ask: np.ndarray,
-           bid_size: np.ndarray, ask_size: np.ndarray,
-           row: int) -> None:  # pragma: no cover - compiled
-    """``held[:, idx] = new[:, row, :]`` for the four arrays of a :class:`SlotQuotes`
-    (``held`` int64 [slot, contract], ``new`` int64 [slot, step, contract of ``idx``]):
-    one pass instead of four numpy scatters, each a fancy-index call."""
-    for s in range(held_bid.shape[0]):
-        for j in range(idx.size):
-            c = idx[j]
-            held_bid[s, c] = bid[s, row, j]
-            held_ask[s, c] = ask[s, row, j]
-            held_bid_size[s, c] = bid_size[s, row, j]
-            held_ask_size[s, c] = ask_size[s, row, j]

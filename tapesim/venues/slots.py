@@ -7,6 +7,8 @@ see the makers only through :class:`SlotMakers`, and the two pass plain data:
 
 * :class:`SlotQuotes`: every slot's quote for some contracts at some times, int64
   arrays ``[slot, time, contract]`` (prices in cents, sizes in contracts);
+* :class:`BlockSlots`: every slot's quote for some contracts at the steps of a block,
+  made when read (the venues put one step's in force at a time);
 * :class:`QuoteBlock`: the quotes of a block of requote grid steps, as the makers'
   cadence produces them.
 """
@@ -38,6 +40,28 @@ class SlotQuotes(NamedTuple):
         return OptionNBBOs(*(a.reshape(t, c) for a in consolidate(*flat)))
 
 
+class BlockSlots(Protocol):
+    """Every slot's quote for some contracts at each step of a block (implemented by
+    ``tapesim.agents.shading.ShadedQuotes``), made when read: the venues read one step
+    at a time, a quote fault the steps it covers."""
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps."""
+        ...
+
+    def place(self, held: SlotQuotes, idx: np.ndarray, row: int) -> None:
+        """Write the slots' quotes at step ``row`` into the quotes in force ``held``
+        ([slot, contract of the chain], int64 C-contiguous) at the chain's contracts
+        ``idx`` (int64, one per contract of the block)."""
+        ...
+
+    def window(self, r0: int, r1: int, cols: np.ndarray | None = None) -> SlotQuotes:
+        """The slots' quotes at steps ``r0:r1`` for the block's contracts ``cols`` (all
+        when ``None``): fresh int64 arrays [slot, r1 - r0, contract of cols]."""
+        ...
+
+
 class QuoteBlock(NamedTuple):
     """The makers' quotes for a block of consecutive requote grid steps, with the NBBO
     they make.
@@ -46,16 +70,17 @@ class QuoteBlock(NamedTuple):
     the block; ``slow_slots`` those of the other contracts ``slow`` at the block's
     first step only (``None`` when none is requoted in this block). ``nbbo`` and
     ``slow_nbbo`` are their consolidations (what :meth:`SlotQuotes.consolidated`
-    gives), made in the same pass as the quotes.
+    gives for the slots' quotes), made when the block is; the slots' quotes themselves
+    are made as they are read (:class:`BlockSlots`).
     """
 
     first: int  # grid step of times[0]
     times: np.ndarray  # int64 ns since the open of each grid step
     idx: np.ndarray  # int64 contracts requoted every step
-    slots: SlotQuotes  # [slot, step, contract of idx]
+    slots: BlockSlots  # [slot, step, contract of idx]
     nbbo: OptionNBBOs  # [step, contract of idx]
     slow: np.ndarray  # int64 contracts requoted at the first step only
-    slow_slots: SlotQuotes | None  # [slot, 1, contract of slow]
+    slow_slots: BlockSlots | None  # [slot, 1, contract of slow]
     slow_nbbo: OptionNBBOs | None  # [1, contract of slow]
 
 

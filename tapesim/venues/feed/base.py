@@ -14,33 +14,12 @@ a scenario installed one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 import numpy as np
 
 from tapesim.venues.opra import OptionNBBOs
-
-
-class SlotQuoteArrays(Protocol):
-    """Every maker slot's quote (``tapesim.agents.option_makers.SlotQuotes``): int64
-    arrays ``[slot, time, contract]`` (or ``[slot, contract]`` for the quotes in force),
-    prices in cents, sizes in contracts."""
-
-    bid: np.ndarray
-    ask: np.ndarray
-    bid_size: np.ndarray
-    ask_size: np.ndarray
-
-    def __iter__(self) -> Iterator[np.ndarray]: ...
-
-    def _make(self, iterable: Iterable[np.ndarray]) -> SlotQuoteArrays: ...
-
-    def consolidated(self) -> OptionNBBOs:
-        """The OPRA NBBO of the ``[slot, time, contract]`` form at each (time, contract):
-        best over slots, sizes summed at the best; arrays ``[time, contract]``
-        (:meth:`tapesim.venues.slots.SlotQuotes.consolidated`)."""
-        ...
+from tapesim.venues.slots import BlockSlots, SlotQuotes
 
 
 class OptionFeed(Protocol):
@@ -78,13 +57,13 @@ class OptionFeed(Protocol):
 class QuoteFault(Protocol):
     """A fault wrapped around consolidation (see :class:`tapesim.venues.feed.stuck.StuckQuote`)."""
 
-    def rows(self, idx: np.ndarray, slots: SlotQuoteArrays, times: np.ndarray,
+    def rows(self, idx: np.ndarray, slots: BlockSlots, times: np.ndarray,
              rows: OptionNBBOs, r0: int, r1: int) -> tuple[OptionNBBOs, np.ndarray | None]:
         """The NBBO rows ``[step, contract of idx]`` to publish at ``times`` (ns) from the
         makers' block ``slots`` (its steps ``r0:r1``), and each row's cause (or ``None``)."""
         ...
 
-    def hold(self, slots: SlotQuoteArrays) -> None:
+    def hold(self, slots: SlotQuotes) -> None:
         """Rewrite the venue quotes in force (``[slot, contract]``) after a requote."""
         ...
 

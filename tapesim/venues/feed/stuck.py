@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tapesim.venues.book import NO_ASK
-from tapesim.venues.feed.base import SlotQuoteArrays
 from tapesim.venues.opra import OptionNBBOs
+from tapesim.venues.slots import BlockSlots, SlotQuotes
 
 if TYPE_CHECKING:
     from tapesim.venues.options import OptionVenues
@@ -59,7 +59,7 @@ class StuckQuote:
         self._cross(c, self.venues.slots)
         self.venues._republish(c)
 
-    def _cross(self, c: int, s: SlotQuoteArrays) -> None:
+    def _cross(self, c: int, s: SlotQuotes) -> None:
         """Apply contract ``c``'s stuck bid to the quotes in force ``s`` ([slot, contract])."""
         slot, through, _, _ = self.stuck[c]
         asks = np.where(s.ask_size[:, c] > 0, s.ask[:, c], NO_ASK)
@@ -67,7 +67,7 @@ class StuckQuote:
         s.bid[slot, c] = best + through * int(self.tick(np.asarray(best)))
         s.bid_size[slot, c] = max(int(s.bid_size[slot, c]), 1)
 
-    def rows(self, idx: np.ndarray, slots: SlotQuoteArrays, times: np.ndarray,
+    def rows(self, idx: np.ndarray, slots: BlockSlots, times: np.ndarray,
              rows: OptionNBBOs, r0: int, r1: int) -> tuple[OptionNBBOs, np.ndarray | None]:
         """The rows with each stuck venue quote in place of its maker's while it lasts, and
         the cause of each (step, contract): the fault's scenario there, else -1."""
@@ -81,7 +81,7 @@ class StuckQuote:
                 continue
             col = int(hit[0])
             live = times < until
-            quotes = slots._make(x[:, r0:r1, col:col + 1].copy() for x in slots)
+            quotes = slots.window(r0, r1, hit[:1])
             others = np.delete(np.where(quotes.ask_size[:, :, 0] > 0, quotes.ask[:, :, 0],
                                         NO_ASK), slot, axis=0).min(axis=0)
             best = others[live]
@@ -92,7 +92,7 @@ class StuckQuote:
             causes[live, col] = cause
         return rows, causes
 
-    def hold(self, slots: SlotQuoteArrays) -> None:
+    def hold(self, slots: SlotQuotes) -> None:
         """A stuck quote stays in force through its maker's requotes."""
         for c in self.stuck:
             self._cross(c, slots)
