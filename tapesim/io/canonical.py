@@ -26,7 +26,7 @@ from tapesim.events.models import (
     OPTION_PRINT,
     EventKind,
 )
-from tapesim.io.digest import RECORD, pack_details
+from tapesim.io.digest import pack_details
 from tapesim.io.merge import Window
 from tapesim.io.option_prints import ContractBook, option_print_columns
 from tapesim.io.provenance import (  # noqa: F401 - re-exported: canonical provenance rows
@@ -35,6 +35,7 @@ from tapesim.io.provenance import (  # noqa: F401 - re-exported: canonical prove
     REAL_SOURCE_KIND,
     SOURCE_KIND,
 )
+from tapesim.io.record_loop import pack_window
 
 _BY_CODE: dict[int, EventKind] = {k.code: k for k in KINDS}
 #: The option spool's columns read only at option prints (their enrichment, position
@@ -51,8 +52,6 @@ _READS: dict[int, list[str]] = {
                        "ask_size"],
 }
 _STREAM_ORDER = sorted(KINDS, key=lambda k: k.code)
-#: Digest records filled per pass (about 2 MB of them, so a block stays in cache).
-_RECORD_BLOCK = 1 << 14
 
 
 def _by_code(codes: np.ndarray, values: list[str]) -> pa.Array:
@@ -157,7 +156,7 @@ class Canonicaliser:
                 tables[event_kind.name] = event_kind.schema.empty_table()
         details = pack_details(tables[OPTION_PRINT.name])
         provenance = self._provenance(rows, kind, trace, prints, pa.array(printed))
-        return tables, provenance, self._records(rows, seq, kind), details
+        return tables, provenance, self._records(rows, seq), details
 
     def _window_traces(self, seq: np.ndarray, kind: np.ndarray) -> pa.Array:
         """The trace id of every row of a window (:meth:`trace_ids`, each row's own stream),
@@ -166,52 +165,25 @@ class Canonicaliser:
         return pc.binary_join_element_wise(
             _by_code(kind, streams), pc.cast(pa.array(seq), pa.string()), "")
 
-    def _records(self, rows: pa.Table, seq: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    def _records(self, rows: pa.Table, seq: np.ndarray) -> np.ndarray:
         """The core digest records of a replay-ordered window, straight from its rows.
 
         Field for field what ``pack_records`` makes of the canonical tables (the same
-        float division of cents by 100), without splitting and re-interleaving. Every
-        text field is one gather from a table whose last entry is empty (rows without
-        the field point there), and the records are filled :data:`_RECORD_BLOCK` rows
-        at a time, so each block's fields are written while it is in cache rather than
-        one pass over the whole window per field.
+        float division of cents by 100), without splitting and re-interleaving, in one
+        compiled pass (:func:`~tapesim.io.record_loop.pack_window`). Stock rows read
+        null in the option spool's columns (and a window of stock rows alone has none):
+        the pass reads them only on option rows.
         """
-        n = rows.num_rows
-        column = {name: rows.column(name).to_numpy() for name in (
-            "ts", "ingest_ts", "shard", "price", "ask", "size", "venue")}
-        shard, venue = column["shard"], column["venue"].astype(np.int64)
-        quote, nbbo = kind == EQUITY_QUOTE.code, kind == OPTION_NBBO.code
-        equity_print, option_print = kind == EQUITY_PRINT.code, kind == OPTION_PRINT.code
-        option = nbbo | option_print
-        underlying = np.where(nbbo, len(self._symbol_bytes), shard)
-        exchange = np.where(equity_print, venue, np.where(
-            option_print, len(self._venue_bytes) + venue, len(self._exchange_bytes) - 1))
-        if option.any():  # stock rows read null in the option spool's columns
-            contract = np.where(option, self.contracts.index(
-                shard, rows.column("contract").fill_null(0).to_numpy()),
-                len(self._contract_bytes) - 1)
-            ask_size = np.where(nbbo, rows.column("ask_size").fill_null(0).to_numpy(), 0)
-        else:
-            contract = np.full(n, len(self._contract_bytes) - 1)
-            ask_size = np.zeros(n, dtype=np.int64)
-        rec = np.empty(n, dtype=RECORD)  # every field of every record is written below
-        for lo in range(0, n, _RECORD_BLOCK):
-            part = slice(lo, lo + _RECORD_BLOCK)
-            out = rec[part]
-            out["seq"] = seq[part]
-            out["ts"] = out["source_ts"] = column["ts"][part]
-            out["ingest_ts"] = column["ingest_ts"][part]
-            out["kind"] = kind[part]
-            out["underlying_id"] = self._underlying_bytes[underlying[part]]
-            out["contract"] = self._contract_bytes[contract[part]]
-            out["price"] = column["price"][part] / 100.0
-            out["ask"] = np.where(equity_print[part] | option_print[part], 0.0,
-                                  column["ask"][part] / 100.0)
-            out["size"] = np.where(quote[part], 0, column["size"][part])
-            out["ask_size"] = ask_size[part]
-            out["exchange"] = self._exchange_bytes[exchange[part]]
-            out["off_exchange"] = equity_print[part] & (venue[part] >= self.n_lit)
-        return rec
+        columns = {name: rows.column(name).to_numpy() for name in (
+            "ts", "ingest_ts", "kind", "shard", "price", "ask", "size", "venue")}
+        for name, dtype in (("contract", np.int32), ("ask_size", np.int64)):
+            columns[name] = (rows.column(name).fill_null(0).to_numpy()
+                             if name in rows.column_names
+                             else np.zeros(rows.num_rows, dtype=dtype))
+        return pack_window(columns, int(seq[0]) if len(seq) else self.next_seq,
+                           self.contracts.offsets, self._underlying_bytes,
+                           self._contract_bytes, self._exchange_bytes,
+                           len(self._venue_bytes), self.n_lit)
 
     def trace_ids(self, stream: str, seq: np.ndarray) -> pa.Array:
         """The contract's trace ids ``<run_id>:<stream>:<seq>`` (CONTRACT.md §1) of ``seq``.
