@@ -1,4 +1,5 @@
-"""The write path's building blocks: the merge's window sort and the prefetching thread."""
+"""The write path's building blocks: the merge's window sort and cutoff count, the
+canonicaliser's scattered columns and the prefetching thread."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tapesim.io.merge import order
+from tapesim.io.canonical import _scattered
+from tapesim.io.merge import _count_below, order
 from tapesim.io.prefetch import prefetched
 
 _BIG = 1 << 40
@@ -71,3 +73,39 @@ def test_prefetched_stops_its_thread_when_closed_early() -> None:
     assert not any(t.name == "test-prefetch" for t in threading.enumerate())
     assert len(produced) <= 4  # the item handed out, ``depth`` waiting, one blocked
 
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 30), max_size=6).map(sorted), max_size=5),
+       st.integers(-1, 32))
+def test_count_below_is_a_comparison_of_every_key(parts: list[list[int]], cutoff: int,
+                                                  ) -> None:
+    """The binary search over a chunked column of ascending keys counts what comparing
+    every key counts (empty chunks and ties at the cutoff included)."""
+    keys = sorted(k for part in parts for k in part)
+    chunks, at = [], 0
+    for part in parts:
+        chunks.append(pa.array(keys[at:at + len(part)], pa.int64()))
+        at += len(part)
+    column = pa.chunked_array(chunks, pa.int64())
+    assert _count_below(column, cutoff) == sum(k < cutoff for k in keys)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.data())
+def test_scattered_puts_each_value_at_its_row(n: int, data: st.DataObject) -> None:
+    """A scattered column holds each value at its row and null elsewhere, built from the
+    values' bytes (rows ascending, values a slice of a larger array) or by a take (rows
+    in any order)."""
+    rows = data.draw(st.lists(st.integers(0, n - 1), unique=True))
+    texts = data.draw(st.lists(st.text(max_size=4), min_size=len(rows) + 2,
+                               max_size=len(rows) + 2))
+    start = data.draw(st.integers(0, 2))
+    values = pa.array(texts, pa.string()).slice(start, len(rows))
+    for where in (sorted(rows), rows):
+        got = _scattered(n, np.array(where, dtype=np.int64), values)
+        got.validate(full=True)
+        want: list[str | None] = [None] * n
+        for row, text in zip(where, values.to_pylist(), strict=True):
+            want[row] = text
+        assert got.to_pylist() == want

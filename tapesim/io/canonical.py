@@ -68,9 +68,30 @@ def _dollars(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 def _scattered(n: int, where: np.ndarray, values: pa.Array) -> pa.Array:
     """A string column of ``n`` rows holding ``values[j]`` at row ``where[j]`` (an int64
-    array of distinct rows) and null in every other row."""
+    array of distinct rows) and null in every other row.
+
+    With ``where`` ascending and ``values`` a plain string array without nulls (every
+    caller's case) the column is built from ``values``' own bytes: offsets that step only
+    at ``where`` and a validity bitmap, without copying a string.
+    """
     if where.size == 0:
         return pa.nulls(n, pa.string())
+    if (values.type == pa.string() and not values.null_count
+            and bool(np.all(where[1:] > where[:-1]))):
+        m = len(values)
+        bounds = np.frombuffer(values.buffers()[1], dtype=np.int32)[
+            values.offset:values.offset + m + 1]
+        lengths = np.zeros(n, dtype=np.int32)
+        lengths[where] = np.diff(bounds)
+        offsets = np.empty(n + 1, dtype=np.int32)
+        offsets[0] = bounds[0]
+        np.cumsum(lengths, out=offsets[1:])
+        offsets[1:] += bounds[0]
+        valid = np.zeros(n, dtype=bool)
+        valid[where] = True
+        return pa.StringArray.from_buffers(
+            n, pa.py_buffer(offsets), values.buffers()[2],
+            pa.py_buffer(np.packbits(valid, bitorder="little")), n - where.size)
     # Row i takes values[j] where where[j] == i, else the null appended at the end.
     index = np.full(n, where.size, dtype=np.int64)
     index[where] = np.arange(where.size)

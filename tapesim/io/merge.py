@@ -51,6 +51,20 @@ def order(table: pa.Table, sort_keys: list[tuple[str, str]]) -> np.ndarray:
     return np.argsort(key, kind="stable")
 
 
+def _count_below(keys: pa.ChunkedArray, cutoff: int) -> int:
+    """How many of the ascending integer ``keys`` (no nulls) are below ``cutoff``: a
+    binary search in each chunk up to the first holding a key at or above it, rather
+    than a comparison of every buffered key."""
+    count = 0
+    for chunk in keys.chunks:
+        values = chunk.to_numpy()
+        below = int(np.searchsorted(values, cutoff, side="left"))
+        count += below
+        if below < len(values):
+            break
+    return count
+
+
 class _Cursor:
     def __init__(self, source: Iterable[pa.Table], key: str) -> None:
         self._it = iter(source)
@@ -78,8 +92,7 @@ class _Cursor:
         if cutoff is None:
             out, self.buffer = self.buffer, None
             return out
-        keys = self.buffer.column(self._key)
-        split = int(pc.sum(pc.less(keys, cutoff)).as_py() or 0)  # keys are sorted
+        split = _count_below(self.buffer.column(self._key), cutoff)
         if split == 0:
             return None
         out = self.buffer.slice(0, split)
