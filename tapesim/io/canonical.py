@@ -35,7 +35,7 @@ from tapesim.io.provenance import (  # noqa: F401 - re-exported: canonical prove
     REAL_SOURCE_KIND,
     SOURCE_KIND,
 )
-from tapesim.io.record_loop import pack_window
+from tapesim.io.window_loops import pack_window, trace_ids
 
 _BY_CODE: dict[int, EventKind] = {k.code: k for k in KINDS}
 #: The option spool's columns read only at option prints (their enrichment, position
@@ -181,17 +181,19 @@ class Canonicaliser:
 
     def _window_traces(self, seq: np.ndarray, kind: np.ndarray) -> pa.Array:
         """The trace id of every row of a window (:meth:`trace_ids`, each row's own stream),
-        built once for the event tables and provenance alike."""
-        streams = [f"{self.run_id}:{k.stream}:" for k in _STREAM_ORDER]
-        return pc.binary_join_element_wise(
-            _by_code(kind, streams), pc.cast(pa.array(seq), pa.string()), "")
+        built once for the event tables and provenance alike, in one compiled pass
+        (:func:`~tapesim.io.window_loops.trace_ids`; ``seq`` is consecutive)."""
+        if not len(seq):
+            return pa.array([], pa.string())
+        return trace_ids([f"{self.run_id}:{k.stream}:" for k in _STREAM_ORDER], kind,
+                         int(seq[0]))
 
     def _records(self, rows: pa.Table, seq: np.ndarray) -> np.ndarray:
         """The core digest records of a replay-ordered window, straight from its rows.
 
         Field for field what ``pack_records`` makes of the canonical tables (the same
         float division of cents by 100), without splitting and re-interleaving, in one
-        compiled pass (:func:`~tapesim.io.record_loop.pack_window`). Stock rows read
+        compiled pass (:func:`~tapesim.io.window_loops.pack_window`). Stock rows read
         null in the option spool's columns (and a window of stock rows alone has none):
         the pass reads them only on option rows.
         """

@@ -1,6 +1,13 @@
-"""A merged window's core digest records, packed in one compiled pass.
+"""A merged window's trace ids and core digest records, each made in one compiled pass.
 
-:meth:`tapesim.io.canonical.Canonicaliser.window` hands the stream digest one
+:meth:`tapesim.io.canonical.Canonicaliser.window` gives every row its trace id
+``<run_id>:<stream>:<seq>`` (CONTRACT.md §1), for the event tables and provenance
+alike. As Arrow kernels that is a string per row for the prefix (a dictionary cast), a
+decimal cast of seq and a join of the two, about 75 ns a row; :func:`trace_ids` writes
+each id's bytes once, the prefix of its kind and then the digits of its seq, straight
+into the string array's buffers.
+
+It also hands the stream digest one
 :data:`~tapesim.io.digest.RECORD` per event (114 packed bytes: seq, the three times,
 kind, underlying, contract, price, ask, sizes, exchange, off-exchange flag). As numpy
 expressions that is a dozen strided field writes and as many temporaries per row
@@ -9,9 +16,10 @@ loop below writes each record once, straight from the spool columns. It is LLVM 
 (:class:`tapesim.sim.compiled.IrLoops`, about 0.1 CPU s to compile on first use) and
 releases the GIL, so the merge and the Parquet encoders run meanwhile.
 
-The values are those of :func:`tapesim.io.digest.pack_records` on the canonical
-tables (the same division of integer cents by 100.0, one IEEE operation);
-``tests/test_record_loop.py`` compares the loop with the rule as numpy expressions.
+The records are those of :func:`tapesim.io.digest.pack_records` on the canonical
+tables (the same division of integer cents by 100.0, one IEEE operation), the trace
+ids those of Arrow's decimal cast and join; ``tests/test_window_loops.py`` compares
+each loop with its rule as numpy or Arrow expressions.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import ctypes
 
 import numpy as np
+import pyarrow as pa
 
 from tapesim.events.models import EQUITY_PRINT, EQUITY_QUOTE, OPTION_NBBO, OPTION_PRINT
 from tapesim.io.digest import RECORD
@@ -126,9 +135,78 @@ exit:
 }}
 """
 
+# traces(ctx, n): row i (of n) gets the bytes of prefix kind[i] (prefixes: a table of
+# rows of _PREFIX_ROOM bytes, lengths: their int64 lengths) and then the decimal digits of
+# seq0 + i (positive), written to data from offset 0, its end to offsets[i + 1] (int32;
+# offsets[0] is 0). Returns the bytes written.
+_PREFIX_ROOM = 64
+_TRACE_IR = """
+declare void @llvm.memcpy.p0.p0.i64(ptr noalias nocapture writeonly, ptr noalias nocapture
+                                    readonly, i64, i1)
+
+define i64 @traces(ptr noalias nocapture %ctx, i64 %n) nounwind {
+entry:""" + context_words({0: ("data", "ptr"), 1: ("offsets", "ptr"), 2: ("kinds", "ptr"),
+                           3: ("first", "i64"), 4: ("prefixes", "ptr"),
+                           5: ("lengths", "ptr")}) + f"""  store i32 0, ptr %offsets
+  br label %row
+row:
+  %i = phi i64 [0, %entry], [%i1, %digits_done]
+  %pos = phi i64 [0, %entry], [%end, %digits_done]
+  %more = icmp slt i64 %i, %n
+  br i1 %more, label %prefix, label %exit
+prefix:
+  %kp = getelementptr inbounds i8, ptr %kinds, i64 %i
+  %k8 = load i8, ptr %kp
+  %k = sext i8 %k8 to i64
+  %lp = getelementptr inbounds i64, ptr %lengths, i64 %k
+  %len = load i64, ptr %lp
+  %src.o = mul i64 %k, {_PREFIX_ROOM}
+  %src = getelementptr inbounds i8, ptr %prefixes, i64 %src.o
+  %dst = getelementptr inbounds i8, ptr %data, i64 %pos
+  call void @llvm.memcpy.p0.p0.i64(ptr %dst, ptr %src, i64 %len, i1 false)
+  %seq = add i64 %first, %i
+  br label %count
+count:
+  %c.v = phi i64 [%seq, %prefix], [%c.q, %count]
+  %c.d = phi i64 [0, %prefix], [%c.d1, %count]
+  %c.q = udiv i64 %c.v, 10
+  %c.d1 = add i64 %c.d, 1
+  %c.more = icmp ne i64 %c.q, 0
+  br i1 %c.more, label %count, label %counted
+counted:
+  %start = add i64 %pos, %len
+  %end = add i64 %start, %c.d1
+  br label %digit
+digit:
+  %d.v = phi i64 [%seq, %counted], [%d.q, %digit]
+  %d.at = phi i64 [%end, %counted], [%d.at1, %digit]
+  %d.q = udiv i64 %d.v, 10
+  %d.t = mul i64 %d.q, 10
+  %d.r = sub i64 %d.v, %d.t
+  %d.r8 = trunc i64 %d.r to i8
+  %d.c = add i8 %d.r8, 48
+  %d.at1 = sub i64 %d.at, 1
+  %d.p = getelementptr inbounds i8, ptr %data, i64 %d.at1
+  store i8 %d.c, ptr %d.p
+  %d.more = icmp ne i64 %d.q, 0
+  br i1 %d.more, label %digit, label %digits_done
+digits_done:
+  %i1 = add i64 %i, 1
+  %op = getelementptr inbounds i32, ptr %offsets, i64 %i1
+  %end32 = trunc i64 %end to i32
+  store i32 %end32, ptr %op
+  br label %row
+exit:
+  ret i64 %pos
+}}
+"""
+
 _P, _I = ctypes.c_void_p, ctypes.c_int64
-#: ``CFUNCTYPE``: a call packs a whole window and releases the GIL meanwhile.
-_LOOPS = IrLoops(_IR, {"records": ctypes.CFUNCTYPE(None, _P, _I, _I)})
+#: ``CFUNCTYPE``: a call covers a whole window and releases the GIL meanwhile.
+_LOOPS = IrLoops(_IR + _TRACE_IR, {"records": ctypes.CFUNCTYPE(None, _P, _I, _I),
+                                   "traces": ctypes.CFUNCTYPE(_I, _P, _I)})
+#: The most digits of a positive int64.
+_DIGITS = 19
 _COLUMNS = {"ts": np.int64, "ingest_ts": np.int64, "kind": np.int8, "shard": np.int32,
             "venue": np.int16, "price": np.int64, "ask": np.int64, "size": np.int64,
             "contract": np.int32, "ask_size": np.int64}
@@ -186,3 +264,41 @@ def pack_window(columns: dict[str, np.ndarray], seq0: int, offsets: np.ndarray,
         len(tables[0]) - 1, len(tables[1]) - 1, option_venue0, len(tables[2]) - 1, n_lit)
     _LOOPS.functions()["records"](ctypes.addressof(context), 0, n)
     return out
+
+
+def trace_ids(prefixes: list[str], kind: np.ndarray, seq0: int) -> pa.Array:
+    """Row i's trace id: ``prefixes[kind[i]]`` followed by the decimal digits of
+    ``seq0 + i``, as a string array of ``len(kind)`` rows without nulls.
+
+    Args:
+        prefixes: the trace-id prefix of each kind code, ``<run_id>:<stream>:``.
+        kind: int8 (or any integer) kind code of each row, each an index of ``prefixes``.
+        seq0: the first row's seq, at least 1.
+
+    Raises:
+        ValueError: a prefix longer than 64 UTF-8 bytes, a kind code outside
+            ``prefixes``, a seq below 1 or past int64, or a window of 2 GiB of ids.
+    """
+    encoded = [p.encode("utf-8") for p in prefixes]
+    if any(len(p) > _PREFIX_ROOM for p in encoded):
+        raise ValueError(f"a trace-id prefix longer than {_PREFIX_ROOM} bytes")
+    n = len(kind)
+    codes = np.ascontiguousarray(kind, dtype=np.int8)
+    if n and (int(codes.min()) < 0 or int(codes.max()) >= len(encoded)):
+        raise ValueError("a kind code without a trace-id prefix")
+    if seq0 < 1 or seq0 + n - 1 >= 1 << 63:
+        raise ValueError(f"seqs {seq0} to {seq0 + n - 1} are not positive int64s")
+    room = max((len(p) for p in encoded), default=0) + _DIGITS
+    if n * room >= 1 << 31:
+        raise ValueError("a window's trace ids must stay under 2 GiB")
+    table = np.zeros((max(len(encoded), 1), _PREFIX_ROOM), dtype=np.uint8)
+    for code, prefix in enumerate(encoded):
+        table[code, :len(prefix)] = np.frombuffer(prefix, dtype=np.uint8)
+    lengths = np.array([len(p) for p in encoded] or [0], dtype=np.int64)
+    data = np.empty(n * room, dtype=np.uint8)
+    offsets = np.empty(n + 1, dtype=np.int32)
+    context = (ctypes.c_int64 * 6)(data.ctypes.data, offsets.ctypes.data, codes.ctypes.data,
+                                   seq0, table.ctypes.data, lengths.ctypes.data)
+    used = _LOOPS.functions()["traces"](ctypes.addressof(context), n)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets),
+                                       pa.py_buffer(data[:used]))

@@ -1,4 +1,5 @@
-"""The compiled packing of a window's digest records gives, byte for byte, the rule as
+"""The compiled trace ids of a window are Arrow's decimal cast and join of prefix and seq,
+and its compiled digest records give, byte for byte, the rule as
 numpy expressions: every field of :data:`tapesim.io.digest.RECORD` from the spool
 columns, on random windows mixing the four event kinds, negative and huge cents, every
 venue (lit, TRF, options), contracts of several shards and the text tables' empty
@@ -14,7 +15,7 @@ import pytest
 from tapesim.events.models import EQUITY_PRINT, EQUITY_QUOTE, KINDS, OPTION_NBBO, OPTION_PRINT
 from tapesim.io.canonical import Canonicaliser
 from tapesim.io.digest import RECORD, pack_records
-from tapesim.io.record_loop import pack_window
+from tapesim.io.window_loops import pack_window, trace_ids
 from tapesim.runs import SORT_KEYS
 from tests.synthetic_run import (
     LIT,
@@ -128,3 +129,33 @@ def test_window_records_are_what_verify_packs(with_options: bool) -> None:
     packed = np.concatenate([pack_records(k, tables[k.name]) for k in KINDS])
     want = packed[np.argsort(packed["seq"])]
     assert len(records) == rows.num_rows and records.tobytes() == want.tobytes()
+
+
+def arrow_rule(prefixes: list[str], kind: np.ndarray, seq0: int) -> pa.Array:
+    """The trace ids as Arrow kernels: each row's prefix, then its seq cast to decimal."""
+    seq = pa.array(np.arange(seq0, seq0 + len(kind), dtype=np.int64))
+    prefix = pc.cast(pa.DictionaryArray.from_arrays(pa.array(kind.astype(np.int32)),
+                                                    pa.array(prefixes)), pa.string())
+    return pc.binary_join_element_wise(prefix, pc.cast(seq, pa.string()), "")
+
+
+@pytest.mark.parametrize("seq0", [1, 7, 99_990, 999_999_950, (1 << 63) - 300])
+def test_trace_ids_are_prefix_and_decimal_seq(seq0: int) -> None:
+    """Across digit-count boundaries and up to the largest int64, with prefixes of
+    different lengths (and a non-ASCII one), each id is its kind's prefix and its seq."""
+    gen = np.random.default_rng(seq0 % 1000)
+    prefixes = ["r-1:equity-quote:", "r-1:option-nbbo:", "r-1:equity-print:", "r\u00e9:p:"]
+    kind = gen.integers(0, len(prefixes), 300).astype(np.int8)
+    got = trace_ids(prefixes, kind, seq0)
+    got.validate(full=True)
+    assert got.type == pa.string() and got.equals(arrow_rule(prefixes, kind, seq0))
+
+
+def test_trace_ids_of_an_empty_window_and_refusals() -> None:
+    assert trace_ids(["a:"], np.zeros(0, np.int8), 5).to_pylist() == []
+    with pytest.raises(ValueError, match="kind code"):
+        trace_ids(["a:"], np.array([1], np.int8), 1)
+    with pytest.raises(ValueError, match="positive"):
+        trace_ids(["a:"], np.array([0], np.int8), 0)
+    with pytest.raises(ValueError, match="longer than"):
+        trace_ids(["a" * 65], np.array([0], np.int8), 1)
