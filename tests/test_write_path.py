@@ -3,6 +3,7 @@ canonicaliser's scattered columns and the prefetching thread."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 
@@ -13,9 +14,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tapesim.io.canonical import _scattered
+from tapesim.events.models import OPTION_PRINT
+from tapesim.io.canonical import Canonicaliser, _scattered
 from tapesim.io.merge import _count_below, order
 from tapesim.io.prefetch import prefetched
+from tapesim.runs import SORT_KEYS
+from tests.synthetic_run import (
+    LIT,
+    OPTION_VENUES,
+    OPTIONS,
+    SHARDS,
+    TRF,
+    _option_rows,
+    _stock_rows,
+)
 
 _BIG = 1 << 40
 
@@ -109,3 +121,38 @@ def test_scattered_puts_each_value_at_its_row(n: int, data: st.DataObject) -> No
         for row, text in zip(where, values.to_pylist(), strict=True):
             want[row] = text
         assert got.to_pylist() == want
+
+
+@pytest.mark.parametrize("batch", [2, 3, 100])
+def test_held_option_prints_come_out_as_each_windows_own(batch: int) -> None:
+    """Prints held across windows until ``print_batch`` are, once flushed, the same rows,
+    columns and detail records as each window's own, in seq order; the other kinds and
+    provenance do not wait."""
+    rows = pa.concat_tables([_stock_rows(), _option_rows(OPTIONS * 3)],
+                            promote_options="default")
+    rows = rows.take(pc.sort_indices(rows, sort_keys=SORT_KEYS))
+    cuts = [0, 3, 5, 9, 12, rows.num_rows]
+
+    def run(print_batch: int) -> tuple[dict[str, pa.Table], pa.Table, np.ndarray]:
+        canon = Canonicaliser("r", SHARDS, [*LIT, *TRF], len(LIT), tuple(OPTION_VENUES),
+                              print_batch=print_batch)
+        tables: dict[str, list[pa.Table]] = {}
+        provenance, details = [], []
+        for lo, hi in itertools.pairwise(cuts):
+            kinds, prov, _, detail = canon.window(rows.slice(lo, hi - lo))
+            for name, table in kinds.items():
+                tables.setdefault(name, []).append(table)
+            provenance.append(prov)
+            details.append(detail)
+        held, detail = canon.flush_prints()
+        tables[OPTION_PRINT.name].append(held)
+        details.append(detail)
+        return ({name: pa.concat_tables(parts) for name, parts in tables.items()},
+                pa.concat_tables(provenance), np.concatenate(details))
+
+    own, held = run(1), run(batch)
+    assert own[0][OPTION_PRINT.name].num_rows == 9
+    for name, table in own[0].items():
+        assert held[0][name].equals(table), name
+    assert held[1].equals(own[1])
+    assert held[2].tobytes() == own[2].tobytes() and len(own[2]) == 9

@@ -26,7 +26,7 @@ from tapesim.events.models import (
     OPTION_PRINT,
     EventKind,
 )
-from tapesim.io.digest import pack_details
+from tapesim.io.digest import DETAIL, pack_details
 from tapesim.io.merge import Window
 from tapesim.io.option_prints import ContractBook, option_print_columns
 from tapesim.io.provenance import (  # noqa: F401 - re-exported: canonical provenance rows
@@ -105,7 +105,12 @@ class Canonicaliser:
     ``venue_codes`` are the equity tape's venue codes (lit venues, then TRF codes;
     ``n_lit`` of them lit), ``option_venues`` the options venue codes, in the
     spools' index order. ``scenario_ids`` name the spools' ``cause`` indices.
-    ``next_seq`` is the ``seq`` the next row gets (from 1).
+    ``next_seq`` is the ``seq`` the next row gets (from 1). ``print_batch``: option
+    prints are enriched (:func:`~tapesim.io.option_prints.option_print_columns`, whose
+    implied-vol search and detail records cost a few milliseconds a call however few the
+    prints) once this many are held, so :meth:`window` may return them windows later;
+    :meth:`flush_prints` returns the rest. With 1 (the default) every window returns its
+    own.
     """
 
     run_id: str
@@ -116,6 +121,7 @@ class Canonicaliser:
     signal_mode: SignalMode = "smart-flow"
     scenario_ids: tuple[str, ...] = ()  # provenance names of the injected scenarios
     next_seq: int = 1
+    print_batch: int = 1
 
     def __post_init__(self) -> None:
         self._symbols = pa.array([s.symbol for s in self.shards])
@@ -141,6 +147,9 @@ class Canonicaliser:
         self._agent_codes = np.array([index[a] for s in self.shards for a in s.agent_names]
                                      + [-1], dtype=np.int32)
         self._agent_offsets = np.cumsum([0] + [len(s.agent_names) for s in self.shards])[:-1]
+        # Option prints held for enrichment: every column of their spool rows, seq, trace id.
+        self._held: list[tuple[pa.Table, np.ndarray, pa.Array]] = []
+        self._held_rows = 0
 
     def window(self, merged: Window | pa.Table) -> tuple[dict[str, pa.Table], pa.Table,
                                                          np.ndarray, np.ndarray]:
@@ -152,7 +161,9 @@ class Canonicaliser:
         deferred) or as one table; each row gets the next ``seq``. Every kind gets a
         table in its Arrow schema (empty when the window has none of it); provenance
         follows ``PROVENANCE_SCHEMA``, one row per event; the records are the digest's
-        ``RECORD`` and ``DETAIL`` arrays (:mod:`tapesim.io.digest`).
+        ``RECORD`` and ``DETAIL`` arrays (:mod:`tapesim.io.digest`). The option prints
+        and their detail records are those held until ``print_batch`` were (in seq order;
+        none while fewer are held).
         """
         if isinstance(merged, pa.Table):
             merged = Window.of(merged)
@@ -167,17 +178,37 @@ class Canonicaliser:
         tables = {}
         for event_kind in KINDS:
             mask = kind == event_kind.code
+            if event_kind is OPTION_PRINT:
+                if printed.size:
+                    self._held.append((prints, seq[printed], trace.take(pa.array(printed))))
+                    self._held_rows += printed.size
+                continue
             if mask.any():
                 selected = pa.array(mask)
-                reads = _READS.get(event_kind.code)
-                own = prints if reads is None else rows.select(reads).filter(selected)
+                own = rows.select(_READS[event_kind.code]).filter(selected)
                 tables[event_kind.name] = self._events(event_kind, own, seq[mask],
                                                        trace.filter(selected))
             else:
                 tables[event_kind.name] = event_kind.schema.empty_table()
-        details = pack_details(tables[OPTION_PRINT.name])
+        if self._held_rows >= self.print_batch:
+            tables[OPTION_PRINT.name], details = self.flush_prints()
+        else:
+            tables[OPTION_PRINT.name] = OPTION_PRINT.schema.empty_table()
+            details = np.zeros(0, dtype=DETAIL)
         provenance = self._provenance(rows, kind, trace, prints, pa.array(printed))
         return tables, provenance, self._records(rows, seq), details
+
+    def flush_prints(self) -> tuple[pa.Table, np.ndarray]:
+        """The option prints held so far (``OptionPrint`` schema, seq order) and their
+        ``DETAIL`` records; none are held afterwards."""
+        if not self._held:
+            return OPTION_PRINT.schema.empty_table(), np.zeros(0, dtype=DETAIL)
+        held, self._held, self._held_rows = self._held, [], 0
+        rows = pa.concat_tables([h[0] for h in held], promote_options="default")
+        table = self._events(OPTION_PRINT, rows.combine_chunks(),
+                             np.concatenate([h[1] for h in held]),
+                             pa.concat_arrays([h[2] for h in held]))
+        return table, pack_details(table)
 
     def _window_traces(self, seq: np.ndarray, kind: np.ndarray) -> pa.Array:
         """The trace id of every row of a window (:meth:`trace_ids`, each row's own stream),
