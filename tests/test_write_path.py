@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tapesim.events.models import OPTION_PRINT
 from tapesim.io.canonical import Canonicaliser, _scattered
-from tapesim.io.merge import _count_below, order
+from tapesim.io.merge import _count_below, order, take_rows
 from tapesim.io.prefetch import prefetched
 from tapesim.runs import SORT_KEYS
 from tests.synthetic_run import (
@@ -156,3 +156,22 @@ def test_held_option_prints_come_out_as_each_windows_own(batch: int) -> None:
         assert held[0][name].equals(table), name
     assert held[1].equals(own[1])
     assert held[2].tobytes() == own[2].tobytes() and len(own[2]) == 9
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=6), st.data())
+def test_take_rows_is_a_take(sizes: list[int], data: st.DataObject) -> None:
+    """Rows taken batch by batch from a table of several chunks (empty ones included)
+    are ``Table.take``'s, in the order asked for."""
+    n = sum(sizes)
+    schema = pa.schema([("a", pa.int64()), ("b", pa.string())])
+    table = pa.Table.from_batches([pa.record_batch({"a": np.arange(k, dtype=np.int64) + at,
+                                                    "b": [str(i) for i in range(k)]},
+                                                   schema=schema)
+                                   for k, at in zip(sizes, np.cumsum([0, *sizes[:-1]]),
+                                                    strict=True)], schema=schema)
+    rows = np.array(data.draw(st.lists(st.integers(0, max(n - 1, 0)), max_size=12)
+                              if n else st.just([])), dtype=np.int64)
+    got = take_rows(table, rows)
+    assert got.schema == table.schema and got.to_pydict() == table.take(
+        pa.array(rows, pa.int64())).to_pydict()
