@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -242,3 +243,43 @@ def test_a_worker_uses_the_calendar_it_adopts() -> None:
     finally:
         adopt_exchange_days(own)
     assert close_time(day) == dt.time(16, 0) and is_trading_day(D(2026, 3, 9))
+
+
+def test_the_calendar_is_kept_in_the_cache_as_built(tmp_path: Path, monkeypatch) -> None:
+    """The first process builds the calendar and writes it under XDG_CACHE_HOME; the next
+    reads it from there, equal to what the library builds, without loading the library."""
+    from tapesim.sim import calendar
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(calendar, "_LOADED", [])
+    built = calendar.exchange_days()
+    path = calendar.cache_path()
+    assert path.parent == tmp_path / "tapesim" and path.is_file()
+    probe = ("import sys; from tapesim.sim import calendar as c; d = c.exchange_days(); "
+             "print(len(d.sessions), len(d.closes), 'exchange_calendars' in sys.modules)")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.split() == [str(len(built.sessions)), str(len(built.closes)), "False"]
+    monkeypatch.setattr(calendar, "_LOADED", [])
+    assert calendar.exchange_days() == built == calendar._build()
+
+
+def test_a_damaged_or_unwritable_cache_only_means_building(tmp_path: Path,
+                                                           monkeypatch) -> None:
+    from tapesim.sim import calendar
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(calendar, "_LOADED", [])
+    path = calendar.cache_path()
+    path.parent.mkdir(parents=True)
+    path.write_text('{"sessions": ["2026-03-10", "2026-03-09"], "opens": {}, "closes": {}}')
+    days = calendar.exchange_days()
+    assert len(days.sessions) > 10_000 and json.loads(path.read_text())["sessions"][0] == (
+        FIRST_SESSION.isoformat())
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    monkeypatch.setattr(calendar, "_LOADED", [])
+    assert calendar.exchange_days() == days
+    assert sorted(tmp_path.iterdir()) == sorted([tmp_path / "tapesim", blocked])

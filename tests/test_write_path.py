@@ -1,7 +1,9 @@
-"""The write path's building blocks: the merge's window sort and the prefetching thread."""
+"""The write path's building blocks: the merge's window sort and cutoff count, the
+canonicaliser's scattered columns and the prefetching thread."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 
@@ -12,8 +14,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tapesim.io.merge import order
+from tapesim.events.models import OPTION_PRINT
+from tapesim.io.canonical import Canonicaliser, _scattered
+from tapesim.io.merge import _count_below, order, take_rows
 from tapesim.io.prefetch import prefetched
+from tapesim.runs import SORT_KEYS
+from tests.synthetic_run import (
+    LIT,
+    OPTION_VENUES,
+    OPTIONS,
+    SHARDS,
+    TRF,
+    _option_rows,
+    _stock_rows,
+)
 
 _BIG = 1 << 40
 
@@ -71,3 +85,93 @@ def test_prefetched_stops_its_thread_when_closed_early() -> None:
     assert not any(t.name == "test-prefetch" for t in threading.enumerate())
     assert len(produced) <= 4  # the item handed out, ``depth`` waiting, one blocked
 
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 30), max_size=6).map(sorted), max_size=5),
+       st.integers(-1, 32))
+def test_count_below_is_a_comparison_of_every_key(parts: list[list[int]], cutoff: int,
+                                                  ) -> None:
+    """The binary search over a chunked column of ascending keys counts what comparing
+    every key counts (empty chunks and ties at the cutoff included)."""
+    keys = sorted(k for part in parts for k in part)
+    chunks, at = [], 0
+    for part in parts:
+        chunks.append(pa.array(keys[at:at + len(part)], pa.int64()))
+        at += len(part)
+    column = pa.chunked_array(chunks, pa.int64())
+    assert _count_below(column, cutoff) == sum(k < cutoff for k in keys)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.data())
+def test_scattered_puts_each_value_at_its_row(n: int, data: st.DataObject) -> None:
+    """A scattered column holds each value at its row and null elsewhere, built from the
+    values' bytes (rows ascending, values a slice of a larger array) or by a take (rows
+    in any order)."""
+    rows = data.draw(st.lists(st.integers(0, n - 1), unique=True))
+    texts = data.draw(st.lists(st.text(max_size=4), min_size=len(rows) + 2,
+                               max_size=len(rows) + 2))
+    start = data.draw(st.integers(0, 2))
+    values = pa.array(texts, pa.string()).slice(start, len(rows))
+    for where in (sorted(rows), rows):
+        got = _scattered(n, np.array(where, dtype=np.int64), values)
+        got.validate(full=True)
+        want: list[str | None] = [None] * n
+        for row, text in zip(where, values.to_pylist(), strict=True):
+            want[row] = text
+        assert got.to_pylist() == want
+
+
+@pytest.mark.parametrize("batch", [2, 3, 100])
+def test_held_option_prints_come_out_as_each_windows_own(batch: int) -> None:
+    """Prints held across windows until ``print_batch`` are, once flushed, the same rows,
+    columns and detail records as each window's own, in seq order; the other kinds and
+    provenance do not wait."""
+    rows = pa.concat_tables([_stock_rows(), _option_rows(OPTIONS * 3)],
+                            promote_options="default")
+    rows = rows.take(pc.sort_indices(rows, sort_keys=SORT_KEYS))
+    cuts = [0, 3, 5, 9, 12, rows.num_rows]
+
+    def run(print_batch: int) -> tuple[dict[str, pa.Table], pa.Table, np.ndarray]:
+        canon = Canonicaliser("r", SHARDS, [*LIT, *TRF], len(LIT), tuple(OPTION_VENUES),
+                              print_batch=print_batch)
+        tables: dict[str, list[pa.Table]] = {}
+        provenance, details = [], []
+        for lo, hi in itertools.pairwise(cuts):
+            kinds, prov, _, detail = canon.window(rows.slice(lo, hi - lo))
+            for name, table in kinds.items():
+                tables.setdefault(name, []).append(table)
+            provenance.append(prov)
+            details.append(detail)
+        held, detail = canon.flush_prints()
+        tables[OPTION_PRINT.name].append(held)
+        details.append(detail)
+        return ({name: pa.concat_tables(parts) for name, parts in tables.items()},
+                pa.concat_tables(provenance), np.concatenate(details))
+
+    own, held = run(1), run(batch)
+    assert own[0][OPTION_PRINT.name].num_rows == 9
+    for name, table in own[0].items():
+        assert held[0][name].equals(table), name
+    assert held[1].equals(own[1])
+    assert held[2].tobytes() == own[2].tobytes() and len(own[2]) == 9
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=6), st.data())
+def test_take_rows_is_a_take(sizes: list[int], data: st.DataObject) -> None:
+    """Rows taken batch by batch from a table of several chunks (empty ones included)
+    are ``Table.take``'s, in the order asked for."""
+    n = sum(sizes)
+    schema = pa.schema([("a", pa.int64()), ("b", pa.string())])
+    table = pa.Table.from_batches([pa.record_batch({"a": np.arange(k, dtype=np.int64) + at,
+                                                    "b": [str(i) for i in range(k)]},
+                                                   schema=schema)
+                                   for k, at in zip(sizes, np.cumsum([0, *sizes[:-1]]),
+                                                    strict=True)], schema=schema)
+    rows = np.array(data.draw(st.lists(st.integers(0, max(n - 1, 0)), max_size=12)
+                              if n else st.just([])), dtype=np.int64)
+    got = take_rows(table, rows)
+    assert got.schema == table.schema and got.to_pydict() == table.take(
+        pa.array(rows, pa.int64())).to_pydict()

@@ -26,7 +26,7 @@ from tapesim.events.models import (
     OPTION_PRINT,
     EventKind,
 )
-from tapesim.io.digest import RECORD, pack_details
+from tapesim.io.digest import DETAIL, pack_details
 from tapesim.io.merge import Window
 from tapesim.io.option_prints import ContractBook, option_print_columns
 from tapesim.io.provenance import (  # noqa: F401 - re-exported: canonical provenance rows
@@ -35,6 +35,7 @@ from tapesim.io.provenance import (  # noqa: F401 - re-exported: canonical prove
     REAL_SOURCE_KIND,
     SOURCE_KIND,
 )
+from tapesim.io.window_loops import pack_window, trace_ids
 
 _BY_CODE: dict[int, EventKind] = {k.code: k for k in KINDS}
 #: The option spool's columns read only at option prints (their enrichment, position
@@ -51,8 +52,6 @@ _READS: dict[int, list[str]] = {
                        "ask_size"],
 }
 _STREAM_ORDER = sorted(KINDS, key=lambda k: k.code)
-#: Digest records filled per pass (about 2 MB of them, so a block stays in cache).
-_RECORD_BLOCK = 1 << 14
 
 
 def _by_code(codes: np.ndarray, values: list[str]) -> pa.Array:
@@ -69,9 +68,30 @@ def _dollars(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 def _scattered(n: int, where: np.ndarray, values: pa.Array) -> pa.Array:
     """A string column of ``n`` rows holding ``values[j]`` at row ``where[j]`` (an int64
-    array of distinct rows) and null in every other row."""
+    array of distinct rows) and null in every other row.
+
+    With ``where`` ascending and ``values`` a plain string array without nulls (every
+    caller's case) the column is built from ``values``' own bytes: offsets that step only
+    at ``where`` and a validity bitmap, without copying a string.
+    """
     if where.size == 0:
         return pa.nulls(n, pa.string())
+    if (values.type == pa.string() and not values.null_count
+            and bool(np.all(where[1:] > where[:-1]))):
+        m = len(values)
+        bounds = np.frombuffer(values.buffers()[1], dtype=np.int32)[
+            values.offset:values.offset + m + 1]
+        lengths = np.zeros(n, dtype=np.int32)
+        lengths[where] = np.diff(bounds)
+        offsets = np.empty(n + 1, dtype=np.int32)
+        offsets[0] = bounds[0]
+        np.cumsum(lengths, out=offsets[1:])
+        offsets[1:] += bounds[0]
+        valid = np.zeros(n, dtype=bool)
+        valid[where] = True
+        return pa.StringArray.from_buffers(
+            n, pa.py_buffer(offsets), values.buffers()[2],
+            pa.py_buffer(np.packbits(valid, bitorder="little")), n - where.size)
     # Row i takes values[j] where where[j] == i, else the null appended at the end.
     index = np.full(n, where.size, dtype=np.int64)
     index[where] = np.arange(where.size)
@@ -85,7 +105,12 @@ class Canonicaliser:
     ``venue_codes`` are the equity tape's venue codes (lit venues, then TRF codes;
     ``n_lit`` of them lit), ``option_venues`` the options venue codes, in the
     spools' index order. ``scenario_ids`` name the spools' ``cause`` indices.
-    ``next_seq`` is the ``seq`` the next row gets (from 1).
+    ``next_seq`` is the ``seq`` the next row gets (from 1). ``print_batch``: option
+    prints are enriched (:func:`~tapesim.io.option_prints.option_print_columns`, whose
+    implied-vol search and detail records cost a few milliseconds a call however few the
+    prints) once this many are held, so :meth:`window` may return them windows later;
+    :meth:`flush_prints` returns the rest. With 1 (the default) every window returns its
+    own.
     """
 
     run_id: str
@@ -96,6 +121,7 @@ class Canonicaliser:
     signal_mode: SignalMode = "smart-flow"
     scenario_ids: tuple[str, ...] = ()  # provenance names of the injected scenarios
     next_seq: int = 1
+    print_batch: int = 1
 
     def __post_init__(self) -> None:
         self._symbols = pa.array([s.symbol for s in self.shards])
@@ -121,6 +147,9 @@ class Canonicaliser:
         self._agent_codes = np.array([index[a] for s in self.shards for a in s.agent_names]
                                      + [-1], dtype=np.int32)
         self._agent_offsets = np.cumsum([0] + [len(s.agent_names) for s in self.shards])[:-1]
+        # Option prints held for enrichment: every column of their spool rows, seq, trace id.
+        self._held: list[tuple[pa.Table, np.ndarray, pa.Array]] = []
+        self._held_rows = 0
 
     def window(self, merged: Window | pa.Table) -> tuple[dict[str, pa.Table], pa.Table,
                                                          np.ndarray, np.ndarray]:
@@ -132,7 +161,9 @@ class Canonicaliser:
         deferred) or as one table; each row gets the next ``seq``. Every kind gets a
         table in its Arrow schema (empty when the window has none of it); provenance
         follows ``PROVENANCE_SCHEMA``, one row per event; the records are the digest's
-        ``RECORD`` and ``DETAIL`` arrays (:mod:`tapesim.io.digest`).
+        ``RECORD`` and ``DETAIL`` arrays (:mod:`tapesim.io.digest`). The option prints
+        and their detail records are those held until ``print_batch`` were (in seq order;
+        none while fewer are held).
         """
         if isinstance(merged, pa.Table):
             merged = Window.of(merged)
@@ -147,71 +178,66 @@ class Canonicaliser:
         tables = {}
         for event_kind in KINDS:
             mask = kind == event_kind.code
+            if event_kind is OPTION_PRINT:
+                if printed.size:
+                    self._held.append((prints, seq[printed], trace.take(pa.array(printed))))
+                    self._held_rows += printed.size
+                continue
             if mask.any():
                 selected = pa.array(mask)
-                reads = _READS.get(event_kind.code)
-                own = prints if reads is None else rows.select(reads).filter(selected)
+                own = rows.select(_READS[event_kind.code]).filter(selected)
                 tables[event_kind.name] = self._events(event_kind, own, seq[mask],
                                                        trace.filter(selected))
             else:
                 tables[event_kind.name] = event_kind.schema.empty_table()
-        details = pack_details(tables[OPTION_PRINT.name])
+        if self._held_rows >= self.print_batch:
+            tables[OPTION_PRINT.name], details = self.flush_prints()
+        else:
+            tables[OPTION_PRINT.name] = OPTION_PRINT.schema.empty_table()
+            details = np.zeros(0, dtype=DETAIL)
         provenance = self._provenance(rows, kind, trace, prints, pa.array(printed))
-        return tables, provenance, self._records(rows, seq, kind), details
+        return tables, provenance, self._records(rows, seq), details
+
+    def flush_prints(self) -> tuple[pa.Table, np.ndarray]:
+        """The option prints held so far (``OptionPrint`` schema, seq order) and their
+        ``DETAIL`` records; none are held afterwards."""
+        if not self._held:
+            return OPTION_PRINT.schema.empty_table(), np.zeros(0, dtype=DETAIL)
+        held, self._held, self._held_rows = self._held, [], 0
+        rows = pa.concat_tables([h[0] for h in held], promote_options="default")
+        table = self._events(OPTION_PRINT, rows.combine_chunks(),
+                             np.concatenate([h[1] for h in held]),
+                             pa.concat_arrays([h[2] for h in held]))
+        return table, pack_details(table)
 
     def _window_traces(self, seq: np.ndarray, kind: np.ndarray) -> pa.Array:
         """The trace id of every row of a window (:meth:`trace_ids`, each row's own stream),
-        built once for the event tables and provenance alike."""
-        streams = [f"{self.run_id}:{k.stream}:" for k in _STREAM_ORDER]
-        return pc.binary_join_element_wise(
-            _by_code(kind, streams), pc.cast(pa.array(seq), pa.string()), "")
+        built once for the event tables and provenance alike, in one compiled pass
+        (:func:`~tapesim.io.window_loops.trace_ids`; ``seq`` is consecutive)."""
+        if not len(seq):
+            return pa.array([], pa.string())
+        return trace_ids([f"{self.run_id}:{k.stream}:" for k in _STREAM_ORDER], kind,
+                         int(seq[0]))
 
-    def _records(self, rows: pa.Table, seq: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    def _records(self, rows: pa.Table, seq: np.ndarray) -> np.ndarray:
         """The core digest records of a replay-ordered window, straight from its rows.
 
         Field for field what ``pack_records`` makes of the canonical tables (the same
-        float division of cents by 100), without splitting and re-interleaving. Every
-        text field is one gather from a table whose last entry is empty (rows without
-        the field point there), and the records are filled :data:`_RECORD_BLOCK` rows
-        at a time, so each block's fields are written while it is in cache rather than
-        one pass over the whole window per field.
+        float division of cents by 100), without splitting and re-interleaving, in one
+        compiled pass (:func:`~tapesim.io.window_loops.pack_window`). Stock rows read
+        null in the option spool's columns (and a window of stock rows alone has none):
+        the pass reads them only on option rows.
         """
-        n = rows.num_rows
-        column = {name: rows.column(name).to_numpy() for name in (
-            "ts", "ingest_ts", "shard", "price", "ask", "size", "venue")}
-        shard, venue = column["shard"], column["venue"].astype(np.int64)
-        quote, nbbo = kind == EQUITY_QUOTE.code, kind == OPTION_NBBO.code
-        equity_print, option_print = kind == EQUITY_PRINT.code, kind == OPTION_PRINT.code
-        option = nbbo | option_print
-        underlying = np.where(nbbo, len(self._symbol_bytes), shard)
-        exchange = np.where(equity_print, venue, np.where(
-            option_print, len(self._venue_bytes) + venue, len(self._exchange_bytes) - 1))
-        if option.any():  # stock rows read null in the option spool's columns
-            contract = np.where(option, self.contracts.index(
-                shard, rows.column("contract").fill_null(0).to_numpy()),
-                len(self._contract_bytes) - 1)
-            ask_size = np.where(nbbo, rows.column("ask_size").fill_null(0).to_numpy(), 0)
-        else:
-            contract = np.full(n, len(self._contract_bytes) - 1)
-            ask_size = np.zeros(n, dtype=np.int64)
-        rec = np.empty(n, dtype=RECORD)  # every field of every record is written below
-        for lo in range(0, n, _RECORD_BLOCK):
-            part = slice(lo, lo + _RECORD_BLOCK)
-            out = rec[part]
-            out["seq"] = seq[part]
-            out["ts"] = out["source_ts"] = column["ts"][part]
-            out["ingest_ts"] = column["ingest_ts"][part]
-            out["kind"] = kind[part]
-            out["underlying_id"] = self._underlying_bytes[underlying[part]]
-            out["contract"] = self._contract_bytes[contract[part]]
-            out["price"] = column["price"][part] / 100.0
-            out["ask"] = np.where(equity_print[part] | option_print[part], 0.0,
-                                  column["ask"][part] / 100.0)
-            out["size"] = np.where(quote[part], 0, column["size"][part])
-            out["ask_size"] = ask_size[part]
-            out["exchange"] = self._exchange_bytes[exchange[part]]
-            out["off_exchange"] = equity_print[part] & (venue[part] >= self.n_lit)
-        return rec
+        columns = {name: rows.column(name).to_numpy() for name in (
+            "ts", "ingest_ts", "kind", "shard", "price", "ask", "size", "venue")}
+        for name, dtype in (("contract", np.int32), ("ask_size", np.int64)):
+            columns[name] = (rows.column(name).fill_null(0).to_numpy()
+                             if name in rows.column_names
+                             else np.zeros(rows.num_rows, dtype=dtype))
+        return pack_window(columns, int(seq[0]) if len(seq) else self.next_seq,
+                           self.contracts.offsets, self._underlying_bytes,
+                           self._contract_bytes, self._exchange_bytes,
+                           len(self._venue_bytes), self.n_lit)
 
     def trace_ids(self, stream: str, seq: np.ndarray) -> pa.Array:
         """The contract's trace ids ``<run_id>:<stream>:<seq>`` (CONTRACT.md §1) of ``seq``.

@@ -51,6 +51,20 @@ def order(table: pa.Table, sort_keys: list[tuple[str, str]]) -> np.ndarray:
     return np.argsort(key, kind="stable")
 
 
+def _count_below(keys: pa.ChunkedArray, cutoff: int) -> int:
+    """How many of the ascending integer ``keys`` (no nulls) are below ``cutoff``: a
+    binary search in each chunk up to the first holding a key at or above it, rather
+    than a comparison of every buffered key."""
+    count = 0
+    for chunk in keys.chunks:
+        values = chunk.to_numpy()
+        below = int(np.searchsorted(values, cutoff, side="left"))
+        count += below
+        if below < len(values):
+            break
+    return count
+
+
 class _Cursor:
     def __init__(self, source: Iterable[pa.Table], key: str) -> None:
         self._it = iter(source)
@@ -78,8 +92,7 @@ class _Cursor:
         if cutoff is None:
             out, self.buffer = self.buffer, None
             return out
-        keys = self.buffer.column(self._key)
-        split = int(pc.sum(pc.less(keys, cutoff)).as_py() or 0)  # keys are sorted
+        split = _count_below(self.buffer.column(self._key), cutoff)
         if split == 0:
             return None
         out = self.buffer.slice(0, split)
@@ -113,12 +126,35 @@ class Window:
     def at(self, positions: np.ndarray) -> pa.Table:
         """Every column of the rows at sorted ``positions`` (int64, ascending): the sorted
         columns, then the deferred ones not among them."""
-        table = self.rows.take(pa.array(positions))
-        rows = pa.array(self.permutation[positions])
-        for name in self.deferred.column_names:
-            if name not in table.column_names:
-                table = table.append_column(name, self.deferred.column(name).take(rows))
+        table = take_rows(self.rows, positions)
+        later = [name for name in self.deferred.column_names if name not in table.column_names]
+        if later:
+            deferred = take_rows(self.deferred.select(later), self.permutation[positions])
+            for name in later:
+                table = table.append_column(name, deferred.column(name))
         return table
+
+
+def take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    """``table.take(rows)`` (``rows`` int64 row indices, any order), taken from each
+    record batch that holds some of them: a take on a chunked column first concatenates
+    all its chunks, a copy of every row to take a few."""
+    batches = table.to_batches()
+    if len(batches) <= 1 or rows.size == 0:
+        return table.take(pa.array(rows, pa.int64()))
+    starts = np.cumsum([0] + [b.num_rows for b in batches])
+    which = np.searchsorted(starts, rows, side="right") - 1
+    order = np.argsort(which, kind="stable")
+    grouped, groups = rows[order], which[order]
+    edges = np.flatnonzero(np.diff(groups)) + 1
+    parts = [batches[int(g[0])].take(pa.array(r - starts[g[0]]))
+             for r, g in zip(np.split(grouped, edges), np.split(groups, edges), strict=True)]
+    taken = pa.Table.from_batches(parts, schema=table.schema)
+    if np.all(order[1:] > order[:-1]):
+        return taken
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(order.size)
+    return taken.take(pa.array(inverse))
 
 
 def windowed_merge(
@@ -190,7 +226,10 @@ def _joined(windows: list[Window]) -> Window:
     if len(windows) == 1:
         return windows[0]
     starts = np.cumsum([0] + [w.num_rows for w in windows[:-1]])
-    return Window(pa.concat_tables([w.rows for w in windows], promote_options="default"),
+    # The rows are read whole by the canonicaliser (numpy views, filters): one chunk per
+    # column spares each reader its own concatenation of them.
+    rows = pa.concat_tables([w.rows for w in windows], promote_options="default")
+    return Window(rows.combine_chunks(),
                   pa.concat_tables([w.deferred for w in windows], promote_options="default"),
                   np.concatenate([w.permutation + start
                                   for w, start in zip(windows, starts, strict=True)]))

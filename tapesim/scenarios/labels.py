@@ -26,7 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from tapesim.config.options import ScenarioInjection
 from tapesim.events.derived import ReferenceDerivedEvents
@@ -97,7 +97,7 @@ def _seq(trace_id: str) -> int:
 
 def _rows(run_dir: Path, stem: str, expr: pc.Expression, columns: list[str] | None = None,
           ) -> list[dict[str, Any]]:
-    table = ds.dataset(run_dir / f"{stem}.parquet").to_table(filter=expr, columns=columns)
+    table = pq.read_table(run_dir / f"{stem}.parquet", filters=expr, columns=columns)
     return table.sort_by("seq").to_pylist()
 
 
@@ -137,8 +137,8 @@ class LabelWriter:
         self.run_dir = run_dir
         self.run_id = run_id
         self.date = session_date
-        prov = ds.dataset(run_dir / "provenance.parquet").to_table(
-            filter=pc.is_valid(pc.field("scenario_id")),
+        prov = pq.read_table(
+            run_dir / "provenance.parquet", filters=pc.is_valid(pc.field("scenario_id")),
             columns=["trace_id", "event_kind", "scenario_id", "agent_id", "position_effect"])
         self.caused = prov
 

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from tapesim.events.batches import GeneratedEventBatch
 from tapesim.events.derived import (
@@ -228,7 +228,7 @@ def feed_prints(run_dir: Path, underlyings: Iterable[str], feed: ReferenceFeed,
     where = pc.field("underlying_id").isin(pa.array(sorted(set(underlyings)), pa.string()))
     if feed == "signal_prints":
         where = where & pc.fill_null(pc.field("signal_pass"), False)
-    table = ds.dataset(run_dir / "option_prints.parquet").to_table(filter=where)
+    table = pq.read_table(run_dir / "option_prints.parquet", filters=where)
     table = table.sort_by("seq")
     return [GeneratedEventBatch.of("option_print", b)
             for b in table.to_batches(max_chunksize=BATCH_ROWS) if b.num_rows]

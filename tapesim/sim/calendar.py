@@ -19,15 +19,24 @@ follow its rules; a closure announced later is not in it.
 The library pulls in pandas (about a second to import and build), so the calendar
 is loaded on first use (:func:`exchange_days`), not when this module is imported:
 the constants and :class:`Session` arithmetic stay cheap for the CLI and workers.
+Once built, it is kept as plain dates in a JSON file under ``$XDG_CACHE_HOME/tapesim``
+(``~/.cache`` by default) named by the library's version and the range
+(:func:`cache_path`), so later processes read it in milliseconds instead of building
+it again; a missing, damaged or unwritable cache only means building it.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime as dt
+import importlib.metadata as md
+import json
+import os
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -99,7 +108,74 @@ def adopt_exchange_days(days: ExchangeDays) -> None:
     _LOADED[:] = [days]
 
 
+#: The cache file's layout; a change makes a new file name, so an old file is never read.
+CACHE_LAYOUT = 1
+
+
+def cache_path() -> Path:
+    """Where the built calendar is kept between processes: ``$XDG_CACHE_HOME/tapesim/``
+    ``calendar-XNYS-<exchange-calendars version>-<first>-<end>-v<layout>.json``
+    (``~/.cache`` when ``XDG_CACHE_HOME`` is unset). A new library version, range or
+    layout reads a new file, so a stale calendar is never used.
+
+    Raises:
+        RuntimeError: no home directory can be found (and ``XDG_CACHE_HOME`` is unset).
+        importlib.metadata.PackageNotFoundError: exchange-calendars is not installed.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    version = md.version("exchange-calendars")
+    return Path(base) / "tapesim" / (f"calendar-{EXCHANGE}-{version}-{FIRST_SESSION}-"
+                                     f"{CALENDAR_END}-v{CACHE_LAYOUT}.json")
+
+
+def _document(days: ExchangeDays) -> dict[str, Any]:
+    """``days`` as JSON values: ISO dates, and ``HH:MM:SS`` wall-clock times."""
+    return {"sessions": [d.isoformat() for d in days.sessions],
+            "opens": {d.isoformat(): t.isoformat() for d, t in days.opens.items()},
+            "closes": {d.isoformat(): t.isoformat() for d, t in days.closes.items()}}
+
+
+def _from_document(doc: dict[str, Any]) -> ExchangeDays:
+    """The calendar a :func:`_document` holds.
+
+    Raises:
+        ValueError, KeyError, TypeError, AttributeError: not such a document.
+    """
+    sessions = tuple(dt.date.fromisoformat(d) for d in doc["sessions"])
+    if not sessions or list(sessions) != sorted(set(sessions)):
+        raise ValueError("the cached sessions are not ascending and distinct")
+
+    def times(values: dict[str, str]) -> dict[dt.date, dt.time]:
+        return {dt.date.fromisoformat(d): dt.time.fromisoformat(t) for d, t in values.items()}
+
+    return ExchangeDays(sessions, frozenset(sessions), times(doc["opens"]),
+                        times(doc["closes"]))
+
+
 def _load() -> ExchangeDays:
+    """The calendar from the cache file (:func:`cache_path`), else built
+    (:func:`_build`) and written there for the next process (atomically; a failed write
+    leaves no file)."""
+    try:
+        path = cache_path()
+    except (RuntimeError, md.PackageNotFoundError):
+        return _build()
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
+        return _from_document(json.loads(path.read_text("utf-8")))
+    days = _build()
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(_document(days), separators=(",", ":")), "utf-8")
+        tmp.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return days
+
+
+def _build() -> ExchangeDays:
+    """The calendar built by the library (``exchange_calendars.get_calendar``)."""
     import exchange_calendars  # pandas and the holiday rules: loaded only when needed
 
     with warnings.catch_warnings():  # the library's use of a pandas API pandas 3 deprecates
