@@ -5,12 +5,14 @@ MPV's own floor/ceil, and compared with the compiled loop and with its plain Pyt
 form on random base quotes that cross the $3 boundary, zero bids, far wings and skews
 of both signs, for the three penny-interval classes; the NBBO the same pass makes
 against the consolidation of the rule's quotes. Step changes of a block's NBBO
-(tapesim.venues.opra.step_changes): against the comparison of each step with the one
-before. OPRA delivery of NBBO rows (tapesim.venues.option_tape): against each
-contract's running maximum. A chain's quotes (tapesim.agents.option_quotes.quote_chain):
+(tapesim.venues.opra.changed_rows): against the comparison of each step with the one
+before, gathered in numpy's nonzero order. OPRA delivery of NBBO rows and their spool
+columns (tapesim.venues.option_tape): against each contract's running maximum. A
+chain's quotes (tapesim.agents.option_quotes.quote_chain):
 against the rule as numpy expressions. One contract's consolidation after a fill
 (tapesim.venues.opra.consolidate_one): against the chain's. The quotes put in force
-from a block's row (tapesim.venues.options): against numpy's scatter. The makers'
+from a block's row, and the NBBO put in force from the rows published
+(tapesim.venues.options): against numpy's scatter and each contract's last row. The makers'
 whole-expiry holding of values (tapesim.agents.option_makers): against the rule as
 numpy run reductions. The
 consolidation loop is held to a naive one in test_option_quotes.py.
@@ -29,11 +31,19 @@ from tapesim.agents.option_makers import _hold_expiries
 from tapesim.agents.option_quotes import Chain, QuoteParams, half_width, list_chain, quote_chain
 from tapesim.agents.shading import _shade, shade
 from tapesim.config.options import OptionMakerConfig
+from tapesim.events.models import OPTION_NBBO
 from tapesim.venues.book import NO_ASK
 from tapesim.venues.chains import MPV_CLASSES, NICKEL_FROM_CENTS, Mpv
-from tapesim.venues.opra import OptionNBBOs, _best_one, consolidate, consolidate_one, step_changes
-from tapesim.venues.option_tape import _deliver
-from tapesim.venues.options import _place
+from tapesim.venues.opra import (
+    OptionNBBOs,
+    _best_one,
+    _changed_rows,
+    changed_rows,
+    consolidate,
+    consolidate_one,
+)
+from tapesim.venues.option_tape import _append
+from tapesim.venues.options import _keep, _place
 from tapesim.venues.slots import SlotQuotes
 
 
@@ -92,17 +102,27 @@ def test_compiled_shading_is_the_rule(penny_class: str, seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_step_changes_compare_each_step_with_the_one_before(seed: int) -> None:
+def test_changed_rows_compare_each_step_with_the_one_before(seed: int) -> None:
     gen = np.random.default_rng(seed)
     n, steps = 300, int(gen.integers(1, 8))
     held = OptionNBBOs(*(gen.integers(0, 3, n) for _ in range(4)))
     idx = np.sort(gen.choice(n, 120, replace=False))
     rows = OptionNBBOs(*(gen.integers(0, 3, (steps, idx.size)) for _ in range(4)))
-    want = np.zeros((steps, idx.size), dtype=bool)
+    times = np.sort(gen.integers(0, 10**12, steps))
+    changed = np.zeros((steps, idx.size), dtype=bool)
     for field, new in zip(held, rows, strict=True):
-        want[0] |= new[0] != field[idx]
-        want[1:] |= new[1:] != new[:-1]
-    assert np.array_equal(step_changes(held, idx, rows), want)
+        changed[0] |= new[0] != field[idx]
+        changed[1:] |= new[1:] != new[:-1]
+    step, col = np.nonzero(changed)
+    want = np.stack([times[step], idx[col], *(x[step, col] for x in rows), step, col])
+    before = [x.copy() for x in held]
+    for run in (_changed_rows, _changed_rows.py):
+        out = np.full((8, steps * idx.size), -7, dtype=np.int64)
+        got = run(*held, idx, *rows, times, out)
+        assert got == step.size and np.array_equal(out[:, :got], want)
+        assert all(np.array_equal(x, y) for x, y in zip(held, before, strict=True))
+    out = np.empty((8, steps * idx.size), dtype=np.int64)
+    assert changed_rows(held, idx, rows, times, out) == step.size
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -135,6 +155,29 @@ def test_placing_a_row_of_slot_quotes_is_the_numpy_scatter(seed: int) -> None:
         run(*got, idx, *new, row)
         for ours, rule in zip(got, want, strict=True):
             assert np.array_equal(ours, rule)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_published_rows_put_each_contracts_last_shown_quote_in_force(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    n, rows = 30, int(gen.integers(1, 120))
+    times = np.sort(gen.integers(0, 10**12, rows))
+    contracts = gen.integers(0, n, rows)
+    out = np.stack([times, contracts, *(gen.integers(0, 500, rows) for _ in range(4)),
+                    np.zeros(rows, np.int64), np.zeros(rows, np.int64)])
+    held = [gen.integers(0, 500, n) for _ in range(4)] + [gen.integers(-1, 10**6, n)]
+    for shown in (np.zeros(0, dtype=bool), gen.random(rows) < 0.5):
+        mask = np.ones(rows, dtype=bool) if shown.size == 0 else shown
+        want = [h.copy() for h in held]
+        for c in np.unique(contracts[mask]):  # the rule: each contract's last shown row
+            k = np.flatnonzero(mask & (contracts == c))[-1]
+            for h, x in zip(want[:4], out[2:6], strict=True):
+                h[c] = x[k]
+            want[4][c] = 7 + times[k] // 1_000_000
+        for run in (_keep, _keep.py):
+            got = [h.copy() for h in held]
+            run(*got, np.ascontiguousarray(out), rows, shown, 7)
+            assert all(np.array_equal(x, y) for x, y in zip(got, want, strict=True))
 
 
 def held_rule(theo: np.ndarray, last: np.ndarray, threshold: np.ndarray,
@@ -183,22 +226,34 @@ def delivery_rule(contracts: np.ndarray, ts: np.ndarray, raw: np.ndarray,
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_compiled_delivery_is_the_rule(seed: int) -> None:
+def test_compiled_nbbo_rows_follow_the_delivery_rule(seed: int) -> None:
     gen = np.random.default_rng(seed)
     n, rows = 40, int(gen.integers(1, 300))
     contracts = gen.integers(0, n, rows)
-    ts = np.sort(gen.integers(1_000, 1_050, rows))
-    raw = ts + gen.integers(0, 5, rows)
-    delivered = gen.integers(990, 1_060, n)
-    printed_ms = np.where(gen.random(n) < 0.5, gen.integers(1_000, 1_010, n), -1)
+    times_ns = np.sort(gen.integers(1_000, 1_050, rows)) * 1_000_000 + gen.integers(0, 10**6)
+    exps = gen.standard_exponential(rows)
+    latency, open_ms = 2.5, 10**9
+    ts = open_ms + times_ns // 1_000_000
+    raw = ts + (exps * latency).astype(np.int64)
+    delivered = open_ms + gen.integers(990, 1_060, n)
+    printed_ms = np.where(gen.random(n) < 0.5, open_ms + gen.integers(1_000, 1_010, n), -1)
     want_state = [delivered.copy(), printed_ms.copy()]
-    want = delivery_rule(contracts, ts, raw, *want_state)
-    for run in (_deliver, _deliver.py):
-        state = [delivered.copy(), printed_ms.copy()]
-        got = np.empty(rows, dtype=np.int64)
-        run(contracts, ts, raw, *state, got)
-        assert np.array_equal(got, want)
-        assert all(np.array_equal(x, y) for x, y in zip(state, want_state, strict=True))
+    ingest = delivery_rule(contracts, ts, raw, *want_state)
+    quotes = [gen.integers(0, 500, rows) for _ in range(4)]
+    causes = gen.integers(-1, 3, rows)
+    at = int(gen.integers(0, 5))
+    for per_row, cause in ((causes, -1), (np.zeros(0, dtype=np.int64), 2)):
+        want = np.stack([np.full(rows, OPTION_NBBO.code), ts, ingest, *quotes, contracts,
+                         per_row if per_row.size else np.full(rows, cause)])
+        for run in (_append, _append.py):
+            state = [delivered.copy(), printed_ms.copy()]
+            buf = np.full((24, at + rows + 3), -9, dtype=np.int64)
+            run(times_ns, contracts, *quotes, per_row, cause, exps, latency, open_ms, *state,
+                buf, at)
+            assert np.array_equal(buf[:9, at:at + rows], want)
+            assert (buf[:, :at] == -9).all() and (buf[:, at + rows:] == -9).all()
+            assert (buf[9:] == -9).all()  # the print-only columns are not touched
+            assert all(np.array_equal(x, y) for x, y in zip(state, want_state, strict=True))
 
 
 def numpy_quotes(chain: Chain, theo_cents: np.ndarray, vega_cents: np.ndarray,
