@@ -12,7 +12,8 @@ chain's quotes (tapesim.agents.option_quotes.quote_chain):
 against the rule as numpy expressions. One contract's consolidation after a fill
 (tapesim.venues.opra.consolidate_one): against the chain's. The quotes put in force
 from a block's row, and the NBBO put in force from the rows published
-(tapesim.venues.options): against numpy's scatter and each contract's last row. The makers'
+(tapesim.venues.options): against numpy's scatter and each contract's last row; a
+marketable order's fill order: against numpy's lexsort. The makers'
 whole-expiry holding of values (tapesim.agents.option_makers): against the rule as
 numpy run reductions. The
 consolidation loop is held to a naive one in test_option_quotes.py.
@@ -43,7 +44,7 @@ from tapesim.venues.opra import (
     consolidate_one,
 )
 from tapesim.venues.option_tape import _append
-from tapesim.venues.options import _keep, _place
+from tapesim.venues.options import _fill_order, _keep, _place
 from tapesim.venues.slots import SlotQuotes
 
 
@@ -178,6 +179,36 @@ def test_published_rows_put_each_contracts_last_shown_quote_in_force(seed: int) 
             got = [h.copy() for h in held]
             run(*got, np.ascontiguousarray(out), rows, shown, 7)
             assert all(np.array_equal(x, y) for x, y in zip(got, want, strict=True))
+
+
+def fill_order_rule(prices: np.ndarray, sizes: np.ndarray, slot_venue: np.ndarray, buy: bool,
+                    limit: int, venue: int) -> np.ndarray:
+    """The fill order as numpy: live slots lexsorted by price (best first), the venue's
+    total size there (more first), slot."""
+    live = (sizes > 0) & (prices <= limit if buy else (prices >= limit) & (prices > 0))
+    if venue >= 0:
+        live &= slot_venue == venue
+    slots = np.flatnonzero(live)
+    venue_size = np.bincount(slot_venue[slots], weights=sizes[slots],
+                             minlength=int(slot_venue.max()) + 1)
+    key = prices[slots] if buy else -prices[slots]
+    return slots[np.lexsort((slots, -venue_size[slot_venue[slots]], key))]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fill_order_is_price_then_venue_size_then_slot(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    for _ in range(200):
+        slots, venues = int(gen.integers(1, 16)), int(gen.integers(1, 6))
+        slot_venue = gen.integers(0, venues, slots)
+        quotes = gen.integers(0, 6, (2, slots * 3)) * 5  # ties, zero bids, columns of a chain
+        sizes = np.where(gen.random((2, slots * 3)) < 0.3, 0, gen.integers(1, 9, (2, slots * 3)))
+        buy = bool(gen.random() < 0.5)
+        prices, shown = quotes[0, ::3][:slots], sizes[1, ::3][:slots]  # strided, as in take
+        limit, venue = int(gen.integers(0, 30)), int(gen.integers(-1, venues))
+        want = fill_order_rule(prices, shown, slot_venue, buy, limit, venue)
+        for run in (_fill_order, _fill_order.py):
+            assert np.array_equal(run(prices, shown, slot_venue, buy, limit, venue), want)
 
 
 def held_rule(theo: np.ndarray, last: np.ndarray, threshold: np.ndarray,

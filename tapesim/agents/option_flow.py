@@ -32,7 +32,7 @@ import numpy as np
 import simpy
 
 from tapesim.agents.context import MarketContext
-from tapesim.agents.option_quotes import REGULAR_SESSION_MINUTES, Chain, t_years_at
+from tapesim.agents.option_quotes import REGULAR_SESSION_MINUTES, Chain, t_years_of
 from tapesim.config.options import OptionFlowConfig
 from tapesim.events.enrichment import CONDITION_BIT
 from tapesim.sim.floats import ordered_sum
@@ -71,7 +71,6 @@ class OptionDesk:
         # the same every call, so summed once (in the order :meth:`expiry` reads them).
         self._cumulative: dict[tuple[float, int, int], tuple[list[float], float]] = {}
         self.next_parent = 1
-        self._t_at: tuple[int, np.ndarray] = (-1, np.zeros(0))  # (now, t_years_at now)
 
     def activity(self, now_ns: int) -> float:
         """Option flow's arrival-rate multiplier at ``now_ns`` (ns since the open): the
@@ -113,10 +112,7 @@ class OptionDesk:
         from the money."""
         chain = self.chain
         spot = self.spot()
-        now = int(self.ctx.env.now)
-        if self._t_at[0] != now:  # once per instant, not per order
-            self._t_at = (now, t_years_at(chain, now / 60e9))
-        t = float(self._t_at[1][self._contracts[e][int(call)][0]])
+        t = t_years_of(chain, self._contracts[e][int(call)][0], int(self.ctx.env.now) / 60e9)
         target = spot * math.exp(z * chain.annual_vol * math.sqrt(max(t, 1e-6)))
         return self._nearest(e, call, target)
 

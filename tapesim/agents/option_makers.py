@@ -229,15 +229,13 @@ class OptionMakers:
             every side shown gets a fresh size, one uniform draw per slot; if the NBBO
             would stay as published, the best offer shows one lot more.
         """
-        base = self.shown_base[c]
         draw = self.draws.uniform
-        bid_size, ask_size = held.bid_size[:, c].copy(), held.ask_size[:, c].copy()
-        for k in range(self.n_slots):
-            size = max(1, int(base * self.size_factor[k, c] * (0.6 + 0.8 * draw()) + 0.5))
-            if ask_size[k] > 0:
-                ask_size[k] = size
-            if bid_size[k] > 0:
-                bid_size[k] = size
+        u = np.array([draw() for _ in range(self.slot_maker.size)])  # one per slot, in order
+        size = np.maximum((self.shown_base[c] * self.size_factor[:, c] * (0.6 + 0.8 * u)
+                           + 0.5).astype(np.int64), 1)
+        bid_size, ask_size = held.bid_size[:, c], held.ask_size[:, c]
+        bid_size = np.where(bid_size > 0, size, bid_size)
+        ask_size = np.where(ask_size > 0, size, ask_size)
         bid, ask = held.bid[:, c], held.ask[:, c]
         new = SlotQuotes(bid[:, None, None], ask[:, None, None],
                          bid_size[:, None, None], ask_size[:, None, None])

@@ -188,16 +188,9 @@ class OptionVenues:
         s = self.slots
         prices = s.ask[:, c] if side == BUY else s.bid[:, c]
         sizes = s.ask_size[:, c] if side == BUY else s.bid_size[:, c]
-        live = (sizes > 0) & (prices <= limit if side == BUY else (prices >= limit) & (prices > 0))
-        if venue >= 0:
-            live &= mk.slot_venue == venue
-        slots = np.flatnonzero(live)
-        if slots.size == 0:
+        order = _fill_order(prices, sizes, mk.slot_venue, side == BUY, limit, venue)
+        if order.size == 0:
             return 0
-        venue_size = np.bincount(mk.slot_venue[slots], weights=sizes[slots],
-                                 minlength=int(mk.slot_venue.max()) + 1)
-        key = prices[slots] if side == BUY else -prices[slots]
-        order = slots[np.lexsort((slots, -venue_size[mk.slot_venue[slots]], key))]
         spare = int(s.ask_size[:, c].sum()) - 1 if side == BUY else int(sizes.sum())
         filled = 0
         level = int(prices[order[0]])
@@ -309,3 +302,40 @@ def _keep(nbb: np.ndarray, nbo: np.ndarray, nbb_size: np.ndarray, nbo_size: np.n
             nbb_size[c] = rows[4, k]
             nbo_size[c] = rows[5, k]
             nbbo_ts[c] = open_ms + rows[0, k] // NS_PER_MS
+
+
+@kernel
+def _fill_order(prices: np.ndarray, sizes: np.ndarray, slot_venue: np.ndarray, buy: bool,
+                limit: int, venue: int) -> np.ndarray:  # pragma: no cover - compiled
+    """The slots a marketable order fills against, in fill order (int64 slot indices):
+    those showing size (``sizes`` [slot], contracts) at ``limit`` or better (``prices``
+    [slot], cents: the asks for a buy, at most ``limit``; the bids for a sell, at least
+    ``limit`` and above zero), only on ``venue`` when it is >= 0 (``slot_venue`` [slot]);
+    best price first, then the venue showing more size there in total, then slot order
+    (the rule in :meth:`OptionVenues.take`)."""
+    venue_size = np.zeros(slot_venue.max() + 1, dtype=np.int64)
+    order = np.empty(prices.size, dtype=np.int64)
+    n = 0
+    for k in range(prices.size):
+        p = prices[k]
+        if sizes[k] > 0 and ((p <= limit) if buy else (p >= limit and p > 0)) and (
+                venue < 0 or slot_venue[k] == venue):
+            order[n] = k
+            n += 1
+            venue_size[slot_venue[k]] += sizes[k]
+    for a in range(1, n):  # insertion sort: a dozen slots at most
+        k = order[a]
+        key = prices[k] if buy else -prices[k]
+        shown = venue_size[slot_venue[k]]
+        b = a - 1
+        while b >= 0:
+            j = order[b]
+            other = prices[j] if buy else -prices[j]
+            other_shown = venue_size[slot_venue[j]]
+            if other < key or (other == key and (other_shown > shown or (
+                    other_shown == shown and j < k))):
+                break
+            order[b + 1] = j
+            b -= 1
+        order[b + 1] = k
+    return order[:n].copy()
