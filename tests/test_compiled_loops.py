@@ -15,7 +15,7 @@ from a block's row, and the NBBO put in force from the rows published
 (tapesim.venues.options): against numpy's scatter and each contract's last row; a
 marketable order's fill order: against numpy's lexsort. The makers'
 whole-expiry holding of values (tapesim.agents.option_makers): against the rule as
-numpy run reductions. The
+numpy run reductions; a re-post's sizes: against the plain Python expression. The
 consolidation loop is held to a naive one in test_option_quotes.py.
 """
 
@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from tapesim.agents import option_quotes
-from tapesim.agents.option_makers import _hold_expiries
+from tapesim.agents.option_makers import _hold_expiries, _resize
 from tapesim.agents.option_quotes import Chain, QuoteParams, half_width, list_chain, quote_chain
 from tapesim.agents.shading import _shade, shade
 from tapesim.config.options import OptionMakerConfig
@@ -209,6 +209,28 @@ def test_fill_order_is_price_then_venue_size_then_slot(seed: int) -> None:
         want = fill_order_rule(prices, shown, slot_venue, buy, limit, venue)
         for run in (_fill_order, _fill_order.py):
             assert np.array_equal(run(prices, shown, slot_venue, buy, limit, venue), want)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reposted_sizes_are_the_python_expression(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    slots, n = 12, 30
+    size_factor = gen.uniform(0.3, 1.0, (slots, n))
+    for _ in range(50):
+        c, base = int(gen.integers(0, n)), np.int64(gen.integers(0, 400))
+        u = gen.random(slots)
+        sizes = [np.where(gen.random((slots, n)) < 0.3, 0, gen.integers(1, 99, (slots, n)))
+                 for _ in range(2)]
+        want = [x.copy() for x in sizes]
+        for k in range(slots):  # the rule as the plain Python expression, slot by slot
+            size = max(1, int(base * size_factor[k, c] * (0.6 + 0.8 * float(u[k])) + 0.5))
+            for x in want:
+                if x[k, c] > 0:
+                    x[k, c] = size
+        for run in (_resize, _resize.py):
+            got = [x.copy() for x in sizes]
+            run(u, base, size_factor, *got, c)
+            assert all(np.array_equal(x, y) for x, y in zip(got, want, strict=True))
 
 
 def held_rule(theo: np.ndarray, last: np.ndarray, threshold: np.ndarray,

@@ -170,10 +170,9 @@ class OptionVenues:
     def refresh(self, c: int) -> None:
         """Let the makers re-post their displayed sizes on ``c`` as an order arrives for
         it (prices stay), then publish the contract's NBBO if it changed."""
-        s = self.slots
-        new = self.makers.repost(c, s, tuple(int(x[c]) for x in self.nbbo))
-        s.bid_size[:, c] = new.bid_size[:, 0, 0]
-        s.ask_size[:, c] = new.ask_size[:, 0, 0]
+        nb = self.nbbo
+        self.makers.repost(c, self.slots, (int(nb.nbb[c]), int(nb.nbo[c]),
+                                           int(nb.nbb_size[c]), int(nb.nbo_size[c])))
         self._republish(c)
 
     def _consolidated(self, c: int) -> OptionNBBOs:
