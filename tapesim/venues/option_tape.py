@@ -59,26 +59,25 @@ OPTION_SPOOL_SCHEMA = pa.schema(
         ("refers", pa.int64()),  # a CANCEL/CORRECTION's earlier print (its row here), or -1
     ]
 )
-# The spool's rows are buffered column by column in one int64 array [column, row], the
-# columns an NBBO row uses first (so a chunk of NBBO rows is one compiled pass over nine
-# rows of the buffer), the print-only ones after them; each buffer row is cast to its
-# schema type when the batch is built.
-_BUFFER_ORDER = ["kind", "ts", "ingest_ts", "price", "ask", "size", "ask_size", "contract",
-                 "cause", "venue", "agent", "contra", "parent", "conditions", "nbbo_bid",
-                 "nbbo_ask", "nbbo_bid_size", "nbbo_ask_size", "nbbo_ts", "und_bid", "und_ask",
-                 "und_ts", "effect", "refers"]
-_NBBO_COLUMNS = 9  # the first nine buffer rows are those an NBBO row writes
-_BUFFER_ROW = [_BUFFER_ORDER.index(f.name) for f in OPTION_SPOOL_SCHEMA]  # schema -> buffer
-_DTYPES = [np.dtype(f.type.to_pandas_dtype()) for f in OPTION_SPOOL_SCHEMA]
+# The columns every row uses are buffered in one int64 array [column, row] (so a chunk
+# of NBBO rows is one compiled pass over it); the print-only columns are built when the
+# batch is, filled with their "none" value and the prints' values written at their rows.
+# Each column is cast to its schema type as the batch is built.
+_SHARED = ["kind", "ts", "ingest_ts", "price", "ask", "size", "ask_size", "contract", "cause"]
 _NBBO_FIXED = {  # columns an NBBO row does not use
     "venue": NONE, "agent": NONE, "contra": NONE, "parent": NONE, "conditions": 0,
     "nbbo_bid": NONE, "nbbo_ask": NONE, "nbbo_bid_size": NONE, "nbbo_ask_size": NONE,
     "nbbo_ts": NONE, "und_bid": NONE, "und_ask": NONE, "und_ts": NONE, "effect": 0,
     "cause": NONE, "refers": NONE,
 }
-# The print-only columns' "none" values, buffer rows _NBBO_COLUMNS on ([column, 1] int64).
-_PRINT_NONE = np.array([[_NBBO_FIXED[name]] for name in _BUFFER_ORDER[_NBBO_COLUMNS:]],
-                       dtype=np.int64)
+_PRINT_ONLY = [name for name in _NBBO_FIXED if name not in _SHARED]  # a print's own values
+# Each schema column: (True, its row in the buffer) or (False, its index in _PRINT_ONLY),
+# with its numpy type.
+_LAYOUT = [(f.name in _SHARED,
+            _SHARED.index(f.name) if f.name in _SHARED else _PRINT_ONLY.index(f.name),
+            np.dtype(f.type.to_pandas_dtype())) for f in OPTION_SPOOL_SCHEMA]
+_DTYPE = {name: dtype for name, (_, _, dtype) in zip(OPTION_SPOOL_SCHEMA.names, _LAYOUT,
+                                                     strict=True)}
 _NO_CAUSES = np.zeros(0, dtype=np.int64)  # "one cause for all rows" to :func:`_append`
 
 
@@ -90,10 +89,10 @@ class OptionTape:
     the shard's option-feed stream (standard exponentials, in row order) and
     ``n_contracts`` the number of listed contracts.
 
-    Rows wait in one int64 buffer ``[column, row]`` until a batch is written: a chunk
-    of NBBO rows is appended by one compiled pass, a single row (a print, or an NBBO a
-    fill republished) by one assignment; the print-only columns hold their "none"
-    value except at print rows.
+    Until a batch is written, the columns every row uses wait in one int64 buffer
+    ``[column, row]`` (a chunk of NBBO rows is appended by one compiled pass, a single
+    row by one assignment) and each print's own values in a list; the batch's
+    print-only columns are their "none" value but at the prints' rows.
     """
 
     FLUSH_ROWS = 1 << 16
@@ -107,8 +106,8 @@ class OptionTape:
         self._open_ms = open_ms
         self._latency_ms = latency_ms
         self._gen = gen  # feed latencies, drawn in blocks as rows arrive
-        self._buf = self._buffer(2 * self.FLUSH_ROWS)
-        self._print_rows: list[int] = []  # buffer columns of the prints not yet written
+        self._buf = np.zeros((len(_SHARED), self.FLUSH_ROWS), dtype=np.int64)
+        self._prints: list[tuple[int, ...]] = []  # (buffer row, *_PRINT_ONLY values)
         self._rows = 0
         self._flush_at = open_ms + self.FLUSH_SPAN_MS
         self._last_ts = 0  # ts (ms) of the last row buffered
@@ -121,14 +120,6 @@ class OptionTape:
         self.generated = 0  # rows written so far: a row's index in the spool
         self.last_print = (0, 0)  # (ts, ingest_ts) in ms of the last print written
 
-    @staticmethod
-    def _buffer(capacity: int) -> np.ndarray:
-        """An empty row buffer ([column, row] int64, ``_BUFFER_ORDER``) for ``capacity``
-        rows, its print-only columns set to their "none" values."""
-        buf = np.zeros((len(_BUFFER_ORDER), capacity), dtype=np.int64)
-        buf[_NBBO_COLUMNS:] = _PRINT_NONE
-        return buf
-
     def _room(self, n: int) -> np.ndarray:
         """The buffer, grown (doubled until it fits) if ``n`` more rows do not fit."""
         buf = self._buf
@@ -136,7 +127,7 @@ class OptionTape:
             capacity = buf.shape[1]
             while self._rows + n > capacity:
                 capacity *= 2
-            grown = self._buffer(capacity)
+            grown = np.zeros((len(_SHARED), capacity), dtype=np.int64)
             grown[:, :self._rows] = buf[:, :self._rows]
             buf = self._buf = grown
         return buf
@@ -181,8 +172,8 @@ class OptionTape:
         ingest = max(raw, first)
         self.delivered[contract] = ingest
         self.printed_ms[contract] = NONE
-        self._room(1)[:_NBBO_COLUMNS, self._rows] = (NBBO, ts, ingest, bid, ask, bid_size,
-                                                      ask_size, contract, cause)
+        self._room(1)[:, self._rows] = (NBBO, ts, ingest, bid, ask, bid_size, ask_size,
+                                       contract, cause)
         self.nbbo_count += 1
         self._added(1, ts)
         return True
@@ -208,9 +199,9 @@ class OptionTape:
         nb = nbbo if nbbo is not None else (NONE,) * 5
         und = underlying if underlying is not None else (NONE,) * 3
         at = self._rows
-        self._room(1)[:, at] = (PRINT, ts, ingest, price, 0, size, 0, contract, cause, venue,
-                                agent, contra, parent, conditions, *nb, *und, effect, refers)
-        self._print_rows.append(at)
+        self._room(1)[:, at] = (PRINT, ts, ingest, price, 0, size, 0, contract, cause)
+        self._prints.append((at, venue, agent, contra, parent, conditions, *nb, *und, effect,
+                             refers))
         self.print_count += 1
         row = self.generated
         self._added(1, ts)
@@ -232,13 +223,18 @@ class OptionTape:
         if rows == 0:
             return
         self._flush_at = self._last_ts + self.FLUSH_SPAN_MS
+        own = [np.full(rows, _NBBO_FIXED[name], dtype=_DTYPE[name]) for name in _PRINT_ONLY]
+        if self._prints:
+            values = np.array(self._prints, dtype=np.int64)
+            at = values[:, 0]
+            for j, column in enumerate(own, start=1):
+                column[at] = values[:, j]
+            self._prints = []
         buf = self._buf
-        arrays = [pa.array(buf[j, :rows].astype(dtype, copy=False), type=f.type)
-                  for j, dtype, f in zip(_BUFFER_ROW, _DTYPES, OPTION_SPOOL_SCHEMA, strict=True)]
+        arrays = [pa.array((buf[j, :rows] if shared else own[j]).astype(dtype, copy=False),
+                           type=f.type)
+                  for (shared, j, dtype), f in zip(_LAYOUT, OPTION_SPOOL_SCHEMA, strict=True)]
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=OPTION_SPOOL_SCHEMA))
-        if self._print_rows:  # the print-only columns back to "none" for the next batch
-            buf[_NBBO_COLUMNS:, self._print_rows] = _PRINT_NONE
-            self._print_rows = []
         self._rows = 0
 
     def close(self) -> None:
@@ -254,7 +250,7 @@ def _append(times_ns: np.ndarray, contracts: np.ndarray, bids: np.ndarray, asks:
             printed_ms: np.ndarray, buf: np.ndarray,
             at: int) -> None:  # pragma: no cover - compiled
     """:meth:`OptionTape.nbbos`'s rows written into ``buf`` ([column, row] int64, columns
-    in ``_BUFFER_ORDER``) from column ``at`` on, row by row in time order: ts = ``open_ms``
+    ``_SHARED``) from column ``at`` on, row by row in time order: ts = ``open_ms``
     + the time in ns // 1e6; the feed's raw delivery is ts + int(``exps`` x
     ``latency_ms``) (standard exponentials, one a row; truncated toward zero as numpy's
     ``astype`` does). A row is delivered (ingest) at its raw time but never before its
