@@ -38,6 +38,7 @@ from tapesim.events.enrichment import CONDITION_BIT
 from tapesim.sim.floats import ordered_sum
 from tapesim.sim.rng import Draws
 from tapesim.venues.book import BUY, SELL
+from tapesim.venues.chains import NICKEL_FROM_CENTS
 from tapesim.venues.options import OptionVenues
 
 _NORMAL = NormalDist()
@@ -132,8 +133,11 @@ class OptionDesk:
         return self._contracts[e][int(call)][k]
 
     def tick(self, price: int) -> int:
-        """The contract's MPV in cents at a price in cents (the chain's ``Mpv``)."""
-        return int(self.chain.mpv.tick_cents(price))
+        """The contract's MPV in cents at a price in cents: the chain's ``Mpv.tick_cents``
+        of one price (``below_cents`` under $3, ``above_cents`` at or above) without its
+        array round trip."""
+        mpv = self.chain.mpv
+        return mpv.above_cents if price >= NICKEL_FROM_CENTS else mpv.below_cents
 
     def mid_price(self, c: int) -> int:
         """The NBBO mid on the contract's price grid (at least one tick)."""
