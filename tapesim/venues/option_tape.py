@@ -166,7 +166,7 @@ class OptionTape:
         """One NBBO change at ``now_ns`` (ns; cents and contracts): the row :meth:`nbbos`
         writes for a chunk of one, at the cost of a few scalar operations. Returns True
         (the tape publishes every row)."""
-        ts = self._open_ms + now_ns // NS_PER_MS
+        ts = self._open_ms + int(now_ns) // NS_PER_MS
         raw = ts + int(self._gen.standard_exponential() * self._latency_ms)
         first = int(self.delivered[contract]) + int(int(self.printed_ms[contract]) == ts)
         ingest = max(raw, first)
