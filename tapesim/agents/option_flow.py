@@ -72,6 +72,8 @@ class OptionDesk:
         # the same every call, so summed once (in the order :meth:`expiry` reads them).
         self._cumulative: dict[tuple[float, int, int], tuple[list[float], float]] = {}
         self.next_parent = 1
+        self._t_now = -1  # the instant (ns) of the times to expiry in _t_of
+        self._t_of: dict[int, float] = {}  # contract -> its time to expiry (years)
 
     def activity(self, now_ns: int) -> float:
         """Option flow's arrival-rate multiplier at ``now_ns`` (ns since the open): the
@@ -113,7 +115,13 @@ class OptionDesk:
         from the money."""
         chain = self.chain
         spot = self.spot()
-        t = t_years_of(chain, self._contracts[e][int(call)][0], int(self.ctx.env.now) / 60e9)
+        now = int(self.ctx.env.now)
+        if self._t_now != now:  # times to expiry held for one instant (a replay's all)
+            self._t_now, self._t_of = now, {}
+        i = self._contracts[e][int(call)][0]
+        t = self._t_of.get(i)
+        if t is None:
+            t = self._t_of[i] = t_years_of(chain, i, now / 60e9)
         target = spot * math.exp(z * chain.annual_vol * math.sqrt(max(t, 1e-6)))
         return self._nearest(e, call, target)
 

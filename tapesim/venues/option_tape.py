@@ -121,12 +121,12 @@ class OptionTape:
         self.last_print = (0, 0)  # (ts, ingest_ts) in ms of the last print written
 
     def _room(self, n: int) -> np.ndarray:
-        """The buffer, grown (doubled until it fits) if ``n`` more rows do not fit."""
+        """The buffer, grown if ``n`` more rows do not fit: by an eighth at least (a batch
+        overflows ``FLUSH_ROWS`` by its last chunk only), so it holds little more than the
+        largest batch."""
         buf = self._buf
         if self._rows + n > buf.shape[1]:
-            capacity = buf.shape[1]
-            while self._rows + n > capacity:
-                capacity *= 2
+            capacity = max(self._rows + n, buf.shape[1] + buf.shape[1] // 8)
             grown = np.zeros((len(_SHARED), capacity), dtype=np.int64)
             grown[:, :self._rows] = buf[:, :self._rows]
             buf = self._buf = grown
