@@ -60,9 +60,9 @@ OPTION_SPOOL_SCHEMA = pa.schema(
     ]
 )
 # The columns every row uses are buffered in one int64 array [column, row] (so a chunk
-# of NBBO rows is one compiled pass over it); the print-only columns are built when the
-# batch is, filled with their "none" value and the prints' values written at their rows.
-# Each column is cast to its schema type as the batch is built.
+# of NBBO rows is one compiled pass over it); the print-only columns are kept filled
+# with their "none" value, the prints' values written in for a batch and reset after.
+# Each shared column is cast to its schema type as the batch is built.
 _SHARED = ["kind", "ts", "ingest_ts", "price", "ask", "size", "ask_size", "contract", "cause"]
 _NBBO_FIXED = {  # columns an NBBO row does not use
     "venue": NONE, "agent": NONE, "contra": NONE, "parent": NONE, "conditions": 0,
@@ -81,6 +81,12 @@ _DTYPE = {name: dtype for name, (_, _, dtype) in zip(OPTION_SPOOL_SCHEMA.names, 
 _NO_CAUSES = np.zeros(0, dtype=np.int64)  # "one cause for all rows" to :func:`_append`
 
 
+def _none_columns(capacity: int) -> list[np.ndarray]:
+    """The print-only columns (``_PRINT_ONLY``, schema types) of ``capacity`` rows, each
+    filled with its "none" value: kept from batch to batch, prints written in and reset."""
+    return [np.full(capacity, _NBBO_FIXED[name], dtype=_DTYPE[name]) for name in _PRINT_ONLY]
+
+
 class OptionTape:
     """Collects one shard's option events in generation order and spools them.
 
@@ -92,7 +98,8 @@ class OptionTape:
     Until a batch is written, the columns every row uses wait in one int64 buffer
     ``[column, row]`` (a chunk of NBBO rows is appended by one compiled pass, a single
     row by one assignment) and each print's own values in a list; the batch's
-    print-only columns are their "none" value but at the prints' rows.
+    print-only columns are their "none" value but at the prints' rows (kept columns,
+    so a batch allocates none of them).
     """
 
     FLUSH_ROWS = 1 << 16
@@ -107,6 +114,7 @@ class OptionTape:
         self._latency_ms = latency_ms
         self._gen = gen  # feed latencies, drawn in blocks as rows arrive
         self._buf = np.zeros((len(_SHARED), self.FLUSH_ROWS), dtype=np.int64)
+        self._own = _none_columns(self.FLUSH_ROWS)  # the print-only columns, "none"
         self._prints: list[tuple[int, ...]] = []  # (buffer row, *_PRINT_ONLY values)
         self._rows = 0
         self._flush_at = open_ms + self.FLUSH_SPAN_MS
@@ -130,6 +138,7 @@ class OptionTape:
             grown = np.zeros((len(_SHARED), capacity), dtype=np.int64)
             grown[:, :self._rows] = buf[:, :self._rows]
             buf = self._buf = grown
+            self._own = _none_columns(capacity)
         return buf
 
     def ms(self, now_ns: int) -> int:
@@ -223,18 +232,19 @@ class OptionTape:
         if rows == 0:
             return
         self._flush_at = self._last_ts + self.FLUSH_SPAN_MS
-        own = [np.full(rows, _NBBO_FIXED[name], dtype=_DTYPE[name]) for name in _PRINT_ONLY]
-        if self._prints:
-            values = np.array(self._prints, dtype=np.int64)
-            at = values[:, 0]
-            for j, column in enumerate(own, start=1):
-                column[at] = values[:, j]
-            self._prints = []
+        own = self._own
+        values = np.array(self._prints, dtype=np.int64).reshape(-1, 1 + len(own))
+        at = values[:, 0]
+        for j, column in enumerate(own, start=1):  # each print's own values at its row
+            column[at] = values[:, j]
         buf = self._buf
-        arrays = [pa.array((buf[j, :rows] if shared else own[j]).astype(dtype, copy=False),
+        arrays = [pa.array((buf[j] if shared else own[j])[:rows].astype(dtype, copy=False),
                            type=f.type)
                   for (shared, j, dtype), f in zip(_LAYOUT, OPTION_SPOOL_SCHEMA, strict=True)]
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=OPTION_SPOOL_SCHEMA))
+        for name, column in zip(_PRINT_ONLY, own, strict=True):  # back to "none"
+            column[at] = _NBBO_FIXED[name]
+        self._prints = []
         self._rows = 0
 
     def close(self) -> None:
