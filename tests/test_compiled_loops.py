@@ -7,14 +7,18 @@ of both signs, for the three penny-interval classes; the NBBO the loop makes aga
 the consolidation of the rule's quotes (several steps at once, where most contracts
 are settled from their extreme shading, and one step at a time, slot by slot), and
 the slot quotes read back from a block (one step put in force, a window of steps)
-against the rule's. Step changes of a block's NBBO (tapesim.venues.opra.step_changes):
-against the comparison of each step with the one before. OPRA delivery of NBBO rows
+against the rule's. Step changes of a block's NBBO (tapesim.venues.opra.changed_rows):
+against the comparison of each step with the one before, gathered in numpy's nonzero
+order. OPRA delivery of NBBO rows and their spool columns
 (tapesim.venues.option_tape): against each contract's running maximum. A chain's
 quotes (tapesim.agents.option_quotes.quote_chain): against the rule as numpy
 expressions. One contract's consolidation after a fill
-(tapesim.venues.opra.consolidate_one): against the chain's. The makers' whole-expiry
+(tapesim.venues.opra.consolidate_one): against the chain's. The NBBO put in force
+from the rows published (tapesim.venues.options): against each contract's last row;
+a marketable order's fill order: against numpy's lexsort. The makers' whole-expiry
 holding of values (tapesim.agents.option_makers): against the rule as numpy run
-reductions. The consolidation loop is held to a naive one in test_option_quotes.py.
+reductions; a re-post's sizes: against the plain Python expression. The
+consolidation loop is held to a naive one in test_option_quotes.py.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 import pytest
 
 from tapesim.agents import option_quotes
-from tapesim.agents.option_makers import _hold_expiries
+from tapesim.agents.option_makers import _hold_expiries, _resize
 from tapesim.agents.option_quotes import Chain, QuoteParams, half_width, list_chain, quote_chain
 from tapesim.agents.shading import (
     ShadedQuotes,
@@ -37,10 +41,19 @@ from tapesim.agents.shading import (
     slot_shading,
 )
 from tapesim.config.options import OptionMakerConfig
+from tapesim.events.models import OPTION_NBBO
 from tapesim.venues.book import NO_ASK
 from tapesim.venues.chains import MPV_CLASSES, NICKEL_FROM_CENTS, Mpv
-from tapesim.venues.opra import OptionNBBOs, _best_one, consolidate, consolidate_one, step_changes
-from tapesim.venues.option_tape import _deliver
+from tapesim.venues.opra import (
+    OptionNBBOs,
+    _best_one,
+    _changed_rows,
+    changed_rows,
+    consolidate,
+    consolidate_one,
+)
+from tapesim.venues.option_tape import _append
+from tapesim.venues.options import _fill_order, _keep
 from tapesim.venues.slots import SlotQuotes
 
 
@@ -234,17 +247,27 @@ def test_slot_quotes_read_from_a_block_are_the_rule(penny_class: str, seed: int)
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_step_changes_compare_each_step_with_the_one_before(seed: int) -> None:
+def test_changed_rows_compare_each_step_with_the_one_before(seed: int) -> None:
     gen = np.random.default_rng(seed)
     n, steps = 300, int(gen.integers(1, 8))
     held = OptionNBBOs(*(gen.integers(0, 3, n) for _ in range(4)))
     idx = np.sort(gen.choice(n, 120, replace=False))
     rows = OptionNBBOs(*(gen.integers(0, 3, (steps, idx.size)) for _ in range(4)))
-    want = np.zeros((steps, idx.size), dtype=bool)
+    times = np.sort(gen.integers(0, 10**12, steps))
+    changed = np.zeros((steps, idx.size), dtype=bool)
     for field, new in zip(held, rows, strict=True):
-        want[0] |= new[0] != field[idx]
-        want[1:] |= new[1:] != new[:-1]
-    assert np.array_equal(step_changes(held, idx, rows), want)
+        changed[0] |= new[0] != field[idx]
+        changed[1:] |= new[1:] != new[:-1]
+    step, col = np.nonzero(changed)
+    want = np.stack([times[step], idx[col], *(x[step, col] for x in rows), step, col])
+    before = [x.copy() for x in held]
+    for run in (_changed_rows, _changed_rows.py):
+        out = np.full((8, steps * idx.size), -7, dtype=np.int64)
+        got = run(*held, idx, *rows, times, out)
+        assert got == step.size and np.array_equal(out[:, :got], want)
+        assert all(np.array_equal(x, y) for x, y in zip(held, before, strict=True))
+    out = np.empty((8, steps * idx.size), dtype=np.int64)
+    assert changed_rows(held, idx, rows, times, out) == step.size
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -259,6 +282,81 @@ def test_one_contract_consolidates_as_the_chain_does(seed: int) -> None:
         want = tuple(int(x[c]) for x in chain)
         assert consolidate_one(*prices, *sizes, c) == want
         assert _best_one.py(*prices, *sizes, c, NO_ASK) == want
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_published_rows_put_each_contracts_last_shown_quote_in_force(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    n, rows = 30, int(gen.integers(1, 120))
+    times = np.sort(gen.integers(0, 10**12, rows))
+    contracts = gen.integers(0, n, rows)
+    out = np.stack([times, contracts, *(gen.integers(0, 500, rows) for _ in range(4)),
+                    np.zeros(rows, np.int64), np.zeros(rows, np.int64)])
+    held = [gen.integers(0, 500, n) for _ in range(4)] + [gen.integers(-1, 10**6, n)]
+    for shown in (np.zeros(0, dtype=bool), gen.random(rows) < 0.5):
+        mask = np.ones(rows, dtype=bool) if shown.size == 0 else shown
+        want = [h.copy() for h in held]
+        for c in np.unique(contracts[mask]):  # the rule: each contract's last shown row
+            k = np.flatnonzero(mask & (contracts == c))[-1]
+            for h, x in zip(want[:4], out[2:6], strict=True):
+                h[c] = x[k]
+            want[4][c] = 7 + times[k] // 1_000_000
+        for run in (_keep, _keep.py):
+            got = [h.copy() for h in held]
+            run(*got, np.ascontiguousarray(out), rows, shown, 7)
+            assert all(np.array_equal(x, y) for x, y in zip(got, want, strict=True))
+
+
+def fill_order_rule(prices: np.ndarray, sizes: np.ndarray, slot_venue: np.ndarray, buy: bool,
+                    limit: int, venue: int) -> np.ndarray:
+    """The fill order as numpy: live slots lexsorted by price (best first), the venue's
+    total size there (more first), slot."""
+    live = (sizes > 0) & (prices <= limit if buy else (prices >= limit) & (prices > 0))
+    if venue >= 0:
+        live &= slot_venue == venue
+    slots = np.flatnonzero(live)
+    venue_size = np.bincount(slot_venue[slots], weights=sizes[slots],
+                             minlength=int(slot_venue.max()) + 1)
+    key = prices[slots] if buy else -prices[slots]
+    return slots[np.lexsort((slots, -venue_size[slot_venue[slots]], key))]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fill_order_is_price_then_venue_size_then_slot(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    for _ in range(200):
+        slots, venues = int(gen.integers(1, 16)), int(gen.integers(1, 6))
+        slot_venue = gen.integers(0, venues, slots)
+        quotes = gen.integers(0, 6, (2, slots * 3)) * 5  # ties, zero bids, columns of a chain
+        sizes = np.where(gen.random((2, slots * 3)) < 0.3, 0, gen.integers(1, 9, (2, slots * 3)))
+        buy = bool(gen.random() < 0.5)
+        prices, shown = quotes[0, ::3][:slots], sizes[1, ::3][:slots]  # strided, as in take
+        limit, venue = int(gen.integers(0, 30)), int(gen.integers(-1, venues))
+        want = fill_order_rule(prices, shown, slot_venue, buy, limit, venue)
+        for run in (_fill_order, _fill_order.py):
+            assert np.array_equal(run(prices, shown, slot_venue, buy, limit, venue), want)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reposted_sizes_are_the_python_expression(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    slots, n = 12, 30
+    size_factor = gen.uniform(0.3, 1.0, (n, slots))  # [contract, slot]
+    for _ in range(50):
+        c, base = int(gen.integers(0, n)), np.int64(gen.integers(0, 400))
+        u = gen.random(slots)
+        sizes = [np.where(gen.random((slots, n)) < 0.3, 0, gen.integers(1, 99, (slots, n)))
+                 for _ in range(2)]
+        want = [x.copy() for x in sizes]
+        for k in range(slots):  # the rule as the plain Python expression, slot by slot
+            size = max(1, int(base * size_factor[c, k] * (0.6 + 0.8 * float(u[k])) + 0.5))
+            for x in want:
+                if x[k, c] > 0:
+                    x[k, c] = size
+        for run in (_resize, _resize.py):
+            got = [x.copy() for x in sizes]
+            run(u, base, size_factor, *got, c)
+            assert all(np.array_equal(x, y) for x, y in zip(got, want, strict=True))
 
 
 def held_rule(theo: np.ndarray, last: np.ndarray, threshold: np.ndarray,
@@ -307,22 +405,34 @@ def delivery_rule(contracts: np.ndarray, ts: np.ndarray, raw: np.ndarray,
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_compiled_delivery_is_the_rule(seed: int) -> None:
+def test_compiled_nbbo_rows_follow_the_delivery_rule(seed: int) -> None:
     gen = np.random.default_rng(seed)
     n, rows = 40, int(gen.integers(1, 300))
     contracts = gen.integers(0, n, rows)
-    ts = np.sort(gen.integers(1_000, 1_050, rows))
-    raw = ts + gen.integers(0, 5, rows)
-    delivered = gen.integers(990, 1_060, n)
-    printed_ms = np.where(gen.random(n) < 0.5, gen.integers(1_000, 1_010, n), -1)
+    times_ns = np.sort(gen.integers(1_000, 1_050, rows)) * 1_000_000 + gen.integers(0, 10**6)
+    exps = gen.standard_exponential(rows)
+    latency, open_ms = 2.5, 10**9
+    ts = open_ms + times_ns // 1_000_000
+    raw = ts + (exps * latency).astype(np.int64)
+    delivered = open_ms + gen.integers(990, 1_060, n)
+    printed_ms = np.where(gen.random(n) < 0.5, open_ms + gen.integers(1_000, 1_010, n), -1)
     want_state = [delivered.copy(), printed_ms.copy()]
-    want = delivery_rule(contracts, ts, raw, *want_state)
-    for run in (_deliver, _deliver.py):
-        state = [delivered.copy(), printed_ms.copy()]
-        got = np.empty(rows, dtype=np.int64)
-        run(contracts, ts, raw, *state, got)
-        assert np.array_equal(got, want)
-        assert all(np.array_equal(x, y) for x, y in zip(state, want_state, strict=True))
+    ingest = delivery_rule(contracts, ts, raw, *want_state)
+    quotes = [gen.integers(0, 500, rows) for _ in range(4)]
+    causes = gen.integers(-1, 3, rows)
+    at = int(gen.integers(0, 5))
+    for per_row, cause in ((causes, -1), (np.zeros(0, dtype=np.int64), 2)):
+        want = np.stack([np.full(rows, OPTION_NBBO.code), ts, ingest, *quotes, contracts,
+                         per_row if per_row.size else np.full(rows, cause)])
+        for run in (_append, _append.py):
+            state = [delivered.copy(), printed_ms.copy()]
+            buf = np.full((24, at + rows + 3), -9, dtype=np.int64)
+            run(times_ns, contracts, *quotes, per_row, cause, exps, latency, open_ms, *state,
+                buf, at)
+            assert np.array_equal(buf[:9, at:at + rows], want)
+            assert (buf[:, :at] == -9).all() and (buf[:, at + rows:] == -9).all()
+            assert (buf[9:] == -9).all()  # the print-only columns are not touched
+            assert all(np.array_equal(x, y) for x, y in zip(state, want_state, strict=True))
 
 
 def numpy_quotes(chain: Chain, theo_cents: np.ndarray, vega_cents: np.ndarray,

@@ -82,6 +82,22 @@ def test_a_freeze_holds_back_its_contracts_changes_until_it_ends() -> None:
     assert frozen.frozen == {}
 
 
+def test_one_nbbo_row_goes_through_the_wrappers_as_a_chunk_of_one() -> None:
+    inner = RecordingFeed()
+    venues = FakeVenues(inner)
+    frozen = FrozenFeed.on(venues)
+    frozen.freeze([3], until_ns=100)
+    assert frozen.nbbo(50, 3, 100, 110, 5, 7) is False  # frozen: held back
+    assert [c["contracts"] for c in inner.nbbo_calls] == [[]]
+    inner.nbbo_calls.clear()
+    assert frozen.nbbo(50, 4, 100, 110, 5, 7) is True
+    caused = CausedOptionFeed(frozen, 6)
+    assert caused.nbbo(60, 4, 100, 110, 5, 7) is True
+    assert caused.nbbo(70, 4, 100, 110, 5, 7, cause=2) is True  # a row's own cause stays
+    assert [(c["times"], c["contracts"], c["causes"]) for c in inner.nbbo_calls] == [
+        ([50], [4], None), ([60], [4], 6), ([70], [4], 2)]
+
+
 def test_a_freeze_is_found_under_attribution() -> None:
     venues = FakeVenues(RecordingFeed())
     frozen = FrozenFeed.on(venues)

@@ -9,6 +9,7 @@ far-OTM zero-bid share).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from tapesim.config.options import OptionMakerConfig
 from tapesim.config.run import SymbolProfile, load_profile
 from tapesim.market.shard import ShardModel
 from tapesim.sim.rng import Draws, stream
+from tapesim.venues.chains import MPV_CLASSES
 
 TODAY = dt.date(2026, 3, 10)
 
@@ -99,3 +101,13 @@ def test_far_out_of_the_money_front_contracts_quote_zero_bids(vol: float, price:
     zero = (bid == 0) & (ask <= 5)
     assert np.mean(zero[far]) >= share
     assert np.all(zero[far & (theo < 1.0)])  # under a cent of value: always a zero bid
+
+
+@pytest.mark.parametrize("penny_class", sorted(MPV_CLASSES))
+def test_desk_tick_is_the_chains_mpv_at_each_price(tmp_path: Path, penny_class: str) -> None:
+    side = _model(tmp_path, "AAPL").options
+    assert side is not None
+    desk, mpv = side.desk, MPV_CLASSES[penny_class]
+    desk.chain = dataclasses.replace(desk.chain, mpv=mpv)
+    prices = [*range(1_000), 9_999, 123_456]
+    assert [desk.tick(p) for p in prices] == mpv.tick_cents(np.array(prices)).tolist()

@@ -18,6 +18,7 @@ from tapesim.agents.option_quotes import (
     quote_chain,
     quote_sizes,
     t_years_at,
+    t_years_of,
     theo_and_vega,
 )
 from tapesim.agents.pricing import MIN_T, delta
@@ -101,6 +102,16 @@ def test_time_to_expiry_decays_intraday() -> None:
     assert np.all(at_close[zero] == MIN_T) and np.all(at_close[~zero] >= 1 / 365 - 1e-12)
     assert np.all(t_years_at(chain, 500)[zero] == MIN_T)  # never below the floor
     assert np.allclose(t_years_at(chain, 200, session_minutes=210)[zero], 10 / MINUTES_PER_YEAR)
+
+
+def test_one_contracts_time_to_expiry_is_its_element_of_the_chains() -> None:
+    chain = chain_of("SPY", FRIDAY)
+    gen = np.random.default_rng(3)
+    for minutes in [0.0, 389.999, 390.0, 500.0, *(gen.random(20) * 400).tolist()]:
+        for session in (390.0, 210.0):
+            want = t_years_at(chain, minutes, session)
+            got = [t_years_of(chain, i, minutes, session) for i in range(chain.size)]
+            assert np.array_equal(np.array(got), want)  # bit for bit
 
 
 # --- the price grid --------------------------------------------------------------------

@@ -126,7 +126,7 @@ class Tracer:
         self.child: Child | None = None
 
     def install(self, mp: pytest.MonkeyPatch) -> None:
-        nbbos, apply = OptionTape.nbbos, OptionVenues._apply
+        nbbos, nbbo, apply = OptionTape.nbbos, OptionTape.nbbo, OptionVenues._apply
         republish, take, print_ = (OptionVenues._republish, OptionVenues.take,
                                    OptionVenues._print)
 
@@ -167,7 +167,12 @@ class Tracer:
                 self.child.prints.append((price, qty, venue))
             print_(venues, c, price, qty, venue, *rest)
 
+        def traced_nbbo(tape: OptionTape, now: int, c: int, *quote: int) -> bool:
+            self.emitted.append((now, c, *quote[:4]))
+            return nbbo(tape, now, c, *quote)
+
         mp.setattr(OptionTape, "nbbos", traced_nbbos)
+        mp.setattr(OptionTape, "nbbo", traced_nbbo)
         mp.setattr(OptionVenues, "_apply", traced_apply)
         mp.setattr(OptionVenues, "_republish", traced_republish)
         mp.setattr(OptionVenues, "take", traced_take)

@@ -32,12 +32,13 @@ import numpy as np
 import simpy
 
 from tapesim.agents.context import MarketContext
-from tapesim.agents.option_quotes import REGULAR_SESSION_MINUTES, Chain, t_years_at
+from tapesim.agents.option_quotes import REGULAR_SESSION_MINUTES, Chain, t_years_of
 from tapesim.config.options import OptionFlowConfig
 from tapesim.events.enrichment import CONDITION_BIT
 from tapesim.sim.floats import ordered_sum
 from tapesim.sim.rng import Draws
 from tapesim.venues.book import BUY, SELL
+from tapesim.venues.chains import NICKEL_FROM_CENTS
 from tapesim.venues.options import OptionVenues
 
 _NORMAL = NormalDist()
@@ -71,7 +72,8 @@ class OptionDesk:
         # the same every call, so summed once (in the order :meth:`expiry` reads them).
         self._cumulative: dict[tuple[float, int, int], tuple[list[float], float]] = {}
         self.next_parent = 1
-        self._t_at: tuple[int, np.ndarray] = (-1, np.zeros(0))  # (now, t_years_at now)
+        self._t_now = -1  # the instant (ns) of the times to expiry in _t_of
+        self._t_of: dict[int, float] = {}  # contract -> its time to expiry (years)
 
     def activity(self, now_ns: int) -> float:
         """Option flow's arrival-rate multiplier at ``now_ns`` (ns since the open): the
@@ -114,9 +116,12 @@ class OptionDesk:
         chain = self.chain
         spot = self.spot()
         now = int(self.ctx.env.now)
-        if self._t_at[0] != now:  # once per instant, not per order
-            self._t_at = (now, t_years_at(chain, now / 60e9))
-        t = float(self._t_at[1][self._contracts[e][int(call)][0]])
+        if self._t_now != now:  # times to expiry held for one instant (a replay's all)
+            self._t_now, self._t_of = now, {}
+        i = self._contracts[e][int(call)][0]
+        t = self._t_of.get(i)
+        if t is None:
+            t = self._t_of[i] = t_years_of(chain, i, now / 60e9)
         target = spot * math.exp(z * chain.annual_vol * math.sqrt(max(t, 1e-6)))
         return self._nearest(e, call, target)
 
@@ -136,8 +141,11 @@ class OptionDesk:
         return self._contracts[e][int(call)][k]
 
     def tick(self, price: int) -> int:
-        """The contract's MPV in cents at a price in cents (the chain's ``Mpv``)."""
-        return int(self.chain.mpv.tick_cents(price))
+        """The contract's MPV in cents at a price in cents: the chain's ``Mpv.tick_cents``
+        of one price (``below_cents`` under $3, ``above_cents`` at or above) without its
+        array round trip."""
+        mpv = self.chain.mpv
+        return mpv.above_cents if price >= NICKEL_FROM_CENTS else mpv.below_cents
 
     def mid_price(self, c: int) -> int:
         """The NBBO mid on the contract's price grid (at least one tick)."""

@@ -217,36 +217,25 @@ class OptionMakers:
         bound = spot * 100.0 * np.sqrt(t_years) / np.sqrt(2.0 * np.pi)
         return np.maximum(self.cfg.requote_vol_points / 100.0 * bound, 1.0)
 
-    def repost(self, c: int, held: SlotQuotes, published: tuple[int, ...]) -> SlotQuotes:
+    def repost(self, c: int, held: SlotQuotes, published: tuple[int, ...]) -> None:
         """Re-post displayed sizes on contract ``c`` as an order arrives for it.
 
         Args:
             c: the contract.
-            held: the slot quotes in force, arrays [slot, contract] (not modified).
+            held: the slot quotes in force, arrays [slot, contract]; ``c``'s sizes are
+                re-posted in place (prices stay).
             published: the NBBO last published for ``c``: (nbb, nbo, nbb_size, nbo_size),
                 cents and contracts.
 
-        Returns:
-            ``c``'s slot quotes after the re-post, arrays [slot, 1, 1]: prices as held;
-            every side shown gets a fresh size, one uniform draw per slot; if the NBBO
-            would stay as published, the best offer shows one lot more.
+        Every side shown gets a fresh size, one uniform draw per slot (:func:`_resize`);
+        if the NBBO would stay as published, the best offer shows one lot more.
         """
-        base = self.shown_base[c]
         draw = self.draws.uniform
-        bid_size, ask_size = held.bid_size[:, c].copy(), held.ask_size[:, c].copy()
-        for k in range(self.n_slots):
-            size = max(1, int(base * self.size_factor[c, k] * (0.6 + 0.8 * draw()) + 0.5))
-            if ask_size[k] > 0:
-                ask_size[k] = size
-            if bid_size[k] > 0:
-                bid_size[k] = size
-        bid, ask = held.bid[:, c], held.ask[:, c]
-        new = SlotQuotes(bid[:, None, None], ask[:, None, None],
-                         bid_size[:, None, None], ask_size[:, None, None])
-        if consolidate_one(bid[:, None], ask[:, None], bid_size[:, None], ask_size[:, None],
-                           0) == tuple(published):
-            ask_size[int(np.argmin(np.where(ask_size > 0, ask, NO_ASK)))] += 1
-        return new
+        u = np.array([draw() for _ in range(self.slot_maker.size)])  # one per slot, in order
+        _resize(u, self.shown_base[c], self.size_factor, held.bid_size, held.ask_size, c)
+        if consolidate_one(held.bid, held.ask, held.bid_size, held.ask_size, c) == published:
+            ask_size = held.ask_size[:, c]
+            ask_size[int(np.argmin(np.where(ask_size > 0, held.ask[:, c], NO_ASK)))] += 1
 
     # --- valuation -----------------------------------------------------------
     def fair(self, j: int) -> float:
@@ -388,3 +377,18 @@ def _hold_expiries(theo: np.ndarray, last: np.ndarray, threshold: np.ndarray,
                     last[k] = theo[s, k]
                 out[s, k] = last[k]
             c = d
+
+
+@kernel
+def _resize(u: np.ndarray, base: int, size_factor: np.ndarray, bid_size: np.ndarray,
+            ask_size: np.ndarray, c: int) -> None:  # pragma: no cover - compiled
+    """A re-post's sizes on contract ``c``, in place: slot k (of ``u``'s, its uniform draw)
+    shows max(1, int(``base`` x ``size_factor`` [c, k] x (0.6 + 0.8 u) + 0.5)) contracts
+    on each side it shows (``bid_size`` / ``ask_size`` [slot, contract] > 0); the same
+    float operations in the same order as the plain Python expression."""
+    for k in range(u.size):
+        size = max(1, np.int64(base * size_factor[c, k] * (0.6 + 0.8 * u[k]) + 0.5))
+        if ask_size[k, c] > 0:
+            ask_size[k, c] = size
+        if bid_size[k, c] > 0:
+            bid_size[k, c] = size

@@ -161,6 +161,18 @@ def t_years_at(
     return np.maximum(np.where(chain.days_to_expiry == 0, today, later), MIN_T)
 
 
+def t_years_of(chain: Chain, i: int, minutes_since_open: float,
+               session_minutes: float = REGULAR_SESSION_MINUTES) -> float:
+    """Contract ``i``'s time to expiry (years): element ``i`` of :func:`t_years_at`, the
+    same float operations on one value (for an order that needs one contract's, not the
+    chain's)."""
+    if chain.days_to_expiry[i] == 0:
+        t = (session_minutes - minutes_since_open) / MINUTES_PER_YEAR
+    else:
+        t = float(chain.t_years[i]) - minutes_since_open / MINUTES_PER_YEAR
+    return max(t, MIN_T)
+
+
 @dataclass(frozen=True)
 class QuoteParams:
     """How wide a maker quotes, and how much it shows.

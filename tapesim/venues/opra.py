@@ -13,7 +13,7 @@ contracts) and are consolidated for the whole chain at once:
   OptionNBBO for it until some venue offers it (see :func:`has_offer`).
 
 :func:`nbbo_changes` then names the contracts whose consolidated quote changed,
-so the feed emits exactly one OptionNBBO per change; :func:`step_changes` marks them
+so the feed emits exactly one OptionNBBO per change; :func:`changed_rows` gathers them
 over a block of steps.
 """
 
@@ -133,31 +133,48 @@ def nbbo_changes(prev: OptionNBBOs | None, new: OptionNBBOs) -> np.ndarray:
     return np.flatnonzero(changed)
 
 
-def step_changes(held: OptionNBBOs, idx: np.ndarray, rows: OptionNBBOs) -> np.ndarray:
-    """Where a block of consolidated quotes changes: bool [step, contract of ``idx``].
+def changed_rows(held: OptionNBBOs, idx: np.ndarray, rows: OptionNBBOs, times: np.ndarray,
+                 out: np.ndarray) -> int:
+    """The NBBO rows a block of consolidated quotes publishes, gathered into ``out``.
 
-    ``rows`` holds the NBBO of contracts ``idx`` at consecutive steps, arrays [step,
-    contract]; ``held`` the NBBO in force before the first, arrays [contract of the
-    chain]. Step 0 changed where it differs from ``held[idx]``, step t where it differs
-    from step t - 1 (any of nbb, nbo and their sizes).
+    ``rows`` holds the NBBO of contracts ``idx`` at consecutive steps (arrays [step,
+    contract of ``idx``], cents and contracts) at ``times`` (ns); ``held`` the NBBO in
+    force before the first step (arrays [contract of the chain]). A (step, contract)
+    publishes where its quote differs from the step before (step 0: from ``held``) in
+    any of nbb, nbo and their sizes. The rows go to ``out`` (int64 [8, at least steps x
+    contracts]) in step order, then contract order (numpy's ``nonzero`` order of the
+    change mask), one column each: time (ns), contract, nbb, nbo, nbb_size, nbo_size,
+    step, column of ``idx``. Returns how many; ``held`` is not modified.
     """
-    changed = np.empty(rows.nbb.shape, dtype=bool)
-    _steps(*(np.ascontiguousarray(a, dtype=np.int64) for a in (*held, idx, *rows)), changed)
-    return changed
+    return _changed_rows(  # type: ignore[no-any-return]
+        *(np.ascontiguousarray(a, dtype=np.int64) for a in (*held, idx, *rows, times)), out)
 
 
 @kernel
-def _steps(held_nbb: np.ndarray, held_nbo: np.ndarray, held_bid_size: np.ndarray,
-           held_ask_size: np.ndarray, idx: np.ndarray, nbb: np.ndarray, nbo: np.ndarray,
-           nbb_size: np.ndarray, nbo_size: np.ndarray,
-           changed: np.ndarray) -> None:  # pragma: no cover - compiled
-    for c in range(idx.size):
-        i = idx[c]
-        changed[0, c] = (nbb[0, c] != held_nbb[i] or nbo[0, c] != held_nbo[i]
-                         or nbb_size[0, c] != held_bid_size[i]
-                         or nbo_size[0, c] != held_ask_size[i])
-    for t in range(1, nbb.shape[0]):
+def _changed_rows(held_nbb: np.ndarray, held_nbo: np.ndarray, held_bid_size: np.ndarray,
+                  held_ask_size: np.ndarray, idx: np.ndarray, nbb: np.ndarray, nbo: np.ndarray,
+                  nbb_size: np.ndarray, nbo_size: np.ndarray, times: np.ndarray,
+                  out: np.ndarray) -> int:  # pragma: no cover - compiled
+    """:func:`changed_rows`' loop: each step against the one before, in one pass."""
+    n = 0
+    for t in range(nbb.shape[0]):
         for c in range(idx.size):
-            changed[t, c] = (nbb[t, c] != nbb[t - 1, c] or nbo[t, c] != nbo[t - 1, c]
-                             or nbb_size[t, c] != nbb_size[t - 1, c]
-                             or nbo_size[t, c] != nbo_size[t - 1, c])
+            b, a, bs, az = nbb[t, c], nbo[t, c], nbb_size[t, c], nbo_size[t, c]
+            if t == 0:
+                i = idx[c]
+                same = (b == held_nbb[i] and a == held_nbo[i] and bs == held_bid_size[i]
+                        and az == held_ask_size[i])
+            else:
+                same = (b == nbb[t - 1, c] and a == nbo[t - 1, c]
+                        and bs == nbb_size[t - 1, c] and az == nbo_size[t - 1, c])
+            if not same:
+                out[0, n] = times[t]
+                out[1, n] = idx[c]
+                out[2, n] = b
+                out[3, n] = a
+                out[4, n] = bs
+                out[5, n] = az
+                out[6, n] = t
+                out[7, n] = c
+                n += 1
+    return n

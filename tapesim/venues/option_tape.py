@@ -59,14 +59,32 @@ OPTION_SPOOL_SCHEMA = pa.schema(
         ("refers", pa.int64()),  # a CANCEL/CORRECTION's earlier print (its row here), or -1
     ]
 )
-_NAMES = [f.name for f in OPTION_SPOOL_SCHEMA]
-_DTYPES = [f.type.to_pandas_dtype() for f in OPTION_SPOOL_SCHEMA]
+# The columns every row uses are buffered in one int64 array [column, row] (so a chunk
+# of NBBO rows is one compiled pass over it); the print-only columns are kept filled
+# with their "none" value, the prints' values written in for a batch and reset after.
+# Each shared column is cast to its schema type as the batch is built.
+_SHARED = ["kind", "ts", "ingest_ts", "price", "ask", "size", "ask_size", "contract", "cause"]
 _NBBO_FIXED = {  # columns an NBBO row does not use
     "venue": NONE, "agent": NONE, "contra": NONE, "parent": NONE, "conditions": 0,
     "nbbo_bid": NONE, "nbbo_ask": NONE, "nbbo_bid_size": NONE, "nbbo_ask_size": NONE,
     "nbbo_ts": NONE, "und_bid": NONE, "und_ask": NONE, "und_ts": NONE, "effect": 0,
     "cause": NONE, "refers": NONE,
 }
+_PRINT_ONLY = [name for name in _NBBO_FIXED if name not in _SHARED]  # a print's own values
+# Each schema column: (True, its row in the buffer) or (False, its index in _PRINT_ONLY),
+# with its numpy type.
+_LAYOUT = [(f.name in _SHARED,
+            _SHARED.index(f.name) if f.name in _SHARED else _PRINT_ONLY.index(f.name),
+            np.dtype(f.type.to_pandas_dtype())) for f in OPTION_SPOOL_SCHEMA]
+_DTYPE = {name: dtype for name, (_, _, dtype) in zip(OPTION_SPOOL_SCHEMA.names, _LAYOUT,
+                                                     strict=True)}
+_NO_CAUSES = np.zeros(0, dtype=np.int64)  # "one cause for all rows" to :func:`_append`
+
+
+def _none_columns(capacity: int) -> list[np.ndarray]:
+    """The print-only columns (``_PRINT_ONLY``, schema types) of ``capacity`` rows, each
+    filled with its "none" value: kept from batch to batch, prints written in and reset."""
+    return [np.full(capacity, _NBBO_FIXED[name], dtype=_DTYPE[name]) for name in _PRINT_ONLY]
 
 
 class OptionTape:
@@ -76,6 +94,12 @@ class OptionTape:
     session's open in epoch ms, ``latency_ms`` the mean OPRA feed latency, ``gen``
     the shard's option-feed stream (standard exponentials, in row order) and
     ``n_contracts`` the number of listed contracts.
+
+    Until a batch is written, the columns every row uses wait in one int64 buffer
+    ``[column, row]`` (a chunk of NBBO rows is appended by one compiled pass, a single
+    row by one assignment) and each print's own values in a list; the batch's
+    print-only columns are their "none" value but at the prints' rows (kept columns,
+    so a batch allocates none of them).
     """
 
     FLUSH_ROWS = 1 << 16
@@ -89,11 +113,12 @@ class OptionTape:
         self._open_ms = open_ms
         self._latency_ms = latency_ms
         self._gen = gen  # feed latencies, drawn in blocks as rows arrive
-        # (rows, column values): an array per column, or a scalar for a constant column
-        self._segments: list[tuple[int, dict[str, np.ndarray | int | float]]] = []
-        self._prints: list[list[float | int]] = []
+        self._buf = np.zeros((len(_SHARED), self.FLUSH_ROWS), dtype=np.int64)
+        self._own = _none_columns(self.FLUSH_ROWS)  # the print-only columns, "none"
+        self._prints: list[tuple[int, ...]] = []  # (buffer row, *_PRINT_ONLY values)
         self._rows = 0
         self._flush_at = open_ms + self.FLUSH_SPAN_MS
+        self._last_ts = 0  # ts (ms) of the last row buffered
         # When the feed delivered each contract's last row (ms): first in, first out.
         self.delivered = np.zeros(n_contracts, dtype=np.int64)
         # The ms of each contract's last row if that was a print, else -1.
@@ -102,6 +127,19 @@ class OptionTape:
         self.print_count = 0
         self.generated = 0  # rows written so far: a row's index in the spool
         self.last_print = (0, 0)  # (ts, ingest_ts) in ms of the last print written
+
+    def _room(self, n: int) -> np.ndarray:
+        """The buffer, grown if ``n`` more rows do not fit: by an eighth at least (a batch
+        overflows ``FLUSH_ROWS`` by its last chunk only), so it holds little more than the
+        largest batch."""
+        buf = self._buf
+        if self._rows + n > buf.shape[1]:
+            capacity = max(self._rows + n, buf.shape[1] + buf.shape[1] // 8)
+            grown = np.zeros((len(_SHARED), capacity), dtype=np.int64)
+            grown[:, :self._rows] = buf[:, :self._rows]
+            buf = self._buf = grown
+            self._own = _none_columns(capacity)
+        return buf
 
     def ms(self, now_ns: int) -> int:
         """Event time (epoch ms) of a simulation time."""
@@ -118,24 +156,36 @@ class OptionTape:
         n = int(np.size(contracts))
         if n == 0:
             return
-        self._close_prints()
-        ts = self._open_ms + np.asarray(times_ns, dtype=np.int64) // NS_PER_MS
-        raw = ts + (self._gen.standard_exponential(n) * self._latency_ms).astype(np.int64)
-        ingest = self._in_order(np.asarray(contracts, dtype=np.int64), ts, raw)
-        self._segments.append((n, {"kind": NBBO, "ts": ts, "ingest_ts": ingest, "price": bids,
-                                   "ask": asks, "size": bid_sizes, "ask_size": ask_sizes,
-                                   "contract": contracts,
-                                   "cause": NONE if causes is None else causes}))
+        buf = self._room(n)
+        if isinstance(causes, np.ndarray):
+            per_row, cause = np.asarray(causes, dtype=np.int64), NONE
+        else:
+            per_row, cause = _NO_CAUSES, NONE if causes is None else int(causes)
+        i64 = np.int64
+        _append(np.asarray(times_ns, dtype=i64), np.asarray(contracts, dtype=i64),
+                np.asarray(bids, dtype=i64), np.asarray(asks, dtype=i64),
+                np.asarray(bid_sizes, dtype=i64), np.asarray(ask_sizes, dtype=i64),
+                per_row, cause, self._gen.standard_exponential(n), self._latency_ms,
+                self._open_ms, self.delivered, self.printed_ms, buf, self._rows)
         self.nbbo_count += n
-        self._added(n, int(ts[-1]))
+        self._added(n, int(buf[1, self._rows + n - 1]))
 
-    def _in_order(self, contracts: np.ndarray, ts: np.ndarray, raw: np.ndarray) -> np.ndarray:
-        """Delivery times (ms) of NBBO rows in time order (``raw``: stamped time plus
-        latency): per contract a running maximum from its last row's delivery (plus one
-        after a print of the same ms); updates the per-contract delivery state."""
-        ingest = np.empty(raw.size, dtype=np.int64)
-        _deliver(contracts, ts, raw, self.delivered, self.printed_ms, ingest)
-        return ingest
+    def nbbo(self, now_ns: int, contract: int, bid: int, ask: int, bid_size: int,
+             ask_size: int, cause: int = NONE) -> bool:
+        """One NBBO change at ``now_ns`` (ns; cents and contracts): the row :meth:`nbbos`
+        writes for a chunk of one, at the cost of a few scalar operations. Returns True
+        (the tape publishes every row)."""
+        ts = self._open_ms + int(now_ns) // NS_PER_MS
+        raw = ts + int(self._gen.standard_exponential() * self._latency_ms)
+        first = int(self.delivered[contract]) + int(int(self.printed_ms[contract]) == ts)
+        ingest = max(raw, first)
+        self.delivered[contract] = ingest
+        self.printed_ms[contract] = NONE
+        self._room(1)[:, self._rows] = (NBBO, ts, ingest, bid, ask, bid_size, ask_size,
+                                       contract, cause)
+        self.nbbo_count += 1
+        self._added(1, ts)
+        return True
 
     def trade(
         self, now_ns: int, contract: int, price: int, size: int, venue: int, agent: int,
@@ -157,8 +207,10 @@ class OptionTape:
         self.last_print = (ts, ingest)
         nb = nbbo if nbbo is not None else (NONE,) * 5
         und = underlying if underlying is not None else (NONE,) * 3
-        self._prints.append([PRINT, ts, ingest, price, 0, size, 0, venue, agent, contra, parent,
-                             contract, conditions, *nb, *und, effect, cause, refers])
+        at = self._rows
+        self._room(1)[:, at] = (PRINT, ts, ingest, price, 0, size, 0, contract, cause)
+        self._prints.append((at, venue, agent, contra, parent, conditions, *nb, *und, effect,
+                             refers))
         self.print_count += 1
         row = self.generated
         self._added(1, ts)
@@ -167,37 +219,32 @@ class OptionTape:
     def _added(self, n: int, last_ts: int) -> None:
         self._rows += n
         self.generated += n
+        self._last_ts = last_ts
         if self._rows >= self.FLUSH_ROWS or last_ts >= self._flush_at:
             self.flush()
-
-    def _close_prints(self) -> None:
-        if self._prints:
-            by_column = zip(*self._prints, strict=True)
-            self._segments.append((len(self._prints), {
-                name: np.asarray(col, dtype=dtype)
-                for col, name, dtype in zip(by_column, _NAMES, _DTYPES, strict=True)}))
-            self._prints = []
 
     def flush(self) -> None:
         """Write the buffered NBBO chunks and prints as one Arrow record batch of
         ``OPTION_SPOOL_SCHEMA``, in generation order (no-op when empty); columns a row
         kind does not use take their "none" value (-1, or 0 for bit masks).
         """
-        self._close_prints()
-        if not self._segments:
+        rows = self._rows
+        if rows == 0:
             return
-        total = sum(n for n, _ in self._segments)
-        columns = [np.empty(total, dtype=dtype) for dtype in _DTYPES]
-        start = 0
-        for n, values in self._segments:
-            for name, column in zip(_NAMES, columns, strict=True):
-                column[start:start + n] = values.get(name, _NBBO_FIXED.get(name, 0))
-            start += n
-        self._flush_at = int(columns[1][-1]) + self.FLUSH_SPAN_MS
-        arrays = [pa.array(col, type=f.type)
-                  for col, f in zip(columns, OPTION_SPOOL_SCHEMA, strict=True)]
+        self._flush_at = self._last_ts + self.FLUSH_SPAN_MS
+        own = self._own
+        values = np.array(self._prints, dtype=np.int64).reshape(-1, 1 + len(own))
+        at = values[:, 0]
+        for j, column in enumerate(own, start=1):  # each print's own values at its row
+            column[at] = values[:, j]
+        buf = self._buf
+        arrays = [pa.array((buf[j] if shared else own[j])[:rows].astype(dtype, copy=False),
+                           type=f.type)
+                  for (shared, j, dtype), f in zip(_LAYOUT, OPTION_SPOOL_SCHEMA, strict=True)]
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=OPTION_SPOOL_SCHEMA))
-        self._segments = []
+        for name, column in zip(_PRINT_ONLY, own, strict=True):  # back to "none"
+            column[at] = _NBBO_FIXED[name]
+        self._prints = []
         self._rows = 0
 
     def close(self) -> None:
@@ -207,17 +254,37 @@ class OptionTape:
 
 
 @kernel
-def _deliver(contracts: np.ndarray, ts: np.ndarray, raw: np.ndarray, delivered: np.ndarray,
-             printed_ms: np.ndarray, ingest: np.ndarray) -> None:  # pragma: no cover - compiled
-    """:meth:`OptionTape._in_order`'s loop, row by row in time order: a row is delivered at
-    its ``raw`` time but never before its contract's last delivery, and a millisecond
-    after it when that was a print of the row's own millisecond (``printed_ms``, reset to
-    -1 once a quote follows). ``delivered`` and ``printed_ms`` [contract] are updated in
-    place; ``ingest`` [row] receives the delivery times (int64 ms)."""
-    for i in range(raw.size):
+def _append(times_ns: np.ndarray, contracts: np.ndarray, bids: np.ndarray, asks: np.ndarray,
+            bid_sizes: np.ndarray, ask_sizes: np.ndarray, causes: np.ndarray, cause: int,
+            exps: np.ndarray, latency_ms: float, open_ms: int, delivered: np.ndarray,
+            printed_ms: np.ndarray, buf: np.ndarray,
+            at: int) -> None:  # pragma: no cover - compiled
+    """:meth:`OptionTape.nbbos`'s rows written into ``buf`` ([column, row] int64, columns
+    ``_SHARED``) from column ``at`` on, row by row in time order: ts = ``open_ms``
+    + the time in ns // 1e6; the feed's raw delivery is ts + int(``exps`` x
+    ``latency_ms``) (standard exponentials, one a row; truncated toward zero as numpy's
+    ``astype`` does). A row is delivered (ingest) at its raw time but never before its
+    contract's last delivery, and a millisecond after it when that was a print of the
+    row's own millisecond (OPRA is first in, first out per contract, and replay order puts
+    quotes before prints at equal times); ``delivered`` and ``printed_ms`` [contract] are
+    updated in place (``printed_ms`` reset to -1 once a quote follows). The cause is
+    ``causes[i]`` when ``causes`` is not empty, else ``cause``."""
+    per_row = causes.size > 0
+    for i in range(times_ns.size):
+        ts = open_ms + times_ns[i] // NS_PER_MS
+        raw = ts + np.int64(exps[i] * latency_ms)
         c = contracts[i]
-        first = delivered[c] + (1 if ts[i] == printed_ms[c] else 0)
-        first = max(raw[i], first)
+        first = delivered[c] + (1 if ts == printed_ms[c] else 0)
+        first = max(raw, first)
         delivered[c] = first
         printed_ms[c] = -1
-        ingest[i] = first
+        j = at + i
+        buf[0, j] = NBBO
+        buf[1, j] = ts
+        buf[2, j] = first
+        buf[3, j] = bids[i]
+        buf[4, j] = asks[i]
+        buf[5, j] = bid_sizes[i]
+        buf[6, j] = ask_sizes[i]
+        buf[7, j] = c
+        buf[8, j] = causes[i] if per_row else cause

@@ -38,10 +38,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from tapesim.sim.calendar import NS_PER_MS
+from tapesim.sim.compiled import kernel
 from tapesim.venues.book import BUY, NO_ASK
 from tapesim.venues.feed.base import OptionFeed, QuoteFault
 from tapesim.venues.ledger import OptionLedger
-from tapesim.venues.opra import OptionNBBOs, consolidate_one, step_changes
+from tapesim.venues.opra import OptionNBBOs, changed_rows, consolidate_one
 from tapesim.venues.option_tape import OptionTape
 from tapesim.venues.slots import BlockSlots, QuoteBlock, SlotMakers, SlotQuotes
 from tapesim.venues.tape import Tape
@@ -90,6 +91,7 @@ class OptionVenues:
         self.ledger = ledger
         self.now = start_ns
         self.quote_fault: QuoteFault | None = None  # a fault wrapped around consolidation
+        self._changed = np.empty((8, 0), dtype=np.int64)  # :func:`changed_rows`' output
 
     # --- consolidation -------------------------------------------------------
     def sync(self, now: int) -> None:
@@ -131,26 +133,19 @@ class OptionVenues:
 
     def _publish(self, idx: np.ndarray, rows: OptionNBBOs, times: np.ndarray,
                  causes: np.ndarray | None = None) -> None:
-        """Publish each (step, contract) whose NBBO differs from the one before it."""
-        changed = step_changes(self.nbbo, idx, rows)
-        step, col = np.nonzero(changed)
-        if step.size == 0:
+        """Publish each (step, contract) whose NBBO differs from the one before it; what
+        the feed published becomes the NBBO in force."""
+        out = self._changed
+        if out.shape[1] < rows.nbb.size:
+            out = self._changed = np.empty((8, max(rows.nbb.size, 2 * out.shape[1])), np.int64)
+        n = changed_rows(self.nbbo, idx, rows, times, out)
+        if n == 0:
             return
-        shown = self.tape.nbbos(times[step], idx[col], rows.nbb[step, col], rows.nbo[step, col],
-                                rows.nbb_size[step, col], rows.nbo_size[step, col],
+        t, contracts, nbb, nbo, nbb_size, nbo_size, step, col = out[:, :n]
+        shown = self.tape.nbbos(t, contracts, nbb, nbo, nbb_size, nbo_size,
                                 None if causes is None else causes[step, col])
-        if shown is not None:  # the feed held some back: they are not in force either
-            changed[step[~shown], col[~shown]] = False
-        hit = changed.any(axis=0)
-        if shown is not None:  # a contract keeps the NBBO the feed last published
-            last_row = changed.shape[0] - 1 - np.argmax(changed[::-1], axis=0)
-            for held, new in zip(self.nbbo, rows, strict=True):
-                held[idx[hit]] = new[last_row[hit], hit]
-        else:
-            for held, new in zip(self.nbbo, rows, strict=True):
-                held[idx] = new[-1]
-        last = changed.shape[0] - 1 - np.argmax(changed[::-1, hit], axis=0)
-        self.nbbo_ts[idx[hit]] = self.tape.ms(0) + times[last] // NS_PER_MS
+        _keep(*self.nbbo, self.nbbo_ts, out, n, _ALL_SHOWN if shown is None else shown,
+              self.tape.ms(0))
 
     def _republish(self, c: int) -> None:
         """Re-consolidate one contract after a fill; publish it now if it changed (what
@@ -165,9 +160,7 @@ class OptionVenues:
         quote = consolidate_one(s.bid, s.ask, s.bid_size, s.ask_size, c)
         if quote == (int(nb.nbb[c]), int(nb.nbo[c]), int(nb.nbb_size[c]), int(nb.nbo_size[c])):
             return
-        row = [np.array([x], dtype=np.int64) for x in (self.now, c, *quote)]
-        shown = self.tape.nbbos(*row)
-        if shown is not None and not shown[0]:  # the feed held it back: not in force
+        if not self.tape.nbbo(self.now, c, *quote):  # the feed held it back: not in force
             return
         for held, x in zip(nb, quote, strict=True):
             held[c] = x
@@ -177,10 +170,9 @@ class OptionVenues:
     def refresh(self, c: int) -> None:
         """Let the makers re-post their displayed sizes on ``c`` as an order arrives for
         it (prices stay), then publish the contract's NBBO if it changed."""
-        s = self.slots
-        new = self.makers.repost(c, s, tuple(int(x[c]) for x in self.nbbo))
-        s.bid_size[:, c] = new.bid_size[:, 0, 0]
-        s.ask_size[:, c] = new.ask_size[:, 0, 0]
+        nb = self.nbbo
+        self.makers.repost(c, self.slots, (int(nb.nbb[c]), int(nb.nbo[c]),
+                                           int(nb.nbb_size[c]), int(nb.nbo_size[c])))
         self._republish(c)
 
     def _consolidated(self, c: int) -> OptionNBBOs:
@@ -195,16 +187,9 @@ class OptionVenues:
         s = self.slots
         prices = s.ask[:, c] if side == BUY else s.bid[:, c]
         sizes = s.ask_size[:, c] if side == BUY else s.bid_size[:, c]
-        live = (sizes > 0) & (prices <= limit if side == BUY else (prices >= limit) & (prices > 0))
-        if venue >= 0:
-            live &= mk.slot_venue == venue
-        slots = np.flatnonzero(live)
-        if slots.size == 0:
+        order = _fill_order(prices, sizes, mk.slot_venue, side == BUY, limit, venue)
+        if order.size == 0:
             return 0
-        venue_size = np.bincount(mk.slot_venue[slots], weights=sizes[slots],
-                                 minlength=int(mk.slot_venue.max()) + 1)
-        key = prices[slots] if side == BUY else -prices[slots]
-        order = slots[np.lexsort((slots, -venue_size[mk.slot_venue[slots]], key))]
         spare = int(s.ask_size[:, c].sum()) - 1 if side == BUY else int(sizes.sum())
         filled = 0
         level = int(prices[order[0]])
@@ -276,3 +261,63 @@ class OptionVenues:
         mk.on_fill(maker, c, -moved if side == BUY else moved, self.now)
         return Printed(row, c, price, qty, venue, agent, maker, side, parent)
 
+
+_ALL_SHOWN = np.zeros(0, dtype=np.bool_)  # "the feed published every row" to :func:`_keep`
+
+
+@kernel
+def _keep(nbb: np.ndarray, nbo: np.ndarray, nbb_size: np.ndarray, nbo_size: np.ndarray,
+          nbbo_ts: np.ndarray, rows: np.ndarray, n: int, shown: np.ndarray,
+          open_ms: int) -> None:  # pragma: no cover - compiled
+    """The NBBO rows the feed published become the NBBO in force: ``rows`` holds ``n``
+    rows in time order as :func:`tapesim.venues.opra.changed_rows` gathers them (int64
+    [field, row]: time in ns, contract, nbb, nbo, nbb_size, nbo_size, ...), ``shown``
+    which of them the feed published (empty: all). Each contract published keeps its last
+    published row's quote (``nbb`` .. ``nbo_size`` [contract], cents and contracts) and
+    ``nbbo_ts`` [contract] its time in epoch ms (``open_ms`` + ns // 1e6)."""
+    every = shown.size == 0
+    for k in range(n):
+        if every or shown[k]:
+            c = rows[1, k]
+            nbb[c] = rows[2, k]
+            nbo[c] = rows[3, k]
+            nbb_size[c] = rows[4, k]
+            nbo_size[c] = rows[5, k]
+            nbbo_ts[c] = open_ms + rows[0, k] // NS_PER_MS
+
+
+@kernel
+def _fill_order(prices: np.ndarray, sizes: np.ndarray, slot_venue: np.ndarray, buy: bool,
+                limit: int, venue: int) -> np.ndarray:  # pragma: no cover - compiled
+    """The slots a marketable order fills against, in fill order (int64 slot indices):
+    those showing size (``sizes`` [slot], contracts) at ``limit`` or better (``prices``
+    [slot], cents: the asks for a buy, at most ``limit``; the bids for a sell, at least
+    ``limit`` and above zero), only on ``venue`` when it is >= 0 (``slot_venue`` [slot]);
+    best price first, then the venue showing more size there in total, then slot order
+    (the rule in :meth:`OptionVenues.take`)."""
+    venue_size = np.zeros(slot_venue.max() + 1, dtype=np.int64)
+    order = np.empty(prices.size, dtype=np.int64)
+    n = 0
+    for k in range(prices.size):
+        p = prices[k]
+        if sizes[k] > 0 and ((p <= limit) if buy else (p >= limit and p > 0)) and (
+                venue < 0 or slot_venue[k] == venue):
+            order[n] = k
+            n += 1
+            venue_size[slot_venue[k]] += sizes[k]
+    for a in range(1, n):  # insertion sort: a dozen slots at most
+        k = order[a]
+        key = prices[k] if buy else -prices[k]
+        shown = venue_size[slot_venue[k]]
+        b = a - 1
+        while b >= 0:
+            j = order[b]
+            other = prices[j] if buy else -prices[j]
+            other_shown = venue_size[slot_venue[j]]
+            if other < key or (other == key and (other_shown > shown or (
+                    other_shown == shown and j < k))):
+                break
+            order[b + 1] = j
+            b -= 1
+        order[b + 1] = k
+    return order[:n].copy()

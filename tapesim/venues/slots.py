@@ -116,10 +116,10 @@ class SlotMakers(Protocol):
         """The quotes of the block of grid steps starting at step ``k``."""
         ...
 
-    def repost(self, c: int, held: SlotQuotes, published: tuple[int, ...]) -> SlotQuotes:
-        """Contract ``c``'s slot quotes [slot, 1, 1] after the makers re-post its
-        displayed sizes, from the quotes in force ``held`` [slot, contract] and the
-        NBBO last published for it (nbb, nbo, nbb_size, nbo_size)."""
+    def repost(self, c: int, held: SlotQuotes, published: tuple[int, ...]) -> None:
+        """The makers re-post contract ``c``'s displayed sizes in the quotes in force
+        ``held`` [slot, contract] (in place), given the NBBO last published for it (nbb,
+        nbo, nbb_size, nbo_size)."""
         ...
 
     def on_fill(self, maker: int, c: int, signed_qty: int, now_ns: int) -> None:

@@ -43,6 +43,13 @@ class OptionFeed(Protocol):
         of the rows published, or ``None`` when every row was."""
         ...
 
+    def nbbo(self, now_ns: int, contract: int, bid: int, ask: int, bid_size: int,
+             ask_size: int, cause: int = -1) -> bool:
+        """Publish one NBBO change at ``now_ns`` (ns; cents and contracts; ``cause`` as in
+        :meth:`nbbos`, -1 for none): :meth:`nbbos` of one row. Returns whether it was
+        published."""
+        ...
+
     def trade(
         self, now_ns: int, contract: int, price: int, size: int, venue: int, agent: int,
         contra: int, parent: int, conditions: int, nbbo: tuple[int, int, int, int, int] | None,
@@ -98,6 +105,15 @@ class FeedWrapper:
     ) -> np.ndarray | None:
         """NBBO changes, passed on (see :meth:`OptionFeed.nbbos`)."""
         return self.inner.nbbos(times_ns, contracts, bids, asks, bid_sizes, ask_sizes, causes)
+
+    def nbbo(self, now_ns: int, contract: int, bid: int, ask: int, bid_size: int,
+             ask_size: int, cause: int = -1) -> bool:
+        """One NBBO change, as one row of this adapter's :meth:`nbbos` (so a wrapper that
+        overrides only :meth:`nbbos` treats both alike)."""
+        one = [np.array([x], dtype=np.int64)
+               for x in (now_ns, contract, bid, ask, bid_size, ask_size)]
+        shown = self.nbbos(*one, None if cause == -1 else cause)
+        return shown is None or bool(shown[0])
 
     def trade(self, *args: Any, **kwargs: Any) -> int:
         """One option print, passed on (see :meth:`OptionFeed.trade`)."""
