@@ -19,6 +19,7 @@ import pytest
 
 from tapesim.events.models import OPTION_NBBO, OPTION_PRINT
 from tapesim.venues.option_tape import OPTION_SPOOL_SCHEMA, OptionTape
+from tapesim.venues.tape import column_array
 
 N_CONTRACTS = 12
 OPEN_MS = 1_700_000_000_000
@@ -125,3 +126,19 @@ def test_spooled_rows_and_batches_are_the_calls_rows(tmp_path: Path, seed: int) 
     assert [len(b) for b in got] == [len(b) for b in want]
     assert got == want
     assert tape.generated == sum(map(len, want))
+
+
+@pytest.mark.parametrize("field", list(OPTION_SPOOL_SCHEMA), ids=lambda f: f.name)
+def test_a_spool_column_is_the_array_pyarrow_makes(field: pa.Field) -> None:
+    """``column_array`` gives ``pa.array``'s array, from numpy values of any integer
+    dtype (cast to the column's) and from a list, and shares an array of its dtype."""
+    gen = np.random.default_rng(len(field.name))
+    values = gen.integers(-1, 100, 257)
+    for given in (values, values.astype(np.int32), values.tolist()):
+        got = column_array(given, field.type)
+        assert got.type == field.type and got.null_count == 0
+        assert got.equals(pa.array(np.asarray(given), type=field.type))
+    own = values.astype(field.type.to_pandas_dtype())
+    shared = column_array(own, field.type)
+    own[0] = 7
+    assert shared[0].as_py() == 7

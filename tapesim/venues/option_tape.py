@@ -25,7 +25,7 @@ import pyarrow as pa
 from tapesim.events.models import OPTION_NBBO, OPTION_PRINT
 from tapesim.sim.calendar import NS_PER_MS
 from tapesim.sim.compiled import kernel
-from tapesim.venues.tape import spool_writer
+from tapesim.venues.tape import column_array, spool_writer
 
 NBBO = OPTION_NBBO.code
 PRINT = OPTION_PRINT.code
@@ -238,8 +238,8 @@ class OptionTape:
         for j, column in enumerate(own, start=1):  # each print's own values at its row
             column[at] = values[:, j]
         buf = self._buf
-        arrays = [pa.array((buf[j] if shared else own[j])[:rows].astype(dtype, copy=False),
-                           type=f.type)
+        arrays = [column_array((buf[j] if shared else own[j])[:rows].astype(dtype, copy=False),
+                               f.type)
                   for (shared, j, dtype), f in zip(_LAYOUT, OPTION_SPOOL_SCHEMA, strict=True)]
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=OPTION_SPOOL_SCHEMA))
         for name, column in zip(_PRINT_ONLY, own, strict=True):  # back to "none"

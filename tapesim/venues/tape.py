@@ -55,6 +55,16 @@ _COLUMNS = [f.name for f in SPOOL_SCHEMA]
 SPOOL_WRITE_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
+def column_array(values: np.ndarray | list[int], type: pa.DataType) -> pa.Array:
+    """A spool column: integer ``values`` as an Arrow array of the fixed-width ``type``,
+    without nulls, sharing the values' memory when they already have its dtype (so it
+    must be written before they change). The same array as ``pa.array`` makes of them;
+    ``pa.array`` imports pandas on its first call, about half a CPU second in every
+    process that simulates, and this does not."""
+    data = np.ascontiguousarray(values, dtype=type.to_pandas_dtype())
+    return pa.Array.from_buffers(type, data.size, [None, pa.py_buffer(data)])
+
+
 def spool_writer(path: Path, schema: pa.Schema) -> pa.ipc.RecordBatchStreamWriter:
     """A spool file: an Arrow IPC *stream* (not the file format, whose footer comes last),
     so the run writer can read each record batch as soon as it is written, while the
@@ -219,10 +229,8 @@ class Tape:
         if not self._cols[0]:
             return
         self._flush_at = self._cols[1][-1] + self.FLUSH_SPAN_MS
-        arrays = [
-            pa.array(np.asarray(col, dtype=field.type.to_pandas_dtype()), type=field.type)
-            for col, field in zip(self._cols, SPOOL_SCHEMA, strict=True)
-        ]
+        arrays = [column_array(col, field.type)
+                  for col, field in zip(self._cols, SPOOL_SCHEMA, strict=True)]
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=SPOOL_SCHEMA))
         self._cols = [[] for _ in _COLUMNS]
 
